@@ -1,0 +1,111 @@
+/**
+ * The one place that knows every offset into this project's SharedArrayBuffers.
+ *
+ * Every shared structure is an `Int32Array<SharedArrayBuffer>` indexed in 32-bit words
+ * (a few 64-bit sequence words are read through a `BigInt64Array` view of the same buffer
+ * at word index / 2). No `Atomics` call site anywhere else in the code base uses a literal
+ * index: it names one of the constants below. A word's "access" column says how it is
+ * touched: CAS = `Atomics.compareExchange` loop, L/S = `Atomics.load`/`Atomics.store`,
+ * "immutable" = written once by `create()` before the buffer is handed to any other thread
+ * (the handle crosses threads by `postMessage`, which happens-after the writes) and never
+ * written again, so any read of it is race-free.
+ *
+ * ## RCU buffer (`Rcu.create`)
+ *
+ * ```text
+ * region        word index         words  writer(s)                    reader(s)              access
+ * header        0                  16     create() only                attach(), everyone     immutable after publish
+ *   MAGIC         0                         'RCU1'
+ *   VERSION       1                         RCU_LAYOUT_VERSION
+ *   MAX_THREADS   2                         number of reader slots
+ *   STALL_MS      3                         grace-period stall warning threshold, ms
+ *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader (torture only)
+ *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
+ * gp            16                 16     grace-period leader          readers, pollers       own 64-byte line
+ *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)
+ *                                           value = completed * 4 + step; step 0 idle, 1 waiting on
+ *                                           phase-1 readers, 2 waiting on phase-0 readers
+ *   GP_CTR        18                        leader                       readLock (outermost)   L/S
+ *                                           RCU_GP_COUNT | (RCU_PHASE if step == 1): a pure function
+ *                                           of GP_SEQ's step, so a resumed grace period can rewrite it
+ *   GP_LOCK       19                        synchronize/pollState        waiters                CAS; 0 free,
+ *                                           else owner threadId + 1; waiters Atomics.wait on it
+ *   GP_FUTEX      20                        leader -> -1, reader -> 0    outermost readUnlock   L/S/CAS; wait/notify
+ *   SLOT_HWM      21                        registerThread (CAS max)     leader's scans         CAS / load
+ *                                           one past the highest slot ever claimed: scans stop there
+ * stats         32                 16     grace-period leader          stats()                Atomics.add / load
+ *   STALLS        32                        stall warnings issued
+ *   SLEEPS        33                        times the leader slept in Atomics.wait on GP_FUTEX
+ *   SKIPPED       34                        grace periods whose wait was skipped by fault injection
+ *   RELEASED      35                        slots freed by releaseSlot()
+ *   WAKEUPS       36                        wake-ups issued by readers
+ * reader slot   48 + 16 * slot     16     see below; padded to 64 bytes so slots never share a line
+ *   CTR           +0                        owning thread only           leader's scans         L/S
+ *                                           0 = outside any read-side section; else RCU_PHASE bit
+ *                                           as loaded from GP_CTR plus nesting depth (low 16 bits)
+ *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
+ *                                           unregisterThread / releaseSlot (store 0)
+ *   CLAIMS        +2                        registerThread               stats()                Atomics.add
+ * ```
+ */
+
+/** Word size, in bytes, of every shared Int32 view. */
+export const WORD_BYTES = 4;
+/** One cache line in 32-bit words: per-thread slots are padded to this. */
+export const LINE_WORDS = 16;
+
+// ---------------------------------------------------------------------------------------------
+// RCU buffer
+// ---------------------------------------------------------------------------------------------
+
+/** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
+export const RCU_LAYOUT_VERSION = 1;
+/** 'RCU1' in ASCII: the first word of every RCU buffer. */
+export const RCU_MAGIC = 0x52435531;
+
+export const RCU_MAGIC_WORD = 0;
+export const RCU_VERSION_WORD = 1;
+export const RCU_MAX_THREADS_WORD = 2;
+export const RCU_STALL_MS_WORD = 3;
+export const RCU_FAULT_MODE_WORD = 4;
+export const RCU_FAULT_ARG_WORD = 5;
+
+/** Word index of the 64-bit grace-period sequence; its BigInt64Array index is half of it. */
+export const RCU_GP_SEQ_WORD = 16;
+export const RCU_GP_SEQ_I64 = RCU_GP_SEQ_WORD / 2;
+export const RCU_GP_CTR_WORD = 18;
+export const RCU_GP_LOCK_WORD = 19;
+export const RCU_GP_FUTEX_WORD = 20;
+export const RCU_SLOT_HWM_WORD = 21;
+
+export const RCU_STAT_STALLS_WORD = 32;
+export const RCU_STAT_SLEEPS_WORD = 33;
+export const RCU_STAT_SKIPPED_WORD = 34;
+export const RCU_STAT_RELEASED_WORD = 35;
+export const RCU_STAT_WAKEUPS_WORD = 36;
+
+export const RCU_SLOTS_WORD = 48;
+export const RCU_SLOT_WORDS = LINE_WORDS;
+export const RCU_SLOT_CTR = 0;
+export const RCU_SLOT_OWNER = 1;
+export const RCU_SLOT_CLAIMS = 2;
+
+/** Reader counter encoding (after liburcu's urcu-common.h, on 32-bit words). */
+export const RCU_NEST_MASK = 0xffff;
+export const RCU_PHASE = 0x10000;
+/** GP_CTR always holds a nesting count of one, so one store both enters and records the phase. */
+export const RCU_GP_COUNT = 1;
+
+/** GP_SEQ encoding: completed grace periods times four, plus the step in progress. */
+export const RCU_SEQ_STEP_MASK = 3n;
+export const RCU_SEQ_SHIFT = 2n;
+
+/** Word index of slot `slot`'s first word. */
+export function rcuSlotBase(slot: number): number {
+  return RCU_SLOTS_WORD + slot * RCU_SLOT_WORDS;
+}
+
+/** Total words of an RCU buffer with `maxThreads` reader slots. */
+export function rcuBufferWords(maxThreads: number): number {
+  return RCU_SLOTS_WORD + maxThreads * RCU_SLOT_WORDS;
+}

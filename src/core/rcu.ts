@@ -1,0 +1,537 @@
+/**
+ * Userspace RCU for Node worker threads over a SharedArrayBuffer.
+ *
+ * Readers (`readLock`/`readUnlock`) never block and cost two atomic stores and two loads.
+ * Updaters wait for a grace period with `synchronize()` (blocking), `getState`/`pollState`
+ * (never blocking), or `callRcu(fn)` (deferred). Create one `Rcu` per shared structure, send
+ * its `handle` to workers, and `Rcu.attach` it there.
+ *
+ * ```ts
+ * const rcu = Rcu.create({ maxThreads: 64 });
+ * new Worker(url, { workerData: rcu.handle });
+ * // in the worker:
+ * const r = Rcu.attach(workerData); r.registerThread();
+ * r.readLock(); const i = Atomics.load(table, k); use(records[i]); r.readUnlock();
+ * ```
+ *
+ * ## Developer notes
+ * This module is the validating facade. The read side is `rcu-read-side.ts`, the grace-period
+ * machinery `rcu-grace-period.ts`, and every offset is in `layout.ts`. Per-thread state (slot,
+ * nesting depth, the callback queue) lives in the `Rcu` object, which belongs to the thread
+ * that attached it; everything shared lives in the buffer.
+ *
+ * `callRcu` callbacks are closures, which cannot cross threads, so each thread keeps its own
+ * FIFO queue tagged with cookies. They run from `runCallbacks()`, from `barrier()`, and from a
+ * 1 ms timer while the queue is non-empty (a thread whose loop never yields to its event loop
+ * must call `runCallbacks()` itself). Cookies are non-decreasing along the queue, so the queue
+ * drains from its head.
+ */
+import { threadId } from 'node:worker_threads';
+import {
+  RCU_FAULT_ARG_WORD,
+  RCU_FAULT_MODE_WORD,
+  RCU_GP_COUNT,
+  RCU_GP_CTR_WORD,
+  RCU_GP_LOCK_WORD,
+  RCU_GP_SEQ_I64,
+  RCU_LAYOUT_VERSION,
+  RCU_MAGIC,
+  RCU_MAGIC_WORD,
+  RCU_MAX_THREADS_WORD,
+  RCU_NEST_MASK,
+  RCU_PHASE,
+  RCU_SEQ_SHIFT,
+  RCU_SEQ_STEP_MASK,
+  RCU_SLOT_CLAIMS,
+  RCU_SLOT_CTR,
+  RCU_SLOT_HWM_WORD,
+  RCU_SLOT_OWNER,
+  RCU_STALL_MS_WORD,
+  RCU_STAT_RELEASED_WORD,
+  RCU_STAT_SKIPPED_WORD,
+  RCU_STAT_SLEEPS_WORD,
+  RCU_STAT_STALLS_WORD,
+  RCU_STAT_WAKEUPS_WORD,
+  RCU_VERSION_WORD,
+  rcuBufferWords,
+  rcuSlotBase,
+  WORD_BYTES,
+} from './layout.js';
+import { rcuErrors } from './rcu-errors.js';
+import {
+  completedGracePeriods,
+  FaultMode,
+  type GracePeriodContext,
+  pollCookie,
+  releaseGracePeriodLock,
+  type StallReporter,
+  snapshotCookie,
+  waitForCookie,
+} from './rcu-grace-period.js';
+import { RcuReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
+
+export { RcuError, type RcuErrorCode } from './rcu-errors.js';
+export type { StallReporter } from './rcu-grace-period.js';
+
+/** Deliberately broken grace periods, for proving a torture harness can fail. */
+export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader';
+
+/** Options of `Rcu.create`. */
+export interface RcuOptions {
+  /** Reader slots (threads that may be inside a read-side section at once). 1..4096. */
+  maxThreads: number;
+  /** A grace period waiting longer than this on one reader reports a stall, in ms. >= 1. */
+  stallMs: number;
+  /**
+   * @internal Torture self-test only: break grace periods on purpose. `arg` is N for
+   * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
+   */
+  fault?: { mode: RcuFaultMode; arg?: number } | undefined;
+}
+
+/** Options of `Rcu.attach`, local to the attaching thread. */
+export interface RcuAttachOptions {
+  /** Called for each reader slot holding a grace period up past `stallMs`. */
+  onStall?: StallReporter;
+}
+
+/** Defaults of `RcuOptions`. */
+export const RCU_DEFAULTS: Readonly<RcuOptions> = Object.freeze({
+  maxThreads: 64,
+  stallMs: 10_000,
+  fault: undefined,
+});
+
+const MAX_THREADS_LIMIT = 4096;
+const FAULT_CODES: Record<RcuFaultMode, number> = {
+  'skip-gp': FaultMode.skipGp,
+  'skip-nth': FaultMode.skipNth,
+  'ignore-reader': FaultMode.ignoreReader,
+};
+const HANDLE_KIND = 'ioasid/rcu';
+
+/** A structured-cloneable reference to an RCU instance: send it to workers. */
+export interface RcuHandle {
+  readonly kind: typeof HANDLE_KIND;
+  readonly version: number;
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** One reader slot as `stats()` reports it. */
+export interface RcuSlotState {
+  slot: number;
+  /** threadId of the owner (0 = main thread). */
+  ownerThreadId: number;
+  /** How many times the slot has been claimed. */
+  claims: number;
+  /** Read-side nesting depth (0 = quiescent). */
+  nesting: number;
+  /** Phase bit recorded at the outermost readLock (meaningful while nesting > 0). */
+  phase: 0 | 1;
+}
+
+/** What `stats()` returns: a lock-free, possibly stale snapshot. */
+export interface RcuStats {
+  gracePeriods: number;
+  /** True while a grace period is in flight. */
+  inProgress: boolean;
+  stalls: number;
+  /** Times a grace-period leader slept waiting for readers. */
+  sleeps: number;
+  /** Wake-ups issued by readers leaving their section. */
+  wakeups: number;
+  /** Grace periods that skipped their wait (fault injection only). */
+  skipped: number;
+  /** Slots freed by releaseSlot(). */
+  released: number;
+  maxThreads: number;
+  /** Claimed slots only. */
+  slots: RcuSlotState[];
+}
+
+/** Validate and complete `RcuOptions`. Throws RcuError naming the bad field. */
+export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions {
+  const o = { ...RCU_DEFAULTS, ...options };
+  checkInt('maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
+  checkInt('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  if (o.fault !== undefined) {
+    if (!(o.fault.mode in FAULT_CODES))
+      throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), o.fault.mode);
+    if (o.fault.mode === 'skip-nth') checkInt('fault.arg', o.fault.arg, 2, 2 ** 31 - 1);
+    if (o.fault.mode === 'ignore-reader') checkInt('fault.arg', o.fault.arg, 0, o.maxThreads - 1);
+  }
+  return o;
+}
+
+function checkInt(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw rcuErrors.badArgument(name, `an integer in [${min}, ${max}]`, value);
+}
+
+/**
+ * An attached RCU instance. One object per thread; the shared state is in `handle.buffer`.
+ */
+export class Rcu {
+  readonly #words: Int32Array<SharedArrayBuffer>;
+  readonly #ctx: GracePeriodContext;
+  readonly #reader: RcuReadSide;
+  readonly #handle: RcuHandle;
+  /** GP_LOCK value while this thread leads; never 0. */
+  readonly #lockToken = threadId + 1;
+  #slot = -1;
+  readonly #cbCookies: number[] = [];
+  readonly #cbFns: Array<() => void> = [];
+  #cbHead = 0;
+  #cbTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private constructor(handle: RcuHandle, attach: RcuAttachOptions) {
+    const words = new Int32Array(handle.buffer);
+    this.#words = words;
+    this.#handle = handle;
+    this.#reader = new RcuReadSide(words);
+    // Header words are immutable after create() (layout.ts): plain reads would do; Atomics
+    // keeps the rule "every shared word through Atomics" without an exception.
+    this.#ctx = {
+      words,
+      seq: new BigInt64Array(handle.buffer),
+      maxThreads: Atomics.load(words, RCU_MAX_THREADS_WORD),
+      stallMs: Atomics.load(words, RCU_STALL_MS_WORD),
+      faultMode: Atomics.load(words, RCU_FAULT_MODE_WORD),
+      faultArg: Atomics.load(words, RCU_FAULT_ARG_WORD),
+      onStall: attach.onStall ?? defaultStallReporter,
+    };
+  }
+
+  /**
+   * Allocate a new RCU instance (its SharedArrayBuffer) and attach it in this thread.
+   *
+   * @param options - see `RcuOptions`; defaults in `RCU_DEFAULTS`
+   *
+   * Context: any thread; does not register the calling thread as a reader.
+   * @returns the attached instance
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT for an invalid option
+   */
+  static create(options: Partial<RcuOptions> = {}, attach: RcuAttachOptions = {}): Rcu {
+    const o = resolveRcuOptions(options);
+    const buffer = new SharedArrayBuffer(rcuBufferWords(o.maxThreads) * WORD_BYTES);
+    const words = new Int32Array(buffer);
+    // Written before the handle exists, so before any other thread can see the buffer.
+    Atomics.store(words, RCU_VERSION_WORD, RCU_LAYOUT_VERSION);
+    Atomics.store(words, RCU_MAX_THREADS_WORD, o.maxThreads);
+    Atomics.store(words, RCU_STALL_MS_WORD, o.stallMs);
+    Atomics.store(words, RCU_FAULT_MODE_WORD, o.fault ? FAULT_CODES[o.fault.mode] : 0);
+    Atomics.store(words, RCU_FAULT_ARG_WORD, o.fault?.arg ?? 0);
+    Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT);
+    Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
+    return new Rcu({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer }, attach);
+  }
+
+  /**
+   * Attach an existing instance from its handle, in any thread.
+   *
+   * @param handle - `rcu.handle` from the creating thread (structured-cloned)
+   *
+   * Context: any thread; does not register the caller.
+   * @returns the attached instance
+   * @throws RcuError ERR_RCU_BAD_HANDLE (not a handle) or ERR_RCU_LAYOUT_VERSION (another
+   * version of this library made it)
+   */
+  static attach(handle: RcuHandle, attach: RcuAttachOptions = {}): Rcu {
+    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
+      throw rcuErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+    if (!(handle.buffer instanceof SharedArrayBuffer))
+      throw rcuErrors.badHandle('buffer is not a SharedArrayBuffer');
+    if (handle.version !== RCU_LAYOUT_VERSION)
+      throw rcuErrors.layoutVersion(handle.version, RCU_LAYOUT_VERSION);
+    const words = new Int32Array(handle.buffer);
+    if (words.length < RCU_SLOT_HWM_WORD || Atomics.load(words, RCU_MAGIC_WORD) !== RCU_MAGIC)
+      throw rcuErrors.badHandle('buffer does not start with the RCU magic word');
+    if (Atomics.load(words, RCU_VERSION_WORD) !== RCU_LAYOUT_VERSION)
+      throw rcuErrors.layoutVersion(Atomics.load(words, RCU_VERSION_WORD), RCU_LAYOUT_VERSION);
+    if (words.length < rcuBufferWords(Atomics.load(words, RCU_MAX_THREADS_WORD)))
+      throw rcuErrors.badHandle('buffer is shorter than its slot count says');
+    return new Rcu(handle, attach);
+  }
+
+  /** The structured-cloneable handle to send to other threads. */
+  get handle(): RcuHandle {
+    return this.#handle;
+  }
+
+  /** This thread's reader slot, or -1 when not registered. */
+  get slot(): number {
+    return this.#slot;
+  }
+
+  /** Current read-side nesting depth of this thread (0 = outside). */
+  get nesting(): number {
+    return this.#reader.nesting;
+  }
+
+  /**
+   * Claim a reader slot for this thread.
+   *
+   * Context: any thread, once per attached instance; never blocks.
+   * @returns the slot index (also passed to `releaseSlot` if this thread dies)
+   * @throws RcuError ERR_RCU_NO_SLOT when every slot is claimed; ERR_RCU_ALREADY_REGISTERED
+   */
+  registerThread(): number {
+    if (this.#slot >= 0) throw rcuErrors.alreadyRegistered(this.#slot);
+    const { words, maxThreads } = this.#ctx;
+    for (let slot = 0; slot < maxThreads; slot++) {
+      const base = rcuSlotBase(slot);
+      if (Atomics.compareExchange(words, base + RCU_SLOT_OWNER, 0, this.#lockToken) !== 0) continue;
+      // The slot is ours. Raise HWM before our first readLock so every scan that could
+      // matter covers us (a scan that reads the old HWM began before we could enter).
+      for (let hwm = Atomics.load(words, RCU_SLOT_HWM_WORD); hwm <= slot; ) {
+        const seen = Atomics.compareExchange(words, RCU_SLOT_HWM_WORD, hwm, slot + 1);
+        hwm = seen === hwm ? slot + 1 : seen;
+      }
+      Atomics.add(words, base + RCU_SLOT_CLAIMS, 1);
+      this.#slot = slot;
+      this.#reader.bind(slot);
+      return slot;
+    }
+    throw rcuErrors.noSlot(maxThreads);
+  }
+
+  /**
+   * Give this thread's slot back.
+   *
+   * Context: outside any read-side section; never blocks.
+   * @throws RcuError ERR_RCU_IN_READ_SECTION, ERR_RCU_NOT_REGISTERED
+   */
+  unregisterThread(): void {
+    if (this.#reader.nesting > 0) throw rcuErrors.inReadSection('unregisterThread()');
+    if (this.#slot < 0) throw rcuErrors.notRegistered();
+    const base = rcuSlotBase(this.#slot);
+    this.#reader.bind(-1);
+    this.#slot = -1;
+    Atomics.store(this.#words, base + RCU_SLOT_CTR, 0);
+    Atomics.store(this.#words, base + RCU_SLOT_OWNER, 0);
+  }
+
+  /**
+   * Free the slot of a thread known to be dead (a terminated or crashed worker), even if it
+   * died inside a read-side section or while leading a grace period.
+   *
+   * @param slot - the slot index the dead thread's `registerThread()` returned
+   *
+   * Context: any thread; never blocks. Calling it for a live thread breaks RCU for that thread.
+   * @returns true if the slot was claimed and is now free; false if it was already free
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT for a slot out of range or this thread's own slot
+   */
+  releaseSlot(slot: number): boolean {
+    const { words, maxThreads } = this.#ctx;
+    checkInt('slot', slot, 0, maxThreads - 1);
+    if (slot === this.#slot)
+      throw rcuErrors.badArgument('slot', "another thread's slot (use unregisterThread)", slot);
+    const base = rcuSlotBase(slot);
+    const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
+    if (owner === 0) return false;
+    // Order: quiesce the slot first so no grace period waits on it, then free a GP_LOCK the
+    // dead thread held (the grace period state in GP_SEQ is resumable), then the slot.
+    Atomics.store(words, base + RCU_SLOT_CTR, 0);
+    if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, owner, 0) === owner)
+      releaseGracePeriodLock(words);
+    Atomics.store(words, base + RCU_SLOT_OWNER, 0);
+    Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
+    wakeGracePeriodLeader(words);
+    return true;
+  }
+
+  /**
+   * Enter a read-side section. Nestable.
+   *
+   * Context: a registered thread; never blocks, never allocates.
+   * @throws RcuError ERR_RCU_NOT_REGISTERED, ERR_RCU_NEST_OVERFLOW (65535 levels)
+   */
+  readLock(): void {
+    this.#reader.lock();
+  }
+
+  /**
+   * Leave a read-side section; the outermost unlock wakes a grace period waiting for it.
+   *
+   * Context: a registered thread inside a section; never blocks.
+   * @throws RcuError ERR_RCU_UNLOCK_WITHOUT_LOCK
+   */
+  readUnlock(): void {
+    this.#reader.unlock();
+  }
+
+  /**
+   * Wait for a full grace period: every read-side section that began before this call has
+   * ended when it returns. Concurrent callers share grace periods.
+   *
+   * Context: blocks (spins ~30 µs, then Atomics.wait; legal on Node's main thread); any
+   * thread, registered or not; not inside a read-side section.
+   * @throws RcuError ERR_RCU_IN_READ_SECTION
+   */
+  synchronize(): void {
+    if (this.#reader.nesting > 0) throw rcuErrors.inReadSection('synchronize()');
+    waitForCookie(this.#ctx, snapshotCookie(this.#ctx.seq), this.#lockToken);
+  }
+
+  /**
+   * Take a cookie for `pollState`/`peekState`.
+   *
+   * Context: any thread, also inside a read-side section; never blocks.
+   * @returns an integer cookie (< 2^53)
+   */
+  getState(): number {
+    return snapshotCookie(this.#ctx.seq);
+  }
+
+  /**
+   * True once a full grace period has passed since `getState()` returned `cookie`. If not,
+   * advances the grace period in flight by one non-blocking scan (so a poll loop finishes even
+   * if nobody calls synchronize).
+   *
+   * Context: any thread, also inside a read-side section; never blocks.
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT if `cookie` is not a cookie
+   */
+  pollState(cookie: number): boolean {
+    checkCookie(cookie);
+    return pollCookie(this.#ctx, cookie, this.#lockToken);
+  }
+
+  /**
+   * Like `pollState` but only looks: one atomic load, no grace-period work.
+   *
+   * Context: any thread, also inside a read-side section; never blocks.
+   */
+  peekState(cookie: number): boolean {
+    checkCookie(cookie);
+    return completedGracePeriods(this.#ctx.seq) >= cookie;
+  }
+
+  /** Grace periods completed so far (lock-free, stale on return). */
+  completedGracePeriods(): number {
+    return completedGracePeriods(this.#ctx.seq);
+  }
+
+  /**
+   * Run `fn` in this thread after a grace period.
+   *
+   * Context: any thread, also inside a read-side section; never blocks. `fn` runs from
+   * `runCallbacks()`, `barrier()`, or a 1 ms timer on this thread's event loop.
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT if `fn` is not a function
+   */
+  callRcu(fn: () => void): void {
+    if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
+    this.#cbCookies.push(snapshotCookie(this.#ctx.seq));
+    this.#cbFns.push(fn);
+    this.#cbTimer ??= setTimeout(this.#onTimer, 1);
+  }
+
+  /** Callbacks queued in this thread and not yet run. */
+  get pendingCallbacks(): number {
+    return this.#cbFns.length - this.#cbHead;
+  }
+
+  /**
+   * Run this thread's callbacks whose grace period has passed, driving the grace period in
+   * flight forward by one non-blocking step first.
+   *
+   * Context: any thread; never blocks. A throwing callback propagates; the rest stay queued.
+   * @returns how many callbacks ran
+   */
+  runCallbacks(): number {
+    if (this.pendingCallbacks === 0) return 0;
+    pollCookie(this.#ctx, this.#cbCookies[this.#cbHead]!, this.#lockToken);
+    return this.#runReady(completedGracePeriods(this.#ctx.seq));
+  }
+
+  /**
+   * Return once every callback this thread queued before the call has run.
+   *
+   * Context: blocks like `synchronize()`; not inside a read-side section.
+   * @throws RcuError ERR_RCU_IN_READ_SECTION
+   */
+  barrier(): void {
+    if (this.#reader.nesting > 0) throw rcuErrors.inReadSection('barrier()');
+    const last = this.#cbFns.length;
+    if (last === this.#cbHead) return;
+    const cookie = this.#cbCookies[last - 1]!;
+    waitForCookie(this.#ctx, cookie, this.#lockToken);
+    // Every callback queued before the call has cookie <= `cookie` (cookies never decrease
+    // along the queue); callbacks they queue carry later cookies and may stay queued.
+    this.#runReady(completedGracePeriods(this.#ctx.seq));
+  }
+
+  /**
+   * A lock-free snapshot of grace-period counters and reader slots; stale on return.
+   *
+   * Context: any thread; never blocks.
+   */
+  stats(): RcuStats {
+    const { words, seq, maxThreads } = this.#ctx;
+    const s = Atomics.load(seq, RCU_GP_SEQ_I64);
+    const slots: RcuSlotState[] = [];
+    const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
+    for (let slot = 0; slot < hwm; slot++) {
+      const base = rcuSlotBase(slot);
+      const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
+      if (owner === 0) continue;
+      const ctr = Atomics.load(words, base + RCU_SLOT_CTR);
+      slots.push({
+        slot,
+        ownerThreadId: owner - 1,
+        claims: Atomics.load(words, base + RCU_SLOT_CLAIMS),
+        nesting: ctr & RCU_NEST_MASK,
+        phase: (ctr & RCU_PHASE) === 0 ? 0 : 1,
+      });
+    }
+    return {
+      gracePeriods: Number(s >> RCU_SEQ_SHIFT),
+      inProgress: (s & RCU_SEQ_STEP_MASK) !== 0n,
+      stalls: Atomics.load(words, RCU_STAT_STALLS_WORD),
+      sleeps: Atomics.load(words, RCU_STAT_SLEEPS_WORD),
+      wakeups: Atomics.load(words, RCU_STAT_WAKEUPS_WORD),
+      skipped: Atomics.load(words, RCU_STAT_SKIPPED_WORD),
+      released: Atomics.load(words, RCU_STAT_RELEASED_WORD),
+      maxThreads,
+      slots,
+    };
+  }
+
+  /** Run queued callbacks with cookie <= completed, in order; compacts the queue when drained. */
+  #runReady(completed: number): number {
+    let ran = 0;
+    while (this.#cbHead < this.#cbFns.length && this.#cbCookies[this.#cbHead]! <= completed) {
+      const fn = this.#cbFns[this.#cbHead]!;
+      this.#cbHead++;
+      ran++;
+      fn();
+    }
+    if (this.#cbHead === this.#cbFns.length) {
+      this.#cbFns.length = 0;
+      this.#cbCookies.length = 0;
+      this.#cbHead = 0;
+    }
+    return ran;
+  }
+
+  readonly #onTimer = (): void => {
+    this.#cbTimer = undefined;
+    try {
+      this.runCallbacks();
+    } finally {
+      if (this.pendingCallbacks > 0) this.#cbTimer = setTimeout(this.#onTimer, 1);
+    }
+  };
+}
+
+function checkCookie(cookie: number): void {
+  if (!Number.isSafeInteger(cookie) || cookie < 0)
+    throw rcuErrors.badArgument('cookie', 'a value returned by getState()', cookie);
+}
+
+function defaultStallReporter(slot: number, ownerThreadId: number, waitedMs: number): void {
+  process.emitWarning(
+    `RCU grace period stalled ${Math.round(waitedMs)} ms on reader slot ${slot} ` +
+      `(thread ${ownerThreadId}); still waiting. A dead thread's slot needs releaseSlot(${slot}).`,
+    { code: 'IOASID_RCU_STALL' },
+  );
+}

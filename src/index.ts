@@ -1,0 +1,7 @@
+/**
+ * ioasid: the Linux IOASID/PASID allocator on SharedArrayBuffer and worker threads.
+ *
+ * `ioasid/rcu` is the userspace RCU on its own; this entry point re-exports it with the
+ * allocator.
+ */
+export * from './core/rcu.js';

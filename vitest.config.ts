@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Worker-based tests spawn real worker_threads from dist/ (built by `npm test`
+// before vitest runs), so they need generous timeouts on the 2-core machines;
+// no test asserts a wall-clock time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    fileParallelism: false,
+  },
+});
