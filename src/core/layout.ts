@@ -109,3 +109,198 @@ export function rcuSlotBase(slot: number): number {
 export function rcuBufferWords(maxThreads: number): number {
   return RCU_SLOTS_WORD + maxThreads * RCU_SLOT_WORDS;
 }
+
+// =============================================================================================
+// IOASID space buffer (`IoasidSpace.create`)
+// =============================================================================================
+//
+// One Int32Array<SharedArrayBuffer> per space; the space's Rcu has its own buffer (above).
+// Word indices of the variable regions depend on three parameters stored in the header
+// (pasidBits, maxSets, maxIoasids); `spaceGeometry()` computes them, identically in `create()`
+// and `attach()`, and `attach()` checks MAGIC, VERSION and the total length.
+//
+// ```text
+// region        word index            words            writer(s)              reader(s)          access
+// header        0                     16               create() only          attach(), all      immutable after publish
+//   MAGIC         0                                      'IOAS'
+//   VERSION       1                                      SPACE_LAYOUT_VERSION
+//   PASID_BITS    2                                      ids live in [1, 2^PASID_BITS - 1]
+//   MAX_SETS      3                                      set-table slots
+//   MAX_IOASIDS   4                                      record-pool size
+//   POLICY        5                                      0 lowest, 1 cyclic
+// capacity      16                    16 (one line)
+//   CAPACITY      16                                     installCapacity (set lock)  all      L/S
+//   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
+//                                                        set destruction
+//   INSTALLED     18                                     installCapacity (set lock)  same     L/S; 0/1
+// set lock      32                    16 (one line)    setAlloc/setFree/install   waiters    futex mutex: 0 free,
+//                                                                                              1 held, 2 held+waiters
+// spid lock     48                    16 (one line)    attach/detachSpid, reclaim waiters    futex mutex, as above
+// free stack    64                    16 (one line)    alloc (pop), limbo drain   alloc      CAS; [tag:12 | idx+1:20]
+// limbo stack   80                    16 (one line)    retire (push), drain       drain      CAS push / exchange-all;
+//                                                                                              idx+1, 0 = empty
+// cyclic next   96                    16 (one line)    alloc (policy cyclic)      alloc      L/S; a hint only
+// stats         112                   16 (one line)    failing paths, drain       stats()    Atomics.add / load
+//   ENOSPC 112, EDQUOT 113, ENOMEM 114, RECYCLED 115, DRAINS 116, SET_DESTROYED 117
+// id bitmap     128                   2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
+//                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
+//                                                                                              is set at create()
+// id map        bitmapBase + bW       2^bits           alloc (store idx+1),       find, get, L/S; 0 = no record,
+//                                                      reclaim (store 0)          put, free  else record index + 1
+// set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
+//   COUNT         +0                                   alloc/reclaim/setFree/     all        CAS loop;
+//                                                      setAlloc                              [gen:8 | DEAD | PENDING | count:21]
+//   TYPE          +1                                   setAlloc (set lock),       all        L/S, valid while COUNT's
+//   TOKEN         +2                                   before COUNT is published             gen is unchanged
+//   QUOTA         +3
+// records       setsBase + 16*sets    8 * maxIoasids   see REC_* below (not padded: records are not per-CPU)
+//   STATE         +0                                   alloc/get/put/free         all        CAS loop;
+//                                                                                              [gen:12 | refs:18 | st:2]
+//   ID            +1                                   alloc, before publish      all        written while unpublished;
+//   SET           +2                                                                          L afterwards
+//   DATA          +3                                   alloc, attach/detachData   find       L/S/CAS
+//   SPID          +4                                   alloc, spid ops (spid lock) findBySpid L/S; -1 = none
+//   NEXT          +5                                   owner of the record        stacks     L/S; idx+1 of next
+//   COOKIE_LO/HI  +6, +7                               retire                     drain      L/S; RCU cookie, 2 words
+// spid table    recordsBase + 8*maxI  spidBuckets      attach/detachSpid, reclaim findBySpid L/S under spid lock
+//                                     (pow2 >= 2*maxI)  (all under spid lock)                  (readers lock-free);
+//                                                                                              0 empty, -1 tombstone,
+//                                                                                              else record idx + 1
+// ```
+// ---------------------------------------------------------------------------------------------
+
+/** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
+export const SPACE_LAYOUT_VERSION = 1;
+/** 'IOAS' in ASCII: the first word of every space buffer. */
+export const SPACE_MAGIC = 0x494f4153;
+
+export const SPACE_MAGIC_WORD = 0;
+export const SPACE_VERSION_WORD = 1;
+export const SPACE_PASID_BITS_WORD = 2;
+export const SPACE_MAX_SETS_WORD = 3;
+export const SPACE_MAX_IOASIDS_WORD = 4;
+export const SPACE_POLICY_WORD = 5;
+/** Values of SPACE_POLICY_WORD. */
+export const SPACE_POLICY_LOWEST = 0;
+export const SPACE_POLICY_CYCLIC = 1;
+
+export const SPACE_CAPACITY_WORD = 16;
+export const SPACE_AVAILABLE_WORD = 17;
+export const SPACE_INSTALLED_WORD = 18;
+export const SPACE_SET_LOCK_WORD = 32;
+export const SPACE_SPID_LOCK_WORD = 48;
+export const SPACE_FREE_HEAD_WORD = 64;
+export const SPACE_LIMBO_HEAD_WORD = 80;
+export const SPACE_CYCLIC_NEXT_WORD = 96;
+
+export const SPACE_STAT_ENOSPC_WORD = 112;
+export const SPACE_STAT_EDQUOT_WORD = 113;
+export const SPACE_STAT_ENOMEM_WORD = 114;
+export const SPACE_STAT_RECYCLED_WORD = 115;
+export const SPACE_STAT_DRAINS_WORD = 116;
+export const SPACE_STAT_SET_DESTROYED_WORD = 117;
+
+/** First word of the id bitmap; everything before it is fixed-size. */
+export const SPACE_BITMAP_WORD = 128;
+
+/** Largest supported pasidBits (PCIe PASIDs are 20 bits; set counts are 21-bit fields). */
+export const SPACE_MAX_PASID_BITS = 20;
+
+/** Futex-mutex states of SPACE_SET_LOCK_WORD / SPACE_SPID_LOCK_WORD. */
+export const SPACE_LOCK_FREE = 0;
+export const SPACE_LOCK_HELD = 1;
+export const SPACE_LOCK_CONTENDED = 2;
+
+/** Free-stack head encoding: low 20 bits record index + 1, high 12 bits an ABA tag. */
+export const SPACE_STACK_IDX_MASK = 0xfffff;
+export const SPACE_STACK_TAG_SHIFT = 20;
+export const SPACE_STACK_TAG_MASK = 0xfff;
+
+// Set slot.
+export const SPACE_SET_WORDS = LINE_WORDS;
+export const SET_COUNT = 0;
+export const SET_TYPE = 1;
+export const SET_TOKEN = 2;
+export const SET_QUOTA = 3;
+/** SET_TOKEN value for the NULL token. */
+export const SET_TOKEN_NULL = -1;
+/** SET_COUNT encoding: live-id count, two flags and a generation bumped at each creation. */
+export const SET_COUNT_MASK = 0x1fffff;
+export const SET_PENDING = 1 << 21;
+export const SET_DEAD = 1 << 22;
+export const SET_GEN_SHIFT = 23;
+export const SET_GEN_MASK = 0xff;
+
+// Record.
+export const SPACE_REC_WORDS = 8;
+export const REC_STATE = 0;
+export const REC_ID = 1;
+export const REC_SET = 2;
+export const REC_DATA = 3;
+export const REC_SPID = 4;
+export const REC_NEXT = 5;
+export const REC_COOKIE_LO = 6;
+export const REC_COOKIE_HI = 7;
+/** REC_SPID value for "no SPID" (INVALID_IOASID as an Int32). */
+export const REC_SPID_NONE = -1;
+/** REC_STATE encoding. */
+export const REC_ST_MASK = 3;
+export const REC_ST_FREE = 0;
+export const REC_ST_LIVE = 1;
+export const REC_ST_PENDING = 2;
+export const REC_REFS_SHIFT = 2;
+export const REC_REFS_MASK = 0x3ffff;
+export const REC_REF_ONE = 1 << REC_REFS_SHIFT;
+export const REC_GEN_SHIFT = 20;
+export const REC_GEN_MASK = 0xfff;
+
+/** SPID table entries. */
+export const SPID_EMPTY = 0;
+export const SPID_TOMBSTONE = -1;
+
+/** Word indices of the variable-size regions of one space buffer. */
+export interface SpaceGeometry {
+  readonly pasidBits: number;
+  /** 2^pasidBits: the number of id-map words (ids 0 .. idCount - 1; id 0 is reserved). */
+  readonly idCount: number;
+  readonly maxSets: number;
+  readonly maxIoasids: number;
+  readonly bitmapBase: number;
+  readonly bitmapWords: number;
+  readonly mapBase: number;
+  readonly setsBase: number;
+  readonly recordsBase: number;
+  readonly spidBase: number;
+  /** A power of two, at least 2 * maxIoasids. */
+  readonly spidBuckets: number;
+  readonly totalWords: number;
+}
+
+/** Compute the region offsets of a space buffer; pure, identical in create() and attach(). */
+export function spaceGeometry(
+  pasidBits: number,
+  maxSets: number,
+  maxIoasids: number,
+): SpaceGeometry {
+  const idCount = 2 ** pasidBits;
+  const bitmapWords = Math.max(1, idCount / 32);
+  const mapBase = SPACE_BITMAP_WORD + bitmapWords;
+  const setsBase = mapBase + idCount;
+  const recordsBase = setsBase + maxSets * SPACE_SET_WORDS;
+  const spidBase = recordsBase + maxIoasids * SPACE_REC_WORDS;
+  const spidBuckets = 2 ** Math.ceil(Math.log2(Math.max(2, 2 * maxIoasids)));
+  return {
+    pasidBits,
+    idCount,
+    maxSets,
+    maxIoasids,
+    bitmapBase: SPACE_BITMAP_WORD,
+    bitmapWords,
+    mapBase,
+    setsBase,
+    recordsBase,
+    spidBase,
+    spidBuckets,
+    totalWords: spidBase + spidBuckets,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * System PASID capacity: how many ids all sets together may reserve.
+ *
+ * `CAPACITY` is the total, `AVAILABLE` what no set (and no `reserveCapacity` caller) has
+ * reserved. Invariant, at every instant: the sum of live reservations + AVAILABLE ==
+ * CAPACITY, so the sum of live set quotas never exceeds CAPACITY.
+ *
+ * Developer notes: reservations take units out of AVAILABLE by a CAS loop that never lets
+ * it go negative (reserve-then-commit; no check-then-act). Returning units is a plain
+ * `Atomics.add`: the caller owns what it returns. Rejected: a lock around the counters
+ * (setAlloc already holds the set lock, but reserveCapacity callers need not).
+ *
+ * @internal
+ */
+import { Errno } from './errno.js';
+import { SPACE_AVAILABLE_WORD, SPACE_CAPACITY_WORD, SPACE_INSTALLED_WORD } from './layout.js';
+
+type I32 = Int32Array<SharedArrayBuffer>;
+
+/** Total capacity. Lock-free read; stale as soon as it returns. */
+export function capacityTotal(i32: I32): number {
+  return Atomics.load(i32, SPACE_CAPACITY_WORD);
+}
+
+/** Unreserved capacity. Lock-free read; stale as soon as it returns. */
+export function capacityAvailable(i32: I32): number {
+  return Atomics.load(i32, SPACE_AVAILABLE_WORD);
+}
+
+/**
+ * Take `n` units (0 = everything available) out of AVAILABLE.
+ *
+ * CAS loop: retries only when another thread changed AVAILABLE (progress); no ABA hazard,
+ * the word is a plain count and the check is re-done on each value.
+ *
+ * Context: any thread; never blocks.
+ * @returns the number of units reserved (> 0); -ENOSPC when `n` > AVAILABLE, or when
+ * `n` == 0 and nothing is available. On error nothing changes.
+ */
+export function capacityReserve(i32: I32, n: number): number {
+  for (;;) {
+    const avail = Atomics.load(i32, SPACE_AVAILABLE_WORD);
+    const take = n === 0 ? avail : n;
+    if (take === 0 || take > avail) return -Errno.ENOSPC;
+    // Linearisation point of the reservation; pairs with other reservers and capacityReturn.
+    if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, avail, avail - take) === avail) {
+      return take;
+    }
+  }
+}
+
+/** Give back `n` units the caller owns (set destruction, rollback). Never fails. */
+export function capacityReturn(i32: I32, n: number): void {
+  if (n > 0) Atomics.add(i32, SPACE_AVAILABLE_WORD, n);
+}
+
+/**
+ * Give back `n` units reserved earlier by `capacityReserve` (the kernel trusts the caller).
+ *
+ * CAS loop as in capacityReserve.
+ *
+ * Context: any thread; never blocks.
+ * @returns the new AVAILABLE; -EINVAL when `n` + AVAILABLE would exceed CAPACITY. On error
+ * nothing changes.
+ */
+export function capacityCancel(i32: I32, n: number): number {
+  for (;;) {
+    const avail = Atomics.load(i32, SPACE_AVAILABLE_WORD);
+    if (n + avail > Atomics.load(i32, SPACE_CAPACITY_WORD)) return -Errno.EINVAL;
+    if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, avail, avail + n) === avail) {
+      return avail + n;
+    }
+  }
+}
+
+/**
+ * Replace the capacity with `total` (VT-d installs the hardware's PASID count at boot).
+ *
+ * Model choice (kernel: "ignored with a warning once changed"): allowed once, and only
+ * while nothing is reserved, so the invariant above holds across the change.
+ *
+ * Context: caller holds the set lock (which serialises installs); never blocks.
+ * @returns 0; -EBUSY when capacity was installed before or some capacity is reserved.
+ * On error nothing changes.
+ */
+export function capacityInstallLocked(i32: I32, total: number): number {
+  const cap = Atomics.load(i32, SPACE_CAPACITY_WORD);
+  if (Atomics.load(i32, SPACE_INSTALLED_WORD) !== 0) return -Errno.EBUSY;
+  // Swing AVAILABLE from "all of it" to the new total in one CAS, so that a concurrent
+  // reservation either happened before (we fail) or sees the new total.
+  if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, cap, total) !== cap) return -Errno.EBUSY;
+  Atomics.store(i32, SPACE_CAPACITY_WORD, total);
+  Atomics.store(i32, SPACE_INSTALLED_WORD, 1);
+  return 0;
+}

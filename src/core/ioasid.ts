@@ -1,0 +1,826 @@
+/**
+ * `IoasidSpace`: one system's PASID space in shared memory, usable from every worker thread.
+ *
+ * ```ts
+ * const space = IoasidSpace.create({ pasidBits: 20 });
+ * const set = space.setAlloc(null, 1024, SetType.NULL);     // set id, or -errno
+ * const id = space.alloc(set, 1, 1000, 42);                  // id, or -errno
+ * space.find(set, id);                                       // 42
+ * new Worker(url, { workerData: space.handle });
+ * // in the worker:
+ * const s = IoasidSpace.attach(workerData); s.get(null, id); s.put(null, id); s.detach();
+ * ```
+ *
+ * Every method may run in every attached thread at the same time. alloc, free, get, put,
+ * find and findBySpid are lock-free; setAlloc, findMmSet, installCapacity take a short set
+ * lock and attachSpid/detachSpid (and the reclaim of an id with a SPID) a short SPID lock.
+ * Runtime failures return a negative `Errno` and change nothing; misuse of the API (a
+ * non-integer argument, a detached space) throws `IoasidError`.
+ *
+ * ## Developer notes
+ * This is the thin validating facade: it checks argument types (throwing) and ranges
+ * (returning an errno), then delegates to `SpaceCore` (space.ts) and the one-job modules
+ * (capacity, sets, pasid-bitmap, records, spid). Every offset is in layout.ts. Arguments are
+ * validated before the first shared write. `null` for a set is passed down as -1 ("no
+ * ownership check"); a negative integer set is passed as NO_SET, which matches no record.
+ * Rejected: returning `INVALID_IOASID` for every failure as V4 does (one sentinel for every
+ * failure; callers could not tell quota from exhaustion).
+ */
+import {
+  capacityAvailable,
+  capacityCancel,
+  capacityInstallLocked,
+  capacityReserve,
+  capacityTotal,
+} from './capacity.js';
+import { Errno } from './errno.js';
+import { ioasidErrors } from './ioasid-errors.js';
+import {
+  SET_COUNT,
+  SET_DEAD,
+  SET_TOKEN_NULL,
+  SPACE_AVAILABLE_WORD,
+  SPACE_CAPACITY_WORD,
+  SPACE_LAYOUT_VERSION,
+  SPACE_MAGIC,
+  SPACE_MAGIC_WORD,
+  SPACE_MAX_IOASIDS_WORD,
+  SPACE_MAX_PASID_BITS,
+  SPACE_MAX_SETS_WORD,
+  SPACE_PASID_BITS_WORD,
+  SPACE_POLICY_CYCLIC,
+  SPACE_POLICY_LOWEST,
+  SPACE_POLICY_WORD,
+  SPACE_SET_LOCK_WORD,
+  SPACE_STAT_DRAINS_WORD,
+  SPACE_STAT_EDQUOT_WORD,
+  SPACE_STAT_ENOMEM_WORD,
+  SPACE_STAT_ENOSPC_WORD,
+  SPACE_STAT_RECYCLED_WORD,
+  SPACE_STAT_SET_DESTROYED_WORD,
+  SPACE_VERSION_WORD,
+  type SpaceGeometry,
+  spaceGeometry,
+  WORD_BYTES,
+} from './layout.js';
+import { Rcu, type RcuHandle } from './rcu.js';
+import { recordsCensus, recordsDrain, recordsInit } from './records.js';
+import {
+  type SetInfo,
+  setAllocLocked,
+  setFindMmLocked,
+  setFree,
+  setInfo,
+  setWord,
+} from './sets.js';
+import { type IdState, SpaceCore } from './space.js';
+import { lockAcquire, lockRelease } from './space-lock.js';
+
+export { Errno, type ErrnoValue, errnoName } from './errno.js';
+export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
+export type { SetInfo } from './sets.js';
+export type { IdState } from './space.js';
+
+/** `(ioasid_t)-1`: never handed out as an id; as a SPID it means "none". */
+export const INVALID_IOASID = 0xffffffff;
+
+/** Set types, with the kernel's numbering. */
+export const SetType = Object.freeze({ NULL: 1, MM: 2 } as const);
+/** One of the values of {@link SetType}. */
+export type SetType = (typeof SetType)[keyof typeof SetType];
+
+/** Id allocation policy: `lowest` = `xa_alloc`, `cyclic` = `xa_alloc_cyclic`. */
+export type AllocPolicy = 'lowest' | 'cyclic';
+
+/** Options of `IoasidSpace.create`. */
+export interface IoasidOptions {
+  /** Ids live in [1, 2^pasidBits - 1]. 1..20. */
+  pasidBits: number;
+  /** Set-table slots (set ids are 0 .. maxSets - 1). 1..65536. */
+  maxSets: number;
+  /** Record-pool size: ids that can be live at once (records of reclaimed ids wait one grace
+   * period before reuse). 1..2^20 - 2. */
+  maxIoasids: number;
+  /** Threads that may attach at once (RCU reader slots). 1..4096. */
+  maxThreads: number;
+  /** How `alloc` picks an id in its range. */
+  policy: AllocPolicy;
+  /** RCU stall warning threshold, ms. */
+  stallMs: number;
+}
+
+/** Defaults of {@link IoasidOptions}: byteLength about 6.6 MiB. */
+export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
+  pasidBits: 20,
+  maxSets: 1024,
+  maxIoasids: 65536,
+  maxThreads: 64,
+  policy: 'lowest',
+  stallMs: 10_000,
+});
+
+/**
+ * Fill in defaults and validate options.
+ *
+ * @param options - any subset of {@link IoasidOptions}
+ *
+ * Context: pure; any thread.
+ * @returns the complete options
+ * @throws IoasidError ERR_IOASID_BAD_OPTION naming the option and its rule
+ */
+export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): IoasidOptions {
+  const o = { ...IOASID_DEFAULTS, ...options };
+  checkOption('pasidBits', o.pasidBits, 1, SPACE_MAX_PASID_BITS);
+  checkOption('maxSets', o.maxSets, 1, 65536);
+  checkOption('maxIoasids', o.maxIoasids, 1, 2 ** 20 - 2);
+  checkOption('maxThreads', o.maxThreads, 1, 4096);
+  checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  if (o.policy !== 'lowest' && o.policy !== 'cyclic')
+    throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
+  return o;
+}
+
+function checkOption(name: string, v: unknown, lo: number, hi: number): void {
+  if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi)
+    throw ioasidErrors.badOption(name, `an integer in [${lo}, ${hi}]`, v);
+}
+
+const HANDLE_KIND = 'ioasid/space';
+
+/** A structured-cloneable reference to a space: send it to workers. */
+export interface IoasidHandle {
+  readonly kind: typeof HANDLE_KIND;
+  readonly version: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly rcu: RcuHandle;
+}
+
+/** Counters and record census, as returned by `stats()`. */
+export interface IoasidStats {
+  enospc: number;
+  edquot: number;
+  enomem: number;
+  /** Records moved from limbo back to the free stack. */
+  recycled: number;
+  drains: number;
+  setsDestroyed: number;
+  /** Records on the free stack / in limbo / holding an allocation (exact only when quiet). */
+  freeRecords: number;
+  limboRecords: number;
+  liveRecords: number;
+}
+
+const DATA_MAX = 0x7fffffff;
+const TOKEN_MAX = 0x7fffffff;
+/** Set argument that matches no record (a negative integer set id). */
+const NO_SET = 0x7fffffff;
+
+/**
+ * One thread's attachment to a PASID space. Create with `IoasidSpace.create`, attach in other
+ * threads with `IoasidSpace.attach(space.handle)`.
+ */
+export class IoasidSpace {
+  readonly #core: SpaceCore;
+  readonly #handle: IoasidHandle;
+  readonly #g: SpaceGeometry;
+  #detached = false;
+
+  private constructor(handle: IoasidHandle, rcu: Rcu) {
+    const i32 = new Int32Array(handle.buffer);
+    const pasidBits = Atomics.load(i32, SPACE_PASID_BITS_WORD);
+    const g = spaceGeometry(
+      pasidBits,
+      Atomics.load(i32, SPACE_MAX_SETS_WORD),
+      Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
+    );
+    this.#g = g;
+    this.#handle = handle;
+    this.#core = new SpaceCore(
+      i32,
+      g,
+      rcu,
+      Atomics.load(i32, SPACE_POLICY_WORD) === SPACE_POLICY_CYCLIC,
+    );
+  }
+
+  /**
+   * Create a space (its SharedArrayBuffer and its Rcu) and attach it in this thread, which
+   * is registered as an RCU reader.
+   *
+   * @param options - see {@link IoasidOptions}; defaults in {@link IOASID_DEFAULTS}
+   *
+   * Context: any thread; never blocks.
+   * @returns the attached space; capacity() = available() = 2^pasidBits - 1
+   * @throws IoasidError ERR_IOASID_BAD_OPTION; RcuError if the Rcu cannot be created
+   */
+  static create(options: Partial<IoasidOptions> = {}): IoasidSpace {
+    const o = resolveIoasidOptions(options);
+    const g = spaceGeometry(o.pasidBits, o.maxSets, o.maxIoasids);
+    const buffer = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
+    const i32 = new Int32Array(buffer);
+    // Everything below is written before the handle exists, i.e. before any other thread
+    // can reach the buffer (the handle crosses threads by postMessage, which happens-after).
+    Atomics.store(i32, SPACE_VERSION_WORD, SPACE_LAYOUT_VERSION);
+    Atomics.store(i32, SPACE_PASID_BITS_WORD, o.pasidBits);
+    Atomics.store(i32, SPACE_MAX_SETS_WORD, o.maxSets);
+    Atomics.store(i32, SPACE_MAX_IOASIDS_WORD, o.maxIoasids);
+    Atomics.store(
+      i32,
+      SPACE_POLICY_WORD,
+      o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
+    );
+    Atomics.store(i32, SPACE_CAPACITY_WORD, g.idCount - 1);
+    Atomics.store(i32, SPACE_AVAILABLE_WORD, g.idCount - 1);
+    Atomics.store(i32, g.bitmapBase, 1); // id 0 is reserved forever
+    for (let set = 0; set < o.maxSets; set++)
+      Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
+    recordsInit(i32, g);
+    Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
+    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs });
+    rcu.registerThread();
+    return new IoasidSpace(
+      { kind: HANDLE_KIND, version: SPACE_LAYOUT_VERSION, buffer, rcu: rcu.handle },
+      rcu,
+    );
+  }
+
+  /**
+   * Attach an existing space in this thread and register the thread as an RCU reader.
+   *
+   * @param handle - `space.handle` from another thread (structured-cloned)
+   *
+   * Context: any thread, once per thread and space (detach before attaching again); never
+   * blocks.
+   * @returns the attached space
+   * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION; RcuError
+   * ERR_RCU_NO_SLOT when maxThreads threads are attached
+   */
+  static attach(handle: IoasidHandle): IoasidSpace {
+    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
+      throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+    if (!(handle.buffer instanceof SharedArrayBuffer))
+      throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
+    if (handle.version !== SPACE_LAYOUT_VERSION)
+      throw ioasidErrors.layoutVersion(handle.version, SPACE_LAYOUT_VERSION);
+    const i32 = new Int32Array(handle.buffer);
+    if (i32.length <= SPACE_MAGIC_WORD || Atomics.load(i32, SPACE_MAGIC_WORD) !== SPACE_MAGIC)
+      throw ioasidErrors.badHandle('buffer does not start with the space magic word');
+    const version = Atomics.load(i32, SPACE_VERSION_WORD);
+    if (version !== SPACE_LAYOUT_VERSION)
+      throw ioasidErrors.layoutVersion(version, SPACE_LAYOUT_VERSION);
+    const g = spaceGeometry(
+      Atomics.load(i32, SPACE_PASID_BITS_WORD),
+      Atomics.load(i32, SPACE_MAX_SETS_WORD),
+      Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
+    );
+    if (g.totalWords !== i32.length)
+      throw ioasidErrors.badHandle('buffer length does not match its header');
+    const rcu = Rcu.attach(handle.rcu);
+    rcu.registerThread();
+    return new IoasidSpace(handle, rcu);
+  }
+
+  /** The structured-cloneable handle to send to other threads. */
+  get handle(): IoasidHandle {
+    return this.#handle;
+  }
+
+  /** The space's Rcu, attached and registered in this thread. */
+  get rcu(): Rcu {
+    return this.#core.rcu;
+  }
+
+  /** Total shared bytes: the space buffer plus its Rcu buffer. */
+  get byteLength(): number {
+    return this.#handle.buffer.byteLength + this.#handle.rcu.buffer.byteLength;
+  }
+
+  /** Highest allocatable id, 2^pasidBits - 1. */
+  get maxId(): number {
+    return this.#core.idMax;
+  }
+
+  /** Set-table size (set ids are 0 .. maxSets - 1). */
+  get maxSets(): number {
+    return this.#g.maxSets;
+  }
+
+  /**
+   * Unregister this thread from the space's Rcu; every later call on this object throws.
+   *
+   * Context: outside any read-side section; never blocks.
+   * @throws IoasidError ERR_IOASID_DETACHED if already detached; RcuError inside a section
+   */
+  detach(): void {
+    this.#attached('detach()');
+    this.#core.rcu.unregisterThread();
+    this.#detached = true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // capacity
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * System capacity: how many ids all sets together may reserve.
+   *
+   * Context: any attached thread; lock-free; stale on return.
+   * @returns the capacity (2^pasidBits - 1 unless installCapacity changed it)
+   */
+  capacity(): number {
+    this.#attached('capacity()');
+    return capacityTotal(this.#core.i32);
+  }
+
+  /**
+   * Capacity no set or reservation holds.
+   *
+   * Context: any attached thread; lock-free; stale on return.
+   * @returns the unreserved capacity
+   */
+  available(): number {
+    this.#attached('available()');
+    return capacityAvailable(this.#core.i32);
+  }
+
+  /**
+   * Replace the capacity (VT-d installs the hardware PASID count at boot).
+   *
+   * @param total - new capacity, 0 .. 2^pasidBits - 1
+   *
+   * Context: any attached thread; takes the set lock briefly (may block); not inside a
+   * read-side section.
+   * @returns 0; -EINVAL total out of range; -EBUSY already installed once, or some capacity
+   * is reserved. On error nothing changes.
+   */
+  installCapacity(total: number): number {
+    this.#attached('installCapacity()');
+    checkInt('total', total);
+    if (total < 0 || total > this.#core.idMax) return -Errno.EINVAL;
+    const i32 = this.#core.i32;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD);
+    const v = capacityInstallLocked(i32, total);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
+  }
+
+  /**
+   * Reserve capacity outside any set (for a cgroup-like owner).
+   *
+   * @param n - units to reserve; 0 = everything available
+   *
+   * Context: any attached thread; lock-free; never blocks.
+   * @returns units reserved (> 0); -EINVAL n < 0; -ENOSPC n > available (or nothing
+   * available for n = 0). On error nothing changes.
+   */
+  reserveCapacity(n: number): number {
+    this.#attached('reserveCapacity()');
+    checkInt('n', n);
+    if (n < 0) return -Errno.EINVAL;
+    return capacityReserve(this.#core.i32, n);
+  }
+
+  /**
+   * Give back capacity taken by reserveCapacity (trusted, as in the kernel).
+   *
+   * @param n - units to give back
+   *
+   * Context: any attached thread; lock-free; never blocks.
+   * @returns the new available(); -EINVAL n < 0 or n + available > capacity. On error
+   * nothing changes.
+   */
+  cancelCapacity(n: number): number {
+    this.#attached('cancelCapacity()');
+    checkInt('n', n);
+    if (n < 0) return -Errno.EINVAL;
+    return capacityCancel(this.#core.i32, n);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sets
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Create a set in the lowest free slot, reserving `quota` units of capacity.
+   *
+   * @param token - MM sets: a non-null integer token (0 .. 2^31 - 1) unique among live MM
+   *   sets; NULL sets: null
+   * @param quota - ids the set may hold at once; 0 = all remaining capacity
+   * @param type - `SetType.NULL` or `SetType.MM`
+   *
+   * Context: any attached thread; takes the set lock briefly (may block); not inside a
+   * read-side section.
+   * @returns the set id (>= 0); -EINVAL bad type, token for the type, or negative quota;
+   * -EEXIST an MM set with this token is live; -ENOSPC quota > available (or nothing
+   * available for quota 0) or no free set slot. On error nothing changes.
+   */
+  setAlloc(token: number | null, quota: number, type: SetType): number {
+    this.#attached('setAlloc()');
+    if (token !== null) checkInt('token', token);
+    checkInt('quota', quota);
+    checkInt('type', type);
+    if (quota < 0 || (token !== null && (token < 0 || token > TOKEN_MAX))) return -Errno.EINVAL;
+    const i32 = this.#core.i32;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD);
+    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
+  }
+
+  /**
+   * Free a set. With ids left it is marked free-pending, refuses new allocations, and is
+   * destroyed when its last id is reclaimed. Destruction returns its quota to available().
+   *
+   * @param set - set id
+   *
+   * Context: any attached thread; lock-free; never blocks.
+   * @returns 0 destroyed; -EBUSY ids remain (the set is now marked); -EINVAL not a live set
+   * (nothing changes).
+   */
+  setFree(set: number): number {
+    this.#attached('setFree()');
+    checkInt('set', set);
+    if (!this.#setInRange(set)) return -Errno.EINVAL;
+    return setFree(this.#core.i32, this.#g, set);
+  }
+
+  /**
+   * Find the live MM set whose token is `token`.
+   *
+   * @param token - an MM token
+   *
+   * Context: any attached thread; takes the set lock briefly (may block); not inside a
+   * read-side section. No reference is taken: the set may be freed right after.
+   * @returns the set id, or -ENOENT.
+   */
+  findMmSet(token: number): number {
+    this.#attached('findMmSet()');
+    checkInt('token', token);
+    if (token < 0 || token > TOKEN_MAX) return -Errno.ENOENT;
+    const i32 = this.#core.i32;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD);
+    const v = setFindMmLocked(i32, this.#g, token);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
+  }
+
+  /**
+   * A snapshot of a set.
+   *
+   * @param set - set id
+   *
+   * Context: any attached thread; lock-free; the snapshot is consistent but stale on return.
+   * @returns `{ type, token, quota, count, freePending }`, or undefined if not a live set.
+   */
+  setInfo(set: number): SetInfo | undefined {
+    this.#attached('setInfo()');
+    checkInt('set', set);
+    if (!this.#setInRange(set)) return undefined;
+    return setInfo(this.#core.i32, this.#g, set);
+  }
+
+  /**
+   * Call `fn(id)` for each id of `set` (free-pending ones included), in ascending order.
+   *
+   * @param set - set id
+   * @param fn - called outside any read-side section; it may call any method
+   *
+   * Context: any attached thread; lock-free and stale: ids allocated or reclaimed during the
+   * walk may or may not be visited. Cost: a scan of the whole id bitmap.
+   * @returns the number of calls; -EINVAL not a live set.
+   */
+  setForEachIoasid(set: number, fn: (id: number) => void): number {
+    this.#attached('setForEachIoasid()');
+    checkInt('set', set);
+    if (typeof fn !== 'function') throw ioasidErrors.badArgument('fn', 'a function', fn);
+    if (!this.#setInRange(set) || !this.#core.setLive(set)) return -Errno.EINVAL;
+    return this.#core.forEachInSet(set, fn);
+  }
+
+  /**
+   * `free(set, id)` for every id of `set` (recovers the ids of a dead worker).
+   *
+   * @param set - set id
+   *
+   * Context: any attached thread; as `setForEachIoasid` plus `free` per id.
+   * @returns how many frees succeeded (free-pending ids are not counted); -EINVAL not a live set.
+   */
+  freeAllInSet(set: number): number {
+    this.#attached('freeAllInSet()');
+    checkInt('set', set);
+    if (!this.#setInRange(set) || !this.#core.setLive(set)) return -Errno.EINVAL;
+    const ids: number[] = [];
+    this.#core.forEachInSet(set, (id) => ids.push(id));
+    let n = 0;
+    for (const id of ids) if (this.#core.free(set, id) === 0) n++;
+    return n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ids
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Allocate an id in `set` within [min, max] (max clamped to 2^pasidBits - 1; id 0 is never
+   * handed out), with refs = 1 (idle).
+   *
+   * @param set - id of the live set that will own the new id
+   * @param min - lowest acceptable id (inclusive)
+   * @param max - highest acceptable id (inclusive)
+   * @param data - 31-bit private value (0 = none)
+   *
+   * Lock-free: reserves a quota unit by CAS, then an id bit by CAS, then a record, and rolls
+   * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded).
+   *
+   * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
+   * section (records then cannot be recycled, so -ENOMEM comes sooner).
+   * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min or data
+   * out of range; -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no
+   * record could be recycled without waiting. On error nothing changes.
+   */
+  alloc(set: number, min: number, max: number, data = 0): number {
+    if (this.#detached || !isInt4(set, min, max, data)) this.#badAlloc(set, min, max, data);
+    if (set < 0 || set >= this.#g.maxSets || min < 0 || max < min || data < 0 || data > DATA_MAX) {
+      return -Errno.EINVAL;
+    }
+    const core = this.#core;
+    return core.alloc(
+      set,
+      Math.min(Math.max(min, 1), core.idMax + 1),
+      Math.min(max, core.idMax),
+      data,
+    );
+  }
+
+  /**
+   * Start freeing `id`: with one reference it is reclaimed at once; with more it becomes
+   * free-pending (`get` then fails) and the last `put` reclaims it.
+   *
+   * @param set - the owning set (must match exactly; null is refused as in V4)
+   * @param id - the id
+   *
+   * Context: any attached thread; lock-free (the reclaim of an id with a SPID takes the SPID
+   * lock briefly); never blocks otherwise.
+   * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending.
+   * On error nothing changes.
+   */
+  free(set: number | null, id: number): number {
+    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
+      this.#badIdOp('free()', set, id);
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.free(set === null || set < 0 ? NO_SET : set, id);
+  }
+
+  /**
+   * Take a reference on `id`.
+   *
+   * @param set - the owning set, or null to skip the ownership check
+   * @param id - the id
+   *
+   * Context: any attached thread; lock-free; never blocks.
+   * @returns 0; -EINVAL unknown id; -EBUSY free-pending (checked before ownership); -EACCES
+   * other set; -EAGAIN the count would pass 2^18 - 1. On error nothing changes.
+   */
+  get(set: number | null, id: number): number {
+    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
+      this.#badIdOp('get()', set, id);
+    if (id < 1 || id > this.#core.idMax) return -Errno.EINVAL;
+    return this.#core.get(ownerArg(set), id);
+  }
+
+  /**
+   * Drop a reference on `id`; dropping the last one reclaims it (whatever its state).
+   *
+   * @param set - the owning set, or null to skip the ownership check
+   * @param id - the id
+   *
+   * Context: any attached thread; lock-free (see `free` about SPIDs); never blocks.
+   * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set.
+   * On error nothing changes.
+   */
+  put(set: number | null, id: number): number {
+    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
+      this.#badIdOp('put()', set, id);
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.put(ownerArg(set), id);
+  }
+
+  /**
+   * Look up `id`'s data under an RCU read-side section. Free-pending ids are still found.
+   *
+   * @param set - the owning set, or null to skip the ownership check
+   * @param id - the id
+   * @param getter - optional; runs inside the read-side section with the data and may refuse
+   *   it (e.g. when the object it names is dying); must not block
+   *
+   * Context: any attached thread; lock-free; never blocks. The data may be detached or the id
+   * freed right after it returns: take a reference (getter or `get`) to rely on it.
+   * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
+   */
+  find(set: number | null, id: number, getter?: (data: number) => boolean): number {
+    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
+      this.#badIdOp('find()', set, id);
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    if (getter === undefined) return this.#core.find(ownerArg(set), id);
+    if (typeof getter !== 'function')
+      throw ioasidErrors.badArgument('getter', 'a function', getter);
+    return this.#core.findWithGetter(ownerArg(set), id, getter);
+  }
+
+  /**
+   * Attach private data to `id`.
+   *
+   * @param id - the id
+   * @param data - 1 .. 2^31 - 1
+   *
+   * Context: any attached thread; lock-free; never blocks.
+   * @returns 0; -ENOENT unknown id; -EBUSY data already attached; -EINVAL data out of range.
+   * On error nothing changes.
+   */
+  attachData(id: number, data: number): number {
+    this.#attached('attachData()');
+    checkInt('id', id);
+    checkInt('data', data);
+    if (data < 1 || data > DATA_MAX) return -Errno.EINVAL;
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.attachData(id, data);
+  }
+
+  /**
+   * Clear `id`'s data, then wait for a grace period: on return no reader still uses it.
+   *
+   * @param id - the id
+   *
+   * Context: blocks (RCU synchronize); any attached thread, not inside a read-side section.
+   * @returns 0; -ENOENT unknown id (nothing changes, no wait).
+   * @throws IoasidError ERR_IOASID_IN_READ_SECTION inside a read-side section
+   */
+  detachData(id: number): number {
+    this.#attached('detachData()');
+    checkInt('id', id);
+    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detachData()');
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.detachData(id);
+  }
+
+  /**
+   * Bind a set-private id (SPID) to `id`; an existing SPID of `id` is replaced.
+   *
+   * @param id - the id
+   * @param spid - 0 .. 0xFFFFFFFE, unique among the ids of `id`'s set
+   *
+   * Context: any attached thread; takes the SPID lock briefly (may block); not inside a
+   * read-side section.
+   * @returns 0; -EINVAL INVALID_IOASID or out-of-range spid, or spid already used in the set;
+   * -ENOENT unknown id. On error nothing changes.
+   */
+  attachSpid(id: number, spid: number): number {
+    this.#attached('attachSpid()');
+    checkInt('id', id);
+    checkInt('spid', spid);
+    if (spid < 0 || spid >= INVALID_IOASID) return -Errno.EINVAL;
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.attachSpid(id, spid | 0);
+  }
+
+  /**
+   * Unbind `id`'s SPID.
+   *
+   * @param id - the id
+   *
+   * Context: as attachSpid.
+   * @returns 0; -ENOENT unknown id or no SPID attached. On error nothing changes.
+   */
+  detachSpid(id: number): number {
+    this.#attached('detachSpid()');
+    checkInt('id', id);
+    if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
+    return this.#core.detachSpid(id);
+  }
+
+  /**
+   * The id bound to `spid` in `set`, optionally taking a reference.
+   *
+   * @param set - set id
+   * @param spid - the SPID
+   * @param get - take a reference (refused for free-pending ids)
+   *
+   * Context: any attached thread; lock-free (a hash probe inside a read-side section); never
+   * blocks.
+   * @returns the id; -ENOENT no such binding; -EBUSY (get) free-pending; -EAGAIN (get)
+   * reference count full. On error nothing changes.
+   */
+  findBySpid(set: number, spid: number, get: boolean): number {
+    if (this.#detached || !isInt(set) || !isInt(spid) || typeof get !== 'boolean')
+      this.#badSpidOp(set, spid, get);
+    if (set < 0 || set >= this.#g.maxSets || spid < 0 || spid >= INVALID_IOASID)
+      return -Errno.ENOENT;
+    return this.#core.findBySpid(set, spid | 0, get);
+  }
+
+  /**
+   * A snapshot of `id`: state ('active' = refs > 1), set, refs, spid, data.
+   *
+   * @param id - the id
+   *
+   * Context: any attached thread; lock-free; stale on return.
+   * @returns the snapshot (state 'free' for an id that is not allocated or out of range)
+   */
+  inspect(id: number): IdState {
+    this.#attached('inspect()');
+    checkInt('id', id);
+    if (id < 1 || id > this.#core.idMax)
+      return { state: 'free', set: null, refs: 0, spid: INVALID_IOASID, data: 0 };
+    return this.#core.inspect(id);
+  }
+
+  /**
+   * Wait for a grace period, then move every retired record back to the free pool.
+   *
+   * Context: blocks (RCU synchronize); not inside a read-side section.
+   * @returns how many records were recycled
+   * @throws IoasidError ERR_IOASID_IN_READ_SECTION
+   */
+  flushRecords(): number {
+    this.#attached('flushRecords()');
+    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('flushRecords()');
+    this.#core.rcu.synchronize();
+    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, false);
+  }
+
+  /**
+   * Error counters and a record census.
+   *
+   * Context: any attached thread; lock-free; counters are stale, the census exact only while
+   * no other thread allocates or frees.
+   * @returns the statistics
+   */
+  stats(): IoasidStats {
+    this.#attached('stats()');
+    const i32 = this.#core.i32;
+    const c = recordsCensus(i32, this.#g);
+    return {
+      enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
+      edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
+      enomem: Atomics.load(i32, SPACE_STAT_ENOMEM_WORD),
+      recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD),
+      drains: Atomics.load(i32, SPACE_STAT_DRAINS_WORD),
+      setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
+      freeRecords: c.free,
+      limboRecords: c.limbo,
+      liveRecords: c.live,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // validation helpers (cold)
+  // -------------------------------------------------------------------------------------------
+
+  #attached(what: string): void {
+    if (this.#detached) throw ioasidErrors.detached(what);
+  }
+
+  #setInRange(set: number): boolean {
+    return set >= 0 && set < this.#g.maxSets;
+  }
+
+  #badAlloc(set: unknown, min: unknown, max: unknown, data: unknown): never {
+    this.#attached('alloc()');
+    checkInt('set', set);
+    checkInt('min', min);
+    checkInt('max', max);
+    checkInt('data', data);
+    throw new Error('unreachable');
+  }
+
+  #badIdOp(what: string, set: unknown, id: unknown): never {
+    this.#attached(what);
+    if (set !== null) checkInt('set', set);
+    checkInt('id', id);
+    throw new Error('unreachable');
+  }
+
+  #badSpidOp(set: unknown, spid: unknown, get: unknown): never {
+    this.#attached('findBySpid()');
+    checkInt('set', set);
+    checkInt('spid', spid);
+    throw ioasidErrors.badArgument('get', 'a boolean', get);
+  }
+}
+
+function isInt(v: unknown): v is number {
+  return Number.isInteger(v);
+}
+
+function isInt4(a: unknown, b: unknown, c: unknown, d: unknown): boolean {
+  return Number.isInteger(a) && Number.isInteger(b) && Number.isInteger(c) && Number.isInteger(d);
+}
+
+function checkInt(name: string, v: unknown): asserts v is number {
+  if (!Number.isInteger(v)) throw ioasidErrors.badArgument(name, 'an integer', v);
+}
+
+/** null -> -1 (no ownership check); a negative integer -> NO_SET (matches nothing). */
+function ownerArg(set: number | null): number {
+  return set === null ? -1 : set < 0 ? NO_SET : set;
+}

@@ -1,0 +1,62 @@
+/**
+ * The id bitmap: one bit per id, set while the id number is taken.
+ *
+ * A set bit means "this id number belongs to an allocation in progress or live"; the id map
+ * (not this bitmap) says which record holds it. Bit 0 of word 0 (id 0) is set at creation
+ * and never cleared, so id 0 is never handed out.
+ *
+ * Developer notes: claiming is a CAS loop per 32-bit word that takes the lowest clear bit
+ * inside the requested range; releasing is one `Atomics.and`. With one thread, scanning
+ * words upwards from `lo` gives exactly the kernel's `xa_alloc` answer (lowest free id).
+ * Rejected: a second-level "word is full" summary (it would make a crowded low range cheaper
+ * to skip, but needs a set-then-recheck protocol on every fill and free; measure first).
+ * Parameter names: `i32` the space view, `base` the bitmap's first word, `id` an id number.
+ *
+ * @internal
+ */
+
+type I32 = Int32Array<SharedArrayBuffer>;
+
+/**
+ * Claim the lowest clear bit in [lo, hi] (inclusive; 0 < lo <= hi < 2^pasidBits).
+ *
+ * CAS loop per word: a failed CAS means another thread changed the word (set or cleared a
+ * bit), which is progress; the loop re-reads the returned value and retries while the word
+ * still has a clear bit in range. No ABA hazard: the CAS is on the bit values themselves.
+ *
+ * Context: any thread; never blocks; legal inside an RCU read-side section.
+ * @returns the id, or -1 when every bit in [lo, hi] was set when its word was scanned.
+ */
+export function bitmapClaim(i32: I32, base: number, lo: number, hi: number): number {
+  const wEnd = hi >>> 5;
+  for (let w = lo >>> 5; w <= wEnd; w++) {
+    let mask = -1;
+    if (w === lo >>> 5) mask &= -1 << (lo & 31);
+    if (w === wEnd) mask &= (0xffffffff >>> (31 - (hi & 31))) | 0;
+    let word = Atomics.load(i32, base + w);
+    while ((~word & mask) !== 0) {
+      const free = ~word & mask;
+      const bit = free & -free;
+      // Takes the id number; pairs with the Atomics.and in bitmapRelease.
+      const prev = Atomics.compareExchange(i32, base + w, word, word | bit);
+      if (prev === word) return (w << 5) + (31 - Math.clz32(bit));
+      word = prev;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Release id `id` (its bit must be set and owned by the caller).
+ *
+ * Context: any thread; never blocks. Must come after the id map word is cleared, so a new
+ * owner of the number never meets the old record in the map.
+ */
+export function bitmapRelease(i32: I32, base: number, id: number): void {
+  Atomics.and(i32, base + (id >>> 5), ~(1 << (id & 31)));
+}
+
+/** Is `id` taken? Lock-free and stale as soon as it returns. */
+export function bitmapTest(i32: I32, base: number, id: number): boolean {
+  return (Atomics.load(i32, base + (id >>> 5)) & (1 << (id & 31))) !== 0;
+}
