@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * `npm run torture -- --seconds S --readers R --writers W [--broken MODE] [--seed N]`
+ *
+ * Thin: parse, validate, run, print, exit. Exit 0: SUCCESS (or, with --broken, the breakage
+ * was caught). Exit 1: FAILURE (or a broken mode went unnoticed). Exit 2: bad usage or a crash.
+ */
+import { randomSeed } from '../../src/workers/prng.js';
+import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
+import {
+  BROKEN_MODES,
+  type BrokenMode,
+  formatTortureReport,
+  runTorture,
+  TORTURE_DEFAULTS,
+} from './run.js';
+
+const D = TORTURE_DEFAULTS;
+export const TORTURE_OPTIONS: readonly OptionSpec[] = [
+  { name: 'seconds', kind: 'int', min: 1, max: 86_400, default: D.seconds, help: 'run length' },
+  {
+    name: 'readers',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    default: D.readers,
+    help: 'reader threads (more than cores oversubscribes)',
+  },
+  { name: 'writers', kind: 'int', min: 1, max: 64, default: D.writers, help: 'writer threads' },
+  {
+    name: 'fake-writers',
+    kind: 'int',
+    min: 0,
+    max: 64,
+    default: D.fakeWriters,
+    help: 'threads calling synchronize/barrier/pollState at random',
+  },
+  {
+    name: 'broken',
+    kind: 'choice',
+    choices: BROKEN_MODES,
+    help: 'run a deliberately broken variant; exit 0 only if it is caught',
+  },
+  {
+    name: 'seed',
+    kind: 'int',
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'PRNG seed (default: random, printed)',
+  },
+  {
+    name: 'kill-every',
+    kind: 'int',
+    min: 0,
+    max: 3_600_000,
+    default: D.killEveryMs,
+    help: 'ms between reader kills (worker.terminate mid-section); 0 = none',
+  },
+  {
+    name: 'stutter-every',
+    kind: 'int',
+    min: 0,
+    max: 3_600_000,
+    default: D.stutterEveryMs,
+    help: 'ms between stutters (all threads pause); 0 = none',
+  },
+  {
+    name: 'stutter-for',
+    kind: 'int',
+    min: 1,
+    max: 60_000,
+    default: D.stutterForMs,
+    help: 'ms each stutter lasts',
+  },
+  {
+    name: 'json',
+    kind: 'boolean',
+    default: false,
+    help: 'print the report as one JSON document on stdout',
+  },
+  { name: 'quiet', kind: 'boolean', default: false, help: 'no progress lines on stderr' },
+];
+
+const USAGE =
+  'usage: ioasid-stress torture [options]\n\n' +
+  'Tortures the RCU: writers publish and retire records, readers check their age (Reader Pipe)\n' +
+  'and the grace periods they saw end (Reader Batch); any count in bucket 2 or above is FAILURE.';
+
+export async function main(argv: string[]): Promise<number> {
+  const o = parseOptions(TORTURE_OPTIONS, argv);
+  if (o.help) {
+    console.log(formatHelp(USAGE, TORTURE_OPTIONS));
+    return 0;
+  }
+  const seed = (o.seed as number | undefined) ?? randomSeed();
+  const broken = (o.broken as BrokenMode | undefined) ?? null;
+  const quiet = o.quiet === true;
+  if (!quiet)
+    console.error(
+      `torture: seed ${seed} (replay with --seed ${seed})${broken ? `, broken=${broken}` : ''}`,
+    );
+  const report = await runTorture({
+    ...TORTURE_DEFAULTS,
+    seconds: o.seconds as number,
+    readers: o.readers as number,
+    writers: o.writers as number,
+    fakeWriters: o['fake-writers'] as number,
+    killEveryMs: o['kill-every'] as number,
+    stutterEveryMs: o['stutter-every'] as number,
+    stutterForMs: o['stutter-for'] as number,
+    broken,
+    seed,
+    onProgress: quiet ? undefined : (line) => console.error(line),
+  });
+  if (o.json) console.log(JSON.stringify(report, null, 2));
+  else console.log(formatTortureReport(report));
+  const caught = report.verdict === 'FAILURE';
+  if (broken) {
+    console.error(
+      caught
+        ? `broken mode '${broken}' was caught, as it must be`
+        : `!!! broken mode '${broken}' was NOT caught: the harness cannot see this bug`,
+    );
+    return caught ? 0 : 1;
+  }
+  return caught ? 1 : 0;
+}
+
+if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

@@ -1,0 +1,401 @@
+/**
+ * The RCU torture run: writers, readers and fake writers in real worker_threads hammer one
+ * Rcu while the harness injects faults (stutter, kills mid-section, oversubscription), then
+ * reads the histograms and decides SUCCESS or FAILURE, as the kernel's rcutorture does.
+ *
+ * ## Developer notes
+ * The main thread only steers and watches: it never takes part in grace periods, so a
+ * stuck grace period shows up as a writer stall instead of hanging the harness. Readers are
+ * started one by one, reader 0 first, so that reader 0 owns RCU slot 0: the 'ignore-reader'
+ * broken mode ignores slot 0 and must be caught through reader 0's histograms.
+ */
+import { Worker } from 'node:worker_threads';
+import { Rcu, type RcuFaultMode } from '../../src/core/rcu.js';
+import { Prng } from '../../src/workers/prng.js';
+import { workerModuleUrl } from '../../src/workers/worker-url.js';
+import {
+  CTRL_PAUSE,
+  CTRL_STOP,
+  F_OPS,
+  fakeBase,
+  HIST,
+  R_BATCH,
+  R_COOKIE_ERR,
+  R_GENERR,
+  R_MBERR,
+  R_NESTED,
+  R_PIPE,
+  R_READS,
+  R_SLEEPS,
+  R_SLOT,
+  readerBase,
+  type TortureGeometry,
+  tortureWords,
+  W_CIRC,
+  W_COOKIE_ERR,
+  W_CURRENT,
+  W_METHOD,
+  W_TFLE,
+  W_VERSION,
+  WAIT_METHODS,
+  writerBase,
+} from './torture-layout.js';
+import type { TortureRole, TortureWorkerData } from './worker.js';
+
+/** Deliberately broken variants; a run with one of them must end in FAILURE. */
+export const BROKEN_MODES = ['skip-gp', 'skip-nth', 'ignore-reader', 'early-recycle'] as const;
+export type BrokenMode = (typeof BROKEN_MODES)[number];
+
+export interface TortureConfig {
+  seconds: number;
+  readers: number;
+  writers: number;
+  fakeWriters: number;
+  seed: number;
+  broken: BrokenMode | null;
+  /** Kill a random reader (trying to catch it mid-section) this often; 0 = never. */
+  killEveryMs: number;
+  /** Pause every thread this often, for stutterForMs; 0 = never. */
+  stutterEveryMs: number;
+  stutterForMs: number;
+  /** A writer that publishes nothing for this long (outside stutter) is a stall. */
+  writerStallMs: number;
+  /** For skip-nth: skip every Nth grace period. */
+  skipNth: number;
+  /** Progress lines (one a second); none if absent. */
+  onProgress?: ((line: string) => void) | undefined;
+}
+
+export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress'>> = Object.freeze(
+  {
+    seconds: 10,
+    readers: 4,
+    writers: 1,
+    fakeWriters: 2,
+    broken: null,
+    killEveryMs: 1000,
+    stutterEveryMs: 4000,
+    stutterForMs: 300,
+    writerStallMs: 5000,
+    skipNth: 8,
+  },
+);
+
+export interface TortureReport {
+  config: Omit<TortureConfig, 'onProgress'>;
+  verdict: 'SUCCESS' | 'FAILURE';
+  /** Why it failed (empty on success). */
+  failures: string[];
+  readerPipe: number[];
+  readerBatch: number[];
+  freeBlockCirculation: number[];
+  reads: number;
+  writes: number;
+  gracePeriods: number;
+  gracePeriodsPerSecond: number;
+  waitsByMethod: Record<(typeof WAIT_METHODS)[number], number>;
+  fakeWriterOps: number;
+  mbErrors: number;
+  generationErrors: number;
+  cookieErrors: number;
+  freeListEmpty: number;
+  nestedSections: number;
+  sleepsInSection: number;
+  kills: number;
+  killsInSection: number;
+  stutters: number;
+  writerStalls: number;
+  rcuStalls: number;
+  rcuSleeps: number;
+  elapsedSeconds: number;
+}
+
+const WORKER_URL = workerModuleUrl(import.meta.url, './worker.js');
+const MONITOR_MS = 100;
+
+/** Run one torture test to completion and report it. Never throws for a failing RCU. */
+export async function runTorture(config: TortureConfig): Promise<TortureReport> {
+  const g: TortureGeometry = {
+    writers: config.writers,
+    readers: config.readers,
+    fakeWriters: config.fakeWriters,
+  };
+  const faultMode: RcuFaultMode | null =
+    config.broken === 'early-recycle' || config.broken === null ? null : config.broken;
+  const rcu = Rcu.create(
+    {
+      maxThreads: g.readers + g.writers + g.fakeWriters + 4,
+      stallMs: 2000,
+      fault: faultMode
+        ? { mode: faultMode, arg: faultMode === 'skip-nth' ? config.skipNth : 0 }
+        : undefined,
+    },
+    { onStall: () => {} },
+  );
+  const buffer = new SharedArrayBuffer(tortureWords(g) * 4);
+  const words = new Int32Array(buffer);
+  for (let w = 0; w < g.writers; w++) Atomics.store(words, writerBase(w) + W_CURRENT, -1);
+  const rng = new Prng(config.seed, 1);
+  const failures: string[] = [];
+  const live = new Map<string, Worker>();
+  const exits: Promise<void>[] = [];
+  let kills = 0;
+  let killsInSection = 0;
+  let stopping = false;
+
+  const spawn = (role: TortureRole, index: number, generation: number): Promise<void> => {
+    const wd: TortureWorkerData = {
+      role,
+      index,
+      seed: (config.seed + generation * 7919) | 0,
+      rcu: rcu.handle,
+      buffer,
+      geometry: g,
+      earlyRecycle: config.broken === 'early-recycle',
+    };
+    const worker = new Worker(WORKER_URL, { workerData: wd });
+    const key = `${role}#${index}`;
+    live.set(key, worker);
+    worker.on('error', (err) => failures.push(`${key} crashed: ${err.message}`));
+    exits.push(
+      new Promise((resolve) =>
+        worker.on('exit', () => {
+          if (live.get(key) === worker) live.delete(key);
+          resolve();
+        }),
+      ),
+    );
+    return new Promise((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+  };
+
+  /** Kill a reader, preferably inside a read-side section, release its slot, replace it. */
+  const killOne = async (): Promise<void> => {
+    const index = rng.below(g.readers);
+    const victim = live.get(`reader#${index}`);
+    if (!victim) return;
+    const slot = Atomics.load(words, readerBase(g, index) + R_SLOT);
+    const deadline = performance.now() + 20;
+    while (performance.now() < deadline && slotNesting(rcu, slot) === 0);
+    const exited = new Promise((resolve) => victim.once('exit', resolve));
+    await victim.terminate();
+    await exited;
+    kills++;
+    if (slotNesting(rcu, slot) > 0) killsInSection++;
+    rcu.releaseSlot(slot);
+    if (!stopping) await spawn('reader', index, kills);
+  };
+
+  // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel.
+  await spawn('reader', 0, 0);
+  const starts: Promise<void>[] = [];
+  for (let r = 1; r < g.readers; r++) starts.push(spawn('reader', r, 0));
+  for (let w = 0; w < g.writers; w++) starts.push(spawn('writer', w, 0));
+  for (let f = 0; f < g.fakeWriters; f++) starts.push(spawn('fake-writer', f, 0));
+  await Promise.all(starts);
+
+  const t0 = performance.now();
+  const endAt = t0 + config.seconds * 1000;
+  let nextKill = config.killEveryMs > 0 ? t0 + config.killEveryMs : Infinity;
+  let nextStutter = config.stutterEveryMs > 0 ? t0 + config.stutterEveryMs : Infinity;
+  let stutterUntil = 0;
+  let stutters = 0;
+  let writerStalls = 0;
+  let nextProgress = t0 + 1000;
+  const lastVersion = new Array<number>(g.writers).fill(-1);
+  const lastChange = new Array<number>(g.writers).fill(t0);
+  const stalled = new Array<boolean>(g.writers).fill(false);
+
+  while (performance.now() < endAt && failures.length === 0) {
+    await sleep(MONITOR_MS);
+    const now = performance.now();
+    if (stutterUntil > 0 && now >= stutterUntil) {
+      Atomics.store(words, CTRL_PAUSE, 0);
+      Atomics.notify(words, CTRL_PAUSE);
+      stutterUntil = 0;
+      for (let w = 0; w < g.writers; w++) lastChange[w] = now;
+    } else if (stutterUntil === 0 && now >= nextStutter && now + config.stutterForMs < endAt) {
+      Atomics.store(words, CTRL_PAUSE, 1);
+      stutterUntil = now + config.stutterForMs;
+      nextStutter = now + config.stutterEveryMs;
+      stutters++;
+    }
+    if (stutterUntil === 0 && now >= nextKill) {
+      await killOne();
+      nextKill = performance.now() + config.killEveryMs;
+    }
+    if (stutterUntil === 0) {
+      for (let w = 0; w < g.writers; w++) {
+        const v = Atomics.load(words, writerBase(w) + W_VERSION);
+        if (v !== lastVersion[w]) {
+          lastVersion[w] = v;
+          lastChange[w] = now;
+        } else if (!stalled[w] && now - lastChange[w]! > config.writerStallMs) {
+          stalled[w] = true;
+          writerStalls++;
+          failures.push(`writer ${w} stalled: no record published for ${config.writerStallMs} ms`);
+        }
+      }
+    }
+    // Stop early once a reader has seen a broken grace period: the verdict cannot change.
+    if (readersSawBreakage(words, g)) break;
+    if (config.onProgress && now >= nextProgress) {
+      nextProgress += 1000;
+      config.onProgress(progressLine(words, g, rcu, (now - t0) / 1000));
+    }
+  }
+
+  stopping = true;
+  const elapsedSeconds = (performance.now() - t0) / 1000;
+  Atomics.store(words, CTRL_PAUSE, 0);
+  Atomics.store(words, CTRL_STOP, 1);
+  Atomics.notify(words, CTRL_PAUSE);
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    giveUp = setTimeout(() => resolve(false), 15_000);
+  });
+  const allExited = Promise.all(exits).then(() => true);
+  const stopped = await Promise.race([allExited, timedOut]);
+  clearTimeout(giveUp);
+  if (!stopped) {
+    failures.push(`threads did not stop within 15 s: ${[...live.keys()].join(', ')}`);
+    await Promise.all([...live.values()].map((w) => w.terminate()));
+  }
+  return buildReport(config, words, g, rcu, failures, {
+    kills,
+    killsInSection,
+    stutters,
+    writerStalls,
+    elapsedSeconds,
+  });
+}
+
+function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
+  const readers = Array.from({ length: g.readers }, (_, r) => readerBase(g, r));
+  const late = (offset: number): number =>
+    histogram(words, readers, offset)
+      .slice(2)
+      .reduce((a, b) => a + b, 0);
+  return (
+    late(R_PIPE) + late(R_BATCH) > 0 ||
+    sumOver(words, readers, R_MBERR) + sumOver(words, readers, R_GENERR) > 0
+  );
+}
+
+function withoutProgress(config: TortureConfig): Omit<TortureConfig, 'onProgress'> {
+  const { onProgress: _, ...rest } = config;
+  return rest;
+}
+
+function slotNesting(rcu: Rcu, slot: number): number {
+  return rcu.stats().slots.find((s) => s.slot === slot)?.nesting ?? 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sumOver(words: Int32Array, bases: number[], offset: number): number {
+  let s = 0;
+  for (const b of bases) s += Atomics.load(words, b + offset);
+  return s;
+}
+
+function histogram(words: Int32Array, bases: number[], offset: number): number[] {
+  return Array.from({ length: HIST }, (_, i) => sumOver(words, bases, offset + i));
+}
+
+function progressLine(words: Int32Array, g: TortureGeometry, rcu: Rcu, t: number): string {
+  const readers = Array.from({ length: g.readers }, (_, r) => readerBase(g, r));
+  const writers = Array.from({ length: g.writers }, (_, w) => writerBase(w));
+  const pipe = histogram(words, readers, R_PIPE);
+  return (
+    `t=${t.toFixed(1)}s reads=${sumOver(words, readers, R_READS)} ` +
+    `writes=${sumOver(words, writers, W_VERSION)} gps=${rcu.completedGracePeriods()} ` +
+    `pipe=[${pipe.join(' ')}]`
+  );
+}
+
+function buildReport(
+  config: TortureConfig,
+  words: Int32Array,
+  g: TortureGeometry,
+  rcu: Rcu,
+  failures: string[],
+  run: Pick<
+    TortureReport,
+    'kills' | 'killsInSection' | 'stutters' | 'writerStalls' | 'elapsedSeconds'
+  >,
+): TortureReport {
+  const readers = Array.from({ length: g.readers }, (_, r) => readerBase(g, r));
+  const writers = Array.from({ length: g.writers }, (_, w) => writerBase(w));
+  const fakes = Array.from({ length: g.fakeWriters }, (_, f) => fakeBase(g, f));
+  const readerPipe = histogram(words, readers, R_PIPE);
+  const readerBatch = histogram(words, readers, R_BATCH);
+  const stats = rcu.stats();
+  const waitsByMethod = Object.fromEntries(
+    WAIT_METHODS.map((m, i) => [m, sumOver(words, writers, W_METHOD + i)]),
+  ) as TortureReport['waitsByMethod'];
+  const report: TortureReport = {
+    config: withoutProgress(config),
+    verdict: 'SUCCESS',
+    failures: [...failures],
+    readerPipe,
+    readerBatch,
+    freeBlockCirculation: histogram(words, writers, W_CIRC),
+    reads: sumOver(words, readers, R_READS),
+    writes: sumOver(words, writers, W_VERSION),
+    gracePeriods: stats.gracePeriods,
+    gracePeriodsPerSecond: Math.round(stats.gracePeriods / run.elapsedSeconds),
+    waitsByMethod,
+    fakeWriterOps: sumOver(words, fakes, F_OPS),
+    mbErrors: sumOver(words, readers, R_MBERR),
+    generationErrors: sumOver(words, readers, R_GENERR),
+    cookieErrors: sumOver(words, readers, R_COOKIE_ERR) + sumOver(words, writers, W_COOKIE_ERR),
+    freeListEmpty: sumOver(words, writers, W_TFLE),
+    nestedSections: sumOver(words, readers, R_NESTED),
+    sleepsInSection: sumOver(words, readers, R_SLEEPS),
+    rcuStalls: stats.stalls,
+    rcuSleeps: stats.sleeps,
+    ...run,
+  };
+  const f = report.failures;
+  const late = (h: number[]): number => h.slice(2).reduce((a, b) => a + b, 0);
+  if (late(readerPipe) > 0)
+    f.push(`Reader Pipe has ${late(readerPipe)} reads at age >= 2: too-short grace period`);
+  if (late(readerBatch) > 0)
+    f.push(`Reader Batch has ${late(readerBatch)} reads spanning >= 2 grace periods`);
+  if (report.mbErrors > 0) f.push(`${report.mbErrors} reads of a poisoned (freed) record`);
+  if (report.generationErrors > 0)
+    f.push(`${report.generationErrors} records recycled or torn under a reader`);
+  if (report.cookieErrors > 0) f.push(`${report.cookieErrors} grace-period cookie checks failed`);
+  if (report.reads === 0 || report.gracePeriods === 0 || report.writes === 0)
+    f.push('no progress: a run that reads or writes nothing proves nothing');
+  report.verdict = f.length === 0 ? 'SUCCESS' : 'FAILURE';
+  return report;
+}
+
+/** The report as rcutorture-style text lines. */
+export function formatTortureReport(r: TortureReport): string {
+  const c = r.config;
+  const lines = [
+    `ioasid RCU torture: ${r.elapsedSeconds.toFixed(1)} s, readers=${c.readers} writers=${c.writers} ` +
+      `fake-writers=${c.fakeWriters} broken=${c.broken ?? 'none'} seed=${c.seed}`,
+    `Reader Pipe:  ${r.readerPipe.join(' ')}`,
+    `Reader Batch: ${r.readerBatch.join(' ')}`,
+    `Free-Block Circulation: ${r.freeBlockCirculation.join(' ')}`,
+    `reads=${r.reads} writes=${r.writes} gps=${r.gracePeriods} (${r.gracePeriodsPerSecond}/s) ` +
+      `waits=${Object.entries(r.waitsByMethod)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(',')} fake-writer-ops=${r.fakeWriterOps}`,
+    `rtmbe=${r.mbErrors} generr=${r.generationErrors} cookie=${r.cookieErrors} tfle=${r.freeListEmpty} ` +
+      `nested=${r.nestedSections} sleeps-in-section=${r.sleepsInSection} kills=${r.kills} ` +
+      `(in-section ${r.killsInSection}) stutters=${r.stutters} writer-stalls=${r.writerStalls} ` +
+      `rcu-stalls=${r.rcuStalls} gp-sleeps=${r.rcuSleeps}`,
+  ];
+  for (const f of r.failures) lines.push(`!!! ${f}`);
+  lines.push(`VERDICT: ${r.verdict}`);
+  return lines.join('\n');
+}

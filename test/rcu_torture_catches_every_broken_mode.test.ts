@@ -1,0 +1,34 @@
+/**
+ * The torture harness proves it can fail: each deliberately broken variant (three broken
+ * grace periods in the RCU, one broken reclaim in the harness) must be reported as FAILURE.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  BROKEN_MODES,
+  formatTortureReport,
+  runTorture,
+  TORTURE_DEFAULTS,
+} from '../stress/torture/run.js';
+import { testSeed } from './helpers/seed.js';
+
+describe('RCU torture, broken variants', () => {
+  const seed = testSeed('test/rcu_torture_catches_every_broken_mode.test.ts');
+  it.each(BROKEN_MODES)('reports FAILURE for --broken %s', async (broken) => {
+    const report = await runTorture({
+      ...TORTURE_DEFAULTS,
+      seconds: 8, // stops as soon as a reader sees the breakage
+      readers: 3,
+      writers: 1,
+      fakeWriters: 1,
+      killEveryMs: 0,
+      stutterEveryMs: 0,
+      broken,
+      seed,
+    });
+    console.log(formatTortureReport(report));
+    expect(report.verdict).toBe('FAILURE');
+    expect(report.failures.join('\n')).toMatch(
+      /too-short grace period|spanning >= 2 grace periods|poisoned|recycled or torn|cookie checks failed/,
+    );
+  });
+});
