@@ -534,22 +534,18 @@ export class IoasidSpace {
    *
    * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
    * section (records then cannot be recycled, so -ENOMEM comes sooner).
-   * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min or data
-   * out of range; -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no
+   * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min, a
+   * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range; -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no
    * record could be recycled without waiting. On error nothing changes.
    */
   alloc(set: number, min: number, max: number, data = 0): number {
     if (this.#detached || !isInt4(set, min, max, data)) this.#badAlloc(set, min, max, data);
-    if (set < 0 || set >= this.#g.maxSets || min < 0 || max < min || data < 0 || data > DATA_MAX) {
+    const core = this.#core;
+    if (set < 0 || set >= this.#g.maxSets || min < 0 || max < min || min > core.idMax || max < 1) {
       return -Errno.EINVAL;
     }
-    const core = this.#core;
-    return core.alloc(
-      set,
-      Math.min(Math.max(min, 1), core.idMax + 1),
-      Math.min(max, core.idMax),
-      data,
-    );
+    if (data < 0 || data > DATA_MAX) return -Errno.EINVAL;
+    return core.alloc(set, Math.max(min, 1), Math.min(max, core.idMax), data);
   }
 
   /**

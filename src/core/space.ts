@@ -64,7 +64,7 @@ type I32 = Int32Array<SharedArrayBuffer>;
 /** Reclaims per thread between opportunistic limbo drains. */
 const DRAIN_EVERY = 64;
 /** Drain-and-retry rounds an alloc makes when no record is free, before -ENOMEM. */
-const ALLOC_DRAIN_ROUNDS = 4;
+const ALLOC_DRAIN_ROUNDS = 32;
 /** Largest reference count (REC_REFS_MASK). */
 const MAX_REFS = REC_REFS_MASK;
 
