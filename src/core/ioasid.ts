@@ -51,6 +51,8 @@ import {
   SPACE_POLICY_CYCLIC,
   SPACE_POLICY_LOWEST,
   SPACE_POLICY_WORD,
+  SPACE_RETIRE_BATCH,
+  SPACE_RETIRE_BATCH_WORD,
   SPACE_SET_LOCK_WORD,
   SPACE_STAT_DRAINS_WORD,
   SPACE_STAT_EDQUOT_WORD,
@@ -200,6 +202,7 @@ export class IoasidSpace {
       g,
       rcu,
       Atomics.load(i32, SPACE_POLICY_WORD) === SPACE_POLICY_CYCLIC,
+      Atomics.load(i32, SPACE_RETIRE_BATCH_WORD),
     );
   }
 
@@ -229,6 +232,13 @@ export class IoasidSpace {
       SPACE_POLICY_WORD,
       o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
     );
+    // Records parked in per-thread batches are unusable until pushed: keep them a small share
+    // of the pool (at most an eighth with every thread holding a nearly full batch).
+    const batch = Math.max(
+      1,
+      Math.min(SPACE_RETIRE_BATCH, Math.floor(o.maxIoasids / (8 * o.maxThreads))),
+    );
+    Atomics.store(i32, SPACE_RETIRE_BATCH_WORD, batch);
     Atomics.store(i32, SPACE_CAPACITY_WORD, g.idCount - 1);
     Atomics.store(i32, SPACE_AVAILABLE_WORD, g.idCount - 1);
     Atomics.store(i32, g.bitmapBase, 1); // id 0 is reserved forever
@@ -306,13 +316,16 @@ export class IoasidSpace {
   }
 
   /**
-   * Unregister this thread from the space's Rcu; every later call on this object throws.
+   * Hand this thread's retired records to limbo and unregister it from the space's Rcu; every
+   * later call on this object throws.
    *
    * Context: outside any read-side section; never blocks.
-   * @throws IoasidError ERR_IOASID_DETACHED if already detached; RcuError inside a section
+   * @throws IoasidError ERR_IOASID_DETACHED if already detached, ERR_IOASID_IN_READ_SECTION
    */
   detach(): void {
     this.#attached('detach()');
+    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detach()');
+    this.#core.flushBatch();
     this.#core.rcu.unregisterThread();
     this.#detached = true;
   }
@@ -731,7 +744,8 @@ export class IoasidSpace {
   }
 
   /**
-   * Wait for a grace period, then move every retired record back to the free pool.
+   * Push this thread's retired records to limbo, wait for a grace period, then move every
+   * limbo record whose grace period has passed back to the free pool.
    *
    * Context: blocks (RCU synchronize); not inside a read-side section.
    * @returns how many records were recycled
@@ -740,8 +754,9 @@ export class IoasidSpace {
   flushRecords(): number {
     this.#attached('flushRecords()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('flushRecords()');
+    this.#core.flushBatch();
     this.#core.rcu.synchronize();
-    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, false);
+    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, 0);
   }
 
   /**

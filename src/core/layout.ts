@@ -128,6 +128,7 @@ export function rcuBufferWords(maxThreads: number): number {
 //   MAX_SETS      3                                      set-table slots
 //   MAX_IOASIDS   4                                      record-pool size
 //   POLICY        5                                      0 lowest, 1 cyclic
+//   RETIRE_BATCH  6                                      records per limbo batch (1..SPACE_RETIRE_BATCH)
 // capacity      16                    16 (one line)
 //   CAPACITY      16                                     installCapacity (set lock)  all      L/S
 //   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
@@ -137,8 +138,10 @@ export function rcuBufferWords(maxThreads: number): number {
 //                                                                                              1 held, 2 held+waiters
 // spid lock     48                    16 (one line)    attach/detachSpid, reclaim waiters    futex mutex, as above
 // free stack    64                    16 (one line)    alloc (pop), limbo drain   alloc      CAS; [tag:12 | idx+1:20]
-// limbo stack   80                    16 (one line)    retire (push), drain       drain      CAS push / exchange-all;
-//                                                                                              idx+1, 0 = empty
+// limbo stack   80                    16 (one line)    batch push, drain          drain      CAS push / exchange-all;
+//                                                                                              idx+1 of the newest batch's
+//                                                                                              head, 0 = empty; batches are
+//                                                                                              NEXT-linked segments
 // cyclic next   96                    16 (one line)    alloc (policy cyclic)      alloc      L/S; a hint only
 // stats         112                   16 (one line)    failing paths, drain       stats()    Atomics.add / load
 //   ENOSPC 112, EDQUOT 113, ENOMEM 114, RECYCLED 115, DRAINS 116, SET_DESTROYED 117
@@ -161,7 +164,8 @@ export function rcuBufferWords(maxThreads: number): number {
 //   DATA          +3                                   alloc, attach/detachData   find       L/S/CAS
 //   SPID          +4                                   alloc, spid ops (spid lock) findBySpid L/S; -1 = none
 //   NEXT          +5                                   owner of the record        stacks     L/S; idx+1 of next
-//   COOKIE_LO/HI  +6, +7                               retire                     drain      L/S; RCU cookie, 2 words
+//   COOKIE        +6                                   batch push (batch head)    drain      L/S; RCU cookie mod 2^31
+//   BATCH_TAIL    +7                                   batch push (batch head)    drain      L/S; idx+1 of batch's last
 // spid table    recordsBase + 8*maxI  spidBuckets      attach/detachSpid, reclaim findBySpid L/S under spid lock
 //                                     (pow2 >= 2*maxI)  (all under spid lock)                  (readers lock-free);
 //                                                                                              0 empty, -1 tombstone,
@@ -180,6 +184,7 @@ export const SPACE_PASID_BITS_WORD = 2;
 export const SPACE_MAX_SETS_WORD = 3;
 export const SPACE_MAX_IOASIDS_WORD = 4;
 export const SPACE_POLICY_WORD = 5;
+export const SPACE_RETIRE_BATCH_WORD = 6;
 /** Values of SPACE_POLICY_WORD. */
 export const SPACE_POLICY_LOWEST = 0;
 export const SPACE_POLICY_CYCLIC = 1;
@@ -239,8 +244,12 @@ export const REC_SET = 2;
 export const REC_DATA = 3;
 export const REC_SPID = 4;
 export const REC_NEXT = 5;
-export const REC_COOKIE_LO = 6;
-export const REC_COOKIE_HI = 7;
+/** On a limbo batch's first record: its RCU cookie modulo 2^31 (compared by serial arithmetic). */
+export const REC_COOKIE = 6;
+/** On a limbo batch's first record: the batch's last record index + 1. */
+export const REC_BATCH_TAIL = 7;
+/** Most records a thread retires before pushing them to limbo as one batch (see RETIRE_BATCH). */
+export const SPACE_RETIRE_BATCH = 64;
 /** REC_SPID value for "no SPID" (INVALID_IOASID as an Int32). */
 export const REC_SPID_NONE = -1;
 /** REC_STATE encoding. */

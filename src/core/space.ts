@@ -54,15 +54,23 @@ import {
 } from './layout.js';
 import { bitmapClaim, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
 import type { Rcu } from './rcu.js';
-import { nextGenState, recordPop, recordRetire, recordsDrain, recWord } from './records.js';
+import {
+  batchPush,
+  nextGenState,
+  RetireBatch,
+  recordPop,
+  recordRetire,
+  recordsDrain,
+  recWord,
+} from './records.js';
 import { setReleaseUnit, setReserveUnit, setWord } from './sets.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
 import { spidInsertLocked, spidLookup, spidRemoveLocked } from './spid.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
-/** Reclaims per thread between opportunistic limbo drains. */
-const DRAIN_EVERY = 64;
+/** pollState steps an alloc that found no free record takes per drain round. */
+const ALLOC_DRIVE_STEPS = 8;
 /** Drain-and-retry rounds an alloc makes when no record is free, before -ENOMEM. */
 const ALLOC_DRAIN_ROUNDS = 32;
 /** Largest reference count (REC_REFS_MASK). */
@@ -86,9 +94,11 @@ export class SpaceCore {
   readonly cyclic: boolean;
   /** Highest allocatable id: 2^pasidBits - 1. */
   readonly idMax: number;
-  #reclaims = 0;
+  /** This thread's retired records not yet in limbo. */
+  readonly #batch: RetireBatch;
 
-  constructor(i32: I32, g: SpaceGeometry, rcu: Rcu, cyclic: boolean) {
+  constructor(i32: I32, g: SpaceGeometry, rcu: Rcu, cyclic: boolean, retireBatch: number) {
+    this.#batch = new RetireBatch(retireBatch);
     this.i32 = i32;
     this.g = g;
     this.rcu = rcu;
@@ -143,11 +153,19 @@ export class SpaceCore {
     return id;
   }
 
+  /** Push this thread's partial retire batch to limbo (detach, flushRecords). */
+  flushBatch(): void {
+    batchPush(this.i32, this.g, this.#batch, this.rcu);
+  }
+
   /** No free record: drain limbo (driving grace periods), retry, else roll back. */
   #allocNoRecordSlow(set: number, id: number, data: number): number {
     const { i32, g } = this;
     for (let round = 0; round < ALLOC_DRAIN_ROUNDS; round++) {
-      if (this.rcu.nesting === 0) recordsDrain(i32, g, this.rcu, true);
+      if (this.rcu.nesting === 0) {
+        batchPush(i32, g, this.#batch, this.rcu);
+        recordsDrain(i32, g, this.rcu, ALLOC_DRIVE_STEPS);
+      }
       this.rcu.readLock();
       const idx = recordPop(i32, g);
       this.rcu.readUnlock();
@@ -258,9 +276,8 @@ export class SpaceCore {
     Atomics.store(i32, g.mapBase + id, 0);
     bitmapRelease(i32, g.bitmapBase, id);
     setReleaseUnit(i32, g, set);
-    recordRetire(i32, g, idx, this.rcu.getState());
-    if (++this.#reclaims % DRAIN_EVERY === 0 && this.rcu.nesting === 0) {
-      recordsDrain(i32, g, this.rcu, false);
+    if (recordRetire(i32, g, this.#batch, idx, this.rcu) && this.rcu.nesting === 0) {
+      recordsDrain(i32, g, this.rcu, 1);
     }
   }
 
