@@ -5,3 +5,4 @@
  * allocator.
  */
 export * from './core/rcu.js';
+export * from './core/ioasid.js';
