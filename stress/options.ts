@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 export interface OptionSpec {
   /** long flag name, without dashes */
   name: string;
-  kind: 'int' | 'string' | 'boolean' | 'choice';
+  /** 'list': repeatable and comma-separated, each item one of `choices`. */
+  kind: 'int' | 'string' | 'boolean' | 'choice' | 'list';
   help: string;
   /** shown in --help; undefined means "none" */
   default?: string | number | boolean | undefined;
@@ -22,7 +23,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type ParsedOptions = Record<string, string | number | boolean | undefined>;
+export type ParsedOptions = Record<string, string | number | boolean | string[] | undefined>;
 
 /** Parse argv against the table; every value is validated and converted. */
 export function parseOptions(table: readonly OptionSpec[], argv: string[]): ParsedOptions {
@@ -34,7 +35,10 @@ export function parseOptions(table: readonly OptionSpec[], argv: string[]): Pars
       allowPositionals: false,
       options: Object.fromEntries([
         ['help', { type: 'boolean', short: 'h' }],
-        ...table.map((o) => [o.name, { type: o.kind === 'boolean' ? 'boolean' : 'string' }]),
+        ...table.map((o) => [
+          o.name,
+          { type: o.kind === 'boolean' ? 'boolean' : 'string', multiple: o.kind === 'list' },
+        ]),
       ]),
     });
   } catch (err) {
@@ -47,7 +51,8 @@ export function parseOptions(table: readonly OptionSpec[], argv: string[]): Pars
       out[o.name] = o.default;
       continue;
     }
-    out[o.name] = convert(o, raw as string | boolean);
+    out[o.name] =
+      o.kind === 'list' ? convertList(o, raw as string[]) : convert(o, raw as string | boolean);
   }
   return out;
 }
@@ -70,6 +75,17 @@ function convert(o: OptionSpec, raw: string | boolean): string | number | boolea
   return text;
 }
 
+function convertList(o: OptionSpec, raw: string[]): string[] {
+  const items = raw
+    .flatMap((r) => r.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const item of items)
+    if (!o.choices?.includes(item))
+      throw new UsageError(`--${o.name} must be one of ${o.choices?.join(', ')} (got '${item}')`);
+  return [...new Set(items)];
+}
+
 /** --help text generated from the table. */
 export function formatHelp(usage: string, table: readonly OptionSpec[]): string {
   const rows = table.map((o) => {
@@ -77,7 +93,8 @@ export function formatHelp(usage: string, table: readonly OptionSpec[]): string 
       o.kind === 'boolean' ? '' : o.kind === 'choice' ? ` <${o.choices?.join('|')}>` : ' <n>';
     const flag = `--${o.name}${o.kind === 'string' ? ' <value>' : arg}`;
     const def = o.default === undefined ? '' : ` (default: ${String(o.default)})`;
-    return [flag, `${o.help}${def}`] as const;
+    const repeat = o.kind === 'list' ? ' (repeatable, or comma-separated)' : '';
+    return [flag, `${o.help}${repeat}${def}`] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
   return [

@@ -1,0 +1,39 @@
+/**
+ * The checker thread: attaches the space, runs Checker passes every few ms until the run
+ * stops (plus an exact capacity check whenever every running CPU is parked), then a final
+ * pass, and posts its statistics.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type IoasidHandle, IoasidSpace } from '../core/ioasid.js';
+import { Checker } from './checker.js';
+import { RUN_PARKED, RUN_STATE, type RunGeometry, STATE_PAUSE, STATE_STOP } from './run-layout.js';
+
+export interface CheckerData {
+  space: IoasidHandle;
+  run: SharedArrayBuffer;
+  geometry: RunGeometry;
+  /** Word in the run buffer holding how many CPUs are running (for the parked test). */
+  intervalMs: number;
+  runningCpus: SharedArrayBuffer;
+}
+
+const d = workerData as CheckerData;
+const space = IoasidSpace.attach(d.space);
+const w = new Int32Array(d.run);
+const running = new Int32Array(d.runningCpus);
+const checker = new Checker(space, d.run, d.geometry);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+let checkedThisPause = false;
+while (Atomics.load(w, RUN_STATE) !== STATE_STOP) {
+  checker.pass();
+  const paused = Atomics.load(w, RUN_STATE) === STATE_PAUSE;
+  if (!paused) checkedThisPause = false;
+  else if (!checkedThisPause && Atomics.load(w, RUN_PARKED) === Atomics.load(running, 0)) {
+    checker.quiescentCheck();
+    checkedThisPause = true;
+  }
+  Atomics.wait(nap, 0, 0, d.intervalMs);
+}
+checker.pass();
+parentPort?.postMessage(checker.stats);
+space.detach();

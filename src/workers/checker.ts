@@ -1,0 +1,151 @@
+/**
+ * The online checker: a thread of its own that, while the CPUs run, drains every CPU's
+ * operation log and checks each result against the API contract, and checks the global
+ * invariants that no single CPU can see (every set's count within its quota, and the
+ * capacity reserved by sets never less than the quotas of the sets that are visible).
+ * It runs once more after the CPUs stop.
+ *
+ * ## Developer notes
+ * Lock-free reads of a changing space are stale, so the online checks are only those that
+ * hold at every instant in a correct allocator whatever interleaving the reads see: each
+ * set's `count <= quota` (count is reserved before an id is handed out) and the shadow live
+ * count <= quota (a lower bound of the real count). Capacity accounting involves several
+ * words that change together (available, the set table), so it is checked exactly, as an
+ * equality, only when no CPU runs: while every CPU is parked in a stutter, and at the end.
+ */
+import { Errno, type IoasidSpace } from '../core/ioasid.js';
+import {
+  CPU_LOG,
+  CPU_LOG_HEAD,
+  cpuBase,
+  LOG_ENTRIES,
+  LOG_ENTRY_WORDS,
+  OPS,
+  type OpName,
+  type RunGeometry,
+  shadowSetBase,
+} from './run-layout.js';
+import { reportViolation } from './violations.js';
+
+/** Results each operation may legally return to a CPU that used it as cpu-loop.ts does. */
+const LEGAL: Record<OpName, (r: number) => boolean> = {
+  alloc: (r) => r > 0 || r === -Errno.EDQUOT || r === -Errno.ENOSPC || r === -Errno.ENOMEM,
+  free: (r) => r === 0,
+  get: (r) => r === 0 || r === -Errno.EBUSY,
+  put: (r) => r === 0 || r === 1,
+  find: (r) => r >= 0 || r === -Errno.ENOENT,
+  findBySpid: (r) => r > 0,
+  attachSpid: (r) => r === 0,
+  detachSpid: (r) => r === 0,
+  attachData: (r) => r === 0 || r === -Errno.EBUSY,
+  detachData: (r) => r === 0,
+  setAlloc: (r) => r >= 0 || r === -Errno.ENOSPC,
+  setFree: (r) => r === 0 || r === -Errno.EBUSY,
+  freeAllInSet: (r) => r >= 0,
+};
+
+export interface CheckerStats {
+  passes: number;
+  entriesChecked: number;
+  /** Log entries overwritten before the checker read them (not a violation). */
+  entriesMissed: number;
+  quiescentChecks: number;
+}
+
+export class Checker {
+  readonly #space: IoasidSpace;
+  readonly #w: Int32Array<SharedArrayBuffer>;
+  readonly #g: RunGeometry;
+  readonly #cursor: number[];
+  readonly stats: CheckerStats = {
+    passes: 0,
+    entriesChecked: 0,
+    entriesMissed: 0,
+    quiescentChecks: 0,
+  };
+
+  constructor(space: IoasidSpace, run: SharedArrayBuffer, g: RunGeometry) {
+    this.#space = space;
+    this.#w = new Int32Array(run);
+    this.#g = g;
+    this.#cursor = Array.from({ length: g.cpus }, (_, c) =>
+      Atomics.load(this.#w, cpuBase(c) + CPU_LOG_HEAD),
+    );
+  }
+
+  /** One online pass: every new log entry, every set's quota. */
+  pass(): void {
+    this.stats.passes++;
+    for (let c = 0; c < this.#g.cpus; c++) this.#drainLog(c);
+    this.#checkSets();
+  }
+
+  #drainLog(cpu: number): void {
+    const base = cpuBase(cpu);
+    // Pairs with the CPU's store of LOG_HEAD after it wrote the entry.
+    const head = Atomics.load(this.#w, base + CPU_LOG_HEAD);
+    let from = this.#cursor[cpu]!;
+    if (head - from > LOG_ENTRIES) {
+      this.stats.entriesMissed += head - from - LOG_ENTRIES;
+      from = head - LOG_ENTRIES;
+    }
+    for (let n = from; n < head; n++) {
+      const e = base + CPU_LOG + (n % LOG_ENTRIES) * LOG_ENTRY_WORDS;
+      const opWord = Atomics.load(this.#w, e);
+      const op = OPS[opWord & 0xff];
+      const result = Atomics.load(this.#w, e + 3);
+      // The CPU may already be overwriting this slot if it lapped us: recheck the head.
+      if (Atomics.load(this.#w, base + CPU_LOG_HEAD) - n >= LOG_ENTRIES) continue;
+      this.stats.entriesChecked++;
+      if (op && !LEGAL[op](result))
+        reportViolation(this.#w, {
+          kind: 'bad-result',
+          op,
+          cpu,
+          id: Atomics.load(this.#w, e + 2),
+          set: Atomics.load(this.#w, e + 1),
+          detail: result,
+        });
+    }
+    this.#cursor[cpu] = head;
+  }
+
+  #checkSets(): void {
+    for (let set = 0; set < this.#g.maxSets; set++) {
+      const info = this.#space.setInfo(set);
+      if (!info) continue;
+      const shadowLive = Atomics.load(this.#w, shadowSetBase(this.#g, set));
+      if (info.count > info.quota || shadowLive > info.quota)
+        reportViolation(this.#w, {
+          kind: 'quota-exceeded',
+          op: 'check',
+          cpu: -1,
+          id: 0,
+          set,
+          detail: Math.max(info.count, shadowLive),
+        });
+    }
+  }
+
+  /**
+   * Exact capacity accounting: capacity - available == sum of live sets' quotas.
+   * Context: only while no thread allocates, frees or changes sets.
+   * @returns the difference (0 when exact); a non-zero one is also reported
+   */
+  quiescentCheck(): number {
+    this.stats.quiescentChecks++;
+    let quotas = 0;
+    for (let set = 0; set < this.#g.maxSets; set++) quotas += this.#space.setInfo(set)?.quota ?? 0;
+    const diff = this.#space.capacity() - this.#space.available() - quotas;
+    if (diff !== 0)
+      reportViolation(this.#w, {
+        kind: 'capacity-accounting',
+        op: 'check',
+        cpu: -1,
+        id: 0,
+        set: -1,
+        detail: diff,
+      });
+    return diff;
+  }
+}

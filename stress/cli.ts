@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+/**
+ * `ioasid-stress [options]` runs a stress scenario; `ioasid-stress torture [options]` runs the
+ * RCU torture test. Thin: parse, validate, call runStress(), render, exit.
+ * Exit 0: every invariant held. Exit 1: an invariant was violated (named in the report).
+ * Exit 2: bad usage or configuration, or a crash of the harness itself.
+ */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { randomSeed } from '../src/workers/prng.js';
+import {
+  formatHelp,
+  isEntryPoint,
+  type OptionSpec,
+  parseOptions,
+  runCli,
+  UsageError,
+} from './options.js';
+import { createProgress } from './progress.js';
+import { formatStressReport } from './report.js';
+import { renderHtmlReport } from './report-html.js';
+import {
+  BROKEN_ALLOCATORS,
+  type BrokenAllocator,
+  checkConfig,
+  runStress,
+  type StressConfig,
+} from './run-stress.js';
+import { FAULTS, type Fault, parseMix, SCENARIOS } from './scenarios.js';
+import { main as tortureMain } from './torture/cli.js';
+
+const FROM_SCENARIO = 'from the scenario';
+export const STRESS_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'scenario',
+    kind: 'choice',
+    choices: Object.keys(SCENARIOS),
+    default: 'default',
+    help: 'built-in scenario',
+  },
+  {
+    name: 'cpus',
+    kind: 'int',
+    min: 1,
+    max: 64,
+    help: `CPU worker threads (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'seconds',
+    kind: 'int',
+    min: 1,
+    max: 86_400,
+    help: `run length (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'mix',
+    kind: 'string',
+    help: `operation weights, e.g. alloc=40,free=30,find=30 (default: ${FROM_SCENARIO})`,
+  },
+  { name: 'sets', kind: 'int', min: 1, max: 4096, help: `shared sets (default: ${FROM_SCENARIO})` },
+  {
+    name: 'quota',
+    kind: 'int',
+    min: 1,
+    max: 2 ** 20,
+    help: `quota of each shared set (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'pasid-bits',
+    kind: 'int',
+    min: 2,
+    max: 20,
+    help: `PASID width; ids are 1..2^bits-1 (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'policy',
+    kind: 'choice',
+    choices: ['lowest', 'cyclic'],
+    help: `allocation policy (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'seed',
+    kind: 'int',
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: 'PRNG seed (default: random, printed)',
+  },
+  {
+    name: 'fault',
+    kind: 'list',
+    choices: FAULTS,
+    help: "inject faults (adds to the scenario's own)",
+  },
+  { name: 'json', kind: 'string', help: "write the report as JSON to FILE ('-' for stdout)" },
+  { name: 'report', kind: 'string', help: 'write a self-contained HTML report to FILE.html' },
+  {
+    name: 'broken',
+    kind: 'choice',
+    choices: BROKEN_ALLOCATORS,
+    help: 'run a deliberately broken allocator (the run must fail)',
+  },
+  { name: 'quiet', kind: 'boolean', default: false, help: 'no progress output' },
+];
+
+const USAGE = [
+  'usage: ioasid-stress [options]            stress the allocator on CPU worker threads',
+  '       ioasid-stress torture [options]    torture the RCU (see ioasid-stress torture --help)',
+  '',
+  'Scenarios:',
+  ...Object.entries(SCENARIOS).map(
+    ([name, s]) => `  ${name.padEnd(14)}${s.description} (${s.cpus} CPUs, ${s.seconds} s)`,
+  ),
+].join('\n');
+
+/** Turn parsed flags into a complete, validated StressConfig. Throws UsageError. */
+export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
+  const name = o.scenario as string;
+  const s = SCENARIOS[name]!;
+  let mix = s.mix;
+  if (o.mix !== undefined) {
+    try {
+      mix = parseMix(o.mix as string);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const faults = [...new Set<Fault>([...s.faults, ...((o.fault as Fault[] | undefined) ?? [])])];
+  let cpus = (o.cpus as number | undefined) ?? s.cpus;
+  if (faults.includes('oversubscribe')) cpus = Math.max(cpus, 4 * availableParallelism());
+  const config: StressConfig = {
+    scenario: name,
+    cpus,
+    seconds: (o.seconds as number | undefined) ?? s.seconds,
+    mix,
+    sets: (o.sets as number | undefined) ?? s.sets,
+    quota: (o.quota as number | undefined) ?? s.quota,
+    pasidBits: (o['pasid-bits'] as number | undefined) ?? s.pasidBits,
+    policy: (o.policy as StressConfig['policy'] | undefined) ?? s.policy,
+    seed: (o.seed as number | undefined) ?? randomSeed(),
+    faults,
+    maxHeld: s.maxHeld,
+    broken: o.broken as BrokenAllocator | undefined,
+  };
+  const problems = checkConfig(config);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return config;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'torture') return tortureMain(argv.slice(1));
+  const o = parseOptions(STRESS_OPTIONS, argv);
+  if (o.help) {
+    console.log(formatHelp(USAGE, STRESS_OPTIONS));
+    return 0;
+  }
+  const config = configFrom(o);
+  const jsonTarget = o.json as string | undefined;
+  const quiet = o.quiet === true;
+  if (!quiet)
+    console.error(
+      `ioasid-stress: scenario '${config.scenario}', seed ${config.seed} (replay with --seed ${config.seed})`,
+    );
+  const progress = createProgress(quiet ? 'quiet' : 'auto');
+  const report = await runStress(config, { onProgress: (s, f) => progress.update(s, f) });
+  progress.done();
+  const text = formatStressReport(report);
+  // With --json -, stdout carries exactly one JSON document; the table goes to stderr.
+  if (jsonTarget === '-') {
+    console.error(text);
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    console.log(text);
+    if (jsonTarget) writeFileSync(jsonTarget, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  if (o.report) {
+    writeFileSync(o.report as string, renderHtmlReport(report));
+    if (!quiet) console.error(`HTML report: ${o.report}`);
+  }
+  return report.verdict === 'PASS' ? 0 : 1;
+}
+
+if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

@@ -1,0 +1,122 @@
+/**
+ * Built-in stress scenarios. Each is a complete StressConfig minus the seed; command-line
+ * flags override any field.
+ */
+import { N_OPS, OPS, type OpName } from '../src/workers/run-layout.js';
+
+export const FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
+export type Fault = (typeof FAULTS)[number];
+export type AllocPolicy = 'lowest' | 'cyclic';
+
+export interface Scenario {
+  description: string;
+  cpus: number;
+  seconds: number;
+  /** Weight per op, in OPS order. */
+  mix: number[];
+  sets: number;
+  quota: number;
+  pasidBits: number;
+  policy: AllocPolicy;
+  faults: Fault[];
+  /** Most ids one CPU holds at once. */
+  maxHeld: number;
+}
+
+/** A mix from named weights; unnamed ops get 0. */
+export function mixOf(weights: Partial<Record<OpName, number>>): number[] {
+  return OPS.map((op) => weights[op] ?? 0);
+}
+
+const BALANCED = mixOf({
+  alloc: 30,
+  free: 22,
+  get: 6,
+  put: 6,
+  find: 20,
+  findBySpid: 4,
+  attachSpid: 3,
+  detachSpid: 2,
+  attachData: 2,
+  detachData: 1,
+  setAlloc: 1,
+  setFree: 1,
+  freeAllInSet: 1,
+});
+
+export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
+  default: {
+    description: 'every operation in a balanced mix, 4 CPUs, 8 sets',
+    cpus: 4,
+    seconds: 10,
+    mix: BALANCED,
+    sets: 8,
+    quota: 512,
+    pasidBits: 20,
+    policy: 'lowest',
+    faults: [],
+    maxHeld: 256,
+  },
+  'quota-storm': {
+    description: 'tiny quotas and a tiny PASID space: constant -EDQUOT/-ENOSPC and id reuse',
+    cpus: 4,
+    seconds: 10,
+    mix: mixOf({ alloc: 50, free: 40, find: 10 }),
+    sets: 6,
+    quota: 5,
+    pasidBits: 5,
+    policy: 'lowest',
+    faults: [],
+    maxHeld: 16,
+  },
+  churn: {
+    description: 'alloc/free at the maximum rate',
+    cpus: 4,
+    seconds: 10,
+    mix: mixOf({ alloc: 50, free: 50 }),
+    sets: 4,
+    quota: 4096,
+    pasidBits: 16,
+    policy: 'cyclic',
+    faults: [],
+    maxHeld: 64,
+  },
+  'lookup-heavy': {
+    description: '95% find, on ids held by every CPU',
+    cpus: 4,
+    seconds: 10,
+    mix: mixOf({ find: 95, alloc: 3, free: 2 }),
+    sets: 4,
+    quota: 1024,
+    pasidBits: 12,
+    policy: 'lowest',
+    faults: [],
+    maxHeld: 256,
+  },
+  faults: {
+    description: 'the balanced mix while CPUs are killed mid-operation and everyone stutters',
+    cpus: 4,
+    seconds: 10,
+    mix: BALANCED,
+    sets: 8,
+    quota: 256,
+    pasidBits: 14,
+    policy: 'lowest',
+    faults: ['kill-cpu', 'stutter'],
+    maxHeld: 128,
+  },
+});
+
+/** Parse "alloc=40,free=30,find=30" into a full mix; throws a message naming the bad part. */
+export function parseMix(text: string): number[] {
+  const mix = new Array<number>(N_OPS).fill(0);
+  for (const part of text.split(',')) {
+    const m = /^([A-Za-z]+)=(\d+)$/.exec(part.trim());
+    const op = m ? OPS.indexOf(m[1] as OpName) : -1;
+    if (!m || op < 0)
+      throw new Error(`bad --mix entry '${part}': use op=weight with op one of ${OPS.join(', ')}`);
+    mix[op] = Number(m[2]);
+  }
+  if (mix.every((w) => w === 0)) throw new Error('--mix needs at least one positive weight');
+  return mix;
+}
