@@ -41,7 +41,13 @@ function short(n: number): string {
 }
 
 /** A line chart as an SVG string. */
-export function lineChart(title: string, series: Series[], xLabel: string, yLabel: string): string {
+export function lineChart(
+  title: string,
+  series: Series[],
+  xLabel: string,
+  yLabel: string,
+  markers: { x: number; label: string }[] = [],
+): string {
   const W = 640;
   const H = 260;
   const L = 60;
@@ -74,6 +80,13 @@ export function lineChart(title: string, series: Series[], xLabel: string, yLabe
       return `<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="1.8"/>`;
     })
     .join('');
+  const marks = markers
+    .map(
+      (m) =>
+        `<line x1="${px(m.x)}" x2="${px(m.x)}" y1="${T}" y2="${H - B}" class="marker"><title>${esc(m.label)}</title></line>` +
+        `<text x="${px(m.x) + 2}" y="${T + 9}" class="mark">${esc(m.label)}</text>`,
+    )
+    .join('');
   const legend = series
     .map(
       (s, i) =>
@@ -84,7 +97,7 @@ export function lineChart(title: string, series: Series[], xLabel: string, yLabe
 <text x="${L}" y="18" class="title">${esc(title)}</text><text x="${W - R}" y="18" class="legend" text-anchor="end">${legend}</text>
 ${grid}${xTicks}<text x="${(L + W - R) / 2}" y="${H - 6}" class="axis" text-anchor="middle">${esc(xLabel)}</text>
 <text x="14" y="${(T + H - B) / 2}" class="axis" text-anchor="middle" transform="rotate(-90 14 ${(T + H - B) / 2})">${esc(yLabel)}</text>
-${lines}</svg>`;
+${marks}${lines}</svg>`;
 }
 
 /** A histogram as an SVG bar chart; bars are log-spaced latency buckets. */
@@ -149,6 +162,10 @@ export function renderHtmlReport(r: StressReport): string {
     ];
   });
   const ok = r.verdict === 'PASS';
+  const markers = r.faults.events.map((e) => ({
+    x: e.t,
+    label: e.kind === 'kill' ? `kill CPU ${e.cpu}` : 'stutter',
+  }));
   const v = r.firstViolation;
   const histograms = Object.entries(r.latencyHistograms)
     .map(([op, h]) => histogramChart(`${op}`, h.bucketFloorNs, h.counts))
@@ -162,7 +179,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 .verdict{display:inline-block;padding:3px 12px;border-radius:4px;color:#fff;font-weight:600;background:${ok ? '#16a34a' : '#dc2626'}}
 .meta{color:#555} .grid-2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
 svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee;border-radius:4px}
-svg .grid{stroke:#ddd} svg .tick{font-size:10px;fill:#666} svg .axis{font-size:11px;fill:#444} svg .title{font-size:13px;font-weight:600} svg .legend{font-size:11px}
+svg .grid{stroke:#ddd} svg .tick{font-size:10px;fill:#666} svg .axis{font-size:11px;fill:#444} svg .title{font-size:13px;font-weight:600} svg .legend{font-size:11px} svg .marker{stroke:#f59e0b;stroke-dasharray:3 3} svg .mark{font-size:9px;fill:#b45309}
 table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right} th:first-child,td:first-child{text-align:left}
 .ok{color:#16a34a;font-weight:600} .fail{color:#dc2626;font-weight:600} code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
 </style></head><body>
@@ -177,13 +194,13 @@ ${table(
 )
   .replace(/<td>ok<\/td>/g, '<td class="ok">ok</td>')
   .replace(/<td>FAIL<\/td>/g, '<td class="fail">FAIL</td>')}
-${v ? `<p class="fail">First violation: ${esc(v.kind)} in ${esc(v.op)} on CPU ${v.cpu}, id ${v.id}, set ${v.set}, detail ${v.detail}, at ~${v.atSeconds} s.</p>` : ''}
+${v ? `<p class="fail">First violation: ${esc(v.kind)} ${v.cpu < 0 ? 'found by the checker' : `in ${esc(v.op)} on CPU ${v.cpu}`}, id ${v.id}, set ${v.set}, detail ${v.detail}, at ~${v.atSeconds} s.</p>` : ''}
 ${r.problems.map((p) => `<p class="fail">${esc(p)}</p>`).join('')}
 <h2>Over time</h2>
 <div class="grid-2">
-${lineChart('Throughput per CPU', throughput, 'seconds', 'ops/s')}
-${lineChart('Live ids (held by CPUs)', live, 'seconds', 'ids')}
-${lineChart('Grace periods per second', [{ name: 'grace periods/s', points: gps }], 'seconds', 'GP/s')}
+${lineChart('Throughput per CPU', throughput, 'seconds', 'ops/s', markers)}
+${lineChart('Live ids (held by CPUs)', live, 'seconds', 'ids', markers)}
+${lineChart('Grace periods per second', [{ name: 'grace periods/s', points: gps }], 'seconds', 'GP/s', markers)}
 </div>
 <h2>Operations</h2>
 ${table(

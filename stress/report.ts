@@ -51,7 +51,13 @@ export interface StressReport {
     atSeconds: number;
   } | null;
   problems: string[];
-  faults: { kills: number; stutters: number; recoveredIds: number; recoverableBound: number };
+  faults: {
+    kills: number;
+    stutters: number;
+    recoveredIds: number;
+    recoverableBound: number;
+    events: RunFacts['events'];
+  };
   checker: RunFacts['checker'];
   timeline: {
     epochMs: number;
@@ -146,6 +152,7 @@ export function buildStressReport(f: RunFacts): StressReport {
       stutters: f.stutters,
       recoveredIds: f.recoveredIds,
       recoverableBound: f.deadHeldBound,
+      events: f.events.map((e) => ({ ...e, t: round(e.t, 2) })),
     },
     checker: f.checker,
     timeline: {
@@ -241,8 +248,9 @@ export function formatStressReport(r: StressReport): string {
   for (const p of r.problems) out.push(`  !!! ${p}`);
   if (r.firstViolation) {
     const v = r.firstViolation;
+    const where = v.cpu < 0 ? 'found by the checker' : `in ${v.op} on CPU ${v.cpu}`;
     out.push(
-      `  first violation: ${v.kind} in ${v.op} on CPU ${v.cpu}, id ${v.id}, set ${v.set}, ` +
+      `  first violation: ${v.kind} ${where}, id ${v.id}, set ${v.set}, ` +
         `detail ${v.detail}, at ~${v.atSeconds} s`,
     );
     out.push(`  replay: ${r.replay}`);

@@ -90,8 +90,16 @@ export interface Sample {
   violations: number;
 }
 
+/** A fault the harness injected, for the report's timeline. */
+export interface RunEvent {
+  t: number;
+  kind: 'kill' | 'stutter';
+  cpu?: number;
+}
+
 export interface RunFacts {
   config: StressConfig;
+  events: RunEvent[];
   elapsedSeconds: number;
   epochMs: number;
   samples: Sample[];
@@ -161,6 +169,8 @@ export async function runStress(
   config: StressConfig,
   hooks: StressHooks = {},
 ): Promise<StressReport> {
+  const problems = checkConfig(config);
+  if (problems.length > 0) throw new RangeError(`bad stress configuration: ${problems.join('; ')}`);
   const cpus = config.cpus;
   const space = IoasidSpace.create(spaceOptionsFor(config));
   const geometry: RunGeometry = {
@@ -238,6 +248,7 @@ export async function runStress(
 
   let kills = 0;
   let deadHeldBound = 0;
+  const events: RunEvent[] = [];
   const killCpu = async (cpu: number): Promise<void> => {
     const base = cpuBase(cpu);
     Atomics.store(w, base + CPU_KILL_REQUEST, 1);
@@ -249,6 +260,7 @@ export async function runStress(
     await tasks.get(cpu);
     killing.delete(cpu);
     kills++;
+    events.push({ t: (performance.now() - t0) / 1000, kind: 'kill', cpu });
     deadHeldBound += Atomics.load(w, base + CPU_HELD) + 1; // + an alloc in flight
     space.rcu.releaseSlot(Atomics.load(w, base + CPU_RCU_SLOT));
     Atomics.store(w, base + CPU_STATUS, STATUS_DEAD);
@@ -286,6 +298,7 @@ export async function runStress(
     } else if (stutterUntil === 0 && now >= nextStutter && now + 400 < endAt) {
       Atomics.store(w, RUN_STATE, STATE_PAUSE);
       stutterUntil = now + 200 + rng.below(200);
+      events.push({ t: (now - t0) / 1000, kind: 'stutter' });
       nextStutter = now + 1500 + rng.below(1000);
       stutters++;
     }
@@ -319,6 +332,7 @@ export async function runStress(
     : 0;
   const facts: RunFacts = {
     config,
+    events,
     elapsedSeconds,
     epochMs,
     samples,
@@ -378,7 +392,7 @@ function verifyAtEnd(
     );
   for (const set of sets) {
     const info = space.setInfo(set);
-    if (!info || info.count !== 0)
+    if (info?.count !== 0)
       leak(`set ${set} count ${info?.count} after freeAllInSet`, info?.count ?? -1, set);
   }
   checker.quiescentCheck();

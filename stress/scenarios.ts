@@ -87,7 +87,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     seconds: 10,
     mix: mixOf({ find: 95, alloc: 3, free: 2 }),
     sets: 4,
-    quota: 1024,
+    quota: 1000,
     pasidBits: 12,
     policy: 'lowest',
     faults: [],
