@@ -1,0 +1,140 @@
+/**
+ * Run one workload on N worker threads at once and measure its throughput.
+ *
+ * Every worker warms up, arrives at a SharedArrayBuffer barrier and sleeps on the start
+ * word; the main thread releases them all with one store + notify, lets them run for a fixed
+ * time, then raises the stop word. Each worker counts the operations it completed between
+ * its own start and stop timestamps (`process.hrtime`, one monotonic clock for all threads)
+ * and posts them. Throughput = total ops / (last stop - first start).
+ *
+ * The main thread never blocks while workers run (it polls and sleeps on the event loop), so
+ * it can serve the postMessage baseline's requests at the same time.
+ *
+ * Control words (Int32Array over `ctrl`, one 64-byte line):
+ *
+ * ```text
+ * word  name     writer              reader     access
+ * 0     READY    workers (+1 each)   main       Atomics.add / load
+ * 1     START    main (0 -> 1)       workers    Atomics.store + notify / wait
+ * 2     STOP     main (0 -> 1)       workers    Atomics.store / load every chunk of ops
+ * ```
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parentPort, type Transferable, Worker, workerData } from 'node:worker_threads';
+
+const CTRL_READY = 0;
+const CTRL_START = 1;
+const CTRL_STOP = 2;
+const CTRL_WORDS = 16;
+
+/** What each worker posts when it is done. */
+export interface WorkerReport {
+  ops: number;
+  /** hrtime ns (as a number; < 2^53 for centuries of uptime) */
+  t0: number;
+  t1: number;
+  /** operations that returned an unexpected error (a benchmark bug if not 0) */
+  fails: number;
+}
+
+/** One measured run. */
+export interface ParallelRun {
+  cpus: number;
+  ops: number;
+  wallNs: number;
+  opsPerSec: number;
+  fails: number;
+}
+
+export interface WorkerInit {
+  workerData: Record<string, unknown>;
+  transferList?: Transferable[];
+}
+
+/**
+ * Start `cpus` workers from `url`, run them together for `ms` milliseconds after the barrier.
+ *
+ * @param init - the workerData (and transfers) of worker `i`; `ctrl` is added to it
+ */
+export async function runParallel(
+  url: URL,
+  cpus: number,
+  ms: number,
+  init: (i: number) => WorkerInit,
+): Promise<ParallelRun> {
+  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  let failed: Error | undefined;
+  const reports = Array.from({ length: cpus }, (_, i) => {
+    const { workerData: data, transferList } = init(i);
+    const w = new Worker(url, { workerData: { ...data, ctrl: ctrl.buffer }, transferList });
+    return new Promise<WorkerReport>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', (e) => {
+        failed = e;
+        reject(e);
+      });
+      w.once('exit', (code) => reject(new Error(`bench worker exited with ${code} early`)));
+    });
+  });
+  // Handled below through `failed` and Promise.all; avoid unhandled-rejection noise meanwhile.
+  for (const r of reports) r.catch(() => {});
+  while (Atomics.load(ctrl, CTRL_READY) < cpus) {
+    if (failed) throw failed;
+    await sleep(1);
+  }
+  // Releases every worker parked in `arriveAndWait`; pairs with their Atomics.wait.
+  Atomics.store(ctrl, CTRL_START, 1);
+  Atomics.notify(ctrl, CTRL_START);
+  await sleep(ms);
+  // Seen by `stopRequested` within one chunk of operations.
+  Atomics.store(ctrl, CTRL_STOP, 1);
+  const rs = await Promise.all(reports);
+  const t0 = Math.min(...rs.map((r) => r.t0));
+  const t1 = Math.max(...rs.map((r) => r.t1));
+  const ops = rs.reduce((s, r) => s + r.ops, 0);
+  const wallNs = t1 - t0;
+  return {
+    cpus,
+    ops,
+    wallNs,
+    opsPerSec: (ops * 1e9) / wallNs,
+    fails: rs.reduce((s, r) => s + r.fails, 0),
+  };
+}
+
+/** In a bench worker: the control words passed by `runParallel`. */
+export function workerCtrl(): Int32Array<SharedArrayBuffer> {
+  return new Int32Array((workerData as { ctrl: SharedArrayBuffer }).ctrl);
+}
+
+/** In a bench worker, after warm-up: arrive at the barrier and sleep until the start store. */
+export function arriveAndWait(ctrl: Int32Array<SharedArrayBuffer>): void {
+  Atomics.add(ctrl, CTRL_READY, 1); // polled by runParallel
+  Atomics.wait(ctrl, CTRL_START, 0); // pairs with the START store + notify
+}
+
+/** In a bench worker: has the main thread asked to stop? (one Atomics.load) */
+export function stopRequested(ctrl: Int32Array<SharedArrayBuffer>): boolean {
+  return Atomics.load(ctrl, CTRL_STOP) !== 0;
+}
+
+/** Current hrtime in ns as a number. */
+export function nowNs(): number {
+  return Number(process.hrtime.bigint());
+}
+
+/** In a bench worker: post the result; the worker should exit afterwards. */
+export function report(r: WorkerReport): void {
+  parentPort?.postMessage(r);
+}
+
+/** The median (by throughput) of several runs of one configuration, with every sample. */
+export function medianOf(runs: ParallelRun[]): ParallelRun & { samples: number[] } {
+  const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const mid = sorted[sorted.length >> 1]!;
+  return {
+    ...mid,
+    fails: runs.reduce((s, r) => s + r.fails, 0),
+    samples: sorted.map((r) => r.opsPerSec),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Worker for bench/scaling.ts: one workload of this project (or the raw-CAS limit) in a
+ * timed loop. The header of bench/scaling.ts says what one operation is.
+ */
+import { workerData } from 'node:worker_threads';
+import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid.js';
+import { consume } from './harness.js';
+import type { ScalingWorkload } from './scaling.js';
+import { timedLoop } from './timed-loop.js';
+
+interface ScalingWorkerData {
+  workload: ScalingWorkload;
+  /** this worker's index: its padded word for cas-own */
+  index: number;
+  /** cas-*: the words */
+  words?: SharedArrayBuffer;
+  /** the others: the space, the set and (find) ids to look up */
+  handle?: IoasidHandle;
+  set?: number;
+  ids?: number[];
+}
+
+const d = workerData as ScalingWorkerData;
+/** Ints per 64-byte line: each worker's cas-own word sits on its own line. */
+const LINE = 16;
+
+function casLoop(words: Int32Array<SharedArrayBuffer>, at: number): (n: number) => number {
+  // A CAS-loop increment; on a shared word a failed CAS retries (the operation is the
+  // increment that succeeds), on an own word it never fails.
+  return (n) => {
+    for (let i = 0; i < n; i++) {
+      let v = Atomics.load(words, at);
+      for (;;) {
+        const seen = Atomics.compareExchange(words, at, v, (v + 1) | 0);
+        if (seen === v) break;
+        v = seen;
+      }
+    }
+    return 0;
+  };
+}
+
+function spaceLoop(space: IoasidSpace): [chunk: number, body: (n: number) => number] {
+  const set = d.set!;
+  const max = space.maxId;
+  const rcu = space.rcu;
+  switch (d.workload) {
+    case 'pair':
+      return [
+        256,
+        (n) => {
+          let fails = 0;
+          for (let i = 0; i < n; i++) {
+            const id = space.alloc(set, 1, max);
+            if (id < 0 || space.free(set, id) !== 0) fails++;
+          }
+          return fails;
+        },
+      ];
+    case 'find': {
+      const ids = Int32Array.from(d.ids!);
+      const mask = ids.length - 1;
+      return [
+        1024,
+        (n) => {
+          let s = 0;
+          let fails = 0;
+          for (let i = 0; i < n; i++) {
+            const data = space.find(set, ids[i & mask]!);
+            if (data <= 0) fails++; // every id is live and has data > 0
+            s += data;
+          }
+          consume(s);
+          return fails;
+        },
+      ];
+    }
+    case 'rcu-pair':
+      return [
+        1024,
+        (n) => {
+          for (let i = 0; i < n; i++) {
+            rcu.readLock();
+            rcu.readUnlock();
+          }
+          return 0;
+        },
+      ];
+    case 'synchronize':
+      return [
+        16,
+        (n) => {
+          for (let i = 0; i < n; i++) rcu.synchronize();
+          return 0;
+        },
+      ];
+    default:
+      throw new Error(`scaling-worker: unknown workload ${d.workload}`);
+  }
+}
+
+if (d.workload === 'cas-own' || d.workload === 'cas-shared') {
+  const words = new Int32Array(d.words!);
+  timedLoop(1024, 200_000, casLoop(words, d.workload === 'cas-own' ? LINE * (d.index + 1) : 0));
+} else {
+  const space = IoasidSpace.attach(d.handle!);
+  const [chunk, body] = spaceLoop(space);
+  timedLoop(chunk, d.workload === 'synchronize' ? 2_000 : 100_000, body);
+  space.detach();
+}

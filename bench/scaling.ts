@@ -1,0 +1,217 @@
+/**
+ * Issue-4 scaling bench: this project, the raw-CAS limit and the two baselines, each at 1, 2
+ * and 4 CPUs (worker_threads), all measured in the same run by the same harness
+ * (./parallel.ts: SAB barrier, fixed time, throughput = total ops / wall time, median of
+ * `reps` runs). ./comparison.ts turns the figures into ratios and targets.
+ *
+ * What one operation is:
+ * - `cas-own` / `cas-shared` (limit): one Atomics.load + successful compareExchange
+ *   increment, on a word of the worker's own 64-byte line / on one word all workers share;
+ * - `pair`: alloc(set, 1, max) + free, on one set per worker (`disjoint`) or one set for all
+ *   (`shared`); the disjoint sets still share one id space, as kernel PASID sets do;
+ * - `find`: find(set, id) over 64 live ids of one set;
+ * - `rcu-pair`: readLock + readUnlock; `synchronize`: one synchronize() per call, every
+ *   worker calling it (concurrent callers share grace periods).
+ * Baselines run `pair` and `find` with the same sets, ranges and ids.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { workerModuleUrl } from '../src/workers/worker-url.js';
+import { MutexAllocator } from './baselines/mutex-allocator.js';
+import { PostMessageAllocatorServer } from './baselines/postmessage-allocator.js';
+import type { SeqAllocatorOptions } from './baselines/seq-allocator.js';
+import { medianOf, type ParallelRun, runParallel, type WorkerInit } from './parallel.js';
+
+export type ScalingWorkload =
+  | 'cas-own'
+  | 'cas-shared'
+  | 'pair'
+  | 'find'
+  | 'rcu-pair'
+  | 'synchronize';
+export type Impl = 'limit' | 'project' | 'mutex' | 'postmessage';
+export type Sets = 'disjoint' | 'shared' | 'n/a';
+
+/** One scenario measured at one CPU count. */
+export interface Measurement {
+  impl: Impl;
+  workload: ScalingWorkload;
+  sets: Sets;
+  cpus: number;
+  /** total operations per second, all workers */
+  opsPerSec: number;
+  perCpu: number;
+  /** the median run's raw figures */
+  ops: number;
+  wallNs: number;
+  /** opsPerSec of every run, ascending */
+  samples: number[];
+}
+
+export interface ScalingOptions {
+  cpus: number[];
+  /** run time of each sample, ms */
+  ms: number;
+  reps: number;
+  /** only scenarios whose name (see `scenarioName`) contains this */
+  filter?: string;
+  /** progress lines go here (stderr with --json) */
+  log: (line: string) => void;
+}
+
+interface Scenario {
+  impl: Impl;
+  workload: ScalingWorkload;
+  sets: Sets;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { impl: 'limit', workload: 'cas-own', sets: 'n/a' },
+  { impl: 'limit', workload: 'cas-shared', sets: 'n/a' },
+  { impl: 'project', workload: 'pair', sets: 'disjoint' },
+  { impl: 'project', workload: 'pair', sets: 'shared' },
+  { impl: 'project', workload: 'find', sets: 'shared' },
+  { impl: 'project', workload: 'rcu-pair', sets: 'n/a' },
+  { impl: 'project', workload: 'synchronize', sets: 'n/a' },
+  { impl: 'mutex', workload: 'pair', sets: 'disjoint' },
+  { impl: 'mutex', workload: 'pair', sets: 'shared' },
+  { impl: 'mutex', workload: 'find', sets: 'shared' },
+  { impl: 'postmessage', workload: 'pair', sets: 'disjoint' },
+  { impl: 'postmessage', workload: 'pair', sets: 'shared' },
+  { impl: 'postmessage', workload: 'find', sets: 'shared' },
+];
+
+const PASID_BITS = 20;
+const MAX_SETS = 16;
+/** Quota of each disjoint set: far more than a worker ever holds (one id). */
+const DISJOINT_QUOTA = 1000;
+/** Live ids looked up by `find` (a power of two: workers index with a mask). */
+const FIND_IDS = 64;
+const SEQ_OPTIONS: SeqAllocatorOptions = { pasidBits: PASID_BITS, maxSets: MAX_SETS };
+
+/** Anything with the allocator calls the setup needs. */
+interface SetupTarget {
+  setAlloc(quota: number): number;
+  alloc(set: number, min: number, max: number, data: number): number;
+  idMax: number;
+}
+
+/** The sets (per worker) and find ids of a scenario, created through `t`. */
+function makeSets(t: SetupTarget, sc: Scenario, cpus: number): { sets: number[]; ids: number[] } {
+  const shared = sc.sets !== 'disjoint';
+  const one = shared ? t.setAlloc(0) : -1;
+  const sets = Array.from({ length: cpus }, () => (shared ? one : t.setAlloc(DISJOINT_QUOTA)));
+  const ids =
+    sc.workload === 'find'
+      ? Array.from({ length: FIND_IDS }, (_, i) => t.alloc(sets[0]!, 1, t.idMax, i + 1))
+      : [];
+  if (sets.some((s) => s < 0) || ids.some((id) => id < 0))
+    throw new Error(`bench setup failed: sets ${sets}, ids ${ids}`);
+  return { sets, ids };
+}
+
+function runOnce(sc: Scenario, cpus: number, ms: number): Promise<ParallelRun> {
+  const here = import.meta.url;
+  switch (sc.impl) {
+    case 'limit': {
+      const words = new SharedArrayBuffer((cpus + 1) * 64);
+      const url = workerModuleUrl(here, './scaling-worker.js');
+      return runParallel(url, cpus, ms, (index) => ({
+        workerData: { workload: sc.workload, index, words },
+      }));
+    }
+    case 'project': {
+      const space = IoasidSpace.create({ pasidBits: PASID_BITS, maxSets: MAX_SETS, maxThreads: 8 });
+      const t: SetupTarget = {
+        setAlloc: (q) => space.setAlloc(null, q, SetType.NULL),
+        alloc: (s, lo, hi, data) => space.alloc(s, lo, hi, data),
+        idMax: space.maxId,
+      };
+      const { sets, ids } = makeSets(t, sc, cpus);
+      const url = workerModuleUrl(here, './scaling-worker.js');
+      return runParallel(url, cpus, ms, (index) => ({
+        workerData: { workload: sc.workload, index, handle: space.handle, set: sets[index], ids },
+      })).finally(() => space.detach());
+    }
+    case 'mutex': {
+      const a = MutexAllocator.create(SEQ_OPTIONS);
+      const t: SetupTarget = {
+        setAlloc: (q) => a.setAlloc(q),
+        alloc: (s, lo, hi, data) => a.alloc(s, lo, hi, data),
+        idMax: a.idMax,
+      };
+      const { sets, ids } = makeSets(t, sc, cpus);
+      const url = workerModuleUrl(here, './baselines/mutex-worker.js');
+      return runParallel(url, cpus, ms, (index) => ({
+        workerData: { workload: sc.workload, buffer: a.buffer, set: sets[index], ids },
+      }));
+    }
+    case 'postmessage': {
+      const server = new PostMessageAllocatorServer(SEQ_OPTIONS);
+      const seq = server.seq;
+      const { sets, ids } = makeSets(seq, sc, cpus);
+      const url = workerModuleUrl(here, './baselines/postmessage-worker.js');
+      const init = (index: number): WorkerInit => {
+        const { port1, port2 } = new MessageChannel();
+        server.serve(port1);
+        return {
+          workerData: {
+            workload: sc.workload,
+            port: port2,
+            set: sets[index],
+            idMax: seq.idMax,
+            ids,
+          },
+          transferList: [port2],
+        };
+      };
+      return runParallel(url, cpus, ms, init).finally(() => server.close());
+    }
+  }
+}
+
+/** Label of a scenario, e.g. "project pair (shared set)". */
+export function scenarioName(sc: { impl: Impl; workload: ScalingWorkload; sets: Sets }): string {
+  const sets = { disjoint: ' (disjoint sets)', shared: ' (one set)', 'n/a': '' }[sc.sets];
+  return `${sc.impl} ${sc.workload}${sets}`;
+}
+
+/**
+ * Measure every scenario at every CPU count. Repetitions go round the CPU counts (1, 2, 4,
+ * 1, 2, 4, ...), so a burst of load from elsewhere on the machine hits all of them alike
+ * instead of skewing one, and the N / 1 CPU ratios compare runs made close together.
+ */
+export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  for (const sc of SCENARIOS) {
+    if (o.filter && !scenarioName(sc).includes(o.filter)) continue;
+    const runs = o.cpus.map((): ParallelRun[] => []);
+    for (let rep = 0; rep < o.reps; rep++)
+      for (const [i, cpus] of o.cpus.entries()) runs[i]!.push(await runOnce(sc, cpus, o.ms));
+    for (const [i, cpus] of o.cpus.entries()) {
+      const r = medianOf(runs[i]!);
+      if (r.fails > 0)
+        throw new Error(`${scenarioName(sc)} at ${cpus} CPUs: ${r.fails} operations failed`);
+      out.push({
+        ...sc,
+        cpus,
+        opsPerSec: r.opsPerSec,
+        perCpu: r.opsPerSec / cpus,
+        ops: r.ops,
+        wallNs: r.wallNs,
+        samples: r.samples,
+      });
+      o.log(
+        `  ${scenarioName(sc).padEnd(40)} ${String(cpus).padStart(2)} CPU  ${fmtRate(r.opsPerSec).padStart(10)} ops/s`,
+      );
+    }
+  }
+  return out;
+}
+
+/** 1234567 -> "1.23 M". */
+export function fmtRate(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} k`;
+  return x.toFixed(0);
+}
