@@ -40,6 +40,13 @@ function short(n: number): string {
   return `${+n.toFixed(1)}`;
 }
 
+/** Chart frame, in SVG user units: width and the left/right/top/bottom margins. */
+const W = 640;
+const L = 60;
+const R = 16;
+const T = 30;
+const B = 40;
+
 /** A line chart as an SVG string. */
 export function lineChart(
   title: string,
@@ -48,12 +55,7 @@ export function lineChart(
   yLabel: string,
   markers: { x: number; label: string }[] = [],
 ): string {
-  const W = 640;
   const H = 260;
-  const L = 60;
-  const R = 16;
-  const T = 30;
-  const B = 40;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const xMax = Math.max(1e-9, ...xs);
@@ -102,12 +104,7 @@ ${marks}${lines}</svg>`;
 
 /** A histogram as an SVG bar chart; bars are log-spaced latency buckets. */
 export function histogramChart(title: string, floors: number[], counts: number[]): string {
-  const W = 640;
   const H = 200;
-  const L = 60;
-  const R = 16;
-  const T = 30;
-  const B = 40;
   const first = counts.findIndex((n) => n > 0);
   const from = Math.max(0, first);
   const shown = counts.slice(from);

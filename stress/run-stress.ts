@@ -59,24 +59,16 @@ import {
 } from '../src/workers/violations.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { buildStressReport, type StressReport } from './report.js';
-import type { AllocPolicy, Fault } from './scenarios.js';
+import type { Scenario } from './scenarios.js';
 
 /** Deliberately broken allocator variants (IoasidOptions.fault), for the harness's self-test. */
 export const BROKEN_ALLOCATORS = ['reclaim-without-gp', 'quota-check-then-act'] as const;
 export type BrokenAllocator = (typeof BROKEN_ALLOCATORS)[number];
 
-export interface StressConfig {
+/** A scenario made concrete: its name, a seed, and optionally a broken allocator. */
+export interface StressConfig extends Omit<Scenario, 'description'> {
   scenario: string;
-  cpus: number;
-  seconds: number;
-  mix: number[];
-  sets: number;
-  quota: number;
-  pasidBits: number;
-  policy: AllocPolicy;
   seed: number;
-  faults: Fault[];
-  maxHeld: number;
   /** @internal a deliberately broken allocator, to prove the checks can fail */
   broken?: BrokenAllocator | undefined;
 }
