@@ -10,6 +10,7 @@ import {
   fmtRate,
   type Impl,
   type Measurement,
+  note,
   type ScalingWorkload,
   type Sets,
 } from './scaling.js';
@@ -32,6 +33,8 @@ export interface ComparisonRow {
   vs1Cpu?: number;
   /** (fastest - slowest run) / median run, over the runs behind this figure */
   spread: number;
+  fails: number;
+  hungRuns: number;
 }
 
 export interface Target {
@@ -79,7 +82,9 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
       cpus: m.cpus,
       opsPerSec: m.opsPerSec,
       perCpu: m.perCpu,
-      spread: (m.samples.at(-1)! - m.samples[0]!) / m.opsPerSec,
+      spread: m.samples.length > 0 ? (m.samples.at(-1)! - m.samples[0]!) / m.opsPerSec : 0,
+      fails: m.fails,
+      hungRuns: m.hungRuns,
     };
     const one = find(m.impl, m.workload, m.sets, 1);
     if (one && m.cpus !== 1) row.vs1Cpu = m.opsPerSec / one.opsPerSec;
@@ -176,7 +181,7 @@ export function renderComparison(
         ratio(r.vsMutex),
         ratio(r.vsPostMessage),
         ratio(r.vs1Cpu),
-      ]),
+      ]) + note(r.fails, r.hungRuns),
     );
   }
   out.push('', 'Targets (issue 4)');

@@ -33,7 +33,7 @@ export interface WorkerReport {
   /** hrtime ns (as a number; < 2^53 for centuries of uptime) */
   t0: number;
   t1: number;
-  /** operations that returned an unexpected error (a benchmark bug if not 0) */
+  /** operations that returned an unexpected error (e.g. -ENOMEM) */
   fails: number;
 }
 
@@ -44,7 +44,12 @@ export interface ParallelRun {
   wallNs: number;
   opsPerSec: number;
   fails: number;
+  /** the workers missed the deadline and were terminated; the figures are 0 */
+  hung: boolean;
 }
+
+/** Warm-up plus run must end within `ms` + this, or the run counts as hung. */
+const DEADLINE_SLACK_MS = 20_000;
 
 export interface WorkerInit {
   workerData: Record<string, unknown>;
@@ -64,9 +69,11 @@ export async function runParallel(
 ): Promise<ParallelRun> {
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
   let failed: Error | undefined;
+  const workers: Worker[] = [];
   const reports = Array.from({ length: cpus }, (_, i) => {
     const { workerData: data, transferList } = init(i);
     const w = new Worker(url, { workerData: { ...data, ctrl: ctrl.buffer }, transferList });
+    workers.push(w);
     return new Promise<WorkerReport>((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', (e) => {
@@ -78,8 +85,16 @@ export async function runParallel(
   });
   // Handled below through `failed` and Promise.all; avoid unhandled-rejection noise meanwhile.
   for (const r of reports) r.catch(() => {});
+  // A watchdog, not a measurement: a run that hangs (a livelock in the code under test) is
+  // terminated and reported as hung instead of stalling the whole bench.
+  const deadline = Date.now() + ms + DEADLINE_SLACK_MS;
+  const hung = async (): Promise<ParallelRun> => {
+    await Promise.all(workers.map((w) => w.terminate()));
+    return { cpus, ops: 0, wallNs: 0, opsPerSec: 0, fails: 0, hung: true };
+  };
   while (Atomics.load(ctrl, CTRL_READY) < cpus) {
     if (failed) throw failed;
+    if (Date.now() > deadline) return hung();
     await sleep(1);
   }
   // Releases every worker parked in `arriveAndWait`; pairs with their Atomics.wait.
@@ -88,7 +103,9 @@ export async function runParallel(
   await sleep(ms);
   // Seen by `stopRequested` within one chunk of operations.
   Atomics.store(ctrl, CTRL_STOP, 1);
-  const rs = await Promise.all(reports);
+  const timer = sleep(Math.max(0, deadline - Date.now()), 'timeout' as const, { ref: false });
+  const rs = await Promise.race([Promise.all(reports), timer]);
+  if (rs === 'timeout') return hung();
   const t0 = Math.min(...rs.map((r) => r.t0));
   const t1 = Math.max(...rs.map((r) => r.t1));
   const ops = rs.reduce((s, r) => s + r.ops, 0);
@@ -99,6 +116,7 @@ export async function runParallel(
     wallNs,
     opsPerSec: (ops * 1e9) / wallNs,
     fails: rs.reduce((s, r) => s + r.fails, 0),
+    hung: false,
   };
 }
 
@@ -128,13 +146,19 @@ export function report(r: WorkerReport): void {
   parentPort?.postMessage(r);
 }
 
-/** The median (by throughput) of several runs of one configuration, with every sample. */
-export function medianOf(runs: ParallelRun[]): ParallelRun & { samples: number[] } {
-  const sorted = [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec);
-  const mid = sorted[sorted.length >> 1]!;
+/**
+ * The median (by throughput) of several runs of one configuration, over the runs that did
+ * not hang, with every sample; failures and hangs are summed.
+ */
+export function medianOf(
+  runs: ParallelRun[],
+): ParallelRun & { samples: number[]; hungRuns: number } {
+  const ok = runs.filter((r) => !r.hung).sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const mid = ok[ok.length >> 1] ?? runs[0]!;
   return {
     ...mid,
     fails: runs.reduce((s, r) => s + r.fails, 0),
-    samples: sorted.map((r) => r.opsPerSec),
+    hungRuns: runs.length - ok.length,
+    samples: ok.map((r) => r.opsPerSec),
   };
 }
