@@ -254,7 +254,9 @@ export async function runStress(
     kills++;
     events.push({ t: (performance.now() - t0) / 1000, kind: 'kill', cpu });
     deadHeldBound += Atomics.load(w, base + CPU_HELD) + 1; // + an alloc in flight
-    space.rcu.releaseSlot(Atomics.load(w, base + CPU_RCU_SLOT));
+    // The dead thread's RCU slot, its private record batch, any lock or half-done
+    // allocation it held: the space recovers them all (its ids stay live until the end).
+    space.releaseThread(Atomics.load(w, base + CPU_RCU_SLOT));
     Atomics.store(w, base + CPU_STATUS, STATUS_DEAD);
     Atomics.store(w, base + CPU_KILL_REQUEST, 0);
     Atomics.store(w, base + CPU_KILL_READY, 0);

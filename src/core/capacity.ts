@@ -13,7 +13,16 @@
  * @internal
  */
 import { Errno } from './errno.js';
-import { SPACE_AVAILABLE_WORD, SPACE_CAPACITY_WORD, SPACE_INSTALLED_WORD } from './layout.js';
+import {
+  SPACE_AVAILABLE_WORD,
+  SPACE_CAPACITY_WORD,
+  SPACE_INSTALLED_WORD,
+  TS_AUX,
+  TS_OP,
+  TS_OP_INSTALL,
+  TS_OP_NONE,
+  TS_PHASE_1,
+} from './layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
@@ -49,7 +58,8 @@ export function capacityReserve(i32: I32, n: number): number {
   }
 }
 
-/** Give back `n` units the caller owns (set destruction, rollback). Never fails. */
+/** Give back `n` units the caller owns (set destruction, rollback). Never fails. Kill point
+ * rule: the caller recorded the units in its thread slot and clears them right after. */
 export function capacityReturn(i32: I32, n: number): void {
   if (n > 0) Atomics.add(i32, SPACE_AVAILABLE_WORD, n);
 }
@@ -79,17 +89,28 @@ export function capacityCancel(i32: I32, n: number): number {
  * Model choice (kernel: "ignored with a warning once changed"): allowed once, and only
  * while nothing is reserved, so the invariant above holds across the change.
  *
+ * Kill points: after the CAS the caller's thread slot holds an INSTALL intent until
+ * CAPACITY and INSTALLED are written; `releaseThread` finishes the install (capacityFinishInstall).
+ *
  * Context: caller holds the set lock (which serialises installs); never blocks.
  * @returns 0; -EBUSY when capacity was installed before or some capacity is reserved.
  * On error nothing changes.
  */
-export function capacityInstallLocked(i32: I32, total: number): number {
+export function capacityInstallLocked(i32: I32, total: number, ts: number): number {
   const cap = Atomics.load(i32, SPACE_CAPACITY_WORD);
   if (Atomics.load(i32, SPACE_INSTALLED_WORD) !== 0) return -Errno.EBUSY;
   // Swing AVAILABLE from "all of it" to the new total in one CAS, so that a concurrent
   // reservation either happened before (we fail) or sees the new total.
   if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, cap, total) !== cap) return -Errno.EBUSY;
+  i32[ts + TS_AUX] = total;
+  i32[ts + TS_OP] = TS_OP_INSTALL | TS_PHASE_1;
+  capacityFinishInstall(i32, total);
+  i32[ts + TS_OP] = TS_OP_NONE;
+  return 0;
+}
+
+/** Second half of an install (idempotent): CAPACITY = total, INSTALLED = 1. */
+export function capacityFinishInstall(i32: I32, total: number): void {
   Atomics.store(i32, SPACE_CAPACITY_WORD, total);
   Atomics.store(i32, SPACE_INSTALLED_WORD, 1);
-  return 0;
 }

@@ -41,12 +41,18 @@ import {
   SET_TOKEN_NULL,
   SPACE_AVAILABLE_WORD,
   SPACE_CAPACITY_WORD,
+  SPACE_FAULT_NONE,
+  SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
+  SPACE_FAULT_RECLAIM_WITHOUT_GP,
+  SPACE_FAULT_WORD,
   SPACE_LAYOUT_VERSION,
   SPACE_MAGIC,
   SPACE_MAGIC_WORD,
   SPACE_MAX_IOASIDS_WORD,
   SPACE_MAX_PASID_BITS,
+  SPACE_MAX_SETS,
   SPACE_MAX_SETS_WORD,
+  SPACE_MAX_THREADS_WORD,
   SPACE_PASID_BITS_WORD,
   SPACE_POLICY_CYCLIC,
   SPACE_POLICY_LOWEST,
@@ -58,11 +64,18 @@ import {
   SPACE_STAT_EDQUOT_WORD,
   SPACE_STAT_ENOMEM_WORD,
   SPACE_STAT_ENOSPC_WORD,
+  SPACE_STAT_RECYCLED_UNDER_READER_WORD,
   SPACE_STAT_RECYCLED_WORD,
   SPACE_STAT_SET_DESTROYED_WORD,
+  SPACE_STAT_THREADS_RECOVERED_WORD,
   SPACE_VERSION_WORD,
   type SpaceGeometry,
   spaceGeometry,
+  TS_ATTACHED,
+  TS_RECOVERING,
+  TS_STATE,
+  TS_UNUSED,
+  threadSlotWord,
   WORD_BYTES,
 } from './layout.js';
 import { Rcu, type RcuHandle } from './rcu.js';
@@ -77,6 +90,7 @@ import {
 } from './sets.js';
 import { type IdState, SpaceCore } from './space.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
+import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
@@ -109,7 +123,23 @@ export interface IoasidOptions {
   policy: AllocPolicy;
   /** RCU stall warning threshold, ms. */
   stallMs: number;
+  /**
+   * @internal Fault injection, for the stress harness's tests that prove its checks can fail
+   * (never set it otherwise): `reclaim-without-gp` recycles a reclaimed record at once, with
+   * no grace period; `quota-check-then-act` checks a set's count against its quota with a
+   * plain load and increments it afterwards, so concurrent allocs can pass the quota. Stored
+   * in the buffer's header, so every attached thread runs the same fault.
+   */
+  fault?: IoasidFault | undefined;
 }
+
+/** @internal Values of {@link IoasidOptions.fault}. */
+export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act';
+
+const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
+  'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
+  'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
+});
 
 /** Defaults of {@link IoasidOptions}: byteLength about 6.6 MiB. */
 export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
@@ -119,6 +149,7 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   maxThreads: 64,
   policy: 'lowest',
   stallMs: 10_000,
+  fault: undefined,
 });
 
 /**
@@ -133,12 +164,18 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
 export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): IoasidOptions {
   const o = { ...IOASID_DEFAULTS, ...options };
   checkOption('pasidBits', o.pasidBits, 1, SPACE_MAX_PASID_BITS);
-  checkOption('maxSets', o.maxSets, 1, 65536);
+  checkOption('maxSets', o.maxSets, 1, SPACE_MAX_SETS);
   checkOption('maxIoasids', o.maxIoasids, 1, 2 ** 20 - 2);
   checkOption('maxThreads', o.maxThreads, 1, 4096);
   checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
   if (o.policy !== 'lowest' && o.policy !== 'cyclic')
     throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
+  if (o.fault !== undefined && !Object.hasOwn(FAULT_CODES, o.fault))
+    throw ioasidErrors.badOption(
+      'fault',
+      `undefined or one of ${Object.keys(FAULT_CODES)}`,
+      o.fault,
+    );
   return o;
 }
 
@@ -148,6 +185,16 @@ function checkOption(name: string, v: unknown, lo: number, hi: number): void {
 }
 
 const HANDLE_KIND = 'ioasid/space';
+
+/** The geometry recorded in a space buffer's header (immutable after create()). */
+function headerGeometry(i32: Int32Array<SharedArrayBuffer>): SpaceGeometry {
+  return spaceGeometry(
+    Atomics.load(i32, SPACE_PASID_BITS_WORD),
+    Atomics.load(i32, SPACE_MAX_SETS_WORD),
+    Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
+    Atomics.load(i32, SPACE_MAX_THREADS_WORD),
+  );
+}
 
 /** A structured-cloneable reference to a space: send it to workers. */
 export interface IoasidHandle {
@@ -166,7 +213,16 @@ export interface IoasidStats {
   recycled: number;
   drains: number;
   setsDestroyed: number;
-  /** Records on the free stack / in limbo / holding an allocation (exact only when quiet). */
+  /**
+   * Times a `find`/`findBySpid` saw its record recycled while it was inside its read-side
+   * section (the rcutorture-style check). Always 0 unless grace periods or record recycling
+   * are broken (fault injection).
+   */
+  recycledUnderReader: number;
+  /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
+  threadsRecovered: number;
+  /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
+   * batches) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
   limboRecords: number;
   liveRecords: number;
@@ -189,21 +245,43 @@ export class IoasidSpace {
 
   private constructor(handle: IoasidHandle, rcu: Rcu) {
     const i32 = new Int32Array(handle.buffer);
-    const pasidBits = Atomics.load(i32, SPACE_PASID_BITS_WORD);
-    const g = spaceGeometry(
-      pasidBits,
-      Atomics.load(i32, SPACE_MAX_SETS_WORD),
-      Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
-    );
+    const g = headerGeometry(i32);
     this.#g = g;
     this.#handle = handle;
+    // Header words are immutable after create() (layout.ts).
     this.#core = new SpaceCore(
       i32,
       g,
       rcu,
       Atomics.load(i32, SPACE_POLICY_WORD) === SPACE_POLICY_CYCLIC,
       Atomics.load(i32, SPACE_RETIRE_BATCH_WORD),
+      rcu.slot,
+      Atomics.load(i32, SPACE_FAULT_WORD),
     );
+    this.#claimThreadSlot();
+  }
+
+  /**
+   * Mark this thread's slot attached. A slot still ATTACHED was left by a thread that died
+   * and whose Rcu slot was released without `releaseThread` (we hold that Rcu slot now, so
+   * its owner is gone): recover it first. A slot being RECOVERING by another thread's
+   * `releaseThread` is waited for (a few microseconds).
+   */
+  #claimThreadSlot(): void {
+    const core = this.#core;
+    const i32 = core.i32;
+    const word = core.ts + TS_STATE;
+    for (;;) {
+      const st = Atomics.load(i32, word);
+      if (st === TS_UNUSED && Atomics.compareExchange(i32, word, st, TS_ATTACHED) === st) return;
+      if (st === TS_ATTACHED && Atomics.compareExchange(i32, word, st, TS_RECOVERING) === st) {
+        recoverThreadSlot(i32, this.#g, core.rcu, core, core.rcu.slot);
+        Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
+        Atomics.store(i32, word, TS_ATTACHED);
+        return;
+      }
+      if (st === TS_RECOVERING) Atomics.wait(i32, word, st, 1);
+    }
   }
 
   /**
@@ -218,7 +296,7 @@ export class IoasidSpace {
    */
   static create(options: Partial<IoasidOptions> = {}): IoasidSpace {
     const o = resolveIoasidOptions(options);
-    const g = spaceGeometry(o.pasidBits, o.maxSets, o.maxIoasids);
+    const g = spaceGeometry(o.pasidBits, o.maxSets, o.maxIoasids, o.maxThreads);
     const buffer = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
     const i32 = new Int32Array(buffer);
     // Everything below is written before the handle exists, i.e. before any other thread
@@ -239,12 +317,14 @@ export class IoasidSpace {
       Math.min(SPACE_RETIRE_BATCH, Math.floor(o.maxIoasids / (8 * o.maxThreads))),
     );
     Atomics.store(i32, SPACE_RETIRE_BATCH_WORD, batch);
+    Atomics.store(i32, SPACE_MAX_THREADS_WORD, o.maxThreads);
+    Atomics.store(i32, SPACE_FAULT_WORD, o.fault ? FAULT_CODES[o.fault] : SPACE_FAULT_NONE);
     Atomics.store(i32, SPACE_CAPACITY_WORD, g.idCount - 1);
     Atomics.store(i32, SPACE_AVAILABLE_WORD, g.idCount - 1);
     Atomics.store(i32, g.bitmapBase, 1); // id 0 is reserved forever
     for (let set = 0; set < o.maxSets; set++)
       Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
-    recordsInit(i32, g);
+    recordsInit(i32, g, batch);
     Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
     const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs });
     rcu.registerThread();
@@ -278,11 +358,7 @@ export class IoasidSpace {
     const version = Atomics.load(i32, SPACE_VERSION_WORD);
     if (version !== SPACE_LAYOUT_VERSION)
       throw ioasidErrors.layoutVersion(version, SPACE_LAYOUT_VERSION);
-    const g = spaceGeometry(
-      Atomics.load(i32, SPACE_PASID_BITS_WORD),
-      Atomics.load(i32, SPACE_MAX_SETS_WORD),
-      Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
-    );
+    const g = headerGeometry(i32);
     if (g.totalWords !== i32.length)
       throw ioasidErrors.badHandle('buffer length does not match its header');
     const rcu = Rcu.attach(handle.rcu);
@@ -316,8 +392,8 @@ export class IoasidSpace {
   }
 
   /**
-   * Hand this thread's retired records to limbo and unregister it from the space's Rcu; every
-   * later call on this object throws.
+   * Hand this thread's retired and cached records to limbo and unregister it from the space's
+   * Rcu; every later call on this object throws.
    *
    * Context: outside any read-side section; never blocks.
    * @throws IoasidError ERR_IOASID_DETACHED if already detached, ERR_IOASID_IN_READ_SECTION
@@ -325,8 +401,11 @@ export class IoasidSpace {
   detach(): void {
     this.#attached('detach()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detach()');
-    this.#core.flushBatch();
-    this.#core.rcu.unregisterThread();
+    const core = this.#core;
+    core.flushBatch();
+    core.flushCache();
+    Atomics.store(core.i32, core.ts + TS_STATE, TS_UNUSED);
+    core.rcu.unregisterThread();
     this.#detached = true;
   }
 
@@ -371,8 +450,8 @@ export class IoasidSpace {
     checkInt('total', total);
     if (total < 0 || total > this.#core.idMax) return -Errno.EINVAL;
     const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD);
-    const v = capacityInstallLocked(i32, total);
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
+    const v = capacityInstallLocked(i32, total, this.#core.ts);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -434,8 +513,8 @@ export class IoasidSpace {
     checkInt('type', type);
     if (quota < 0 || (token !== null && (token < 0 || token > TOKEN_MAX))) return -Errno.EINVAL;
     const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD);
-    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type);
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
+    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -454,7 +533,7 @@ export class IoasidSpace {
     this.#attached('setFree()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return -Errno.EINVAL;
-    return setFree(this.#core.i32, this.#g, set);
+    return setFree(this.#core.i32, this.#g, set, this.#core.ts);
   }
 
   /**
@@ -471,7 +550,7 @@ export class IoasidSpace {
     checkInt('token', token);
     if (token < 0 || token > TOKEN_MAX) return -Errno.ENOENT;
     const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD);
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
     const v = setFindMmLocked(i32, this.#g, token);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
@@ -552,13 +631,22 @@ export class IoasidSpace {
    * record could be recycled without waiting. On error nothing changes.
    */
   alloc(set: number, min: number, max: number, data = 0): number {
-    if (this.#detached || !isInt4(set, min, max, data)) this.#badAlloc(set, min, max, data);
+    // One guard for the common case (all int32); #checkAlloc throws for misuse.
+    if (
+      this.#detached ||
+      (set | 0) !== set ||
+      (min | 0) !== min ||
+      (max | 0) !== max ||
+      (data | 0) !== data
+    )
+      this.#checkAlloc(set, min, max, data);
     const core = this.#core;
-    if (set < 0 || set >= this.#g.maxSets || min < 0 || max < min || min > core.idMax || max < 1) {
+    const hi = core.idMax;
+    if (set < 0 || set >= this.#g.maxSets || min < 0 || max < min || min > hi || max < 1) {
       return -Errno.EINVAL;
     }
     if (data < 0 || data > DATA_MAX) return -Errno.EINVAL;
-    return core.alloc(set, Math.max(min, 1), Math.min(max, core.idMax), data);
+    return core.alloc(set, Math.max(min, 1), Math.min(max, hi), data);
   }
 
   /**
@@ -574,10 +662,10 @@ export class IoasidSpace {
    * On error nothing changes.
    */
   free(set: number | null, id: number): number {
-    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
-      this.#badIdOp('free()', set, id);
+    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+      this.#checkIdOp('free()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
-    return this.#core.free(set === null || set < 0 ? NO_SET : set, id);
+    return this.#core.free(set === null || set < 0 || set > NO_SET ? NO_SET : set, id);
   }
 
   /**
@@ -591,8 +679,8 @@ export class IoasidSpace {
    * other set; -EAGAIN the count would pass 2^18 - 1. On error nothing changes.
    */
   get(set: number | null, id: number): number {
-    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
-      this.#badIdOp('get()', set, id);
+    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+      this.#checkIdOp('get()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.EINVAL;
     return this.#core.get(ownerArg(set), id);
   }
@@ -608,8 +696,8 @@ export class IoasidSpace {
    * On error nothing changes.
    */
   put(set: number | null, id: number): number {
-    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
-      this.#badIdOp('put()', set, id);
+    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+      this.#checkIdOp('put()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     return this.#core.put(ownerArg(set), id);
   }
@@ -627,8 +715,8 @@ export class IoasidSpace {
    * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
    */
   find(set: number | null, id: number, getter?: (data: number) => boolean): number {
-    if (this.#detached || !isInt(id) || (set !== null && !isInt(set)))
-      this.#badIdOp('find()', set, id);
+    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+      this.#checkIdOp('find()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     if (getter === undefined) return this.#core.find(ownerArg(set), id);
     if (typeof getter !== 'function')
@@ -756,7 +844,52 @@ export class IoasidSpace {
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('flushRecords()');
     this.#core.flushBatch();
     this.#core.rcu.synchronize();
-    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, 0);
+    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, 0, this.#core.ts);
+  }
+
+  /**
+   * Recover the share of this space held by a thread that died (a terminated worker), then
+   * free its Rcu reader slot (`rcu.releaseSlot`). Releases a set or SPID lock it held,
+   * finishes a reclaim it was in the middle of, rolls back an alloc or setAlloc it had not
+   * published (quota unit, id bit, record, capacity), and gives the records of its cache,
+   * retire batch and any drain in progress back through limbo. Ids it had allocated stay
+   * allocated to their sets: `freeAllInSet` frees them. References it took (get,
+   * findBySpid with get) are not recovered.
+   *
+   * @param slot - the dead thread's Rcu reader slot (`space.rcu.slot` in that thread)
+   *
+   * Exact because every atomic step that changes what a thread holds is recorded in its
+   * thread slot with no call in between, and a terminated worker stops only at calls and loop
+   * back-edges (space.ts "Kill points").
+   *
+   * Context: any attached thread other than the dead one, outside a read-side section, after
+   * the dead thread has stopped (its worker's 'exit' event); may take the SPID lock briefly;
+   * never waits for a grace period. Calling it for a live thread breaks that thread and the
+   * space. Concurrent calls for the same slot recover it once.
+   * @returns how many things were recovered (locks, unfinished operations, owed capacity,
+   * records), 0 when the thread held nothing (its Rcu slot is released all the same);
+   * -EINVAL slot out of range or the caller's own slot (nothing changes)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT (non-integer slot), ERR_IOASID_DETACHED,
+   * ERR_IOASID_IN_READ_SECTION
+   */
+  releaseThread(slot: number): number {
+    this.#attached('releaseThread()');
+    checkInt('slot', slot);
+    const core = this.#core;
+    if (core.rcu.nesting > 0) throw ioasidErrors.inReadSection('releaseThread()');
+    if (slot < 0 || slot >= this.#g.maxThreads || slot === core.rcu.slot) return -Errno.EINVAL;
+    const i32 = core.i32;
+    const word = threadSlotWord(this.#g, slot) + TS_STATE;
+    let n = 0;
+    // Exclusive claim: a second caller (or an attach() inheriting the slot) sees RECOVERING.
+    if (Atomics.compareExchange(i32, word, TS_ATTACHED, TS_RECOVERING) === TS_ATTACHED) {
+      n = recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
+      Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
+      Atomics.store(i32, word, TS_UNUSED);
+      Atomics.notify(i32, word);
+    }
+    core.rcu.releaseSlot(slot);
+    return n;
   }
 
   /**
@@ -777,6 +910,8 @@ export class IoasidSpace {
       recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD),
       drains: Atomics.load(i32, SPACE_STAT_DRAINS_WORD),
       setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
+      recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),
+      threadsRecovered: Atomics.load(i32, SPACE_STAT_THREADS_RECOVERED_WORD),
       freeRecords: c.free,
       limboRecords: c.limbo,
       liveRecords: c.live,
@@ -795,20 +930,20 @@ export class IoasidSpace {
     return set >= 0 && set < this.#g.maxSets;
   }
 
-  #badAlloc(set: unknown, min: unknown, max: unknown, data: unknown): never {
+  /** Cold: throws for a detached space or a non-integer; returns for other integers. */
+  #checkAlloc(set: unknown, min: unknown, max: unknown, data: unknown): void {
     this.#attached('alloc()');
     checkInt('set', set);
     checkInt('min', min);
     checkInt('max', max);
     checkInt('data', data);
-    throw new Error('unreachable');
   }
 
-  #badIdOp(what: string, set: unknown, id: unknown): never {
+  /** Cold: throws for a detached space or a non-integer; returns for other integers. */
+  #checkIdOp(what: string, set: unknown, id: unknown): void {
     this.#attached(what);
     if (set !== null) checkInt('set', set);
     checkInt('id', id);
-    throw new Error('unreachable');
   }
 
   #badSpidOp(set: unknown, spid: unknown, get: unknown): never {
@@ -821,10 +956,6 @@ export class IoasidSpace {
 
 function isInt(v: unknown): v is number {
   return Number.isInteger(v);
-}
-
-function isInt4(a: unknown, b: unknown, c: unknown, d: unknown): boolean {
-  return Number.isInteger(a) && Number.isInteger(b) && Number.isInteger(c) && Number.isInteger(d);
 }
 
 function checkInt(name: string, v: unknown): asserts v is number {

@@ -24,7 +24,8 @@ type I32 = Int32Array<SharedArrayBuffer>;
  * bit), which is progress; the loop re-reads the returned value and retries while the word
  * still has a clear bit in range. No ABA hazard: the CAS is on the bit values themselves.
  *
- * Context: any thread; never blocks; legal inside an RCU read-side section.
+ * Context: any thread; never blocks; legal inside an RCU read-side section. Kill point rule:
+ * nothing but a return follows the successful CAS, so the caller can record the id first.
  * @returns the id, or -1 when every bit in [lo, hi] was set when its word was scanned.
  */
 export function bitmapClaim(i32: I32, base: number, lo: number, hi: number): number {
@@ -37,9 +38,12 @@ export function bitmapClaim(i32: I32, base: number, lo: number, hi: number): num
     while ((~word & mask) !== 0) {
       const free = ~word & mask;
       const bit = free & -free;
+      // Computed before the CAS: after it, no call may run before the caller records the id
+      // (Math.clz32 is a call, hence a kill point, in V8's lower tiers; see space.ts).
+      const id = (w << 5) + (31 - Math.clz32(bit));
       // Takes the id number; pairs with the Atomics.and in bitmapRelease.
       const prev = Atomics.compareExchange(i32, base + w, word, word | bit);
-      if (prev === word) return (w << 5) + (31 - Math.clz32(bit));
+      if (prev === word) return id;
       word = prev;
     }
   }

@@ -1,44 +1,56 @@
 /**
  * The record pool: `maxIoasids` fixed-size records, one per live id, recycled through RCU.
  *
- * A record holds one allocation: its id, set, data, SPID and a packed STATE word
- * [gen:12 | refs:18 | st:2]. Free records sit on a lock-free stack. A reclaimed record joins
- * its thread's retire batch; full batches (header RETIRE_BATCH records, <= 64) go to the shared
- * "limbo" stack tagged with one RCU cookie, and move back to the free stack only once a grace
- * period has passed since the cookie (the kernel's `kfree_rcu`), so a reader that found a
- * record through the id map can finish reading it.
+ * A record holds one allocation: its STATE word [gen:12 | refs:17 | SPID | st:2], its KEY
+ * [gen:12 | set:16], id, data and SPID. Records move in batches (NEXT-linked chains of up to
+ * RETIRE_BATCH records whose first record, the batch head, holds the count, a cookie and the
+ * link to the next batch). The life of a record:
+ *
+ * ```text
+ * free stack --pop batch--> thread cache --alloc--> published --reclaim--> retire batch
+ *     ^                    (private)                                      (private)
+ *     +---- drain, once a grace period has passed since the cookie ---- limbo <--push--+
+ * ```
+ *
+ * so a record leaves limbo only after a grace period (the kernel's `kfree_rcu`): a reader that
+ * found it through the id map or the SPID table can finish reading it.
  *
  * Developer notes.
- * - STATE moves in one CAS (get/put/free/reclaim). `gen` is bumped each time the record is
- *   published for a new allocation; writers (free/get/put), which do not hold a read-side
- *   section, CAS against the STATE they validated, so a record recycled under them makes the
- *   CAS fail (ABA defence: 12-bit generation, plus a grace period between any two
- *   incarnations).
- * - Free stack: head = [tag:12 | idx+1:20]. Pop runs inside a read-side section, and every
- *   push onto the free stack is of records whose retirement grace period has passed, so a
- *   record popped by another thread after we loaded the head cannot be back on the stack
- *   before our section ends: the classic pop ABA cannot happen. The tag is a second, redundant
- *   defence (labelled as such).
- * - Limbo is a stack of batches: each batch is a NEXT-linked segment whose first record holds
- *   the cookie (mod 2^31, serial comparison) and the index of its last record. Pushes are CAS
- *   pushes (ABA-harmless); a drain takes the whole stack with one `Atomics.exchange`, splits it
- *   by cookie in O(batches), pushes the ready segments onto the free stack as one chain and the
- *   rest back onto limbo. Drains run after each batch push (one `pollState` step) and in alloc
- *   when the free stack is empty (a few steps, never blocking).
- * - A worker killed with a partial batch leaks at most SPACE_RETIRE_BATCH - 1 records; detach()
- *   and flushRecords() push the batch.
+ * - A thread's cache and retire batch live in its thread slot (layout.ts TS_*), written with
+ *   plain stores by that thread only, so `releaseThread` can recover them after it dies.
+ *   Records in them are private: the cache holds records that came off the free stack
+ *   (reachable by no reader: a grace period passed after they were unpublished, and no map
+ *   word or SPID entry points at them); the retire batch holds records this thread reclaimed
+ *   and unpublished itself. No other thread writes a private record; stale writers (free/get/
+ *   put that validated an older STATE) only attempt a CAS on STATE, which fails because the
+ *   generation or the FREE state differs.
+ * - Free stack: head = [tag:12 | idx+1:20] of the top batch. Pop runs inside a read-side
+ *   section, and every batch pushed onto the free stack went through limbo after it was last
+ *   popped (thread caches given back by detach/releaseThread are pushed to limbo, not here),
+ *   so a batch popped by another thread after we loaded the head cannot be back on the stack
+ *   before our section ends: the classic pop ABA cannot happen. The tag is a second,
+ *   redundant defence (labelled as such).
+ * - Limbo is a stack of batches, pushed by CAS (ABA-harmless) and emptied by a drain with one
+ *   `Atomics.exchange`; the drain sorts batches by cookie in O(batches) and pushes the ready
+ *   chain onto the free stack and the rest back onto limbo, one CAS each. While one thread
+ *   drains, limbo looks empty to the others.
+ * - Kill safety: every step that moves batches into or out of shared stacks is followed, with
+ *   no call in between, by plain stores into the caller's thread slot saying what the thread
+ *   now holds (space.ts "Kill points"); a drain keeps its three chains (rest, ready, keep) in
+ *   TS_DRAIN_* at every kill point, so `releaseThread` can push them back.
  * - Rejected: one shared limbo list of single records (a drain walked every record: quadratic
- *   under load, measured at ~10 us per alloc with two workers); hazard pointers (a store+fence
- *   per record visited, against one read-side section per lookup).
- * Parameter names: `i32` the space view, `g` its geometry, `idx` a record index.
+ *   under load); hazard pointers (a store+fence per record visited, against one read-side
+ *   section per lookup); returning thread caches straight to the free stack (breaks the ABA
+ *   argument above).
+ * Parameter names: `i32` the space view, `g` its geometry, `idx` a record index, `x` an
+ * idx+1 (0 = none), `ts` the calling thread's slot base word.
  *
  * @internal
  */
 import {
-  REC_BATCH_TAIL,
+  REC_BATCH_COUNT,
+  REC_BATCH_NEXT,
   REC_COOKIE,
-  REC_GEN_MASK,
-  REC_GEN_SHIFT,
   REC_NEXT,
   REC_SPID,
   REC_SPID_NONE,
@@ -48,13 +60,20 @@ import {
   SPACE_FREE_HEAD_WORD,
   SPACE_LIMBO_HEAD_WORD,
   SPACE_REC_WORDS,
-  SPACE_RETIRE_BATCH,
   SPACE_STACK_IDX_MASK,
   SPACE_STACK_TAG_MASK,
   SPACE_STACK_TAG_SHIFT,
   SPACE_STAT_DRAINS_WORD,
   SPACE_STAT_RECYCLED_WORD,
   type SpaceGeometry,
+  TS_BATCH_COUNT,
+  TS_CACHE_COUNT,
+  TS_DRAIN_KEEP,
+  TS_DRAIN_KEEP_TAIL,
+  TS_DRAIN_READY,
+  TS_DRAIN_READY_TAIL,
+  TS_DRAIN_REST,
+  threadSlotWord,
 } from './layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
@@ -66,7 +85,8 @@ export interface GracePeriodSource {
   completedGracePeriods(): number;
 }
 
-const COOKIE_MASK = 0x7fffffff;
+/** Cookies are stored modulo 2^31 and compared by serial arithmetic. */
+export const COOKIE_MASK = 0x7fffffff;
 const COOKIE_HALF = 0x40000000;
 
 /** First word of record `idx`. */
@@ -74,118 +94,111 @@ export function recWord(g: SpaceGeometry, idx: number): number {
   return g.recordsBase + idx * SPACE_REC_WORDS;
 }
 
-/** STATE of a record about to be published: next generation, `refs` = 1, `st`. */
-export function nextGenState(old: number, live: number): number {
-  const gen = ((old >>> REC_GEN_SHIFT) + 1) & REC_GEN_MASK;
-  return (gen << REC_GEN_SHIFT) | (1 << 2) | live;
-}
-
 /**
- * Initialise every record as free and chain them all onto the free stack, index 0 on top.
+ * Initialise every record as free and stack them all on the free stack in batches of
+ * `batch`, record 0 in the top batch.
  *
  * Context: `create()` only, before the buffer is shared.
  */
-export function recordsInit(i32: I32, g: SpaceGeometry): void {
-  for (let idx = 0; idx < g.maxIoasids; idx++) {
-    const r = recWord(g, idx);
-    Atomics.store(i32, r + REC_STATE, REC_ST_FREE);
-    Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
-    Atomics.store(i32, r + REC_NEXT, idx + 1 < g.maxIoasids ? idx + 2 : 0);
+export function recordsInit(i32: I32, g: SpaceGeometry, batch: number): void {
+  let below = 0;
+  // Build from the bottom batch up, so the top batch holds the lowest indices.
+  const last = Math.floor((g.maxIoasids - 1) / batch) * batch;
+  for (let first = last; first >= 0 && g.maxIoasids > 0; first -= batch) {
+    const end = Math.min(first + batch, g.maxIoasids);
+    for (let idx = first; idx < end; idx++) {
+      const r = recWord(g, idx);
+      Atomics.store(i32, r + REC_STATE, REC_ST_FREE);
+      Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
+      Atomics.store(i32, r + REC_NEXT, idx + 1 < end ? idx + 2 : 0);
+    }
+    const h = recWord(g, first);
+    Atomics.store(i32, h + REC_BATCH_COUNT, end - first);
+    Atomics.store(i32, h + REC_BATCH_NEXT, below);
+    below = first + 1;
   }
-  Atomics.store(i32, SPACE_FREE_HEAD_WORD, g.maxIoasids > 0 ? 1 : 0);
+  Atomics.store(i32, SPACE_FREE_HEAD_WORD, below);
 }
 
 /**
- * Pop a free record.
+ * Pop the top batch of the free stack.
  *
  * CAS loop on the head: retries only when the head changed (another pop or push made
- * progress). ABA defence: see the module notes (read-side section + tag).
+ * progress). ABA defence: see the module notes (read-side section, plus the tag).
  *
- * Context: the caller MUST be inside an RCU read-side section; never blocks.
- * @returns the record index, or -1 when the free stack is empty.
+ * Context: the caller MUST be inside an RCU read-side section; never blocks. Kill point rule:
+ * the caller records the returned batch in its thread slot with plain stores right after.
+ * @returns idx+1 of the batch head (its BATCH_COUNT records, NEXT-linked), or 0 when empty.
  */
-export function recordPop(i32: I32, g: SpaceGeometry): number {
+export function freeStackPop(i32: I32, g: SpaceGeometry): number {
   for (;;) {
     const h = Atomics.load(i32, SPACE_FREE_HEAD_WORD);
     const top = h & SPACE_STACK_IDX_MASK;
-    if (top === 0) return -1;
-    const next = Atomics.load(i32, recWord(g, top - 1) + REC_NEXT);
+    if (top === 0) return 0;
+    const next = Atomics.load(i32, recWord(g, top - 1) + REC_BATCH_NEXT);
+    // Redundant ABA defence: the tag (the read-side section is the real one).
     const tag = ((h >>> SPACE_STACK_TAG_SHIFT) + 1) & SPACE_STACK_TAG_MASK;
-    // Takes `top`; pairs with the CAS in pushFreeChain.
-    if (
-      Atomics.compareExchange(
-        i32,
-        SPACE_FREE_HEAD_WORD,
-        h,
-        (tag << SPACE_STACK_TAG_SHIFT) | next,
-      ) === h
-    ) {
-      return top - 1;
-    }
+    // Takes the batch; pairs with the CAS in freeStackPush.
+    const nh = (tag << SPACE_STACK_TAG_SHIFT) | next;
+    if (Atomics.compareExchange(i32, SPACE_FREE_HEAD_WORD, h, nh) === h) return top;
   }
 }
 
 /**
- * A thread's retired records not yet handed to limbo (thread-local, no shared state): they
- * are chained through NEXT while private, and pushed to limbo as one batch with one cookie.
- */
-export class RetireBatch {
-  /** Batch size of this space (header word RETIRE_BATCH). */
-  readonly limit: number;
-  head = 0;
-  tail = 0;
-  count = 0;
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-}
-
-/**
- * Retire record `idx` (already reclaimed: STATE is FREE and the id map no longer points to
- * it) into this thread's batch; a full batch goes to limbo.
+ * Push a chain of batches `head`..`tail` (linked through BATCH_NEXT, each with its count),
+ * whose grace periods have passed, onto the free stack.
  *
- * Context: any thread; never blocks.
- * @returns true when a batch was pushed to limbo by this call.
+ * CAS loop: retries only when the head changed (progress elsewhere); bumps the tag.
+ *
+ * Context: any thread; never blocks. The caller clears what it recorded about the chain right
+ * after this returns (kill point rule); `tail`'s BATCH_NEXT is rewritten on every attempt.
  */
-export function recordRetire(
-  i32: I32,
-  g: SpaceGeometry,
-  b: RetireBatch,
-  idx: number,
-  gp: GracePeriodSource,
-): boolean {
-  // The record is unreachable for new readers; NEXT is not read by readers (only by stacks).
-  Atomics.store(i32, recWord(g, idx) + REC_NEXT, b.head);
-  if (b.tail === 0) b.tail = idx + 1;
-  b.head = idx + 1;
-  if (++b.count < b.limit) return false;
-  batchPush(i32, g, b, gp);
-  return true;
+export function freeStackPush(i32: I32, g: SpaceGeometry, head: number, tail: number): void {
+  const t = recWord(g, tail - 1) + REC_BATCH_NEXT;
+  for (;;) {
+    const h = Atomics.load(i32, SPACE_FREE_HEAD_WORD);
+    Atomics.store(i32, t, h & SPACE_STACK_IDX_MASK);
+    const tag = ((h >>> SPACE_STACK_TAG_SHIFT) + 1) & SPACE_STACK_TAG_MASK;
+    // Publishes the chain's links and counts; pairs with the loads in freeStackPop.
+    const nh = (tag << SPACE_STACK_TAG_SHIFT) | head;
+    if (Atomics.compareExchange(i32, SPACE_FREE_HEAD_WORD, h, nh) === h) return;
+  }
 }
 
 /**
- * Push this thread's batch to limbo, tagged with a cookie taken now (after every record in it
- * was unpublished, so one grace period from the cookie covers them all).
+ * Push a chain of batches `head`..`tail` onto limbo. Each batch head carries its cookie.
  *
  * CAS push: retries only when the head changed (progress); a push is ABA-immune.
  *
- * Context: any thread; never blocks.
+ * Context: any thread; never blocks. Kill point rule as in freeStackPush.
  */
-export function batchPush(i32: I32, g: SpaceGeometry, b: RetireBatch, gp: GracePeriodSource): void {
-  if (b.count === 0) return;
-  const first = recWord(g, b.head - 1);
-  Atomics.store(i32, first + REC_COOKIE, gp.getState() & COOKIE_MASK);
-  Atomics.store(i32, first + REC_BATCH_TAIL, b.tail);
-  const t = recWord(g, b.tail - 1) + REC_NEXT;
+export function limboPush(i32: I32, g: SpaceGeometry, head: number, tail: number): void {
+  const t = recWord(g, tail - 1) + REC_BATCH_NEXT;
   for (;;) {
     const h = Atomics.load(i32, SPACE_LIMBO_HEAD_WORD);
     Atomics.store(i32, t, h);
-    // Publishes the batch (NEXT links, cookie, tail); pairs with the exchange in recordsDrain.
-    if (Atomics.compareExchange(i32, SPACE_LIMBO_HEAD_WORD, h, b.head) === h) break;
+    // Publishes the batches (links, cookies, counts); pairs with the exchange in recordsDrain.
+    if (Atomics.compareExchange(i32, SPACE_LIMBO_HEAD_WORD, h, head) === h) return;
   }
-  b.head = 0;
-  b.tail = 0;
-  b.count = 0;
+}
+
+/**
+ * Turn the private chain `first` (NEXT-linked, `count` records) into a batch tagged with a
+ * cookie taken now, ready for limboPush. The cookie is taken after every record in it was
+ * unpublished, so one grace period from it covers them all.
+ *
+ * Context: the chain is private to the caller; never blocks.
+ */
+export function batchSeal(
+  i32: I32,
+  g: SpaceGeometry,
+  first: number,
+  count: number,
+  gp: GracePeriodSource,
+): void {
+  const r = recWord(g, first - 1);
+  Atomics.store(i32, r + REC_COOKIE, gp.getState() & COOKIE_MASK);
+  Atomics.store(i32, r + REC_BATCH_COUNT, count);
 }
 
 /**
@@ -193,7 +206,7 @@ export function batchPush(i32: I32, g: SpaceGeometry, b: RetireBatch, gp: GraceP
  * periods? Serial-number comparison: correct while a batch waits less than 2^30 grace
  * periods; a batch that waited longer reads as "not yet" (safe: later, never earlier).
  */
-function ready(stored: number, done: number): boolean {
+export function cookieReady(stored: number, done: number): boolean {
   return ((done - stored) & COOKIE_MASK) < COOKIE_HALF;
 }
 
@@ -201,13 +214,12 @@ function ready(stored: number, done: number): boolean {
  * Move every limbo batch whose grace period has passed to the free stack.
  *
  * @param driveSteps - `pollState` steps to advance grace periods first (0 = just look)
+ * @param ts - the calling thread's slot base word (TS_DRAIN_* record the chains it holds)
  *
- * Cost: one exchange, then O(batches), not O(records): each batch is a NEXT-linked segment
- * whose head knows its tail.
+ * Cost: one exchange, then O(batches), then at most two CAS pushes.
  *
- * Context: any thread, outside a read-side section if driving is to achieve anything (a grace
- * period cannot end while the caller itself is a reader); never blocks. While one thread
- * drains, limbo looks empty to others.
+ * Context: a registered thread; outside a read-side section if driving is to achieve
+ * anything (a grace period cannot end while the caller itself is a reader); never blocks.
  * @returns how many records moved to the free stack.
  */
 export function recordsDrain(
@@ -215,117 +227,131 @@ export function recordsDrain(
   g: SpaceGeometry,
   gp: GracePeriodSource,
   driveSteps: number,
+  ts: number,
 ): number {
   const chain = Atomics.exchange(i32, SPACE_LIMBO_HEAD_WORD, 0);
+  // Kill point rule: the chain is ours from the exchange on; record it before any call.
+  i32[ts + TS_DRAIN_REST] = chain;
   if (chain === 0) return 0;
   Atomics.add(i32, SPACE_STAT_DRAINS_WORD, 1);
-  if (driveSteps > 0) {
-    const done0 = gp.completedGracePeriods();
-    const stored = Atomics.load(i32, recWord(g, chain - 1) + REC_COOKIE);
-    const newest = done0 + ((stored - done0) & COOKIE_MASK); // full cookie of the newest batch
-    for (let i = 0; i < driveSteps && !gp.pollState(newest); i++);
-  }
+  if (driveSteps > 0) driveGracePeriods(i32, g, gp, chain, driveSteps);
   const done = gp.completedGracePeriods();
+  const base = g.recordsBase;
   let readyHead = 0;
   let readyTail = 0;
   let keepHead = 0;
   let keepTail = 0;
   let moved = 0;
   for (let x = chain; x !== 0; ) {
-    const r = recWord(g, x - 1);
-    const tail = Atomics.load(i32, r + REC_BATCH_TAIL);
-    const next = Atomics.load(i32, recWord(g, tail - 1) + REC_NEXT);
-    if (ready(Atomics.load(i32, r + REC_COOKIE), done)) {
-      if (readyTail === 0) readyHead = x;
-      else Atomics.store(i32, recWord(g, readyTail - 1) + REC_NEXT, x);
-      readyTail = tail;
-      moved += batchLength(i32, g, x, tail);
+    const r = base + (x - 1) * SPACE_REC_WORDS;
+    const next = Atomics.load(i32, r + REC_BATCH_NEXT);
+    const ready = cookieReady(Atomics.load(i32, r + REC_COOKIE), done);
+    if (ready) moved += Atomics.load(i32, r + REC_BATCH_COUNT);
+    // Prepend x to its chain; then, with no call in between, record all three chains so that
+    // every kill point (the calls above and the back-edge) sees each batch exactly once.
+    Atomics.store(i32, r + REC_BATCH_NEXT, ready ? readyHead : keepHead);
+    if (ready) {
+      if (readyTail === 0) readyTail = x;
+      readyHead = x;
     } else {
-      if (keepTail === 0) keepHead = x;
-      else Atomics.store(i32, recWord(g, keepTail - 1) + REC_NEXT, x);
-      keepTail = tail;
+      if (keepTail === 0) keepTail = x;
+      keepHead = x;
     }
+    i32[ts + TS_DRAIN_READY] = readyHead;
+    i32[ts + TS_DRAIN_READY_TAIL] = readyTail;
+    i32[ts + TS_DRAIN_KEEP] = keepHead;
+    i32[ts + TS_DRAIN_KEEP_TAIL] = keepTail;
+    i32[ts + TS_DRAIN_REST] = next;
     x = next;
   }
-  if (keepHead !== 0) pushLimboChain(i32, g, keepHead, keepTail);
+  if (keepHead !== 0) {
+    limboPush(i32, g, keepHead, keepTail);
+    i32[ts + TS_DRAIN_KEEP] = 0;
+    i32[ts + TS_DRAIN_KEEP_TAIL] = 0;
+  }
   if (readyHead !== 0) {
-    pushFreeChain(i32, g, readyHead, readyTail);
+    freeStackPush(i32, g, readyHead, readyTail);
+    i32[ts + TS_DRAIN_READY] = 0;
+    i32[ts + TS_DRAIN_READY_TAIL] = 0;
     Atomics.add(i32, SPACE_STAT_RECYCLED_WORD, moved);
   }
   return moved;
 }
 
-/** Records in a batch: SPACE_RETIRE_BATCH except for flushed partial batches (walked). */
-function batchLength(i32: I32, g: SpaceGeometry, head: number, tail: number): number {
-  let n = 1;
-  for (let x = head; x !== tail && n <= SPACE_RETIRE_BATCH; n++) {
-    x = Atomics.load(i32, recWord(g, x - 1) + REC_NEXT);
-  }
-  return n;
+/** Advance grace periods up to `steps` pollState steps, towards the newest batch's cookie. */
+function driveGracePeriods(
+  i32: I32,
+  g: SpaceGeometry,
+  gp: GracePeriodSource,
+  newestHead: number,
+  steps: number,
+): void {
+  const done0 = gp.completedGracePeriods();
+  const stored = Atomics.load(i32, recWord(g, newestHead - 1) + REC_COOKIE);
+  // The top batch need not be the newest (kept and given-back batches are pushed on top):
+  // when its cookie has passed, there is nothing to drive towards. Otherwise its full cookie
+  // is at most two grace periods ahead (getState asks for completed + 1 or + 2); taking the
+  // difference modulo 2^31 of a cookie that has passed would ask for ~2^31 grace periods.
+  if (cookieReady(stored, done0)) return;
+  const target = done0 + ((stored - done0) & COOKIE_MASK);
+  for (let i = 0; i < steps && !gp.pollState(target); i++);
 }
 
-/** Push a chain of batches back onto limbo (CAS push; the chain keeps its batch heads). */
-function pushLimboChain(i32: I32, g: SpaceGeometry, head: number, tail: number): void {
-  const t = recWord(g, tail - 1) + REC_NEXT;
-  for (;;) {
-    const h = Atomics.load(i32, SPACE_LIMBO_HEAD_WORD);
-    Atomics.store(i32, t, h);
-    if (Atomics.compareExchange(i32, SPACE_LIMBO_HEAD_WORD, h, head) === h) return;
+/**
+ * Last batch of a BATCH_NEXT-linked chain starting at `head` (walks it).
+ *
+ * Context: the caller owns the chain; never blocks.
+ */
+export function chainTail(i32: I32, g: SpaceGeometry, head: number): number {
+  let x = head;
+  for (let n = 0; n <= g.maxIoasids; n++) {
+    const next = Atomics.load(i32, recWord(g, x - 1) + REC_BATCH_NEXT);
+    if (next === 0) return x;
+    x = next;
   }
-}
-
-/** Push a chain of grace-period-expired records onto the free stack (CAS; bumps the tag). */
-function pushFreeChain(i32: I32, g: SpaceGeometry, head: number, tail: number): void {
-  const t = recWord(g, tail - 1) + REC_NEXT;
-  for (;;) {
-    const h = Atomics.load(i32, SPACE_FREE_HEAD_WORD);
-    Atomics.store(i32, t, h & SPACE_STACK_IDX_MASK);
-    const tag = ((h >>> SPACE_STACK_TAG_SHIFT) + 1) & SPACE_STACK_TAG_MASK;
-    // Publishes the chain's NEXT words; pairs with the loads in recordPop.
-    if (
-      Atomics.compareExchange(
-        i32,
-        SPACE_FREE_HEAD_WORD,
-        h,
-        (tag << SPACE_STACK_TAG_SHIFT) | head,
-      ) === h
-    ) {
-      return;
-    }
-  }
+  throw new Error('internal: batch chain does not end');
 }
 
 /** Record counts, as `IoasidSpace.stats()` reports them. */
 export interface RecordCensus {
-  /** Records on the free stack. */
+  /** Records on the free stack or in a thread's cache. */
   free: number;
-  /** Records waiting in limbo for a grace period. */
+  /** Records waiting for a grace period: limbo, retire batches, chains held by drains. */
   limbo: number;
   /** Records whose STATE is not FREE (live or free-pending allocations). */
   live: number;
 }
 
 /**
- * Count records by walking both stacks and scanning every STATE.
+ * Count records by walking both stacks, the thread slots, and scanning every STATE.
  *
  * Context: exact only while no other thread allocates, frees or drains (the walks follow
- * NEXT links that concurrent pops rewrite); otherwise a rough snapshot. Never blocks.
+ * links that concurrent pops rewrite, and thread slots are written without atomics);
+ * otherwise a rough snapshot. Never blocks.
  */
 export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
-  const walk = (head: number): number => {
+  const batches = (head: number): number => {
     let n = 0;
-    for (let x = head; x !== 0 && n <= g.maxIoasids; n++) {
-      x = Atomics.load(i32, recWord(g, x - 1) + REC_NEXT);
+    for (let x = head, k = 0; x !== 0 && k <= g.maxIoasids; k++) {
+      const r = recWord(g, x - 1);
+      n += Atomics.load(i32, r + REC_BATCH_COUNT);
+      x = Atomics.load(i32, r + REC_BATCH_NEXT);
     }
     return n;
   };
+  let free = batches(Atomics.load(i32, SPACE_FREE_HEAD_WORD) & SPACE_STACK_IDX_MASK);
+  let limbo = batches(Atomics.load(i32, SPACE_LIMBO_HEAD_WORD));
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    const ts = threadSlotWord(g, slot);
+    free += Atomics.load(i32, ts + TS_CACHE_COUNT);
+    limbo += Atomics.load(i32, ts + TS_BATCH_COUNT);
+    limbo += batches(Atomics.load(i32, ts + TS_DRAIN_REST));
+    limbo += batches(Atomics.load(i32, ts + TS_DRAIN_READY));
+    limbo += batches(Atomics.load(i32, ts + TS_DRAIN_KEEP));
+  }
   let live = 0;
   for (let idx = 0; idx < g.maxIoasids; idx++) {
     if ((Atomics.load(i32, recWord(g, idx) + REC_STATE) & REC_ST_MASK) !== REC_ST_FREE) live++;
   }
-  return {
-    free: walk(Atomics.load(i32, SPACE_FREE_HEAD_WORD) & SPACE_STACK_IDX_MASK),
-    limbo: walk(Atomics.load(i32, SPACE_LIMBO_HEAD_WORD)),
-    live,
-  };
+  return { free, limbo, live };
 }

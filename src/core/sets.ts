@@ -19,6 +19,8 @@
  * - Model choices (spec appendix): quota goes back to AVAILABLE on destruction; a set freed
  *   with ids left is marked PENDING and destroyed when its last id is reclaimed (DCP); a
  *   PENDING set refuses new allocations (-EINVAL) but keeps its token until destroyed.
+ * - Kill safety: every CAS that moves a quota unit or destroys a set is followed, with no call
+ *   in between, by a plain store into the caller's thread slot (space.ts "Kill points").
  * Rejected: a separate state word next to COUNT (two words cannot change in one CAS, which
  * reopens the V4-era check-then-act race between alloc and set destruction).
  *
@@ -41,6 +43,12 @@ import {
   SPACE_SET_WORDS,
   SPACE_STAT_SET_DESTROYED_WORD,
   type SpaceGeometry,
+  TS_AUX,
+  TS_CAP,
+  TS_OP,
+  TS_OP_NONE,
+  TS_OP_SET_ALLOC,
+  TS_PHASE_1,
 } from './layout.js';
 import { assertLocked } from './space-lock.js';
 
@@ -65,8 +73,10 @@ export function setWord(g: SpaceGeometry, set: number): number {
  * progress). ABA defence: COUNT carries the slot generation, and QUOTA is loaded after COUNT,
  * so a quota read from a newer incarnation can only pair with a COUNT the CAS will reject.
  *
- * Context: any thread; never blocks; legal inside a read-side section.
- * @returns 0; -EINVAL set not alive (DEAD or PENDING); -EDQUOT count already at quota.
+ * Context: any thread; never blocks; legal inside a read-side section. Kill point rule: the
+ * caller records the unit in its thread slot right after this returns.
+ * @returns the COUNT word it stored (>= 0); -EINVAL set not alive (DEAD or PENDING); -EDQUOT
+ * count already at quota.
  */
 export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number {
   const base = setWord(g, set);
@@ -75,7 +85,7 @@ export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number 
     if ((w & (SET_DEAD | SET_PENDING)) !== 0) return -Errno.EINVAL;
     if ((w & SET_COUNT_MASK) >= Atomics.load(i32, base + SET_QUOTA)) return -Errno.EDQUOT;
     // Linearisation point of the reservation: count never exceeds quota, even for an instant.
-    if (Atomics.compareExchange(i32, base + SET_COUNT, w, w + 1) === w) return 0;
+    if (Atomics.compareExchange(i32, base + SET_COUNT, w, w + 1) === w) return w + 1;
   }
 }
 
@@ -83,13 +93,26 @@ export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number 
  * Give back one unit of `set` (an id was reclaimed, or an alloc rolled back). When the set
  * is PENDING and this was its last unit, destroy it in the same CAS and return its quota.
  *
+ * @param ts - the caller's thread slot base word
+ * @param opAfter - the caller's TS_OP once the unit is given back
+ *
  * CAS loop on COUNT: retries only when COUNT changed (progress elsewhere). The caller owns
  * the unit, so the count is >= 1 and the set cannot be DEAD or reborn meanwhile (no ABA).
  *
+ * Kill points: right after the CAS, with no call in between, TS_OP becomes `opAfter` and, if
+ * the set died, TS_CAP holds its quota until it is back in AVAILABLE; `releaseThread` trusts
+ * exactly these words.
+ *
  * Context: any thread; never blocks.
- * @returns true if this call destroyed the set.
+ * @returns the COUNT word this call stored
  */
-export function setReleaseUnit(i32: I32, g: SpaceGeometry, set: number): boolean {
+export function setReleaseUnit(
+  i32: I32,
+  g: SpaceGeometry,
+  set: number,
+  ts: number,
+  opAfter: number,
+): number {
   const base = setWord(g, set);
   for (;;) {
     const w = Atomics.load(i32, base + SET_COUNT);
@@ -97,14 +120,20 @@ export function setReleaseUnit(i32: I32, g: SpaceGeometry, set: number): boolean
     const next = last ? (w & ~(SET_PENDING | SET_COUNT_MASK)) | SET_DEAD : w - 1;
     const quota = Atomics.load(i32, base + SET_QUOTA); // stable: we hold a unit of this gen
     if (Atomics.compareExchange(i32, base + SET_COUNT, w, next) === w) {
-      if (last) destroyed(i32, quota);
-      return last;
+      i32[ts + TS_OP] = opAfter;
+      if (last) {
+        i32[ts + TS_CAP] = quota;
+        destroyed(i32, ts, quota);
+      }
+      return next;
     }
   }
 }
 
-function destroyed(i32: I32, quota: number): void {
+/** A set was destroyed by this thread, which recorded its quota in TS_CAP: give it back. */
+function destroyed(i32: I32, ts: number, quota: number): void {
   capacityReturn(i32, quota);
+  i32[ts + TS_CAP] = 0;
   Atomics.add(i32, SPACE_STAT_SET_DESTROYED_WORD, 1);
 }
 
@@ -112,13 +141,15 @@ function destroyed(i32: I32, quota: number): void {
  * Free `set`: destroy it now if it holds no ids, else mark it PENDING so that the release
  * of its last id destroys it.
  *
+ * @param ts - the caller's thread slot base word (TS_CAP, see setReleaseUnit)
+ *
  * CAS loop on COUNT, retried only when COUNT changed (progress elsewhere).
  *
  * Context: any thread; never blocks; takes no lock.
  * @returns 0 destroyed; -EBUSY ids remain (the set is now, or already was, PENDING);
  * -EINVAL not a live set (DEAD). On -EINVAL nothing changes.
  */
-export function setFree(i32: I32, g: SpaceGeometry, set: number): number {
+export function setFree(i32: I32, g: SpaceGeometry, set: number, ts: number): number {
   const base = setWord(g, set);
   for (;;) {
     const w = Atomics.load(i32, base + SET_COUNT);
@@ -128,7 +159,8 @@ export function setFree(i32: I32, g: SpaceGeometry, set: number): number {
     const quota = Atomics.load(i32, base + SET_QUOTA);
     if (Atomics.compareExchange(i32, base + SET_COUNT, w, next) === w) {
       if (!empty) return -Errno.EBUSY;
-      destroyed(i32, quota);
+      i32[ts + TS_CAP] = quota; // kill point rule: no call since the CAS
+      destroyed(i32, ts, quota);
       return 0;
     }
   }
@@ -166,6 +198,11 @@ export function setFindMmLocked(i32: I32, g: SpaceGeometry, token: number): numb
  * @param token - MM token (integer >= 0), or SET_TOKEN_NULL
  * @param quota - ids the set may hold at once; 0 takes all available capacity
  * @param type - SET_TYPE_NULL or SET_TYPE_MM
+ * @param ts - the caller's thread slot base word
+ *
+ * Kill points: the reserved capacity is recorded as a SET_ALLOC intent right after the
+ * reservation and cleared right after the publishing store, so `releaseThread` gives it back
+ * if the caller died in between (TYPE/TOKEN/QUOTA of a DEAD slot are harmless leftovers).
  *
  * Context: caller holds the set lock; never blocks.
  * @returns the set id; -EINVAL bad type or token for the type; -EEXIST an MM set with this
@@ -178,6 +215,7 @@ export function setAllocLocked(
   token: number,
   quota: number,
   type: number,
+  ts: number,
 ): number {
   if (DEBUG_LOCKS) assertLocked(i32, SPACE_SET_LOCK_WORD);
   if (type !== SET_TYPE_NULL && type !== SET_TYPE_MM) return -Errno.EINVAL;
@@ -188,6 +226,8 @@ export function setAllocLocked(
   if (set === g.maxSets) return -Errno.ENOSPC;
   const reserved = capacityReserve(i32, quota);
   if (reserved < 0) return reserved;
+  i32[ts + TS_AUX] = reserved;
+  i32[ts + TS_OP] = TS_OP_SET_ALLOC | TS_PHASE_1;
   const base = setWord(g, set);
   const old = Atomics.load(i32, base + SET_COUNT);
   Atomics.store(i32, base + SET_TYPE, type);
@@ -198,6 +238,7 @@ export function setAllocLocked(
   // setReserveUnit, setInfo and setFindMmLocked. A plain store is enough: DEAD slots are
   // only written under the set lock, which we hold.
   Atomics.store(i32, base + SET_COUNT, gen << SET_GEN_SHIFT);
+  i32[ts + TS_OP] = TS_OP_NONE;
   return set;
 }
 

@@ -3,8 +3,8 @@
  *
  * Open addressing with linear probing over `spidBuckets` words (a power of two, at least
  * twice the record count, so the live load factor stays <= 1/2). An entry is the record
- * index + 1; its key is read from the record itself (REC_SET, REC_SPID), which keeps the
- * table one word per bucket.
+ * index + 1; its key is read from the record itself (the set in REC_KEY, REC_SPID), which
+ * keeps the table one word per bucket.
  *
  * Developer notes.
  * - Writers (attachSpid, detachSpid, reclaim of an id that has a SPID) hold the SPID lock;
@@ -14,6 +14,9 @@
  *   deletion would move entries behind a running reader). Invariant: no EMPTY bucket lies
  *   between a key's home bucket and the key. A tombstone turns back into EMPTY only when the
  *   bucket after it is EMPTY, which keeps the invariant and stops tombstones piling up.
+ * - Kill safety: each store of insert/remove leaves the invariant above intact, so a holder
+ *   terminated anywhere in a critical section leaves a consistent table (its lock is then
+ *   released by `releaseThread`).
  * - Inserts reuse the first tombstone or empty bucket on the key's probe path; uniqueness was
  *   checked under the lock just before.
  * Rejected: a lock-free insert (duplicate keys race into different buckets); a linear scan of
@@ -22,15 +25,18 @@
  * @internal
  */
 import {
-  REC_SET,
+  REC_KEY,
+  REC_KEY_SET_MASK,
   REC_SPID,
+  REC_SPID_NONE,
+  SPACE_REC_WORDS,
   SPACE_SPID_LOCK_WORD,
   SPID_EMPTY,
   SPID_TOMBSTONE,
   type SpaceGeometry,
 } from './layout.js';
 import { recWord } from './records.js';
-import { assertLocked } from './space-lock.js';
+import { assertLocked, lockAcquire, lockRelease } from './space-lock.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
@@ -60,7 +66,10 @@ export function spidLookup(i32: I32, g: SpaceGeometry, set: number, spid: number
     if (e === SPID_EMPTY) return -1;
     if (e === SPID_TOMBSTONE) continue;
     const r = recWord(g, e - 1);
-    if (Atomics.load(i32, r + REC_SPID) === spid && Atomics.load(i32, r + REC_SET) === set) {
+    if (
+      Atomics.load(i32, r + REC_SPID) === spid &&
+      (Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK) === set
+    ) {
       return e - 1;
     }
   }
@@ -123,4 +132,22 @@ export function spidRemoveLocked(
     }
     return;
   }
+}
+
+/**
+ * Remove record `r`'s SPID binding (a reclaim, or releaseThread finishing one). Idempotent.
+ *
+ * @param set - the record's set
+ * @param tag - the caller's lock-owner tag (thread slot + 1)
+ *
+ * Context: not inside a read-side section; takes the SPID lock (may block briefly).
+ */
+export function unhashSpid(i32: I32, g: SpaceGeometry, r: number, set: number, tag: number): void {
+  lockAcquire(i32, SPACE_SPID_LOCK_WORD, tag);
+  const spid = Atomics.load(i32, r + REC_SPID);
+  if (spid !== REC_SPID_NONE) {
+    spidRemoveLocked(i32, g, set, spid, (r - g.recordsBase) / SPACE_REC_WORDS);
+    Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
+  }
+  lockRelease(i32, SPACE_SPID_LOCK_WORD);
 }

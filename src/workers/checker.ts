@@ -57,6 +57,7 @@ export class Checker {
   readonly #w: Int32Array<SharedArrayBuffer>;
   readonly #g: RunGeometry;
   readonly #cursor: number[];
+  #recycledSeen = 0;
   readonly stats: CheckerStats = {
     passes: 0,
     entriesChecked: 0,
@@ -73,11 +74,28 @@ export class Checker {
     );
   }
 
-  /** One online pass: every new log entry, every set's quota. */
+  /** One online pass: every new log entry, every set's quota, and every 16th pass the space's
+   * own count of records that changed under an RCU reader. */
   pass(): void {
     this.stats.passes++;
     for (let c = 0; c < this.#g.cpus; c++) this.#drainLog(c);
     this.#checkSets();
+    if ((this.stats.passes & 15) === 1) this.#checkReaders();
+  }
+
+  /** Records recycled under a reader can only come from a broken grace period. */
+  #checkReaders(): void {
+    const seen = this.#space.stats().recycledUnderReader;
+    if (seen > this.#recycledSeen)
+      reportViolation(this.#w, {
+        kind: 'record-recycled-under-reader',
+        op: 'check',
+        cpu: -1,
+        id: 0,
+        set: -1,
+        detail: seen - this.#recycledSeen,
+      });
+    this.#recycledSeen = seen;
   }
 
   #drainLog(cpu: number): void {

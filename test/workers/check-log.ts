@@ -41,7 +41,8 @@ export function checkNoOverlap(logs: Int32Array[]): string[] {
   return problems;
 }
 
-/** Broken twin input: copy one of worker 0's allocations of `id` into worker 1's log. */
+/** Broken twin input: copy one of worker 0's allocations (one that stayed live for a few clock
+ * ticks, so the copy's interval is not empty) into worker 1's log. */
 export function corruptWithDuplicate(logs: Int32Array[]): Int32Array[] {
   const l0 = logs[0]!;
   for (let i = 0; i + 3 < l0.length; i += 4) {
@@ -49,6 +50,8 @@ export function corruptWithDuplicate(logs: Int32Array[]): Int32Array[] {
     const id = l0[i + 1]!;
     for (let j = i + 4; j + 3 < l0.length; j += 4) {
       if (l0[j] === EV_FREE && l0[j + 1] === id) {
+        // The copy must be certainly live for at least one tick, or it cannot overlap.
+        if (l0[j + 2]! - 1 - (l0[i + 3]! + 1) < 1) break;
         const dup = Int32Array.from([
           EV_ALLOC,
           id,
