@@ -4,5 +4,6 @@
  * `ioasid/rcu` is the userspace RCU on its own; this entry point re-exports it with the
  * allocator.
  */
-export * from './core/rcu.js';
+
 export * from './core/ioasid.js';
+export * from './core/rcu.js';
