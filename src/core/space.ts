@@ -235,7 +235,8 @@ export class SpaceCore {
   /**
    * Fault injection (`quota-check-then-act`): the V4-era race, deliberately. Checks the count
    * with a plain load and increments it later without a reservation, so concurrent allocs
-   * can take a set past its quota. Never used unless the space was created with the fault.
+   * can take a set past its quota. Never used unless the space was created with the fault,
+   * and not kill-safe (a kill between the claim and the increment leaks the id's bit).
    */
   #allocCheckThenAct(set: number, lo: number, hi: number, data: number): number {
     const { i32, g } = this;

@@ -1,0 +1,62 @@
+/**
+ * Worker for test/ioasid_fault_injection_is_detectable.test.ts (see FaultWorkerData for the
+ * modes). Runs until the test sets the stop word, then detaches and posts a FaultWorkerResult.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { IoasidSpace } from '../../src/core/ioasid.js';
+import type { FaultWorkerData, FaultWorkerResult } from './ioasid-fault-protocol.js';
+
+const d = workerData as FaultWorkerData;
+const space = IoasidSpace.attach(d.handle);
+const stop = new Int32Array(d.stop);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+let s = (d.seed ^ Math.imul(d.worker + 1, 0x9e3779b1)) >>> 0 || 1;
+function next(): number {
+  s ^= s << 13;
+  s >>>= 0;
+  s ^= s >>> 17;
+  s ^= s << 5;
+  s >>>= 0;
+  return s;
+}
+
+/** The getter: holds the read-side section open for 0.05 ms. */
+let getterCalls = 0;
+function slowGetter(): boolean {
+  getterCalls++;
+  Atomics.wait(nap, 0, 0, 0.05);
+  return true;
+}
+
+const held: number[] = [];
+let ops = 0;
+let maxCountSeen = 0;
+while (Atomics.load(stop, 0) === 0) {
+  ops++;
+  if (d.mode === 'reader') {
+    // Mostly the low ids, which the churners keep allocated (policy lowest).
+    space.find(null, 1 + (next() % 4), slowGetter);
+    continue;
+  }
+  if (held.length > 0 && (held.length >= 3 || next() % 2 === 0)) {
+    space.free(d.set, held.splice(next() % held.length, 1)[0]!);
+    continue;
+  }
+  const id = space.alloc(d.set, 1, space.maxId, ops & 0xffff);
+  if (id < 0) continue;
+  held.push(id);
+  if (d.mode !== 'quota') continue;
+  const count = space.setInfo(d.set)?.count ?? 0;
+  if (count > maxCountSeen) {
+    maxCountSeen = count;
+    if (count > Atomics.load(stop, 1)) Atomics.store(stop, 1, count); // a hint for the test
+  }
+}
+for (const id of held) space.free(d.set, id);
+space.detach();
+parentPort?.postMessage({
+  worker: d.worker,
+  ops,
+  maxCountSeen,
+  getterCalls,
+} satisfies FaultWorkerResult);
