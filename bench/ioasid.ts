@@ -4,31 +4,67 @@
  * two CPUs (worker_threads) on disjoint sets and on one shared set; byteLength of a space with
  * the default options.
  *
- * Each single-CPU figure is the median of RUNS timed runs after a warm-up. Run alone with
- * `node dist/bench/ioasid.js` (after `npm run build`), or through `npm run bench`.
+ * The machines are shared and noisy, so single-CPU figures are measured in ROUNDS short
+ * interleaved rounds: each round times the baseline, every figure, and the baseline again,
+ * and divides each figure by the lower of the two baselines around it (the one least
+ * disturbed). The table reports the median ns and the median of those per-round ratios,
+ * which moves far less than a ratio of two separately taken medians. The RCU read side
+ * (readLock + readUnlock, owned by rcu.ts) is shown as a reference row: `find` is that plus
+ * the map and data loads.
+ *
+ * Run alone with `node dist/bench/ioasid.js` (after `npm run build`), or through
+ * `npm run bench`.
  */
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IoasidSpace, SetType } from '../src/core/ioasid.js';
 
-const RUNS = 7;
-const N = 200_000;
+const ROUNDS = 31;
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   return s[s.length >> 1]!;
 }
 
-/** Median ns per iteration of `body(n)` over RUNS runs, after one warm-up run. */
-function measure(body: (n: number) => void, n = N): number {
+/** ns per iteration of one timed call of `body(n)`. */
+function time(body: (n: number) => void, n: number): number {
+  const t0 = process.hrtime.bigint();
   body(n);
-  const out: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = process.hrtime.bigint();
-    body(n);
-    out.push(Number(process.hrtime.bigint() - t0) / n);
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+interface Figure {
+  name: string;
+  body: (n: number) => void;
+  /** Iterations per round (a few ms). */
+  n: number;
+}
+
+/** Per figure: median ns and median ratio to the baseline, over interleaved rounds. */
+function measureInterleaved(
+  base: Figure,
+  figures: Figure[],
+): Array<{ name: string; ns: number; ratio: number }> {
+  for (const f of [base, ...figures]) f.body(f.n * 4); // warm-up: optimized code everywhere
+  const ns = figures.map(() => [] as number[]);
+  const ratios = figures.map(() => [] as number[]);
+  const baseNs: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    let before = time(base.body, base.n);
+    figures.forEach((f, i) => {
+      const t = time(f.body, f.n);
+      const after = time(base.body, base.n);
+      const b = Math.min(before, after);
+      baseNs.push(b);
+      ns[i]!.push(t);
+      ratios[i]!.push(t / b);
+      before = after;
+    });
   }
-  return median(out);
+  return [
+    { name: base.name, ns: median(baseNs), ratio: 1 },
+    ...figures.map((f, i) => ({ name: f.name, ns: median(ns[i]!), ratio: median(ratios[i]!) })),
+  ];
 }
 
 let sink = 0;
@@ -62,47 +98,74 @@ async function twoCpus(shared: boolean): Promise<number> {
 /** Print the IOASID bench table. */
 export async function main(): Promise<void> {
   const word = new Int32Array(new SharedArrayBuffer(64));
-  const base = measure((n) => {
-    for (let i = 0; i < n; i++) {
-      const v = Atomics.load(word, 0);
-      Atomics.compareExchange(word, 0, v, v + 1);
-    }
-  }, 2_000_000);
+  const baseline: Figure = {
+    name: 'Atomics.load + compareExchange (baseline)',
+    n: 200_000,
+    body: (n) => {
+      for (let i = 0; i < n; i++) {
+        const v = Atomics.load(word, 0);
+        Atomics.compareExchange(word, 0, v, v + 1);
+      }
+    },
+  };
 
   const space = IoasidSpace.create();
   const set = space.setAlloc(null, 0, SetType.NULL);
   const max = space.maxId;
-  const pair = measure((n) => {
-    for (let i = 0; i < n; i++) space.free(set, space.alloc(set, 1, max));
-  });
   const id = space.alloc(set, 1, max, 1234);
   space.attachSpid(id, 77);
-  const find = measure((n) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += space.find(set, id);
-    sink += s;
-  }, 1_000_000);
-  const bySpid = measure((n) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += space.findBySpid(set, 77, false);
-    sink += s;
-  }, 1_000_000);
-  const bytes = space.byteLength;
+  const rcu = space.rcu;
+  const rows = measureInterleaved(baseline, [
+    {
+      name: 'alloc + free pair, 1 CPU (target <= 10x)',
+      n: 20_000,
+      body: (n) => {
+        for (let i = 0; i < n; i++) space.free(set, space.alloc(set, 1, max));
+      },
+    },
+    {
+      name: 'find, 1 CPU (target <= 3x)',
+      n: 50_000,
+      body: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += space.find(set, id);
+        sink += s;
+      },
+    },
+    {
+      name: 'findBySpid, 1 CPU',
+      n: 50_000,
+      body: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += space.findBySpid(set, 77, false);
+        sink += s;
+      },
+    },
+    {
+      name: '  reference: rcu.readLock + readUnlock',
+      n: 50_000,
+      body: (n) => {
+        for (let i = 0; i < n; i++) {
+          rcu.readLock();
+          rcu.readUnlock();
+        }
+      },
+    },
+  ]);
+  const bytes = space.byteLength; // default options
   space.detach();
 
   const disjoint = await twoCpus(false);
   const sharedSet = await twoCpus(true);
 
-  const row = (name: string, ns: number) =>
-    `${name.padEnd(44)} ${ns.toFixed(1).padStart(9)} ${(ns / base).toFixed(1).padStart(8)}x`;
+  const row = (name: string, ns: number, ratio: number) =>
+    `${name.padEnd(44)} ${ns.toFixed(1).padStart(9)} ${ratio.toFixed(1).padStart(8)}x`;
+  const base = rows[0]!.ns;
   const lines = [
-    `${'IOASID (median of 7 runs after warm-up)'.padEnd(44)} ${'ns/op'.padStart(9)} ${'vs L+CAS'.padStart(9)}`,
-    row('Atomics.load + compareExchange (baseline)', base),
-    row('alloc + free pair, 1 CPU (target <= 10x)', pair),
-    row('find, 1 CPU (target <= 3x)', find),
-    row('findBySpid, 1 CPU', bySpid),
-    row('alloc + free pair, 2 CPUs, disjoint sets', disjoint),
-    row('alloc + free pair, 2 CPUs, one shared set', sharedSet),
+    `${`IOASID (median of ${ROUNDS} interleaved rounds)`.padEnd(44)} ${'ns/op'.padStart(9)} ${'vs L+CAS'.padStart(9)}`,
+    ...rows.map((r) => row(r.name, r.ns, r.ratio)),
+    row('alloc + free pair, 2 CPUs, disjoint sets', disjoint, disjoint / base),
+    row('alloc + free pair, 2 CPUs, one shared set', sharedSet, sharedSet / base),
     `${'byteLength, default options (target <= 8 MiB)'.padEnd(44)} ${String(bytes).padStart(9)} bytes = ${(bytes / 2 ** 20).toFixed(2)} MiB`,
   ];
   console.log(lines.join('\n'));

@@ -33,23 +33,22 @@ function checkReportShape(r: StressReport): void {
 
 describe('stress scenarios', () => {
   const seed = testSeed('test/stress_scenarios_pass_with_valid_reports.test.ts');
-  it.each(Object.keys(SCENARIOS))(
-    'scenario %s passes every invariant in a short run',
-    async (name) => {
-      const s = SCENARIOS[name]!;
-      const report = await runStress({ ...s, scenario: name, seconds: 2, seed });
-      console.log(formatStressReport(report));
-      expect(report.problems).toEqual([]);
-      expect(report.invariants.filter((i) => !i.ok)).toEqual([]);
-      expect(report.verdict).toBe('PASS');
-      checkReportShape(report);
-      expect(report.throughput.opsPerSec).toBeGreaterThan(0);
-      if (s.faults.includes('kill-cpu')) expect(report.faults.kills).toBeGreaterThan(0);
-      if (s.faults.includes('stutter')) expect(report.faults.stutters).toBeGreaterThan(0);
-      const html = renderHtmlReport(report);
-      expect(html).toMatch(/^<!doctype html>/);
-      expect(html).toContain('<svg');
-      expect(html).not.toMatch(/<script|src="http|href="http/);
-    },
-  );
+  it.each(
+    Object.keys(SCENARIOS),
+  )('scenario %s passes every invariant in a short run', async (name) => {
+    const s = SCENARIOS[name]!;
+    const report = await runStress({ ...s, scenario: name, seconds: 2, seed });
+    console.log(formatStressReport(report));
+    expect(report.problems).toEqual([]);
+    expect(report.invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(report.verdict).toBe('PASS');
+    checkReportShape(report);
+    expect(report.throughput.opsPerSec).toBeGreaterThan(0);
+    if (s.faults.includes('kill-cpu')) expect(report.faults.kills).toBeGreaterThan(0);
+    if (s.faults.includes('stutter')) expect(report.faults.stutters).toBeGreaterThan(0);
+    const html = renderHtmlReport(report);
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script|src="http|href="http/);
+  });
 });

@@ -422,7 +422,7 @@ export class Rcu {
     if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
     this.#cbCookies.push(snapshotCookie(this.#ctx.seq));
     this.#cbFns.push(fn);
-    this.#cbTimer ??= setTimeout(this.#onTimer, 1);
+    if (this.#cbTimer === undefined) this.#cbTimer = setTimeout(this.#onTimer, 1);
   }
 
   /** Callbacks queued in this thread and not yet run. */

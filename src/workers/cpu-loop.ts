@@ -121,7 +121,10 @@ export class CpuLoop {
     this.#base = cpuBase(plan.cpu);
     this.#rng = new Prng(plan.seed, plan.cpu);
     let acc = 0;
-    this.#cumulative = plan.mix.map((weight) => (acc += weight));
+    this.#cumulative = plan.mix.map((weight) => {
+      acc += weight;
+      return acc;
+    });
     this.#total = acc;
     this.#logHead = Atomics.load(this.#w, this.#base + CPU_LOG_HEAD);
   }
