@@ -390,15 +390,19 @@ export function spaceGeometry(
   maxIoasids: number,
   maxThreads: number,
 ): SpaceGeometry {
-  const idCount = 2 ** pasidBits;
-  const bitmapWords = Math.max(1, idCount / 32);
+  // Integer arithmetic only (shifts, `| 0`): V8 keeps these as small integers, so index
+  // arithmetic on the hot paths stays int32 (`2 ** n` would be a double, and every index
+  // derived from it would be computed in floating point).
+  const idCount = (1 << pasidBits) | 0;
+  const bitmapWords = Math.max(1, idCount >>> 5) | 0;
   const threadsBase = SPACE_THREADS_WORD;
-  const bitmapBase = threadsBase + maxThreads * SPACE_TS_WORDS;
-  const mapBase = bitmapBase + bitmapWords;
-  const setsBase = mapBase + idCount;
-  const recordsBase = setsBase + maxSets * SPACE_SET_WORDS;
-  const spidBase = recordsBase + maxIoasids * SPACE_REC_WORDS;
-  const spidBuckets = 2 ** Math.ceil(Math.log2(Math.max(2, 2 * maxIoasids)));
+  const bitmapBase = (threadsBase + maxThreads * SPACE_TS_WORDS) | 0;
+  const mapBase = (bitmapBase + bitmapWords) | 0;
+  const setsBase = (mapBase + idCount) | 0;
+  const recordsBase = (setsBase + maxSets * SPACE_SET_WORDS) | 0;
+  const spidBase = (recordsBase + maxIoasids * SPACE_REC_WORDS) | 0;
+  let spidBuckets = 2;
+  while (spidBuckets < 2 * maxIoasids) spidBuckets <<= 1;
   return {
     pasidBits,
     idCount,
