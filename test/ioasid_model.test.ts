@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IoasidSpace } from '../src/core/ioasid.js';
+import { testSeed } from './helpers/seed.js';
 import { allCommands } from './model/index.js';
 import {
   MAX_IOASIDS,
@@ -15,7 +16,6 @@ import {
   PASID_BITS,
   type Real,
 } from './model/model.js';
-import { testSeed } from './seed.js';
 
 const FILE = 'test/ioasid_model.test.ts';
 
@@ -47,17 +47,17 @@ function property(policy: 'lowest' | 'cyclic', modelCyclic: boolean) {
 
 describe('IoasidSpace against the sequential model', () => {
   it('policy lowest: exact results and state after every command', () => {
-    const seed = testSeed(FILE, 'model lowest');
+    const seed = testSeed(FILE);
     fc.assert(property('lowest', false), { seed, numRuns: 100 });
   });
 
   it('policy cyclic: exact results and state after every command', () => {
-    const seed = testSeed(FILE, 'model cyclic');
+    const seed = testSeed(FILE);
     fc.assert(property('cyclic', true), { seed, numRuns: 60 });
   });
 
   it('broken twin: the checker rejects a space whose policy differs from the model', () => {
-    const seed = testSeed(FILE, 'model broken twin');
+    const seed = testSeed(FILE);
     expect(() => fc.assert(property('cyclic', false), { seed, numRuns: 200 })).toThrow();
   });
 });

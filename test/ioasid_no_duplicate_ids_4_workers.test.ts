@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IoasidSpace, SetType } from '../src/core/ioasid.js';
-import { testSeed } from './seed.js';
+import { testSeed } from './helpers/seed.js';
 import { checkNoOverlap, corruptWithDuplicate } from './workers/check-log.js';
 import { runStress } from './workers/run-stress.js';
 
@@ -14,7 +14,7 @@ const FILE = 'test/ioasid_no_duplicate_ids_4_workers.test.ts';
 describe('no duplicate ids with 4 workers', () => {
   for (const policy of ['lowest', 'cyclic'] as const) {
     it(`policy ${policy}: every id is live in at most one allocation at a time`, async () => {
-      const seed = testSeed(FILE, `no-dup ${policy}`);
+      const seed = testSeed(FILE);
       const space = IoasidSpace.create({
         pasidBits: 5,
         maxSets: 4,

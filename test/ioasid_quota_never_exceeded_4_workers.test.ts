@@ -6,14 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IoasidSpace, SetType } from '../src/core/ioasid.js';
-import { testSeed } from './seed.js';
+import { testSeed } from './helpers/seed.js';
 import { runStress } from './workers/run-stress.js';
 
 const FILE = 'test/ioasid_quota_never_exceeded_4_workers.test.ts';
 
 describe('quota never exceeded with 4 workers', () => {
   it('set counts stay <= quota and quotas sum <= capacity, under constant -EDQUOT', async () => {
-    const seed = testSeed(FILE, 'quota');
+    const seed = testSeed(FILE);
     const space = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 64, maxThreads: 8 });
     const quotas = [3, 5, 7];
     const sets = quotas.map((q, i) =>
@@ -53,7 +53,7 @@ describe('quota never exceeded with 4 workers', () => {
   });
 
   it('broken twin: the online quota check fires when the quota it is given is too small', async () => {
-    const seed = testSeed(FILE, 'quota broken twin');
+    const seed = testSeed(FILE);
     const space = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 64, maxThreads: 8 });
     const set = space.setAlloc(null, 6, SetType.NULL);
     const results = await runStress(space, {

@@ -4,7 +4,7 @@
  * Atomics.add counter. An allocation is certainly live from its alloc's clockAfter to its
  * free's clockBefore; two such intervals of the same id must not overlap.
  */
-import { EV_ALLOC, EV_FREE } from '../../src/core/testing/ioasid-stress-worker.js';
+import { EV_ALLOC, EV_FREE } from './ioasid-stress-protocol.js';
 
 export function checkNoOverlap(logs: Int32Array[]): string[] {
   const intervals = new Map<number, Array<[number, number, number]>>();

@@ -1,12 +1,7 @@
 /** Spawns stress workers (compiled JS from dist/) on one space and collects their results. */
-import { Worker } from 'node:worker_threads';
 import type { IoasidSpace } from '../../src/core/ioasid.js';
-import type {
-  StressResult,
-  StressWorkerData,
-} from '../../src/core/testing/ioasid-stress-worker.js';
-
-const WORKER_URL = new URL('../../dist/src/core/testing/ioasid-stress-worker.js', import.meta.url);
+import { startTestWorker } from '../helpers/workers.js';
+import type { StressResult, StressWorkerData } from './ioasid-stress-protocol.js';
 
 export interface StressPlan {
   workers: number;
@@ -37,7 +32,7 @@ export async function runStress(space: IoasidSpace, plan: StressPlan): Promise<S
     };
     runs.push(
       new Promise((resolve, reject) => {
-        const worker = new Worker(WORKER_URL, { workerData: data });
+        const worker = startTestWorker('ioasid-stress-worker', data);
         worker.once('message', (m: StressResult) => resolve(m));
         worker.once('error', reject);
         worker.once('exit', (code) => {

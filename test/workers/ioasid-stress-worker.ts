@@ -3,7 +3,8 @@
  * space, runs a seeded random mix of alloc/free/get/put/find on its sets, checks ownership and
  * quota online, and posts back an event log for the offline checkers.
  *
- * Not part of the public API (compiled to dist/ so tests can spawn it as plain JS).
+ * Test-only: lives under test/, so nothing of it ships in dist/src (tests spawn the compiled
+ * copy in dist/test through startTestWorker).
  *
  * Online checks, each sound (no false alarm on a correct allocator):
  * - ownership: `owner[id]` is CAS'd 0 -> worker+1 after alloc returns and cleared before free
@@ -13,41 +14,15 @@
  *   it never exceeds the set's live count; above the quota is a violation;
  * - data: `find` on an id this worker holds must return this allocation's unique data, also
  *   from inside a getter.
- *
- * @internal
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../ioasid.js';
-
-/** workerData of one stress worker. */
-export interface StressWorkerData {
-  handle: IoasidHandle;
-  worker: number;
-  seed: number;
-  ops: number;
-  /** Sets this worker allocates from. */
-  sets: number[];
-  /** Quota of each set in `sets` (same order). */
-  quotas: number[];
-  /** Int32 words: [0] clock, [1..] owner per id, then holders per set id. */
-  shared: SharedArrayBuffer;
-  maxId: number;
-  maxSets: number;
-  /** Most ids held at once. */
-  maxHold: number;
-}
-
-/** Event log entry kinds (4 Int32 words each: kind, id, clockBefore, clockAfter). */
-export const EV_ALLOC = 1;
-export const EV_FREE = 2;
-
-/** What a worker posts back when done. */
-export interface StressResult {
-  worker: number;
-  violations: string[];
-  log: Int32Array;
-  counts: Record<string, number>;
-}
+import { IoasidSpace } from '../../src/core/ioasid.js';
+import {
+  EV_ALLOC,
+  EV_FREE,
+  type StressResult,
+  type StressWorkerData,
+} from './ioasid-stress-protocol.js';
 
 const CLOCK = 0;
 const OWNER0 = 1;
