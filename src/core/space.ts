@@ -132,6 +132,8 @@ const MAX_REFS = REC_REFS_MASK;
 const GEN_ONE = 1 << REC_GEN_SHIFT;
 /** TS_OP of an alloc that also popped record TS_REC (phase 3). */
 const TS_ALLOC_3 = TS_OP_ALLOC | (3 << 4);
+/** Entries of the thread-local published-map-word hint (a power of two). */
+const PUB_HINTS = 64;
 
 /** `inspect` result. */
 export interface IdState {
@@ -167,6 +169,9 @@ export class SpaceCore {
   #cQuota = 0;
   #bmIdx = -1;
   #bmVal = 0;
+  /** Map words this thread published, direct-mapped by id (a hint for `free`; see there). */
+  readonly #pubId = new Int32Array(PUB_HINTS);
+  readonly #pubMap = new Int32Array(PUB_HINTS);
 
   constructor(
     i32: I32,
@@ -330,6 +335,8 @@ export class SpaceCore {
     // in find, #lookup and the writers' loops.
     Atomics.store(i32, this.#mapBase + id, gen | x);
     i32[ts + TS_OP] = TS_OP_NONE;
+    this.#pubId[id & (PUB_HINTS - 1)] = id;
+    this.#pubMap[id & (PUB_HINTS - 1)] = gen | x;
     return id;
   }
 
@@ -420,10 +427,17 @@ export class SpaceCore {
   /**
    * Initiate the free of `id` owned by `set`: reclaim now if this drops the last reference,
    * else mark it FREE_PENDING. Fast path: one guessed CAS for an idle id without SPID.
+   *
+   * When this thread published `id` recently, the map word it stored is a guess that saves
+   * loading it: the CAS below succeeds only if STATE still holds that word's generation,
+   * idle, which means that allocation is still live and so still what map[id] names (the map
+   * changes only at publish and after a reclaim's CAS to FREE). A stale guess fails the KEY
+   * check or the CAS and takes the slow path, which loads the map.
    */
   free(set: number, id: number): number {
     const { i32 } = this;
-    const m = Atomics.load(i32, this.#mapBase + id);
+    const h = id & (PUB_HINTS - 1);
+    const m = this.#pubId[h] === id ? this.#pubMap[h]! : Atomics.load(i32, this.#mapBase + id);
     if (m === 0) return -Errno.ENOENT;
     const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
     const gen = m & REC_GEN_BITS;
@@ -546,6 +560,7 @@ export class SpaceCore {
     const bit = 1 << (id & 31);
     const old = Atomics.and(i32, this.#bmBase + (id >>> 5), ~bit);
     i32[ts + TS_OP] = TS_OP_RECLAIM | TS_PHASE_1; // kill point rule
+    if (this.#pubId[id & (PUB_HINTS - 1)] === id) this.#pubId[id & (PUB_HINTS - 1)] = 0;
     this.#bmIdx = id >>> 5;
     this.#bmVal = old & ~bit;
     this.#releaseUnit(set, TS_OP_RECLAIM | TS_PHASE_2);
