@@ -676,7 +676,7 @@ export class IoasidSpace {
    *
    * Context: any attached thread; lock-free; never blocks.
    * @returns 0; -EINVAL unknown id; -EBUSY free-pending (checked before ownership); -EACCES
-   * other set; -EAGAIN the count would pass 2^18 - 1. On error nothing changes.
+   * other set; -EAGAIN the count would pass 2^17 - 1. On error nothing changes.
    */
   get(set: number | null, id: number): number {
     if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
@@ -711,7 +711,10 @@ export class IoasidSpace {
    *   it (e.g. when the object it names is dying); must not block
    *
    * Context: any attached thread; lock-free; never blocks. The data may be detached or the id
-   * freed right after it returns: take a reference (getter or `get`) to rely on it.
+   * freed right after it returns, and an id whose free has begun but not yet returned may
+   * still be found (as with the kernel's `xa_load` under RCU): take a reference (getter or
+   * `get`) to rely on it. Cost: four atomic loads and two stores, of which the read side is
+   * two and two.
    * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
    */
   find(set: number | null, id: number, getter?: (data: number) => boolean): number {

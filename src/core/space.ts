@@ -25,7 +25,8 @@
  * - Guessed CASes: this thread remembers the last COUNT word it saw for one set and the last
  *   value of one bitmap word, and CASes against them without loading first. A wrong guess
  *   only makes the CAS fail (it returns the real value, and the slow path takes over), so a
- *   guess is a hint, never trusted: single-threaded alloc+free needs 8 atomic operations.
+ *   guess is a hint, never trusted. With the published-map-word hint in `free`,
+ *   single-threaded alloc+free needs 7 atomic operations (3 + 4).
  * - KEY and ID are read without Atomics: written while the record is private, before the
  *   publishing Atomics.store of the map word, and never written again until the record is
  *   recycled, which needs a grace period after it was unpublished. A reader that loaded the
@@ -33,6 +34,13 @@
  *   reads a word that cannot change under it; a writer outside a section compares the
  *   generation in the same word, so a recycled record's KEY is recognised (Int32 accesses
  *   never tear).
+ * - `find` is the read side (two loads, two stores) plus two loads: the map word and DATA.
+ *   DATA stays an Atomics.load because attachData/detachData change it in place. Rejected:
+ *   making DATA immutable per incarnation by publishing a replacement record on each data
+ *   change (the refcount in STATE would have to move to the new record atomically, which
+ *   needs a MOVED state that get/put/free help complete: much machinery for one load);
+ *   a seqlock-style find without a read-side section (the issue requires the getter to run
+ *   inside one).
  *
  * ## Kill points (what `releaseThread` relies on)
  * A worker stopped by `worker.terminate()` stops where V8 checks for interrupts: at the entry
