@@ -339,8 +339,12 @@ export class IoasidSpace {
    *
    * @param handle - `space.handle` from another thread (structured-cloned)
    *
-   * Context: any thread, once per thread and space (detach before attaching again); never
-   * blocks.
+   * If the thread slot it gets was left by a thread that died and whose Rcu slot was freed
+   * without `releaseThread`, that thread's share is recovered first (as `releaseThread`
+   * would).
+   *
+   * Context: any thread, once per thread and space (detach before attaching again); does not
+   * block, except to wait out a `releaseThread` still recovering the same slot (microseconds).
    * @returns the attached space
    * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION; RcuError
    * ERR_RCU_NO_SLOT when maxThreads threads are attached
