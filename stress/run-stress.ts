@@ -60,6 +60,7 @@ import {
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { buildStressReport, type StressReport } from './report.js';
 import type { Scenario } from './scenarios.js';
+import { sleep, withTimeout } from './timers.js';
 
 /** Deliberately broken allocator variants (IoasidOptions.fault), for the harness's self-test. */
 export const BROKEN_ALLOCATORS = ['reclaim-without-gp', 'quota-check-then-act'] as const;
@@ -481,21 +482,4 @@ function readCpuCounters(
     ),
     timeline: range(cpus, (c) => range(epochs, (e) => word(c, CPU_TIMELINE + e))),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** True if `p` settles within `ms`; the timer never outlives the race. */
-export async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

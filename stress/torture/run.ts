@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { Rcu, type RcuFaultMode } from '../../src/core/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
+import { sleep, withTimeout } from '../timers.js';
 import {
   CTRL_PAUSE,
   CTRL_STOP,
@@ -252,13 +253,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   Atomics.store(words, CTRL_PAUSE, 0);
   Atomics.store(words, CTRL_STOP, 1);
   Atomics.notify(words, CTRL_PAUSE);
-  let giveUp: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    giveUp = setTimeout(() => resolve(false), 15_000);
-  });
-  const allExited = Promise.all(exits).then(() => true);
-  const stopped = await Promise.race([allExited, timedOut]);
-  clearTimeout(giveUp);
+  const stopped = await withTimeout(Promise.all(exits), 15_000);
   if (!stopped) {
     failures.push(`threads did not stop within 15 s: ${[...live.keys()].join(', ')}`);
     await Promise.all([...live.values()].map((w) => w.terminate()));
@@ -291,10 +286,6 @@ function withoutProgress(config: TortureConfig): Omit<TortureConfig, 'onProgress
 
 function slotNesting(rcu: Rcu, slot: number): number {
   return rcu.stats().slots.find((s) => s.slot === slot)?.nesting ?? 0;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sumOver(words: Int32Array, bases: number[], offset: number): number {
