@@ -29,7 +29,7 @@ describe('Rcu API contract (main thread)', () => {
     const r = Rcu.attach(clone);
     const slot = r.registerThread();
     r.readLock();
-    expect(rcu.stats().slots.find((s) => s.slot === slot)?.nesting).toBe(1);
+    expect(rcu.stats().slots.find((s) => s.slot === slot)?.inSection).toBe(true);
     r.readUnlock();
   });
 
@@ -41,7 +41,7 @@ describe('Rcu API contract (main thread)', () => {
     rcu.readLock();
     rcu.readLock();
     expect(rcu.nesting).toBe(2);
-    expect(rcu.stats().slots[0]?.nesting).toBe(2);
+    expect(rcu.stats().slots[0]?.inSection).toBe(true);
     const before = rcu.stats();
     expect(code(() => rcu.synchronize())).toBe('ERR_RCU_IN_READ_SECTION');
     rcu.callRcu(() => {});
@@ -51,7 +51,7 @@ describe('Rcu API contract (main thread)', () => {
     expect(rcu.stats().gracePeriods).toBe(before.gracePeriods);
     rcu.readUnlock();
     rcu.readUnlock();
-    expect(rcu.stats().slots[0]?.nesting).toBe(0);
+    expect(rcu.stats().slots[0]?.inSection).toBe(false);
     rcu.barrier();
     rcu.unregisterThread();
     expect(code(() => rcu.readLock())).toBe('ERR_RCU_NOT_REGISTERED');
@@ -155,6 +155,6 @@ describe('Rcu API contract (main thread)', () => {
     const s = rcu.stats();
     expect(s.gracePeriods).toBe(5000);
     expect(s.inProgress).toBe(false);
-    expect(s.slots[0]).toMatchObject({ nesting: 0 });
+    expect(s.slots[0]).toMatchObject({ inSection: false, leaderWaiting: false });
   });
 });

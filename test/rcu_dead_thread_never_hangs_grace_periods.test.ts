@@ -28,7 +28,7 @@ describe('dead threads and grace periods', () => {
     await until(() => Atomics.load(victim.ctrl, AGENT_INSIDE) === 1);
     const slot = Atomics.load(victim.ctrl, AGENT_SLOT);
     await victim.worker.terminate();
-    expect(rcu.stats().slots.find((s) => s.slot === slot)?.nesting).toBe(1);
+    expect(rcu.stats().slots.find((s) => s.slot === slot)?.inSection).toBe(true);
     const syncer = agent(rcu, 'synchronize');
     // The stall is reported (by the worker leading the grace period) and it keeps waiting.
     await until(() => rcu.stats().stalls >= 2);

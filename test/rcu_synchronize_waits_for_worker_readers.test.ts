@@ -31,6 +31,8 @@ describe('synchronize across worker threads', () => {
     // Wait until the grace period is blocked on the holder and its leader went to sleep.
     await until(() => rcu.stats().inProgress && rcu.stats().sleeps > 0);
     expect(Atomics.load(syncer.ctrl, AGENT_DONE)).toBe(0);
+    // Before sleeping the leader marked the holder's section WAIT: its leaving exchange wakes it.
+    expect(rcu.stats().slots.filter((s) => s.inSection)).toMatchObject([{ leaderWaiting: true }]);
     Atomics.store(holder.ctrl, AGENT_RELEASE, 1);
     Atomics.notify(holder.ctrl, AGENT_RELEASE);
     await until(() => Atomics.load(syncer.ctrl, AGENT_DONE) === 1);

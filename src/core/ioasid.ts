@@ -717,8 +717,7 @@ export class IoasidSpace {
    * Context: any attached thread; lock-free; never blocks. The data may be detached or the id
    * freed right after it returns, and an id whose free has begun but not yet returned may
    * still be found (as with the kernel's `xa_load` under RCU): take a reference (getter or
-   * `get`) to rely on it. Cost: four atomic loads and two stores, of which the read side is
-   * two and two.
+   * `get`) to rely on it. Cost: two atomic loads, plus the read side's store and exchange.
    * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
    */
   find(set: number | null, id: number, getter?: (data: number) => boolean): number {

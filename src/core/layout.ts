@@ -21,16 +21,14 @@
  *   STALL_MS      3                         grace-period stall warning threshold, ms
  *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader (torture only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
- * gp            16                 16     grace-period leader          readers, pollers       own 64-byte line
+ * gp            16                 16     grace-period leader          pollers, wakers        own 64-byte line
  *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)
- *                                           value = completed * 4 + step; step 0 idle, 1 waiting on
- *                                           phase-1 readers, 2 waiting on phase-0 readers
- *   GP_CTR        18                        leader                       readLock (outermost)   L/S
- *                                           RCU_GP_COUNT | (RCU_PHASE if step == 1): a pure function
- *                                           of GP_SEQ's step, so a resumed grace period can rewrite it
+ *                                           value = completed * 4 + step; step 0 idle, 1 taking the
+ *                                           snapshot, 2 waiting for the snapshotted sections to end
+ *   (18)                                    unused (was GP_CTR in layout version 1)
  *   GP_LOCK       19                        synchronize/pollState        waiters                CAS; 0 free,
  *                                           else owner threadId + 1; waiters Atomics.wait on it
- *   GP_FUTEX      20                        leader -> -1, reader -> 0    outermost readUnlock   L/S/CAS; wait/notify
+ *   GP_FUTEX      20                        leader -> -1, waker -> 0     readers that saw WAIT  L/S/CAS; wait/notify
  *   SLOT_HWM      21                        registerThread (CAS max)     leader's scans         CAS / load
  *                                           one past the highest slot ever claimed: scans stop there
  * stats         32                 16     grace-period leader          stats()                Atomics.add / load
@@ -40,12 +38,19 @@
  *   RELEASED      35                        slots freed by releaseSlot()
  *   WAKEUPS       36                        wake-ups issued by readers
  * reader slot   48 + 16 * slot     16     see below; padded to 64 bytes so slots never share a line
- *   CTR           +0                        owning thread only           leader's scans         L/S
- *                                           0 = outside any read-side section; else RCU_PHASE bit
- *                                           as loaded from GP_CTR plus nesting depth (low 16 bits)
+ *   CTR           +0                        owning thread (store on enter, leader's scans          S / exchange
+ *                                           exchange on leave); leader   (load)                 leader: CAS
+ *                                           (CAS sets WAIT); releaseSlot
+ *                                           0 = outside any read-side section; else the section's MARK
+ *                                           (odd, 30 bits, new at each outermost readLock) | WAIT
  *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
  *                                           unregisterThread / releaseSlot (store 0)
  *   CLAIMS        +2                        registerThread               stats()                Atomics.add
+ * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16
+ *                                     leader (holds GP_LOCK)       leader, its resumer    L/S
+ *   SNAP[slot]                              the slot's CTR without WAIT as the step-1 scan saw it; the
+ *                                           grace period waits while CTR still holds that mark; the
+ *                                           leader zeroes an entry once its section is seen to end
  * ```
  */
 
@@ -59,7 +64,7 @@ export const LINE_WORDS = 16;
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
-export const RCU_LAYOUT_VERSION = 1;
+export const RCU_LAYOUT_VERSION = 2;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 
@@ -73,7 +78,6 @@ export const RCU_FAULT_ARG_WORD = 5;
 /** Word index of the 64-bit grace-period sequence; its BigInt64Array index is half of it. */
 export const RCU_GP_SEQ_WORD = 16;
 export const RCU_GP_SEQ_I64 = RCU_GP_SEQ_WORD / 2;
-export const RCU_GP_CTR_WORD = 18;
 export const RCU_GP_LOCK_WORD = 19;
 export const RCU_GP_FUTEX_WORD = 20;
 export const RCU_SLOT_HWM_WORD = 21;
@@ -90,24 +94,34 @@ export const RCU_SLOT_CTR = 0;
 export const RCU_SLOT_OWNER = 1;
 export const RCU_SLOT_CLAIMS = 2;
 
-/** Reader counter encoding (after liburcu's urcu-common.h, on 32-bit words). */
-export const RCU_NEST_MASK = 0xffff;
-export const RCU_PHASE = 0x10000;
-/** GP_CTR always holds a nesting count of one, so one store both enters and records the phase. */
-export const RCU_GP_COUNT = 1;
+/**
+ * Reader CTR encoding. A section's mark is odd, so never 0 ("outside"); the owner advances it
+ * by 2 at each outermost readLock, modulo 2^30. WAIT is set only by the leader, only on a CTR
+ * that holds a mark, and cleared by the reader's leaving exchange.
+ */
+export const RCU_MARK_MASK = 0x3fffffff;
+export const RCU_WAIT = 0x40000000;
 
 /** GP_SEQ encoding: completed grace periods times four, plus the step in progress. */
 export const RCU_SEQ_STEP_MASK = 3n;
 export const RCU_SEQ_SHIFT = 2n;
+export const RCU_STEP_SNAPSHOT = 1n;
+export const RCU_STEP_WAIT = 2n;
 
 /** Word index of slot `slot`'s first word. */
 export function rcuSlotBase(slot: number): number {
   return RCU_SLOTS_WORD + slot * RCU_SLOT_WORDS;
 }
 
+/** Word index of slot `slot`'s snapshot entry (leader-owned; not in the reader's line). */
+export function rcuSnapWord(maxThreads: number, slot: number): number {
+  return RCU_SLOTS_WORD + maxThreads * RCU_SLOT_WORDS + slot;
+}
+
 /** Total words of an RCU buffer with `maxThreads` reader slots. */
 export function rcuBufferWords(maxThreads: number): number {
-  return RCU_SLOTS_WORD + maxThreads * RCU_SLOT_WORDS;
+  const snapWords = Math.ceil(maxThreads / LINE_WORDS) * LINE_WORDS;
+  return RCU_SLOTS_WORD + maxThreads * RCU_SLOT_WORDS + snapWords;
 }
 
 // =============================================================================================

@@ -1,25 +1,31 @@
 /**
- * Grace-period machinery: the two-phase flip, the reader scan, the adaptive wait, sharing of
- * grace periods between concurrent callers, and stall reports.
+ * Grace-period machinery: the reader snapshot, the wait for the snapshotted sections, sharing
+ * of grace periods between concurrent callers, and stall reports.
  *
  * ## Developer notes
  * **State lives in shared memory, so anyone can resume it.** One 64-bit word, GP_SEQ, holds
- * `completed * 4 + step`. Step 0 is idle; step 1 waits for readers that entered with phase 0;
- * step 2 waits for readers that entered with phase 1. GP_CTR's phase bit is a pure function of
- * the step (1 during step 1, else 0), so whoever holds GP_LOCK can redo the current step from
- * the top: re-store GP_CTR, rescan. That is what lets `pollState` advance a grace period one
- * non-blocking step at a time, and lets another thread finish a grace period whose leader was
+ * `completed * 4 + step`. Step 0 is idle; step 1 takes the snapshot (copies every reader's
+ * CTR into SNAP); step 2 waits until no reader's CTR still holds the mark SNAP recorded for
+ * it. Whoever holds GP_LOCK can resume from GP_SEQ and SNAP alone: redo step 1 from the top,
+ * or go on waiting in step 2. That is what lets `pollState` advance a grace period one
+ * non-blocking scan at a time, and lets another thread finish a grace period whose leader was
  * terminated (after `releaseSlot` frees GP_LOCK).
  *
- * **Why two steps are enough** (the parity argument of liburcu's urcu.c, on SC atomics): let T
- * be the store that moves GP_SEQ into step 1. A reader whose slot store precedes the step-1
- * scan of its slot holds phase 0 or 1. Phase 0: step 1 (which waits for "active and phase !=
- * 1") waits for it. Phase 1: its phase was loaded during an earlier step 1 and it is still
- * inside; step 2 waits for "active and phase != 0" and so for it. A reader whose slot store
- * follows that scan entered after T, so it cannot hold a pointer removed before T. Hence every
- * reader that could hold such a pointer is waited for, and each grace period ends with GP_CTR
- * back at phase 0, so no counter ever wraps: the phase is one bit and the nesting count is
- * bounded.
+ * **Why one snapshot is enough** (SC atomics throughout). Let an updater unpublish a pointer
+ * and then take a cookie; the grace period that meets it starts (its step-1 store) after both,
+ * and its snapshot loads follow. Take a reader section S that loaded the old pointer. That
+ * load precedes the unpublish, so S's entering store precedes the snapshot load of its slot,
+ * which therefore returns S's mark or something S's thread stored later. The first later
+ * store is S's leaving exchange (0), so "later" means S is over. If the snapshot holds S's
+ * mark, step 2 waits while CTR, WAIT bit aside, still equals it; the only stores that change
+ * it are S's leaving exchange, and `releaseSlot` of a dead thread. So step 2 ends only after
+ * S did, and every load S made precedes its exchange. A section entered after the snapshot
+ * load of its slot loads pointers after the unpublish and is not waited for.
+ * A repeated mark (2^29 sections later, or a new owner of a released slot) only makes step 2
+ * wait for that section too: the error can only lengthen a grace period, never shorten it.
+ * Snapshotting later than the start is also safe (it only adds sections to wait for), which
+ * is why a resumed step 1 simply snapshots again; step 2 never re-snapshots, or a poll loop
+ * could chase new sections forever.
  *
  * **Why the cookie is right.** `getState()` reads GP_SEQ = c*4+s and asks for c+1 completions
  * when idle, c+2 when a grace period is in flight (that one may have begun before the call).
@@ -32,23 +38,23 @@
  * grace periods that start after it was taken, N concurrent callers cost about two grace
  * periods, not N.
  *
- * **Waiting for readers** copies liburcu's adaptive wait: scan, spin for a bounded time
+ * **Waiting for readers** follows liburcu's adaptive wait: scan, spin for a bounded time
  * (about 30 µs: a futex wake-up costs about 22 µs on these VMs), then store GP_FUTEX = -1,
- * rescan, and `Atomics.wait` on it with a 10 ms safety timeout. The outermost `readUnlock`
- * that sees -1 wakes us.
+ * CAS the WAIT bit into every pending reader's CTR (a failed CAS means that reader just left),
+ * and `Atomics.wait` on GP_FUTEX with a 10 ms safety timeout. A reader's leaving exchange
+ * returns WAIT and it wakes us; GP_FUTEX was -1 before WAIT was set, so the wake cannot be
+ * lost. Readers thus never read a shared word: the leader tells each one, in its own line.
  *
- * Rejected: a free-running 32-bit grace-period counter in reader slots (wraps within minutes
- * at millions of grace periods per second; perfbook's toy-RCU overflow scenario); a queue of
- * waiters as in liburcu (threads cannot share wait-queue nodes; counters suffice).
+ * Rejected: liburcu-mb's two phase flips of a global counter that readers copy (a load per
+ * readLock, two scans per grace period; this project's layout version 1); a free-running
+ * global counter in reader slots (wraps within minutes at millions of grace periods per
+ * second; perfbook's toy-RCU overflow scenario); a queue of waiters as in liburcu (threads
+ * cannot share wait-queue nodes; counters suffice).
  */
 import {
-  RCU_GP_COUNT,
-  RCU_GP_CTR_WORD,
   RCU_GP_FUTEX_WORD,
   RCU_GP_LOCK_WORD,
   RCU_GP_SEQ_I64,
-  RCU_NEST_MASK,
-  RCU_PHASE,
   RCU_SEQ_SHIFT,
   RCU_SEQ_STEP_MASK,
   RCU_SLOT_CTR,
@@ -57,7 +63,11 @@ import {
   RCU_STAT_SKIPPED_WORD,
   RCU_STAT_SLEEPS_WORD,
   RCU_STAT_STALLS_WORD,
+  RCU_STEP_SNAPSHOT,
+  RCU_STEP_WAIT,
+  RCU_WAIT,
   rcuSlotBase,
+  rcuSnapWord,
 } from './layout.js';
 
 /** Fault-injection modes (torture testing only; 0 in every real system). */
@@ -153,31 +163,27 @@ export function releaseGracePeriodLock(words: Int32Array<SharedArrayBuffer>): vo
 /**
  * Run the grace period in GP_SEQ from its current step. Caller holds GP_LOCK.
  * With `blocking`, returns true once it completed; without, returns false as soon as one scan
- * finds a reader still pending (the state stays in GP_SEQ for the next caller).
+ * finds a reader still pending (the state stays in GP_SEQ and SNAP for the next caller).
  */
 function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean {
-  const { words, seq } = ctx;
+  const { seq } = ctx;
   const s = Atomics.load(seq, RCU_GP_SEQ_I64);
   const base = s & ~RCU_SEQ_STEP_MASK;
   let step = s & RCU_SEQ_STEP_MASK;
   const skip = faultSkipsThisGracePeriod(ctx, Number(s >> RCU_SEQ_SHIFT));
   if (step === 0n) {
     // Start: from this store on, a getState() asks for one more completion (see header).
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | 1n);
-    step = 1n;
+    Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_SNAPSHOT);
+    step = RCU_STEP_SNAPSHOT;
   }
-  if (step === 1n) {
-    // Flip to phase 1; readers entering from now on record phase 1.
-    Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT | RCU_PHASE);
-    if (!skip && !waitForReaders(ctx, RCU_PHASE, blocking)) return false;
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | 2n);
+  if (step === RCU_STEP_SNAPSHOT) {
+    takeSnapshot(ctx, skip);
+    Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_WAIT);
   }
-  // Step 2: flip back to phase 0 and wait for phase-1 readers.
-  Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT);
-  if (!skip && !waitForReaders(ctx, 0, blocking)) return false;
-  if (skip) Atomics.add(words, RCU_STAT_SKIPPED_WORD, 1);
-  // Complete: publishes "every reader that could hold a pointer removed before the start has
-  // left"; pairs with the loads in completedGracePeriods()/pollState().
+  if (!skip && !waitForReaders(ctx, blocking)) return false;
+  if (skip) Atomics.add(ctx.words, RCU_STAT_SKIPPED_WORD, 1);
+  // Complete: publishes "every section open at the snapshot has ended"; pairs with the loads
+  // in completedGracePeriods()/pollState().
   Atomics.store(seq, RCU_GP_SEQ_I64, base + (1n << RCU_SEQ_SHIFT));
   return true;
 }
@@ -190,66 +196,91 @@ function faultSkipsThisGracePeriod(ctx: GracePeriodContext, gpNumber: number): b
 }
 
 /**
- * Number of reader slots still inside a section entered with a phase other than `phase`.
- * Lock-free snapshot: a slot may change right after it is read, which is harmless because a
- * reader entering now records the current phase and is not waited for.
+ * Step 1: SNAP[slot] = the slot's mark (0 if outside), for every slot below HWM. A slot claimed
+ * after the HWM load enters its first section after this scan began, so it is not needed
+ * (registerThread raises HWM before its first readLock). A skipped grace period (fault
+ * injection) snapshots nobody.
  */
-function pendingReaders(ctx: GracePeriodContext, phase: number): number {
-  const { words } = ctx;
+function takeSnapshot(ctx: GracePeriodContext, skip: boolean): void {
+  const { words, maxThreads } = ctx;
+  const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
+  for (let slot = 0; slot < hwm; slot++) {
+    const ctr = skip ? 0 : Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_CTR) & ~RCU_WAIT;
+    Atomics.store(words, rcuSnapWord(maxThreads, slot), ctr);
+  }
+}
+
+/**
+ * Step 2 scan: how many snapshotted sections are still open. An entry whose section is seen
+ * to have ended is zeroed, so later scans of this grace period skip its slot. With
+ * `markWaiting`, also CAS WAIT into each pending CTR (the leader is about to sleep; GP_FUTEX
+ * is already -1), so that reader's leaving exchange wakes it.
+ */
+function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
+  const { words, maxThreads } = ctx;
   const ignored = ctx.faultMode === FaultMode.ignoreReader ? ctx.faultArg : -1;
   const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
   let pending = 0;
   for (let slot = 0; slot < hwm; slot++) {
-    const ctr = Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_CTR);
-    if ((ctr & RCU_NEST_MASK) !== 0 && (ctr & RCU_PHASE) !== phase && slot !== ignored) pending++;
+    const snapWord = rcuSnapWord(maxThreads, slot);
+    const mark = Atomics.load(words, snapWord);
+    if (mark === 0 || slot === ignored) continue;
+    const ctrWord = rcuSlotBase(slot) + RCU_SLOT_CTR;
+    let ctr = Atomics.load(words, ctrWord);
+    if (markWaiting && ctr === mark) {
+      // A failed CAS returns the new CTR: the reader left (0) or is in a later section. Only
+      // the leader sets WAIT, so a CTR already holding mark | WAIT needs no CAS.
+      const seen = Atomics.compareExchange(words, ctrWord, mark, mark | RCU_WAIT);
+      ctr = seen === mark ? mark | RCU_WAIT : seen;
+    }
+    if ((ctr & ~RCU_WAIT) === mark) pending++;
+    else Atomics.store(words, snapWord, 0);
   }
   return pending;
 }
 
 /**
- * Wait until no reader is pending for `phase`. Non-blocking mode scans once.
+ * Wait until no snapshotted section is open. Non-blocking mode scans once.
  * Blocking mode spins ~30 µs, then sleeps on GP_FUTEX, reporting a stall per pending slot
  * every `stallMs` and waiting on regardless: a stalled reader delays, never breaks, RCU.
  */
-function waitForReaders(ctx: GracePeriodContext, phase: number, blocking: boolean): boolean {
-  if (pendingReaders(ctx, phase) === 0) return true;
+function waitForReaders(ctx: GracePeriodContext, blocking: boolean): boolean {
+  if (pendingReaders(ctx, false) === 0) return true;
   if (!blocking) return false;
   const { words } = ctx;
   const start = performance.now();
   let nextStall = start + ctx.stallMs;
   for (let pass = 1; ; pass++) {
-    if (pendingReaders(ctx, phase) === 0) {
-      // Defensive: a timed-out sleep can leave -1 behind, which would make every later
-      // outermost readUnlock pay for a CAS until someone clears it.
-      if (Atomics.load(words, RCU_GP_FUTEX_WORD) !== 0) Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
-      return true;
-    }
+    if (pendingReaders(ctx, false) === 0) return true;
     if ((pass & 7) !== 0) continue;
     const now = performance.now();
     if (now - start < SPIN_MS) continue;
     if (now >= nextStall) {
-      reportStalls(ctx, phase, now - start);
+      reportStalls(ctx, now - start);
       nextStall = now + ctx.stallMs;
     }
-    // Announce that we are about to sleep, then rescan: a reader that left before this store
-    // is seen by the rescan, one that leaves after it sees -1 and wakes us.
+    // Announce the sleep, then mark every pending reader WAIT (which rescans them): a reader
+    // that left before its CAS is not pending; one that leaves after it sees WAIT, and then
+    // GP_FUTEX = -1 (stored before the CAS), and wakes us.
     Atomics.store(words, RCU_GP_FUTEX_WORD, -1);
-    if (pendingReaders(ctx, phase) === 0) {
+    if (pendingReaders(ctx, true) === 0) {
       Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
       return true;
     }
     Atomics.add(words, RCU_STAT_SLEEPS_WORD, 1);
     Atomics.wait(words, RCU_GP_FUTEX_WORD, -1, Math.min(WAIT_TIMEOUT_MS, ctx.stallMs));
+    // A timed-out wait leaves -1 behind; clear it so later leaving readers skip the notify.
+    if (Atomics.load(words, RCU_GP_FUTEX_WORD) !== 0) Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
   }
 }
 
-function reportStalls(ctx: GracePeriodContext, phase: number, waitedMs: number): void {
-  const { words } = ctx;
+function reportStalls(ctx: GracePeriodContext, waitedMs: number): void {
+  const { words, maxThreads } = ctx;
   const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
   for (let slot = 0; slot < hwm; slot++) {
+    const mark = Atomics.load(words, rcuSnapWord(maxThreads, slot));
     const base = rcuSlotBase(slot);
-    const ctr = Atomics.load(words, base + RCU_SLOT_CTR);
-    if ((ctr & RCU_NEST_MASK) === 0 || (ctr & RCU_PHASE) === phase) continue;
+    if (mark === 0 || (Atomics.load(words, base + RCU_SLOT_CTR) & ~RCU_WAIT) !== mark) continue;
     Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
     ctx.onStall(slot, Atomics.load(words, base + RCU_SLOT_OWNER) - 1, waitedMs);
   }

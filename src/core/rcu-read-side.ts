@@ -3,31 +3,41 @@
  * (`rcu-grace-period.ts`) so that the part on every hot path stays small enough to audit.
  *
  * ## Developer notes
- * The scheme is liburcu's "mb" flavor on 32-bit words. The outermost `lock()` copies the
- * global GP_CTR word (phase bit plus a nesting count of one) into this thread's slot with one
- * `Atomics.store`; the outermost `unlock()` stores 0 and then checks GP_FUTEX, which the
- * grace-period leader sets to -1 before it sleeps. JS atomics are sequentially consistent, so
- * the store into the slot is also the full fence liburcu-mb issues at that point: a pointer
- * loaded after `lock()` is loaded after the slot became visible to the leader's scan.
+ * Each reader slot holds 0 outside a section and a *mark* inside one: an odd number this
+ * thread advances at every outermost `lock()`, so two sections of one thread never show the
+ * same mark (until it wraps after 2^29 sections, which only makes a grace period wait longer;
+ * see rcu-grace-period.ts). The outermost `lock()` is one `Atomics.store` of the next mark;
+ * the outermost `unlock()` is one `Atomics.exchange(slot, 0)`, whose old value tells whether a
+ * grace-period leader marked us WAIT before it went to sleep, in which case we wake it.
+ * Nothing on either path reads a shared word, and both touch only this thread's cache line.
  *
- * Nesting depth is kept in a plain field (this object is owned by one thread) and mirrored
- * into the slot's low 16 bits, so `stats()` and a dead thread's slot show it. Nested
- * lock/unlock only rewrite the slot; they never reload GP_CTR, so the phase recorded by the
- * outermost lock is kept (a nested section belongs to the outer one's grace period).
+ * JS atomics are sequentially consistent, so the enter store is also the full fence
+ * liburcu-mb issues at that point: a pointer loaded after `lock()` is loaded after the mark
+ * became visible to the leader's snapshot; and every load inside the section precedes the
+ * leaving exchange, so a leader that sees the mark gone knows those loads are done.
  *
- * Rejected: keeping nesting only in the shared word (liburcu has no cheaper TLS), which would
- * add an `Atomics.load` to every lock; and QSBR, which stalls grace periods whenever a
+ * Nesting depth is a plain field (this object belongs to one thread): a nested section is
+ * part of the outer one, so nested lock/unlock touch no shared word at all.
+ *
+ * Rejected: liburcu's global phase counter copied into the slot (one more load per lock, two
+ * flips and two reader scans per grace period; this project's version 1 did that); keeping
+ * nesting in the shared word (a load per lock); leaving with a store and then loading a
+ * "leader sleeps" word (one more load per unlock; an exchange costs what a seq-cst store costs
+ * on x86, where V8 emits xchg for both); QSBR, which stalls grace periods whenever a
  * registered thread is descheduled (see spec "Implications" 2): our CPUs are oversubscribed.
  */
 import {
-  RCU_GP_CTR_WORD,
   RCU_GP_FUTEX_WORD,
-  RCU_NEST_MASK,
+  RCU_MARK_MASK,
   RCU_SLOT_CTR,
   RCU_STAT_WAKEUPS_WORD,
+  RCU_WAIT,
   rcuSlotBase,
 } from './layout.js';
 import { rcuErrors } from './rcu-errors.js';
+
+/** Deepest nesting accepted; one more `lock()` throws ERR_RCU_NEST_OVERFLOW. */
+export const RCU_MAX_NESTING = 0xffff;
 
 /** @internal */
 export class RcuReadSide {
@@ -36,14 +46,21 @@ export class RcuReadSide {
   #ctr = -1;
   /** Current nesting depth (0 = outside any read-side section). Thread-local. */
   #nest = 0;
+  /** Mark of the current or last section: odd, within RCU_MARK_MASK. Thread-local. */
+  #mark = 1;
 
   constructor(words: Int32Array<SharedArrayBuffer>) {
     this.#words = words;
   }
 
-  /** Point the read side at `slot` (-1 to detach it). Only while outside a section. */
-  bind(slot: number): void {
+  /**
+   * Point the read side at `slot` (-1 to detach it). Only while outside a section. `firstMark`
+   * seeds the marks, so a new owner of a released slot is unlikely to repeat the mark its dead
+   * predecessor left in a leader's snapshot (a repeat would only lengthen that grace period).
+   */
+  bind(slot: number, firstMark = 1): void {
     this.#ctr = slot < 0 ? -1 : rcuSlotBase(slot) + RCU_SLOT_CTR;
+    this.#mark = (firstMark | 1) & RCU_MARK_MASK;
   }
 
   get nesting(): number {
@@ -52,10 +69,12 @@ export class RcuReadSide {
 
   lock(): void {
     if (this.#nest === 0 && this.#ctr >= 0) {
-      // Enter: publish the phase we saw. Pairs with the leader's scan in
-      // rcu-grace-period.ts `pendingReaders`: once this store is visible the leader waits for us.
-      Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, RCU_GP_CTR_WORD));
+      // Enter: publish a fresh mark. Pairs with the leader's snapshot load in
+      // rcu-grace-period.ts `takeSnapshot`: once this store is visible the leader waits for us.
+      const mark = (this.#mark + 2) & RCU_MARK_MASK;
+      this.#mark = mark;
       this.#nest = 1;
+      Atomics.store(this.#words, this.#ctr, mark);
       return;
     }
     this.#lockSlow();
@@ -65,10 +84,10 @@ export class RcuReadSide {
     if (this.#nest === 1) {
       this.#nest = 0;
       // Leave: from here on the leader may end a grace period without us. Pairs with the
-      // leader's "store GP_FUTEX = -1, rescan, wait": either it sees our 0 on rescan, or we see
-      // its -1 here and wake it.
-      Atomics.store(this.#words, this.#ctr, 0);
-      if (Atomics.load(this.#words, RCU_GP_FUTEX_WORD) === -1) wakeGracePeriodLeader(this.#words);
+      // leader's "store GP_FUTEX = -1, CAS WAIT into our mark, sleep": either its CAS fails on
+      // our 0, or our exchange returns WAIT and we wake it.
+      if ((Atomics.exchange(this.#words, this.#ctr, 0) & RCU_WAIT) !== 0)
+        wakeGracePeriodLeader(this.#words);
       return;
     }
     this.#unlockSlow();
@@ -76,23 +95,19 @@ export class RcuReadSide {
 
   #lockSlow(): void {
     if (this.#ctr < 0) throw rcuErrors.notRegistered();
-    if (this.#nest >= RCU_NEST_MASK) throw rcuErrors.nestOverflow(RCU_NEST_MASK);
-    // Nested: only the depth changes; the phase stays the outermost lock's. Only this thread
-    // writes its slot, so the load-then-store cannot lose an update.
-    this.#nest += 1;
-    Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, this.#ctr) + 1);
+    if (this.#nest >= RCU_MAX_NESTING) throw rcuErrors.nestOverflow(RCU_MAX_NESTING);
+    this.#nest += 1; // nested: part of the outer section, nothing to publish
   }
 
   #unlockSlow(): void {
     if (this.#nest === 0) throw rcuErrors.unlockWithoutLock();
     this.#nest -= 1;
-    Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, this.#ctr) - 1);
   }
 }
 
 /**
  * @internal Wake the grace-period leader sleeping on GP_FUTEX. The CAS makes one waker win, so
- * a burst of unlocking readers issues one notify; a leader that has not slept yet sees 0 and
+ * a burst of leaving readers issues one notify; a leader that has not slept yet sees 0 and
  * its `Atomics.wait(…, -1)` returns "not-equal" at once (no lost wake-up).
  */
 export function wakeGracePeriodLeader(words: Int32Array<SharedArrayBuffer>): void {

@@ -1,7 +1,8 @@
 /**
  * Userspace RCU for Node worker threads over a SharedArrayBuffer.
  *
- * Readers (`readLock`/`readUnlock`) never block and cost two atomic stores and two loads.
+ * Readers (`readLock`/`readUnlock`) never block, never read a shared word, and cost one atomic
+ * store and one exchange, both on the thread's own cache line.
  * Updaters wait for a grace period with `synchronize()` (blocking), `getState`/`pollState`
  * (never blocking), or `callRcu(fn)` (deferred). Create one `Rcu` per shared structure, send
  * its `handle` to workers, and `Rcu.attach` it there.
@@ -30,16 +31,12 @@ import { threadId } from 'node:worker_threads';
 import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
-  RCU_GP_COUNT,
-  RCU_GP_CTR_WORD,
   RCU_GP_LOCK_WORD,
   RCU_GP_SEQ_I64,
   RCU_LAYOUT_VERSION,
   RCU_MAGIC,
   RCU_MAGIC_WORD,
   RCU_MAX_THREADS_WORD,
-  RCU_NEST_MASK,
-  RCU_PHASE,
   RCU_SEQ_SHIFT,
   RCU_SEQ_STEP_MASK,
   RCU_SLOT_CLAIMS,
@@ -53,6 +50,7 @@ import {
   RCU_STAT_STALLS_WORD,
   RCU_STAT_WAKEUPS_WORD,
   RCU_VERSION_WORD,
+  RCU_WAIT,
   rcuBufferWords,
   rcuSlotBase,
   WORD_BYTES,
@@ -124,10 +122,10 @@ export interface RcuSlotState {
   ownerThreadId: number;
   /** How many times the slot has been claimed. */
   claims: number;
-  /** Read-side nesting depth (0 = quiescent). */
-  nesting: number;
-  /** Phase bit recorded at the outermost readLock (meaningful while nesting > 0). */
-  phase: 0 | 1;
+  /** Inside a read-side section (the depth of nesting is known only to the owner: `nesting`). */
+  inSection: boolean;
+  /** A grace-period leader asked this section's end to wake it. */
+  leaderWaiting: boolean;
 }
 
 /** What `stats()` returns: a lock-free, possibly stale snapshot. */
@@ -221,7 +219,6 @@ export class Rcu {
     Atomics.store(words, RCU_STALL_MS_WORD, o.stallMs);
     Atomics.store(words, RCU_FAULT_MODE_WORD, o.fault ? FAULT_CODES[o.fault.mode] : 0);
     Atomics.store(words, RCU_FAULT_ARG_WORD, o.fault?.arg ?? 0);
-    Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT);
     Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
     return new Rcu({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer }, attach);
   }
@@ -287,9 +284,10 @@ export class Rcu {
         const seen = Atomics.compareExchange(words, RCU_SLOT_HWM_WORD, hwm, slot + 1);
         hwm = seen === hwm ? slot + 1 : seen;
       }
-      Atomics.add(words, base + RCU_SLOT_CLAIMS, 1);
+      const claims = Atomics.add(words, base + RCU_SLOT_CLAIMS, 1);
       this.#slot = slot;
-      this.#reader.bind(slot);
+      // Seed marks apart from the slot's earlier owners' (see RcuReadSide.bind).
+      this.#reader.bind(slot, Math.imul(claims + 1, 0x9e3779b1));
       return slot;
     }
     throw rcuErrors.noSlot(maxThreads);
@@ -479,8 +477,8 @@ export class Rcu {
         slot,
         ownerThreadId: owner - 1,
         claims: Atomics.load(words, base + RCU_SLOT_CLAIMS),
-        nesting: ctr & RCU_NEST_MASK,
-        phase: (ctr & RCU_PHASE) === 0 ? 0 : 1,
+        inSection: ctr !== 0,
+        leaderWaiting: (ctr & RCU_WAIT) !== 0,
       });
     }
     return {

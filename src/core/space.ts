@@ -34,7 +34,7 @@
  *   reads a word that cannot change under it; a writer outside a section compares the
  *   generation in the same word, so a recycled record's KEY is recognised (Int32 accesses
  *   never tear).
- * - `find` is the read side (two loads, two stores) plus two loads: the map word and DATA.
+ * - `find` is the read side (a store and an exchange) plus two loads: the map word and DATA.
  *   DATA stays an Atomics.load because attachData/detachData change it in place. Rejected:
  *   making DATA immutable per incarnation by publishing a replacement record on each data
  *   change (the refcount in STATE would have to move to the new record atomically, which

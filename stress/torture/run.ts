@@ -179,12 +179,12 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     if (!victim) return;
     const slot = Atomics.load(words, readerBase(g, index) + R_SLOT);
     const deadline = performance.now() + 20;
-    while (performance.now() < deadline && slotNesting(rcu, slot) === 0);
+    while (performance.now() < deadline && !slotInSection(rcu, slot));
     const exited = new Promise((resolve) => victim.once('exit', resolve));
     await victim.terminate();
     await exited;
     kills++;
-    if (slotNesting(rcu, slot) > 0) killsInSection++;
+    if (slotInSection(rcu, slot)) killsInSection++;
     rcu.releaseSlot(slot);
     if (!stopping) await spawn('reader', index, kills);
   };
@@ -284,8 +284,8 @@ function withoutProgress(config: TortureConfig): Omit<TortureConfig, 'onProgress
   return rest;
 }
 
-function slotNesting(rcu: Rcu, slot: number): number {
-  return rcu.stats().slots.find((s) => s.slot === slot)?.nesting ?? 0;
+function slotInSection(rcu: Rcu, slot: number): boolean {
+  return rcu.stats().slots.find((s) => s.slot === slot)?.inSection ?? false;
 }
 
 function sumOver(words: Int32Array, bases: number[], offset: number): number {
