@@ -40,7 +40,7 @@ async function run(
     fault,
   });
   const set = space.setAlloc(null, quota, SetType.NULL);
-  const stop = new SharedArrayBuffer(8);
+  const stop = new SharedArrayBuffer(16); // [stop flag, largest count seen, getter naps]
   const stop32 = new Int32Array(stop);
   const results = modes.map((mode, worker) => {
     const data: FaultWorkerData = { handle: space.handle, seed, worker, mode, set, quota, stop };
@@ -77,8 +77,10 @@ describe('fault injection is detectable', () => {
       undefined,
       ['churn', 'churn', 'reader', 'reader'],
       15,
-      1500,
-      () => false,
+      10_000,
+      // Many times the naps the broken variant needs to be caught (seconds of a loaded
+      // machine's worth): stop on that, not on a wall-clock time.
+      (_space, stop) => Atomics.load(stop, 2) >= 1000,
     );
     const getters = results.reduce((n, r) => n + r.getterCalls, 0);
     console.log(`ops per worker: ${results.map((r) => r.ops).join(', ')}; ${getters} getter naps`);

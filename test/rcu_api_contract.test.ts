@@ -77,9 +77,14 @@ describe('Rcu API contract (main thread)', () => {
     expect(code(() => resolveRcuOptions({ stallMs: 0 }))).toBe('ERR_RCU_BAD_ARGUMENT');
     expect(() => resolveRcuOptions({ maxThreads: 0 })).toThrow(/maxThreads/);
     const rcu = Rcu.create({ maxThreads: 2 });
-    for (const bad of [-1, 0.5, Number.NaN, 2 ** 60])
+    // Further ahead than any getState() could return: refused, not polled for ever.
+    const ahead = rcu.getState() + 2;
+    for (const bad of [-1, 0.5, Number.NaN, 2 ** 60, ahead])
       expect(code(() => rcu.pollState(bad))).toBe('ERR_RCU_BAD_ARGUMENT');
+    expect(rcu.completedGracePeriods()).toBe(0);
     expect(code(() => rcu.releaseSlot(2))).toBe('ERR_RCU_BAD_ARGUMENT');
+    for (const bad of [-1, 0.5, Number.NaN])
+      expect(code(() => rcu.releaseDeadLeader(bad))).toBe('ERR_RCU_BAD_ARGUMENT');
     expect(code(() => rcu.callRcu(42 as unknown as () => void))).toBe('ERR_RCU_BAD_ARGUMENT');
   });
 

@@ -57,4 +57,28 @@ describe('dead threads and grace periods', () => {
     expect(Atomics.load(next.ctrl, AGENT_DONE)).toBe(1);
     expect(rcu.stats().inProgress).toBe(false);
   });
+
+  it('an unregistered leader killed mid-grace-period is reported, then released by thread id', async () => {
+    const rcu = Rcu.create({ stallMs: 30 });
+    const holder = agent(rcu, 'hold');
+    await until(() => Atomics.load(holder.ctrl, AGENT_INSIDE) === 1);
+    const leader = agent(rcu, 'synchronize'); // no reader slot: releaseSlot cannot free it
+    await until(() => rcu.stats().inProgress && rcu.stats().sleeps > 0);
+    const deadId = leader.worker.threadId;
+    await leader.worker.terminate();
+    Atomics.store(holder.ctrl, AGENT_RELEASE, 1);
+    Atomics.notify(holder.ctrl, AGENT_RELEASE);
+    await holder.done;
+    const stallsBefore = rcu.stats().stalls; // the leader's own reports about the holder
+    const next = agent(rcu, 'synchronize');
+    // No reader holds anything up now: the stalls counted are the waiting caller's reports of
+    // the silent leader (slot -1; its warning names releaseDeadLeader), and it waits on.
+    await until(() => rcu.stats().stalls >= stallsBefore + 2);
+    expect(Atomics.load(next.ctrl, AGENT_DONE)).toBe(0);
+    expect(rcu.releaseDeadLeader(deadId + 1)).toBe(false); // not the holder: nothing changes
+    expect(rcu.releaseDeadLeader(deadId)).toBe(true);
+    await next.done;
+    expect(Atomics.load(next.ctrl, AGENT_DONE)).toBe(1);
+    expect(rcu.stats().inProgress).toBe(false);
+  });
 });

@@ -28,23 +28,28 @@
  *   (18)                                    unused (was GP_CTR in layout version 1)
  *   GP_LOCK       19                        synchronize/pollState        waiters                CAS; 0 free,
  *                                           else owner threadId + 1; waiters Atomics.wait on it
- *   GP_FUTEX      20                        leader -> -1, waker -> 0     readers that saw WAIT  L/S/CAS; wait/notify
+ *   GP_FUTEX      20                        leader -> -1 before it sleeps, wakers (CAS -1 -> 0),  L/S/CAS; wait/notify
+ *                                           leader -> 0 when awake; wakers: readers that saw WAIT, releaseSlot
  *   SLOT_HWM      21                        registerThread (CAS max)     leader's scans         CAS / load
  *                                           one past the highest slot ever claimed: scans stop there
+ *   GP_BEAT       22                        leader, after every sleep    callers waiting for    Atomics.add / load
+ *                                                                        GP_LOCK (leader watch)
  * stats         32                 16     grace-period leader          stats()                Atomics.add / load
  *   STALLS        32                        stall warnings issued
  *   SLEEPS        33                        times the leader slept in Atomics.wait on GP_FUTEX
  *   SKIPPED       34                        grace periods whose wait was skipped by fault injection
  *   RELEASED      35                        slots freed by releaseSlot()
- *   WAKEUPS       36                        wake-ups issued by readers
+ *   WAKEUPS       36                        notifies of GP_FUTEX by leaving readers and releaseSlot
  * reader slot   48 + 16 * slot     16     see below; padded to 64 bytes so slots never share a line
  *   CTR           +0                        owning thread (store on enter, leader's scans          S / exchange
- *                                           exchange on leave); leader   (load)                 leader: CAS
- *                                           (CAS sets WAIT); releaseSlot
+ *                                           exchange on leave; store 0   (load)                 leader: CAS
+ *                                           in unregisterThread); leader
+ *                                           (CAS sets WAIT); releaseSlot (store 0)
  *                                           0 = outside any read-side section; else the section's MARK
  *                                           (odd, 30 bits, new at each outermost readLock) | WAIT
  *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
- *                                           unregisterThread / releaseSlot (store 0)
+ *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 -> -1,
+ *                                           then store 0: concurrent releasers act once)
  *   CLAIMS        +2                        registerThread               stats()                Atomics.add
  * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16
  *                                     leader (holds GP_LOCK)       leader, its resumer    L/S
@@ -81,6 +86,7 @@ export const RCU_GP_SEQ_I64 = RCU_GP_SEQ_WORD / 2;
 export const RCU_GP_LOCK_WORD = 19;
 export const RCU_GP_FUTEX_WORD = 20;
 export const RCU_SLOT_HWM_WORD = 21;
+export const RCU_GP_BEAT_WORD = 22;
 
 export const RCU_STAT_STALLS_WORD = 32;
 export const RCU_STAT_SLEEPS_WORD = 33;
@@ -93,6 +99,8 @@ export const RCU_SLOT_WORDS = LINE_WORDS;
 export const RCU_SLOT_CTR = 0;
 export const RCU_SLOT_OWNER = 1;
 export const RCU_SLOT_CLAIMS = 2;
+/** OWNER while a `releaseSlot` is freeing the slot. */
+export const RCU_OWNER_RELEASING = -1;
 
 /**
  * Reader CTR encoding. A section's mark is odd, so never 0 ("outside"); the owner advances it

@@ -43,7 +43,14 @@
  * CAS the WAIT bit into every pending reader's CTR (a failed CAS means that reader just left),
  * and `Atomics.wait` on GP_FUTEX with a 10 ms safety timeout. A reader's leaving exchange
  * returns WAIT and it wakes us; GP_FUTEX was -1 before WAIT was set, so the wake cannot be
- * lost. Readers thus never read a shared word: the leader tells each one, in its own line.
+ * lost, except when the reader is terminated between its exchange and the notify: then the
+ * leader oversleeps by up to the 10 ms timeout. Readers thus touch no global word: the leader
+ * tells each one, in its own line.
+ *
+ * **A leader that dies** holds GP_LOCK. Callers waiting for it watch GP_SEQ and GP_BEAT (the
+ * leader bumps it after every sleep); when neither moves for `stallMs` they report a stall
+ * with slot -1 and the leader's thread id, and keep waiting. `releaseSlot` (a registered
+ * leader) or `releaseDeadLeader` (any thread) frees the lock; the grace period resumes.
  *
  * Rejected: liburcu-mb's two phase flips of a global counter that readers copy (a load per
  * readLock, two scans per grace period; this project's layout version 1); a free-running
@@ -52,6 +59,7 @@
  * cannot share wait-queue nodes; counters suffice).
  */
 import {
+  RCU_GP_BEAT_WORD,
   RCU_GP_FUTEX_WORD,
   RCU_GP_LOCK_WORD,
   RCU_GP_SEQ_I64,
@@ -81,7 +89,11 @@ export const FaultMode = {
   ignoreReader: 3,
 } as const;
 
-/** Called once per stall period per slot that holds a grace period up. */
+/**
+ * Called once per stall period per slot that holds a grace period up, by the leader; or with
+ * slot -1 by a waiting caller when the leader itself (thread `ownerThreadId`, holding GP_LOCK)
+ * has shown no progress for a stall period: dead, or stuck in user code.
+ */
 export type StallReporter = (slot: number, ownerThreadId: number, waitedMs: number) => void;
 
 /** @internal Everything the machinery needs; built once per attached Rcu. */
@@ -120,6 +132,11 @@ export function snapshotCookie(seq: BigInt64Array<SharedArrayBuffer>): number {
  */
 export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken: number): void {
   const { words, seq } = ctx;
+  // Leader watch: the (GP_SEQ, GP_BEAT) pair a live leader changes at least every 10 ms.
+  let seen = Atomics.load(seq, RCU_GP_SEQ_I64);
+  let beat = Atomics.load(words, RCU_GP_BEAT_WORD);
+  let since = performance.now();
+  let reported = since;
   while (completedGracePeriods(seq) < cookie) {
     const holder = Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken);
     if (holder === 0) {
@@ -131,6 +148,20 @@ export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken
       return;
     }
     waitForLockChange(ctx, holder, cookie);
+    const nowSeq = Atomics.load(seq, RCU_GP_SEQ_I64);
+    const nowBeat = Atomics.load(words, RCU_GP_BEAT_WORD);
+    const now = performance.now();
+    if (nowSeq !== seen || nowBeat !== beat) {
+      seen = nowSeq;
+      beat = nowBeat;
+      since = now;
+      reported = now;
+    } else if (now - reported >= ctx.stallMs && Atomics.load(words, RCU_GP_LOCK_WORD) === holder) {
+      // The leader made no progress for a whole stall period: report it (slot -1), wait on.
+      reported = now;
+      Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
+      ctx.onStall(-1, holder - 1, now - since);
+    }
   }
 }
 
@@ -144,6 +175,8 @@ export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken
 export function pollCookie(ctx: GracePeriodContext, cookie: number, lockToken: number): boolean {
   const { words, seq } = ctx;
   if (completedGracePeriods(seq) >= cookie) return true;
+  // A cookie is at most two grace periods ahead (snapshotCookie), so the loop below runs at
+  // most two; the facade refuses anything further ahead.
   if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken) === 0) {
     try {
       while (completedGracePeriods(seq) < cookie && advanceGracePeriod(ctx, false));
@@ -269,6 +302,7 @@ function waitForReaders(ctx: GracePeriodContext, blocking: boolean): boolean {
     }
     Atomics.add(words, RCU_STAT_SLEEPS_WORD, 1);
     Atomics.wait(words, RCU_GP_FUTEX_WORD, -1, Math.min(WAIT_TIMEOUT_MS, ctx.stallMs));
+    Atomics.add(words, RCU_GP_BEAT_WORD, 1); // alive: see waitForCookie's leader watch
     // A timed-out wait leaves -1 behind; clear it so later leaving readers skip the notify.
     if (Atomics.load(words, RCU_GP_FUTEX_WORD) !== 0) Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
   }
@@ -281,6 +315,7 @@ function reportStalls(ctx: GracePeriodContext, waitedMs: number): void {
     const mark = Atomics.load(words, rcuSnapWord(maxThreads, slot));
     const base = rcuSlotBase(slot);
     if (mark === 0 || (Atomics.load(words, base + RCU_SLOT_CTR) & ~RCU_WAIT) !== mark) continue;
+    if (ctx.faultMode === FaultMode.ignoreReader && slot === ctx.faultArg) continue;
     Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
     ctx.onStall(slot, Atomics.load(words, base + RCU_SLOT_OWNER) - 1, waitedMs);
   }

@@ -9,7 +9,7 @@
  * see rcu-grace-period.ts). The outermost `lock()` is one `Atomics.store` of the next mark;
  * the outermost `unlock()` is one `Atomics.exchange(slot, 0)`, whose old value tells whether a
  * grace-period leader marked us WAIT before it went to sleep, in which case we wake it.
- * Nothing on either path reads a shared word, and both touch only this thread's cache line.
+ * Neither path touches a global word: both touch only this thread's slot (its own cache line).
  *
  * JS atomics are sequentially consistent, so the enter store is also the full fence
  * liburcu-mb issues at that point: a pointer loaded after `lock()` is loaded after the mark

@@ -1,7 +1,7 @@
 /**
  * Userspace RCU for Node worker threads over a SharedArrayBuffer.
  *
- * Readers (`readLock`/`readUnlock`) never block, never read a shared word, and cost one atomic
+ * Readers (`readLock`/`readUnlock`) never block, touch no global word, and cost one atomic
  * store and one exchange, both on the thread's own cache line.
  * Updaters wait for a grace period with `synchronize()` (blocking), `getState`/`pollState`
  * (never blocking), or `callRcu(fn)` (deferred). Create one `Rcu` per shared structure, send
@@ -37,6 +37,7 @@ import {
   RCU_MAGIC,
   RCU_MAGIC_WORD,
   RCU_MAX_THREADS_WORD,
+  RCU_OWNER_RELEASING,
   RCU_SEQ_SHIFT,
   RCU_SEQ_STEP_MASK,
   RCU_SLOT_CLAIMS,
@@ -61,7 +62,6 @@ import {
   FaultMode,
   type GracePeriodContext,
   pollCookie,
-  releaseGracePeriodLock,
   type StallReporter,
   snapshotCookie,
   waitForCookie,
@@ -136,7 +136,7 @@ export interface RcuStats {
   stalls: number;
   /** Times a grace-period leader slept waiting for readers. */
   sleeps: number;
-  /** Wake-ups issued by readers leaving their section. */
+  /** Notifies of a sleeping leader, by readers leaving their section and by releaseSlot. */
   wakeups: number;
   /** Grace periods that skipped their wait (fault injection only). */
   skipped: number;
@@ -316,7 +316,8 @@ export class Rcu {
    * @param slot - the slot index the dead thread's `registerThread()` returned
    *
    * Context: any thread; never blocks. Calling it for a live thread breaks RCU for that thread.
-   * @returns true if the slot was claimed and is now free; false if it was already free
+   * @returns true if this call freed the slot; false if it was free or another call is
+   *   freeing it (concurrent calls for one slot act once)
    * @throws RcuError ERR_RCU_BAD_ARGUMENT for a slot out of range or this thread's own slot
    */
   releaseSlot(slot: number): boolean {
@@ -326,16 +327,40 @@ export class Rcu {
       throw rcuErrors.badArgument('slot', "another thread's slot (use unregisterThread)", slot);
     const base = rcuSlotBase(slot);
     const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
-    if (owner === 0) return false;
+    // Claim the release first: of concurrent releasers one acts, and nobody can register into
+    // the slot (and enter a section we would then erase) until we are done.
+    if (
+      owner <= 0 ||
+      Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, RCU_OWNER_RELEASING) !== owner
+    )
+      return false;
     // Order: quiesce the slot first so no grace period waits on it, then free a GP_LOCK the
     // dead thread held (the grace period state in GP_SEQ is resumable), then the slot.
     Atomics.store(words, base + RCU_SLOT_CTR, 0);
-    if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, owner, 0) === owner)
-      releaseGracePeriodLock(words);
+    freeLockOf(words, owner);
     Atomics.store(words, base + RCU_SLOT_OWNER, 0);
     Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
     wakeGracePeriodLeader(words);
     return true;
+  }
+
+  /**
+   * Free GP_LOCK if the dead thread `threadId` holds it: the recovery for a thread that led a
+   * grace period without a reader slot (a `synchronize` from an unregistered thread). Waiting
+   * callers report such a leader as a stall with slot -1 and its thread id.
+   *
+   * @param threadId - the dead thread's `threadId` (`worker.threadId`)
+   *
+   * Context: any thread; never blocks. Calling it for a live leader breaks RCU.
+   * @returns true if that thread held GP_LOCK and it is now free
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT if `threadId` is not a non-negative integer or is
+   *   this thread's own
+   */
+  releaseDeadLeader(threadId: number): boolean {
+    checkInt('threadId', threadId, 0, 2 ** 31 - 2);
+    if (threadId + 1 === this.#lockToken)
+      throw rcuErrors.badArgument('threadId', "another thread's id", threadId);
+    return freeLockOf(this.#words, threadId + 1);
   }
 
   /**
@@ -391,6 +416,10 @@ export class Rcu {
    */
   pollState(cookie: number): boolean {
     checkCookie(cookie);
+    // getState() never returns more than completed + 2, and completed only grows; anything
+    // further ahead is not a cookie, and polling for it would run grace periods unbounded.
+    if (cookie > completedGracePeriods(this.#ctx.seq) + 2)
+      throw rcuErrors.badArgument('cookie', 'a value returned by getState()', cookie);
     return pollCookie(this.#ctx, cookie, this.#lockToken);
   }
 
@@ -471,7 +500,7 @@ export class Rcu {
     for (let slot = 0; slot < hwm; slot++) {
       const base = rcuSlotBase(slot);
       const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
-      if (owner === 0) continue;
+      if (owner <= 0) continue; // free, or being released
       const ctr = Atomics.load(words, base + RCU_SLOT_CTR);
       slots.push({
         slot,
@@ -521,15 +550,27 @@ export class Rcu {
   };
 }
 
+/** Free GP_LOCK if `token` holds it, and wake its waiters. True if it did. */
+function freeLockOf(words: Int32Array<SharedArrayBuffer>, token: number): boolean {
+  // Only the CAS frees it: a second store of 0 could free a lock a new leader just took.
+  if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, token, 0) !== token) return false;
+  Atomics.notify(words, RCU_GP_LOCK_WORD);
+  return true;
+}
+
 function checkCookie(cookie: number): void {
   if (!Number.isSafeInteger(cookie) || cookie < 0)
     throw rcuErrors.badArgument('cookie', 'a value returned by getState()', cookie);
 }
 
 function defaultStallReporter(slot: number, ownerThreadId: number, waitedMs: number): void {
+  const ms = Math.round(waitedMs);
   process.emitWarning(
-    `RCU grace period stalled ${Math.round(waitedMs)} ms on reader slot ${slot} ` +
-      `(thread ${ownerThreadId}); still waiting. A dead thread's slot needs releaseSlot(${slot}).`,
+    slot < 0
+      ? `RCU grace-period leader (thread ${ownerThreadId}) made no progress for ${ms} ms; ` +
+          `still waiting. If that thread is dead: releaseDeadLeader(${ownerThreadId}).`
+      : `RCU grace period stalled ${ms} ms on reader slot ${slot} (thread ${ownerThreadId}); ` +
+          `still waiting. A dead thread's slot needs releaseSlot(${slot}).`,
     { code: 'IOASID_RCU_STALL' },
   );
 }

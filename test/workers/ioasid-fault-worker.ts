@@ -24,6 +24,7 @@ function next(): number {
 let getterCalls = 0;
 function slowGetter(): boolean {
   getterCalls++;
+  Atomics.add(stop, 2, 1); // progress the test can wait for
   Atomics.wait(nap, 0, 0, 0.05);
   return true;
 }
