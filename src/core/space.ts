@@ -167,6 +167,9 @@ export class SpaceCore {
   /** SPACE_FAULT_* of this space (0 in every real system). */
   readonly fault: number;
   readonly #batchLimit: number;
+  /** Full batches between two grace periods this thread drives (see #batchFullSlow). */
+  readonly #driveEvery: number;
+  #flushedSinceDrive = 0;
   readonly #mapBase: number;
   readonly #recBase: number;
   readonly #bmBase: number;
@@ -199,6 +202,7 @@ export class SpaceCore {
     this.tag = slot + 1;
     this.fault = fault;
     this.#batchLimit = retireBatch;
+    this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
     this.#mapBase = g.mapBase;
     this.#recBase = g.recordsBase;
     this.#bmBase = g.bitmapBase;
@@ -596,7 +600,12 @@ export class SpaceCore {
 
   #batchFullSlow(): void {
     this.flushBatch();
-    if (this.rcu.nesting === 0) recordsDrain(this.i32, this.g, this.rcu, 1, this.ts);
+    // Drive a grace period only every #driveEvery batches: a grace period costs about as much
+    // as 64 alloc+free pairs, and this bounds what one thread leaves in limbo to about
+    // maxIoasids / (2 * maxThreads) records. A refill that finds no free batch drives its own.
+    if (++this.#flushedSinceDrive < this.#driveEvery || this.rcu.nesting !== 0) return;
+    this.#flushedSinceDrive = 0;
+    recordsDrain(this.i32, this.g, this.rcu, 1, this.ts);
   }
 
   #unhashSpidSlow(r: number, set: number): void {
@@ -609,7 +618,7 @@ export class SpaceCore {
 
   /**
    * Look `id` up (`set` -1 = no ownership check) and return its data. Atomics: the read side
-   * (4), the map word and DATA; KEY is immutable after publish (module notes).
+   * (2), the map word and DATA; KEY is immutable after publish (module notes).
    */
   find(set: number, id: number): number {
     const { i32, rcu } = this;
