@@ -592,9 +592,9 @@ export class SpaceCore {
     const n = i32[ts + TS_BATCH_COUNT]! + 1;
     i32[ts + TS_BATCH_COUNT] = n;
     i32[ts + TS_OP] = TS_OP_NONE;
-    // A full batch goes to limbo. Limbo is drained on demand, when a refill finds the free
-    // stack empty (#refillSlow), so one grace period is driven per pool's worth of batches
-    // rather than per batch.
+    // A full batch goes to limbo. Limbo is drained, driving a grace period, every
+    // #driveEvery full batches (#batchFullSlow) and whenever a refill finds the free stack
+    // empty (#refillSlow).
     if (n >= this.#batchLimit) this.#batchFullSlow();
   }
 
