@@ -142,6 +142,7 @@ describe('grace-period state machine (model-based, single thread, K simulated re
     { mode: 'skip-gp' as const },
     { mode: 'skip-nth' as const, arg: 3 },
     { mode: 'ignore-reader' as const, arg: 0 },
+    { mode: 'lose-snapshot' as const },
   ])('catches the broken variant $mode', (fault) => {
     let failure: unknown;
     try {

@@ -1,6 +1,7 @@
 /**
- * The torture harness proves it can fail: each deliberately broken variant (three broken
- * grace periods in the RCU, one broken reclaim in the harness) must be reported as FAILURE.
+ * The torture harness proves it can fail: each deliberately broken variant must be reported
+ * as FAILURE. Four break the RCU's grace periods (one of them a resumed grace period that
+ * forgets its snapshot); one breaks reclaim in the harness itself.
  */
 import { describe, expect, it } from 'vitest';
 import {

@@ -19,7 +19,7 @@
  *   VERSION       1                         RCU_LAYOUT_VERSION
  *   MAX_THREADS   2                         number of reader slots
  *   STALL_MS      3                         grace-period stall warning threshold, ms
- *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader (torture only)
+ *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader, 4 lose-snapshot (torture only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
  * gp            16                 16     grace-period leader          pollers, wakers        own 64-byte line
  *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)

@@ -87,6 +87,11 @@ export const FaultMode = {
   skipNth: 2,
   /** Reader slot FAULT_ARG is never waited for. */
   ignoreReader: 3,
+  /**
+   * A grace period resumed in step 2 (by a poller, or after its leader died) forgets its
+   * snapshot and completes at once: the bug that resumable state exists to prevent.
+   */
+  loseSnapshot: 4,
 } as const;
 
 /**
@@ -203,7 +208,7 @@ function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean
   const s = Atomics.load(seq, RCU_GP_SEQ_I64);
   const base = s & ~RCU_SEQ_STEP_MASK;
   let step = s & RCU_SEQ_STEP_MASK;
-  const skip = faultSkipsThisGracePeriod(ctx, Number(s >> RCU_SEQ_SHIFT));
+  let skip = faultSkipsThisGracePeriod(ctx, Number(s >> RCU_SEQ_SHIFT));
   if (step === 0n) {
     // Start: from this store on, a getState() asks for one more completion (see header).
     Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_SNAPSHOT);
@@ -212,6 +217,8 @@ function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean
   if (step === RCU_STEP_SNAPSHOT) {
     takeSnapshot(ctx, skip);
     Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_WAIT);
+  } else if (ctx.faultMode === FaultMode.loseSnapshot) {
+    skip = true;
   }
   if (!skip && !waitForReaders(ctx, blocking)) return false;
   if (skip) Atomics.add(ctx.words, RCU_STAT_SKIPPED_WORD, 1);

@@ -72,7 +72,7 @@ export { RcuError, type RcuErrorCode } from './rcu-errors.js';
 export type { StallReporter } from './rcu-grace-period.js';
 
 /** Deliberately broken grace periods, for proving a torture harness can fail. */
-export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader';
+export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader' | 'lose-snapshot';
 
 /** Options of `Rcu.create`. */
 export interface RcuOptions {
@@ -105,6 +105,7 @@ const FAULT_CODES: Record<RcuFaultMode, number> = {
   'skip-gp': FaultMode.skipGp,
   'skip-nth': FaultMode.skipNth,
   'ignore-reader': FaultMode.ignoreReader,
+  'lose-snapshot': FaultMode.loseSnapshot,
 };
 const HANDLE_KIND = 'ioasid/rcu';
 
@@ -133,6 +134,8 @@ export interface RcuStats {
   gracePeriods: number;
   /** True while a grace period is in flight. */
   inProgress: boolean;
+  /** threadId of the thread holding GP_LOCK (leading or polling a grace period), or -1. */
+  leaderThreadId: number;
   stalls: number;
   /** Times a grace-period leader slept waiting for readers. */
   sleeps: number;
@@ -513,6 +516,7 @@ export class Rcu {
     return {
       gracePeriods: Number(s >> RCU_SEQ_SHIFT),
       inProgress: (s & RCU_SEQ_STEP_MASK) !== 0n,
+      leaderThreadId: Atomics.load(words, RCU_GP_LOCK_WORD) - 1,
       stalls: Atomics.load(words, RCU_STAT_STALLS_WORD),
       sleeps: Atomics.load(words, RCU_STAT_SLEEPS_WORD),
       wakeups: Atomics.load(words, RCU_STAT_WAKEUPS_WORD),

@@ -54,7 +54,7 @@ export const TORTURE_OPTIONS: readonly OptionSpec[] = [
     min: 0,
     max: 3_600_000,
     default: D.killEveryMs,
-    help: 'ms between reader kills (worker.terminate mid-section); 0 = none',
+    help: 'ms between kills (a reader mid-section, or 1 in 3 a fake writer leading a grace period); 0 = none',
   },
   {
     name: 'stutter-every',

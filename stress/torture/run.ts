@@ -1,6 +1,7 @@
 /**
  * The RCU torture run: writers, readers and fake writers in real worker_threads hammer one
- * Rcu while the harness injects faults (stutter, kills mid-section, oversubscription), then
+ * Rcu while the harness injects faults (stutter, kills of readers mid-section and of fake
+ * writers while they lead a grace period, oversubscription), then
  * reads the histograms and decides SUCCESS or FAILURE, as the kernel's rcutorture does.
  *
  * ## Developer notes
@@ -18,6 +19,7 @@ import {
   CTRL_PAUSE,
   CTRL_STOP,
   F_OPS,
+  F_SLOT,
   fakeBase,
   HIST,
   R_BATCH,
@@ -44,7 +46,13 @@ import {
 import type { TortureRole, TortureWorkerData } from './worker.js';
 
 /** Deliberately broken variants; a run with one of them must end in FAILURE. */
-export const BROKEN_MODES = ['skip-gp', 'skip-nth', 'ignore-reader', 'early-recycle'] as const;
+export const BROKEN_MODES = [
+  'skip-gp',
+  'skip-nth',
+  'ignore-reader',
+  'lose-snapshot',
+  'early-recycle',
+] as const;
 export type BrokenMode = (typeof BROKEN_MODES)[number];
 
 export interface TortureConfig {
@@ -104,6 +112,8 @@ export interface TortureReport {
   sleepsInSection: number;
   kills: number;
   killsInSection: number;
+  /** Fake writers killed while holding GP_LOCK: their grace period is resumed by others. */
+  killsLeading: number;
   stutters: number;
   writerStalls: number;
   rcuStalls: number;
@@ -142,6 +152,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   const exits: Promise<void>[] = [];
   let kills = 0;
   let killsInSection = 0;
+  let killsLeading = 0;
   let stopping = false;
 
   const spawn = (role: TortureRole, index: number, generation: number): Promise<void> => {
@@ -172,21 +183,35 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     });
   };
 
-  /** Kill a reader, preferably inside a read-side section, release its slot, replace it. */
+  /**
+   * Kill a reader, preferably inside a read-side section, or (one kill in three) a fake
+   * writer, preferably while it holds GP_LOCK mid-grace-period; release its slot (which also
+   * frees a GP_LOCK it held, so another thread resumes its grace period); replace it.
+   */
   const killOne = async (): Promise<void> => {
-    const index = rng.below(g.readers);
-    const victim = live.get(`reader#${index}`);
+    const role = g.fakeWriters > 0 && rng.below(3) === 0 ? 'fake-writer' : 'reader';
+    const index = rng.below(role === 'reader' ? g.readers : g.fakeWriters);
+    const victim = live.get(`${role}#${index}`);
     if (!victim) return;
-    const slot = Atomics.load(words, readerBase(g, index) + R_SLOT);
+    const slot =
+      role === 'reader'
+        ? Atomics.load(words, readerBase(g, index) + R_SLOT)
+        : Atomics.load(words, fakeBase(g, index) + F_SLOT);
+    const inPosition =
+      role === 'reader'
+        ? () => slotInSection(rcu, slot)
+        : () => rcu.stats().leaderThreadId === victim.threadId;
+    const victimThreadId = victim.threadId;
     const deadline = performance.now() + 20;
-    while (performance.now() < deadline && !slotInSection(rcu, slot));
+    while (performance.now() < deadline && !inPosition());
     const exited = new Promise((resolve) => victim.once('exit', resolve));
     await victim.terminate();
     await exited;
     kills++;
-    if (slotInSection(rcu, slot)) killsInSection++;
+    if (role === 'reader' && slotInSection(rcu, slot)) killsInSection++;
+    if (role === 'fake-writer' && rcu.stats().leaderThreadId === victimThreadId) killsLeading++;
     rcu.releaseSlot(slot);
-    if (!stopping) await spawn('reader', index, kills);
+    if (!stopping) await spawn(role, index, kills);
   };
 
   // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel.
@@ -261,6 +286,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   return buildReport(config, words, g, rcu, failures, {
     kills,
     killsInSection,
+    killsLeading,
     stutters,
     writerStalls,
     elapsedSeconds,
@@ -317,7 +343,7 @@ function buildReport(
   failures: string[],
   run: Pick<
     TortureReport,
-    'kills' | 'killsInSection' | 'stutters' | 'writerStalls' | 'elapsedSeconds'
+    'kills' | 'killsInSection' | 'killsLeading' | 'stutters' | 'writerStalls' | 'elapsedSeconds'
   >,
 ): TortureReport {
   const readers = Array.from({ length: g.readers }, (_, r) => readerBase(g, r));
@@ -383,7 +409,7 @@ export function formatTortureReport(r: TortureReport): string {
         .join(',')} fake-writer-ops=${r.fakeWriterOps}`,
     `rtmbe=${r.mbErrors} generr=${r.generationErrors} cookie=${r.cookieErrors} tfle=${r.freeListEmpty} ` +
       `nested=${r.nestedSections} sleeps-in-section=${r.sleepsInSection} kills=${r.kills} ` +
-      `(in-section ${r.killsInSection}) stutters=${r.stutters} writer-stalls=${r.writerStalls} ` +
+      `(in-section ${r.killsInSection}, leading ${r.killsLeading}) stutters=${r.stutters} writer-stalls=${r.writerStalls} ` +
       `rcu-stalls=${r.rcuStalls} gp-sleeps=${r.rcuSleeps}`,
   ];
   for (const f of r.failures) lines.push(`!!! ${f}`);

@@ -25,8 +25,9 @@
  *   BATCH           +16..+26                        Reader Batch histogram (grace periods seen end)
  *   NESTED          +27                             nested sections
  *   SLEEPS          +28                             sleeps inside a section
- * fake writer f   after readers, 16*f        16     fake writer f         main             add
+ * fake writer f   after readers, 16*f        16     fake writer f         main             add / L/S
  *   OPS             +0
+ *   SLOT            +15                             the RCU slot of the fake writer's current worker
  * record i        after fake writers, 4*i    4      its writer            readers          L/S
  *   R_PIPE +0, R_VALID +1 (0 = poisoned), R_GEN +2, R_CHECK +3 (payload derived from gen)
  * ```
@@ -62,6 +63,7 @@ export const R_SLEEPS = 28;
 
 export const FAKE_WORDS = 16;
 export const F_OPS = 0;
+export const F_SLOT = 15;
 
 export const RECORD_WORDS = 4;
 export const REC_PIPE = 0;

@@ -11,6 +11,7 @@ import {
   CTRL_SLEEP,
   CTRL_STOP,
   F_OPS,
+  F_SLOT,
   fakeBase,
   HIST,
   PIPE_LEN,
@@ -292,6 +293,7 @@ function runFakeWriter(): void {
 
 const slot = rcu.registerThread();
 if (data.role === 'reader') Atomics.store(words, readerBase(g, data.index) + R_SLOT, slot);
+if (data.role === 'fake-writer') Atomics.store(words, fakeBase(g, data.index) + F_SLOT, slot);
 parentPort?.postMessage({ ready: true, slot });
 if (data.role === 'reader') runReader();
 else if (data.role === 'writer') runWriter();
