@@ -182,7 +182,7 @@ table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 10px;border-botto
 </style></head><body>
 <h1>ioasid-stress: scenario <code>${esc(r.scenario)}</code> <span class="verdict">${r.verdict}</span></h1>
 <p class="meta">${c.cpus} CPUs, ${r.elapsedSeconds.toFixed(1)} s, ${c.sets} sets &times; quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${esc(c.policy)}, seed ${r.seed}${c.faults.length ? `, faults: ${esc(c.faults.join(', '))}` : ''}.
-Throughput ${r.throughput.opsPerSec.toLocaleString('en-US')} ops/s; ${r.gracePeriods.completed.toLocaleString('en-US')} grace periods (${r.gracePeriods.perSecond.toLocaleString('en-US')}/s); ${r.faults.kills} CPU kills, ${r.faults.stutters} stutters.</p>
+Throughput ${r.throughput.opsPerSec.toLocaleString('en-US')} ops/s; ${r.gracePeriods.completed.toLocaleString('en-US')} grace periods (${r.gracePeriods.perSecond.toLocaleString('en-US')}/s); ${r.faults.kills} CPU kills (died holding the set lock ${r.faults.killSites.setLock}, the SPID lock ${r.faults.killSites.spidLock}, GP_LOCK ${r.faults.killSites.gracePeriod}), ${r.faults.stutters} stutters.</p>
 <p class="meta">Replay: <code>${esc(r.replay)}</code></p>
 <h2>Invariants</h2>
 ${table(

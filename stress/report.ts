@@ -10,7 +10,7 @@ import {
   VIOLATIONS,
   type ViolationKind,
 } from '../src/workers/run-layout.js';
-import type { RunFacts, StressConfig } from './run-stress.js';
+import type { KillSites, RunFacts, StressConfig } from './run-stress.js';
 
 export interface OpReport {
   op: string;
@@ -53,6 +53,8 @@ export interface StressReport {
   problems: string[];
   faults: {
     kills: number;
+    /** Aimed kills, and where the killed CPUs were when they died (read after their exit). */
+    killSites: KillSites;
     stutters: number;
     recoveredIds: number;
     recoverableBound: number;
@@ -149,6 +151,7 @@ export function buildStressReport(f: RunFacts): StressReport {
     problems: f.cpuCrashes,
     faults: {
       kills: f.kills,
+      killSites: f.killSites,
       stutters: f.stutters,
       recoveredIds: f.recoveredIds,
       recoverableBound: f.deadHeldBound,
@@ -217,6 +220,14 @@ export function formatStressReport(r: StressReport): string {
       `   kills ${r.faults.kills}, stutters ${r.faults.stutters}, ids recovered from killed CPUs ${r.faults.recoveredIds}` +
       ` (bound ${r.faults.recoverableBound})`,
   );
+  if (r.faults.kills > 0) {
+    const k = r.faults.killSites;
+    out.push(
+      `  killed CPUs (${k.aimed} kills aimed at a critical section) died holding the set lock ${k.setLock}, ` +
+        `the SPID lock ${k.spidLock}, GP_LOCK ${k.gracePeriod}; in a read-side section ${k.readSection}; ` +
+        `mid alloc/reclaim/setAlloc ${k.halfDone}`,
+    );
+  }
   if (r.checker)
     out.push(
       `  checker: ${fmt(r.checker.entriesChecked)} log entries checked online (${fmt(r.checker.entriesMissed)} overwritten before reading), ` +

@@ -6,7 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type IoasidHandle, IoasidSpace } from '../core/ioasid.js';
 import { Checker } from './checker.js';
-import { RUN_PARKED, RUN_STATE, type RunGeometry, STATE_PAUSE, STATE_STOP } from './run-layout.js';
+import {
+  CPU_PARKED,
+  cpuBase,
+  RUN_STATE,
+  type RunGeometry,
+  STATE_PAUSE,
+  STATE_STOP,
+} from './run-layout.js';
 
 export interface CheckerData {
   space: IoasidHandle;
@@ -24,11 +31,19 @@ const running = new Int32Array(d.runningCpus);
 const checker = new Checker(space, d.run, d.geometry);
 const nap = new Int32Array(new SharedArrayBuffer(4));
 let checkedThisPause = false;
+
+/** CPUs parked in the current stutter (each flags itself; the harness clears a dead one's). */
+function parkedCpus(): number {
+  let n = 0;
+  for (let c = 0; c < d.geometry.cpus; c++) n += Atomics.load(w, cpuBase(c) + CPU_PARKED);
+  return n;
+}
+
 while (Atomics.load(w, RUN_STATE) !== STATE_STOP) {
   checker.pass();
   const paused = Atomics.load(w, RUN_STATE) === STATE_PAUSE;
   if (!paused) checkedThisPause = false;
-  else if (!checkedThisPause && Atomics.load(w, RUN_PARKED) === Atomics.load(running, 0)) {
+  else if (!checkedThisPause && parkedCpus() === Atomics.load(running, 0)) {
     checker.quiescentCheck();
     checkedThisPause = true;
   }

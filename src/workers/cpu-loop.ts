@@ -12,9 +12,35 @@
  *
  * Shared sets are created by the harness and never destroyed during the run. Each CPU may
  * also own one scratch set, which exercises setAlloc/setFree/freeAllInSet without disturbing
- * the others. Operations that take the space's set lock (setAlloc, setFree, attachSpid,
- * detachSpid, freeAllInSet) are skipped once the harness asks to kill this CPU: the space's
- * mutex, like a kernel spinlock, does not survive the death of its holder.
+ * the others.
+ *
+ * ## Kill safety
+ * The harness terminates a CPU at any point of any operation, including while it holds the
+ * set lock (setAlloc) or the SPID lock (attachSpid, detachSpid, the reclaim of an id with a
+ * SPID in free, put or freeAllInSet), leads a grace period (detachData, or an alloc driving
+ * one) or sits in a read-side section. The space takes all of that back: the owner-tagged
+ * locks, the half-done operation and the Rcu slot, with the dead leader's grace period
+ * resumed by the next caller (`releaseThread`). No handshake is needed; what is left is this
+ * CPU's own bookkeeping, which is correct whichever of its statements was the last:
+ * - Shadow claim (alloc): claimed after the id is live, counted after the claim. A kill in
+ *   between leaves a live id unclaimed or claimed but not counted; the counts stay a lower
+ *   bound and a claim still implies a live id.
+ * - Shadow release (free, put, freeAllInSet): released, then uncounted, then the call that
+ *   reclaims. A kill in between leaves a live id unclaimed, counted or not; never a claim on
+ *   a reclaimed id, so a set the allocator destroys has a shadow count of 0 (setAlloc checks
+ *   it when the slot is reused).
+ * - HELD is published after an id is pushed or forgotten, so a dead CPU held at most HELD ids
+ *   plus the one its alloc had just published; a freeAllInSet cut short forgets nothing.
+ * - The scratch set: at most one per task (setAlloc only when there is none; a dying one is
+ *   destroyed with its last id), published in SCRATCH once setAlloc returned it and until it
+ *   is destroyed, CREATING while setAlloc runs. So a dead CPU leaves at most its published
+ *   set (live or free-pending, maybe already destroyed by a setFree or reclaim cut short) or,
+ *   if it died CREATING, one set nobody knows of (live and empty, or rolled back by
+ *   `releaseThread`); the harness empties and frees them at the end.
+ * - SPIDs carry the task's generation, so a replacement CPU never collides with the SPIDs of
+ *   its predecessor's ids, which stay bound until the harness frees those ids at the end.
+ * - PARKED is one store each way (run-layout.ts).
+ * What the harness checks after the run is in run-stress.ts `verifyAtEnd`.
  *
  * Counters are batched locally and flushed every FLUSH_OPS operations; a killed CPU loses at
  * most one batch of statistics, never correctness data (the shadow words are updated at once).
@@ -25,12 +51,12 @@ import {
   CPU_ERRS,
   CPU_HELD,
   CPU_HIST,
-  CPU_KILL_READY,
-  CPU_KILL_REQUEST,
   CPU_LOG,
   CPU_LOG_HEAD,
   CPU_OPS,
+  CPU_PARKED,
   CPU_PHASE,
+  CPU_SCRATCH,
   CPU_TIMELINE,
   cpuBase,
   HIST_BUCKETS,
@@ -41,9 +67,9 @@ import {
   OPS,
   type OpName,
   RUN_EPOCH,
-  RUN_PARKED,
   RUN_STATE,
   type RunGeometry,
+  SCRATCH_CREATING,
   STATE_PAUSE,
   STATE_STOP,
   shadowOwnerBase,
@@ -110,7 +136,6 @@ export class CpuLoop {
   #spidSeq = 1;
   #scratch = -1;
   #scratchDying = false;
-  #noLocks = false;
   #sleepWord: Int32Array<SharedArrayBuffer>;
 
   constructor(space: IoasidSpace, run: SharedArrayBuffer, plan: CpuPlan) {
@@ -138,14 +163,13 @@ export class CpuLoop {
       if (state === STATE_STOP) break;
       if (state === STATE_PAUSE) {
         this.#flush();
-        // Counted while parked, so the checker knows when nobody runs (quiescentCheck).
-        Atomics.add(this.#w, RUN_PARKED, 1);
+        // Flagged while parked, so the checker knows when nobody runs (quiescentCheck).
+        Atomics.store(this.#w, this.#base + CPU_PARKED, 1);
         while (Atomics.load(this.#w, RUN_STATE) === STATE_PAUSE)
           Atomics.wait(this.#w, RUN_STATE, STATE_PAUSE, 50);
-        Atomics.sub(this.#w, RUN_PARKED, 1);
+        Atomics.store(this.#w, this.#base + CPU_PARKED, 0);
         continue;
       }
-      this.#checkKillRequest();
       for (let i = 0; i < 64; i++) this.#step();
       done += 64;
     }
@@ -153,12 +177,6 @@ export class CpuLoop {
     this.#releaseAll();
     this.#flush();
     return done;
-  }
-
-  #checkKillRequest(): void {
-    if (this.#noLocks || Atomics.load(this.#w, this.#base + CPU_KILL_REQUEST) === 0) return;
-    this.#noLocks = true;
-    Atomics.store(this.#w, this.#base + CPU_KILL_READY, 1);
   }
 
   #step(): void {
@@ -331,7 +349,6 @@ export class CpuLoop {
   }
 
   #attachSpid(): number {
-    if (this.#noLocks) return this.#find();
     const h = this.#pickHeld((x) => x.spid === 0 && !x.pending);
     if (!h) return this.#alloc();
     // generation (8 bits) | cpu (6 bits) | sequence (17 bits): unique among live SPIDs unless
@@ -348,7 +365,6 @@ export class CpuLoop {
   }
 
   #detachSpid(): number {
-    if (this.#noLocks) return this.#find();
     const h = this.#pickHeld((x) => x.spid !== 0);
     if (!h) return this.#attachSpid();
     const r = this.#space.detachSpid(h.id);
@@ -381,11 +397,14 @@ export class CpuLoop {
   }
 
   #setAlloc(): number {
-    if (this.#scratch >= 0 || this.#noLocks) return this.#alloc();
+    if (this.#scratch >= 0) return this.#alloc();
     const quota = this.#p.scratchQuota;
+    // Before the call: a CPU killed inside setAlloc may leave a set nobody else knows of.
+    Atomics.store(this.#w, this.#base + CPU_SCRATCH, SCRATCH_CREATING);
     const set = this.#space.setAlloc(null, quota, SetType.NULL);
     this.#log('setAlloc', set, 0, set);
     if (set < 0) {
+      this.#ownScratch(-1);
       if (set !== -Errno.ENOSPC) this.#bad('setAlloc', set, -1, 0, 'expected a set or -ENOSPC');
       return set;
     }
@@ -393,13 +412,12 @@ export class CpuLoop {
     if (Atomics.load(this.#w, sb) !== 0)
       this.#violation('leak', 'setAlloc', 0, set, Atomics.load(this.#w, sb));
     Atomics.store(this.#w, sb + 1, quota);
-    this.#scratch = set;
-    this.#scratchDying = false;
+    this.#ownScratch(set);
     return set;
   }
 
   #setFree(): number {
-    if (this.#scratch < 0 || this.#scratchDying || this.#noLocks) return this.#setAlloc();
+    if (this.#scratch < 0 || this.#scratchDying) return this.#setAlloc();
     const set = this.#scratch;
     const remaining = this.#held.filter((h) => h.set === set).length;
     const r = this.#space.setFree(set);
@@ -407,13 +425,13 @@ export class CpuLoop {
     const want = remaining > 0 ? -Errno.EBUSY : 0;
     if (r !== want) this.#bad('setFree', r, set, 0, `expected ${want} with ${remaining} ids left`);
     if (remaining > 0) this.#scratchDying = true;
-    else this.#scratch = -1;
+    else this.#ownScratch(-1);
     return r;
   }
 
   #freeAllInSet(): number {
     const set = this.#scratch;
-    if (set < 0 || this.#noLocks) return this.#setAlloc();
+    if (set < 0) return this.#setAlloc();
     const mine = this.#held.filter((h) => h.set === set);
     // Only when every id would be reclaimed at once, so the count is exact.
     if (mine.some((h) => h.pending || h.refs !== 1)) return this.#alloc();
@@ -453,9 +471,13 @@ export class CpuLoop {
       }
       this.#forget(h);
     }
-    if (this.#scratch >= 0 && !this.#scratchDying && !this.#noLocks)
-      this.#space.setFree(this.#scratch);
-    this.#scratch = -1;
+    // Every id is gone, so the scratch set is destroyed now (a dying one already was, with its
+    // last id): a live CPU leaves no set behind (verifyAtEnd counts on it).
+    if (this.#scratch >= 0 && !this.#scratchDying) {
+      const r = this.#space.setFree(this.#scratch);
+      if (r !== 0) this.#bad('setFree', r, this.#scratch, 0, 'expected 0 for an empty set');
+    }
+    this.#ownScratch(-1);
   }
 
   #pickHeld(ok: (h: Held) => boolean): Held | undefined {
@@ -499,10 +521,15 @@ export class CpuLoop {
     this.#held.pop();
     this.#publishHeld();
     // A scratch set whose setFree said -EBUSY is destroyed with its last id.
-    if (this.#scratchDying && h.set === this.#scratch && !this.#held.some((x) => x.set === h.set)) {
-      this.#scratch = -1;
-      this.#scratchDying = false;
-    }
+    if (this.#scratchDying && h.set === this.#scratch && !this.#held.some((x) => x.set === h.set))
+      this.#ownScratch(-1);
+  }
+
+  /** Make `set` this CPU's scratch set (-1: none) and publish it (CPU_SCRATCH). */
+  #ownScratch(set: number): void {
+    this.#scratch = set;
+    this.#scratchDying = false;
+    Atomics.store(this.#w, this.#base + CPU_SCRATCH, set + 1);
   }
 
   #publishHeld(): void {

@@ -1,8 +1,9 @@
 /**
  * The piscina task module of a CPU: attach the space once per worker thread, then run one
  * long CpuLoop per task, steered through the run buffer (nothing crosses postMessage while it
- * runs). The thread's RCU slot is published in the CPU's stats line so the harness can
- * release it if this worker is terminated.
+ * runs). The thread's RCU slot and threadId are published in the CPU's stats line, then
+ * STATUS_RUNNING: from that store on the harness may terminate this worker at any point and
+ * hand that slot to `releaseThread`.
  */
 import { threadId } from 'node:worker_threads';
 import { type IoasidHandle, IoasidSpace } from '../core/ioasid.js';
@@ -47,6 +48,7 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
   Atomics.store(w, base + CPU_RCU_SLOT, space.rcu.slot);
   Atomics.store(w, base + CPU_THREAD, threadId);
   Atomics.add(w, base + CPU_TASKS, 1);
+  // Publishes RCU_SLOT and THREAD for this task; pairs with the harness's load before a kill.
   Atomics.store(w, base + CPU_STATUS, STATUS_RUNNING);
   const ops = new CpuLoop(space, task.run, task.plan).run();
   // Hand this thread's privately batched retired records to the shared pool (after a grace

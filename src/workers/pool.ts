@@ -35,14 +35,27 @@ export class CpuPool {
     return this.#pool.run(task, { signal: abort.signal });
   }
 
-  /** Terminate the worker running CPU `cpu` (thread `threadId`); resolves once it has exited. */
-  async kill(cpu: number, threadId: number): Promise<void> {
+  /**
+   * Terminate the worker running CPU `cpu` (thread `threadId`); resolves once it has exited.
+   *
+   * @param aim - optional; runs synchronously right before the terminate, to choose its
+   *   moment (a spin until the CPU is inside some critical section)
+   * @returns false, with nothing done, when no worker of the pool has that threadId
+   */
+  async kill(cpu: number, threadId: number, aim?: () => void): Promise<boolean> {
     const worker = this.#pool.threads.find((t: Worker) => t.threadId === threadId);
-    const exited = worker
-      ? new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-      : Promise.resolve();
+    if (!worker) return false;
+    aim?.();
+    // Terminate first, then abort: the abort reaches worker.terminate() only through the
+    // signal's listeners, microseconds later, and an aimed kill is meant to land inside a
+    // critical section about that long. Piscina then handles it as any aborted task (its own
+    // terminate of the same worker is a no-op). 'exit' is emitted asynchronously, so the
+    // listener below, registered after terminate(), cannot miss it.
+    const stopping = worker.terminate();
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     this.#aborts.get(cpu)?.abort(new Error(`cpu ${cpu} killed by fault injection`));
-    await exited;
+    await Promise.all([exited, stopping]);
+    return true;
   }
 
   /** How many worker threads exist (a killed one is replaced). */

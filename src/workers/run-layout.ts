@@ -13,13 +13,15 @@
  *   FIRST_KIND..   4..10                                       kind, op, cpu, id, set, epoch, detail (stores
  *                                                              before FIRST_READY's store publishes them)
  *   FIRST_READY    11                                          1 once FIRST_* are written
- *   PARKED         12                                          CPUs parked in a stutter (add/sub by CPUs)
  *   KIND_COUNTS    16..23                                      violations per kind (Atomics.add)
  * cpu c          32 + CPU_WORDS * c           CPU_WORDS        CPU c              main, checker   add / store
  *   header         +0 (16)                                     STATUS, RCU_SLOT, HELD (ids held), TASKS (runs
  *                                                              started), LOG_HEAD (entries ever written),
- *                                                              KILL_REQUEST (main), KILL_READY, THREAD (threadId),
- *                                                              PHASE (index into CPU_PHASES)
+ *                                                              PARKED (1 while parked in a stutter), THREAD
+ *                                                              (threadId), PHASE (index into CPU_PHASES),
+ *                                                              SCRATCH (scratch set + 1, -1 creating one);
+ *                                                              main resets STATUS, HELD, PARKED and SCRATCH
+ *                                                              of a killed CPU
  *   ops            +16 (16)                                    operations done, per op
  *   errs           +32 (16)                                    operations that returned an errno, per op
  *   hist           +48 (N_OPS * HIST_BUCKETS)                  sampled latency histogram per op (log-linear)
@@ -35,6 +37,14 @@
  * finds the word taken proves two live allocations of one id. Shadow live counts are a lower
  * bound of the set's real count (incremented after alloc, decremented before free), so one
  * above the quota proves the quota was exceeded.
+ *
+ * Kills: the harness terminates CPUs at any point, so every word a CPU writes is meaningful
+ * whichever of its stores was the last: STATUS, RCU_SLOT and THREAD are published before the
+ * CPU runs any operation (STATUS last: RUNNING means the other two are this task's); PARKED is
+ * one store each way (a per-CPU flag, not a shared counter a dead CPU could leave raised);
+ * SCRATCH says CREATING before setAlloc is called and the set only after it returned;
+ * a shadow claim or release cut between its two words leaves the set's count one off the
+ * claims, either way still a lower bound of the real count (cpu-loop.ts "Kill safety").
  */
 import { LINE_WORDS } from '../core/layout.js';
 
@@ -68,7 +78,6 @@ export const RUN_FIRST_SET = 8;
 export const RUN_FIRST_EPOCH = 9;
 export const RUN_FIRST_DETAIL = 10;
 export const RUN_FIRST_READY = 11;
-export const RUN_PARKED = 12;
 export const RUN_KIND_COUNTS = 16;
 const CONTROL_WORDS = 2 * LINE_WORDS;
 
@@ -82,14 +91,23 @@ export const CPU_RCU_SLOT = 1;
 export const CPU_HELD = 2;
 export const CPU_TASKS = 3;
 export const CPU_LOG_HEAD = 4;
-/** Harness -> CPU: please reach a state where terminating you is safe (take no more locks). */
-export const CPU_KILL_REQUEST = 5;
-/** CPU -> harness: from now on this CPU takes no lock; it may be terminated at any point. */
-export const CPU_KILL_READY = 6;
-/** threadId of the worker running this CPU. */
-export const CPU_THREAD = 7;
+/**
+ * 1 while the CPU is parked in a stutter: the checker's exact capacity check waits until every
+ * running CPU has it. One store each way, so a CPU killed anywhere leaves it 0 or 1, and the
+ * harness clears it for a dead CPU (a shared counter would stay raised by a CPU killed between
+ * its wake-up and its decrement).
+ */
+export const CPU_PARKED = 5;
+/** threadId of the worker running this CPU (published before STATUS_RUNNING). */
+export const CPU_THREAD = 6;
 /** What the CPU is doing (CPU_PHASES), so a CPU that never stops can be named precisely. */
-export const CPU_PHASE = 8;
+export const CPU_PHASE = 7;
+/**
+ * The CPU's scratch set + 1 (0 none, SCRATCH_CREATING while its setAlloc runs), so that the
+ * harness knows which set a killed CPU may have left behind (verifyAtEnd).
+ */
+export const CPU_SCRATCH = 8;
+export const SCRATCH_CREATING = -1;
 export const CPU_PHASES = [
   'idle',
   'running',
@@ -102,6 +120,7 @@ export const CPU_ERRS = 32;
 export const CPU_HIST = 48;
 
 export const STATUS_IDLE = 0;
+/** Set by the CPU's task once RCU_SLOT and THREAD are its own: from then on it may be killed. */
 export const STATUS_RUNNING = 1;
 export const STATUS_DONE = 2;
 export const STATUS_DEAD = 3;
