@@ -10,6 +10,20 @@
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Errno, IoasidSpace, SetType } from '../src/core/ioasid.js';
+import {
+  SPACE_MAX_IOASIDS_WORD,
+  SPACE_MAX_SETS_WORD,
+  SPACE_MAX_THREADS_WORD,
+  SPACE_PASID_BITS_WORD,
+  spaceGeometry,
+  TS_BATCH_HEAD,
+  TS_CACHE_HEAD,
+  TS_DRAIN_KEEP,
+  TS_DRAIN_READY,
+  TS_DRAIN_REST,
+  TS_OP,
+  threadSlotWord,
+} from '../src/core/layout.js';
 import { testSeed } from './helpers/seed.js';
 import { startTestWorker } from './helpers/workers.js';
 import {
@@ -51,7 +65,14 @@ type Release = (space: IoasidSpace, slot: number) => number;
  * Run `kills` kills, give back what the test knows the dead workers held, empty and free
  * every live set, flush limbo, and describe everything that did not come back.
  */
-async function killAndAudit(seed: number, kills: number, release: Release, noLocks = false) {
+async function killAndAudit(
+  seed: number,
+  kills: number,
+  release: Release,
+  noLocks = false,
+  liveWorkers = LIVE_WORKERS,
+  finalRunMs = 0,
+) {
   const next = rng(seed);
   const space = IoasidSpace.create({ pasidBits: 8, maxSets: 16, maxIoasids: 512, maxThreads: 8 });
   const capacity = space.capacity();
@@ -97,7 +118,7 @@ async function killAndAudit(seed: number, kills: number, release: Release, noLoc
   };
 
   const running: Running[] = [];
-  for (let w = 0; w < LIVE_WORKERS; w++) running.push(await start());
+  for (let w = 0; w < liveWorkers; w++) running.push(await start());
   const recovered: number[] = [];
   for (let k = 0; k < kills; k++) {
     await new Promise((r) => setTimeout(r, next() % MAX_RUN_MS));
@@ -105,6 +126,7 @@ async function killAndAudit(seed: number, kills: number, release: Release, noLoc
     recovered.push(await kill(running[victim]!));
     running[victim] = await start();
   }
+  await new Promise((r) => setTimeout(r, finalRunMs));
   for (const r of running) recovered.push(await kill(r));
 
   // What is left (an id a kill separated from the notebook, a set it separated from its
@@ -142,6 +164,21 @@ async function killAndAudit(seed: number, kills: number, release: Release, noLoc
   return { leaks, recovered, stats };
 }
 
+/** White-box (layout.ts): does dead thread slot `slot` still hold records or an operation? */
+function threadSlotHoldsSomething(space: IoasidSpace, slot: number): boolean {
+  const i32 = new Int32Array(space.handle.buffer);
+  const g = spaceGeometry(
+    Atomics.load(i32, SPACE_PASID_BITS_WORD),
+    Atomics.load(i32, SPACE_MAX_SETS_WORD),
+    Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
+    Atomics.load(i32, SPACE_MAX_THREADS_WORD),
+  );
+  const ts = threadSlotWord(g, slot);
+  return [TS_CACHE_HEAD, TS_BATCH_HEAD, TS_DRAIN_REST, TS_DRAIN_READY, TS_DRAIN_KEEP, TS_OP].some(
+    (w) => Atomics.load(i32, ts + w) !== 0,
+  );
+}
+
 describe('a killed worker leaks nothing', () => {
   it(`${KILLS} kills at random points: releaseThread + freeAllInSet restore the space`, async () => {
     const seed = testSeed(FILE);
@@ -162,9 +199,21 @@ describe('a killed worker leaks nothing', () => {
   it('broken twin: releasing only the Rcu slot is caught as a leak by the same audit', async () => {
     const seed = testSeed(FILE);
     // The twin's workers take no space lock: a dead holder's lock would hang it, not leak.
-    const rcuOnly: Release = (sp, slot) => (sp.rcu.releaseSlot(slot) ? 0 : 0);
-    const { leaks } = await killAndAudit(seed, 6, rcuOnly, true);
+    // No replacement workers: one attaching into a released slot would recover the dead
+    // thread's leftovers itself (attach() does) and repair the twin. Four workers run 30 ms,
+    // then die; the twin reports whether each dead one held anything (its cache, retire
+    // batch, a drain or an operation in flight), read after its death.
+    const rcuOnly: Release = (sp, slot) => {
+      const held = threadSlotHoldsSomething(sp, slot);
+      sp.rcu.releaseSlot(slot);
+      return held ? 1 : 0;
+    };
+    const { leaks, recovered } = await killAndAudit(seed, 0, rcuOnly, true, 4, 30);
+    console.log(`twin: dead workers holding something: ${recovered.join(',')}`);
     console.log(`twin leaks (first 5 of ${leaks.length}):`, leaks.slice(0, 5));
+    // Each of 4 busy workers is empty-handed only in short windows (a drained cache and an
+    // empty batch at once), so at least one holds something; what it holds must show.
+    expect(recovered.some((n) => n > 0)).toBe(true);
     expect(leaks.length).toBeGreaterThan(0);
   }, 60_000);
 
