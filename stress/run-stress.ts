@@ -12,9 +12,10 @@
  * and destroys its scratch set; each kill was recovered exactly once and no lock or GP_LOCK
  * is held; the harness frees the ids of killed CPUs and drops their references (at most what
  * they held, plus one in-flight alloc each) and destroys their scratch sets (the one each
- * owned, or one its setAlloc was creating); exact capacity accounting; every shared set destroyed gives all capacity back; after
- * a grace period every record is free again; no id is left live, no SPID bound, and every
- * shadow claim left was a killed CPU's on an id recovered here.
+ * owned, or one its setAlloc was creating); exact capacity accounting; every shared set
+ * destroyed gives all capacity back; after a grace period every record is free again; no id
+ * is left live, no SPID bound, and every shadow claim left was a killed CPU's on an id
+ * recovered here.
  */
 import { Worker } from 'node:worker_threads';
 import { type IoasidOptions, IoasidSpace, SetType } from '../src/core/ioasid.js';
