@@ -1,8 +1,10 @@
 /**
  * IOASID bench: single-CPU alloc+free pair, find and findBySpid as ns/op and as a ratio to
  * one Atomics.load + Atomics.compareExchange measured in the same run; alloc+free pairs on
- * two CPUs (worker_threads) on disjoint sets and on one shared set; byteLength of a space with
- * the default options.
+ * two CPUs (worker_threads) on disjoint sets and on one shared set, and on disjoint sets that
+ * also allocate from disjoint halves of the id space (what is left when the two CPUs do not
+ * both want the lowest free id: policy `lowest` makes them fight over one bitmap word);
+ * byteLength of a space with the default options.
  *
  * The machines are shared and noisy, so single-CPU figures are measured in ROUNDS short
  * interleaved rounds: each round times the baseline, every figure, and the baseline again,
@@ -69,18 +71,30 @@ function measureInterleaved(
 
 let sink = 0;
 
-async function twoCpus(shared: boolean): Promise<number> {
+async function twoCpus(shared: boolean, splitRange = false): Promise<number> {
   const space = IoasidSpace.create({ maxThreads: 8 });
   const a = space.setAlloc(null, shared ? 0 : 1000, SetType.NULL);
   const b = shared ? a : space.setAlloc(null, 1000, SetType.NULL);
+  const half = space.maxId >>> 1;
+  const ranges = splitRange
+    ? [
+        [1, half],
+        [half + 1, space.maxId],
+      ]
+    : [
+        [1, space.maxId],
+        [1, space.maxId],
+      ];
   const sync = new SharedArrayBuffer(8);
   const s32 = new Int32Array(sync);
   const n = 300_000;
   const url = new URL('./ioasid-worker.js', import.meta.url);
   const results = [a, b].map(
-    (set) =>
+    (set, k) =>
       new Promise<{ ns: number; fails: number }>((resolve, reject) => {
-        const w = new Worker(url, { workerData: { handle: space.handle, set, n, sync } });
+        const [min, max] = ranges[k]!;
+        const workerData = { handle: space.handle, set, min, max, n, sync };
+        const w = new Worker(url, { workerData });
         w.once('message', resolve);
         w.once('error', reject);
       }),
@@ -155,8 +169,14 @@ export async function main(): Promise<void> {
   const bytes = space.byteLength; // default options
   space.detach();
 
-  const disjoint = await twoCpus(false);
-  const sharedSet = await twoCpus(true);
+  // Two-CPU figures: median of 5 interleaved runs each (one run is ~0.1 s: noise dominates).
+  const two: number[][] = [[], [], []];
+  for (let r = 0; r < 5; r++) {
+    two[0]!.push(await twoCpus(false));
+    two[1]!.push(await twoCpus(true));
+    two[2]!.push(await twoCpus(false, true));
+  }
+  const [disjoint, sharedSet, splitIds] = two.map(median) as [number, number, number];
 
   const row = (name: string, ns: number, ratio: number) =>
     `${name.padEnd(44)} ${ns.toFixed(1).padStart(9)} ${ratio.toFixed(1).padStart(8)}x`;
@@ -166,6 +186,7 @@ export async function main(): Promise<void> {
     ...rows.map((r) => row(r.name, r.ns, r.ratio)),
     row('alloc + free pair, 2 CPUs, disjoint sets', disjoint, disjoint / base),
     row('alloc + free pair, 2 CPUs, one shared set', sharedSet, sharedSet / base),
+    row('  the same, disjoint sets and id ranges', splitIds, splitIds / base),
     `${'byteLength, default options (target <= 8 MiB)'.padEnd(44)} ${String(bytes).padStart(9)} bytes = ${(bytes / 2 ** 20).toFixed(2)} MiB`,
   ];
   console.log(lines.join('\n'));
