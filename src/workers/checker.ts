@@ -28,7 +28,7 @@ import {
 import { reportViolation } from './violations.js';
 
 /** Results each operation may legally return to a CPU that used it as cpu-loop.ts does. */
-const LEGAL: Record<OpName, (r: number) => boolean> = {
+const LEGAL_BY_NAME: Record<OpName, (r: number) => boolean> = {
   alloc: (r) => r > 0 || r === -Errno.EDQUOT || r === -Errno.ENOSPC || r === -Errno.ENOMEM,
   free: (r) => r === 0,
   get: (r) => r === 0 || r === -Errno.EBUSY,
@@ -43,6 +43,10 @@ const LEGAL: Record<OpName, (r: number) => boolean> = {
   setFree: (r) => r === 0 || r === -Errno.EBUSY,
   freeAllInSet: (r) => r >= 0,
 };
+/** The same, indexed by the op number a log entry carries (no string lookup per entry). */
+const LEGAL = OPS.map((op) => LEGAL_BY_NAME[op]);
+/** Log entries read between two reloads of a CPU's log head. */
+const LOG_CHUNK = 256;
 
 export interface CheckerStats {
   passes: number;
@@ -98,34 +102,61 @@ export class Checker {
     this.#recycledSeen = seen;
   }
 
+  /**
+   * Check CPU `cpu`'s entries since the last pass. The ring is read without stopping its
+   * writer, so an entry can be overwritten while we read it: the head is reloaded after each
+   * chunk, and only the entries it proves intact (fewer than LOG_ENTRIES behind it) count, in
+   * the manner of a seqlock reader. A bad entry is rechecked the same way before it is
+   * reported, so a torn read never becomes a violation.
+   */
   #drainLog(cpu: number): void {
+    const w = this.#w;
     const base = cpuBase(cpu);
-    // Pairs with the CPU's store of LOG_HEAD after it wrote the entry.
-    const head = Atomics.load(this.#w, base + CPU_LOG_HEAD);
+    const log = base + CPU_LOG;
+    // Pairs with the CPU's store of LOG_HEAD after it wrote the entry. Heads are int32
+    // counters that wrap: all distances are taken modulo 2^32 (`| 0`).
+    const head = Atomics.load(w, base + CPU_LOG_HEAD);
     let from = this.#cursor[cpu]!;
-    if (head - from > LOG_ENTRIES) {
-      this.stats.entriesMissed += head - from - LOG_ENTRIES;
-      from = head - LOG_ENTRIES;
+    let total = (head - from) | 0;
+    // The oldest LOG_ENTRIES - 1 entries at most can be intact: the CPU may be writing entry
+    // `head` over entry head - LOG_ENTRIES right now.
+    if (total > LOG_ENTRIES - 1) {
+      this.stats.entriesMissed += total - (LOG_ENTRIES - 1);
+      from = (head - (LOG_ENTRIES - 1)) | 0;
+      total = LOG_ENTRIES - 1;
     }
-    for (let n = from; n < head; n++) {
-      const e = base + CPU_LOG + (n % LOG_ENTRIES) * LOG_ENTRY_WORDS;
-      const opWord = Atomics.load(this.#w, e);
-      const op = OPS[opWord & 0xff];
-      const result = Atomics.load(this.#w, e + 3);
-      // The CPU may already be overwriting this slot if it lapped us: recheck the head.
-      if (Atomics.load(this.#w, base + CPU_LOG_HEAD) - n >= LOG_ENTRIES) continue;
-      this.stats.entriesChecked++;
-      if (op && !LEGAL[op](result))
-        reportViolation(this.#w, {
-          kind: 'bad-result',
-          op,
-          cpu,
-          id: Atomics.load(this.#w, e + 2),
-          set: Atomics.load(this.#w, e + 1),
-          detail: result,
-        });
+    for (let done = 0; done < total; done += LOG_CHUNK) {
+      const count = Math.min(LOG_CHUNK, total - done);
+      const first = (from + done) | 0;
+      const bad: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const e = log + ((first + i) & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
+        const legal = LEGAL[Atomics.load(w, e) & 0xff];
+        if (legal !== undefined && !legal(Atomics.load(w, e + 3))) bad.push((first + i) | 0);
+      }
+      // An entry is intact if, after we read it, the head is still less than LOG_ENTRIES
+      // ahead of it (the CPU overwrites entry n - LOG_ENTRIES while it writes entry n).
+      const now = Atomics.load(w, base + CPU_LOG_HEAD);
+      const lost = Math.max(0, Math.min(count, ((now - first) | 0) - LOG_ENTRIES + 1));
+      this.stats.entriesMissed += lost;
+      this.stats.entriesChecked += count - lost;
+      for (const n of bad) if (((now - n) | 0) < LOG_ENTRIES) this.#reportBadEntry(cpu, n);
     }
     this.#cursor[cpu] = head;
+  }
+
+  #reportBadEntry(cpu: number, n: number): void {
+    const w = this.#w;
+    const e = cpuBase(cpu) + CPU_LOG + (n & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
+    const opWord = Atomics.load(w, e);
+    const result = Atomics.load(w, e + 3);
+    const id = Atomics.load(w, e + 2);
+    const set = Atomics.load(w, e + 1);
+    // Reread after the loads: reported only if the entry was still intact.
+    if (((Atomics.load(w, cpuBase(cpu) + CPU_LOG_HEAD) - n) | 0) >= LOG_ENTRIES) return;
+    const op = OPS[opWord & 0xff];
+    if (op === undefined || LEGAL_BY_NAME[op](result)) return;
+    reportViolation(w, { kind: 'bad-result', op, cpu, id, set, detail: result });
   }
 
   #checkSets(): void {

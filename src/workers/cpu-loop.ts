@@ -543,13 +543,14 @@ export class CpuLoop {
   }
 
   #log(op: OpName, set: number, id: number, result: number): void {
-    const e = this.#base + CPU_LOG + (this.#logHead % LOG_ENTRIES) * LOG_ENTRY_WORDS;
+    const e = this.#base + CPU_LOG + (this.#logHead & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
     Atomics.store(this.#w, e, OP_INDEX[op] | (this.#p.cpu << 8));
     Atomics.store(this.#w, e + 1, set);
     Atomics.store(this.#w, e + 2, id);
     Atomics.store(this.#w, e + 3, result);
     // Publishes the entry: a reader that sees the new head sees its words.
-    Atomics.store(this.#w, this.#base + CPU_LOG_HEAD, ++this.#logHead);
+    this.#logHead = (this.#logHead + 1) | 0; // an int32 counter that wraps (checker.ts)
+    Atomics.store(this.#w, this.#base + CPU_LOG_HEAD, this.#logHead);
   }
 
   #bad(op: OpName, result: number, set: number, id: number, why: string): void {

@@ -130,7 +130,8 @@ export const HIST_SUB = 4;
 export const HIST_MIN_LOG2 = 4;
 export const HIST_BUCKETS = 96;
 export const TIMELINE_SLOTS = 600;
-export const LOG_ENTRIES = 1024;
+/** Per-CPU log ring entries: a power of two; ~30 ms of one CPU's operations at full speed. */
+export const LOG_ENTRIES = 8192;
 export const LOG_ENTRY_WORDS = 4;
 
 export const CPU_TIMELINE = CPU_HIST + N_OPS * HIST_BUCKETS;
