@@ -1,10 +1,11 @@
 /**
  * IOASID bench: single-CPU alloc+free pair, find and findBySpid as ns/op and as a ratio to
  * one Atomics.load + Atomics.compareExchange measured in the same run; alloc+free pairs on
- * two CPUs (worker_threads) on disjoint sets and on one shared set, and on disjoint sets that
- * also allocate from disjoint halves of the id space (what is left when the two CPUs do not
- * both want the lowest free id: policy `lowest` makes them fight over one bitmap word);
- * byteLength of a space with the default options.
+ * two CPUs (worker_threads) on disjoint sets and on one shared set, on disjoint sets that also
+ * allocate from disjoint halves of the id space (what is left when the two CPUs do not both
+ * want the lowest free id: policy `lowest` makes them fight over one bitmap word), and, as
+ * the limit, on two separate spaces that share nothing; byteLength of a space with the
+ * default options.
  *
  * The machines are shared and noisy, so single-CPU figures are measured in ROUNDS short
  * interleaved rounds: each round times the baseline, every figure, and the baseline again,
@@ -71,20 +72,31 @@ function measureInterleaved(
 
 let sink = 0;
 
-async function twoCpus(shared: boolean, splitRange = false): Promise<number> {
-  const space = IoasidSpace.create({ maxThreads: 8 });
-  const a = space.setAlloc(null, shared ? 0 : 1000, SetType.NULL);
-  const b = shared ? a : space.setAlloc(null, 1000, SetType.NULL);
-  const half = space.maxId >>> 1;
-  const ranges = splitRange
-    ? [
-        [1, half],
-        [half + 1, space.maxId],
-      ]
-    : [
-        [1, space.maxId],
-        [1, space.maxId],
-      ];
+/**
+ * How two CPUs share: one set; disjoint sets; disjoint sets and disjoint halves of the id
+ * space; or two separate spaces, which share no word at all (the machine's own limit: two
+ * threads of this code on two vCPUs, which may be SMT siblings).
+ */
+type TwoCpuMode = 'one-set' | 'disjoint-sets' | 'split-ids' | 'separate-spaces';
+
+async function twoCpus(mode: TwoCpuMode): Promise<number> {
+  const spaces = [IoasidSpace.create({ maxThreads: 8 })];
+  if (mode === 'separate-spaces') spaces.push(IoasidSpace.create({ maxThreads: 8 }));
+  const space = (k: number) => spaces[Math.min(k, spaces.length - 1)]!;
+  const a = space(0).setAlloc(null, mode === 'one-set' ? 0 : 1000, SetType.NULL);
+  const b = mode === 'one-set' ? a : space(1).setAlloc(null, 1000, SetType.NULL);
+  const max = space(0).maxId;
+  const half = max >>> 1;
+  const ranges =
+    mode === 'split-ids'
+      ? [
+          [1, half],
+          [half + 1, max],
+        ]
+      : [
+          [1, max],
+          [1, max],
+        ];
   const sync = new SharedArrayBuffer(8);
   const s32 = new Int32Array(sync);
   const n = 300_000;
@@ -93,7 +105,7 @@ async function twoCpus(shared: boolean, splitRange = false): Promise<number> {
     (set, k) =>
       new Promise<{ ns: number; fails: number }>((resolve, reject) => {
         const [min, max] = ranges[k]!;
-        const workerData = { handle: space.handle, set, min, max, n, sync };
+        const workerData = { handle: space(k).handle, set, min, max, n, sync };
         const w = new Worker(url, { workerData });
         w.once('message', resolve);
         w.once('error', reject);
@@ -103,7 +115,7 @@ async function twoCpus(shared: boolean, splitRange = false): Promise<number> {
   Atomics.store(s32, 1, 1);
   Atomics.notify(s32, 1);
   const r = await Promise.all(results);
-  space.detach();
+  for (const sp of spaces) sp.detach();
   if (r.some((x) => x.fails > 0))
     throw new Error(`alloc failed in a bench worker: ${JSON.stringify(r)}`);
   return Math.max(...r.map((x) => x.ns / n));
@@ -170,13 +182,15 @@ export async function main(): Promise<void> {
   space.detach();
 
   // Two-CPU figures: median of 5 interleaved runs each (one run is ~0.1 s: noise dominates).
-  const two: number[][] = [[], [], []];
-  for (let r = 0; r < 5; r++) {
-    two[0]!.push(await twoCpus(false));
-    two[1]!.push(await twoCpus(true));
-    two[2]!.push(await twoCpus(false, true));
-  }
-  const [disjoint, sharedSet, splitIds] = two.map(median) as [number, number, number];
+  const modes: TwoCpuMode[] = ['disjoint-sets', 'one-set', 'split-ids', 'separate-spaces'];
+  const two = modes.map(() => [] as number[]);
+  for (let r = 0; r < 5; r++) for (const [i, m] of modes.entries()) two[i]!.push(await twoCpus(m));
+  const [disjoint, sharedSet, splitIds, separate] = two.map(median) as [
+    number,
+    number,
+    number,
+    number,
+  ];
 
   const row = (name: string, ns: number, ratio: number) =>
     `${name.padEnd(44)} ${ns.toFixed(1).padStart(9)} ${ratio.toFixed(1).padStart(8)}x`;
@@ -187,6 +201,7 @@ export async function main(): Promise<void> {
     row('alloc + free pair, 2 CPUs, disjoint sets', disjoint, disjoint / base),
     row('alloc + free pair, 2 CPUs, one shared set', sharedSet, sharedSet / base),
     row('  the same, disjoint sets and id ranges', splitIds, splitIds / base),
+    row('  limit: 2 CPUs on two separate spaces', separate, separate / base),
     `${'byteLength, default options (target <= 8 MiB)'.padEnd(44)} ${String(bytes).padStart(9)} bytes = ${(bytes / 2 ** 20).toFixed(2)} MiB`,
   ];
   console.log(lines.join('\n'));
