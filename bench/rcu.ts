@@ -76,6 +76,15 @@ export async function benchRcu(): Promise<RcuBenchResult> {
       rcu.readUnlock();
     }
   }, N);
+  const mbRcu = Rcu.create({ maxThreads: 16, flavor: 'mb' });
+  mbRcu.registerThread();
+  const mbPair = nsPerOp((n) => {
+    for (let i = 0; i < n; i++) {
+      mbRcu.readLock();
+      mbRcu.readUnlock();
+    }
+  }, N);
+  mbRcu.unregisterThread();
   const nested = nsPerOp((n) => {
     rcu.readLock();
     for (let i = 0; i < n; i++) {
@@ -100,6 +109,12 @@ export async function benchRcu(): Promise<RcuBenchResult> {
       unit: 'ns',
       ratio: `${(pair / rawPair).toFixed(2)}x raw pair, ${(pair / loadCas).toFixed(2)}x load+CAS`,
       target: 'target <= 30 ns (C urcu-mb: 19.5-58 ns)',
+    },
+    {
+      name: 'readLock + readUnlock, mb flavor',
+      value: mbPair,
+      unit: 'ns',
+      ratio: `${(mbPair / pair).toFixed(2)}x the marks pair, ${(mbPair / loadCas).toFixed(2)}x load+CAS`,
     },
     {
       name: 'nested readLock + readUnlock',

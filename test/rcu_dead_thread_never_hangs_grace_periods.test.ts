@@ -20,10 +20,10 @@ function agent(rcu: Rcu, script: AgentData['script']) {
   return { ctrl, worker, done: exited(worker) };
 }
 
-describe('dead threads and grace periods', () => {
+describe.each(['marks', 'mb'] as const)('dead threads and grace periods, %s flavor', (flavor) => {
   it('a reader killed mid-section stalls grace periods until its slot is released', async () => {
     const stalls: number[] = [];
-    const rcu = Rcu.create({ stallMs: 30 }, { onStall: (slot) => stalls.push(slot) });
+    const rcu = Rcu.create({ stallMs: 30, flavor }, { onStall: (slot) => stalls.push(slot) });
     const victim = agent(rcu, 'hold');
     await until(() => Atomics.load(victim.ctrl, AGENT_INSIDE) === 1);
     const slot = Atomics.load(victim.ctrl, AGENT_SLOT);
@@ -41,7 +41,7 @@ describe('dead threads and grace periods', () => {
   });
 
   it('a grace-period leader killed mid-grace-period does not hang the next caller', async () => {
-    const rcu = Rcu.create({ stallMs: 1000 });
+    const rcu = Rcu.create({ stallMs: 1000, flavor });
     const holder = agent(rcu, 'hold');
     await until(() => Atomics.load(holder.ctrl, AGENT_INSIDE) === 1);
     const leader = agent(rcu, 'register-synchronize');
@@ -59,7 +59,7 @@ describe('dead threads and grace periods', () => {
   });
 
   it('an unregistered leader killed mid-grace-period is reported, then released by thread id', async () => {
-    const rcu = Rcu.create({ stallMs: 30 });
+    const rcu = Rcu.create({ stallMs: 30, flavor });
     const holder = agent(rcu, 'hold');
     await until(() => Atomics.load(holder.ctrl, AGENT_INSIDE) === 1);
     const leader = agent(rcu, 'synchronize'); // no reader slot: releaseSlot cannot free it

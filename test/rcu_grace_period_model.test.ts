@@ -103,7 +103,7 @@ class PollLoopWhenQuiet implements Cmd {
   toString = () => 'pollLoop()';
 }
 
-function modelProperty(fault?: RcuOptions['fault']) {
+function modelProperty(flavor: RcuOptions['flavor'], fault?: RcuOptions['fault']) {
   const k = fc.nat(K - 1);
   const commands = [
     k.map((i) => new Lock(i)),
@@ -114,7 +114,7 @@ function modelProperty(fault?: RcuOptions['fault']) {
     fc.constant(new PollLoopWhenQuiet()),
   ];
   return fc.property(fc.commands(commands, { size: '+1' }), (cmds) => {
-    const updater = Rcu.create({ maxThreads: K + 1, fault });
+    const updater = Rcu.create({ maxThreads: K + 1, flavor, fault });
     const readers = Array.from({ length: K }, () => {
       const r = Rcu.attach(updater.handle);
       r.registerThread();
@@ -130,11 +130,14 @@ function modelProperty(fault?: RcuOptions['fault']) {
   });
 }
 
-describe('grace-period state machine (model-based, single thread, K simulated readers)', () => {
+describe.each([
+  'marks',
+  'mb',
+] as const)('grace-period state machine, %s flavor (model-based, single thread, K simulated readers)', (flavor) => {
   const seed = testSeed('test/rcu_grace_period_model.test.ts');
 
   it('never ends a grace period under an older reader, and always progresses when quiet', () => {
-    fc.assert(modelProperty(), { seed, numRuns: 300 });
+    fc.assert(modelProperty(flavor), { seed, numRuns: 300 });
   });
 
   // The broken twins: the same property must catch each deliberately broken grace period.
@@ -146,7 +149,7 @@ describe('grace-period state machine (model-based, single thread, K simulated re
   ])('catches the broken variant $mode', (fault) => {
     let failure: unknown;
     try {
-      fc.assert(modelProperty(fault), { seed, numRuns: 300 });
+      fc.assert(modelProperty(flavor, fault), { seed, numRuns: 300 });
     } catch (err) {
       failure = err;
     }

@@ -22,17 +22,23 @@ function agent(rcu: Rcu, script: AgentData['script'], count?: number) {
   return { ctrl, worker, done: exited(worker) };
 }
 
-describe('synchronize across worker threads', () => {
+describe.each([
+  'marks',
+  'mb',
+] as const)('synchronize across worker threads, %s flavor', (flavor) => {
   it('does not return while a pre-existing reader in another worker is inside', async () => {
-    const rcu = Rcu.create();
+    const rcu = Rcu.create({ flavor });
     const holder = agent(rcu, 'hold');
     await until(() => Atomics.load(holder.ctrl, AGENT_INSIDE) === 1);
     const syncer = agent(rcu, 'synchronize');
     // Wait until the grace period is blocked on the holder and its leader went to sleep.
     await until(() => rcu.stats().inProgress && rcu.stats().sleeps > 0);
     expect(Atomics.load(syncer.ctrl, AGENT_DONE)).toBe(0);
-    // Before sleeping the leader marked the holder's section WAIT: its leaving exchange wakes it.
-    expect(rcu.stats().slots.filter((s) => s.inSection)).toMatchObject([{ leaderWaiting: true }]);
+    // Marks: before sleeping the leader marked the holder's section WAIT, and its leaving
+    // exchange wakes it. mb: the holder's leaving store is followed by a GP_FUTEX load.
+    expect(rcu.stats().slots.filter((s) => s.inSection)).toMatchObject([
+      { leaderWaiting: flavor === 'marks' },
+    ]);
     Atomics.store(holder.ctrl, AGENT_RELEASE, 1);
     Atomics.notify(holder.ctrl, AGENT_RELEASE);
     await until(() => Atomics.load(syncer.ctrl, AGENT_DONE) === 1);
@@ -43,7 +49,7 @@ describe('synchronize across worker threads', () => {
   });
 
   it('shares one grace period between callers blocked on the same reader', async () => {
-    const rcu = Rcu.create();
+    const rcu = Rcu.create({ flavor });
     const holder = agent(rcu, 'hold');
     await until(() => Atomics.load(holder.ctrl, AGENT_INSIDE) === 1);
     const callers = Array.from({ length: 6 }, () => agent(rcu, 'synchronize'));
@@ -59,7 +65,7 @@ describe('synchronize across worker threads', () => {
   });
 
   it('keeps many concurrent synchronize callers correct and finished', async () => {
-    const rcu = Rcu.create();
+    const rcu = Rcu.create({ flavor });
     const callers = Array.from({ length: 4 }, () => agent(rcu, 'synchronize-many', 300));
     await Promise.all(callers.map((c) => c.done));
     for (const c of callers) expect(Atomics.load(c.ctrl, AGENT_COUNT)).toBe(300);

@@ -1,7 +1,8 @@
 /**
  * The torture harness proves it can fail: each deliberately broken variant must be reported
  * as FAILURE. Four break the RCU's grace periods (one of them a resumed grace period that
- * forgets its snapshot); one breaks reclaim in the harness itself.
+ * forgets its snapshot); one breaks reclaim in the harness itself. Each runs against both
+ * RCU flavors (marks, the default, and mb).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,7 +15,13 @@ import { testSeed } from './helpers/seed.js';
 
 describe('RCU torture, broken variants', () => {
   const seed = testSeed('test/rcu_torture_catches_every_broken_mode.test.ts');
-  it.each(BROKEN_MODES)('reports FAILURE for --broken %s', async (broken) => {
+  const cases = BROKEN_MODES.flatMap((broken) =>
+    (['marks', 'mb'] as const).map((flavor) => ({ broken, flavor })),
+  );
+  it.each(cases)('reports FAILURE for --broken $broken, $flavor flavor', async ({
+    broken,
+    flavor,
+  }) => {
     const report = await runTorture({
       ...TORTURE_DEFAULTS,
       seconds: 8, // stops as soon as a reader sees the breakage
@@ -24,6 +31,7 @@ describe('RCU torture, broken variants', () => {
       killEveryMs: 0,
       stutterEveryMs: 0,
       broken,
+      flavor,
       seed,
     });
     console.log(formatTortureReport(report));

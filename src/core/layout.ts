@@ -21,11 +21,15 @@
  *   STALL_MS      3                         grace-period stall warning threshold, ms
  *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader, 4 lose-snapshot (torture only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
+ *   FLAVOR        6                         0 marks (default), 1 mb (liburcu-mb: phase flips)
  * gp            16                 16     grace-period leader          pollers, wakers        own 64-byte line
  *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)
  *                                           value = completed * 4 + step; step 0 idle, 1 taking the
  *                                           snapshot, 2 waiting for the snapshotted sections to end
- *   (18)                                    unused (was GP_CTR in layout version 1)
+ *   GP_CTR        18                        leader (mb flavor only)      readLock (outermost,   L/S
+ *                                                                        mb flavor only)
+ *                                           RCU_GP_COUNT | (RCU_PHASE if step == 1): a pure function of
+ *                                           GP_SEQ's step, so a resumed grace period can rewrite it
  *   GP_LOCK       19                        synchronize/pollState        waiters                CAS; 0 free,
  *                                           else owner threadId + 1; waiters Atomics.wait on it
  *   GP_FUTEX      20                        leader -> -1 before it sleeps, wakers (CAS -1 -> 0),  L/S/CAS; wait/notify
@@ -46,12 +50,14 @@
  *                                           in unregisterThread); leader
  *                                           (CAS sets WAIT); releaseSlot (store 0)
  *                                           0 = outside any read-side section; else the section's MARK
- *                                           (odd, 30 bits, new at each outermost readLock) | WAIT
+ *                                           (odd, 30 bits, new at each outermost readLock) | WAIT;
+ *                                           mb flavor: GP_CTR as loaded at the outermost readLock plus
+ *                                           the nesting depth (low 16 bits), no WAIT
  *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
  *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 -> -1,
  *                                           then store 0: concurrent releasers act once)
  *   CLAIMS        +2                        registerThread               stats()                Atomics.add
- * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16
+ * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16 (marks flavor only)
  *                                     leader (holds GP_LOCK)       leader, its resumer    L/S
  *   SNAP[slot]                              the slot's CTR without WAIT as the step-1 scan saw it; the
  *                                           grace period waits while CTR still holds that mark; the
@@ -79,10 +85,14 @@ export const RCU_MAX_THREADS_WORD = 2;
 export const RCU_STALL_MS_WORD = 3;
 export const RCU_FAULT_MODE_WORD = 4;
 export const RCU_FAULT_ARG_WORD = 5;
+export const RCU_FLAVOR_WORD = 6;
+export const RCU_FLAVOR_MARKS = 0;
+export const RCU_FLAVOR_MB = 1;
 
 /** Word index of the 64-bit grace-period sequence; its BigInt64Array index is half of it. */
 export const RCU_GP_SEQ_WORD = 16;
 export const RCU_GP_SEQ_I64 = RCU_GP_SEQ_WORD / 2;
+export const RCU_GP_CTR_WORD = 18;
 export const RCU_GP_LOCK_WORD = 19;
 export const RCU_GP_FUTEX_WORD = 20;
 export const RCU_SLOT_HWM_WORD = 21;
@@ -109,6 +119,12 @@ export const RCU_OWNER_RELEASING = -1;
  */
 export const RCU_MARK_MASK = 0x3fffffff;
 export const RCU_WAIT = 0x40000000;
+
+/** mb flavor's reader counter (liburcu urcu-common.h, on 32-bit words): nesting, phase. */
+export const RCU_NEST_MASK = 0xffff;
+export const RCU_PHASE = 0x10000;
+/** GP_CTR always holds a nesting count of one, so one store both enters and records the phase. */
+export const RCU_GP_COUNT = 1;
 
 /** GP_SEQ encoding: completed grace periods times four, plus the step in progress. */
 export const RCU_SEQ_STEP_MASK = 3n;

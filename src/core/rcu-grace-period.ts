@@ -110,6 +110,11 @@ export interface GracePeriodContext {
   readonly faultMode: number;
   readonly faultArg: number;
   readonly onStall: StallReporter;
+  /**
+   * Runs the grace period in GP_SEQ from its current step (caller holds GP_LOCK): the marks
+   * flavor's `advanceMarksGracePeriod` below, or the mb flavor's (rcu-flavor-mb.ts).
+   */
+  readonly advance: (ctx: GracePeriodContext, blocking: boolean) => boolean;
 }
 
 /** Bounded spin before sleeping, in ms (performance.now() units). */
@@ -146,7 +151,7 @@ export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken
     const holder = Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken);
     if (holder === 0) {
       try {
-        while (completedGracePeriods(seq) < cookie) advanceGracePeriod(ctx, true);
+        while (completedGracePeriods(seq) < cookie) ctx.advance(ctx, true);
       } finally {
         releaseGracePeriodLock(words);
       }
@@ -184,7 +189,7 @@ export function pollCookie(ctx: GracePeriodContext, cookie: number, lockToken: n
   // most two; the facade refuses anything further ahead.
   if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken) === 0) {
     try {
-      while (completedGracePeriods(seq) < cookie && advanceGracePeriod(ctx, false));
+      while (completedGracePeriods(seq) < cookie && ctx.advance(ctx, false));
     } finally {
       releaseGracePeriodLock(words);
     }
@@ -199,11 +204,11 @@ export function releaseGracePeriodLock(words: Int32Array<SharedArrayBuffer>): vo
 }
 
 /**
- * Run the grace period in GP_SEQ from its current step. Caller holds GP_LOCK.
+ * Marks flavor: run the grace period in GP_SEQ from its current step. Caller holds GP_LOCK.
  * With `blocking`, returns true once it completed; without, returns false as soon as one scan
  * finds a reader still pending (the state stays in GP_SEQ and SNAP for the next caller).
  */
-function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean {
+export function advanceMarksGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean {
   const { seq } = ctx;
   const s = Atomics.load(seq, RCU_GP_SEQ_I64);
   const base = s & ~RCU_SEQ_STEP_MASK;
@@ -220,7 +225,7 @@ function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean
   } else if (ctx.faultMode === FaultMode.loseSnapshot) {
     skip = true;
   }
-  if (!skip && !waitForReaders(ctx, blocking)) return false;
+  if (!skip && !waitForReaders(ctx, scanMarks, 0, blocking)) return false;
   if (skip) Atomics.add(ctx.words, RCU_STAT_SKIPPED_WORD, 1);
   // Complete: publishes "every section open at the snapshot has ended"; pairs with the loads
   // in completedGracePeriods()/pollState().
@@ -229,7 +234,7 @@ function advanceGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean
 }
 
 /** Deliberately broken modes for the torture harness's self-test. */
-function faultSkipsThisGracePeriod(ctx: GracePeriodContext, gpNumber: number): boolean {
+export function faultSkipsThisGracePeriod(ctx: GracePeriodContext, gpNumber: number): boolean {
   if (ctx.faultMode === FaultMode.skipGp) return true;
   if (ctx.faultMode === FaultMode.skipNth) return gpNumber % ctx.faultArg === ctx.faultArg - 1;
   return false;
@@ -256,6 +261,11 @@ function takeSnapshot(ctx: GracePeriodContext, skip: boolean): void {
  * `markWaiting`, also CAS WAIT into each pending CTR (the leader is about to sleep; GP_FUTEX
  * is already -1), so that reader's leaving exchange wakes it.
  */
+const scanMarks: ReaderScan = (ctx, _arg, markWaiting, stallMs) => {
+  if (stallMs >= 0) reportStalls(ctx, stallMs);
+  return pendingReaders(ctx, markWaiting);
+};
+
 function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
   const { words, maxThreads } = ctx;
   const ignored = ctx.faultMode === FaultMode.ignoreReader ? ctx.faultArg : -1;
@@ -280,30 +290,48 @@ function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
 }
 
 /**
- * Wait until no snapshotted section is open. Non-blocking mode scans once.
- * Blocking mode spins ~30 µs, then sleeps on GP_FUTEX, reporting a stall per pending slot
- * every `stallMs` and waiting on regardless: a stalled reader delays, never breaks, RCU.
+ * A flavor's reader scan for `waitForReaders`: how many readers the current step still waits
+ * for. `prepareSleep`: the leader is about to sleep (GP_FUTEX is already -1); the scan must
+ * leave each pending reader able to wake it. `stallMs` >= 0: also report every pending reader
+ * as stalled for that long. `arg` is the flavor's own (the mb flavor's phase).
  */
-function waitForReaders(ctx: GracePeriodContext, blocking: boolean): boolean {
-  if (pendingReaders(ctx, false) === 0) return true;
+export type ReaderScan = (
+  ctx: GracePeriodContext,
+  arg: number,
+  prepareSleep: boolean,
+  stallMs: number,
+) => number;
+
+/**
+ * Wait until `scan` finds no reader pending. Non-blocking mode scans once. Blocking mode
+ * spins ~30 µs, then sleeps on GP_FUTEX, reporting a stall per pending slot every `stallMs`
+ * and waiting on regardless: a stalled reader delays, never breaks, RCU.
+ */
+export function waitForReaders(
+  ctx: GracePeriodContext,
+  scan: ReaderScan,
+  arg: number,
+  blocking: boolean,
+): boolean {
+  if (scan(ctx, arg, false, -1) === 0) return true;
   if (!blocking) return false;
   const { words } = ctx;
   const start = performance.now();
   let nextStall = start + ctx.stallMs;
   for (let pass = 1; ; pass++) {
-    if (pendingReaders(ctx, false) === 0) return true;
+    if (scan(ctx, arg, false, -1) === 0) return true;
     if ((pass & 7) !== 0) continue;
     const now = performance.now();
     if (now - start < SPIN_MS) continue;
     if (now >= nextStall) {
-      reportStalls(ctx, now - start);
+      scan(ctx, arg, false, now - start);
       nextStall = now + ctx.stallMs;
     }
-    // Announce the sleep, then mark every pending reader WAIT (which rescans them): a reader
-    // that left before its CAS is not pending; one that leaves after it sees WAIT, and then
-    // GP_FUTEX = -1 (stored before the CAS), and wakes us.
+    // Announce the sleep, then rescan with prepareSleep: a reader that left before the scan
+    // is not pending; one that leaves after it wakes us (marks: it finds the WAIT bit the
+    // scan set, and GP_FUTEX = -1 was stored before; mb: it loads GP_FUTEX after leaving).
     Atomics.store(words, RCU_GP_FUTEX_WORD, -1);
-    if (pendingReaders(ctx, true) === 0) {
+    if (scan(ctx, arg, true, -1) === 0) {
       Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
       return true;
     }

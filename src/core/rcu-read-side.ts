@@ -19,14 +19,15 @@
  * Nesting depth is a plain field (this object belongs to one thread): a nested section is
  * part of the outer one, so nested lock/unlock touch no shared word at all.
  *
- * Rejected: liburcu-mb's global phase counter copied into the slot, with two phase flips per
- * grace period (this project's layout version 1, which issue #2 asked for). Its one extra
+ * Not the default: liburcu-mb's global phase counter copied into the slot, with two phase
+ * flips per grace period (issue #2 asked for it; it is the 'mb' flavor, rcu-flavor-mb.ts,
+ * kept for comparison and for teaching, torture-tested like this one). Its one extra
  * load per lock, which the store depends on, cost +0.4x one load+CAS on `find` when added to
  * this read side: 2.9-3.1x against find's target of 3x, where marks give 2.5x (bench/ioasid.ts,
  * alternating runs). The mark
  * keeps what the phase bit was for: a per-thread counter in a padded slot, nesting, and no
  * counter that can wrap into a wrong answer (a repeated mark only lengthens a grace period),
- * with one reader scan per grace period instead of two. Also rejected: keeping
+ * with one reader scan per grace period instead of two. Rejected: keeping
  * nesting in the shared word (a load per lock); leaving with a store and then loading a
  * "leader sleeps" word (one more load per unlock; an exchange costs what a seq-cst store costs
  * on x86, where V8 emits xchg for both); QSBR, which stalls grace periods whenever a

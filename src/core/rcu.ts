@@ -17,7 +17,9 @@
  *
  * ## Developer notes
  * This module is the validating facade. The read side is `rcu-read-side.ts`, the grace-period
- * machinery `rcu-grace-period.ts`, and every offset is in `layout.ts`. Per-thread state (slot,
+ * machinery `rcu-grace-period.ts`, the optional liburcu-mb flavor (both halves)
+ * `rcu-flavor-mb.ts`, and every offset is in `layout.ts`. The flavor is fixed at create()
+ * and read from the buffer's header by every attach, so all threads of one instance agree. Per-thread state (slot,
  * nesting depth, the callback queue) lives in the `Rcu` object, which belongs to the thread
  * that attached it; everything shared lives in the buffer.
  *
@@ -31,6 +33,11 @@ import { threadId } from 'node:worker_threads';
 import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
+  RCU_FLAVOR_MARKS,
+  RCU_FLAVOR_MB,
+  RCU_FLAVOR_WORD,
+  RCU_GP_COUNT,
+  RCU_GP_CTR_WORD,
   RCU_GP_LOCK_WORD,
   RCU_GP_SEQ_I64,
   RCU_LAYOUT_VERSION,
@@ -57,7 +64,9 @@ import {
   WORD_BYTES,
 } from './layout.js';
 import { rcuErrors } from './rcu-errors.js';
+import { advanceMbGracePeriod, RcuReadSideMb } from './rcu-flavor-mb.js';
 import {
+  advanceMarksGracePeriod,
   completedGracePeriods,
   FaultMode,
   type GracePeriodContext,
@@ -81,11 +90,21 @@ export interface RcuOptions {
   /** A grace period waiting longer than this on one reader reports a stall, in ms. >= 1. */
   stallMs: number;
   /**
+   * 'marks' (default): a reader stores a fresh mark to enter and exchanges it for 0 to leave;
+   * a grace period snapshots the marks once. 'mb': liburcu's mb flavor, two loads and two
+   * stores per section and two phase flips per grace period (rcu-flavor-mb.ts); slower
+   * readers, kept for comparison.
+   */
+  flavor: RcuFlavor;
+  /**
    * @internal Torture self-test only: break grace periods on purpose. `arg` is N for
    * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
    */
   fault?: { mode: RcuFaultMode; arg?: number } | undefined;
 }
+
+/** How readers and grace periods meet (see `RcuOptions.flavor`). */
+export type RcuFlavor = 'marks' | 'mb';
 
 /** Options of `Rcu.attach`, local to the attaching thread. */
 export interface RcuAttachOptions {
@@ -97,6 +116,7 @@ export interface RcuAttachOptions {
 export const RCU_DEFAULTS: Readonly<RcuOptions> = Object.freeze({
   maxThreads: 64,
   stallMs: 10_000,
+  flavor: 'marks',
   fault: undefined,
 });
 
@@ -131,6 +151,7 @@ export interface RcuSlotState {
 
 /** What `stats()` returns: a lock-free, possibly stale snapshot. */
 export interface RcuStats {
+  flavor: RcuFlavor;
   gracePeriods: number;
   /** True while a grace period is in flight. */
   inProgress: boolean;
@@ -155,6 +176,8 @@ export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions
   const o = { ...RCU_DEFAULTS, ...options };
   checkInt('maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
   checkInt('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  if (o.flavor !== 'marks' && o.flavor !== 'mb')
+    throw rcuErrors.badArgument('flavor', "'marks' | 'mb'", o.flavor);
   if (o.fault !== undefined) {
     if (!(o.fault.mode in FAULT_CODES))
       throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), o.fault.mode);
@@ -175,7 +198,7 @@ function checkInt(name: string, value: unknown, min: number, max: number): void 
 export class Rcu {
   readonly #words: Int32Array<SharedArrayBuffer>;
   readonly #ctx: GracePeriodContext;
-  readonly #reader: RcuReadSide;
+  readonly #reader: RcuReadSide | RcuReadSideMb;
   readonly #handle: RcuHandle;
   /** GP_LOCK value while this thread leads; never 0. */
   readonly #lockToken = threadId + 1;
@@ -189,10 +212,12 @@ export class Rcu {
     const words = new Int32Array(handle.buffer);
     this.#words = words;
     this.#handle = handle;
-    this.#reader = new RcuReadSide(words);
     // Header words are immutable after create() (layout.ts): plain reads would do; Atomics
     // keeps the rule "every shared word through Atomics" without an exception.
+    const mb = Atomics.load(words, RCU_FLAVOR_WORD) === RCU_FLAVOR_MB;
+    this.#reader = mb ? new RcuReadSideMb(words) : new RcuReadSide(words);
     this.#ctx = {
+      advance: mb ? advanceMbGracePeriod : advanceMarksGracePeriod,
       words,
       seq: new BigInt64Array(handle.buffer),
       maxThreads: Atomics.load(words, RCU_MAX_THREADS_WORD),
@@ -222,6 +247,8 @@ export class Rcu {
     Atomics.store(words, RCU_STALL_MS_WORD, o.stallMs);
     Atomics.store(words, RCU_FAULT_MODE_WORD, o.fault ? FAULT_CODES[o.fault.mode] : 0);
     Atomics.store(words, RCU_FAULT_ARG_WORD, o.fault?.arg ?? 0);
+    Atomics.store(words, RCU_FLAVOR_WORD, o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS);
+    Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT); // mb flavor: phase 0, count 1
     Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
     return new Rcu({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer }, attach);
   }
@@ -514,6 +541,7 @@ export class Rcu {
       });
     }
     return {
+      flavor: this.#reader instanceof RcuReadSideMb ? 'mb' : 'marks',
       gracePeriods: Number(s >> RCU_SEQ_SHIFT),
       inProgress: (s & RCU_SEQ_STEP_MASK) !== 0n,
       leaderThreadId: Atomics.load(words, RCU_GP_LOCK_WORD) - 1,

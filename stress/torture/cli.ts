@@ -5,6 +5,7 @@
  * Thin: parse, validate, run, print, exit. Exit 0: SUCCESS (or, with --broken, the breakage
  * was caught). Exit 1: FAILURE (or a broken mode went unnoticed). Exit 2: bad usage or a crash.
  */
+import type { RcuFlavor } from '../../src/core/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
 import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
 import {
@@ -40,6 +41,13 @@ export const TORTURE_OPTIONS: readonly OptionSpec[] = [
     kind: 'choice',
     choices: BROKEN_MODES,
     help: 'run a deliberately broken variant; exit 0 only if it is caught',
+  },
+  {
+    name: 'flavor',
+    kind: 'choice',
+    choices: ['marks', 'mb'] as const,
+    default: D.flavor,
+    help: "the RCU flavor under test: 'marks' (the default) or 'mb' (liburcu-mb phase flips)",
   },
   {
     name: 'seed',
@@ -109,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     stutterEveryMs: o['stutter-every'] as number,
     stutterForMs: o['stutter-for'] as number,
     broken,
+    flavor: o.flavor as RcuFlavor,
     seed,
     onProgress: quiet ? undefined : (line) => console.error(line),
   });

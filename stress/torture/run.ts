@@ -11,7 +11,7 @@
  * broken mode ignores slot 0 and must be caught through reader 0's histograms.
  */
 import { Worker } from 'node:worker_threads';
-import { Rcu, type RcuFaultMode } from '../../src/core/rcu.js';
+import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
 import { sleep, withTimeout } from '../timers.js';
@@ -62,6 +62,8 @@ export interface TortureConfig {
   fakeWriters: number;
   seed: number;
   broken: BrokenMode | null;
+  /** The RCU flavor under test. */
+  flavor: RcuFlavor;
   /** Kill a random reader (trying to catch it mid-section) this often; 0 = never. */
   killEveryMs: number;
   /** Pause every thread this often, for stutterForMs; 0 = never. */
@@ -82,6 +84,7 @@ export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress
     writers: 1,
     fakeWriters: 2,
     broken: null,
+    flavor: 'marks',
     killEveryMs: 1000,
     stutterEveryMs: 4000,
     stutterForMs: 300,
@@ -137,6 +140,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     {
       maxThreads: g.readers + g.writers + g.fakeWriters + 4,
       stallMs: 2000,
+      flavor: config.flavor,
       fault: faultMode
         ? { mode: faultMode, arg: faultMode === 'skip-nth' ? config.skipNth : 0 }
         : undefined,
@@ -399,7 +403,7 @@ export function formatTortureReport(r: TortureReport): string {
   const c = r.config;
   const lines = [
     `ioasid RCU torture: ${r.elapsedSeconds.toFixed(1)} s, readers=${c.readers} writers=${c.writers} ` +
-      `fake-writers=${c.fakeWriters} broken=${c.broken ?? 'none'} seed=${c.seed}`,
+      `fake-writers=${c.fakeWriters} flavor=${c.flavor} broken=${c.broken ?? 'none'} seed=${c.seed}`,
     `Reader Pipe:  ${r.readerPipe.join(' ')}`,
     `Reader Batch: ${r.readerBatch.join(' ')}`,
     `Free-Block Circulation: ${r.freeBlockCirculation.join(' ')}`,
