@@ -261,11 +261,6 @@ function takeSnapshot(ctx: GracePeriodContext, skip: boolean): void {
  * `markWaiting`, also CAS WAIT into each pending CTR (the leader is about to sleep; GP_FUTEX
  * is already -1), so that reader's leaving exchange wakes it.
  */
-const scanMarks: ReaderScan = (ctx, _arg, markWaiting, stallMs) => {
-  if (stallMs >= 0) reportStalls(ctx, stallMs);
-  return pendingReaders(ctx, markWaiting);
-};
-
 function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
   const { words, maxThreads } = ctx;
   const ignored = ctx.faultMode === FaultMode.ignoreReader ? ctx.faultArg : -1;
@@ -288,6 +283,12 @@ function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
   }
   return pending;
 }
+
+/** The marks flavor's `ReaderScan` (step 2; WAIT marking as the sleep preparation). */
+const scanMarks: ReaderScan = (ctx, _arg, markWaiting, stallMs) => {
+  if (stallMs >= 0) reportStalls(ctx, stallMs);
+  return pendingReaders(ctx, markWaiting);
+};
 
 /**
  * A flavor's reader scan for `waitForReaders`: how many readers the current step still waits
