@@ -346,6 +346,9 @@ export class Rcu {
    * @param slot - the slot index the dead thread's `registerThread()` returned
    *
    * Context: any thread; never blocks. Calling it for a live thread breaks RCU for that thread.
+   * Not itself kill-safe: a thread terminated inside this call can leave the slot claimed for
+   * release (OWNER -1) for good, and, if it had not yet cleared CTR, grace periods waiting on
+   * it (reported as stalls); call it from a thread that outlives the recovery.
    * @returns true if this call freed the slot; false if it was free or another call is
    *   freeing it (concurrent calls for one slot act once)
    * @throws RcuError ERR_RCU_BAD_ARGUMENT for a slot out of range or this thread's own slot
