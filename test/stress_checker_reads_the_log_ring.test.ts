@@ -78,6 +78,33 @@ describe('stress checker: the log ring', () => {
     space.detach();
   });
 
+  it('reports a bad entry it counted as checked even if the CPU laps it right after', () => {
+    const { w, checker, log, space } = setup();
+    // The checker is behind: it will start at the oldest entry that can still be intact,
+    // which is this bad one.
+    log(0, 'free', -Errno.EINVAL, 7, 1);
+    for (let i = 0; i < LOG_ENTRIES - 2; i++) log(0, 'alloc', 2);
+    const headWord = cpuBase(0) + CPU_LOG_HEAD;
+    const load = Atomics.load;
+    let headLoads = 0;
+    // Right after the checker's second head load (the one that proves its first chunk
+    // intact), the CPU logs once more and so overwrites the bad entry's slot.
+    Atomics.load = ((a: Int32Array, i: number) => {
+      const v = load(a as Int32Array<SharedArrayBuffer>, i);
+      if (a.buffer === w.buffer && i === headWord && ++headLoads === 2) log(0, 'alloc', 3);
+      return v;
+    }) as typeof Atomics.load;
+    try {
+      checker.pass();
+    } finally {
+      Atomics.load = load;
+    }
+    expect(headLoads).toBeGreaterThanOrEqual(2);
+    expect(violationCounts(w)['bad-result']).toBe(1);
+    expect(readFirstViolation(w)).toMatchObject({ op: 'free', id: 7, set: 1 });
+    space.detach();
+  });
+
   it('keeps reading when the int32 log head wraps past 2^31', () => {
     const { w, checker, log, space } = setup(2 ** 31 - 5);
     for (let i = 0; i < 10; i++) log(0, 'alloc', 2);

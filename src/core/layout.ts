@@ -28,12 +28,13 @@
  *                                           snapshot, 2 waiting for the snapshotted sections to end
  *   GP_CTR        18                        leader (mb flavor only)      readLock (outermost,   L/S
  *                                                                        mb flavor only)
- *                                           RCU_GP_COUNT | (RCU_PHASE if step == 1): a pure function of
- *                                           GP_SEQ's step, so a resumed grace period can rewrite it
+ *                                           RCU_GP_COUNT | (RCU_PHASE if step == 1): what each step
+ *                                           (re)writes first, so a resumed grace period can rewrite it
  *   GP_LOCK       19                        synchronize/pollState        waiters                CAS; 0 free,
  *                                           else owner threadId + 1; waiters Atomics.wait on it
  *   GP_FUTEX      20                        leader -> -1 before it sleeps, wakers (CAS -1 -> 0),  L/S/CAS; wait/notify
- *                                           leader -> 0 when awake; wakers: readers that saw WAIT, releaseSlot
+ *                                           leader -> 0 when awake; wakers: releaseSlot, and leaving
+ *                                           readers that saw WAIT (marks) or loaded -1 here (mb)
  *   SLOT_HWM      21                        registerThread (CAS max)     leader's scans         CAS / load
  *                                           one past the highest slot ever claimed: scans stop there
  *   GP_BEAT       22                        leader, after every sleep    callers waiting for    Atomics.add / load
@@ -46,9 +47,10 @@
  *   WAKEUPS       36                        notifies of GP_FUTEX by leaving readers and releaseSlot
  * reader slot   48 + 16 * slot     16     see below; padded to 64 bytes so slots never share a line
  *   CTR           +0                        owning thread (store on enter, leader's scans          S / exchange
- *                                           exchange on leave; store 0   (load)                 leader: CAS
- *                                           in unregisterThread); leader
- *                                           (CAS sets WAIT); releaseSlot (store 0)
+ *                                           exchange on leave, mb: store (load)                 leader: CAS
+ *                                           on leave; store 0 in
+ *                                           unregisterThread); leader (CAS sets WAIT, marks
+ *                                           only); releaseSlot (store 0)
  *                                           0 = outside any read-side section; else the section's MARK
  *                                           (odd, 30 bits, new at each outermost readLock) | WAIT;
  *                                           mb flavor: GP_CTR as loaded at the outermost readLock plus
@@ -75,7 +77,7 @@ export const LINE_WORDS = 16;
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
-export const RCU_LAYOUT_VERSION = 2;
+export const RCU_LAYOUT_VERSION = 3;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 

@@ -19,8 +19,10 @@
  * inside; step 2 waits for "active and phase != 0" and so for it. A reader whose slot store
  * follows that scan entered after T, so it cannot hold a pointer removed before T. Each grace
  * period ends with GP_CTR back at phase 0, so no counter wraps: the phase is one bit and the
- * nesting count is bounded. GP_CTR is a pure function of GP_SEQ's step, so whoever holds
- * GP_LOCK can redo the current step from the top (re-store GP_CTR, rescan).
+ * nesting count is bounded. Each step begins by (re)writing GP_CTR for its phase, so whoever
+ * holds GP_LOCK can redo the current step from the top (re-store GP_CTR, rescan). Safety
+ * does not depend on GP_CTR's value, only progress does: a reader that entered before T is
+ * waited for by whichever step waits for the phase it holds.
  */
 import {
   RCU_GP_COUNT,
@@ -68,7 +70,7 @@ export class RcuReadSideMb {
 
   lock(): void {
     if (this.#nest === 0 && this.#ctr >= 0) {
-      // Enter: publish the phase we saw. Pairs with the leader's scan in pendingReaders.
+      // Enter: publish the phase we saw. Pairs with the leader's scan in scanPhase.
       Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, RCU_GP_CTR_WORD));
       this.#nest = 1;
       return;

@@ -44,16 +44,18 @@
  * and `Atomics.wait` on GP_FUTEX with a 10 ms safety timeout. A reader's leaving exchange
  * returns WAIT and it wakes us; GP_FUTEX was -1 before WAIT was set, so the wake cannot be
  * lost, except when the reader is terminated between its exchange and the notify: then the
- * leader oversleeps by up to the 10 ms timeout. Readers thus touch no global word: the leader
- * tells each one, in its own line.
+ * leader oversleeps by up to the 10 ms timeout. Marks readers thus touch no global word: the
+ * leader tells each one, in its own line. (The mb flavor, rcu-flavor-mb.ts, shares this wait
+ * through its own ReaderScan; its readers load GP_FUTEX after leaving instead.)
  *
  * **A leader that dies** holds GP_LOCK. Callers waiting for it watch GP_SEQ and GP_BEAT (the
  * leader bumps it after every sleep); when neither moves for `stallMs` they report a stall
  * with slot -1 and the leader's thread id, and keep waiting. `releaseSlot` (a registered
  * leader) or `releaseDeadLeader` (any thread) frees the lock; the grace period resumes.
  *
- * Rejected: liburcu-mb's two phase flips of a global counter that readers copy (a load per
- * readLock, two scans per grace period; this project's layout version 1); a free-running
+ * Not the default: liburcu-mb's two phase flips of a global counter that readers copy (a load
+ * per readLock, two scans per grace period): the 'mb' flavor, rcu-flavor-mb.ts. Rejected: a
+ * free-running
  * global counter in reader slots (wraps within minutes at millions of grace periods per
  * second; perfbook's toy-RCU overflow scenario); a queue of waiters as in liburcu (threads
  * cannot share wait-queue nodes; counters suffice).

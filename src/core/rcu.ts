@@ -145,7 +145,7 @@ export interface RcuSlotState {
   claims: number;
   /** Inside a read-side section (the depth of nesting is known only to the owner: `nesting`). */
   inSection: boolean;
-  /** A grace-period leader asked this section's end to wake it. */
+  /** A grace-period leader asked this section's end to wake it (marks flavor; mb: false). */
   leaderWaiting: boolean;
 }
 

@@ -25,7 +25,7 @@ import {
   type RunGeometry,
   shadowSetBase,
 } from './run-layout.js';
-import { reportViolation } from './violations.js';
+import { reportViolation, type Violation } from './violations.js';
 
 /** Results each operation may legally return to a CPU that used it as cpu-loop.ts does. */
 const LEGAL_BY_NAME: Record<OpName, (r: number) => boolean> = {
@@ -106,8 +106,9 @@ export class Checker {
    * Check CPU `cpu`'s entries since the last pass. The ring is read without stopping its
    * writer, so an entry can be overwritten while we read it: the head is reloaded after each
    * chunk, and only the entries it proves intact (fewer than LOG_ENTRIES behind it) count, in
-   * the manner of a seqlock reader. A bad entry is rechecked the same way before it is
-   * reported, so a torn read never becomes a violation.
+   * the manner of a seqlock reader. A bad entry's words are all read inside the chunk, before
+   * that reload, so the one proof covers them: a torn read is never reported, and a bad entry
+   * counted as checked is always reported.
    */
   #drainLog(cpu: number): void {
     const w = this.#w;
@@ -118,7 +119,7 @@ export class Checker {
     const head = Atomics.load(w, base + CPU_LOG_HEAD);
     let from = this.#cursor[cpu]!;
     let total = (head - from) | 0;
-    // The oldest LOG_ENTRIES - 1 entries at most can be intact: the CPU may be writing entry
+    // Only the newest LOG_ENTRIES - 1 entries can be intact: the CPU may be writing entry
     // `head` over entry head - LOG_ENTRIES right now.
     if (total > LOG_ENTRIES - 1) {
       this.stats.entriesMissed += total - (LOG_ENTRIES - 1);
@@ -128,11 +129,19 @@ export class Checker {
     for (let done = 0; done < total; done += LOG_CHUNK) {
       const count = Math.min(LOG_CHUNK, total - done);
       const first = (from + done) | 0;
-      const bad: number[] = [];
+      const bad: Violation[] = [];
+      const badAt: number[] = [];
       for (let i = 0; i < count; i++) {
         const e = log + ((first + i) & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
-        const legal = LEGAL[Atomics.load(w, e) & 0xff];
-        if (legal !== undefined && !legal(Atomics.load(w, e + 3))) bad.push((first + i) | 0);
+        const opWord = Atomics.load(w, e);
+        const result = Atomics.load(w, e + 3);
+        const legal = LEGAL[opWord & 0xff];
+        if (legal === undefined || legal(result)) continue;
+        const op = OPS[opWord & 0xff]!;
+        const id = Atomics.load(w, e + 2);
+        const set = Atomics.load(w, e + 1);
+        bad.push({ kind: 'bad-result', op, cpu, id, set, detail: result });
+        badAt.push((first + i) | 0);
       }
       // An entry is intact if, after we read it, the head is still less than LOG_ENTRIES
       // ahead of it (the CPU overwrites entry n - LOG_ENTRIES while it writes entry n).
@@ -140,23 +149,11 @@ export class Checker {
       const lost = Math.max(0, Math.min(count, ((now - first) | 0) - LOG_ENTRIES + 1));
       this.stats.entriesMissed += lost;
       this.stats.entriesChecked += count - lost;
-      for (const n of bad) if (((now - n) | 0) < LOG_ENTRIES) this.#reportBadEntry(cpu, n);
+      bad.forEach((v, k) => {
+        if (((now - badAt[k]!) | 0) < LOG_ENTRIES) reportViolation(w, v);
+      });
     }
     this.#cursor[cpu] = head;
-  }
-
-  #reportBadEntry(cpu: number, n: number): void {
-    const w = this.#w;
-    const e = cpuBase(cpu) + CPU_LOG + (n & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
-    const opWord = Atomics.load(w, e);
-    const result = Atomics.load(w, e + 3);
-    const id = Atomics.load(w, e + 2);
-    const set = Atomics.load(w, e + 1);
-    // Reread after the loads: reported only if the entry was still intact.
-    if (((Atomics.load(w, cpuBase(cpu) + CPU_LOG_HEAD) - n) | 0) >= LOG_ENTRIES) return;
-    const op = OPS[opWord & 0xff];
-    if (op === undefined || LEGAL_BY_NAME[op](result)) return;
-    reportViolation(w, { kind: 'bad-result', op, cpu, id, set, detail: result });
   }
 
   #checkSets(): void {

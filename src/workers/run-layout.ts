@@ -16,7 +16,7 @@
  *   KIND_COUNTS    16..23                                      violations per kind (Atomics.add)
  * cpu c          32 + CPU_WORDS * c           CPU_WORDS        CPU c              main, checker   add / store
  *   header         +0 (16)                                     STATUS, RCU_SLOT, HELD (ids held), TASKS (runs
- *                                                              started), LOG_HEAD (entries ever written),
+ *                                                              started), LOG_HEAD (entries written, mod 2^32),
  *                                                              PARKED (1 while parked in a stutter), THREAD
  *                                                              (threadId), PHASE (index into CPU_PHASES),
  *                                                              SCRATCH (scratch set + 1, -1 creating one);
