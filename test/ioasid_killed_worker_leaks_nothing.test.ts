@@ -24,6 +24,7 @@ import {
   TS_OP,
   threadSlotWord,
 } from '../src/core/layout.js';
+import { Prng } from '../src/workers/prng.js';
 import { testSeed } from './helpers/seed.js';
 import { startTestWorker } from './helpers/workers.js';
 import {
@@ -38,18 +39,6 @@ const FILE = 'test/ioasid_killed_worker_leaks_nothing.test.ts';
 const LIVE_WORKERS = 2;
 const KILLS = 48;
 const MAX_RUN_MS = 12;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 interface Running {
   worker: Worker;
@@ -73,7 +62,8 @@ async function killAndAudit(
   liveWorkers = LIVE_WORKERS,
   finalRunMs = 0,
 ) {
-  const next = rng(seed);
+  const prng = new Prng(seed);
+  const next = () => prng.nextU32();
   const space = IoasidSpace.create({ pasidBits: 8, maxSets: 16, maxIoasids: 512, maxThreads: 8 });
   const capacity = space.capacity();
   const freeRecords0 = space.stats().freeRecords;

@@ -4,21 +4,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoasidSpace } from '../../src/core/ioasid.js';
+import { Prng } from '../../src/workers/prng.js';
 import type { FaultWorkerData, FaultWorkerResult } from './ioasid-fault-protocol.js';
 
 const d = workerData as FaultWorkerData;
 const space = IoasidSpace.attach(d.handle);
 const stop = new Int32Array(d.stop);
 const nap = new Int32Array(new SharedArrayBuffer(4));
-let s = (d.seed ^ Math.imul(d.worker + 1, 0x9e3779b1)) >>> 0 || 1;
-function next(): number {
-  s ^= s << 13;
-  s >>>= 0;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  s >>>= 0;
-  return s;
-}
+const prng = new Prng(d.seed, d.worker);
+const next = (): number => prng.nextU32();
 
 /** The getter: holds the read-side section open for 0.05 ms. */
 let getterCalls = 0;

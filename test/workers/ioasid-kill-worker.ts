@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoasidSpace, SetType } from '../../src/core/ioasid.js';
+import { Prng } from '../../src/workers/prng.js';
 import {
   type KillWorkerData,
   type KillWorkerReady,
@@ -21,15 +22,8 @@ const space = IoasidSpace.attach(d.handle);
 const nb = new Int32Array(d.notebook);
 parentPort?.postMessage({ slot: space.rcu.slot } satisfies KillWorkerReady);
 
-let s = (d.seed ^ Math.imul(d.incarnation + 1, 0x9e3779b1)) >>> 0 || 1;
-function next(): number {
-  s ^= s << 13;
-  s >>>= 0;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  s >>>= 0;
-  return s;
-}
+const prng = new Prng(d.seed, d.incarnation);
+const next = (): number => prng.nextU32();
 
 const maxId = space.maxId;
 const heldId: number[] = [];

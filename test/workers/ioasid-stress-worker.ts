@@ -17,6 +17,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoasidSpace } from '../../src/core/ioasid.js';
+import { Prng } from '../../src/workers/prng.js';
 import {
   EV_ALLOC,
   EV_FREE,
@@ -27,23 +28,12 @@ import {
 const CLOCK = 0;
 const OWNER0 = 1;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
-
 function run(d: StressWorkerData): StressResult {
   const space = IoasidSpace.attach(d.handle);
   const sh = new Int32Array(d.shared);
   const HOLD0 = OWNER0 + d.maxId + 1;
-  const next = rng(d.seed * 7919 + d.worker * 104729 + 1);
+  const prng = new Prng(d.seed, d.worker);
+  const next = () => prng.nextU32();
   const violations: string[] = [];
   const counts: Record<string, number> = {};
   const bump = (k: string) => {
