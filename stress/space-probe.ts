@@ -24,16 +24,12 @@ import {
   RCU_SLOT_CTR,
   rcuSlotBase,
   SPACE_LOCK_OWNER_MASK,
-  SPACE_MAX_IOASIDS_WORD,
-  SPACE_MAX_SETS_WORD,
-  SPACE_MAX_THREADS_WORD,
-  SPACE_PASID_BITS_WORD,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
   SPID_EMPTY,
   SPID_TOMBSTONE,
   type SpaceGeometry,
-  spaceGeometry,
+  spaceHeaderGeometry,
   TS_OP,
   TS_OP_MASK,
   TS_OP_NONE,
@@ -78,13 +74,7 @@ export class SpaceProbe {
     const i32 = new Int32Array(space.handle.buffer);
     this.#space = i32;
     this.#rcu = new Int32Array(space.rcu.handle.buffer);
-    // Header words are immutable after create() (layout.ts).
-    this.#g = spaceGeometry(
-      Atomics.load(i32, SPACE_PASID_BITS_WORD),
-      Atomics.load(i32, SPACE_MAX_SETS_WORD),
-      Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
-      Atomics.load(i32, SPACE_MAX_THREADS_WORD),
-    );
+    this.#g = spaceHeaderGeometry(i32);
   }
 
   /**

@@ -12,13 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoasidSpace, SetType } from '../src/core/ioasid.js';
-import {
-  SPACE_MAX_IOASIDS_WORD,
-  SPACE_MAX_SETS_WORD,
-  SPACE_MAX_THREADS_WORD,
-  SPACE_PASID_BITS_WORD,
-  spaceGeometry,
-} from '../src/core/layout.js';
+import { spaceHeaderGeometry } from '../src/core/layout.js';
 
 const KILL = Symbol('kill');
 let countdown = -1;
@@ -165,12 +159,7 @@ function audit(space: IoasidSpace): string[] {
   if (st.liveRecords !== mapped) bad.push(`${st.liveRecords} live records, ${mapped} ids`);
   // No stray id bit: a bit is set exactly when the id is mapped (white-box, via layout.ts).
   const i32 = new Int32Array(space.handle.buffer);
-  const g = spaceGeometry(
-    i32[SPACE_PASID_BITS_WORD]!,
-    i32[SPACE_MAX_SETS_WORD]!,
-    i32[SPACE_MAX_IOASIDS_WORD]!,
-    i32[SPACE_MAX_THREADS_WORD]!,
-  );
+  const g = spaceHeaderGeometry(i32);
   for (let id = 1; id <= space.maxId; id++) {
     const bit = (i32[g.bitmapBase + (id >>> 5)]! >>> (id & 31)) & 1;
     const mapped = i32[g.mapBase + id]! !== 0;

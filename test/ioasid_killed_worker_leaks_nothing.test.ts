@@ -11,11 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Errno, IoasidSpace, SetType } from '../src/core/ioasid.js';
 import {
-  SPACE_MAX_IOASIDS_WORD,
-  SPACE_MAX_SETS_WORD,
-  SPACE_MAX_THREADS_WORD,
-  SPACE_PASID_BITS_WORD,
-  spaceGeometry,
+  spaceHeaderGeometry,
   TS_BATCH_HEAD,
   TS_CACHE_HEAD,
   TS_DRAIN_KEEP,
@@ -157,12 +153,7 @@ async function killAndAudit(
 /** White-box (layout.ts): does dead thread slot `slot` still hold records or an operation? */
 function threadSlotHoldsSomething(space: IoasidSpace, slot: number): boolean {
   const i32 = new Int32Array(space.handle.buffer);
-  const g = spaceGeometry(
-    Atomics.load(i32, SPACE_PASID_BITS_WORD),
-    Atomics.load(i32, SPACE_MAX_SETS_WORD),
-    Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
-    Atomics.load(i32, SPACE_MAX_THREADS_WORD),
-  );
+  const g = spaceHeaderGeometry(i32);
   const ts = threadSlotWord(g, slot);
   return [TS_CACHE_HEAD, TS_BATCH_HEAD, TS_DRAIN_REST, TS_DRAIN_READY, TS_DRAIN_KEEP, TS_OP].some(
     (w) => Atomics.load(i32, ts + w) !== 0,

@@ -71,6 +71,7 @@ import {
   SPACE_VERSION_WORD,
   type SpaceGeometry,
   spaceGeometry,
+  spaceHeaderGeometry,
   TS_ATTACHED,
   TS_RECOVERING,
   TS_STATE,
@@ -186,16 +187,6 @@ function checkOption(name: string, v: unknown, lo: number, hi: number): void {
 
 const HANDLE_KIND = 'ioasid/space';
 
-/** The geometry recorded in a space buffer's header (immutable after create()). */
-function headerGeometry(i32: Int32Array<SharedArrayBuffer>): SpaceGeometry {
-  return spaceGeometry(
-    Atomics.load(i32, SPACE_PASID_BITS_WORD),
-    Atomics.load(i32, SPACE_MAX_SETS_WORD),
-    Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
-    Atomics.load(i32, SPACE_MAX_THREADS_WORD),
-  );
-}
-
 /** A structured-cloneable reference to a space: send it to workers. */
 export interface IoasidHandle {
   readonly kind: typeof HANDLE_KIND;
@@ -245,7 +236,7 @@ export class IoasidSpace {
 
   private constructor(handle: IoasidHandle, rcu: Rcu) {
     const i32 = new Int32Array(handle.buffer);
-    const g = headerGeometry(i32);
+    const g = spaceHeaderGeometry(i32);
     this.#g = g;
     this.#handle = handle;
     // Header words are immutable after create() (layout.ts).
@@ -362,7 +353,7 @@ export class IoasidSpace {
     const version = Atomics.load(i32, SPACE_VERSION_WORD);
     if (version !== SPACE_LAYOUT_VERSION)
       throw ioasidErrors.layoutVersion(version, SPACE_LAYOUT_VERSION);
-    const g = headerGeometry(i32);
+    const g = spaceHeaderGeometry(i32);
     if (g.totalWords !== i32.length)
       throw ioasidErrors.badHandle('buffer length does not match its header');
     const rcu = Rcu.attach(handle.rcu);

@@ -461,6 +461,20 @@ export function spaceGeometry(
   };
 }
 
+/**
+ * The geometry recorded in a space buffer's header: what `attach()` and every white-box
+ * reader (thread recovery, the stress harness's probe, tests) compute offsets from. Header
+ * words are immutable after create().
+ */
+export function spaceHeaderGeometry(i32: Int32Array<SharedArrayBuffer>): SpaceGeometry {
+  return spaceGeometry(
+    Atomics.load(i32, SPACE_PASID_BITS_WORD),
+    Atomics.load(i32, SPACE_MAX_SETS_WORD),
+    Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
+    Atomics.load(i32, SPACE_MAX_THREADS_WORD),
+  );
+}
+
 /** First word of thread slot `slot`. */
 export function threadSlotWord(g: SpaceGeometry, slot: number): number {
   return g.threadsBase + slot * SPACE_TS_WORDS;
