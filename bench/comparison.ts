@@ -15,14 +15,13 @@ import {
   type Sets,
 } from './scaling.js';
 
-export interface ComparisonRow {
+/** A measurement's figures (without its raw samples) plus the ratios computed from them. */
+export interface ComparisonRow
+  extends Pick<
+    Measurement,
+    'impl' | 'workload' | 'sets' | 'cpus' | 'opsPerSec' | 'perCpu' | 'fails' | 'hungRuns'
+  > {
   label: string;
-  impl: Impl;
-  workload: ScalingWorkload;
-  sets: Sets;
-  cpus: number;
-  opsPerSec: number;
-  perCpu: number;
   /** project / limit (project rows only) */
   vsLimit?: number;
   /** project / mutex baseline */
@@ -33,8 +32,6 @@ export interface ComparisonRow {
   vs1Cpu?: number;
   /** (fastest - slowest run) / median run, over the runs behind this figure */
   spread: number;
-  fails: number;
-  hungRuns: number;
 }
 
 export interface Target {
@@ -107,38 +104,32 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
 /** The issue-4 targets, each with the figure it is judged on. */
 export function targets(rows: ComparisonRow[]): Target[] {
   const out: Target[] = [];
-  const name = (r: ComparisonRow) => `${r.label}, ${r.cpus} CPU${r.cpus === 1 ? '' : 's'}`;
+  const push = (name: string, value: number, min: number, r: ComparisonRow) =>
+    out.push({
+      name,
+      value,
+      min,
+      met: value >= min,
+      from: `${r.label}, ${r.cpus} CPU${r.cpus === 1 ? '' : 's'}`,
+    });
   const vsPm = rows.filter((r) => r.vsPostMessage !== undefined);
   if (vsPm.length > 0) {
     const worst = vsPm.reduce((a, b) => (b.vsPostMessage! < a.vsPostMessage! ? b : a));
-    out.push({
-      name: 'throughput per CPU vs postMessage baseline (worst row)',
-      value: worst.vsPostMessage!,
-      min: 300,
-      met: worst.vsPostMessage! >= 300,
-      from: name(worst),
-    });
+    push(
+      'throughput per CPU vs postMessage baseline (worst row)',
+      worst.vsPostMessage!,
+      300,
+      worst,
+    );
   }
   const shared2 = rows.find(
     (r) => r.impl === 'project' && r.workload === 'pair' && r.sets === 'shared' && r.cpus === 2,
   );
   if (shared2?.vsMutex !== undefined)
-    out.push({
-      name: 'alloc+free vs mutex baseline, 2 CPUs, one shared set',
-      value: shared2.vsMutex,
-      min: 1.5,
-      met: shared2.vsMutex >= 1.5,
-      from: name(shared2),
-    });
+    push('alloc+free vs mutex baseline, 2 CPUs, one shared set', shared2.vsMutex, 1.5, shared2);
   const find2 = rows.find((r) => r.impl === 'project' && r.workload === 'find' && r.cpus === 2);
   if (find2?.vs1Cpu !== undefined)
-    out.push({
-      name: 'find throughput scaling, 1 -> 2 CPUs',
-      value: find2.vs1Cpu,
-      min: 1.8,
-      met: find2.vs1Cpu >= 1.8,
-      from: name(find2),
-    });
+    push('find throughput scaling, 1 -> 2 CPUs', find2.vs1Cpu, 1.8, find2);
   return out;
 }
 
