@@ -129,8 +129,7 @@ export class Checker {
     for (let done = 0; done < total; done += LOG_CHUNK) {
       const count = Math.min(LOG_CHUNK, total - done);
       const first = (from + done) | 0;
-      const bad: Violation[] = [];
-      const badAt: number[] = [];
+      const bad: { at: number; v: Violation }[] = [];
       for (let i = 0; i < count; i++) {
         const e = log + ((first + i) & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
         const opWord = Atomics.load(w, e);
@@ -140,8 +139,10 @@ export class Checker {
         const op = OPS[opWord & 0xff]!;
         const id = Atomics.load(w, e + 2);
         const set = Atomics.load(w, e + 1);
-        bad.push({ kind: 'bad-result', op, cpu, id, set, detail: result });
-        badAt.push((first + i) | 0);
+        bad.push({
+          at: (first + i) | 0,
+          v: { kind: 'bad-result', op, cpu, id, set, detail: result },
+        });
       }
       // An entry is intact if, after we read it, the head is still less than LOG_ENTRIES
       // ahead of it (the CPU overwrites entry n - LOG_ENTRIES while it writes entry n).
@@ -149,9 +150,7 @@ export class Checker {
       const lost = Math.max(0, Math.min(count, ((now - first) | 0) - LOG_ENTRIES + 1));
       this.stats.entriesMissed += lost;
       this.stats.entriesChecked += count - lost;
-      bad.forEach((v, k) => {
-        if (((now - badAt[k]!) | 0) < LOG_ENTRIES) reportViolation(w, v);
-      });
+      for (const { at, v } of bad) if (((now - at) | 0) < LOG_ENTRIES) reportViolation(w, v);
     }
     this.#cursor[cpu] = head;
   }

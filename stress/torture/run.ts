@@ -201,11 +201,12 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
       role === 'reader'
         ? Atomics.load(words, readerBase(g, index) + R_SLOT)
         : Atomics.load(words, fakeBase(g, index) + F_SLOT);
+    // Read before the kill: an exited Worker's threadId is -1.
+    const victimThreadId = victim.threadId;
     const inPosition =
       role === 'reader'
         ? () => slotInSection(rcu, slot)
-        : () => rcu.stats().leaderThreadId === victim.threadId;
-    const victimThreadId = victim.threadId;
+        : () => rcu.stats().leaderThreadId === victimThreadId;
     const deadline = performance.now() + 20;
     while (performance.now() < deadline && !inPosition());
     const exited = new Promise((resolve) => victim.once('exit', resolve));
