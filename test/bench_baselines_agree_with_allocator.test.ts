@@ -111,18 +111,20 @@ const OPTS = { pasidBits: PASID_BITS, maxSets: MAX_SETS };
 function baselines(): Allocator[] {
   const pm = new PostMessageAllocatorServer(OPTS);
   const mx = MutexAllocator.create(OPTS);
-  return [
-    { setAlloc: (q) => pm.seq.setAlloc(q), run: (c) => pm.handle(c) },
-    {
-      setAlloc: (q) => mx.setAlloc(q),
-      run: (c) =>
-        c.op === 'alloc'
-          ? mx.alloc(c.set, c.min, c.max, c.data)
-          : c.op === 'free'
-            ? mx.free(c.set, c.id)
-            : mx.find(c.set, c.id),
-    },
-  ];
+  return [{ setAlloc: (q) => pm.seq.setAlloc(q), run: (c) => pm.handle(c) }, direct(mx)];
+}
+
+/** An allocator object called directly, as one of the compared Allocators. */
+function direct(a: SeqAllocator | MutexAllocator): Allocator {
+  return {
+    setAlloc: (q) => a.setAlloc(q),
+    run: (c) =>
+      c.op === 'alloc'
+        ? a.alloc(c.set, c.min, c.max, c.data)
+        : c.op === 'free'
+          ? a.free(c.set, c.id)
+          : a.find(c.set, c.id),
+  };
 }
 
 /** Broken twin: a quota off by one (the set may hold one id too many). */
@@ -135,18 +137,7 @@ class QuotaOffByOne extends SeqAllocator {
 function brokenTwin(): Allocator[] {
   const buffer = new ArrayBuffer(seqAllocatorBytes(OPTS));
   SeqAllocator.format(buffer, OPTS);
-  const a = new QuotaOffByOne(buffer);
-  return [
-    {
-      setAlloc: (q) => a.setAlloc(q),
-      run: (c) =>
-        c.op === 'alloc'
-          ? a.alloc(c.set, c.min, c.max, c.data)
-          : c.op === 'free'
-            ? a.free(c.set, c.id)
-            : a.find(c.set, c.id),
-    },
-  ];
+  return [direct(new QuotaOffByOne(buffer))];
 }
 
 describe('bench baselines', () => {
