@@ -3,7 +3,7 @@
  * alloc+free pairs on its set, ids in [min, max], and posts the elapsed nanoseconds.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid.js';
+import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 
 interface BenchWorkerData {
   handle: IoasidHandle;

@@ -20,7 +20,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 
 const ROUNDS = 31;
 

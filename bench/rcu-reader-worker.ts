@@ -1,6 +1,6 @@
 /** A registered RCU reader for the synchronize benchmark: parked (idle) or reading (busy). */
 import { workerData } from 'node:worker_threads';
-import { Rcu, type RcuHandle } from '../src/core/rcu.js';
+import { Rcu, type RcuHandle } from '../src/core/rcu/rcu.js';
 
 const { handle, ctrl, busy } = workerData as {
   handle: RcuHandle;

@@ -3,7 +3,7 @@
  * with 0, 1 and 4 registered readers (idle, and busy reading).
  */
 import { Worker } from 'node:worker_threads';
-import { Rcu } from '../src/core/rcu.js';
+import { Rcu } from '../src/core/rcu/rcu.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { type BenchRow, consume, median, nsPerOp, percentile, printTable } from './harness.js';
 

@@ -3,7 +3,7 @@
  * timed loop. The header of bench/scaling.ts says what one operation is.
  */
 import { workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid.js';
+import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import { consume } from './harness.js';
 import type { ScalingWorkload } from './scaling.js';
 import { timedLoop } from './timed-loop.js';

@@ -15,7 +15,7 @@
  * Baselines run `pair` and `find` with the same sets, ranges and ids.
  */
 import { MessageChannel } from 'node:worker_threads';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { MutexAllocator } from './baselines/mutex-allocator.js';
 import { PostMessageAllocatorServer } from './baselines/postmessage-allocator.js';

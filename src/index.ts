@@ -5,5 +5,5 @@
  * allocator.
  */
 
-export * from './core/ioasid.js';
-export * from './core/rcu.js';
+export * from './core/ioasid/ioasid-space.js';
+export * from './core/rcu/rcu.js';

@@ -18,7 +18,7 @@
  * recovered here.
  */
 import { Worker } from 'node:worker_threads';
-import { type IoasidOptions, IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { type IoasidOptions, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { Checker, type CheckerStats } from '../src/workers/checker.js';
 import type { CheckerData } from '../src/workers/checker-worker.js';
 import type { CpuPlan } from '../src/workers/cpu-loop.js';

@@ -6,7 +6,7 @@
  * check at the end of a run that nothing a dead CPU held survived its recovery.
  *
  * ## Developer notes
- * The words are read directly, by the named indices of src/core/layout.ts, because the space
+ * The words are read directly, by the named indices of src/core/ioasid/space-layout.ts, because the space
  * has no accessor for its lock owners, intents or SPID table, and `rcu.stats()` allocates an
  * array per call while the aiming loop polls every few hundred nanoseconds. Nothing here
  * writes either buffer.
@@ -18,11 +18,8 @@
  * GP_LOCK is freed only by its holder or `releaseSlot`; a reader mark and a thread slot's
  * intent only by their owner or the recovery.
  */
-import type { IoasidSpace } from '../src/core/ioasid.js';
+import type { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
-  RCU_GP_LOCK_WORD,
-  RCU_SLOT_CTR,
-  rcuSlotBase,
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
@@ -34,7 +31,8 @@ import {
   TS_OP_MASK,
   TS_OP_NONE,
   threadSlotWord,
-} from '../src/core/layout.js';
+} from '../src/core/ioasid/space-layout.js';
+import { RCU_GP_LOCK_WORD, RCU_SLOT_CTR, rcuSlotBase } from '../src/core/rcu/rcu-layout.js';
 
 /** What an aimed kill waits for its CPU to hold (see `holds`). */
 export const CRITICAL_SECTIONS = ['setLock', 'spidLock', 'gracePeriod'] as const;

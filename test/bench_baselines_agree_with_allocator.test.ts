@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { MutexAllocator } from '../bench/baselines/mutex-allocator.js';
 import { PostMessageAllocatorServer } from '../bench/baselines/postmessage-allocator.js';
 import { SeqAllocator, seqAllocatorBytes } from '../bench/baselines/seq-allocator.js';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 
 const FILE = 'test/bench_baselines_agree_with_allocator.test.ts';

@@ -4,7 +4,13 @@
  * is unchanged afterwards. The broken twin proves the snapshot comparison sees a change.
  */
 import { describe, expect, it } from 'vitest';
-import { Errno, INVALID_IOASID, IoasidError, IoasidSpace, SetType } from '../src/core/ioasid.js';
+import {
+  Errno,
+  INVALID_IOASID,
+  IoasidError,
+  IoasidSpace,
+  SetType,
+} from '../src/core/ioasid/ioasid-space.js';
 
 const { ENOENT, EAGAIN, EACCES, EBUSY, EEXIST, EINVAL, ENOSPC } = Errno;
 

@@ -7,7 +7,7 @@
  * a correct allocator).
  */
 import { describe, expect, it } from 'vitest';
-import { type IoasidFault, IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { type IoasidFault, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 import { startTestWorker } from './helpers/workers.js';
 import type { FaultWorkerData, FaultWorkerResult } from './workers/ioasid-fault-protocol.js';

@@ -11,8 +11,8 @@
  * victim object is never used again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
-import { spaceHeaderGeometry } from '../src/core/layout.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
+import { spaceHeaderGeometry } from '../src/core/ioasid/space-layout.js';
 
 const KILL = Symbol('kill');
 let countdown = -1;
@@ -157,7 +157,7 @@ function audit(space: IoasidSpace): string[] {
     bad.push(`records: ${st.freeRecords} free + ${st.limboRecords} limbo + ${st.liveRecords} live`);
   const mapped = [...perSet.values()].reduce((x, y) => x + y, 0);
   if (st.liveRecords !== mapped) bad.push(`${st.liveRecords} live records, ${mapped} ids`);
-  // No stray id bit: a bit is set exactly when the id is mapped (white-box, via layout.ts).
+  // No stray id bit: a bit is set exactly when the id is mapped (white-box, via space-layout.ts).
   const i32 = new Int32Array(space.handle.buffer);
   const g = spaceHeaderGeometry(i32);
   for (let id = 1; id <= space.maxId; id++) {

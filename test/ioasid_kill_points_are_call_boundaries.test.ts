@@ -1,5 +1,5 @@
 /**
- * The assumption `releaseThread` rests on (space.ts "Kill points"), checked on the running
+ * The assumption `releaseThread` rests on (space-core.ts "Kill points"), checked on the running
  * engine: a worker stopped by `worker.terminate()` never stops between an atomic operation's
  * effect and the plain statement right after it. A worker CASes a counter and records it
  * with a plain store, in a loop; after each kill the two words must agree. The broken twin

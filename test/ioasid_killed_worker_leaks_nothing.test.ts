@@ -9,7 +9,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Errno, IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { Errno, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import {
   spaceHeaderGeometry,
   TS_BATCH_HEAD,
@@ -19,7 +19,7 @@ import {
   TS_DRAIN_REST,
   TS_OP,
   threadSlotWord,
-} from '../src/core/layout.js';
+} from '../src/core/ioasid/space-layout.js';
 import { Prng } from '../src/workers/prng.js';
 import { testSeed } from './helpers/seed.js';
 import { startTestWorker } from './helpers/workers.js';
@@ -150,7 +150,7 @@ async function killAndAudit(
   return { leaks, recovered, stats };
 }
 
-/** White-box (layout.ts): does dead thread slot `slot` still hold records or an operation? */
+/** White-box (space-layout.ts): does dead thread slot `slot` still hold records or an operation? */
 function threadSlotHoldsSomething(space: IoasidSpace, slot: number): boolean {
   const i32 = new Int32Array(space.handle.buffer);
   const g = spaceHeaderGeometry(i32);

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IoasidSpace } from '../src/core/ioasid.js';
+import { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 import { allCommands } from './model/index.js';
 import {

@@ -4,7 +4,7 @@
  * offline interval checker), find returns each allocation's own data, and nothing leaks.
  */
 import { describe, expect, it } from 'vitest';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 import { checkNoOverlap, corruptWithDuplicate } from './workers/check-log.js';
 import { runStress } from './workers/run-stress.js';

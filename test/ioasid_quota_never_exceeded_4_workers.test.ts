@@ -5,7 +5,7 @@
  * all quota goes back to available() when the sets are freed.
  */
 import { describe, expect, it } from 'vitest';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 import { runStress } from './workers/run-stress.js';
 

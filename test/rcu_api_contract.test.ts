@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rcu, RcuError, type RcuHandle, resolveRcuOptions } from '../src/core/rcu.js';
+import { Rcu, RcuError, type RcuHandle, resolveRcuOptions } from '../src/core/rcu/rcu.js';
 
 function code(fn: () => unknown): string | undefined {
   try {

@@ -3,7 +3,7 @@
  * grace periods (reported, counted) only until releaseSlot() frees its slot.
  */
 import { describe, expect, it } from 'vitest';
-import { Rcu } from '../src/core/rcu.js';
+import { Rcu } from '../src/core/rcu/rcu.js';
 import { exited, startTestWorker, until } from './helpers/workers.js';
 import {
   AGENT_DONE,

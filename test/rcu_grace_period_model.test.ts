@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Rcu, type RcuOptions } from '../src/core/rcu.js';
+import { Rcu, type RcuOptions } from '../src/core/rcu/rcu.js';
 import { testSeed } from './helpers/seed.js';
 
 const K = 4;

@@ -13,8 +13,8 @@ import {
   RCU_WAIT,
   rcuBufferWords,
   rcuSlotBase,
-} from '../src/core/layout.js';
-import { RcuReadSide } from '../src/core/rcu-read-side.js';
+} from '../src/core/rcu/rcu-layout.js';
+import { RcuReadSide } from '../src/core/rcu/rcu-read-side.js';
 
 function readSide(firstMark: number) {
   const words = new Int32Array(new SharedArrayBuffer(rcuBufferWords(2) * 4));

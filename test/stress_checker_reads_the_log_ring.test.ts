@@ -5,7 +5,7 @@
  * head wraps past 2^31.
  */
 import { describe, expect, it } from 'vitest';
-import { Errno, IoasidSpace } from '../src/core/ioasid.js';
+import { Errno, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import { Checker } from '../src/workers/checker.js';
 import {
   CPU_LOG,

@@ -11,9 +11,9 @@
  */
 import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { IoasidSpace, SetType } from '../src/core/ioasid.js';
-import { SPACE_SET_LOCK_WORD, SPACE_SPID_LOCK_WORD } from '../src/core/layout.js';
-import { lockAcquire } from '../src/core/space-lock.js';
+import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
+import { SPACE_SET_LOCK_WORD, SPACE_SPID_LOCK_WORD } from '../src/core/ioasid/space-layout.js';
+import { lockAcquire } from '../src/core/ioasid/space-lock.js';
 import { type DeathSite, SpaceProbe } from '../stress/space-probe.js';
 
 const NOTHING: DeathSite = {

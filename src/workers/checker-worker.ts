@@ -4,7 +4,7 @@
  * pass, and posts its statistics.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../core/ioasid.js';
+import { type IoasidHandle, IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import { Checker } from './checker.js';
 import {
   CPU_PARKED,

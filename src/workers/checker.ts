@@ -13,7 +13,7 @@
  * words that change together (available, the set table), so it is checked exactly, as an
  * equality, only when no CPU runs: while every CPU is parked in a stutter, and at the end.
  */
-import { Errno, type IoasidSpace } from '../core/ioasid.js';
+import { Errno, type IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import {
   CPU_LOG,
   CPU_LOG_HEAD,

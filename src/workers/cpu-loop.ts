@@ -45,7 +45,7 @@
  * Counters are batched locally and flushed every FLUSH_OPS operations; a killed CPU loses at
  * most one batch of statistics, never correctness data (the shadow words are updated at once).
  */
-import { Errno, type IoasidSpace, SetType } from '../core/ioasid.js';
+import { Errno, type IoasidSpace, SetType } from '../core/ioasid/ioasid-space.js';
 import { Prng } from './prng.js';
 import {
   CPU_ERRS,

@@ -6,7 +6,7 @@
  * hand that slot to `releaseThread`.
  */
 import { threadId } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../core/ioasid.js';
+import { type IoasidHandle, IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import { CpuLoop, type CpuPlan } from './cpu-loop.js';
 import {
   CPU_PHASE,

@@ -1,7 +1,7 @@
 /**
  * Layout of a stress run's SharedArrayBuffer: the steering words, the per-CPU stats slots and
  * logs, and the checker's shadow state. (The IOASID space and its RCU have their own buffers,
- * laid out in src/core/layout.ts.) Every word is touched with Atomics.
+ * laid out in src/core/ioasid/space-layout.ts.) Every word is touched with Atomics.
  *
  * ```text
  * region         word index                   words            writer(s)          reader(s)   access
@@ -46,7 +46,7 @@
  * a shadow claim or release cut between its two words leaves the set's count one off the
  * claims, either way still a lower bound of the real count (cpu-loop.ts "Kill safety").
  */
-import { LINE_WORDS } from '../core/layout.js';
+import { LINE_WORDS } from '../core/cache-line.js';
 
 export const OPS = [
   'alloc',

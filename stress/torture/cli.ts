@@ -5,7 +5,7 @@
  * Thin: parse, validate, run, print, exit. Exit 0: SUCCESS (or, with --broken, the breakage
  * was caught). Exit 1: FAILURE (or a broken mode went unnoticed). Exit 2: bad usage or a crash.
  */
-import type { RcuFlavor } from '../../src/core/rcu.js';
+import type { RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
 import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
 import {

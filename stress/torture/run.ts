@@ -11,7 +11,7 @@
  * broken mode ignores slot 0 and must be caught through reader 0's histograms.
  */
 import { Worker } from 'node:worker_threads';
-import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu.js';
+import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
 import { sleep, withTimeout } from '../timers.js';

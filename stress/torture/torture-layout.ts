@@ -1,6 +1,6 @@
 /**
  * Layout of the torture harness's own SharedArrayBuffer (the RCU under test has its own,
- * described in src/core/layout.ts). Every word is touched with Atomics.
+ * described in src/core/rcu/rcu-layout.ts). Every word is touched with Atomics.
  *
  * ```text
  * region          word index                 words  writer(s)             reader(s)        access

@@ -4,7 +4,7 @@
  * ../shared/spec/rcu-and-js-concurrency.md A2.3 for the design.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Rcu, type RcuHandle } from '../../src/core/rcu.js';
+import { Rcu, type RcuHandle } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import {
   CTRL_PAUSE,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { INVALID_IOASID } from '../../src/core/ioasid.js';
+import { INVALID_IOASID } from '../../src/core/ioasid/ioasid-space.js';
 import { E, expectSameState, ID_MAX, type Model, type Real } from './model.js';
 
 /** attachSpid(id, spid) with spids from a pool of 3, or INVALID_IOASID. */

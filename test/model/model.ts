@@ -3,7 +3,7 @@
  * Deliberately simple (maps and linear scans); the spec in issue 3 written as code.
  */
 import { expect } from 'vitest';
-import { INVALID_IOASID, type IoasidSpace } from '../../src/core/ioasid.js';
+import { INVALID_IOASID, type IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 
 export const PASID_BITS = 4; // ids 1..15
 export const ID_MAX = 2 ** PASID_BITS - 1;

@@ -3,7 +3,7 @@
  * (ioasid-fault-worker.ts) exchange. Kept apart so the test can import it without running the
  * worker.
  */
-import type { IoasidHandle } from '../../src/core/ioasid.js';
+import type { IoasidHandle } from '../../src/core/ioasid/ioasid-space.js';
 
 /** workerData of one fault worker. */
 export interface FaultWorkerData {

@@ -3,7 +3,7 @@
  * modes). Runs until the test sets the stop word, then detaches and posts a FaultWorkerResult.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { IoasidSpace } from '../../src/core/ioasid.js';
+import { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import { Prng } from '../../src/workers/prng.js';
 import type { FaultWorkerData, FaultWorkerResult } from './ioasid-fault-protocol.js';
 

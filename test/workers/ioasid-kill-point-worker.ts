@@ -1,7 +1,7 @@
 /**
  * Worker for test/ioasid_kill_points_are_call_boundaries.test.ts: spins on a pattern until
  * terminated. Word 0 counts an atomic step, word 16 records it with a plain store.
- * - `atomic-then-plain`: CAS, then the plain record (what space.ts relies on: no kill point
+ * - `atomic-then-plain`: CAS, then the plain record (what space-core.ts relies on: no kill point
  *   between them);
  * - `atomic-then-call`: CAS, a call to another Atomics builtin, then the plain record (the
  *   broken twin: the call is a kill point in every tier, so a kill can separate them; a call

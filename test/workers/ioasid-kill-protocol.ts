@@ -3,7 +3,7 @@
  * (ioasid-kill-worker.ts) exchange. Kept apart so the test can import it without running the
  * worker's loop.
  */
-import type { IoasidHandle } from '../../src/core/ioasid.js';
+import type { IoasidHandle } from '../../src/core/ioasid/ioasid-space.js';
 
 /** workerData of one kill worker. */
 export interface KillWorkerData {

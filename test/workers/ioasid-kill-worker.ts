@@ -8,7 +8,7 @@
  * No get/put: a reference held by a dead thread is, by contract, not recoverable.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { IoasidSpace, SetType } from '../../src/core/ioasid.js';
+import { IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
 import { Prng } from '../../src/workers/prng.js';
 import {
   type KillWorkerData,

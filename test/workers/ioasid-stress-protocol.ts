@@ -3,7 +3,7 @@
  * check-log.ts) and their worker (ioasid-stress-worker.ts) exchange. Kept apart so the tests
  * can import it without running the worker.
  */
-import type { IoasidHandle } from '../../src/core/ioasid.js';
+import type { IoasidHandle } from '../../src/core/ioasid/ioasid-space.js';
 
 /** workerData of one stress worker. */
 export interface StressWorkerData {

@@ -16,7 +16,7 @@
  *   from inside a getter.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { IoasidSpace } from '../../src/core/ioasid.js';
+import { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import { Prng } from '../../src/workers/prng.js';
 import {
   EV_ALLOC,

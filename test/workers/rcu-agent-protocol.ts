@@ -1,5 +1,5 @@
 /** Shared-memory protocol between tests and test/workers/rcu-agent.ts. */
-import type { RcuHandle } from '../../src/core/rcu.js';
+import type { RcuHandle } from '../../src/core/rcu/rcu.js';
 
 export const AGENT_INSIDE = 0; // agent: 1 once inside its read-side section
 export const AGENT_RELEASE = 1; // test: 1 = leave the section now

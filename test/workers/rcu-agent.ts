@@ -3,7 +3,7 @@
  * steers it through shared memory only, as the harness does.
  */
 import { workerData } from 'node:worker_threads';
-import { Rcu } from '../../src/core/rcu.js';
+import { Rcu } from '../../src/core/rcu/rcu.js';
 import {
   AGENT_COUNT,
   AGENT_DONE,

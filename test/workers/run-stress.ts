@@ -1,5 +1,5 @@
 /** Spawns stress workers (compiled JS from dist/) on one space and collects their results. */
-import type { IoasidSpace } from '../../src/core/ioasid.js';
+import type { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import { startTestWorker } from '../helpers/workers.js';
 import type { StressResult, StressWorkerData } from './ioasid-stress-protocol.js';
 

@@ -39,7 +39,7 @@ export function bitmapClaim(i32: I32, base: number, lo: number, hi: number): num
       const free = ~word & mask;
       const bit = free & -free;
       // Computed before the CAS: after it, no call may run before the caller records the id
-      // (Math.clz32 is a call, hence a kill point, in V8's lower tiers; see space.ts).
+      // (Math.clz32 is a call, hence a kill point, in V8's lower tiers; see space-core.ts).
       const id = (w << 5) + (31 - Math.clz32(bit));
       // Takes the id number; pairs with the Atomics.and in bitmapRelease.
       const prev = Atomics.compareExchange(i32, base + w, word, word | bit);

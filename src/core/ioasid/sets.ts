@@ -20,7 +20,7 @@
  *   with ids left is marked PENDING and destroyed when its last id is reclaimed (DCP); a
  *   PENDING set refuses new allocations (-EINVAL) but keeps its token until destroyed.
  * - Kill safety: every CAS that moves a quota unit or destroys a set is followed, with no call
- *   in between, by a plain store into the caller's thread slot (space.ts "Kill points").
+ *   in between, by a plain store into the caller's thread slot (space-core.ts "Kill points").
  * Rejected: a separate state word next to COUNT (two words cannot change in one CAS, which
  * reopens the V4-era check-then-act race between alloc and set destruction).
  *
@@ -49,7 +49,7 @@ import {
   TS_OP_NONE,
   TS_OP_SET_ALLOC,
   TS_PHASE_1,
-} from './layout.js';
+} from './space-layout.js';
 import { assertLocked } from './space-lock.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;

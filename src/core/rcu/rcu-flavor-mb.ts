@@ -24,6 +24,15 @@
  * does not depend on GP_CTR's value, only progress does: a reader that entered before T is
  * waited for by whichever step waits for the phase it holds.
  */
+
+import { rcuErrors } from './rcu-errors.js';
+import {
+  FaultMode,
+  faultSkipsThisGracePeriod,
+  type GracePeriodContext,
+  type ReaderScan,
+  waitForReaders,
+} from './rcu-grace-period.js';
 import {
   RCU_GP_COUNT,
   RCU_GP_CTR_WORD,
@@ -39,15 +48,7 @@ import {
   RCU_STAT_SKIPPED_WORD,
   RCU_STAT_STALLS_WORD,
   rcuSlotBase,
-} from './layout.js';
-import { rcuErrors } from './rcu-errors.js';
-import {
-  FaultMode,
-  faultSkipsThisGracePeriod,
-  type GracePeriodContext,
-  type ReaderScan,
-  waitForReaders,
-} from './rcu-grace-period.js';
+} from './rcu-layout.js';
 import { RCU_MAX_NESTING, wakeGracePeriodLeader } from './rcu-read-side.js';
 
 /** @internal The mb flavor's read side; same interface as RcuReadSide. */

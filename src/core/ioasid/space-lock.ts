@@ -18,7 +18,7 @@
  *
  * @internal
  */
-import { SPACE_LOCK_CONTENDED, SPACE_LOCK_FREE, SPACE_LOCK_OWNER_MASK } from './layout.js';
+import { SPACE_LOCK_CONTENDED, SPACE_LOCK_FREE, SPACE_LOCK_OWNER_MASK } from './space-layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 

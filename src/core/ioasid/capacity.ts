@@ -22,7 +22,7 @@ import {
   TS_OP_INSTALL,
   TS_OP_NONE,
   TS_PHASE_1,
-} from './layout.js';
+} from './space-layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 

@@ -19,13 +19,16 @@
  *
  * ## Developer notes
  * This is the thin validating facade: it checks argument types (throwing) and ranges
- * (returning an errno), then delegates to `SpaceCore` (space.ts) and the one-job modules
- * (capacity, sets, pasid-bitmap, records, spid). Every offset is in layout.ts. Arguments are
+ * (returning an errno), then delegates to `SpaceCore` (space-core.ts) and the one-job modules
+ * (capacity, sets, pasid-bitmap, records, spid). Every offset is in space-layout.ts. Arguments are
  * validated before the first shared write. `null` for a set is passed down as -1 ("no
  * ownership check"); a negative integer set is passed as NO_SET, which matches no record.
  * Rejected: returning `INVALID_IOASID` for every failure as V4 does (one sentinel for every
  * failure; callers could not tell quota from exhaustion).
  */
+
+import { WORD_BYTES } from '../cache-line.js';
+import { Rcu, type RcuHandle } from '../rcu/rcu.js';
 import {
   capacityAvailable,
   capacityCancel,
@@ -35,6 +38,16 @@ import {
 } from './capacity.js';
 import { Errno } from './errno.js';
 import { ioasidErrors } from './ioasid-errors.js';
+import { recordsCensus, recordsDrain, recordsInit } from './records.js';
+import {
+  type SetInfo,
+  setAllocLocked,
+  setFindMmLocked,
+  setFree,
+  setInfo,
+  setWord,
+} from './sets.js';
+import { type IdState, SpaceCore } from './space-core.js';
 import {
   SET_COUNT,
   SET_DEAD,
@@ -77,26 +90,14 @@ import {
   TS_STATE,
   TS_UNUSED,
   threadSlotWord,
-  WORD_BYTES,
-} from './layout.js';
-import { Rcu, type RcuHandle } from './rcu.js';
-import { recordsCensus, recordsDrain, recordsInit } from './records.js';
-import {
-  type SetInfo,
-  setAllocLocked,
-  setFindMmLocked,
-  setFree,
-  setInfo,
-  setWord,
-} from './sets.js';
-import { type IdState, SpaceCore } from './space.js';
+} from './space-layout.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
 import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
 export type { SetInfo } from './sets.js';
-export type { IdState } from './space.js';
+export type { IdState } from './space-core.js';
 
 /** `(ioasid_t)-1`: never handed out as an id; as a SPID it means "none". */
 export const INVALID_IOASID = 0xffffffff;
@@ -239,7 +240,7 @@ export class IoasidSpace {
     const g = spaceHeaderGeometry(i32);
     this.#g = g;
     this.#handle = handle;
-    // Header words are immutable after create() (layout.ts).
+    // Header words are immutable after create() (space-layout.ts).
     this.#core = new SpaceCore(
       i32,
       g,
@@ -857,7 +858,7 @@ export class IoasidSpace {
    *
    * Exact because every atomic step that changes what a thread holds is recorded in its
    * thread slot with no call in between, and a terminated worker stops only at calls and loop
-   * back-edges (space.ts "Kill points").
+   * back-edges (space-core.ts "Kill points").
    *
    * Context: any attached thread other than the dead one, outside a read-side section, after
    * the dead thread has stopped (its worker's 'exit' event); may take the SPID lock briefly;

@@ -78,7 +78,7 @@ import {
   RCU_WAIT,
   rcuSlotBase,
   rcuSnapWord,
-} from './layout.js';
+} from './rcu-layout.js';
 
 /** Fault-injection modes (torture testing only; 0 in every real system). */
 export const FaultMode = {

@@ -16,7 +16,7 @@
  * found it through the id map or the SPID table can finish reading it.
  *
  * Developer notes.
- * - A thread's cache and retire batch live in its thread slot (layout.ts TS_*), written with
+ * - A thread's cache and retire batch live in its thread slot (space-layout.ts TS_*), written with
  *   plain stores by that thread only, so `releaseThread` can recover them after it dies.
  *   Records in them are private: the cache holds records that came off the free stack
  *   (reachable by no reader: a grace period passed after they were unpublished, and no map
@@ -36,7 +36,7 @@
  *   drains, limbo looks empty to the others.
  * - Kill safety: every step that moves batches into or out of shared stacks is followed, with
  *   no call in between, by plain stores into the caller's thread slot saying what the thread
- *   now holds (space.ts "Kill points"); a drain keeps its three chains (rest, ready, keep) in
+ *   now holds (space-core.ts "Kill points"); a drain keeps its three chains (rest, ready, keep) in
  *   TS_DRAIN_* at every kill point, so `releaseThread` can push them back.
  * - Rejected: one shared limbo list of single records (a drain walked every record: quadratic
  *   under load); hazard pointers (a store+fence per record visited, against one read-side
@@ -74,7 +74,7 @@ import {
   TS_DRAIN_READY_TAIL,
   TS_DRAIN_REST,
   threadSlotWord,
-} from './layout.js';
+} from './space-layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 

@@ -24,6 +24,8 @@
  *
  * @internal
  */
+
+import { recWord } from './records.js';
 import {
   REC_KEY,
   REC_KEY_SET_MASK,
@@ -34,8 +36,7 @@ import {
   SPID_EMPTY,
   SPID_TOMBSTONE,
   type SpaceGeometry,
-} from './layout.js';
-import { recWord } from './records.js';
+} from './space-layout.js';
 import { assertLocked, lockAcquire, lockRelease } from './space-lock.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;

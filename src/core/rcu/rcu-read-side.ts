@@ -33,6 +33,8 @@
  * on x86, where V8 emits xchg for both); QSBR, which stalls grace periods whenever a
  * registered thread is descheduled (see spec "Implications" 2): our CPUs are oversubscribed.
  */
+
+import { rcuErrors } from './rcu-errors.js';
 import {
   RCU_GP_FUTEX_WORD,
   RCU_MARK_MASK,
@@ -40,8 +42,7 @@ import {
   RCU_STAT_WAKEUPS_WORD,
   RCU_WAIT,
   rcuSlotBase,
-} from './layout.js';
-import { rcuErrors } from './rcu-errors.js';
+} from './rcu-layout.js';
 
 /** Deepest nesting accepted; one more `lock()` throws ERR_RCU_NEST_OVERFLOW. */
 export const RCU_MAX_NESTING = 0xffff;

@@ -2,7 +2,7 @@
  * The IOASID engine: every operation of `IoasidSpace` on already-validated arguments.
  *
  * Methods return a result or a negative errno and never throw for runtime conditions. The
- * facade (`ioasid.ts`) validates argument types and ranges first, so nothing here writes
+ * facade (`ioasid-space.ts`) validates argument types and ranges first, so nothing here writes
  * shared memory before the inputs are known to be well-formed.
  *
  * Developer notes.
@@ -50,7 +50,7 @@
  * (measured on Node 20: test/ioasid_kill_points_are_call_boundaries.test.ts).
  * So every atomic step that moves ownership (a quota unit, an id bit, a record, a batch,
  * capacity) is followed, with no call of any kind in between, by plain stores into this
- * thread's slot (layout.ts TS_*) that say what the thread now holds; `releaseThread` reads
+ * thread's slot (space-layout.ts TS_*) that say what the thread now holds; `releaseThread` reads
  * them after the thread died and finishes or rolls back exactly that. Plain, not
  * Atomics.store: an Atomics.store is itself a call, hence a kill point. Values needed after
  * the atomic step (an id from Math.clz32, a quota) are computed before it. The intent phases:
@@ -67,7 +67,11 @@
  * @internal
  */
 
+import type { Rcu } from '../rcu/rcu.js';
 import { Errno } from './errno.js';
+import { bitmapClaim, bitmapTest } from './pasid-bitmap.js';
+import { batchSeal, freeStackPop, limboPush, recordsDrain } from './records.js';
+import { setReleaseUnit, setReserveUnit, setWord } from './sets.js';
 import {
   MAP_IDX_MASK,
   REC_BATCH_COUNT,
@@ -120,11 +124,7 @@ import {
   TS_REC,
   TS_SET,
   threadSlotWord,
-} from './layout.js';
-import { bitmapClaim, bitmapTest } from './pasid-bitmap.js';
-import type { Rcu } from './rcu.js';
-import { batchSeal, freeStackPop, limboPush, recordsDrain } from './records.js';
-import { setReleaseUnit, setReserveUnit, setWord } from './sets.js';
+} from './space-layout.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
 import { spidInsertLocked, spidLookup, spidRemoveLocked, unhashSpid } from './spid.js';
 

@@ -18,7 +18,7 @@
  * ## Developer notes
  * This module is the validating facade. The read side is `rcu-read-side.ts`, the grace-period
  * machinery `rcu-grace-period.ts`, the optional liburcu-mb flavor (both halves)
- * `rcu-flavor-mb.ts`, and every offset is in `layout.ts`. The flavor is fixed at create()
+ * `rcu-flavor-mb.ts`, and every offset is in `rcu-layout.ts`. The flavor is fixed at create()
  * and read from the buffer's header by every attach, so all threads of one instance agree. Per-thread state (slot,
  * nesting depth, the callback queue) lives in the `Rcu` object, which belongs to the thread
  * that attached it; everything shared lives in the buffer.
@@ -30,6 +30,19 @@
  * drains from its head.
  */
 import { threadId } from 'node:worker_threads';
+import { WORD_BYTES } from '../cache-line.js';
+import { rcuErrors } from './rcu-errors.js';
+import { advanceMbGracePeriod, RcuReadSideMb } from './rcu-flavor-mb.js';
+import {
+  advanceMarksGracePeriod,
+  completedGracePeriods,
+  FaultMode,
+  type GracePeriodContext,
+  pollCookie,
+  type StallReporter,
+  snapshotCookie,
+  waitForCookie,
+} from './rcu-grace-period.js';
 import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
@@ -61,20 +74,7 @@ import {
   RCU_WAIT,
   rcuBufferWords,
   rcuSlotBase,
-  WORD_BYTES,
-} from './layout.js';
-import { rcuErrors } from './rcu-errors.js';
-import { advanceMbGracePeriod, RcuReadSideMb } from './rcu-flavor-mb.js';
-import {
-  advanceMarksGracePeriod,
-  completedGracePeriods,
-  FaultMode,
-  type GracePeriodContext,
-  pollCookie,
-  type StallReporter,
-  snapshotCookie,
-  waitForCookie,
-} from './rcu-grace-period.js';
+} from './rcu-layout.js';
 import { RcuReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
 
 export { RcuError, type RcuErrorCode } from './rcu-errors.js';
@@ -212,7 +212,7 @@ export class Rcu {
     const words = new Int32Array(handle.buffer);
     this.#words = words;
     this.#handle = handle;
-    // Header words are immutable after create() (layout.ts): plain reads would do; Atomics
+    // Header words are immutable after create() (rcu-layout.ts): plain reads would do; Atomics
     // keeps the rule "every shared word through Atomics" without an exception.
     const mb = Atomics.load(words, RCU_FLAVOR_WORD) === RCU_FLAVOR_MB;
     this.#reader = mb ? new RcuReadSideMb(words) : new RcuReadSide(words);

@@ -3,8 +3,8 @@
  * it frees the thread's Rcu slot, and what `attach()` does when it inherits a slot whose
  * previous owner died without that.
  *
- * A thread keeps everything it holds privately in its thread slot (layout.ts TS_*), written
- * with plain stores right after the atomic step that took it (space.ts "Kill points"):
+ * A thread keeps everything it holds privately in its thread slot (space-layout.ts TS_*), written
+ * with plain stores right after the atomic step that took it (space-core.ts "Kill points"):
  *
  * - the intent of the operation in flight (alloc, reclaim, setAlloc, installCapacity) and how
  *   far it got;
@@ -28,6 +28,8 @@
  * @internal
  */
 import { capacityFinishInstall, capacityReturn } from './capacity.js';
+import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
+import { setReleaseUnit } from './sets.js';
 import {
   MAP_IDX_MASK,
   REC_BATCH_COUNT,
@@ -63,9 +65,7 @@ import {
   TS_REC,
   TS_SET,
   threadSlotWord,
-} from './layout.js';
-import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
-import { setReleaseUnit } from './sets.js';
+} from './space-layout.js';
 import { lockForceRelease } from './space-lock.js';
 import { unhashSpid } from './spid.js';
 
