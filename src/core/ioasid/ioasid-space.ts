@@ -103,7 +103,12 @@ export type { IdState } from './space-core.js';
 export const INVALID_IOASID = 0xffffffff;
 
 /** Set types, with the kernel's numbering. */
-export const SetType = Object.freeze({ NULL: 1, MM: 2 } as const);
+export const SetType = Object.freeze({
+  /** A set with no token (`setAlloc(null, ...)`). */
+  NULL: 1,
+  /** A set bound to an address-space token: one live MM set per token. */
+  MM: 2,
+} as const);
 /** One of the values of {@link SetType}. */
 export type SetType = (typeof SetType)[keyof typeof SetType];
 
@@ -190,20 +195,29 @@ const HANDLE_KIND = 'ioasid/space';
 
 /** A structured-cloneable reference to a space: send it to workers. */
 export interface IoasidHandle {
+  /** Always `'ioasid/space'`: `IoasidSpace.attach` refuses anything else. */
   readonly kind: typeof HANDLE_KIND;
+  /** The buffer's layout version; `IoasidSpace.attach` refuses another. */
   readonly version: number;
+  /** The space's shared memory: header, sets, id bitmap, records and thread slots. */
   readonly buffer: SharedArrayBuffer;
+  /** The handle of the space's own RCU instance, which guards record reuse. */
   readonly rcu: RcuHandle;
 }
 
 /** Counters and record census, as returned by `stats()`. */
 export interface IoasidStats {
+  /** `alloc` calls that found no free id in their range (-ENOSPC). */
   enospc: number;
+  /** `alloc` calls refused by their set's quota (-EDQUOT). */
   edquot: number;
+  /** `alloc` calls that found no free record (-ENOMEM). */
   enomem: number;
   /** Records moved from limbo back to the free stack. */
   recycled: number;
+  /** Times a thread took the limbo list to recycle the records whose grace period ended. */
   drains: number;
+  /** Sets destroyed, their quota given back to the space's capacity. */
   setsDestroyed: number;
   /**
    * Times a `find`/`findBySpid` saw its record recycled while it was inside its read-side
@@ -216,7 +230,9 @@ export interface IoasidStats {
   /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
    * batches) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
+  /** Records waiting for a grace period (limbo, retire batches). Exact only when quiet. */
   limboRecords: number;
+  /** Records holding an allocation. Exact only when quiet. */
   liveRecords: number;
 }
 

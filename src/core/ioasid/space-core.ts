@@ -145,11 +145,16 @@ const PUB_HINTS = 64;
 
 /** `inspect` result. */
 export interface IdState {
+  /** 'idle' = allocated with one reference, 'active' = more than one, 'free-pending' = freed
+   * while referenced. */
   state: 'free' | 'idle' | 'active' | 'free-pending';
+  /** The owning set, or null when free. */
   set: number | null;
+  /** References held (1 from alloc, plus one per `get`). */
   refs: number;
   /** INVALID_IOASID (0xFFFFFFFF) when no SPID is attached. */
   spid: number;
+  /** The private value given to `alloc` or `attachData` (0 = none). */
   data: number;
 }
 
