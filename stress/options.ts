@@ -335,37 +335,39 @@ export function packageVersion(): string {
 
 /**
  * Run a command's `main` and turn its outcome into the process exit code: its return value;
- * 2 and one line for a UsageError; 3 and one line for anything else, including an exception
- * thrown later from a callback (the stack only with IOASID_DEBUG=1).
+ * 2 and one line for a UsageError; 3 and one line for anything else, whether main threw it or
+ * a callback threw it later (the stack only with IOASID_DEBUG=1).
  *
  * @param entry - the command's main: resolves to its exit code
  * @param argv - the arguments after the command name
  *
- * Context: call once per process, from the bin; installs process-wide handlers for uncaught
- * exceptions and unhandled rejections, which exit 3 at once.
- * @returns when `entry` has settled; the exit code is left in process.exitCode
+ * One path for every internal error: an uncaught-exception handler that reports it and exits
+ * at once (process.exit), since worker threads still running after a failed run would
+ * otherwise keep the process alive. An error main throws reaches it through the caller's
+ * rejected top-level await, and so does a promise nobody awaits: Node's default
+ * (--unhandled-rejections=throw) raises unhandled rejections as uncaught exceptions.
+ *
+ * Context: call once per process, from the bin; installs a process-wide handler for uncaught
+ * exceptions.
+ * @returns when `entry` has returned; the exit code is left in process.exitCode
  */
 export async function runCli(
   entry: (argv: string[]) => Promise<number>,
   argv: string[],
 ): Promise<void> {
-  const die = (err: unknown) => {
-    reportInternalError(err);
-    process.exit(EXIT.internal);
-  };
-  process.on('uncaughtException', die);
-  process.on('unhandledRejection', die);
+  process.on('uncaughtException', exitOnInternalError);
   try {
     process.exitCode = await entry(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.exitCode = EXIT.usage;
-      console.error(`ioasid-stress: ${err.message} (see --help)`);
-      return;
-    }
-    process.exitCode = EXIT.internal;
-    reportInternalError(err);
+    if (!(err instanceof UsageError)) throw err; // to exitOnInternalError, as said above
+    process.exitCode = EXIT.usage;
+    console.error(`ioasid-stress: ${err.message} (see --help)`);
   }
+}
+
+function exitOnInternalError(err: unknown): never {
+  reportInternalError(err);
+  process.exit(EXIT.internal);
 }
 
 function reportInternalError(err: unknown): void {
