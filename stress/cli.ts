@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomSeed } from '../src/workers/prng.js';
+import { interruptOnSignals } from './interrupt.js';
 import {
   formatHelp,
   isEntryPoint,
@@ -17,7 +18,7 @@ import {
   UsageError,
 } from './options.js';
 import { createProgress } from './progress.js';
-import { formatStressReport } from './report.js';
+import { exitCodeOf, formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
 import {
   BROKEN_ALLOCATORS,
@@ -161,7 +162,11 @@ export async function main(argv: string[]): Promise<number> {
       `ioasid-stress: scenario '${config.scenario}', seed ${config.seed} (replay with --seed ${config.seed})`,
     );
   const progress = createProgress(quiet ? 'quiet' : 'auto');
-  const report = await runStress(config, { onProgress: (s, f) => progress.update(s, f) });
+  const interrupt = interruptOnSignals();
+  const report = await runStress(config, {
+    onProgress: (s, f) => progress.update(s, f),
+    signal: interrupt.signal,
+  });
   progress.done();
   const text = formatStressReport(report);
   // With --json -, stdout carries exactly one JSON document; the table goes to stderr.
@@ -176,7 +181,8 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(o.report as string, renderHtmlReport(report));
     if (!quiet) console.error(`HTML report: ${o.report}`);
   }
-  return report.verdict === 'PASS' ? 0 : 1;
+  interrupt.dispose();
+  return exitCodeOf(report);
 }
 
 if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

@@ -2,7 +2,7 @@
  * Built-in stress scenarios. Each is a complete StressConfig minus the seed; command-line
  * flags override any field.
  */
-import { N_OPS, OPS, type OpName } from '../src/workers/run-layout.js';
+import { N_OPS, OP_NAMES, type OpName } from './ops/index.js';
 
 export const FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -12,7 +12,7 @@ export interface Scenario {
   description: string;
   cpus: number;
   seconds: number;
-  /** Weight per op, in OPS order. */
+  /** Weight per op, in STRESS_OPS order (stress/ops/index.ts). */
   mix: number[];
   sets: number;
   quota: number;
@@ -25,7 +25,7 @@ export interface Scenario {
 
 /** A mix from named weights; unnamed ops get 0. */
 export function mixOf(weights: Partial<Record<OpName, number>>): number[] {
-  return OPS.map((op) => weights[op] ?? 0);
+  return OP_NAMES.map((op) => weights[op] ?? 0);
 }
 
 const BALANCED = mixOf({
@@ -42,6 +42,7 @@ const BALANCED = mixOf({
   setAlloc: 1,
   setFree: 1,
   freeAllInSet: 1,
+  reallocUnderReader: 1,
 });
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
@@ -112,9 +113,11 @@ export function parseMix(text: string): number[] {
   const mix = new Array<number>(N_OPS).fill(0);
   for (const part of text.split(',')) {
     const m = /^([A-Za-z]+)=(\d+)$/.exec(part.trim());
-    const op = m ? OPS.indexOf(m[1] as OpName) : -1;
+    const op = m ? OP_NAMES.indexOf(m[1] as OpName) : -1;
     if (!m || op < 0)
-      throw new Error(`bad --mix entry '${part}': use op=weight with op one of ${OPS.join(', ')}`);
+      throw new Error(
+        `bad --mix entry '${part}': use op=weight with op one of ${OP_NAMES.join(', ')}`,
+      );
     mix[op] = Number(m[2]);
   }
   if (mix.every((w) => w === 0)) throw new Error('--mix needs at least one positive weight');

@@ -7,7 +7,9 @@
  */
 import type { RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
+import { interruptOnSignals } from '../interrupt.js';
 import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
+import { exitCodeOf } from '../report.js';
 import {
   BROKEN_MODES,
   type BrokenMode,
@@ -107,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(
       `torture: seed ${seed} (replay with --seed ${seed})${broken ? `, broken=${broken}` : ''}`,
     );
+  const interrupt = interruptOnSignals();
   const report = await runTorture({
     ...TORTURE_DEFAULTS,
     seconds: o.seconds as number,
@@ -120,10 +123,13 @@ export async function main(argv: string[]): Promise<number> {
     flavor: o.flavor as RcuFlavor,
     seed,
     onProgress: quiet ? undefined : (line) => console.error(line),
+    signal: interrupt.signal,
   });
+  interrupt.dispose();
   if (o.json) console.log(JSON.stringify(report, null, 2));
   else console.log(formatTortureReport(report));
   const caught = report.verdict === 'FAILURE';
+  if (report.interrupted) return exitCodeOf(report);
   if (broken) {
     console.error(
       caught
