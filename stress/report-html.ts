@@ -93,6 +93,8 @@ const MARK_CLASS: Record<Marker['kind'], string> = {
  * @param yLabel - the y axis's label (x is seconds)
  * @param markers - kills, stutters, the first violation
  * @param band - a shaded range [x, low, high] per point
+ * @param seconds - where the time axis ends (default: the last point or marker), so that
+ *   every chart of a run has the same axis
  * @returns the SVG
  */
 export function lineChart(
@@ -101,6 +103,7 @@ export function lineChart(
   yLabel: string,
   markers: Marker[] = [],
   band?: { name: string; points: [number, number, number][] },
+  seconds?: number,
 ): string {
   const H = 260;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
@@ -108,9 +111,10 @@ export function lineChart(
     ...series.flatMap((s) => s.points.map((p) => p[1])),
     ...(band?.points.map((p) => p[2]) ?? []),
   ];
-  const xt = niceTicks(Math.max(1e-9, ...xs, ...markers.map((m) => m.until ?? m.x)), 5);
+  // Time runs to the end of the run exactly (round ticks inside it); values to a round top.
+  const xMax = seconds ?? Math.max(1e-9, ...xs, ...markers.map((m) => m.until ?? m.x));
+  const xt = niceTicks(xMax, 5).filter((t) => t <= xMax * 1.001);
   const yt = niceTicks(Math.max(0, ...ys), 4);
-  const xMax = xt[xt.length - 1]!;
   const yMax = yt[yt.length - 1]!;
   const px = (x: number): number => L + (x / xMax) * (W - L - R);
   const py = (y: number): number => H - B - (y / yMax) * (H - T - B);
@@ -247,18 +251,30 @@ function table(head: string[], rows: (string | number)[][], cls = ''): string {
 
 const n = (x: number): string => x.toLocaleString('en-US');
 
-function throughputChart(r: StressReport, markers: Marker[]): string {
+/**
+ * Throughput over time: all CPUs together, and per CPU the mean with the band from the
+ * slowest to the fastest (one chart each: on one scale a band 1/N of the total is a smear).
+ */
+function throughputCharts(r: StressReport, markers: Marker[]): string {
   const pts: EpochThroughput[] = r.timeline.opsPerSec;
   const cpus = r.config.cpus;
-  return lineChart(
-    `Throughput, ${cpus} CPUs`,
-    [{ name: 'all CPUs', points: pts.map((p) => [p.t, p.total]), color: '#2563eb' }],
-    'ops/s',
-    markers,
-    {
-      name: 'slowest to fastest CPU',
-      points: pts.map((p) => [p.t, p.min, p.max]),
-    },
+  return (
+    lineChart(
+      `Throughput, all ${cpus} CPUs`,
+      [{ name: 'ops/s, all CPUs', points: pts.map((p) => [p.t, p.total]), color: '#2563eb' }],
+      'ops/s',
+      markers,
+      undefined,
+      r.elapsedSeconds,
+    ) +
+    lineChart(
+      'Throughput per CPU',
+      [{ name: 'mean', points: pts.map((p) => [p.t, p.total / cpus]), color: '#1d4ed8' }],
+      'ops/s per CPU',
+      markers,
+      { name: 'slowest to fastest CPU', points: pts.map((p) => [p.t, p.min, p.max]) },
+      r.elapsedSeconds,
+    )
   );
 }
 
@@ -285,6 +301,11 @@ function markersOf(r: StressReport): Marker[] {
 function killTable(r: StressReport): string {
   const kills = r.faults.events.filter((e) => e.kind === 'kill');
   if (kills.length === 0) return '<p class="meta">No CPU was killed in this run.</p>';
+  const aimed: Record<string, string> = {
+    setLock: 'the set lock',
+    spidLock: 'the SPID lock',
+    gracePeriod: 'GP_LOCK (a grace period)',
+  };
   const place: Record<string, string> = {
     setLock: 'holding the set lock',
     spidLock: 'holding the SPID lock',
@@ -299,10 +320,11 @@ ${table(
   kills.map((e) => [
     `${e.t.toFixed(2)} s`,
     e.cpu ?? '',
-    e.aimedAt ?? '(not aimed)',
+    e.aimedAt ? (aimed[e.aimedAt] ?? e.aimedAt) : '(not aimed)',
     (e.diedIn ?? []).map((d) => place[d] ?? d).join('; '),
     e.held ?? '',
   ]),
+  'kills',
 )}`;
 }
 
@@ -330,11 +352,18 @@ export function renderHtmlReport(r: StressReport): string {
       color: '#16a34a',
     },
   ];
-  const gps = r.timeline.samples.slice(1).map((s, i) => {
-    const prev = r.timeline.samples[i]!;
-    const dt = s.t - prev.t;
-    return [s.t, dt > 0 ? (s.gracePeriods - prev.gracePeriods) / dt : 0] as [number, number];
-  });
+  // A rate per sampling interval; the last interval (cut short by the end of the run) is left
+  // out when it is under half an epoch, or the chart would end in a drop that never happened.
+  const epochS = r.timeline.epochMs / 1000;
+  const gps = r.timeline.samples
+    .slice(1)
+    .map((s, i) => {
+      const prev = r.timeline.samples[i]!;
+      const dt = s.t - prev.t;
+      return [s.t, dt > 0 ? (s.gracePeriods - prev.gracePeriods) / dt : 0, dt] as const;
+    })
+    .filter(([, , dt], i, all) => i < all.length - 1 || dt >= epochS / 2)
+    .map(([t, rate]) => [t, rate] as [number, number]);
   const ok = r.verdict === 'PASS';
   const v = r.firstViolation;
   const env = r.environment;
@@ -351,7 +380,7 @@ export function renderHtmlReport(r: StressReport): string {
         : '';
     })
     .join('\n');
-  const legend = `<p class="keys"><span class="k kill"></span> CPU killed <span class="k stutter"></span> stutter <span class="k violation"></span> first violation</p>`;
+  const legend = `<p class="keys">${r.faults.kills ? '<span class="k kill"></span> CPU killed ' : ''}${r.faults.stutters ? '<span class="k stutter"></span> stutter (every CPU parked) ' : ''}${v ? '<span class="k violation"></span> first violation' : ''}</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ioasid-stress ${esc(r.scenario)}: ${r.verdict}${r.broken ? ' (broken run)' : ''}</title>
@@ -368,7 +397,7 @@ svg .kill{stroke:#ea580c;stroke-width:1.2;stroke-dasharray:3 3} svg rect.stutter
 svg .bar{fill:#2563eb} svg .pmark{stroke:#dc2626;stroke-width:1.2;stroke-dasharray:4 2} svg .plabel{font-size:10px;fill:#b91c1c}
 .keys{font-size:12px;color:#444} .k{display:inline-block;width:14px;height:10px;margin:0 4px 0 12px;vertical-align:middle} .k.kill{border-left:2px dashed #ea580c} .k.stutter{background:#d1d5db} .k.violation{border-left:3px solid #dc2626}
 table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right;vertical-align:top} th:first-child,td:first-child{text-align:left}
-table.wide td:last-child{text-align:left;max-width:640px}
+table.wide td:last-child,table.wide th:last-child{text-align:left;max-width:640px} table.kills td:nth-child(3),table.kills td:nth-child(4),table.kills th:nth-child(3),table.kills th:nth-child(4){text-align:left}
 .ok{color:#16a34a;font-weight:600} .fail{color:#dc2626;font-weight:600} code{background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
 </style></head><body>
 <h1>ioasid-stress: scenario <code>${esc(r.scenario)}</code> <span class="verdict">${r.verdict}</span></h1>
@@ -377,7 +406,7 @@ ${r.interrupted ? `<p class="banner interrupted">Interrupted by ${esc(r.interrup
 <p class="meta">${c.cpus} CPUs, ${r.elapsedSeconds.toFixed(1)} s, ${c.sets} sets &times; quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${esc(c.policy)}, seed ${r.seed}${c.faults.length ? `, faults: ${esc(c.faults.join(', '))}` : ''}.
 Throughput ${n(r.throughput.opsPerSec)} ops/s; ${n(r.gracePeriods.completed)} grace periods (${n(r.gracePeriods.perSecond)}/s, ${r.gracePeriods.stalls} stalls); ${r.faults.kills} CPU kills, ${r.faults.stutters} stutters.</p>
 <p class="meta">Replay: <code>${esc(r.replay)}</code></p>
-<h2>Invariants</h2>
+<h2 id="invariants">Invariants</h2>
 ${table(
   ['invariant', 'result', 'violations', 'first violation'],
   r.invariants.map((i) => [
@@ -392,14 +421,14 @@ ${table(
   .replace(/<td>FAIL<\/td>/g, '<td class="fail">FAIL</td>')}
 ${v ? `<p class="fail">First violation: ${esc(describeViolation(v))}</p>` : ''}
 ${r.problems.map((p) => `<p class="fail">${esc(p)}</p>`).join('')}
-<h2>Over time</h2>
+<h2 id="over-time">Over time</h2>
 ${legend}
 <div class="grid-2">
-${throughputChart(r, markers)}
-${lineChart('Live ids (held by CPUs)', live, 'ids', markers)}
-${lineChart('Grace periods per second', [{ name: 'grace periods/s', points: gps, color: '#9333ea' }], 'GP/s', markers)}
+${throughputCharts(r, markers)}
+${lineChart('Live ids (held by CPUs)', live, 'ids', markers, undefined, r.elapsedSeconds)}
+${lineChart('Grace periods per second', [{ name: 'grace periods/s', points: gps, color: '#9333ea' }], 'GP/s', markers, undefined, r.elapsedSeconds)}
 </div>
-<h2>Operations</h2>
+<h2 id="operations">Operations</h2>
 ${table(
   ['op', 'count', 'ops/s', 'errno', 'p50', 'p90', 'p99', 'max', 'errno returns by code'],
   r.operations.map((o) => [
@@ -415,15 +444,15 @@ ${table(
   ]),
   'wide',
 )}
-<h2>Latency histograms</h2>
+<h2 id="latency">Latency histograms</h2>
 <div class="grid-2">
 ${histograms}
 </div>
-<h2>Killed CPUs</h2>
+<h2 id="killed-cpus">Killed CPUs</h2>
 ${killTable(r)}
-<h2>Checker</h2>
+<h2 id="checker">Checker</h2>
 ${checkerSection(r)}
-<h2>Per CPU</h2>
+<h2 id="per-cpu">Per CPU</h2>
 ${table(
   ['CPU', 'ops', 'ops/s'],
   r.throughput.perCpu.map((p) => [p.cpu, n(p.ops), n(p.opsPerSec)]),
