@@ -112,6 +112,29 @@ const BREAKAGES: [string, RegExp, Breakage][] = [
     },
   ],
   [
+    'ids freeAllInSet finds once every reference was dropped',
+    /freeAllInSet\(0\) found 2 ids after every reference was dropped/,
+    (e) => {
+      const real = e.space;
+      const freeAllInSet = (set: number) => (set === e.sets[0] ? 2 : real.freeAllInSet(set));
+      return { ...e, space: spaceDouble(real, { freeAllInSet }) };
+    },
+  ],
+  [
+    "a dead CPU's scratch set that cannot be freed",
+    /setFree\(2\) of a killed CPU's empty scratch set returned -16/,
+    (e) => {
+      const real = e.space;
+      real.setAlloc(null, 16, SetType.NULL); // set 2: the dead CPU's scratch set
+      const setFree = (set: number) => (set === 2 ? -16 : real.setFree(set));
+      return {
+        ...e,
+        deaths: { ...e.deaths, scratchSets: new Set([2]) },
+        space: spaceDouble(real, { setFree }),
+      };
+    },
+  ],
+  [
     'a set count left after freeAllInSet',
     /set 1 counts 1 ids after freeAllInSet/,
     (e) => {
