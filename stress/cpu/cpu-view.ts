@@ -60,9 +60,10 @@ import type { SpaceProbe } from '../space-probe.js';
 /** A stress CPU's view, publishing what a kill must not lose. */
 export class CpuView extends View {
   readonly #w: Int32Array<SharedArrayBuffer>;
-  readonly #g: CheckGeometry;
   readonly #oracle: number;
   readonly #owners: number;
+  /** shadowSetBase(g, 0): set `s`'s shadow words are at #sets + 2 * s. */
+  readonly #sets: number;
   readonly #me: number;
   readonly #log: OpLog;
   readonly #probe: SpaceProbe | undefined;
@@ -85,9 +86,9 @@ export class CpuView extends View {
   ) {
     super(o);
     this.#w = new Int32Array(check);
-    this.#g = g;
     this.#oracle = cpuOracleBase(o.cpu);
     this.#owners = shadowOwnerBase(g);
+    this.#sets = shadowSetBase(g, 0);
     this.#me = o.cpu + 1;
     this.#log = log;
     this.#probe = probe;
@@ -109,7 +110,7 @@ export class CpuView extends View {
       );
       return; // not this CPU's: it never frees it
     }
-    const sb = shadowSetBase(this.#g, h.set);
+    const sb = this.#sets + 2 * h.set;
     const live = Atomics.add(w, sb, 1) + 1;
     const quota = Atomics.load(w, sb + 1);
     if (quota > 0 && live > quota)
@@ -130,12 +131,12 @@ export class CpuView extends View {
     // Cannot fail: only the owner releases its claim, and a CPU holds only ids it claimed
     // (adopt does not hold an id whose claim failed). Defensive: the old value is not used.
     Atomics.compareExchange(this.#w, this.#owners + h.id, this.#me, 0);
-    Atomics.sub(this.#w, shadowSetBase(this.#g, h.set), 1);
+    Atomics.sub(this.#w, this.#sets + 2 * h.set, 1);
   }
 
   override kept(h: HeldId): void {
     Atomics.compareExchange(this.#w, this.#owners + h.id, 0, this.#me);
-    Atomics.add(this.#w, shadowSetBase(this.#g, h.set), 1);
+    Atomics.add(this.#w, this.#sets + 2 * h.set, 1);
   }
 
   override reclaimed(h: HeldId): void {
@@ -149,7 +150,7 @@ export class CpuView extends View {
   }
 
   override setCreated(set: number, s: KnownSet): void {
-    const sb = shadowSetBase(this.#g, set);
+    const sb = this.#sets + 2 * set;
     const left = Atomics.load(this.#w, sb);
     if (left !== 0)
       this.#report(

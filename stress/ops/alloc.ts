@@ -4,7 +4,7 @@
  * random id up), with fresh data; once it holds maxHeld ids an alloc turns into a free.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { NOTHING, type StressOp } from './op.js';
+import { defineOp, type StressOp } from './op.js';
 import type { Breach, View } from './view.js';
 
 export interface AllocCall {
@@ -52,7 +52,7 @@ function checkPartial(v: View, c: AllocCall, r: number): Breach | undefined {
   return { kind: 'bad-result', why: 'expected an id, -EDQUOT, -ENOSPC or -ENOMEM' };
 }
 
-export const alloc: StressOp<AllocCall, 'alloc'> = {
+export const alloc: StressOp<AllocCall, 'alloc'> = defineOp<AllocCall, 'alloc'>({
   name: 'alloc',
   fallback: 'free',
   legal: (r) => r > 0 || r === -Errno.EDQUOT || r === -Errno.ENOSPC || r === -Errno.ENOMEM,
@@ -67,7 +67,6 @@ export const alloc: StressOp<AllocCall, 'alloc'> = {
         : idMin;
     return { set, min, max: idMax, data: v.nextData() };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.alloc(c.set, c.min, c.max, c.data),
   logSet: (c) => c.set,
   logId: (_c, r) => (r > 0 ? r : -1),
@@ -82,4 +81,4 @@ export const alloc: StressOp<AllocCall, 'alloc'> = {
     v.adopt({ id: r, set: c.set, refs: 1, pending: false, spid: null, data: c.data }, 'alloc');
   },
   show: (c) => `alloc(${c.set}, ${c.min}, ${c.max}, ${c.data})`,
-};
+});

@@ -3,7 +3,7 @@
  * CPU attaches fresh data to any id it holds.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp } from './op.js';
+import { defineOp, expectResult, type StressOp } from './op.js';
 import type { View } from './view.js';
 
 export interface AttachDataCall {
@@ -18,7 +18,10 @@ function predicted(v: View, c: AttachDataCall): number | undefined {
   return h.data !== 0 ? -Errno.EBUSY : 0;
 }
 
-export const attachData: StressOp<AttachDataCall, 'attachData'> = {
+export const attachData: StressOp<AttachDataCall, 'attachData'> = defineOp<
+  AttachDataCall,
+  'attachData'
+>({
   name: 'attachData',
   fallback: 'alloc',
   legal: (r) => r === 0 || r === -Errno.EBUSY,
@@ -26,7 +29,6 @@ export const attachData: StressOp<AttachDataCall, 'attachData'> = {
     const h = v.pickHeld(() => true);
     return h && { id: h.id, data: v.nextData() };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.attachData(c.id, c.data),
   logSet: () => -1,
   logId: (c) => c.id,
@@ -36,4 +38,4 @@ export const attachData: StressOp<AttachDataCall, 'attachData'> = {
     if (h && r === 0) h.data = c.data;
   },
   show: (c) => `attachData(${c.id}, ${c.data})`,
-};
+});

@@ -5,7 +5,7 @@
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
 import { INVALID_IOASID } from '../../src/core/ioasid/ioasid-space.js';
-import { expectResult, NOTHING, type StressOp } from './op.js';
+import { defineOp, expectResult, type StressOp } from './op.js';
 import type { View } from './view.js';
 
 export interface AttachSpidCall {
@@ -22,7 +22,10 @@ function predicted(v: View, c: AttachSpidCall): number | undefined {
   return 0;
 }
 
-export const attachSpid: StressOp<AttachSpidCall, 'attachSpid'> = {
+export const attachSpid: StressOp<AttachSpidCall, 'attachSpid'> = defineOp<
+  AttachSpidCall,
+  'attachSpid'
+>({
   name: 'attachSpid',
   fallback: 'alloc',
   legal: (r) => r === 0,
@@ -30,14 +33,13 @@ export const attachSpid: StressOp<AttachSpidCall, 'attachSpid'> = {
     const h = v.pickHeld((x) => x.spid === null && !x.pending);
     return h && { id: h.id, spid: v.nextSpid() };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.attachSpid(c.id, c.spid),
   logSet: () => -1,
   logId: (c) => c.id,
   check: (v, c, r) => expectResult(attachSpid, predicted(v, c), r, v.heldId(c.id)),
   apply(v, c, r) {
     const h = v.heldId(c.id);
-    if (h && r === 0) h.spid = c.spid;
+    if (h && r === 0) v.bindSpid(h, c.spid);
   },
   show: (c) => `attachSpid(${c.id}, ${c.spid})`,
-};
+});

@@ -3,7 +3,7 @@
  * still uses it. A CPU detaches data from ids it holds that have some.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp } from './op.js';
+import { defineOp, expectResult, type StressOp } from './op.js';
 import type { View } from './view.js';
 
 export interface DetachDataCall {
@@ -15,7 +15,10 @@ function predicted(v: View, c: DetachDataCall): number | undefined {
   return 0;
 }
 
-export const detachData: StressOp<DetachDataCall, 'detachData'> = {
+export const detachData: StressOp<DetachDataCall, 'detachData'> = defineOp<
+  DetachDataCall,
+  'detachData'
+>({
   name: 'detachData',
   fallback: 'attachData',
   legal: (r) => r === 0,
@@ -23,7 +26,6 @@ export const detachData: StressOp<DetachDataCall, 'detachData'> = {
     const h = v.pickHeld((x) => x.data !== 0);
     return h && { id: h.id };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.detachData(c.id), // waits for a grace period
   logSet: () => -1,
   logId: (c) => c.id,
@@ -33,4 +35,4 @@ export const detachData: StressOp<DetachDataCall, 'detachData'> = {
     if (h && r === 0) h.data = 0;
   },
   show: (c) => `detachData(${c.id})`,
-};
+});

@@ -4,7 +4,7 @@
  * one time in four on ids that are not free-pending.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp } from './op.js';
+import { defineOp, expectResult, type StressOp } from './op.js';
 import type { View } from './view.js';
 
 export interface FindBySpidCall {
@@ -20,7 +20,10 @@ function predicted(v: View, c: FindBySpidCall): number | undefined {
   return h.id;
 }
 
-export const findBySpid: StressOp<FindBySpidCall, 'findBySpid'> = {
+export const findBySpid: StressOp<FindBySpidCall, 'findBySpid'> = defineOp<
+  FindBySpidCall,
+  'findBySpid'
+>({
   name: 'findBySpid',
   fallback: 'find',
   legal: (r) => r > 0,
@@ -28,7 +31,6 @@ export const findBySpid: StressOp<FindBySpidCall, 'findBySpid'> = {
     const h = v.pickHeld((x) => x.spid !== null);
     return h && { set: h.set, spid: h.spid!, get: !h.pending && v.rng.oneIn(4) };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.findBySpid(c.set, c.spid, c.get),
   logSet: (c) => c.set,
   // The id it returned: a bad entry then names the id, not the SPID.
@@ -38,4 +40,4 @@ export const findBySpid: StressOp<FindBySpidCall, 'findBySpid'> = {
     if (r > 0 && c.get) v.heldId(r)!.refs++;
   },
   show: (c) => `findBySpid(${c.set}, ${c.spid}, ${c.get})`,
-};
+});

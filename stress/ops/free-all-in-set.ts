@@ -6,7 +6,7 @@
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
 import { applyFree, predictFree } from './free.js';
-import { NOTHING, type StressOp } from './op.js';
+import { defineOp, NOTHING, type StressOp } from './op.js';
 import { type Breach, type HeldId, showResult, type View } from './view.js';
 
 export interface FreeAllInSetCall {
@@ -23,7 +23,10 @@ function predicted(v: View, c: FreeAllInSetCall): number | undefined {
   return v.heldIn(c.set).filter((h) => !h.pending).length;
 }
 
-export const freeAllInSet: StressOp<FreeAllInSetCall, 'freeAllInSet'> = {
+export const freeAllInSet: StressOp<FreeAllInSetCall, 'freeAllInSet'> = defineOp<
+  FreeAllInSetCall,
+  'freeAllInSet'
+>({
   name: 'freeAllInSet',
   fallback: 'alloc',
   legal: (r) => r >= 0,
@@ -54,4 +57,4 @@ export const freeAllInSet: StressOp<FreeAllInSetCall, 'freeAllInSet'> = {
     for (const h of v.heldIn(c.set)) if (predictFree(v, c.set, h.id) === 0) applyFree(v, h);
   },
   show: (c) => `freeAllInSet(${c.set})`,
-};
+});

@@ -4,7 +4,7 @@
  * it holds that are not free-pending, naming their set.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp, showSet } from './op.js';
+import { defineOp, expectResult, NOTHING, type StressOp, showSet } from './op.js';
 import type { HeldId, View } from './view.js';
 
 export interface FreeCall {
@@ -38,7 +38,7 @@ export function applyFree(v: View, h: HeldId): void {
   }
 }
 
-export const free: StressOp<FreeCall, 'free'> = {
+export const free: StressOp<FreeCall, 'free'> = defineOp<FreeCall, 'free'>({
   name: 'free',
   fallback: 'alloc',
   legal: (r) => r === 0,
@@ -59,4 +59,4 @@ export const free: StressOp<FreeCall, 'free'> = {
     if (h && r === 0) applyFree(v, h);
   },
   show: (c) => `free(${showSet(c.set)}, ${c.id})`,
-};
+});

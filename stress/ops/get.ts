@@ -3,7 +3,7 @@
  * A CPU gets ids it holds, naming their set.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp, showSet } from './op.js';
+import { defineOp, expectResult, type StressOp, showSet } from './op.js';
 import type { View } from './view.js';
 
 export interface GetCall {
@@ -19,7 +19,7 @@ function predicted(v: View, c: GetCall): number | undefined {
   return 0;
 }
 
-export const get: StressOp<GetCall, 'get'> = {
+export const get: StressOp<GetCall, 'get'> = defineOp<GetCall, 'get'>({
   name: 'get',
   fallback: 'alloc',
   legal: (r) => r === 0 || r === -Errno.EBUSY,
@@ -27,7 +27,6 @@ export const get: StressOp<GetCall, 'get'> = {
     const h = v.pickHeld(() => true);
     return h && { set: h.set, id: h.id };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.get(c.set, c.id),
   logSet: (c) => c.set ?? -1,
   logId: (c) => c.id,
@@ -37,4 +36,4 @@ export const get: StressOp<GetCall, 'get'> = {
     if (h && r === 0) h.refs++;
   },
   show: (c) => `get(${showSet(c.set)}, ${c.id})`,
-};
+});

@@ -140,7 +140,7 @@ export interface StressOp<C, N extends string = string> {
   /** Held ids this call reclaims if it returns what the view predicts. */
   reclaims(v: View, c: C): readonly HeldId[];
   /** What must be published before the call (a stress CPU's kill safety). */
-  before?(v: View, c: C): void;
+  before(v: View, c: C): void;
   /** Make the call. */
   call(space: StressSpace, c: C, v: View): number;
   /** The set and id a log entry of this call names (-1: none). */
@@ -151,13 +151,49 @@ export interface StressOp<C, N extends string = string> {
   /** The view after the call returned `result` (only when check passed). */
   apply(v: View, c: C, result: number): void;
   /** Undo `before` when the result broke the contract. */
-  abandon?(v: View, c: C): void;
+  abandon(v: View, c: C): void;
   /** The call as code, e.g. `free(3, 17)`. */
   show(c: C): string;
 }
 
 /** No held id is reclaimed. */
 export const NOTHING: readonly HeldId[] = Object.freeze([]);
+
+/** An op as its file writes it: `reclaims`, `before`, `apply` and `abandon` may be left out. */
+export type StressOpDefinition<C, N extends string> = Omit<
+  StressOp<C, N>,
+  'reclaims' | 'before' | 'apply' | 'abandon'
+> &
+  Partial<Pick<StressOp<C, N>, 'reclaims' | 'before' | 'apply' | 'abandon'>>;
+
+const nothingToDo = (): void => {};
+const reclaimsNothing = (): readonly HeldId[] => NOTHING;
+
+/**
+ * Make an op from its definition. Every op gets the same members in the same order, so that
+ * `perform`, which runs them all, reads them through one object shape (its property loads
+ * stay monomorphic on the CPUs' hot path).
+ *
+ * @param d - the op's definition
+ * @returns the op
+ */
+export function defineOp<C, N extends string>(d: StressOpDefinition<C, N>): StressOp<C, N> {
+  return {
+    name: d.name,
+    fallback: d.fallback,
+    legal: d.legal,
+    pick: d.pick,
+    reclaims: d.reclaims ?? reclaimsNothing,
+    before: d.before ?? nothingToDo,
+    call: d.call,
+    logSet: d.logSet,
+    logId: d.logId,
+    check: d.check,
+    apply: d.apply ?? nothingToDo,
+    abandon: d.abandon ?? nothingToDo,
+    show: d.show,
+  };
+}
 
 /**
  * Run one call of `op` on `space` for view `v`, in kill-safe order, and check its result.
@@ -178,18 +214,30 @@ export function perform<C>(
   v: View,
   c: C,
 ): number {
-  const gone = op.reclaims(v, c);
+  // The identity tests skip the calls an op left out (the CPUs' hot path: most ops are
+  // lookups with nothing to announce, publish or apply); the rest is in performSlow.
+  const gone = op.reclaims === reclaimsNothing ? NOTHING : op.reclaims(v, c);
   for (let i = 0; i < gone.length; i++) v.releasing(gone[i]!, op.name);
-  op.before?.(v, c);
+  if (op.before !== nothingToDo) op.before(v, c);
   const r = op.call(space, c, v);
+  v.log(index, op.logSet(c), op.logId(c, r), r);
+  const b = op.check(v, c, r);
+  if (b !== undefined) breached(op, v, c, r, b, gone);
+  else if (op.apply !== nothingToDo) op.apply(v, c, r);
+  return r;
+}
+
+/** A result broke the contract: report it, keep what the call was to reclaim, undo `before`. */
+function breached<C>(
+  op: StressOp<C>,
+  v: View,
+  c: C,
+  r: number,
+  b: Breach,
+  gone: readonly HeldId[],
+): void {
   const set = op.logSet(c);
   const id = op.logId(c, r);
-  v.log(index, set, id, r);
-  const b = op.check(v, c, r);
-  if (b === undefined) {
-    op.apply(v, c, r);
-    return r;
-  }
   v.breach(
     op.name,
     { ...b, why: `${op.show(c)} returned ${showResult(r)}: ${b.why}`, detail: b.detail ?? r },
@@ -197,8 +245,7 @@ export function perform<C>(
     b.set ?? (set >= 0 ? set : null),
   );
   for (let i = 0; i < gone.length; i++) v.kept(gone[i]!);
-  op.abandon?.(v, c);
-  return r;
+  op.abandon(v, c);
 }
 
 /**

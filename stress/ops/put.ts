@@ -4,7 +4,7 @@
  * free-pending, and one in eight of the rest (which reclaims them).
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { expectResult, NOTHING, type StressOp, showSet } from './op.js';
+import { defineOp, expectResult, NOTHING, type StressOp, showSet } from './op.js';
 import type { View } from './view.js';
 
 export interface PutCall {
@@ -19,7 +19,7 @@ function predicted(v: View, c: PutCall): number | undefined {
   return h.refs === 1 ? 1 : 0;
 }
 
-export const put: StressOp<PutCall, 'put'> = {
+export const put: StressOp<PutCall, 'put'> = defineOp<PutCall, 'put'>({
   name: 'put',
   fallback: 'get',
   legal: (r) => r === 0 || r === 1,
@@ -42,4 +42,4 @@ export const put: StressOp<PutCall, 'put'> = {
     else if (r === 0) h.refs--;
   },
   show: (c) => `put(${showSet(c.set)}, ${c.id})`,
-};
+});

@@ -11,6 +11,7 @@ import { Errno } from '../../src/core/ioasid/errno.js';
 import { alloc } from './alloc.js';
 import { applyFree, predictFree } from './free.js';
 import {
+  defineOp,
   expectOwnData,
   NOTHING,
   recycledBreach,
@@ -37,7 +38,10 @@ function predictedLookup(v: View, c: ReallocUnderReaderCall): number | undefined
   return h.data;
 }
 
-export const reallocUnderReader: StressOp<ReallocUnderReaderCall, 'reallocUnderReader'> = {
+export const reallocUnderReader: StressOp<ReallocUnderReaderCall, 'reallocUnderReader'> = defineOp<
+  ReallocUnderReaderCall,
+  'reallocUnderReader'
+>({
   name: 'reallocUnderReader',
   fallback: 'find',
   legal: (r) => r >= 0,
@@ -120,4 +124,4 @@ export const reallocUnderReader: StressOp<ReallocUnderReaderCall, 'reallocUnderR
     }
   },
   show: (c) => `reallocUnderReader(${showSet(c.set)}, ${c.id}, ${c.data})`,
-};
+});

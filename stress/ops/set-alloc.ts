@@ -5,7 +5,7 @@
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
 import { SetType } from '../../src/core/ioasid/ioasid-space.js';
-import { NOTHING, type StressOp } from './op.js';
+import { defineOp, type StressOp } from './op.js';
 import { type Breach, showResult, type View } from './view.js';
 
 export interface SetAllocCall {
@@ -29,7 +29,7 @@ function predicted(v: View, c: SetAllocCall): number {
   return set;
 }
 
-export const setAlloc: StressOp<SetAllocCall, 'setAlloc'> = {
+export const setAlloc: StressOp<SetAllocCall, 'setAlloc'> = defineOp<SetAllocCall, 'setAlloc'>({
   name: 'setAlloc',
   fallback: 'alloc',
   legal: (r) => r >= 0 || r === -Errno.ENOSPC,
@@ -37,7 +37,6 @@ export const setAlloc: StressOp<SetAllocCall, 'setAlloc'> = {
     if (v.scratch >= 0) return undefined;
     return { token: null, quota: v.o.scratchQuota, type: SetType.NULL };
   },
-  reclaims: () => NOTHING,
   before: (v) => v.creatingSet(),
   call: (space, c) => space.setAlloc(c.token, c.quota, c.type as SetType),
   logSet: () => -1,
@@ -60,4 +59,4 @@ export const setAlloc: StressOp<SetAllocCall, 'setAlloc'> = {
   },
   abandon: (v) => v.setNotCreated(),
   show: (c) => `setAlloc(${c.token}, ${c.quota}, ${c.type})`,
-};
+});

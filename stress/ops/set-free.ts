@@ -3,7 +3,7 @@
  * free-pending and goes with its last id. A CPU frees its own scratch set.
  */
 import { Errno } from '../../src/core/ioasid/errno.js';
-import { NOTHING, type StressOp } from './op.js';
+import { defineOp, type StressOp } from './op.js';
 import { type Breach, showResult, type View } from './view.js';
 
 export interface SetFreeCall {
@@ -16,7 +16,7 @@ function predicted(v: View, c: SetFreeCall): number | undefined {
   return s.count === 0 ? 0 : -Errno.EBUSY;
 }
 
-export const setFree: StressOp<SetFreeCall, 'setFree'> = {
+export const setFree: StressOp<SetFreeCall, 'setFree'> = defineOp<SetFreeCall, 'setFree'>({
   name: 'setFree',
   fallback: 'setAlloc',
   legal: (r) => r === 0 || r === -Errno.EBUSY,
@@ -24,7 +24,6 @@ export const setFree: StressOp<SetFreeCall, 'setFree'> = {
     if (v.scratch < 0 || v.scratchDying) return undefined;
     return { set: v.scratch };
   },
-  reclaims: () => NOTHING,
   call: (space, c) => space.setFree(c.set),
   logSet: (c) => c.set,
   logId: () => -1,
@@ -48,4 +47,4 @@ export const setFree: StressOp<SetFreeCall, 'setFree'> = {
     }
   },
   show: (c) => `setFree(${c.set})`,
-};
+});
