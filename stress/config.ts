@@ -29,6 +29,8 @@ export const KILL_EVERY_MS = 700;
  * that, in runs of over 10 minutes, setAlloc may return a legal -ENOSPC more often).
  *
  * @param seconds - the run's length
+ *
+ * Context: pure.
  * @returns the bound
  */
 export function maxKills(seconds: number): number {
@@ -39,6 +41,8 @@ export function maxKills(seconds: number): number {
  * Options the space is created with for this run.
  *
  * @param c - the run's configuration
+ *
+ * Context: pure.
  * @returns the space's options (its broken twin's core fault included)
  */
 export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
@@ -64,6 +68,8 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
  * The geometries of the run's two buffers (run-layout.ts, check-layout.ts).
  *
  * @param c - the run's configuration
+ *
+ * Context: pure.
  * @returns the run buffer's and the check buffer's
  */
 export function geometriesFor(c: StressConfig): { run: CpuGeometry; check: CheckGeometry } {
@@ -77,6 +83,8 @@ export function geometriesFor(c: StressConfig): { run: CpuGeometry; check: Check
  * Problems with a configuration, as messages for a usage error.
  *
  * @param c - the configuration
+ *
+ * Context: pure.
  * @returns the problems (empty when it is fine)
  */
 export function checkConfig(c: StressConfig): string[] {

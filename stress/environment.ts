@@ -40,6 +40,7 @@ function findVersion(): string {
  * This package's version, from the package.json above this module (in the sources and in
  * dist/ alike).
  *
+ * Context: any thread; reads package.json the first time.
  * @returns the version, or 'unknown' when no package.json of ioasid is found
  */
 export function packageVersion(): string {

@@ -43,6 +43,8 @@ function esc(s: string): string {
  *
  * @param max - the largest value to show
  * @param target - about how many intervals
+ *
+ * Context: pure.
  * @returns the ticks, starting at 0; the last is >= max
  */
 export function niceTicks(max: number, target = 4): number[] {
@@ -62,6 +64,8 @@ export function niceTicks(max: number, target = 4): number[] {
  * A number for an axis: 1.5k, 2M, 250.
  *
  * @param n - the value
+ *
+ * Context: pure.
  * @returns its short text
  */
 export function short(n: number): string {
@@ -95,6 +99,8 @@ const MARK_CLASS: Record<Marker['kind'], string> = {
  * @param band - a shaded range [x, low, high] per point
  * @param seconds - where the time axis ends (default: the last point or marker), so that
  *   every chart of a run has the same axis
+ *
+ * Context: pure.
  * @returns the SVG
  */
 export function lineChart(
@@ -181,6 +187,8 @@ ${marks}${bandPath}${lines}${violationLabel}</svg>`;
  * @param floors - each bucket's lower bound, ns
  * @param counts - each bucket's count
  * @param p - the op's p50 and p99, ns
+ *
+ * Context: pure.
  * @returns the SVG
  */
 export function histogramChart(
@@ -340,6 +348,8 @@ function checkerSection(r: StressReport): string {
  * The report as a self-contained HTML page.
  *
  * @param r - the report
+ *
+ * Context: pure.
  * @returns the page
  */
 export function renderHtmlReport(r: StressReport): string {

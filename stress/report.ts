@@ -284,6 +284,8 @@ function round(x: number, digits: number): number {
  * twin.
  *
  * @param c - the run's configuration
+ *
+ * Context: pure.
  * @returns a shell command
  */
 export function replayCommand(c: StressConfig): string {
@@ -303,6 +305,8 @@ export function replayCommand(c: StressConfig): string {
  * signal ended the run, else 0 for PASS and 1 for FAIL.
  *
  * @param r - a report
+ *
+ * Context: pure.
  * @returns the exit code
  */
 export function exitCodeOf(r: { interrupted: { signal: string } | null; verdict: string }): number {
@@ -317,6 +321,8 @@ export function exitCodeOf(r: { interrupted: { signal: string } | null; verdict:
  * Describe a violation in one line, naming only what applies.
  *
  * @param v - the violation
+ *
+ * Context: pure.
  * @returns e.g. "bad-result in free on CPU 2 (id 17, set 3) at 1.25 s: free(3, 17) returned -ENOENT: ..."
  */
 export function describeViolation(v: ViolationReport): string {
@@ -336,6 +342,8 @@ export function describeViolation(v: ViolationReport): string {
  * The errno returns of an operation, most frequent first.
  *
  * @param o - an operation's totals
+ *
+ * Context: pure.
  * @returns e.g. "EDQUOT 20.1%, ENOSPC 0.3%", or "" when none
  */
 export function describeErrnos(o: OpReport): string {
@@ -349,6 +357,8 @@ export function describeErrnos(o: OpReport): string {
  * The kill sites in one phrase.
  *
  * @param k - the kill sites
+ *
+ * Context: pure.
  * @returns e.g. "the set lock 0, the SPID lock 1, GP_LOCK 3; in a read-side section 2; mid alloc/reclaim/setAlloc 1"
  */
 export function describeKillSites(k: KillSites): string {
@@ -362,6 +372,8 @@ export function describeKillSites(k: KillSites): string {
  * The report as a terminal table.
  *
  * @param r - the report
+ *
+ * Context: pure.
  * @returns its text (ends with the VERDICT line)
  */
 export function formatStressReport(r: StressReport): string {
@@ -453,6 +465,8 @@ function verdictNote(r: StressReport): string {
  * A latency for a reader: ns below 1 µs, then µs, then ms, with 3 significant digits.
  *
  * @param ns - nanoseconds
+ *
+ * Context: pure.
  * @returns e.g. "832 ns", "4.61 µs", "18.9 ms"
  */
 export function duration(ns: number): string {

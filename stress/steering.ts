@@ -80,6 +80,8 @@ export interface SteeringResult {
  * The reason an aborted signal carries, as text.
  *
  * @param signal - an aborted signal
+ *
+ * Context: pure.
  * @returns its reason if that is a string (a signal name), else 'aborted'
  */
 export function abortReason(signal: AbortSignal): string {

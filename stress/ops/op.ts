@@ -36,6 +36,8 @@ export type StressSpace = Pick<
  * wrapper) spreads this and overrides one or two.
  *
  * @param space - the space
+ *
+ * Context: any thread attached to the space.
  * @returns its StressSpace
  */
 export function bindSpace(space: IoasidSpace): StressSpace {
@@ -63,6 +65,8 @@ export function bindSpace(space: IoasidSpace): StressSpace {
  * @param h - the held id
  * @param r - the lookup's result
  * @param seen - the data its getter was given, or -1 when it had no getter
+ *
+ * Context: pure.
  * @returns undefined when both are h.data; otherwise a wrong-data breach
  */
 export function expectOwnData(h: HeldId, r: number, seen: number): Breach | undefined {
@@ -95,6 +99,8 @@ export interface WatchedLookup {
  * @param v - the caller's view (reads the count)
  * @param c - the lookup; its `seen` and `recycled` are filled in
  * @param inside - what runs in the section; its answer is the getter's
+ *
+ * Context: the caller's thread, outside a read-side section; `inside` runs inside the lookup's section (it may free and allocate, never block on a grace period).
  * @returns find's result
  */
 export function watchedFind(
@@ -117,6 +123,8 @@ export function watchedFind(
  *
  * @param c - the lookup
  * @param what - what the caller did meanwhile
+ *
+ * Context: pure.
  * @returns the breach, or undefined when nothing was recycled
  */
 export function recycledBreach(c: WatchedLookup, what: string): Breach | undefined {
@@ -175,6 +183,8 @@ const reclaimsNothing = (): readonly HeldId[] => NOTHING;
  * stay monomorphic on the CPUs' hot path).
  *
  * @param d - the op's definition
+ *
+ * Context: pure; at module load.
  * @returns the op
  */
 export function defineOp<C, N extends string>(d: StressOpDefinition<C, N>): StressOp<C, N> {
@@ -255,6 +265,8 @@ function breached<C>(
  * @param want - the predicted result, or undefined when the view cannot predict it
  * @param r - the result
  * @param h - the held id the prediction rests on, if any (named in the reason)
+ *
+ * Context: pure.
  * @returns undefined if it matches (or is legal, when unpredicted); otherwise a bad-result
  */
 export function expectResult(
@@ -277,6 +289,8 @@ export function expectResult(
  * Render a set argument.
  *
  * @param set - a set id or null
+ *
+ * Context: pure.
  * @returns its text
  */
 export function showSet(set: number | null): string {

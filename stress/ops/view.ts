@@ -394,6 +394,8 @@ function spidKey(set: number, spid: number): number {
  * Render a result: an errno by name (`-EINVAL`), anything else as a number.
  *
  * @param r - a result
+ *
+ * Context: pure.
  * @returns its text
  */
 export function showResult(r: number): string {
@@ -406,6 +408,8 @@ export function showResult(r: number): string {
  * Describe a held id for a reason.
  *
  * @param h - the id
+ *
+ * Context: pure.
  * @returns e.g. "id 17 is held in set 3 (refs 2, free-pending)"
  */
 export function describeHeld(h: HeldId): string {
