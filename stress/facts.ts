@@ -60,6 +60,11 @@ export interface RunFacts {
   events: RunEvent[];
   elapsedSeconds: number;
   epochMs: number;
+  /**
+   * When each complete epoch ended, in seconds since the start; epoch e began when e - 1
+   * ended (0 for the first). Usually e + 1 epochMs, later when the monitor woke up late.
+   */
+  epochEnds: number[];
   samples: Sample[];
   /** Per CPU, per op. */
   ops: number[][];
@@ -131,7 +136,8 @@ export function sample(
  *
  * @param run - the run buffer
  * @param g - its geometry
- * @param completeEpochs - how many epochs of the timeline are complete
+ * @param completeEpochs - how many epochs of the timeline are complete (the current one,
+ *   still being added to, is left out)
  *
  * Context: main thread, once the CPUs stopped.
  * @returns ops, errno returns, latency histograms and the timeline, per CPU
@@ -145,7 +151,7 @@ export function readCpuCounters(
   const range = <T>(n: number, f: (i: number) => T): T[] =>
     Array.from({ length: n }, (_, i) => f(i));
   const word = (c: number, offset: number): number => Atomics.load(run, cpuBase(g, c) + offset);
-  const epochs = Math.min(TIMELINE_SLOTS, Atomics.load(run, RUN_EPOCH) + 1, completeEpochs);
+  const epochs = Math.min(TIMELINE_SLOTS, Atomics.load(run, RUN_EPOCH), completeEpochs);
   return {
     ops: range(g.cpus, (c) => range(g.nOps, (i) => word(c, at.ops + i))),
     errnos: range(g.cpus, (c) =>

@@ -198,14 +198,17 @@ export function buildStressReport(f: RunFacts): StressReport {
         'reported, so the harness cannot see this bug',
     );
   const failed = invariants.some((i) => !i.ok) || problems.length > 0;
+  // Each epoch's ops over its real length (a late monitor wake-up makes an epoch longer).
+  const length = (e: number): number =>
+    Math.max(1e-6, f.epochEnds[e]! - (e > 0 ? f.epochEnds[e - 1]! : 0));
   const opsPerSecPerCpu = f.timeline.map((row) =>
-    row.map((n) => Math.round((n * 1000) / f.epochMs)),
+    row.slice(0, f.epochEnds.length).map((n, e) => Math.round(n / length(e))),
   );
-  const epochs = Math.min(...opsPerSecPerCpu.map((r) => r.length));
+  const epochs = Math.min(f.epochEnds.length, ...opsPerSecPerCpu.map((r) => r.length));
   const opsPerSec: EpochThroughput[] = Array.from({ length: epochs }, (_, e) => {
     const col = opsPerSecPerCpu.map((r) => r[e]!);
     return {
-      t: round(((e + 1) * f.epochMs) / 1000, 3),
+      t: round(f.epochEnds[e]!, 3),
       total: col.reduce((a, x) => a + x, 0),
       min: Math.min(...col),
       max: Math.max(...col),

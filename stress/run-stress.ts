@@ -140,6 +140,8 @@ export async function runStress(
   Atomics.store(run, RUN_STATE, STATE_RUN);
   fleet.startAll();
   const samples: Sample[] = [];
+  /** When each epoch ended (seconds since the start): a late wake-up makes one longer. */
+  const epochEnds: number[] = [];
   const events: RunEvent[] = [];
   const tripKind = twin ? VIOLATION_KINDS.indexOf(twin.trips) : -1;
   let stutterCount = 0;
@@ -152,6 +154,7 @@ export async function runStress(
         periodMs: epochMs,
         run(t) {
           Atomics.add(run, RUN_EPOCH, 1);
+          epochEnds.push(t);
           samples.push(sample(run, check, g.run, space, t));
         },
       },
@@ -201,7 +204,8 @@ export async function runStress(
   });
   const elapsedSeconds = steered.elapsedSeconds;
   samples.push(sample(run, check, g.run, space, elapsedSeconds));
-  const completeEpochs = Math.floor((elapsedSeconds * 1000) / epochMs);
+  // The last timeline slot also takes whatever comes after it: it is never complete.
+  epochEnds.length = Math.min(epochEnds.length, TIMELINE_SLOTS - 1);
 
   // Stop: CPUs give back what they hold and return; then the checker's final pass.
   Atomics.store(run, RUN_STATE, STATE_STOP);
@@ -230,8 +234,9 @@ export async function runStress(
     events,
     elapsedSeconds,
     epochMs,
+    epochEnds,
     samples,
-    ...readCpuCounters(run, g.run, completeEpochs),
+    ...readCpuCounters(run, g.run, epochEnds.length),
     violations,
     firstViolation: firstViolation(violations),
     startWallMs,

@@ -54,6 +54,7 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     ],
     elapsedSeconds: 1.05,
     epochMs: 100,
+    epochEnds: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
     samples: [
       { t: 0.5, opsPerCpu: [50, 50], liveIds: 3, gracePeriods: 10, violations: 0 },
       { t: 1.0, opsPerCpu: [100, 100], liveIds: 5, gracePeriods: 20, violations: 0 },
@@ -192,6 +193,10 @@ describe('the stress report', () => {
     expect(r.timeline.opsPerSec).toHaveLength(10);
     expect(r.timeline.opsPerSec[0]).toEqual({ t: 0.1, total: 300, min: 100, max: 200 });
     expect(r.timeline.opsPerSec[1]).toEqual({ t: 0.2, total: 100, min: 0, max: 100 });
+    // An epoch the monitor ended late is as long as it really was; one not ended is left out.
+    const late = buildStressReport(facts({ epochEnds: [0.1, 0.3, 0.4] }));
+    expect(late.timeline.opsPerSec).toHaveLength(3);
+    expect(late.timeline.opsPerSec[1]).toEqual({ t: 0.3, total: 50, min: 0, max: 50 });
   });
 
   it('reads axes in round numbers and latencies in ns, µs and ms', () => {
