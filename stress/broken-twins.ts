@@ -53,6 +53,26 @@ export interface BrokenTwin {
   readonly ops?: readonly OpName[];
   /** Why configuration `t` cannot catch it; undefined when it can. */
   cannotCatch(t: TwinTarget): string | undefined;
+  /**
+   * Its violation is found only by the end-of-run verification. Any other twin's run goes on
+   * past --seconds until it is caught (see `twinRunSeconds`): a race like check-then-act
+   * needs two CPUs running at once, which a loaded machine may grant late.
+   */
+  readonly seenAtEnd?: boolean;
+}
+
+/**
+ * How long a run with `twin` may last: --seconds, or for a twin caught online up to ten
+ * times that (at least 30 s), ending as soon as it is caught.
+ *
+ * @param twin - the run's twin, if any
+ * @param seconds - the configured length
+ *
+ * Context: pure.
+ * @returns the most seconds the run steers for
+ */
+export function twinRunSeconds(twin: BrokenTwin | undefined, seconds: number): number {
+  return twin && !twin.seenAtEnd ? Math.max(10 * seconds, 30) : seconds;
 }
 
 /**
@@ -153,6 +173,7 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
       return api;
     },
     names: [],
+    seenAtEnd: true,
     cannotCatch(t) {
       const left = 2 ** t.pasidBits - 1 - t.sets * t.quota;
       return (
@@ -206,6 +227,7 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
     // The end-of-run check names the id and its set; a CPU that reuses the set's slot
     // first names the set (its shadow count of live ids).
     names: ['set'],
+    seenAtEnd: true,
     cannotCatch: (t) => needsOp(t, 'free', 'the double leaks from inside free'),
   },
   {

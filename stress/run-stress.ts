@@ -14,7 +14,8 @@
  * a hang in the allocator shows up as a CPU that never stops (reported) rather than a frozen
  * harness. Killed CPUs are recovered at once (`releaseThread`), wherever they died; their ids
  * stay live until the end. A run with a broken twin ends as soon as the violation the twin
- * must trip was reported online. An aborted run (`signal`: SIGINT and the like) stops the
+ * must trip was reported online, and one whose twin is caught online goes on past --seconds
+ * until it is (broken-twins.ts `twinRunSeconds`). An aborted run (`signal`: SIGINT and the like) stops the
  * CPUs the ordinary way, verifies, and reports what it saw with `interrupted` set.
  */
 import { Worker } from 'node:worker_threads';
@@ -30,7 +31,7 @@ import {
   TIMELINE_SLOTS,
 } from '../src/workers/run-layout.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
-import { BROKEN_TWIN_NAMES, brokenTwin } from './broken-twins.js';
+import { BROKEN_TWIN_NAMES, brokenTwin, twinRunSeconds } from './broken-twins.js';
 import { checkWords, shadowSetBase } from './check/check-layout.js';
 import type { CheckerStats } from './check/checker.js';
 import type { CheckerData } from './check/checker-worker.js';
@@ -146,7 +147,7 @@ export async function runStress(
   const tripKind = twin ? VIOLATION_KINDS.indexOf(twin.trips) : -1;
   let stutterCount = 0;
   const steered = await steer({
-    seconds: config.seconds,
+    seconds: twinRunSeconds(twin, config.seconds),
     monitorMs: MONITOR_MS,
     signal: hooks.signal,
     every: [

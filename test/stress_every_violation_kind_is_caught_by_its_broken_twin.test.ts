@@ -7,7 +7,7 @@
  * it (test/stress_broken_twins_are_caught_or_refused.test.ts covers the others).
  */
 import { describe, expect, it } from 'vitest';
-import { BROKEN_TWINS, type BrokenTwin } from '../stress/broken-twins.js';
+import { BROKEN_TWINS, type BrokenTwin, twinRunSeconds } from '../stress/broken-twins.js';
 import { VIOLATION_KINDS } from '../stress/check/invariants.js';
 import { formatStressReport } from '../stress/report.js';
 import { renderHtmlReport } from '../stress/report-html.js';
@@ -56,6 +56,8 @@ describe('broken twins', () => {
         expect(first[field], `${twin.name}: the first ${kind} names its ${field}`).not.toBeNull();
       if (twin.ops) expect(twin.ops).toContain(first.op);
       if (first.cpu !== null) expect(first.cpu).toBeLessThan(report.config.cpus);
+      // Caught online: it may run on until it is caught; at the end: it runs --seconds.
+      expect(twinRunSeconds(twin, 3)).toBe(twin.seenAtEnd ? 3 : 30);
       expect(report.replay).toContain(`--broken ${twin.name}`);
       expect(report.replay).toContain(`--seed ${seed}`);
       expect(text).toMatch(new RegExp(`^BROKEN RUN: --broken ${twin.name}`));
