@@ -17,9 +17,11 @@
  * `undefined` and the loop runs its `fallback` instead, at most MAX_FALLBACKS times per step;
  * the op that ran is the one counted.
  *
- * Counters are batched locally and flushed every FLUSH_OPS operations; a killed CPU loses at
- * most one batch of statistics, never correctness data (whatever checks the operations keeps
- * its own state, written at once).
+ * Counters are batched locally and flushed every FLUSH_OPS operations and whenever the
+ * harness starts a new epoch (checked every 64 operations, with the run state), so that the
+ * timeline counts each operation in its epoch even when a CPU runs slowly; a killed CPU loses
+ * at most one batch of statistics, never correctness data (whatever checks the operations
+ * keeps its own state, written at once).
  */
 import type { Prng } from './prng.js';
 import {
@@ -81,6 +83,8 @@ export class CpuLoop<C> {
   readonly #errnos: Int32Array;
   readonly #hist: Int32Array;
   #sinceFlush = 0;
+  /** The epoch this CPU's counts go to: the one it saw at its last check of RUN_EPOCH. */
+  #epoch = 0;
 
   /**
    * @param ops - the op table (its order is the order of the mix and of the counters)
@@ -131,9 +135,16 @@ export class CpuLoop<C> {
   run(): number {
     const w = this.#w;
     let done = 0;
+    this.#epoch = Atomics.load(w, RUN_EPOCH);
     for (;;) {
       const state = Atomics.load(w, RUN_STATE);
       if (state === STATE_STOP) break;
+      // A new epoch: what was done in the last one is counted there, not in the new one.
+      const epoch = Atomics.load(w, RUN_EPOCH);
+      if (epoch !== this.#epoch) {
+        this.flush();
+        this.#epoch = epoch;
+      }
       if (state === STATE_PAUSE) {
         this.flush();
         // Flagged while parked, so a checker knows when nobody runs.
@@ -196,7 +207,7 @@ export class CpuLoop<C> {
       if (this.#errnos[i]) Atomics.add(w, b + at.errnos + i, this.#errnos[i]!);
     for (let i = 0; i < this.#hist.length; i++)
       if (this.#hist[i]) Atomics.add(w, b + at.hist + i, this.#hist[i]!);
-    const epoch = Math.min(Atomics.load(w, RUN_EPOCH), TIMELINE_SLOTS - 1);
+    const epoch = Math.min(this.#epoch, TIMELINE_SLOTS - 1);
     if (ops) Atomics.add(w, b + at.timeline + epoch, ops);
     this.#count.fill(0);
     this.#errnos.fill(0);
