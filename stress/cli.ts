@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomSeed } from '../src/workers/prng.js';
-import { interruptOnSignals } from './interrupt.js';
+import { exitCodeOf, interruptOnSignals } from './interrupt.js';
 import {
   formatHelp,
   isEntryPoint,
@@ -18,7 +18,7 @@ import {
   UsageError,
 } from './options.js';
 import { createProgress } from './progress.js';
-import { exitCodeOf, formatStressReport } from './report.js';
+import { formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
 import {
   BROKEN_ALLOCATORS,

@@ -1,7 +1,8 @@
 /**
  * SIGINT, SIGTERM and SIGHUP during a stress or torture run: the first one ends the run
  * cleanly (the harness stops its threads, verifies, and writes its partial report with the
- * seed; the exit code is then 128 + the signal's number), a second one exits at once.
+ * seed; the exit code is then 128 + the signal's number, `exitCodeOf`), a second one exits
+ * at once.
  */
 import { constants } from 'node:os';
 
@@ -40,4 +41,21 @@ export function interruptOnSignals(
       for (const s of INTERRUPT_SIGNALS) process.off(s, handler);
     },
   };
+}
+
+/**
+ * The process exit code a report calls for (house rules): 128 + the signal's number when a
+ * signal ended the run, else 0 for PASS and 1 for FAIL.
+ *
+ * @param r - a report
+ *
+ * Context: pure.
+ * @returns the exit code
+ */
+export function exitCodeOf(r: { interrupted: { signal: string } | null; verdict: string }): number {
+  if (r.interrupted) {
+    const n = (constants.signals as Record<string, number | undefined>)[r.interrupted.signal];
+    return n === undefined ? 130 : 128 + n;
+  }
+  return r.verdict === 'PASS' || r.verdict === 'SUCCESS' ? 0 : 1;
 }

@@ -3,7 +3,6 @@
  * rendering as a terminal table. (The HTML page is report-html.ts.) `schemaVersion` changes
  * whenever a field changes meaning or goes away; fields are only ever added within a version.
  */
-import { constants } from 'node:os';
 import { ERRNO_CODES, HIST_BUCKETS, histBucketFloor } from '../src/workers/run-layout.js';
 import { brokenTwin } from './broken-twins.js';
 import type { Finder } from './check/check-layout.js';
@@ -301,23 +300,6 @@ export function replayCommand(c: StressConfig): string {
     `npm run stress -- --scenario ${c.scenario} --seed ${c.seed} --cpus ${c.cpus} --seconds ${c.seconds} ` +
     `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${faults}${broken}`
   );
-}
-
-/**
- * The process exit code a report calls for (house rules): 128 + the signal's number when a
- * signal ended the run, else 0 for PASS and 1 for FAIL.
- *
- * @param r - a report
- *
- * Context: pure.
- * @returns the exit code
- */
-export function exitCodeOf(r: { interrupted: { signal: string } | null; verdict: string }): number {
-  if (r.interrupted) {
-    const n = (constants.signals as Record<string, number | undefined>)[r.interrupted.signal];
-    return n === undefined ? 130 : 128 + n;
-  }
-  return r.verdict === 'PASS' || r.verdict === 'SUCCESS' ? 0 : 1;
 }
 
 /**

@@ -12,12 +12,12 @@ import { ERRNO_CODES, HIST_BUCKETS } from '../src/workers/run-layout.js';
 import { VIOLATION_KINDS } from '../stress/check/invariants.js';
 import type { KindTally, ReportedViolation } from '../stress/check/violations.js';
 import type { RunFacts } from '../stress/facts.js';
+import { exitCodeOf } from '../stress/interrupt.js';
 import { N_OPS, opIndex } from '../stress/ops/index.js';
 import {
   buildStressReport,
   describeViolation,
   duration,
-  exitCodeOf,
   formatStressReport,
 } from '../stress/report.js';
 import { niceTicks, renderHtmlReport } from '../stress/report-html.js';

@@ -7,9 +7,8 @@
  */
 import type { RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
-import { interruptOnSignals } from '../interrupt.js';
+import { exitCodeOf, interruptOnSignals } from '../interrupt.js';
 import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
-import { exitCodeOf } from '../report.js';
 import {
   BROKEN_MODES,
   type BrokenMode,
