@@ -9,12 +9,17 @@
  * a stall the harness reports, not a frozen harness. A kill is never started during a
  * stutter (a parked thread is not where a kill should land); the caller's `kill` awaits the
  * thread's real exit before it returns. Later stutters and kills keep clear of the end of
- * the run, but the first of each is made whenever it comes due, however late: a run asked
- * to inject a fault injects it, even when a loaded machine delays the monitor's wake-ups. Aborting (`signal`) ends
+ * the run, but the first of each is made whenever it comes due, however late, and after the
+ * run's time if it never came due in it: a run asked to inject a fault injects it, even when
+ * a loaded machine delays the monitor's wake-ups. Aborting (`signal`) ends
  * the loop at its next wake-up, with a stutter in progress resumed, so the caller can stop
  * its threads the ordinary way and still write its report.
  */
 import { sleep } from './timers.js';
+
+/** Longest stutter, and most kill attempts, made after the run's time when none was made. */
+const LAST_CHANCE_MS = 500;
+const LAST_CHANCE_TRIES = 20;
 
 /** Something done every `periodMs` of the run (samples, progress lines). */
 export interface Periodic {
@@ -144,6 +149,19 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
     p.tick?.(now, stutterUntil > 0);
   }
   if (stutterUntil > 0) stutter?.resume(seconds(performance.now()));
+  // A run asked to inject a fault injects it, even when the time ran out first (a slow start,
+  // or a kill that waited long for its CPU, on a loaded machine): one more of each now.
+  const finished = !signal?.aborted && !p.stopWhen?.();
+  if (finished && stutter && stutters === 0) {
+    stutter.pause(seconds(performance.now()));
+    stutters++;
+    await sleep(Math.min(stutter.lengthMs(), LAST_CHANCE_MS), signal);
+    stutter.resume(seconds(performance.now()));
+  }
+  for (let tries = 0; finished && kill && kills === 0 && tries < LAST_CHANCE_TRIES; tries++) {
+    if (await kill.kill(seconds(performance.now()))) kills++;
+    else await sleep(p.monitorMs, signal);
+  }
   return {
     t0,
     elapsedSeconds: seconds(performance.now()),

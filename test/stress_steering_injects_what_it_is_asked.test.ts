@@ -41,6 +41,33 @@ describe('steering', () => {
     expect(r.interrupted).toBeUndefined();
   });
 
+  it('makes the first stutter and kill after the run when they never came due in it', async () => {
+    const log: string[] = [];
+    const r = await steer({
+      seconds: 0.05,
+      monitorMs: 10,
+      stutter: {
+        firstAfterMs: 10_000,
+        nextAfterMs: () => 1,
+        lengthMs: () => 20,
+        minLeftMs: 0,
+        pause: () => log.push('pause'),
+        resume: () => log.push('resume'),
+      },
+      kill: {
+        firstAfterMs: 10_000,
+        nextAfterMs: () => 1,
+        minLeftMs: 0,
+        kill: async () => {
+          log.push('kill');
+          return true;
+        },
+      },
+    });
+    expect(r.stutters).toBe(1);
+    expect(log).toEqual(['pause', 'resume', 'kill']);
+  });
+
   it('ends at once on abort, with its reason, and resumes a stutter in progress', async () => {
     const ac = new AbortController();
     const log: string[] = [];
