@@ -45,7 +45,10 @@ export interface StutterPlan {
 /** When a thread is killed. */
 export interface KillPlan {
   firstAfterMs: number;
-  /** Time from a kill's end to the next one. */
+  /**
+   * Time from a kill's start to the next one's (a kill that took longer, waiting for its
+   * thread's exit and its replacement's start on a loaded machine, is followed at once).
+   */
   nextAfterMs(): number;
   /** No kill but the first starts with less than this left of the run. */
   minLeftMs: number;
@@ -144,7 +147,7 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
       (await kill.kill(seconds(now)))
     ) {
       kills++;
-      nextKill = performance.now() + kill.nextAfterMs();
+      nextKill = now + kill.nextAfterMs();
     }
     p.tick?.(now, stutterUntil > 0);
   }
