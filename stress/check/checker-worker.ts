@@ -4,23 +4,27 @@
  * pass, and posts its statistics.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../core/ioasid/ioasid-space.js';
-import { Checker } from './checker.js';
+import { type IoasidHandle, IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import {
   CPU_PARKED,
+  type CpuGeometry,
   cpuBase,
   RUN_STATE,
-  type RunGeometry,
   STATE_PAUSE,
   STATE_STOP,
-} from './run-layout.js';
+} from '../../src/workers/run-layout.js';
+import type { CheckGeometry } from './check-layout.js';
+import { Checker } from './checker.js';
 
+/** workerData of the checker thread. */
 export interface CheckerData {
   space: IoasidHandle;
   run: SharedArrayBuffer;
-  geometry: RunGeometry;
-  /** Word in the run buffer holding how many CPUs are running (for the parked test). */
+  runGeometry: CpuGeometry;
+  check: SharedArrayBuffer;
+  checkGeometry: CheckGeometry;
   intervalMs: number;
+  /** One word: how many CPUs are running (for the parked test). */
   runningCpus: SharedArrayBuffer;
 }
 
@@ -28,14 +32,15 @@ const d = workerData as CheckerData;
 const space = IoasidSpace.attach(d.space);
 const w = new Int32Array(d.run);
 const running = new Int32Array(d.runningCpus);
-const checker = new Checker(space, d.run, d.geometry);
+const checker = new Checker(space, d.run, d.runGeometry, d.check, d.checkGeometry);
 const nap = new Int32Array(new SharedArrayBuffer(4));
 let checkedThisPause = false;
 
 /** CPUs parked in the current stutter (each flags itself; the harness clears a dead one's). */
 function parkedCpus(): number {
   let n = 0;
-  for (let c = 0; c < d.geometry.cpus; c++) n += Atomics.load(w, cpuBase(c) + CPU_PARKED);
+  for (let c = 0; c < d.runGeometry.cpus; c++)
+    n += Atomics.load(w, cpuBase(d.runGeometry, c) + CPU_PARKED);
   return n;
 }
 

@@ -1,9 +1,10 @@
 /**
  * The online checker: a thread of its own that, while the CPUs run, drains every CPU's
- * operation log and checks each result against the API contract, and checks the global
- * invariants that no single CPU can see (every set's count within its quota, and the
- * capacity reserved by sets never less than the quotas of the sets that are visible).
- * It runs once more after the CPUs stop.
+ * operation log and checks each result against the operations' legal results
+ * (stress/ops/), and checks the invariants that no single CPU can see (every set's count
+ * within its quota; the capacity reserved by sets equal to the quotas of the sets that are
+ * visible). It runs once more after the CPUs stop, and the end-of-run verification uses it
+ * too.
  *
  * ## Developer notes
  * Lock-free reads of a changing space are stale, so the online checks are only those that
@@ -13,41 +14,26 @@
  * words that change together (available, the set table), so it is checked exactly, as an
  * equality, only when no CPU runs: while every CPU is parked in a stutter, and at the end.
  */
-import { Errno, type IoasidSpace } from '../core/ioasid/ioasid-space.js';
+import type { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import {
-  CPU_LOG,
   CPU_LOG_HEAD,
+  type CpuGeometry,
   cpuBase,
+  cpuLayout,
   LOG_ENTRIES,
   LOG_ENTRY_WORDS,
-  OPS,
-  type OpName,
-  type RunGeometry,
-  shadowSetBase,
-} from './run-layout.js';
+} from '../../src/workers/run-layout.js';
+import { OP_NAMES, STRESS_OPS } from '../ops/index.js';
+import { showResult } from '../ops/view.js';
+import { type CheckGeometry, type Finder, shadowSetBase } from './check-layout.js';
 import { reportViolation, type Violation } from './violations.js';
 
-/** Results each operation may legally return to a CPU that used it as cpu-loop.ts does. */
-const LEGAL_BY_NAME: Record<OpName, (r: number) => boolean> = {
-  alloc: (r) => r > 0 || r === -Errno.EDQUOT || r === -Errno.ENOSPC || r === -Errno.ENOMEM,
-  free: (r) => r === 0,
-  get: (r) => r === 0 || r === -Errno.EBUSY,
-  put: (r) => r === 0 || r === 1,
-  find: (r) => r >= 0 || r === -Errno.ENOENT,
-  findBySpid: (r) => r > 0,
-  attachSpid: (r) => r === 0,
-  detachSpid: (r) => r === 0,
-  attachData: (r) => r === 0 || r === -Errno.EBUSY,
-  detachData: (r) => r === 0,
-  setAlloc: (r) => r >= 0 || r === -Errno.ENOSPC,
-  setFree: (r) => r === 0 || r === -Errno.EBUSY,
-  freeAllInSet: (r) => r >= 0,
-};
-/** The same, indexed by the op number a log entry carries (no string lookup per entry). */
-const LEGAL = OPS.map((op) => LEGAL_BY_NAME[op]);
+/** Results each operation may legally return to a CPU, indexed by the op number a log entry carries. */
+const LEGAL = STRESS_OPS.map((op) => (r: number) => op.legal(r));
 /** Log entries read between two reloads of a CPU's log head. */
 const LOG_CHUNK = 256;
 
+/** What the checker did. */
 export interface CheckerStats {
   passes: number;
   entriesChecked: number;
@@ -56,12 +42,16 @@ export interface CheckerStats {
   quiescentChecks: number;
 }
 
+/** The checks no single CPU can make, and the log reader. */
 export class Checker {
   readonly #space: IoasidSpace;
-  readonly #w: Int32Array<SharedArrayBuffer>;
-  readonly #g: RunGeometry;
+  readonly #run: Int32Array<SharedArrayBuffer>;
+  readonly #check: Int32Array<SharedArrayBuffer>;
+  readonly #rg: CpuGeometry;
+  readonly #cg: CheckGeometry;
+  readonly #finder: Finder;
+  readonly #log: number;
   readonly #cursor: number[];
-  #recycledSeen = 0;
   readonly stats: CheckerStats = {
     passes: 0,
     entriesChecked: 0,
@@ -69,37 +59,50 @@ export class Checker {
     quiescentChecks: 0,
   };
 
-  constructor(space: IoasidSpace, run: SharedArrayBuffer, g: RunGeometry) {
+  /**
+   * @param space - the space under test
+   * @param run - the run buffer (the CPUs' logs)
+   * @param rg - its geometry
+   * @param check - the check buffer (shadow counts; where violations go)
+   * @param cg - its geometry
+   * @param finder - who this checker reports as ('checker' online, 'end-of-run' after it)
+   *
+   * Context: any attached thread; starts reading each log at its current head.
+   */
+  constructor(
+    space: IoasidSpace,
+    run: SharedArrayBuffer,
+    rg: CpuGeometry,
+    check: SharedArrayBuffer,
+    cg: CheckGeometry,
+    finder: Finder = 'checker',
+  ) {
     this.#space = space;
-    this.#w = new Int32Array(run);
-    this.#g = g;
-    this.#cursor = Array.from({ length: g.cpus }, (_, c) =>
-      Atomics.load(this.#w, cpuBase(c) + CPU_LOG_HEAD),
+    this.#run = new Int32Array(run);
+    this.#check = new Int32Array(check);
+    this.#rg = rg;
+    this.#cg = cg;
+    this.#finder = finder;
+    this.#log = cpuLayout(rg.nOps).log;
+    this.#cursor = Array.from({ length: rg.cpus }, (_, c) =>
+      Atomics.load(this.#run, cpuBase(rg, c) + CPU_LOG_HEAD),
     );
   }
 
-  /** One online pass: every new log entry, every set's quota, and every 16th pass the space's
-   * own count of records that changed under an RCU reader. */
+  /**
+   * One online pass: every new log entry and every set's quota.
+   *
+   * Context: the checker thread (or the main thread once the CPUs stopped); never blocks.
+   * @returns nothing; violations go to the check buffer
+   */
   pass(): void {
     this.stats.passes++;
-    for (let c = 0; c < this.#g.cpus; c++) this.#drainLog(c);
+    for (let c = 0; c < this.#rg.cpus; c++) this.#drainLog(c);
     this.#checkSets();
-    if ((this.stats.passes & 15) === 1) this.#checkReaders();
   }
 
-  /** Records recycled under a reader can only come from a broken grace period. */
-  #checkReaders(): void {
-    const seen = this.#space.stats().recycledUnderReader;
-    if (seen > this.#recycledSeen)
-      reportViolation(this.#w, {
-        kind: 'record-recycled-under-reader',
-        op: 'check',
-        cpu: -1,
-        id: 0,
-        set: -1,
-        detail: seen - this.#recycledSeen,
-      });
-    this.#recycledSeen = seen;
+  #report(v: Omit<Violation, 'foundBy'>): void {
+    reportViolation(this.#check, { ...v, foundBy: this.#finder });
   }
 
   /**
@@ -111,9 +114,9 @@ export class Checker {
    * counted as checked is always reported.
    */
   #drainLog(cpu: number): void {
-    const w = this.#w;
-    const base = cpuBase(cpu);
-    const log = base + CPU_LOG;
+    const w = this.#run;
+    const base = cpuBase(this.#rg, cpu);
+    const log = base + this.#log;
     // Pairs with the CPU's store of LOG_HEAD after it wrote the entry. Heads are int32
     // counters that wrap: all distances are taken modulo 2^32 (`| 0`).
     const head = Atomics.load(w, base + CPU_LOG_HEAD);
@@ -129,19 +132,27 @@ export class Checker {
     for (let done = 0; done < total; done += LOG_CHUNK) {
       const count = Math.min(LOG_CHUNK, total - done);
       const first = (from + done) | 0;
-      const bad: { at: number; v: Violation }[] = [];
+      const bad: { at: number; v: Omit<Violation, 'foundBy'> }[] = [];
       for (let i = 0; i < count; i++) {
         const e = log + ((first + i) & (LOG_ENTRIES - 1)) * LOG_ENTRY_WORDS;
         const opWord = Atomics.load(w, e);
         const result = Atomics.load(w, e + 3);
         const legal = LEGAL[opWord & 0xff];
         if (legal === undefined || legal(result)) continue;
-        const op = OPS[opWord & 0xff]!;
+        const op = OP_NAMES[opWord & 0xff]!;
         const id = Atomics.load(w, e + 2);
         const set = Atomics.load(w, e + 1);
         bad.push({
           at: (first + i) | 0,
-          v: { kind: 'bad-result', op, cpu, id, set, detail: result },
+          v: {
+            kind: 'bad-result',
+            op,
+            cpu,
+            id: id >= 0 ? id : null,
+            set: set >= 0 ? set : null,
+            detail: result,
+            why: `CPU ${cpu}'s log shows ${op} returned ${showResult(result)}, not a result it may return to a CPU`,
+          },
         });
       }
       // An entry is intact if, after we read it, the head is still less than LOG_ENTRIES
@@ -150,46 +161,55 @@ export class Checker {
       const lost = Math.max(0, Math.min(count, ((now - first) | 0) - LOG_ENTRIES + 1));
       this.stats.entriesMissed += lost;
       this.stats.entriesChecked += count - lost;
-      for (const { at, v } of bad) if (((now - at) | 0) < LOG_ENTRIES) reportViolation(w, v);
+      for (const { at, v } of bad) if (((now - at) | 0) < LOG_ENTRIES) this.#report(v);
     }
     this.#cursor[cpu] = head;
   }
 
   #checkSets(): void {
-    for (let set = 0; set < this.#g.maxSets; set++) {
+    for (let set = 0; set < this.#cg.maxSets; set++) {
       const info = this.#space.setInfo(set);
       if (!info) continue;
-      const shadowLive = Atomics.load(this.#w, shadowSetBase(this.#g, set));
-      if (info.count > info.quota || shadowLive > info.quota)
-        reportViolation(this.#w, {
+      const shadowLive = Atomics.load(this.#check, shadowSetBase(this.#cg, set));
+      // The set's own count, or the CPUs' (a lower bound of it): either over the quota.
+      const [count, whose] =
+        info.count > info.quota ? [info.count, 'setInfo'] : [shadowLive, 'shadow count'];
+      if (count > info.quota)
+        this.#report({
           kind: 'quota-exceeded',
-          op: 'check',
-          cpu: -1,
-          id: 0,
+          op: null,
+          cpu: null,
+          id: null,
           set,
-          detail: Math.max(info.count, shadowLive),
+          detail: count,
+          why: `set ${set} holds ${count} live ids, over its quota ${info.quota} (${whose})`,
         });
     }
   }
 
   /**
    * Exact capacity accounting: capacity - available == sum of live sets' quotas.
+   *
    * Context: only while no thread allocates, frees or changes sets.
    * @returns the difference (0 when exact); a non-zero one is also reported
    */
   quiescentCheck(): number {
     this.stats.quiescentChecks++;
     let quotas = 0;
-    for (let set = 0; set < this.#g.maxSets; set++) quotas += this.#space.setInfo(set)?.quota ?? 0;
-    const diff = this.#space.capacity() - this.#space.available() - quotas;
+    for (let set = 0; set < this.#cg.maxSets; set++) quotas += this.#space.setInfo(set)?.quota ?? 0;
+    const taken = this.#space.capacity() - this.#space.available();
+    const diff = taken - quotas;
     if (diff !== 0)
-      reportViolation(this.#w, {
+      this.#report({
         kind: 'capacity-accounting',
-        op: 'check',
-        cpu: -1,
-        id: 0,
-        set: -1,
+        op: null,
+        cpu: null,
+        id: null,
+        set: null,
         detail: diff,
+        why:
+          `capacity ${this.#space.capacity()} - available ${this.#space.available()} = ${taken} ` +
+          `taken, but the live sets' quotas add up to ${quotas}`,
       });
     return diff;
   }
