@@ -43,7 +43,7 @@ import {
   type SetInfo,
   setAllocLocked,
   setFindMmLocked,
-  setFree,
+  setFreeLocked,
   setInfo,
   setWord,
 } from './sets.js';
@@ -529,7 +529,11 @@ export class IoasidSpace {
     this.#attached('setFree()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return -Errno.EINVAL;
-    return setFree(this.#core.i32, this.#g, set, this.#core.ts);
+    const i32 = this.#core.i32;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
+    const v = setFreeLocked(i32, this.#g, set, this.#core.ts);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
   }
 
   /**

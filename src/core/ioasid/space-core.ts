@@ -25,7 +25,9 @@
  * - Guessed CASes: this thread remembers the last COUNT word it saw for one set and the last
  *   value of one bitmap word, and CASes against them without loading first. A wrong guess
  *   only makes the CAS fail (it returns the real value, and the slow path takes over), so a
- *   guess is a hint, never trusted. With the published-map-word hint in `free`,
+ *   guess is a hint, never trusted, and exact at any age: the COUNT word alone decides a
+ *   reservation (sets.ts), and a bitmap CAS compares the bits themselves. With the
+ *   published-map-word hint in `free`,
  *   single-threaded alloc+free needs 7 atomic operations (3 + 4).
  * - KEY and ID are read without Atomics: written while the record is private, before the
  *   publishing Atomics.store of the map word, and never written again until the record is
@@ -71,7 +73,14 @@ import type { Rcu } from '../rcu/rcu.js';
 import { Errno } from './errno.js';
 import { bitmapClaim, bitmapTest } from './pasid-bitmap.js';
 import { batchSeal, freeStackPop, limboPush, recordsDrain } from './records.js';
-import { setReleaseUnit, setReserveUnit, setWord } from './sets.js';
+import {
+  setReleaseGuess,
+  setReleaseUnit,
+  setReserveFailed,
+  setReserveGuess,
+  setReserveUnit,
+  setWord,
+} from './sets.js';
 import {
   MAP_IDX_MASK,
   REC_BATCH_COUNT,
@@ -94,10 +103,9 @@ import {
   REC_ST_PENDING,
   REC_STATE,
   SET_COUNT,
-  SET_COUNT_MASK,
   SET_DEAD,
-  SET_PENDING,
-  SET_QUOTA,
+  SET_FLAGS,
+  SET_UNIT,
   SPACE_CYCLIC_NEXT_WORD,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
@@ -174,10 +182,10 @@ export class SpaceCore {
   readonly #recBase: number;
   readonly #bmBase: number;
   readonly #setsBase: number;
-  // Thread-local guesses (hints validated by the CAS that uses them; see module notes).
+  // Thread-local guesses (compared by the CAS that uses them, never trusted; module notes).
+  /** The set whose COUNT word this thread saw last, and that word. */
   #cSet = -1;
   #cWord = 0;
-  #cQuota = 0;
   #bmIdx = -1;
   #bmVal = 0;
   /** Map words this thread published, direct-mapped by id (a hint for `free`; see there). */
@@ -216,16 +224,11 @@ export class SpaceCore {
   /** Allocate an id of live `set` in [lo, hi] (1 <= lo <= hi <= idMax) with `data`. */
   alloc(set: number, lo: number, hi: number, data: number): number {
     const w = this.#cWord;
-    if (
-      set !== this.#cSet ||
-      (w & (SET_DEAD | SET_PENDING)) !== 0 ||
-      (w & SET_COUNT_MASK) >= this.#cQuota ||
-      Atomics.compareExchange(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w, w + 1) !== w
-    ) {
+    // The guessed reservation: exact for a guess of any age (sets.ts setReserveGuess).
+    if (set !== this.#cSet || !setReserveGuess(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w))
       return this.#allocSlow(set, lo, hi, data);
-    }
     // Took a quota unit (the guess was right). Kill point rule: record it before any call.
-    this.#cWord = w + 1;
+    this.#cWord = w + SET_UNIT;
     this.i32[this.ts + TS_SET] = set;
     this.i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1;
     return this.#allocWithUnit(set, lo, hi, data);
@@ -237,7 +240,7 @@ export class SpaceCore {
     if (this.fault === SPACE_FAULT_QUOTA_CHECK_THEN_ACT)
       return this.#allocCheckThenAct(set, lo, hi, data);
     const w = setReserveUnit(i32, g, set);
-    if (w < 0) {
+    if (setReserveFailed(w)) {
       if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
       return w;
     }
@@ -245,7 +248,6 @@ export class SpaceCore {
     i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1;
     this.#cSet = set;
     this.#cWord = w;
-    this.#cQuota = Atomics.load(i32, setWord(g, set) + SET_QUOTA); // same generation as w
     return this.#allocWithUnit(set, lo, hi, data);
   }
 
@@ -259,8 +261,8 @@ export class SpaceCore {
     const { i32, g } = this;
     const base = setWord(g, set);
     const w = i32[base + SET_COUNT]!; // the plain load of the check-then-act
-    if ((w & (SET_DEAD | SET_PENDING)) !== 0) return -Errno.EINVAL;
-    if ((w & SET_COUNT_MASK) >= Atomics.load(i32, base + SET_QUOTA)) {
+    if ((w & SET_FLAGS) !== 0) return -Errno.EINVAL;
+    if (w >= 0) {
       Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
       return -Errno.EDQUOT;
     }
@@ -269,7 +271,7 @@ export class SpaceCore {
       Atomics.add(i32, SPACE_STAT_ENOSPC_WORD, 1);
       return -Errno.ENOSPC;
     }
-    Atomics.add(i32, base + SET_COUNT, 1);
+    Atomics.add(i32, base + SET_COUNT, SET_UNIT); // may take COUNT's field past 0: over quota
     i32[this.ts + TS_SET] = set;
     i32[this.ts + TS_ID] = id;
     i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
@@ -398,12 +400,10 @@ export class SpaceCore {
     const w = this.#cWord;
     if (
       set === this.#cSet &&
-      (w & (SET_PENDING | SET_DEAD)) === 0 &&
-      (w & SET_COUNT_MASK) !== 0 &&
-      Atomics.compareExchange(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w, w - 1) === w
+      setReleaseGuess(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w)
     ) {
       this.i32[this.ts + TS_OP] = opAfter; // kill point rule
-      this.#cWord = w - 1;
+      this.#cWord = w - SET_UNIT;
       return;
     }
     const nw = setReleaseUnit(this.i32, this.g, set, this.ts, opAfter);

@@ -80,11 +80,14 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                      reclaim (store 0)          put, free  [gen:12 | idx+1:20]: the
 //                                                                                              record and its generation
 // set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
-//   COUNT         +0                                   alloc/reclaim/setFree/     all        CAS loop;
-//                                                      setAlloc                              [gen:8 | DEAD | PENDING | count:21]
-//   TYPE          +1                                   setAlloc (set lock),       all        L/S, valid while COUNT's
-//   TOKEN         +2                                   before COUNT is published             gen is unchanged
-//   QUOTA         +3
+//   COUNT         +0                                   alloc/reclaim/setFree      all        CAS loop;
+//                                                      (set lock)/setAlloc                   [count - quota:30 (signed) |
+//                                                      (set lock)                            DEAD | PENDING]; < 0 = room
+//   TYPE          +1                                   setAlloc (set lock),       setInfo,   L/S; valid for the COUNT
+//   TOKEN         +2                                   before COUNT is published  findMmSet, published after them (SEQ)
+//   QUOTA         +3                                                              release
+//   SEQ           +4                                   setAlloc (set lock)        setInfo    L/S; seqlock of TYPE/TOKEN/
+//                                                                                              QUOTA: odd while rewritten
 // records       setsBase + 16*sets    9 * maxIoasids   see REC_* below (not padded: records are not per-CPU)
 //   STATE         +0                                   publish (plain, private),  all        CAS loop after publish;
 //                                                      get/put/free, SPID ops                [gen:12 | refs:17 | SPID | st:2]
@@ -108,7 +111,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 2;
+export const SPACE_LAYOUT_VERSION = 3;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -211,12 +214,20 @@ export const SET_TOKEN = 2;
 export const SET_QUOTA = 3;
 /** SET_TOKEN value for the NULL token. */
 export const SET_TOKEN_NULL = -1;
-/** SET_COUNT encoding: live-id count, two flags and a generation bumped at each creation. */
-export const SET_COUNT_MASK = 0x1fffff;
-export const SET_PENDING = 1 << 21;
-export const SET_DEAD = 1 << 22;
-export const SET_GEN_SHIFT = 23;
-export const SET_GEN_MASK = 0xff;
+/** Seqlock word of TYPE/TOKEN/QUOTA: odd while setAlloc rewrites them (sets.ts setInfo). */
+export const SET_SEQ = 4;
+/**
+ * SET_COUNT encoding: `(count - quota) << SET_UNIT_SHIFT | DEAD | PENDING`, a signed field in
+ * the high 30 bits. The word is negative exactly when the set has room (count < quota), so
+ * "live, not pending and below quota" is a property of the word alone: a CAS that succeeds
+ * on it needs nothing read elsewhere (sets.ts). A DEAD slot holds exactly SET_DEAD.
+ */
+export const SET_PENDING = 1;
+export const SET_DEAD = 2;
+export const SET_FLAGS = SET_PENDING | SET_DEAD;
+export const SET_UNIT_SHIFT = 2;
+/** One id of a set, in COUNT's field: a reservation adds it, a release subtracts it. */
+export const SET_UNIT = 1 << SET_UNIT_SHIFT;
 
 // Record.
 export const SPACE_REC_WORDS = 9;
