@@ -54,6 +54,7 @@ import {
   SET_TOKEN_NULL,
   SPACE_AVAILABLE_WORD,
   SPACE_CAPACITY_WORD,
+  SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_NONE,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
@@ -129,21 +130,24 @@ export interface IoasidOptions {
    * @internal Fault injection, for the stress harness's tests that prove its checks can fail
    * (never set it otherwise): `reclaim-without-gp` recycles a reclaimed record at once, with
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
-   * plain load and increments it afterwards, so concurrent allocs can pass the quota. Stored
-   * in the buffer's header, so every attached thread runs the same fault.
+   * plain load and increments it afterwards, so concurrent allocs can pass the quota;
+   * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
+   * hint in `free` matches again after 4096 republishes. Stored in the buffer's header, so
+   * every attached thread runs the same fault.
    */
   fault?: IoasidFault | undefined;
 }
 
 /** @internal Values of {@link IoasidOptions.fault}. */
-export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act';
+export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act' | 'narrow-incarnation';
 
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
+  'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
 });
 
-/** Defaults of {@link IoasidOptions}: byteLength about 6.6 MiB. */
+/** Defaults of {@link IoasidOptions}: byteLength about 7.2 MiB. */
 export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   pasidBits: 20,
   maxSets: 1024,

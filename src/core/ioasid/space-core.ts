@@ -86,9 +86,11 @@ import {
   REC_BATCH_COUNT,
   REC_DATA,
   REC_GEN_BITS,
+  REC_GEN_MASK,
   REC_GEN_SHIFT,
   REC_HAS_SPID,
   REC_ID,
+  REC_INC,
   REC_KEY,
   REC_KEY_SET_MASK,
   REC_NEXT,
@@ -107,6 +109,7 @@ import {
   SET_FLAGS,
   SET_UNIT,
   SPACE_CYCLIC_NEXT_WORD,
+  SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
   SPACE_REC_WORDS,
@@ -144,8 +147,6 @@ const ALLOC_DRIVE_STEPS = 8;
 const ALLOC_DRAIN_ROUNDS = 64;
 /** Largest reference count (REC_REFS_MASK). */
 const MAX_REFS = REC_REFS_MASK;
-/** One generation step in STATE/KEY/map words. */
-const GEN_ONE = 1 << REC_GEN_SHIFT;
 /** TS_OP of an alloc that also popped record TS_REC (phase 3). */
 const TS_ALLOC_3 = TS_OP_ALLOC | (3 << 4);
 /** Entries of the thread-local published-map-word hint (a power of two). */
@@ -188,9 +189,16 @@ export class SpaceCore {
   #cWord = 0;
   #bmIdx = -1;
   #bmVal = 0;
-  /** Map words this thread published, direct-mapped by id (a hint for `free`; see there). */
+  /**
+   * Allocations this thread published, direct-mapped by id (a hint for `free`; see there): the
+   * id, its set, the map word and the record's 32-bit incarnation.
+   */
   readonly #pubId = new Int32Array(PUB_HINTS);
+  readonly #pubSet = new Int32Array(PUB_HINTS);
   readonly #pubMap = new Int32Array(PUB_HINTS);
+  readonly #pubInc = new Int32Array(PUB_HINTS);
+  /** REC_INC's mask: all 32 bits, or the generation's 12 (the narrow-incarnation fault). */
+  readonly #incMask: number;
 
   constructor(
     i32: I32,
@@ -209,6 +217,7 @@ export class SpaceCore {
     this.ts = threadSlotWord(g, slot);
     this.tag = slot + 1;
     this.fault = fault;
+    this.#incMask = fault === SPACE_FAULT_NARROW_INCARNATION ? REC_GEN_MASK : -1;
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
     this.#mapBase = g.mapBase;
@@ -334,8 +343,12 @@ export class SpaceCore {
     if (x === 0) x = this.#refillSlow();
     if (x === 0) return this.#allocUndo(set, id, -Errno.ENOMEM);
     const r = this.#recBase + (x - 1) * SPACE_REC_WORDS;
-    // Private record (module notes of records.ts): plain writes; published below.
-    const gen = ((i32[r + REC_STATE]! + GEN_ONE) | 0) & REC_GEN_BITS; // wraps: no overflow deopt
+    // Private record (module notes of records.ts): plain writes; published below. A new
+    // incarnation: the 32-bit counter, and its low 12 bits as the generation (int32
+    // arithmetic: it wraps without an overflow deopt).
+    const inc = (i32[r + REC_INC]! + 1) & this.#incMask;
+    const gen = inc << REC_GEN_SHIFT;
+    i32[r + REC_INC] = inc;
     i32[r + REC_KEY] = gen | set;
     i32[r + REC_ID] = id;
     i32[r + REC_DATA] = data;
@@ -349,8 +362,11 @@ export class SpaceCore {
     // in find, #lookup and the writers' loops.
     Atomics.store(i32, this.#mapBase + id, gen | x);
     i32[ts + TS_OP] = TS_OP_NONE;
-    this.#pubId[id & (PUB_HINTS - 1)] = id;
-    this.#pubMap[id & (PUB_HINTS - 1)] = gen | x;
+    const h = id & (PUB_HINTS - 1);
+    this.#pubId[h] = id;
+    this.#pubSet[h] = set;
+    this.#pubMap[h] = gen | x;
+    this.#pubInc[h] = inc;
     return id;
   }
 
@@ -438,25 +454,31 @@ export class SpaceCore {
 
   /**
    * Initiate the free of `id` owned by `set`: reclaim now if this drops the last reference,
-   * else mark it FREE_PENDING. Fast path: one guessed CAS for an idle id without SPID.
+   * else mark it FREE_PENDING. Fast path: one CAS for an idle id without SPID that this thread
+   * published, named by its hint (no load of the map word).
    *
-   * When this thread published `id` recently, the map word it stored is a guess that saves
-   * loading it: the CAS below succeeds only if STATE still holds that word's generation,
-   * idle, which means that allocation is still live and so still what map[id] names (the map
-   * changes only at publish and after a reclaim's CAS to FREE). A stale guess fails the KEY
-   * check or the CAS and takes the slow path, which loads the map.
+   * The hint is trusted only after checking the full identity: the hint was taken for this
+   * (set, id), and the record still carries the 32-bit incarnation this thread published. If
+   * it does, the CAS below succeeds only while that allocation is still idle and live, hence
+   * still what map[id] names (the map changes only at publish and after a reclaim's CAS to
+   * FREE). Bounds, stated where they matter: across calls, a stale hint matches only after
+   * 2^32 republishes of the record between this thread's alloc and its free; within this
+   * call, the record must be reclaimed and republished 4096 times (STATE's 12-bit generation),
+   * each after a full grace period, between the INC read and the CAS, which run no call in
+   * between (only a preemption of this thread that long). A hint that fails takes the slow
+   * path, which loads the map.
    */
   free(set: number, id: number): number {
-    const { i32 } = this;
     const h = id & (PUB_HINTS - 1);
-    const m = this.#pubId[h] === id ? this.#pubMap[h]! : Atomics.load(i32, this.#mapBase + id);
-    if (m === 0) return -Errno.ENOENT;
+    if (this.#pubId[h] !== id || this.#pubSet[h] !== set) return this.#freeSlow(set, id);
+    const { i32 } = this;
+    const m = this.#pubMap[h]!;
     const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
     const gen = m & REC_GEN_BITS;
     const s = gen | REC_REF_ONE | REC_ST_LIVE;
-    // KEY: same incarnation and same set (module notes); then the guessed CAS to FREE.
+    // INC is immutable while the incarnation is published; a plain read (module notes).
     if (
-      (i32[r + REC_KEY]! ^ gen) !== set ||
+      i32[r + REC_INC] !== this.#pubInc[h] ||
       Atomics.compareExchange(i32, r + REC_STATE, s, gen) !== s
     ) {
       return this.#freeSlow(set, id);

@@ -35,7 +35,8 @@ import { LINE_WORDS } from '../cache-line.js';
 //   POLICY        5                                      0 lowest, 1 cyclic
 //   RETIRE_BATCH  6                                      records per batch (1..SPACE_RETIRE_BATCH)
 //   MAX_THREADS   7                                      thread slots (= the Rcu's reader slots)
-//   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act
+//   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act,
+//                                                        3 narrow-incarnation
 // capacity      16                    16 (one line)
 //   CAPACITY      16                                     installCapacity (set lock)  all      L/S
 //   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
@@ -88,22 +89,26 @@ import { LINE_WORDS } from '../cache-line.js';
 //   QUOTA         +3                                                              release
 //   SEQ           +4                                   setAlloc (set lock)        setInfo    L/S; seqlock of TYPE/TOKEN/
 //                                                                                              QUOTA: odd while rewritten
-// records       setsBase + 16*sets    9 * maxIoasids   see REC_* below (not padded: records are not per-CPU)
+// records       setsBase + 16*sets    10 * maxIoasids  see REC_* below (not padded: records are not per-CPU)
 //   STATE         +0                                   publish (plain, private),  all        CAS loop after publish;
 //                                                      get/put/free, SPID ops                [gen:12 | refs:17 | SPID | st:2]
-//   KEY           +1                                   publish (plain, private)   find, free immutable after publish:
-//   ID            +2                                                              findBySpid [gen:12 | 0:4 | set:16]; id
-//   DATA          +3                                   publish (plain, private),  find       L/S/CAS after publish
+//   INC           +1                                   publish (plain, private)   free (its  immutable after publish;
+//                                                                                 hint)      the 32-bit incarnation,
+//                                                                                              +1 per publish; gen = its
+//                                                                                              low 12 bits
+//   KEY           +2                                   publish (plain, private)   find, free immutable after publish:
+//   ID            +3                                                              findBySpid [gen:12 | 0:4 | set:16]; id
+//   DATA          +4                                   publish (plain, private),  find       L/S/CAS after publish
 //                                                      attach/detachData
-//   SPID          +4                                   SPID ops (spid lock)       findBySpid L/S; -1 = none (also
+//   SPID          +5                                   SPID ops (spid lock)       findBySpid L/S; -1 = none (also
 //                                                                                              on every free record)
-//   NEXT          +5                                   owner of the record        owner      plain (owner); idx+1 of the
+//   NEXT          +6                                   owner of the record        owner      plain (owner); idx+1 of the
 //                                                                                              next record of its batch
-//   COOKIE        +6                                   batch push (batch head)    drain      L/S; RCU cookie mod 2^31
-//   BATCH_NEXT    +7                                   stack push (batch head)    pop, drain L/S; idx+1 of the next
+//   COOKIE        +7                                   batch push (batch head)    drain      L/S; RCU cookie mod 2^31
+//   BATCH_NEXT    +8                                   stack push (batch head)    pop, drain L/S; idx+1 of the next
 //                                                                                              batch's head
-//   BATCH_COUNT   +8                                   batch push (batch head)    refill     L/S; records in the batch
-// spid table    recordsBase + 9*maxI  spidBuckets      attach/detachSpid, reclaim findBySpid L/S under spid lock
+//   BATCH_COUNT   +9                                   batch push (batch head)    refill     L/S; records in the batch
+// spid table    recordsBase + 10*maxI  spidBuckets      attach/detachSpid, reclaim findBySpid L/S under spid lock
 //                                     (pow2 >= 2*maxI)  (all under spid lock)                  (readers lock-free);
 //                                                                                              0 empty, -1 tombstone,
 //                                                                                              else record idx + 1
@@ -131,6 +136,8 @@ export const SPACE_POLICY_CYCLIC = 1;
 export const SPACE_FAULT_NONE = 0;
 export const SPACE_FAULT_RECLAIM_WITHOUT_GP = 1;
 export const SPACE_FAULT_QUOTA_CHECK_THEN_ACT = 2;
+/** REC_INC wraps at 2^12, with the generation: the hint check of `free` as weak as before issue 8. */
+export const SPACE_FAULT_NARROW_INCARNATION = 3;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -230,19 +237,26 @@ export const SET_UNIT_SHIFT = 2;
 export const SET_UNIT = 1 << SET_UNIT_SHIFT;
 
 // Record.
-export const SPACE_REC_WORDS = 9;
+export const SPACE_REC_WORDS = 10;
 export const REC_STATE = 0;
-export const REC_KEY = 1;
-export const REC_ID = 2;
-export const REC_DATA = 3;
-export const REC_SPID = 4;
-export const REC_NEXT = 5;
+/**
+ * The record's incarnation: a 32-bit counter bumped at each publish, whose low 12 bits are
+ * the generation in STATE, KEY and the id-map word. It is what a thread's hint of a record it
+ * published is checked against (space-core.ts `free`): the 12-bit generation alone repeats
+ * after 4096 republishes, the incarnation after 2^32.
+ */
+export const REC_INC = 1;
+export const REC_KEY = 2;
+export const REC_ID = 3;
+export const REC_DATA = 4;
+export const REC_SPID = 5;
+export const REC_NEXT = 6;
 /** On a limbo batch's head record: its RCU cookie modulo 2^31 (compared by serial arithmetic). */
-export const REC_COOKIE = 6;
+export const REC_COOKIE = 7;
 /** On a batch's head record: idx+1 of the next batch's head on the same stack. */
-export const REC_BATCH_NEXT = 7;
+export const REC_BATCH_NEXT = 8;
 /** On a batch's head record: how many records the batch holds. */
-export const REC_BATCH_COUNT = 8;
+export const REC_BATCH_COUNT = 9;
 /** Most records per batch (see RETIRE_BATCH). */
 export const SPACE_RETIRE_BATCH = 64;
 /** REC_SPID value for "no SPID" (INVALID_IOASID as an Int32). */
