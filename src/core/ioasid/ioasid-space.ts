@@ -29,25 +29,11 @@
 
 import { WORD_BYTES } from '../cache-line.js';
 import { Rcu, type RcuHandle } from '../rcu/rcu.js';
-import {
-  capacityAvailable,
-  capacityCancel,
-  capacityInstallLocked,
-  capacityReserve,
-  capacityTotal,
-} from './capacity.js';
 import { Errno } from './errno.js';
 import { ioasidErrors } from './ioasid-errors.js';
-import { recordsCensus, recordsDrain, recordsInit } from './records.js';
-import {
-  type SetInfo,
-  setAllocLocked,
-  setFindMmLocked,
-  setFreeLocked,
-  setInfo,
-  setWord,
-} from './sets.js';
-import { type IdState, SpaceCore } from './space-core.js';
+import { recordsInit } from './records.js';
+import { type SetInfo, setWord } from './sets.js';
+import { type IdState, type IoasidStats, SpaceCore } from './space-core.js';
 import {
   SET_COUNT,
   SET_DEAD,
@@ -73,14 +59,6 @@ import {
   SPACE_POLICY_WORD,
   SPACE_RETIRE_BATCH,
   SPACE_RETIRE_BATCH_WORD,
-  SPACE_SET_LOCK_WORD,
-  SPACE_STAT_DRAINS_WORD,
-  SPACE_STAT_EDQUOT_WORD,
-  SPACE_STAT_ENOMEM_WORD,
-  SPACE_STAT_ENOSPC_WORD,
-  SPACE_STAT_RECYCLED_UNDER_READER_WORD,
-  SPACE_STAT_RECYCLED_WORD,
-  SPACE_STAT_SET_DESTROYED_WORD,
   SPACE_STAT_THREADS_RECOVERED_WORD,
   SPACE_VERSION_WORD,
   type SpaceGeometry,
@@ -92,13 +70,12 @@ import {
   TS_UNUSED,
   threadSlotWord,
 } from './space-layout.js';
-import { lockAcquire, lockRelease } from './space-lock.js';
 import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
 export type { SetInfo } from './sets.js';
-export type { IdState } from './space-core.js';
+export type { IdState, IoasidStats } from './space-core.js';
 
 /** `(ioasid_t)-1`: never handed out as an id; as a SPID it means "none". */
 export const INVALID_IOASID = 0xffffffff;
@@ -198,30 +175,6 @@ export interface IoasidHandle {
   readonly version: number;
   readonly buffer: SharedArrayBuffer;
   readonly rcu: RcuHandle;
-}
-
-/** Counters and record census, as returned by `stats()`. */
-export interface IoasidStats {
-  enospc: number;
-  edquot: number;
-  enomem: number;
-  /** Records moved from limbo back to the free stack. */
-  recycled: number;
-  drains: number;
-  setsDestroyed: number;
-  /**
-   * Times a `find`/`findBySpid` saw its record recycled while it was inside its read-side
-   * section (the rcutorture-style check). Always 0 unless grace periods or record recycling
-   * are broken (fault injection).
-   */
-  recycledUnderReader: number;
-  /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
-  threadsRecovered: number;
-  /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
-   * batches) / holding an allocation. Exact only when quiet. */
-  freeRecords: number;
-  limboRecords: number;
-  liveRecords: number;
 }
 
 const DATA_MAX = 0x7fffffff;
@@ -401,11 +354,7 @@ export class IoasidSpace {
   detach(): void {
     this.#attached('detach()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detach()');
-    const core = this.#core;
-    core.flushBatch();
-    core.flushCache();
-    Atomics.store(core.i32, core.ts + TS_STATE, TS_UNUSED);
-    core.rcu.unregisterThread();
+    this.#core.detach();
     this.#detached = true;
   }
 
@@ -421,7 +370,7 @@ export class IoasidSpace {
    */
   capacity(): number {
     this.#attached('capacity()');
-    return capacityTotal(this.#core.i32);
+    return this.#core.capacity();
   }
 
   /**
@@ -432,7 +381,7 @@ export class IoasidSpace {
    */
   available(): number {
     this.#attached('available()');
-    return capacityAvailable(this.#core.i32);
+    return this.#core.available();
   }
 
   /**
@@ -449,11 +398,7 @@ export class IoasidSpace {
     this.#attached('installCapacity()');
     checkInt('total', total);
     if (total < 0 || total > this.#core.idMax) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = capacityInstallLocked(i32, total, this.#core.ts);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.installCapacity(total);
   }
 
   /**
@@ -469,7 +414,7 @@ export class IoasidSpace {
     this.#attached('reserveCapacity()');
     checkInt('n', n);
     if (n < 0) return -Errno.EINVAL;
-    return capacityReserve(this.#core.i32, n);
+    return this.#core.reserveCapacity(n);
   }
 
   /**
@@ -485,7 +430,7 @@ export class IoasidSpace {
     this.#attached('cancelCapacity()');
     checkInt('n', n);
     if (n < 0) return -Errno.EINVAL;
-    return capacityCancel(this.#core.i32, n);
+    return this.#core.cancelCapacity(n);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -512,11 +457,7 @@ export class IoasidSpace {
     checkInt('quota', quota);
     checkInt('type', type);
     if (quota < 0 || (token !== null && (token < 0 || token > TOKEN_MAX))) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.setAlloc(token ?? SET_TOKEN_NULL, quota, type);
   }
 
   /**
@@ -533,11 +474,7 @@ export class IoasidSpace {
     this.#attached('setFree()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = setFreeLocked(i32, this.#g, set, this.#core.ts);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.setFree(set);
   }
 
   /**
@@ -553,11 +490,7 @@ export class IoasidSpace {
     this.#attached('findMmSet()');
     checkInt('token', token);
     if (token < 0 || token > TOKEN_MAX) return -Errno.ENOENT;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = setFindMmLocked(i32, this.#g, token);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.findMmSet(token);
   }
 
   /**
@@ -572,7 +505,7 @@ export class IoasidSpace {
     this.#attached('setInfo()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return undefined;
-    return setInfo(this.#core.i32, this.#g, set);
+    return this.#core.setInfo(set);
   }
 
   /**
@@ -605,11 +538,7 @@ export class IoasidSpace {
     this.#attached('freeAllInSet()');
     checkInt('set', set);
     if (!this.#setInRange(set) || !this.#core.setLive(set)) return -Errno.EINVAL;
-    const ids: number[] = [];
-    this.#core.forEachInSet(set, (id) => ids.push(id));
-    let n = 0;
-    for (const id of ids) if (this.#core.free(set, id) === 0) n++;
-    return n;
+    return this.#core.freeAllInSet(set);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -848,9 +777,7 @@ export class IoasidSpace {
   flushRecords(): number {
     this.#attached('flushRecords()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('flushRecords()');
-    this.#core.flushBatch();
-    this.#core.rcu.synchronize();
-    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, 0, this.#core.ts);
+    return this.#core.flushRecords();
   }
 
   /**
@@ -907,21 +834,7 @@ export class IoasidSpace {
    */
   stats(): IoasidStats {
     this.#attached('stats()');
-    const i32 = this.#core.i32;
-    const c = recordsCensus(i32, this.#g);
-    return {
-      enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
-      edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
-      enomem: Atomics.load(i32, SPACE_STAT_ENOMEM_WORD),
-      recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD),
-      drains: Atomics.load(i32, SPACE_STAT_DRAINS_WORD),
-      setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
-      recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),
-      threadsRecovered: Atomics.load(i32, SPACE_STAT_THREADS_RECOVERED_WORD),
-      freeRecords: c.free,
-      limboRecords: c.limbo,
-      liveRecords: c.live,
-    };
+    return this.#core.stats();
   }
 
   // -------------------------------------------------------------------------------------------

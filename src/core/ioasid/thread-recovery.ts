@@ -28,6 +28,7 @@
  * @internal
  */
 import { capacityFinishInstall, capacityReturn } from './capacity.js';
+import { bitmapRelease } from './pasid-bitmap.js';
 import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
 import { setReleaseUnit } from './sets.js';
 import {
@@ -132,7 +133,7 @@ function recoverIntent(i32: I32, g: SpaceGeometry, me: Recoverer, ts: number): n
         Atomics.store(i32, ts + TS_CACHE_HEAD, x);
         Atomics.add(i32, ts + TS_CACHE_COUNT, 1);
       }
-      if (phase >= 2) Atomics.and(i32, g.bitmapBase + (id >>> 5), ~(1 << (id & 31)));
+      if (phase >= 2) bitmapRelease(i32, g.bitmapBase, id);
       if (phase >= 1) setReleaseUnit(i32, g, set, me.ts, TS_OP_NONE);
       return phase >= 1 ? 1 : 0;
     }
@@ -145,7 +146,7 @@ function recoverIntent(i32: I32, g: SpaceGeometry, me: Recoverer, ts: number): n
         if (Atomics.load(i32, r + REC_SPID) !== REC_SPID_NONE) unhashSpid(i32, g, r, set, me.tag);
         // The bit is still the dead thread's, so map[id] is m or already 0.
         Atomics.store(i32, g.mapBase + id, 0);
-        Atomics.and(i32, g.bitmapBase + (id >>> 5), ~(1 << (id & 31)));
+        bitmapRelease(i32, g.bitmapBase, id);
       }
       if (phase < 2) setReleaseUnit(i32, g, set, me.ts, TS_OP_NONE);
       // Linking into the batch and clearing OP happen with no call in between: not linked yet.
