@@ -18,10 +18,9 @@ import {
   SPACE_CAPACITY_WORD,
   SPACE_INSTALLED_WORD,
   TS_AUX,
+  TS_INSTALL_SWUNG,
   TS_OP,
-  TS_OP_INSTALL,
   TS_OP_NONE,
-  TS_PHASE_1,
 } from './space-layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
@@ -103,7 +102,7 @@ export function capacityInstallLocked(i32: I32, total: number, ts: number): numb
   // reservation either happened before (we fail) or sees the new total.
   if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, cap, total) !== cap) return -Errno.EBUSY;
   i32[ts + TS_AUX] = total;
-  i32[ts + TS_OP] = TS_OP_INSTALL | TS_PHASE_1;
+  i32[ts + TS_OP] = TS_INSTALL_SWUNG;
   capacityFinishInstall(i32, total);
   i32[ts + TS_OP] = TS_OP_NONE;
   return 0;

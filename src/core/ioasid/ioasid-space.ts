@@ -59,18 +59,11 @@ import {
   SPACE_POLICY_WORD,
   SPACE_RETIRE_BATCH,
   SPACE_RETIRE_BATCH_WORD,
-  SPACE_STAT_THREADS_RECOVERED_WORD,
   SPACE_VERSION_WORD,
   type SpaceGeometry,
   spaceGeometry,
   spaceHeaderGeometry,
-  TS_ATTACHED,
-  TS_RECOVERING,
-  TS_STATE,
-  TS_UNUSED,
-  threadSlotWord,
 } from './space-layout.js';
-import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
@@ -207,30 +200,8 @@ export class IoasidSpace {
       rcu.slot,
       Atomics.load(i32, SPACE_FAULT_WORD),
     );
-    this.#claimThreadSlot();
-  }
-
-  /**
-   * Mark this thread's slot attached. A slot still ATTACHED was left by a thread that died
-   * and whose Rcu slot was released without `releaseThread` (we hold that Rcu slot now, so
-   * its owner is gone): recover it first. A slot being RECOVERING by another thread's
-   * `releaseThread` is waited for (a few microseconds).
-   */
-  #claimThreadSlot(): void {
-    const core = this.#core;
-    const i32 = core.i32;
-    const word = core.ts + TS_STATE;
-    for (;;) {
-      const st = Atomics.load(i32, word);
-      if (st === TS_UNUSED && Atomics.compareExchange(i32, word, st, TS_ATTACHED) === st) return;
-      if (st === TS_ATTACHED && Atomics.compareExchange(i32, word, st, TS_RECOVERING) === st) {
-        recoverThreadSlot(i32, this.#g, core.rcu, core, core.rcu.slot);
-        Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
-        Atomics.store(i32, word, TS_ATTACHED);
-        return;
-      }
-      if (st === TS_RECOVERING) Atomics.wait(i32, word, st, 1);
-    }
+    // Claims this thread's slot, recovering what a dead predecessor left in it.
+    this.#core.attach();
   }
 
   /**
@@ -289,11 +260,13 @@ export class IoasidSpace {
    * @param handle - `space.handle` from another thread (structured-cloned)
    *
    * If the thread slot it gets was left by a thread that died and whose Rcu slot was freed
-   * without `releaseThread`, that thread's share is recovered first (as `releaseThread`
-   * would).
+   * without `releaseThread` (also one that died inside `attach()` recovering it), that thread's
+   * share is recovered first, as `releaseThread` would. A thread killed inside `attach()`:
+   * find its Rcu slot by its threadId in `rcu.stats().slots` and `releaseThread` it.
    *
    * Context: any thread, once per thread and space (detach before attaching again); does not
-   * block, except to wait out a `releaseThread` still recovering the same slot (microseconds).
+   * block, except if its Rcu slot was released with `rcu.releaseSlot` while a `releaseThread`
+   * of the same slot was running: then it waits for that call (1 ms at a time).
    * @returns the attached space
    * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION; RcuError
    * ERR_RCU_NO_SLOT when maxThreads threads are attached
@@ -782,26 +755,38 @@ export class IoasidSpace {
 
   /**
    * Recover the share of this space held by a thread that died (a terminated worker), then
-   * free its Rcu reader slot (`rcu.releaseSlot`). Releases a set or SPID lock it held,
-   * finishes a reclaim it was in the middle of, rolls back an alloc or setAlloc it had not
-   * published (quota unit, id bit, record, capacity), and gives the records of its cache,
-   * retire batch and any drain in progress back through limbo. Ids it had allocated stay
-   * allocated to their sets: `freeAllInSet` frees them. References it took (get,
-   * findBySpid with get) are not recovered.
+   * free its Rcu reader slot. Finishes or rolls back the operation it was in the middle of
+   * (an alloc, a reclaim, a setAlloc, an installCapacity, an attachSpid), returns capacity it
+   * held (owed by a set it destroyed, or reserved with reserveCapacity), releases a set or
+   * SPID lock it held, gives the records of its cache, retire batch and any drain in progress
+   * back through limbo, and finishes a `releaseThread` the dead thread was itself running, or
+   * the recovery of its own slot it was doing inside `attach()`. Ids it had allocated stay
+   * allocated to their sets: `freeAllInSet` frees them. References it took (get, findBySpid
+   * with get) are not recovered.
    *
    * @param slot - the dead thread's Rcu reader slot (`space.rcu.slot` in that thread)
    *
    * Exact because every atomic step that changes what a thread holds is recorded in its
    * thread slot with no call in between, and a terminated worker stops only at calls and loop
-   * back-edges (space-core.ts "Kill points").
+   * back-edges (space-core.ts "Kill points"); the recovery records its own steps the same way,
+   * so a thread killed inside `releaseThread` is recovered in turn by `releaseThread` of its
+   * slot, and the slot it was recovering with it.
+   *
+   * Order-free: with several dead threads, call it once per dead thread, in any order. It
+   * never waits (no lock, no grace period): when another thread, alive or dead, owns the
+   * recovery of `slot` (a concurrent call, or a dead thread that was recovering it), it returns
+   * 0 at once and that recovery, or the `releaseThread` of that dead recoverer, finishes the
+   * job and frees the Rcu slot (thread-recovery.ts, "The order-free recovery rule").
    *
    * Context: any attached thread other than the dead one, outside a read-side section, after
-   * the dead thread has stopped (its worker's 'exit' event); may take the SPID lock briefly;
-   * never waits for a grace period. Calling it for a live thread breaks that thread and the
-   * space. Concurrent calls for the same slot recover it once.
+   * the dead thread has stopped (its worker's 'exit' event); never blocks. Call it once per
+   * dead thread: calling it for a live thread, or again after the Rcu slot was released and
+   * maybe taken by a new thread, breaks that thread and the space. Concurrent calls for the
+   * same slot recover it once.
    * @returns how many things were recovered (locks, unfinished operations, owed capacity,
-   * records), 0 when the thread held nothing (its Rcu slot is released all the same);
-   * -EINVAL slot out of range or the caller's own slot (nothing changes)
+   * records), 0 when the thread held nothing or its recovery is another thread's (the Rcu slot
+   * is released all the same, now or by that thread); -EINVAL slot out of range or the
+   * caller's own slot (nothing changes)
    * @throws IoasidError ERR_IOASID_BAD_ARGUMENT (non-integer slot), ERR_IOASID_DETACHED,
    * ERR_IOASID_IN_READ_SECTION
    */
@@ -811,18 +796,7 @@ export class IoasidSpace {
     const core = this.#core;
     if (core.rcu.nesting > 0) throw ioasidErrors.inReadSection('releaseThread()');
     if (slot < 0 || slot >= this.#g.maxThreads || slot === core.rcu.slot) return -Errno.EINVAL;
-    const i32 = core.i32;
-    const word = threadSlotWord(this.#g, slot) + TS_STATE;
-    let n = 0;
-    // Exclusive claim: a second caller (or an attach() inheriting the slot) sees RECOVERING.
-    if (Atomics.compareExchange(i32, word, TS_ATTACHED, TS_RECOVERING) === TS_ATTACHED) {
-      n = recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
-      Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
-      Atomics.store(i32, word, TS_UNUSED);
-      Atomics.notify(i32, word);
-    }
-    core.rcu.releaseSlot(slot);
-    return n;
+    return core.releaseThread(slot);
   }
 
   /**

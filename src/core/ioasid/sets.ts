@@ -60,8 +60,7 @@ import {
   TS_CAP,
   TS_OP,
   TS_OP_NONE,
-  TS_OP_SET_ALLOC,
-  TS_PHASE_1,
+  TS_SET_ALLOC_RESERVED,
 } from './space-layout.js';
 import { assertLocked } from './space-lock.js';
 
@@ -296,7 +295,7 @@ export function setAllocLocked(
   const reserved = capacityReserve(i32, quota);
   if (reserved < 0) return reserved;
   i32[ts + TS_AUX] = reserved;
-  i32[ts + TS_OP] = TS_OP_SET_ALLOC | TS_PHASE_1;
+  i32[ts + TS_OP] = TS_SET_ALLOC_RESERVED;
   const base = setWord(g, set);
   // Seqlock for setInfo: odd while the fields are rewritten. `| 1` rather than `+ 1`: a
   // setAlloc killed here leaves SEQ odd (the slot stays DEAD, which readers check first).

@@ -55,14 +55,9 @@
  * thread's slot (space-layout.ts TS_*) that say what the thread now holds; `releaseThread` reads
  * them after the thread died and finishes or rolls back exactly that. Plain, not
  * Atomics.store: an Atomics.store is itself a call, hence a kill point. Values needed after
- * the atomic step (an id from Math.clz32, a quota) are computed before it. The intent phases:
- *
- * ```text
- * alloc     CAS COUNT -> OP=ALLOC|1, SET   CAS bit -> ID, OP=ALLOC|2   pop record -> REC, OP=ALLOC|3
- *           store map -> OP=NONE           (recovery: put REC back, release bit, release unit)
- * reclaim   CAS STATE->FREE -> OP=RECLAIM|0, AUX=map word, ID, SET   unhash, clear map (idempotent)
- *           and bit -> OP=RECLAIM|1        CAS COUNT -> OP=RECLAIM|2  link into batch -> OP=NONE
- * ```
+ * the atomic step (an id from Math.clz32, a quota) are computed before it. Every intent and
+ * phase is declared, with what it holds and how recovery continues it, in the intent table of
+ * space-layout.ts; recovery (thread-recovery.ts) follows the same rule for its own steps.
  * Parameter names: `set` a set id (-1 stands for null where null is allowed), `id` an id
  * number, `m` an id-map word, `r` a record's first word, `ts` a thread slot's first word.
  *
@@ -137,6 +132,9 @@ import {
   SPACE_STAT_SET_DESTROYED_WORD,
   SPACE_STAT_THREADS_RECOVERED_WORD,
   type SpaceGeometry,
+  TS_ALLOC_BIT,
+  TS_ALLOC_RECORD,
+  TS_ALLOC_UNIT,
   TS_AUX,
   TS_BATCH_COUNT,
   TS_BATCH_HEAD,
@@ -144,19 +142,20 @@ import {
   TS_CACHE_HEAD,
   TS_ID,
   TS_OP,
-  TS_OP_ALLOC,
   TS_OP_NONE,
-  TS_OP_RECLAIM,
-  TS_PHASE_1,
-  TS_PHASE_2,
   TS_REC,
+  TS_RECLAIM_BIT_FREED,
+  TS_RECLAIM_UNIT_FREED,
+  TS_RECLAIM_WON,
   TS_SET,
+  TS_SPID_ATTACH_FLAGGED,
   TS_STATE,
   TS_UNUSED,
   threadSlotWord,
 } from './space-layout.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
-import { spidInsertLocked, spidLookup, spidRemoveLocked, unhashSpid } from './spid.js';
+import { spidBindLocked, spidLookup, spidRemoveLocked, unhashSpid } from './spid.js';
+import { claimThreadSlot, releaseDeadThread } from './thread-recovery.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
@@ -166,8 +165,6 @@ const ALLOC_DRIVE_STEPS = 8;
 const ALLOC_DRAIN_ROUNDS = 64;
 /** Largest reference count (REC_REFS_MASK). */
 const MAX_REFS = REC_REFS_MASK;
-/** TS_OP of an alloc that also popped record TS_REC (phase 3). */
-const TS_ALLOC_3 = TS_OP_ALLOC | (3 << 4);
 /** Entries of the thread-local published-map-word hint (a power of two). */
 const PUB_HINTS = 64;
 
@@ -282,7 +279,7 @@ export class SpaceCore {
     // Took a quota unit (the guess was right). Kill point rule: record it before any call.
     this.#cWord = w + SET_UNIT;
     this.i32[this.ts + TS_SET] = set;
-    this.i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1;
+    this.i32[this.ts + TS_OP] = TS_ALLOC_UNIT;
     return this.#allocWithUnit(set, lo, hi, data);
   }
 
@@ -297,7 +294,7 @@ export class SpaceCore {
       return w;
     }
     i32[this.ts + TS_SET] = set; // kill point rule: right after the CAS
-    i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1;
+    i32[this.ts + TS_OP] = TS_ALLOC_UNIT;
     this.#cSet = set;
     this.#cWord = w;
     return this.#allocWithUnit(set, lo, hi, data);
@@ -326,7 +323,7 @@ export class SpaceCore {
     Atomics.add(i32, base + SET_COUNT, SET_UNIT); // may take COUNT's field past 0: over quota
     i32[this.ts + TS_SET] = set;
     i32[this.ts + TS_ID] = id;
-    i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+    i32[this.ts + TS_OP] = TS_ALLOC_BIT;
     return this.#publish(set, id, data);
   }
 
@@ -335,7 +332,7 @@ export class SpaceCore {
     const id = this.#claimId(lo, hi);
     if (id < 0) return this.#allocUndo(set, -1, -Errno.ENOSPC);
     this.i32[this.ts + TS_ID] = id; // kill point rule: right after the CAS in #claimId
-    this.i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+    this.i32[this.ts + TS_OP] = TS_ALLOC_BIT;
     return this.#publish(set, id, data);
   }
 
@@ -362,7 +359,7 @@ export class SpaceCore {
     if (id < 0) return id;
     // Kill point rule: the claim must be recorded before the hint store below (a call).
     i32[this.ts + TS_ID] = id;
-    i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+    i32[this.ts + TS_OP] = TS_ALLOC_BIT;
     // A hint only: racing allocators may store out of order, which just moves the next search.
     Atomics.store(i32, SPACE_CYCLIC_NEXT_WORD, id + 1);
     return id;
@@ -392,7 +389,7 @@ export class SpaceCore {
     i32[ts + TS_REC] = x;
     i32[ts + TS_CACHE_HEAD] = i32[r + REC_NEXT]!;
     i32[ts + TS_CACHE_COUNT]! -= 1;
-    i32[ts + TS_OP] = TS_ALLOC_3;
+    i32[ts + TS_OP] = TS_ALLOC_RECORD;
     // Publishes the record: from here find/get/put/free see the id. Pairs with the map loads
     // in find, #lookup and the writers' loops.
     Atomics.store(i32, this.#mapBase + id, gen | x);
@@ -435,7 +432,7 @@ export class SpaceCore {
     const { i32, ts } = this;
     if (id >= 0) {
       const word = bitmapRelease(i32, this.#bmBase, id);
-      i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1; // kill point rule
+      i32[ts + TS_OP] = TS_ALLOC_UNIT; // kill point rule
       this.#bmIdx = id >>> 5;
       this.#bmVal = word;
     }
@@ -609,7 +606,7 @@ export class SpaceCore {
     i32[ts + TS_AUX] = m;
     i32[ts + TS_ID] = id;
     i32[ts + TS_SET] = set;
-    i32[ts + TS_OP] = TS_OP_RECLAIM;
+    i32[ts + TS_OP] = TS_RECLAIM_WON;
     return true;
   }
 
@@ -617,17 +614,17 @@ export class SpaceCore {
   #reclaim(r: number, m: number, id: number, set: number, hasSpid: boolean): void {
     const { i32, ts } = this;
     // Pairs with attachSpid's CAS that sets HAS_SPID: both CAS STATE, so either it set the
-    // flag before our CAS (we saw it and unhash under the lock) or it failed on FREE.
-    if (hasSpid) this.#unhashSpidSlow(r, set);
+    // flag before our CAS (we saw it and unhash, lock-free; spid.ts) or it failed on FREE.
+    if (hasSpid) unhashSpid(i32, this.g, r, set);
     // Unpublish before releasing the number, so a new owner of `id` never meets this record.
     // Idempotent for releaseThread: the bit is still ours, so nobody else writes map[id].
     Atomics.store(i32, this.#mapBase + id, 0);
     const word = bitmapRelease(i32, this.#bmBase, id);
-    i32[ts + TS_OP] = TS_OP_RECLAIM | TS_PHASE_1; // kill point rule
+    i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
     if (this.#pubId[id & (PUB_HINTS - 1)] === id) this.#pubId[id & (PUB_HINTS - 1)] = 0;
     this.#bmIdx = id >>> 5;
     this.#bmVal = word;
-    this.#releaseUnit(set, TS_OP_RECLAIM | TS_PHASE_2);
+    this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
     const x = m & MAP_IDX_MASK;
     if (this.fault === SPACE_FAULT_RECLAIM_WITHOUT_GP) {
       // Fault injection: recycle at once, no grace period (readers may still hold it).
@@ -658,10 +655,6 @@ export class SpaceCore {
     if (++this.#flushedSinceDrive < this.#driveEvery || this.rcu.nesting !== 0) return;
     this.#flushedSinceDrive = 0;
     recordsDrain(this.i32, this.g, this.rcu, 1, this.ts);
-  }
-
-  #unhashSpidSlow(r: number, set: number): void {
-    unhashSpid(this.i32, this.g, r, set, this.tag);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -770,28 +763,33 @@ export class SpaceCore {
   /**
    * Bind `spid` (Int32 form, not -1) to `id`: 0, -ENOENT, -EINVAL (spid used in the set).
    *
-   * Under the SPID lock: CAS HAS_SPID into STATE first (so a racing reclaim either fails our
-   * CAS on FREE or sees the flag and unhashes under this lock after us), then drop an old
-   * binding, store SPID, insert. Every kill point leaves "SPID != NONE implies HAS_SPID" and
-   * no table entry without its SPID word, so a reclaim or a later attach cleans up.
+   * Under the SPID lock, inside a read-side section: CAS HAS_SPID into STATE first (so a
+   * racing reclaim either fails its CAS to FREE on our change, or wins before and we fail on
+   * FREE, or wins after and unhashes what it finds), then spid.ts spidBindLocked drops an old
+   * binding, stores SPID, inserts, and undoes the binding if a reclaim won meanwhile. The
+   * intent (TS_SPID_ATTACH_FLAGGED) is recorded right after the flag CAS, so the recovery of a
+   * thread killed after it finishes the binding under that thread's lock.
    */
   attachSpid(id: number, spid: number): number {
-    const { i32, g } = this;
+    const { i32, g, ts } = this;
     lockAcquire(i32, SPACE_SPID_LOCK_WORD, this.tag);
     this.rcu.readLock();
     let v = -Errno.ENOENT;
     const m = this.#lookup(id);
     if (m !== 0) {
       const r = this.#rec(m);
-      const idx = (m & MAP_IDX_MASK) - 1;
       const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
       if (spidLookup(i32, g, set, spid) >= 0) v = -Errno.EINVAL;
-      else if (setStateFlag(i32, r, m, REC_HAS_SPID)) {
-        const old = Atomics.load(i32, r + REC_SPID);
-        if (old !== REC_SPID_NONE) spidRemoveLocked(i32, g, set, old, idx);
-        Atomics.store(i32, r + REC_SPID, spid);
-        spidInsertLocked(i32, g, set, spid, idx);
-        v = 0;
+      else {
+        i32[ts + TS_AUX] = m; // the intent's operands, before the step it records
+        i32[ts + TS_ID] = spid;
+        i32[ts + TS_SET] = set;
+        if (setStateFlag(i32, r, m, REC_HAS_SPID)) {
+          i32[ts + TS_OP] = TS_SPID_ATTACH_FLAGGED; // kill point rule: right after the CAS
+          spidBindLocked(i32, g, r, m, set, spid);
+          i32[ts + TS_OP] = TS_OP_NONE;
+          v = 0;
+        }
       }
     }
     this.rcu.readUnlock();
@@ -812,7 +810,8 @@ export class SpaceCore {
       if (spid !== REC_SPID_NONE) {
         const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
         spidRemoveLocked(i32, g, set, spid, (m & MAP_IDX_MASK) - 1);
-        Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
+        // A CAS, not a store: a racing reclaim may have swung it to NONE already (spid.ts).
+        Atomics.compareExchange(i32, r + REC_SPID, spid, REC_SPID_NONE);
         clearStateFlag(i32, r, m, REC_HAS_SPID); // after SPID is NONE (see attachSpid)
         v = 0;
       }
@@ -986,6 +985,19 @@ export class SpaceCore {
   // -------------------------------------------------------------------------------------------
   // this thread's attachment
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * attach(): claim this thread's slot (that of its Rcu slot), recovering first what a thread
+   * that died in it without `releaseThread` left (thread-recovery.ts claimThreadSlot).
+   */
+  attach(): number {
+    return claimThreadSlot(this.i32, this.g, this.rcu, this.rcu.slot);
+  }
+
+  /** releaseThread(slot) for a dead thread (thread-recovery.ts releaseDeadThread). */
+  releaseThread(slot: number): number {
+    return releaseDeadThread(this.i32, this.g, this.rcu, this.rcu.slot, slot);
+  }
 
   /** Give back what this thread holds privately, free its thread slot, unregister it. */
   detach(): void {

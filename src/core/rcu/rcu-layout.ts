@@ -56,8 +56,9 @@
  *                                           mb flavor: GP_CTR as loaded at the outermost readLock plus
  *                                           the nesting depth (low 16 bits), no WAIT
  *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
- *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 -> -1,
- *                                           then store 0: concurrent releasers act once)
+ *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 ->
+ *                                           -(tid+1), then CAS to 0: concurrent releasers act once,
+ *                                           and a release cut short keeps the token to finish with)
  *   CLAIMS        +2                        registerThread               stats()                Atomics.add
  * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16 (marks flavor only)
  *                                     leader (holds GP_LOCK)       leader, its resumer    L/S
@@ -74,7 +75,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
-export const RCU_LAYOUT_VERSION = 3;
+export const RCU_LAYOUT_VERSION = 4;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 
@@ -108,8 +109,14 @@ export const RCU_SLOT_WORDS = LINE_WORDS;
 export const RCU_SLOT_CTR = 0;
 export const RCU_SLOT_OWNER = 1;
 export const RCU_SLOT_CLAIMS = 2;
-/** OWNER while a `releaseSlot` is freeing the slot. */
-export const RCU_OWNER_RELEASING = -1;
+/**
+ * OWNER while a `releaseSlot` is freeing the slot: the negated owner token, so that a release
+ * cut short by the releaser's death can be finished by whoever recovers that releaser
+ * (`Rcu.resumeRelease`): the token is what frees a GP_LOCK the released thread held.
+ */
+export function rcuOwnerReleasing(owner: number): number {
+  return -owner;
+}
 
 /**
  * Reader CTR encoding. A section's mark is odd, so never 0 ("outside"); the owner advances it

@@ -57,7 +57,6 @@ import {
   RCU_MAGIC,
   RCU_MAGIC_WORD,
   RCU_MAX_THREADS_WORD,
-  RCU_OWNER_RELEASING,
   RCU_SEQ_SHIFT,
   RCU_SEQ_STEP_MASK,
   RCU_SLOT_CLAIMS,
@@ -73,6 +72,7 @@ import {
   RCU_VERSION_WORD,
   RCU_WAIT,
   rcuBufferWords,
+  rcuOwnerReleasing,
   rcuSlotBase,
 } from './rcu-layout.js';
 import { RcuReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
@@ -346,9 +346,10 @@ export class Rcu {
    * @param slot - the slot index the dead thread's `registerThread()` returned
    *
    * Context: any thread; never blocks. Calling it for a live thread breaks RCU for that thread.
-   * Not itself kill-safe: a thread terminated inside this call can leave the slot claimed for
-   * release (OWNER -1) for good, and, if it had not yet cleared CTR, grace periods waiting on
-   * it (reported as stalls); call it from a thread that outlives the recovery.
+   * A thread terminated inside this call leaves the slot being released (OWNER negative) and,
+   * if it had not yet cleared CTR, grace periods waiting on it (reported as stalls):
+   * `IoasidSpace.releaseThread` records the release and finishes it when the releaser is
+   * recovered; a direct caller should call it from a thread that outlives the recovery.
    * @returns true if this call freed the slot; false if it was free or another call is
    *   freeing it (concurrent calls for one slot act once)
    * @throws RcuError ERR_RCU_BAD_ARGUMENT for a slot out of range or this thread's own slot
@@ -364,17 +365,43 @@ export class Rcu {
     // the slot (and enter a section we would then erase) until we are done.
     if (
       owner <= 0 ||
-      Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, RCU_OWNER_RELEASING) !== owner
+      Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, rcuOwnerReleasing(owner)) !==
+        owner
     )
       return false;
-    // Order: quiesce the slot first so no grace period waits on it, then free a GP_LOCK the
-    // dead thread held (the grace period state in GP_SEQ is resumable), then the slot.
-    Atomics.store(words, base + RCU_SLOT_CTR, 0);
-    freeLockOf(words, owner);
-    Atomics.store(words, base + RCU_SLOT_OWNER, 0);
-    Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
-    wakeGracePeriodLeader(words);
+    finishRelease(words, slot, owner);
     return true;
+  }
+
+  /**
+   * @internal Release `slot` for a dead thread, resuming a release a dead releaser started:
+   * what `IoasidSpace.releaseThread` calls, whose protocol guarantees that exactly one thread
+   * at a time runs this for a slot and that the slot's owner is dead.
+   *
+   * Each step can be repeated after a kill: OWNER > 0 (not started) claims and releases;
+   * OWNER < 0 (started, its releaser dead) finishes with the token it carries; OWNER 0
+   * (done) does nothing. The last step is the CAS of OWNER to 0, so a caller can record
+   * "released" right after this returns, with no call in between.
+   *
+   * Context: any thread; never blocks.
+   * @returns true if a release was done or finished here
+   */
+  resumeRelease(slot: number): boolean {
+    const { words } = this.#ctx;
+    const base = rcuSlotBase(slot);
+    for (;;) {
+      const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
+      if (owner === 0) return false;
+      if (owner < 0) {
+        finishRelease(words, slot, -owner);
+        return true;
+      }
+      const releasing = rcuOwnerReleasing(owner);
+      if (Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, releasing) === owner) {
+        finishRelease(words, slot, owner);
+        return true;
+      }
+    }
   }
 
   /**
@@ -583,6 +610,21 @@ export class Rcu {
       if (this.pendingCallbacks > 0) this.#cbTimer = setTimeout(this.#onTimer, 1);
     }
   };
+}
+
+/**
+ * The rest of a release once OWNER holds -owner: quiesce the slot so no grace period waits on
+ * it, free a GP_LOCK the dead thread held (the grace period state in GP_SEQ is resumable), wake
+ * a sleeping leader, then free the slot. Each step may be repeated (after a kill); the CAS of
+ * OWNER to 0 comes last (see resumeRelease).
+ */
+function finishRelease(words: Int32Array<SharedArrayBuffer>, slot: number, owner: number): void {
+  const base = rcuSlotBase(slot);
+  Atomics.store(words, base + RCU_SLOT_CTR, 0);
+  freeLockOf(words, owner);
+  Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
+  wakeGracePeriodLeader(words);
+  Atomics.compareExchange(words, base + RCU_SLOT_OWNER, rcuOwnerReleasing(owner), 0);
 }
 
 /** Free GP_LOCK if `token` holds it, and wake its waiters. True if it did. */
