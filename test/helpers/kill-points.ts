@@ -223,6 +223,11 @@ export const OPS: Record<string, Op> = {
   freeAllInSet: (v, f) => v.freeAllInSet(f.a),
   flushRecords: (v) => v.flushRecords(),
   installCapacity: (v) => v.installCapacity(20),
+  reserveCapacity: (v) => v.reserveCapacity(3),
+  'cancelCapacity (part of a reservation)': (v) => {
+    v.reserveCapacity(4);
+    return v.cancelCapacity(3);
+  },
 };
 
 /**

@@ -12,7 +12,7 @@ export class CancelCapacityCommand implements fc.Command<Model, Real> {
     const n = this.seed % (m.reserved + 2);
     const got = r.space.cancelCapacity(n);
     let want = E.EINVAL;
-    if (n + m.available <= m.capacity) {
+    if (n <= m.reserved) {
       m.available += n;
       m.reserved = Math.max(0, m.reserved - n);
       want = m.available;

@@ -375,7 +375,9 @@ export class IoasidSpace {
   }
 
   /**
-   * Reserve capacity outside any set (for a cgroup-like owner).
+   * Reserve capacity outside any set (for a cgroup-like owner). The units belong to the
+   * calling thread's attachment: only this thread can cancel them, and they go back to
+   * available() when it detaches, or through `releaseThread` if it dies.
    *
    * @param n - units to reserve; 0 = everything available
    *
@@ -391,12 +393,14 @@ export class IoasidSpace {
   }
 
   /**
-   * Give back capacity taken by reserveCapacity (trusted, as in the kernel).
+   * Give back capacity this thread took with reserveCapacity. Unlike the kernel, which
+   * trusts its caller, units a set holds or another thread reserved are refused: returned
+   * here and again by their owner, they would raise available() above capacity().
    *
    * @param n - units to give back
    *
    * Context: any attached thread; lock-free; never blocks.
-   * @returns the new available(); -EINVAL n < 0 or n + available > capacity. On error
+   * @returns the new available(); -EINVAL n < 0 or n more than this thread holds. On error
    * nothing changes.
    */
   cancelCapacity(n: number): number {

@@ -67,9 +67,9 @@
 import type { Rcu } from '../rcu/rcu.js';
 import {
   capacityAvailable,
-  capacityCancel,
+  capacityCancelHeld,
   capacityInstallLocked,
-  capacityReserve,
+  capacityReserveHeld,
   capacityTotal,
 } from './capacity.js';
 import { Errno } from './errno.js';
@@ -147,6 +147,7 @@ import {
   TS_RECLAIM_BIT_FREED,
   TS_RECLAIM_UNIT_FREED,
   TS_RECLAIM_WON,
+  TS_RESERVED,
   TS_SET,
   TS_SPID_ATTACH_FLAGGED,
   TS_STATE,
@@ -974,12 +975,14 @@ export class SpaceCore {
     return v;
   }
 
+  /** reserveCapacity: units held by this thread (capacity.ts capacityReserveHeld). */
   reserveCapacity(n: number): number {
-    return capacityReserve(this.i32, n);
+    return capacityReserveHeld(this.i32, this.ts, n);
   }
 
+  /** cancelCapacity: only units this thread holds (capacity.ts capacityCancelHeld). */
   cancelCapacity(n: number): number {
-    return capacityCancel(this.i32, n);
+    return capacityCancelHeld(this.i32, this.ts, n);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1003,6 +1006,8 @@ export class SpaceCore {
   detach(): void {
     this.flushBatch();
     this.flushCache();
+    const held = this.i32[this.ts + TS_RESERVED]!;
+    if (held > 0) this.cancelCapacity(held); // reservations end with the attachment
     // Publishes the slot's release; pairs with the CAS in attach's claim (thread-recovery.ts).
     Atomics.store(this.i32, this.ts + TS_STATE, TS_UNUSED);
     this.rcu.unregisterThread();
