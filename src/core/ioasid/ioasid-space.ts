@@ -27,6 +27,7 @@
  * failure; callers could not tell quota from exhaustion).
  */
 
+import { randomInt } from 'node:crypto';
 import { WORD_BYTES } from '../cache-line.js';
 import { Rcu, type RcuHandle } from '../rcu/rcu.js';
 import { Errno } from './errno.js';
@@ -34,6 +35,12 @@ import { ioasidErrors } from './ioasid-errors.js';
 import { recordsInit } from './records.js';
 import { type SetInfo, setWord } from './sets.js';
 import { type IdState, type IoasidStats, SpaceCore } from './space-core.js';
+import {
+  type SpaceHeader,
+  spaceReadHeader,
+  spaceRetireBatch,
+  spaceWriteHeader,
+} from './space-header.js';
 import {
   SET_COUNT,
   SET_DEAD,
@@ -44,25 +51,14 @@ import {
   SPACE_FAULT_NONE,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
-  SPACE_FAULT_WORD,
   SPACE_LAYOUT_VERSION,
+  SPACE_LIMITS,
   SPACE_MAGIC,
   SPACE_MAGIC_WORD,
-  SPACE_MAX_IOASIDS_WORD,
-  SPACE_MAX_PASID_BITS,
-  SPACE_MAX_SETS,
-  SPACE_MAX_SETS_WORD,
-  SPACE_MAX_THREADS_WORD,
-  SPACE_PASID_BITS_WORD,
   SPACE_POLICY_CYCLIC,
   SPACE_POLICY_LOWEST,
-  SPACE_POLICY_WORD,
-  SPACE_RETIRE_BATCH,
-  SPACE_RETIRE_BATCH_WORD,
-  SPACE_VERSION_WORD,
   type SpaceGeometry,
   spaceGeometry,
-  spaceHeaderGeometry,
 } from './space-layout.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
@@ -138,11 +134,13 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
  * @throws IoasidError ERR_IOASID_BAD_OPTION naming the option and its rule
  */
 export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): IoasidOptions {
+  if (typeof options !== 'object' || options === null)
+    throw ioasidErrors.badOption('options', 'an object', options);
   const o = { ...IOASID_DEFAULTS, ...options };
-  checkOption('pasidBits', o.pasidBits, 1, SPACE_MAX_PASID_BITS);
-  checkOption('maxSets', o.maxSets, 1, SPACE_MAX_SETS);
-  checkOption('maxIoasids', o.maxIoasids, 1, 2 ** 20 - 2);
-  checkOption('maxThreads', o.maxThreads, 1, 4096);
+  for (const name of ['pasidBits', 'maxSets', 'maxIoasids', 'maxThreads'] as const) {
+    const [lo, hi] = SPACE_LIMITS[name]; // the limits attach() checks a header against
+    checkOption(name, o[name], lo, hi);
+  }
   checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
   if (o.policy !== 'lowest' && o.policy !== 'cyclic')
     throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
@@ -185,20 +183,24 @@ export class IoasidSpace {
   readonly #g: SpaceGeometry;
   #detached = false;
 
-  private constructor(handle: IoasidHandle, rcu: Rcu) {
-    const i32 = new Int32Array(handle.buffer);
-    const g = spaceHeaderGeometry(i32);
+  /** `buffer` and `rcu` are checked (or new) and belong together; `rcu` is registered. */
+  private constructor(buffer: SharedArrayBuffer, rcu: Rcu, header: SpaceHeader, g: SpaceGeometry) {
     this.#g = g;
-    this.#handle = handle;
-    // Header words are immutable after create() (space-layout.ts).
+    // A fresh, frozen handle: never the caller's object, whose getters could change.
+    this.#handle = Object.freeze({
+      kind: HANDLE_KIND,
+      version: SPACE_LAYOUT_VERSION,
+      buffer,
+      rcu: rcu.handle,
+    });
     this.#core = new SpaceCore(
-      i32,
+      new Int32Array(buffer),
       g,
       rcu,
-      Atomics.load(i32, SPACE_POLICY_WORD) === SPACE_POLICY_CYCLIC,
-      Atomics.load(i32, SPACE_RETIRE_BATCH_WORD),
+      header.policy === SPACE_POLICY_CYCLIC,
+      header.retireBatch,
       rcu.slot,
-      Atomics.load(i32, SPACE_FAULT_WORD),
+      header.fault,
     );
     // Claims this thread's slot, recovering what a dead predecessor left in it.
     this.#core.attach();
@@ -217,41 +219,32 @@ export class IoasidSpace {
   static create(options: Partial<IoasidOptions> = {}): IoasidSpace {
     const o = resolveIoasidOptions(options);
     const g = spaceGeometry(o.pasidBits, o.maxSets, o.maxIoasids, o.maxThreads);
+    const header: SpaceHeader = {
+      pasidBits: o.pasidBits,
+      maxSets: o.maxSets,
+      maxIoasids: o.maxIoasids,
+      maxThreads: o.maxThreads,
+      policy: o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
+      retireBatch: spaceRetireBatch(o.maxIoasids, o.maxThreads),
+      fault: o.fault ? FAULT_CODES[o.fault] : SPACE_FAULT_NONE,
+      // Ties this buffer to its Rcu: attach() refuses a handle pairing it with another one.
+      rcuTag: randomInt(1, 2 ** 31 - 1),
+    };
     const buffer = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
     const i32 = new Int32Array(buffer);
     // Everything below is written before the handle exists, i.e. before any other thread
     // can reach the buffer (the handle crosses threads by postMessage, which happens-after).
-    Atomics.store(i32, SPACE_VERSION_WORD, SPACE_LAYOUT_VERSION);
-    Atomics.store(i32, SPACE_PASID_BITS_WORD, o.pasidBits);
-    Atomics.store(i32, SPACE_MAX_SETS_WORD, o.maxSets);
-    Atomics.store(i32, SPACE_MAX_IOASIDS_WORD, o.maxIoasids);
-    Atomics.store(
-      i32,
-      SPACE_POLICY_WORD,
-      o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
-    );
-    // Records parked in per-thread batches are unusable until pushed: keep them a small share
-    // of the pool (at most an eighth with every thread holding a nearly full batch).
-    const batch = Math.max(
-      1,
-      Math.min(SPACE_RETIRE_BATCH, Math.floor(o.maxIoasids / (8 * o.maxThreads))),
-    );
-    Atomics.store(i32, SPACE_RETIRE_BATCH_WORD, batch);
-    Atomics.store(i32, SPACE_MAX_THREADS_WORD, o.maxThreads);
-    Atomics.store(i32, SPACE_FAULT_WORD, o.fault ? FAULT_CODES[o.fault] : SPACE_FAULT_NONE);
+    spaceWriteHeader(i32, header);
     Atomics.store(i32, SPACE_CAPACITY_WORD, g.idCount - 1);
     Atomics.store(i32, SPACE_AVAILABLE_WORD, g.idCount - 1);
     Atomics.store(i32, g.bitmapBase, 1); // id 0 is reserved forever
     for (let set = 0; set < o.maxSets; set++)
       Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
-    recordsInit(i32, g, batch);
+    recordsInit(i32, g, header.retireBatch);
     Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
-    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs });
+    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs, tag: header.rcuTag });
     rcu.registerThread();
-    return new IoasidSpace(
-      { kind: HANDLE_KIND, version: SPACE_LAYOUT_VERSION, buffer, rcu: rcu.handle },
-      rcu,
-    );
+    return new IoasidSpace(buffer, rcu, header, g);
   }
 
   /**
@@ -272,24 +265,15 @@ export class IoasidSpace {
    * ERR_RCU_NO_SLOT when maxThreads threads are attached
    */
   static attach(handle: IoasidHandle): IoasidSpace {
-    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
-      throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
-    if (!(handle.buffer instanceof SharedArrayBuffer))
-      throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
-    if (handle.version !== SPACE_LAYOUT_VERSION)
-      throw ioasidErrors.layoutVersion(handle.version, SPACE_LAYOUT_VERSION);
-    const i32 = new Int32Array(handle.buffer);
-    if (i32.length <= SPACE_MAGIC_WORD || Atomics.load(i32, SPACE_MAGIC_WORD) !== SPACE_MAGIC)
-      throw ioasidErrors.badHandle('buffer does not start with the space magic word');
-    const version = Atomics.load(i32, SPACE_VERSION_WORD);
-    if (version !== SPACE_LAYOUT_VERSION)
-      throw ioasidErrors.layoutVersion(version, SPACE_LAYOUT_VERSION);
-    const g = spaceHeaderGeometry(i32);
-    if (g.totalWords !== i32.length)
-      throw ioasidErrors.badHandle('buffer length does not match its header');
-    const rcu = Rcu.attach(handle.rcu);
+    const { buffer, rcu: rcuHandle } = snapshotHandle(handle);
+    const { header, g } = spaceReadHeader(buffer);
+    const rcu = Rcu.attach(rcuHandle);
+    // The Rcu must be this space's own: the same tag, as many reader slots as thread slots
+    // (a larger Rcu would give a thread a slot past the thread-slot region), and no fault.
+    if (rcu.tag !== header.rcuTag || rcu.maxThreads !== header.maxThreads || rcu.faulty)
+      throw ioasidErrors.badHandle('its Rcu is not the one this space was created with');
     rcu.registerThread();
-    return new IoasidSpace(handle, rcu);
+    return new IoasidSpace(buffer, rcu, header, g);
   }
 
   /** The structured-cloneable handle to send to other threads. */
@@ -849,6 +833,30 @@ export class IoasidSpace {
     checkInt('spid', spid);
     throw ioasidErrors.badArgument('get', 'a boolean', get);
   }
+}
+
+/**
+ * Read a handle's fields once each (a getter cannot answer differently later) and check
+ * their kinds; the buffers themselves are checked by spaceReadHeader and Rcu.attach.
+ */
+function snapshotHandle(handle: unknown): { buffer: SharedArrayBuffer; rcu: RcuHandle } {
+  if (typeof handle !== 'object' || handle === null)
+    throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+  let kind: unknown;
+  let version: unknown;
+  let buffer: unknown;
+  let rcu: unknown;
+  try {
+    ({ kind, version, buffer, rcu } = handle as IoasidHandle);
+  } catch {
+    throw ioasidErrors.badHandle('reading its fields threw');
+  }
+  if (kind !== HANDLE_KIND) throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+  if (!(buffer instanceof SharedArrayBuffer))
+    throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
+  if (version !== SPACE_LAYOUT_VERSION)
+    throw ioasidErrors.layoutVersion(Number(version), SPACE_LAYOUT_VERSION);
+  return { buffer, rcu: rcu as RcuHandle };
 }
 
 function isInt(v: unknown): v is number {

@@ -37,6 +37,8 @@ import { LINE_WORDS } from '../cache-line.js';
 //   MAX_THREADS   7                                      thread slots (= the Rcu's reader slots)
 //   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act,
 //                                                        3 narrow-incarnation
+//   RCU_TAG       9                                      random, non-zero; equal to the RCU_TAG of the space's Rcu
+//                                                        (attach refuses a space paired with another Rcu)
 // capacity      16                    16 (one line)
 //   CAPACITY      16                                     installCapacity (set lock)  all      L/S
 //   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
@@ -170,6 +172,9 @@ export const SPACE_POLICY_WORD = 5;
 export const SPACE_RETIRE_BATCH_WORD = 6;
 export const SPACE_MAX_THREADS_WORD = 7;
 export const SPACE_FAULT_WORD = 8;
+export const SPACE_RCU_TAG_WORD = 9;
+/** Words of the header region (all immutable after create()). */
+export const SPACE_HEADER_WORDS = 16;
 /** Values of SPACE_POLICY_WORD. */
 export const SPACE_POLICY_LOWEST = 0;
 export const SPACE_POLICY_CYCLIC = 1;
@@ -203,10 +208,24 @@ export const SPACE_SPID_TOMBSTONES_WORD = 120;
 /** First word of the thread-slot region; everything before it is fixed-size. */
 export const SPACE_THREADS_WORD = 128;
 
-/** Largest supported pasidBits (PCIe PASIDs are 20 bits; set counts are 21-bit fields). */
+/** Largest supported pasidBits (PCIe PASIDs are 20 bits; the id map holds 20-bit indices). */
 export const SPACE_MAX_PASID_BITS = 20;
 /** Largest supported maxSets: a record's KEY holds the set in 16 bits. */
 export const SPACE_MAX_SETS = 65536;
+/** Largest supported maxIoasids: map words and stack heads hold idx + 1 in 20 bits. */
+export const SPACE_MAX_IOASIDS = 2 ** 20 - 2;
+/** Largest supported maxThreads: the Rcu's limit (and a recoverer tag fits in STATE). */
+export const SPACE_MAX_THREADS = 4096;
+/**
+ * The inclusive range of each geometry parameter: what `IoasidSpace.create` accepts and what
+ * `attach` checks a header against (space-header.ts).
+ */
+export const SPACE_LIMITS = Object.freeze({
+  pasidBits: [1, SPACE_MAX_PASID_BITS],
+  maxSets: [1, SPACE_MAX_SETS],
+  maxIoasids: [1, SPACE_MAX_IOASIDS],
+  maxThreads: [1, SPACE_MAX_THREADS],
+} as const);
 
 /** SPACE_SET_LOCK_WORD / SPACE_SPID_LOCK_WORD: 0 free, else owner tag (slot + 1) | CONTENDED. */
 export const SPACE_LOCK_FREE = 0;

@@ -22,6 +22,9 @@
  *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader, 4 lose-snapshot (torture only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
  *   FLAVOR        6                         0 marks (default), 1 mb (liburcu-mb: phase flips)
+ *   TAG           7                         the creator's tag (0 none): IoasidSpace.create stores the
+ *                                           same random value in its space's header, so attach can
+ *                                           tell that a space and an Rcu belong together
  * gp            16                 16     grace-period leader          pollers, wakers        own 64-byte line
  *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)
  *                                           value = completed * 4 + step; step 0 idle, 1 taking the
@@ -88,6 +91,9 @@ export const RCU_FAULT_ARG_WORD = 5;
 export const RCU_FLAVOR_WORD = 6;
 export const RCU_FLAVOR_MARKS = 0;
 export const RCU_FLAVOR_MB = 1;
+export const RCU_TAG_WORD = 7;
+/** Words of the header region (all immutable after create()). */
+export const RCU_HEADER_WORDS = 16;
 
 /** Word index of the 64-bit grace-period sequence; its BigInt64Array index is half of it. */
 export const RCU_GP_SEQ_WORD = 16;

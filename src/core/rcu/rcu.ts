@@ -44,6 +44,13 @@ import {
   waitForCookie,
 } from './rcu-grace-period.js';
 import {
+  RCU_MAX_STALL_MS,
+  RCU_MAX_THREADS,
+  type RcuHeader,
+  rcuFaultArgRange,
+  rcuReadHeader,
+} from './rcu-header.js';
+import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
   RCU_FLAVOR_MARKS,
@@ -69,6 +76,7 @@ import {
   RCU_STAT_SLEEPS_WORD,
   RCU_STAT_STALLS_WORD,
   RCU_STAT_WAKEUPS_WORD,
+  RCU_TAG_WORD,
   RCU_VERSION_WORD,
   RCU_WAIT,
   rcuBufferWords,
@@ -101,6 +109,11 @@ export interface RcuOptions {
    * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
    */
   fault?: { mode: RcuFaultMode; arg?: number } | undefined;
+  /**
+   * @internal The creator's tag, stored in the header (0 = none): `IoasidSpace.create` gives
+   * its space and its Rcu the same random tag, and `IoasidSpace.attach` checks they match.
+   */
+  tag?: number | undefined;
 }
 
 /** How readers and grace periods meet (see `RcuOptions.flavor`). */
@@ -118,15 +131,18 @@ export const RCU_DEFAULTS: Readonly<RcuOptions> = Object.freeze({
   stallMs: 10_000,
   flavor: 'marks',
   fault: undefined,
+  tag: undefined,
 });
 
-const MAX_THREADS_LIMIT = 4096;
-const FAULT_CODES: Record<RcuFaultMode, number> = {
-  'skip-gp': FaultMode.skipGp,
-  'skip-nth': FaultMode.skipNth,
-  'ignore-reader': FaultMode.ignoreReader,
-  'lose-snapshot': FaultMode.loseSnapshot,
-};
+/** Fault codes by mode name: a null-prototype map, so 'toString' or '__proto__' are no modes. */
+const FAULT_CODES: Readonly<Record<RcuFaultMode, number>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<RcuFaultMode, number>, {
+    'skip-gp': FaultMode.skipGp,
+    'skip-nth': FaultMode.skipNth,
+    'ignore-reader': FaultMode.ignoreReader,
+    'lose-snapshot': FaultMode.loseSnapshot,
+  }),
+);
 const HANDLE_KIND = 'ioasid/rcu';
 
 /** A structured-cloneable reference to an RCU instance: send it to workers. */
@@ -171,20 +187,45 @@ export interface RcuStats {
   slots: RcuSlotState[];
 }
 
-/** Validate and complete `RcuOptions`. Throws RcuError naming the bad field. */
+/**
+ * Validate and complete `RcuOptions`.
+ *
+ * @param options - any subset of RcuOptions (an object; undefined for the defaults)
+ *
+ * Context: pure; any thread.
+ * @returns the complete options
+ * @throws RcuError ERR_RCU_BAD_ARGUMENT naming the bad field and its rule
+ */
 export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions {
+  if (typeof options !== 'object' || options === null)
+    throw rcuErrors.badArgument('options', 'an object', options);
   const o = { ...RCU_DEFAULTS, ...options };
-  checkInt('maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
-  checkInt('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  checkInt('maxThreads', o.maxThreads, 1, RCU_MAX_THREADS);
+  checkInt('stallMs', o.stallMs, 1, RCU_MAX_STALL_MS);
   if (o.flavor !== 'marks' && o.flavor !== 'mb')
     throw rcuErrors.badArgument('flavor', "'marks' | 'mb'", o.flavor);
   if (o.fault !== undefined) {
-    if (!(o.fault.mode in FAULT_CODES))
-      throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), o.fault.mode);
-    if (o.fault.mode === 'skip-nth') checkInt('fault.arg', o.fault.arg, 2, 2 ** 31 - 1);
-    if (o.fault.mode === 'ignore-reader') checkInt('fault.arg', o.fault.arg, 0, o.maxThreads - 1);
+    if (typeof o.fault !== 'object' || o.fault === null)
+      throw rcuErrors.badArgument('fault', 'undefined or { mode, arg? }', o.fault);
+    const { mode, arg } = o.fault;
+    if (typeof mode !== 'string' || !Object.hasOwn(FAULT_CODES, mode))
+      throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), mode);
+    const [lo, hi] = rcuFaultArgRange(FAULT_CODES[mode], o.maxThreads);
+    checkInt('fault.arg', arg ?? 0, lo, hi);
   }
+  if (o.tag !== undefined) checkInt('tag', o.tag, 0, 2 ** 31 - 1);
   return o;
+}
+
+/** Validate `RcuAttachOptions` (an object, or undefined). */
+function checkAttachOptions(attach: unknown): RcuAttachOptions {
+  if (attach === undefined) return {};
+  if (typeof attach !== 'object' || attach === null)
+    throw rcuErrors.badArgument('attach options', 'an object', attach);
+  const { onStall } = attach as RcuAttachOptions;
+  if (onStall !== undefined && typeof onStall !== 'function')
+    throw rcuErrors.badArgument('onStall', 'a function', onStall);
+  return { onStall };
 }
 
 function checkInt(name: string, value: unknown, min: number, max: number): void {
@@ -200,6 +241,7 @@ export class Rcu {
   readonly #ctx: GracePeriodContext;
   readonly #reader: RcuReadSide | RcuReadSideMb;
   readonly #handle: RcuHandle;
+  readonly #header: RcuHeader;
   /** GP_LOCK value while this thread leads; never 0. */
   readonly #lockToken = threadId + 1;
   #slot = -1;
@@ -208,22 +250,22 @@ export class Rcu {
   #cbHead = 0;
   #cbTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(handle: RcuHandle, attach: RcuAttachOptions) {
+  private constructor(handle: RcuHandle, header: RcuHeader, attach: RcuAttachOptions) {
     const words = new Int32Array(handle.buffer);
     this.#words = words;
     this.#handle = handle;
-    // Header words are immutable after create() (rcu-layout.ts): plain reads would do; Atomics
-    // keeps the rule "every shared word through Atomics" without an exception.
-    const mb = Atomics.load(words, RCU_FLAVOR_WORD) === RCU_FLAVOR_MB;
+    this.#header = header;
+    // The header (checked by rcuReadHeader, or just written by create) is immutable.
+    const mb = header.flavor === RCU_FLAVOR_MB;
     this.#reader = mb ? new RcuReadSideMb(words) : new RcuReadSide(words);
     this.#ctx = {
       advance: mb ? advanceMbGracePeriod : advanceMarksGracePeriod,
       words,
       seq: new BigInt64Array(handle.buffer),
-      maxThreads: Atomics.load(words, RCU_MAX_THREADS_WORD),
-      stallMs: Atomics.load(words, RCU_STALL_MS_WORD),
-      faultMode: Atomics.load(words, RCU_FAULT_MODE_WORD),
-      faultArg: Atomics.load(words, RCU_FAULT_ARG_WORD),
+      maxThreads: header.maxThreads,
+      stallMs: header.stallMs,
+      faultMode: header.faultMode,
+      faultArg: header.faultArg,
       onStall: attach.onStall ?? defaultStallReporter,
     };
   }
@@ -239,18 +281,29 @@ export class Rcu {
    */
   static create(options: Partial<RcuOptions> = {}, attach: RcuAttachOptions = {}): Rcu {
     const o = resolveRcuOptions(options);
+    const at = checkAttachOptions(attach);
+    const header: RcuHeader = {
+      maxThreads: o.maxThreads,
+      stallMs: o.stallMs,
+      faultMode: o.fault ? FAULT_CODES[o.fault.mode] : FaultMode.none,
+      faultArg: o.fault?.arg ?? 0,
+      flavor: o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS,
+      tag: o.tag ?? 0,
+    };
     const buffer = new SharedArrayBuffer(rcuBufferWords(o.maxThreads) * WORD_BYTES);
     const words = new Int32Array(buffer);
     // Written before the handle exists, so before any other thread can see the buffer.
     Atomics.store(words, RCU_VERSION_WORD, RCU_LAYOUT_VERSION);
-    Atomics.store(words, RCU_MAX_THREADS_WORD, o.maxThreads);
-    Atomics.store(words, RCU_STALL_MS_WORD, o.stallMs);
-    Atomics.store(words, RCU_FAULT_MODE_WORD, o.fault ? FAULT_CODES[o.fault.mode] : 0);
-    Atomics.store(words, RCU_FAULT_ARG_WORD, o.fault?.arg ?? 0);
-    Atomics.store(words, RCU_FLAVOR_WORD, o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS);
+    Atomics.store(words, RCU_MAX_THREADS_WORD, header.maxThreads);
+    Atomics.store(words, RCU_STALL_MS_WORD, header.stallMs);
+    Atomics.store(words, RCU_FAULT_MODE_WORD, header.faultMode);
+    Atomics.store(words, RCU_FAULT_ARG_WORD, header.faultArg);
+    Atomics.store(words, RCU_FLAVOR_WORD, header.flavor);
+    Atomics.store(words, RCU_TAG_WORD, header.tag);
     Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT); // mb flavor: phase 0, count 1
     Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
-    return new Rcu({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer }, attach);
+    const handle = Object.freeze({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer });
+    return new Rcu(handle, header, at);
   }
 
   /**
@@ -258,26 +311,49 @@ export class Rcu {
    *
    * @param handle - `rcu.handle` from the creating thread (structured-cloned)
    *
+   * The handle's fields are read once; the buffer's header is checked word by word against
+   * the limits `create` applies (rcu-header.ts), before anything past it is read.
+   *
    * Context: any thread; does not register the caller.
-   * @returns the attached instance
-   * @throws RcuError ERR_RCU_BAD_HANDLE (not a handle) or ERR_RCU_LAYOUT_VERSION (another
-   * version of this library made it)
+   * @returns the attached instance, whose `handle` is a fresh copy of the one given
+   * @throws RcuError ERR_RCU_BAD_HANDLE (not a handle, or a header `create` would not have
+   * written) or ERR_RCU_LAYOUT_VERSION (another version of this library made it);
+   * ERR_RCU_BAD_ARGUMENT for malformed attach options
    */
   static attach(handle: RcuHandle, attach: RcuAttachOptions = {}): Rcu {
-    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
+    const at = checkAttachOptions(attach);
+    if (typeof handle !== 'object' || handle === null)
       throw rcuErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
-    if (!(handle.buffer instanceof SharedArrayBuffer))
+    let kind: unknown;
+    let version: unknown;
+    let buffer: unknown;
+    try {
+      ({ kind, version, buffer } = handle); // once each: a getter cannot change its answer
+    } catch {
+      throw rcuErrors.badHandle('reading its fields threw');
+    }
+    if (kind !== HANDLE_KIND) throw rcuErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+    if (!(buffer instanceof SharedArrayBuffer))
       throw rcuErrors.badHandle('buffer is not a SharedArrayBuffer');
-    if (handle.version !== RCU_LAYOUT_VERSION)
-      throw rcuErrors.layoutVersion(handle.version, RCU_LAYOUT_VERSION);
-    const words = new Int32Array(handle.buffer);
-    if (words.length < RCU_SLOT_HWM_WORD || Atomics.load(words, RCU_MAGIC_WORD) !== RCU_MAGIC)
-      throw rcuErrors.badHandle('buffer does not start with the RCU magic word');
-    if (Atomics.load(words, RCU_VERSION_WORD) !== RCU_LAYOUT_VERSION)
-      throw rcuErrors.layoutVersion(Atomics.load(words, RCU_VERSION_WORD), RCU_LAYOUT_VERSION);
-    if (words.length < rcuBufferWords(Atomics.load(words, RCU_MAX_THREADS_WORD)))
-      throw rcuErrors.badHandle('buffer is shorter than its slot count says');
-    return new Rcu(handle, attach);
+    if (version !== RCU_LAYOUT_VERSION)
+      throw rcuErrors.layoutVersion(Number(version), RCU_LAYOUT_VERSION);
+    const header = rcuReadHeader(buffer);
+    return new Rcu(Object.freeze({ kind: HANDLE_KIND, version, buffer }), header, at);
+  }
+
+  /** @internal The creator's tag in the header (0 = none; see RcuOptions.tag). */
+  get tag(): number {
+    return this.#header.tag;
+  }
+
+  /** @internal Reader slots of this instance. */
+  get maxThreads(): number {
+    return this.#header.maxThreads;
+  }
+
+  /** @internal Was this instance created with a fault mode (torture self-tests only)? */
+  get faulty(): boolean {
+    return this.#header.faultMode !== FaultMode.none;
   }
 
   /** The structured-cloneable handle to send to other threads. */
