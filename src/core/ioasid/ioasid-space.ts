@@ -525,14 +525,9 @@ export class IoasidSpace {
    * record could be recycled without waiting. On error nothing changes.
    */
   alloc(set: number, min: number, max: number, data = 0): number {
-    // One guard for the common case (all int32); #checkAlloc throws for misuse.
-    if (
-      this.#detached ||
-      (set | 0) !== set ||
-      (min | 0) !== min ||
-      (max | 0) !== max ||
-      (data | 0) !== data
-    )
+    // One guard for the common case (all int32); #checkAlloc throws for misuse. typeof
+    // first: `x | 0` would convert an object (user code) and throw for a BigInt or Symbol.
+    if (this.#detached || !isI32(set) || !isI32(min) || !isI32(max) || !isI32(data))
       this.#checkAlloc(set, min, max, data);
     const core = this.#core;
     const hi = core.idMax;
@@ -556,7 +551,7 @@ export class IoasidSpace {
    * On error nothing changes.
    */
   free(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('free()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     return this.#core.free(set === null || set < 0 || set > NO_SET ? NO_SET : set, id);
@@ -573,7 +568,7 @@ export class IoasidSpace {
    * other set; -EAGAIN the count would pass 2^17 - 1. On error nothing changes.
    */
   get(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('get()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.EINVAL;
     return this.#core.get(ownerArg(set), id);
@@ -590,7 +585,7 @@ export class IoasidSpace {
    * On error nothing changes.
    */
   put(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('put()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     return this.#core.put(ownerArg(set), id);
@@ -611,7 +606,7 @@ export class IoasidSpace {
    * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
    */
   find(set: number | null, id: number, getter?: (data: number) => boolean): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('find()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     if (getter === undefined) return this.#core.find(ownerArg(set), id);
@@ -857,6 +852,14 @@ function snapshotHandle(handle: unknown): { buffer: SharedArrayBuffer; rcu: RcuH
   if (version !== SPACE_LAYOUT_VERSION)
     throw ioasidErrors.layoutVersion(Number(version), SPACE_LAYOUT_VERSION);
   return { buffer, rcu: rcu as RcuHandle };
+}
+
+/**
+ * The hot paths' guard: an int32 number. Never converts `v` (no user code, no TypeError for
+ * a BigInt or Symbol): the typeof test comes first.
+ */
+function isI32(v: unknown): v is number {
+  return typeof v === 'number' && (v | 0) === v;
 }
 
 function isInt(v: unknown): v is number {
