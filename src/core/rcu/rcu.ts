@@ -267,6 +267,7 @@ export class Rcu {
       faultMode: header.faultMode,
       faultArg: header.faultArg,
       onStall: attach.onStall ?? defaultStallReporter,
+      poll: { gp: -1, since: 0, nextReport: 0 },
     };
   }
 
@@ -578,14 +579,23 @@ export class Rcu {
    * Run `fn` in this thread after a grace period.
    *
    * Context: any thread, also inside a read-side section; never blocks. `fn` runs from
-   * `runCallbacks()`, `barrier()`, or a 1 ms timer on this thread's event loop.
+   * `runCallbacks()`, `barrier()`, or a 1 ms timer on this thread's event loop. The timer does
+   * not keep the process alive (call `barrier()` before exiting if callbacks must run), and
+   * while it polls a grace period held up by a reader for `stallMs`, it reports the stall
+   * like `synchronize` does (onStall, or an IOASID_RCU_STALL warning).
    * @throws RcuError ERR_RCU_BAD_ARGUMENT if `fn` is not a function
    */
   callRcu(fn: () => void): void {
     if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
     this.#cbCookies.push(snapshotCookie(this.#ctx.seq));
     this.#cbFns.push(fn);
-    if (this.#cbTimer === undefined) this.#cbTimer = setTimeout(this.#onTimer, 1);
+    if (this.#cbTimer === undefined) this.#armTimer();
+  }
+
+  /** The callback timer: unref'd, so pending callbacks never keep the process alive. */
+  #armTimer(): void {
+    this.#cbTimer = setTimeout(this.#onTimer, 1);
+    this.#cbTimer.unref();
   }
 
   /** Callbacks queued in this thread and not yet run. */
@@ -683,7 +693,7 @@ export class Rcu {
     try {
       this.runCallbacks();
     } finally {
-      if (this.pendingCallbacks > 0) this.#cbTimer = setTimeout(this.#onTimer, 1);
+      if (this.pendingCallbacks > 0) this.#armTimer();
     }
   };
 }
