@@ -12,10 +12,27 @@
  * ```
  *
  * Every method may run in every attached thread at the same time. alloc, free, get, put,
- * find and findBySpid are lock-free; setAlloc, findMmSet, installCapacity take a short set
- * lock and attachSpid/detachSpid (and the reclaim of an id with a SPID) a short SPID lock.
- * Runtime failures return a negative `Errno` and change nothing; misuse of the API (a
- * non-integer argument, a detached space) throws `IoasidError`.
+ * find and findBySpid are lock-free (the reclaim of an id with a SPID included);
+ * setAlloc, setFree, findMmSet and installCapacity take a short set lock, attachSpid and
+ * detachSpid a short SPID lock. Runtime failures return a negative `Errno`; misuse of the API
+ * (a non-integer argument, a forged handle, a detached space) throws `IoasidError` and
+ * changes no shared word.
+ *
+ * ## What a failure changes
+ * A runtime failure leaves every id, set, reference, SPID, data word and capacity unit as it
+ * was, with these exceptions, each by design:
+ * - `setFree` returning -EBUSY has marked the set free-pending (it refuses allocations from
+ *   now on and is destroyed when its last id is reclaimed), as in the kernel's DCP model;
+ * - statistics count failures: -EDQUOT, -ENOSPC and -ENOMEM from `alloc` add one to
+ *   `stats().edquot`, `enospc`, `enomem`;
+ * - an `alloc` that fails with -ENOMEM first pushed this thread's retired records to limbo and
+ *   drained limbo, driving grace periods a few steps (records recycled, `stats().drains` and
+ *   `recycled` grown): the work a retry would need anyway;
+ * - a failing `alloc` holds a quota unit, and for -ENOMEM an id bit, for a moment before it
+ *   gives them back: a concurrent `alloc` may see the set full (-EDQUOT) or skip that id
+ *   during that moment. A set never exceeds its quota, not even for an instant.
+ * Per-thread guesses (the last COUNT word and bitmap word seen) change too; they are hints,
+ * not state. Everywhere else in this file, "on error nothing changes" means exactly this.
  *
  * ## Developer notes
  * This is the thin validating facade: it checks argument types (throwing) and ranges
@@ -427,9 +444,12 @@ export class IoasidSpace {
    *
    * @param set - set id
    *
-   * Context: any attached thread; lock-free; never blocks.
-   * @returns 0 destroyed; -EBUSY ids remain (the set is now marked); -EINVAL not a live set
-   * (nothing changes).
+   * Context: any attached thread; takes the set lock briefly (may block: a set is re-created
+   * only under it, which keeps the quota this decision reads stable); not inside a read-side
+   * section.
+   * @returns 0 destroyed; -EBUSY ids remain: the set is now marked free-pending (the one
+   * failure that changes state, by design: it refuses allocations and is destroyed with its
+   * last id); -EINVAL not a live set (nothing changes).
    */
   setFree(set: number): number {
     this.#attached('setFree()');
@@ -521,8 +541,11 @@ export class IoasidSpace {
    * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
    * section (records then cannot be recycled, so -ENOMEM comes sooner).
    * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min, a
-   * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range; -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no
-   * record could be recycled without waiting. On error nothing changes.
+   * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range;
+   * -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no record could be
+   * recycled without waiting. On error no id, set or capacity changes; -EDQUOT, -ENOSPC and
+   * -ENOMEM are counted in stats(), and -ENOMEM first recycled what it could (module notes,
+   * "What a failure changes").
    */
   alloc(set: number, min: number, max: number, data = 0): number {
     // One guard for the common case (all int32); #checkAlloc throws for misuse. typeof
