@@ -136,7 +136,9 @@ export function freeStackPop(i32: I32, g: SpaceGeometry): number {
     const top = h & SPACE_STACK_IDX_MASK;
     if (top === 0) return 0;
     const next = Atomics.load(i32, recWord(g, top - 1) + REC_BATCH_NEXT);
-    // Redundant ABA defence: the tag (the read-side section is the real one).
+    // Redundant ABA defence: the tag (the read-side section is the real one, exact: no batch
+    // popped after our head load is back on the stack before our section ends; so the
+    // 12-bit tag's wrap after 4096 pushes needs no bound of its own).
     const tag = ((h >>> SPACE_STACK_TAG_SHIFT) + 1) & SPACE_STACK_TAG_MASK;
     // Takes the batch; pairs with the CAS in freeStackPush.
     const nh = (tag << SPACE_STACK_TAG_SHIFT) | next;

@@ -11,25 +11,31 @@
  *   record from this thread's private cache (records.ts; no atomics: the cache is ours). The
  *   record is written while private, then published by storing [gen | idx+1] into the id
  *   map; that store is the linearisation point of `alloc`.
- * - Reclaim (refs reaching 0) is the CAS of STATE to FREE; then, in order: unhash the SPID,
- *   clear the map word, release the bit (the number is reusable now, as with `xa_erase`),
+ * - Reclaim (refs reaching 0) is the CAS of STATE to FREE; then, in order: unhash the SPID
+ *   (lock-free, spid.ts), clear the map word, release the bit (the number is reusable now, as with `xa_erase`),
  *   release the quota unit (which may destroy a PENDING set), put the record in this
  *   thread's retire batch. So at every instant: set count >= ids of the set that hold a bit
  *   >= mapped ids.
- * - Generations: a record's STATE, its KEY and the map word that publishes it carry the same
- *   12-bit generation, bumped at each publish. `find` loads the map word, then DATA and KEY:
- *   KEY's generation equal to the map word's proves the record was not recycled meanwhile,
- *   which under RCU is guaranteed; a mismatch means a broken grace period and is counted in
- *   `recycledUnderReader` (the rcutorture-style check). free/get/put, which hold no
- *   read-side section, compare generations and CAS STATE, which fails on a recycled record.
+ * - Generations and incarnations: each publish bumps the record's 32-bit incarnation
+ *   (REC_INC); its low 12 bits, the generation, are also in STATE, KEY and the map word that
+ *   publishes it. `find` loads the map word, then DATA and KEY: KEY's generation equal to the
+ *   map word's proves the record was not recycled meanwhile, which under RCU is guaranteed; a
+ *   mismatch means a broken grace period and is counted in `recycledUnderReader` (the
+ *   rcutorture-style check). free/get/put hold no read-side section: they compare
+ *   generations and CAS STATE, which fails on a recycled record unless it was republished a
+ *   multiple of 4096 times between their map load and their CAS (the bound, stated at
+ *   #freeSlow). Nothing is kept across calls on a 12-bit generation: `free`'s hint is checked
+ *   against the 32-bit incarnation (2^32 republishes between this thread's alloc and free).
+ *   Rejected: a read-side section around free's CAS, which makes the within-call window
+ *   exact: +9% on alloc+free, measured; 64-bit STATE words (BigInt64 atomics cost 1.6x).
  * - Guessed CASes: this thread remembers the last COUNT word it saw for one set and the last
  *   value of one bitmap word, and CASes against them without loading first. A wrong guess
  *   only makes the CAS fail (it returns the real value, and the slow path takes over), so a
  *   guess is a hint, never trusted, and exact at any age: the COUNT word alone decides a
  *   reservation (sets.ts), and a bitmap CAS compares the bits themselves. With the
- *   published-map-word hint in `free`,
- *   single-threaded alloc+free needs 7 atomic operations (3 + 4).
- * - KEY and ID are read without Atomics: written while the record is private, before the
+ *   published-allocation hint in `free`, single-threaded alloc+free needs 7 atomic
+ *   operations (3 + 4).
+ * - KEY, ID and INC are read without Atomics: written while the record is private, before the
  *   publishing Atomics.store of the map word, and never written again until the record is
  *   recycled, which needs a grace period after it was unpublished. A reader that loaded the
  *   map word (Atomics, so it synchronizes with that store) inside its read-side section thus
