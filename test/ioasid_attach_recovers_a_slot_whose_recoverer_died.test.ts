@@ -33,6 +33,7 @@ const DEATHS: Array<[string, number]> = [
   ['free with SPID', 6],
   ['alloc/free churn (batches, refills, drains)', 40],
   ['attachSpid', 4],
+  ['detachSpid', 8],
 ];
 
 type Finish = (main: IoasidSpace, slot: number) => IoasidSpace[];

@@ -8,19 +8,22 @@
  *   an Rcu forged to skip grace periods, a reader high-water mark past the slots;
  * - a handle whose `buffer` getter answers differently on a second read: it is read once, so
  *   the attach uses what it checked.
- * Forged buffers are copies of a real space's buffers with one word changed (white-box, per
+ * A forged header is a real space's header with one word changed, in a buffer sized for the
+ * geometry it claims, so that only the check of that word can refuse it (white-box, per
  * space-layout.ts and rcu-layout.ts); the real space's bytes are compared before and after.
  */
 import { describe, expect, it } from 'vitest';
 import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
   SPACE_FAULT_WORD,
+  SPACE_HEADER_WORDS,
   SPACE_MAX_IOASIDS_WORD,
   SPACE_MAX_SETS_WORD,
   SPACE_MAX_THREADS_WORD,
   SPACE_PASID_BITS_WORD,
   SPACE_POLICY_WORD,
   SPACE_RETIRE_BATCH_WORD,
+  spaceGeometry,
 } from '../src/core/ioasid/space-layout.js';
 import { Rcu } from '../src/core/rcu/rcu.js';
 import {
@@ -28,11 +31,46 @@ import {
   RCU_FLAVOR_WORD,
   RCU_MAX_THREADS_WORD,
   RCU_SLOT_HWM_WORD,
+  RCU_SLOTS_WORD,
   RCU_STALL_MS_WORD,
+  rcuBufferWords,
 } from '../src/core/rcu/rcu-layout.js';
 
 function space(maxThreads = 4): IoasidSpace {
   return IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 16, maxThreads });
+}
+
+/**
+ * A space buffer with the header of `sab` but word `index` set to `value`, sized for the
+ * geometry that header claims (so that only the check of that word can refuse it); a copy of
+ * `sab` when that geometry has no sensible size.
+ */
+function forgedSpace(sab: SharedArrayBuffer, index: number, value: number): SharedArrayBuffer {
+  const header = Array.from(new Int32Array(sab, 0, SPACE_HEADER_WORDS));
+  header[index] = value;
+  const words = spaceGeometry(
+    header[SPACE_PASID_BITS_WORD]!,
+    header[SPACE_MAX_SETS_WORD]!,
+    header[SPACE_MAX_IOASIDS_WORD]!,
+    header[SPACE_MAX_THREADS_WORD]!,
+  ).totalWords;
+  if (!Number.isInteger(words) || words < SPACE_HEADER_WORDS || words > 2 ** 22)
+    return forged(sab, index, value);
+  const out = new SharedArrayBuffer(words * 4);
+  new Int32Array(out).set(header);
+  return out;
+}
+
+/** An RCU buffer with `sab`'s header but word `index` set to `value`, sized to match. */
+function forgedRcu(sab: SharedArrayBuffer, index: number, value: number): SharedArrayBuffer {
+  const header = Array.from(new Int32Array(sab, 0, RCU_SLOTS_WORD));
+  header[index] = value;
+  const words = rcuBufferWords(header[RCU_MAX_THREADS_WORD]!);
+  if (!Number.isInteger(words) || words < RCU_SLOTS_WORD || words > 2 ** 22)
+    return forged(sab, index, value);
+  const out = new SharedArrayBuffer(words * 4);
+  new Int32Array(out).set(header);
+  return out;
 }
 
 /** A copy of `sab` with word `index` set to `value` (-1: unchanged). */
@@ -87,6 +125,27 @@ describe('attach refuses forged handles with a typed error and changes nothing',
       RCU_BAD,
     ],
     [
+      'a space buffer one word longer than its header says',
+      (s) => ({ ...s.handle, buffer: forged(s.handle.buffer, -1, 0, 4) }),
+      SPACE_BAD,
+    ],
+    [
+      'an Rcu buffer whose length is not a multiple of 4',
+      (s) => ({
+        ...s.handle,
+        rcu: { ...s.handle.rcu, buffer: forged(s.handle.rcu.buffer, -1, 0, 2) },
+      }),
+      RCU_BAD,
+    ],
+    [
+      'an Rcu buffer one 64-bit word longer than its header says',
+      (s) => ({
+        ...s.handle,
+        rcu: { ...s.handle.rcu, buffer: forged(s.handle.rcu.buffer, -1, 0, 8) },
+      }),
+      RCU_BAD,
+    ],
+    [
       'a space buffer of only the magic and the version',
       (s) => {
         const b = new SharedArrayBuffer(8);
@@ -118,7 +177,7 @@ describe('attach refuses forged handles with a typed error and changes nothing',
       ] as const
     ).map(([name, word, value]): [string, (s: IoasidSpace) => unknown, string[]] => [
       `space header ${name}`,
-      (s) => ({ ...s.handle, buffer: forged(s.handle.buffer, word, value) }),
+      (s) => ({ ...s.handle, buffer: forgedSpace(s.handle.buffer, word, value) }),
       SPACE_BAD,
     ]),
     ...(
@@ -135,7 +194,7 @@ describe('attach refuses forged handles with a typed error and changes nothing',
       `Rcu header ${name}`,
       (s) => ({
         ...s.handle,
-        rcu: { ...s.handle.rcu, buffer: forged(s.handle.rcu.buffer, word, value) },
+        rcu: { ...s.handle.rcu, buffer: forgedRcu(s.handle.rcu.buffer, word, value) },
       }),
       RCU_BAD,
     ]),

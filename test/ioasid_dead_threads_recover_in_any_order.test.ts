@@ -18,12 +18,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
+  spaceHeaderGeometry,
+  TS_RECOVERED,
+  TS_STATE,
+  threadSlotWord,
+} from '../src/core/ioasid/space-layout.js';
+import {
   audit,
   type Fixture,
   HangError,
   installKillPoints,
   OPS,
   runAlive,
+  runInjectedAt,
   runKilledAt,
   setup,
   uninstallKillPoints,
@@ -94,6 +101,7 @@ const D_DEATHS: Array<[string, number]> = [
   ['free with SPID', 6],
   ['alloc/free churn (batches, refills, drains)', 40],
   ['attachSpid', 4],
+  ['detachSpid', 8],
   ['setAlloc', 8],
 ];
 
@@ -119,6 +127,90 @@ function deadRecovererCase(
   return { killed, bad };
 }
 
+/**
+ * Two live threads call releaseThread(D) at once: R's call is interrupted at its builtin call
+ * k by main's (runInjectedAt). D is recovered once: one call recovers, the other returns 0
+ * (main's, once R's claim is in: it leaves D to R), and the audit finds D's share back.
+ */
+function concurrentCase(death: string, dk: number, k: number): { killed: boolean; bad: string[] } {
+  const { main, victim: d, f } = setup();
+  const r = IoasidSpace.attach(main.handle);
+  if (dk > 0) expect(runKilledAt(dk, () => OPS[death]!(d, f as Fixture))).toBe(true);
+  let first = -1;
+  let second = -1;
+  const injected = runInjectedAt(
+    k,
+    () => {
+      first = r.releaseThread(d.rcu.slot);
+    },
+    () => {
+      second = main.releaseThread(d.rcu.slot);
+    },
+  );
+  const bad: string[] = [];
+  if (injected) {
+    if (first > 0 && second > 0) bad.push(`both calls recovered: ${first} and ${second}`);
+    bad.push(...audit(main, [main, r]));
+  }
+  r.detach();
+  main.detach();
+  return { killed: injected, bad };
+}
+
+/**
+ * R died after releasing D's Rcu slot (RECOVERED set) but before leaving RECOVERING. While
+ * main's releaseThread(R) resumes D, a new thread N attaches into D's free Rcu slot (at each
+ * builtin call k of main's call), takes the slot over as RECOVERED allows, and allocates: both
+ * must complete and leave the space exact.
+ */
+function takeoverCase(
+  death: string,
+  dk: number,
+  j: number,
+  k: number,
+): { killed: boolean; bad: string[] } {
+  const { main, victim: d, f } = setup();
+  const r = IoasidSpace.attach(main.handle);
+  if (dk > 0) expect(runKilledAt(dk, () => OPS[death]!(d, f as Fixture))).toBe(true);
+  expect(runKilledAt(j, () => r.releaseThread(d.rcu.slot))).toBe(true);
+  let n: IoasidSpace | undefined;
+  const injected = runInjectedAt(
+    k,
+    () => main.releaseThread(r.rcu.slot),
+    () => {
+      n = IoasidSpace.attach(main.handle); // lands in D's released Rcu slot
+      n.free(f.a, n.alloc(f.a, 1, 31));
+      n.alloc(f.a, 1, 31);
+    },
+  );
+  const live = n === undefined ? [main] : [main, n];
+  const bad = injected ? audit(main, live) : [];
+  if (n !== undefined) {
+    n.freeAllInSet(f.a);
+    n.detach();
+  }
+  main.detach();
+  return { killed: injected, bad };
+}
+
+/** Kill points j of R's releaseThread(D) after which D is RECOVERED but still R's. */
+function recoveredButNotLeft(death: string, dk: number): number[] {
+  const js: number[] = [];
+  for (let j = 1; j < 2000; j++) {
+    const { main, victim: d, f } = setup();
+    const r = IoasidSpace.attach(main.handle);
+    if (dk > 0) expect(runKilledAt(dk, () => OPS[death]!(d, f as Fixture))).toBe(true);
+    const killed = runKilledAt(j, () => r.releaseThread(d.rcu.slot));
+    const i32 = new Int32Array(main.handle.buffer);
+    const ts = threadSlotWord(spaceHeaderGeometry(i32), d.rcu.slot);
+    const state = i32[ts + TS_STATE]!;
+    if (killed && i32[ts + TS_RECOVERED] === 1 && (state & 3) === 2) js.push(j);
+    main.detach();
+    if (!killed) break;
+  }
+  return js;
+}
+
 const ORDERS: Order[] = ['first-died-first', 'first-died-last', 'first-died-first, attach between'];
 
 /** Run `kase` at kill points 1, 2, ... until it completes unkilled; expect no failure. */
@@ -137,6 +229,19 @@ function everyKillPoint(who: string, kase: (k: number) => { killed: boolean; bad
 }
 
 describe('dead threads recover in any order', () => {
+  for (const [death, dk] of D_DEATHS) {
+    it(`D ${death}; R died between D's Rcu release and the end; an attach takes D over`, () => {
+      const js = recoveredButNotLeft(death, dk);
+      expect(js.length).toBeGreaterThan(0);
+      for (const j of js) everyKillPoint('the resumer', (k) => takeoverCase(death, dk, j, k));
+    });
+  }
+
+  for (const [death, k] of D_DEATHS) {
+    it(`D ${death}; a second releaseThread(D) at every call of a first one leaves D to it`, () =>
+      everyKillPoint('the first call', (j) => concurrentCase(death, k, j)));
+  }
+
   for (const order of ORDERS) {
     it(`A dead holding the SPID lock, B killed at every call of a free with a SPID: ${order}`, () =>
       everyKillPoint('B', (k) => spidLockCase(k, order)));

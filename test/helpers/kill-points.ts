@@ -11,7 +11,7 @@
  * one to wake a sleeper, so a wait that keeps coming back is a hang on a dead thread, thrown as
  * a HangError after HANG_WAITS returns (each returns at once, "timed-out").
  */
-import { IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
+import { INVALID_IOASID, IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
 import {
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
@@ -20,6 +20,7 @@ import {
   TS_STATE,
   threadSlotWord,
 } from '../../src/core/ioasid/space-layout.js';
+import { RCU_SLOT_OWNER, rcuSlotBase } from '../../src/core/rcu/rcu-layout.js';
 
 /** What a killed call throws. */
 export const KILL = Symbol('kill');
@@ -256,6 +257,15 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
   if (st.freeRecords + st.limboRecords + st.liveRecords !== MAX_IOASIDS)
     bad.push(`records: ${st.freeRecords} free + ${st.limboRecords} limbo + ${st.liveRecords} live`);
   const mapped = [...perSet.values()].reduce((x, y) => x + y, 0);
+  // SPIDs: every id's SPID is found, and the table holds exactly one entry per SPID.
+  let spids = 0;
+  for (let id = 1; id <= space.maxId; id++) {
+    const st = space.inspect(id);
+    if (st.state === 'free' || st.spid === INVALID_IOASID) continue;
+    spids++;
+    const found = space.findBySpid(st.set!, st.spid, false);
+    if (found !== id) bad.push(`id ${id}: its SPID ${st.spid} finds ${found}`);
+  }
   if (st.liveRecords !== mapped) bad.push(`${st.liveRecords} live records, ${mapped} ids`);
   // White-box (space-layout.ts): id bits, locks, thread slots.
   const i32 = new Int32Array(space.handle.buffer);
@@ -280,8 +290,18 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
         `thread slot ${slot}: state ${state}, ${liveSlots.has(slot) ? 'attached' : 'unused'} expected`,
       );
   }
-  const rcuSlots = space.rcu.stats().slots.map((s) => s.slot);
-  for (const slot of rcuSlots) if (!liveSlots.has(slot)) bad.push(`Rcu slot ${slot} still claimed`);
+  let entries = 0;
+  for (let b = 0; b < g.spidBuckets; b++) if (i32[g.spidBase + b]! > 0) entries++;
+  if (entries !== spids) bad.push(`${entries} SPID table entries for ${spids} SPIDs`);
+  // Every Rcu slot but the live ones free (OWNER 0: not claimed, not half released).
+  const rcuWords = new Int32Array(space.handle.rcu.buffer);
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    const owner = Atomics.load(rcuWords, rcuSlotBase(slot) + RCU_SLOT_OWNER);
+    if (liveSlots.has(slot) ? owner <= 0 : owner !== 0)
+      bad.push(
+        `Rcu slot ${slot}: owner ${owner}, ${liveSlots.has(slot) ? 'claimed' : 'free'} expected`,
+      );
+  }
   // Every id that is not allocated can be allocated (up to the capacity left).
   const room = space.available();
   const probe = space.setAlloc(null, 0, SetType.NULL);

@@ -51,6 +51,7 @@ import {
   REC_BATCH_COUNT,
   REC_BATCH_NEXT,
   REC_COOKIE,
+  REC_GEN_BITS,
   REC_NEXT,
   REC_SPID,
   REC_SPID_NONE,
@@ -356,4 +357,28 @@ export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
     if ((Atomics.load(i32, recWord(g, idx) + REC_STATE) & REC_ST_MASK) !== REC_ST_FREE) live++;
   }
   return { free, limbo, live };
+}
+
+/**
+ * Set `flag` in record `r`'s STATE while it is the live incarnation map word `m` names.
+ * CAS loop: retries only when STATE changed (a get/put by another thread: progress).
+ *
+ * Context: any thread; never blocks. Kill point rule: nothing but a return follows the CAS.
+ * @returns false when the record was reclaimed meanwhile (nothing changed)
+ */
+export function setStateFlag(i32: I32, r: number, m: number, flag: number): boolean {
+  for (;;) {
+    const s = Atomics.load(i32, r + REC_STATE);
+    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return false;
+    if (Atomics.compareExchange(i32, r + REC_STATE, s, s | flag) === s) return true;
+  }
+}
+
+/** Clear `flag` as setStateFlag sets it; a reclaimed record is left alone. */
+export function clearStateFlag(i32: I32, r: number, m: number, flag: number): void {
+  for (;;) {
+    const s = Atomics.load(i32, r + REC_STATE);
+    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return;
+    if (Atomics.compareExchange(i32, r + REC_STATE, s, s & ~flag) === s) return;
+  }
 }

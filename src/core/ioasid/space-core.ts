@@ -80,7 +80,14 @@ import {
 } from './capacity.js';
 import { Errno } from './errno.js';
 import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
-import { batchSeal, freeStackPop, limboPush, recordsCensus, recordsDrain } from './records.js';
+import {
+  batchSeal,
+  freeStackPop,
+  limboPush,
+  recordsCensus,
+  recordsDrain,
+  setStateFlag,
+} from './records.js';
 import {
   type SetInfo,
   setAllocLocked,
@@ -156,12 +163,13 @@ import {
   TS_RESERVED,
   TS_SET,
   TS_SPID_ATTACH_FLAGGED,
+  TS_SPID_DETACHING,
   TS_STATE,
   TS_UNUSED,
   threadSlotWord,
 } from './space-layout.js';
 import { lockAcquire, lockRelease } from './space-lock.js';
-import { spidBindLocked, spidLookup, spidRemoveLocked, unhashSpid } from './spid.js';
+import { spidBindLocked, spidLookup, spidUnbindLocked, unhashSpid } from './spid.js';
 import { claimThreadSlot, releaseDeadThread } from './thread-recovery.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
@@ -811,9 +819,13 @@ export class SpaceCore {
     return v;
   }
 
-  /** Unbind `id`'s SPID: 0, or -ENOENT (unknown id or no SPID). */
+  /**
+   * Unbind `id`'s SPID: 0, or -ENOENT (unknown id or no SPID). Under the SPID lock, inside a
+   * read-side section; the intent (TS_SPID_DETACHING, recorded before the first step) lets
+   * the recovery of a thread killed midway finish the unbinding (spid.ts spidUnbindLocked).
+   */
   detachSpid(id: number): number {
-    const { i32, g } = this;
+    const { i32, g, ts } = this;
     lockAcquire(i32, SPACE_SPID_LOCK_WORD, this.tag);
     this.rcu.readLock();
     let v = -Errno.ENOENT;
@@ -823,10 +835,12 @@ export class SpaceCore {
       const spid = Atomics.load(i32, r + REC_SPID);
       if (spid !== REC_SPID_NONE) {
         const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
-        spidRemoveLocked(i32, g, set, spid, (m & MAP_IDX_MASK) - 1);
-        // A CAS, not a store: a racing reclaim may have swung it to NONE already (spid.ts).
-        Atomics.compareExchange(i32, r + REC_SPID, spid, REC_SPID_NONE);
-        clearStateFlag(i32, r, m, REC_HAS_SPID); // after SPID is NONE (see attachSpid)
+        i32[ts + TS_AUX] = m;
+        i32[ts + TS_ID] = spid;
+        i32[ts + TS_SET] = set;
+        i32[ts + TS_OP] = TS_SPID_DETACHING;
+        spidUnbindLocked(i32, g, r, m, set, spid);
+        i32[ts + TS_OP] = TS_OP_NONE;
         v = 0;
       }
     }
@@ -1059,26 +1073,4 @@ export class SpaceCore {
 
 function refsOf(s: number): number {
   return (s >>> REC_REFS_SHIFT) & REC_REFS_MASK;
-}
-
-/**
- * Set `flag` in record `r`'s STATE while it is the live incarnation map word `m` names.
- * CAS loop: retries only when STATE changed (a get/put by another thread: progress).
- * @returns false when the record was reclaimed meanwhile (nothing changed)
- */
-function setStateFlag(i32: I32, r: number, m: number, flag: number): boolean {
-  for (;;) {
-    const s = Atomics.load(i32, r + REC_STATE);
-    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return false;
-    if (Atomics.compareExchange(i32, r + REC_STATE, s, s | flag) === s) return true;
-  }
-}
-
-/** Clear `flag` as setStateFlag sets it; a reclaimed record is left alone. */
-function clearStateFlag(i32: I32, r: number, m: number, flag: number): void {
-  for (;;) {
-    const s = Atomics.load(i32, r + REC_STATE);
-    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return;
-    if (Atomics.compareExchange(i32, r + REC_STATE, s, s & ~flag) === s) return;
-  }
 }

@@ -63,7 +63,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // thread slots  128                   32 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
 //                                                      slot is k; two 64-byte lines
 //   STATE         +0                                   attach, detach,            all        CAS / L/S: [recoverer:13 <<
-//                                                      releaseThread                         8 | RELEASE_RCU | state:2]
+//                                                      releaseThread                         8 | state:2]
 //   OP            +1                                   owner; its recoverer       recoverer  plain; intent and phase
 //                                                                                              (TS_OP_*, table below)
 //   SET, ID, REC  +2, +3, +4                           owner; its recoverer       recoverer  plain; operands
@@ -155,6 +155,8 @@ import { LINE_WORDS } from '../cache-line.js';
 // install         1      CAS AVAILABLE -> AUX                   CAPACITY/INSTALLED unwritten  write them
 // attachSpid      1      CAS STATE (HAS_SPID) of record AUX     SPID lock; binding of ID in   finish the binding (under
 //                                                               set SET half written          the dead thread's lock)
+// detachSpid      1      (recorded before its first step)       SPID lock; binding of ID in   finish the unbinding (same)
+//                                                               set SET half removed
 // ```
 // ---------------------------------------------------------------------------------------------
 
@@ -266,8 +268,6 @@ export const TS_STATE_MASK = 3;
 export const TS_UNUSED = 0;
 export const TS_ATTACHED = 1;
 export const TS_RECOVERING = 2;
-/** ... a request to release the slot's Rcu slot once its recovery completes ... */
-export const TS_RELEASE_RCU = 4;
 /** ... and, while RECOVERING, the recoverer's tag (its slot + 1) from this bit up. */
 export const TS_RECOVERER_SHIFT = 8;
 /** TS_OP: the operation in flight (low 4 bits) and how far it got (phase << 4). */
@@ -277,6 +277,7 @@ export const TS_OP_RECLAIM = 2;
 export const TS_OP_SET_ALLOC = 3;
 export const TS_OP_INSTALL = 4;
 export const TS_OP_SPID_ATTACH = 5;
+export const TS_OP_SPID_DETACH = 6;
 export const TS_OP_MASK = 15;
 export const TS_PHASE_SHIFT = 4;
 export const TS_PHASE_1 = 1 << TS_PHASE_SHIFT;
@@ -302,6 +303,9 @@ export const TS_INSTALL_SWUNG = TS_OP_INSTALL | TS_PHASE_1;
 /** attachSpid set HAS_SPID in the record of map word TS_AUX; binding TS_ID in set TS_SET to
  * finish, under the SPID lock it holds. */
 export const TS_SPID_ATTACH_FLAGGED = TS_OP_SPID_ATTACH | TS_PHASE_1;
+/** detachSpid is removing binding TS_ID (set TS_SET) of the record of map word TS_AUX, under
+ * the SPID lock it holds: every step of it can be done again. */
+export const TS_SPID_DETACHING = TS_OP_SPID_DETACH | TS_PHASE_1;
 
 // Set slot.
 export const SPACE_SET_WORDS = LINE_WORDS;

@@ -40,9 +40,10 @@
  * @internal
  */
 
-import { recWord } from './records.js';
+import { clearStateFlag, recWord } from './records.js';
 import {
   REC_GEN_BITS,
+  REC_HAS_SPID,
   REC_KEY,
   REC_KEY_SET_MASK,
   REC_SPID,
@@ -252,4 +253,28 @@ export function spidBindLocked(
     spidRemoveLocked(i32, g, set, spid, idx);
     Atomics.compareExchange(i32, r + REC_SPID, spid, REC_SPID_NONE);
   }
+}
+
+/**
+ * Remove binding `spid` (set `set`) of record `r`, the live incarnation of map word `m`: the
+ * entry, then the SPID word, then HAS_SPID (after SPID is NONE: see attachSpid). Idempotent,
+ * so that the recovery of a thread killed inside it can run it again (under the dead
+ * thread's SPID lock).
+ *
+ * Context: caller holds the SPID lock and is inside a read-side section (or recovers a thread
+ * that was); never blocks.
+ */
+export function spidUnbindLocked(
+  i32: I32,
+  g: SpaceGeometry,
+  r: number,
+  m: number,
+  set: number,
+  spid: number,
+): void {
+  if (DEBUG_LOCKS) assertLocked(i32, SPACE_SPID_LOCK_WORD);
+  spidRemoveLocked(i32, g, set, spid, (r - g.recordsBase) / SPACE_REC_WORDS);
+  // Only a racing reclaim writes it meanwhile, to NONE too (unhashSpid).
+  Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
+  clearStateFlag(i32, r, m, REC_HAS_SPID);
 }

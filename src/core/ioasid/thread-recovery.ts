@@ -10,7 +10,7 @@
  * with plain stores right after the atomic step that took it, with no call in between: a
  * terminated worker stops only at calls and loop back-edges (space-core.ts "Kill points").
  * - an operation in flight: TS_OP, an intent and its phase (the intent table in
- *   space-layout.ts: alloc, reclaim, setAlloc, installCapacity, attachSpid);
+ *   space-layout.ts: alloc, reclaim, setAlloc, installCapacity, attachSpid, detachSpid);
  * - capacity taken from a set it destroyed and not yet returned (TS_CAP), and capacity it
  *   reserved outside any set (TS_RESERVED);
  * - records: its cache, its retire batch, the limbo chains a drain of its holds;
@@ -30,13 +30,13 @@
  *    from which any later recoverer continues exactly;
  * 3. has one owner at a time, named in D's STATE (RECOVERING, recoverer's tag << 8). If the
  *    owner is another thread R, R finishes it, or, if R died, whoever recovers R does (R's
- *    TS_RECOVERING_SLOT points at D): `releaseThread(D)` then only asks, with RELEASE_RCU,
- *    that D's Rcu slot be released at the end, and returns. If the owner is D's own slot (a
- *    thread died in `attach()` while recovering the slot it inherited), `releaseThread(D)` or
- *    the next `attach()` into that slot takes it over;
- * 4. releases D's Rcu slot last, and only when `releaseThread(D)` asked for it (an `attach()`
- *    that recovers its own slot keeps it), resumably (`Rcu.resumeRelease`), then sets
- *    RECOVERED, then leaves RECOVERING (to UNUSED, or ATTACHED for an attach).
+ *    TS_RECOVERING_SLOT points at D): `releaseThread(D)` then returns at once. If the owner
+ *    is D's own slot (a thread died in `attach()` while recovering the slot it inherited),
+ *    `releaseThread(D)` or the next `attach()` into that slot takes it over;
+ * 4. releases D's Rcu slot last when the owner is another thread (a `releaseThread`; an
+ *    `attach()` recovering its own slot keeps the Rcu slot it holds), resumably
+ *    (`Rcu.resumeRelease`), then sets RECOVERED, then leaves RECOVERING (to UNUSED, or to
+ *    ATTACHED for an attach).
  * So `releaseThread` calls for several dead threads, in any order, each return without waiting
  * on any other thread, and once every dead thread had its call, everything is back.
  *
@@ -106,18 +106,18 @@ import {
   TS_RECOVERER_SHIFT,
   TS_RECOVERING,
   TS_RECOVERING_SLOT,
-  TS_RELEASE_RCU,
   TS_RESERVED,
   TS_SET,
   TS_SET_ALLOC_RESERVED,
   TS_SPID_ATTACH_FLAGGED,
+  TS_SPID_DETACHING,
   TS_STATE,
   TS_STATE_MASK,
   TS_UNUSED,
   threadSlotWord,
 } from './space-layout.js';
 import { lockForceRelease } from './space-lock.js';
-import { spidBindLocked, unhashSpid } from './spid.js';
+import { spidBindLocked, spidUnbindLocked, unhashSpid } from './spid.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
@@ -140,8 +140,8 @@ function isRecoveringBy(st: number, tag: number): boolean {
  * `releaseThread(slot)`: recover dead thread slot `slot`, then release its Rcu slot, run by the
  * thread in slot `mySlot`.
  *
- * CAS loop on the slot's STATE: retries only when STATE changed (another recoverer finished,
- * or asked for the release first).
+ * CAS loop on the slot's STATE: retries only when STATE changed (another recoverer claimed
+ * or finished it first).
  *
  * Context: the caller is attached and outside a read-side section; `slot`'s thread is dead.
  * Never waits (the order-free rule, module notes).
@@ -158,15 +158,12 @@ export function releaseDeadThread(
   const ts = threadSlotWord(g, slot);
   for (;;) {
     const st = Atomics.load(i32, ts + TS_STATE);
-    if ((st & TS_STATE_MASK) === TS_RECOVERING && !isRecoveringBy(st, slot + 1)) {
-      // Owned by another recoverer, alive or dead (rule 3): never wait for it.
-      if ((st & TS_RELEASE_RCU) !== 0) return 0;
-      if (Atomics.compareExchange(i32, ts + TS_STATE, st, st | TS_RELEASE_RCU) === st) return 0;
-      continue;
-    }
+    // Owned by another recoverer, alive or dead, which also releases the Rcu slot (rule 3):
+    // never wait for it.
+    if ((st & TS_STATE_MASK) === TS_RECOVERING && !isRecoveringBy(st, slot + 1)) return 0;
     // UNUSED (died in attach before claiming it: only the Rcu slot), ATTACHED (its owner
     // died), or RECOVERING by its own tag (died recovering its inherited slot): ours now.
-    const claimed = recoveringBy(mySlot + 1) | TS_RELEASE_RCU;
+    const claimed = recoveringBy(mySlot + 1);
     if (Atomics.compareExchange(i32, ts + TS_STATE, st, claimed) !== st) continue;
     // Kill point rule: recorded with no call since the claim.
     i32[ts + TS_RECOVERED] = 0;
@@ -226,7 +223,8 @@ export function claimThreadSlot(
 
 /**
  * Run (or continue) the recovery of slot `slot`, owned by the thread whose tag is `tag`, to
- * its end: the share, then the Rcu slot release if asked, RECOVERED, and STATE `final`.
+ * its end: the share, then the Rcu slot release (unless `tag` is the slot's own: an attach),
+ * RECOVERED, and STATE `final`.
  *
  * @param pointerTs - first word of the slot whose TS_RECOVERING_SLOT names `slot` (cleared at
  *   the end), or -1 for an attach recovering its own slot
@@ -244,23 +242,18 @@ function finishRecovery(
 ): number {
   const ts = threadSlotWord(g, slot);
   // RECOVERED: only the release of RECOVERING is left (rule 4); the share must not be touched
-  // again, since an attach may now own the slot.
+  // again, since an attach may now own the slot and be using its words. (Defensive against a
+  // live attacher running in parallel between the caller's STATE check and here; the
+  // single-threaded kill-point tests cannot interleave inside a live thread's operation.)
   let n = Atomics.load(i32, ts + TS_RECOVERED) === 0 ? recoverShare(i32, g, rcu, slot) : 0;
-  for (;;) {
-    const st = Atomics.load(i32, ts + TS_STATE);
-    if (!isRecoveringBy(st, tag)) break; // an attach finished it for us
-    if ((st & TS_RELEASE_RCU) !== 0 && Atomics.load(i32, ts + TS_RECOVERED) === 0) {
-      const released = rcu.resumeRelease(slot);
-      i32[ts + TS_RECOVERED] = 1; // kill point rule: its last step was the OWNER CAS
-      if (released) n++;
-      continue; // STATE again: the final CAS must start from what we just acted on
-    }
-    // The exact value: a RELEASE_RCU added meanwhile fails the CAS and is acted on above.
-    if (Atomics.compareExchange(i32, ts + TS_STATE, st, final) === st) {
-      if (counted) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
-      break;
-    }
+  if (tag !== slot + 1 && Atomics.load(i32, ts + TS_RECOVERED) === 0) {
+    const released = rcu.resumeRelease(slot);
+    i32[ts + TS_RECOVERED] = 1; // kill point rule: its last step was the OWNER CAS
+    if (released) n++;
   }
+  // A CAS: after RECOVERED, an attach into the released Rcu slot may have finished it for us.
+  if (Atomics.compareExchange(i32, ts + TS_STATE, recoveringBy(tag), final) === recoveringBy(tag))
+    if (counted) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
   if (pointerTs >= 0) i32[pointerTs + TS_RECOVERING_SLOT] = 0;
   return n;
 }
@@ -378,6 +371,12 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         // record is pinned by its read-side section (its Rcu slot is released last).
         const m = Atomics.load(i32, ts + TS_AUX);
         spidBindLocked(i32, g, recWord(g, (m & MAP_IDX_MASK) - 1), m, set, id);
+        i32[ts + TS_OP] = TS_OP_NONE;
+        break;
+      }
+      case TS_SPID_DETACHING: {
+        const m = Atomics.load(i32, ts + TS_AUX);
+        spidUnbindLocked(i32, g, recWord(g, (m & MAP_IDX_MASK) - 1), m, set, id);
         i32[ts + TS_OP] = TS_OP_NONE;
         break;
       }
