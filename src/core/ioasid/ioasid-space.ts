@@ -277,9 +277,16 @@ export class IoasidSpace {
    * Context: any thread, once per thread and space (detach before attaching again); does not
    * block, except if its Rcu slot was released with `rcu.releaseSlot` while a `releaseThread`
    * of the same slot was running: then it waits for that call (1 ms at a time).
-   * @returns the attached space
-   * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION; RcuError
-   * ERR_RCU_NO_SLOT when maxThreads threads are attached
+   * The handle's fields are read once each; every header word of the space buffer is checked
+   * against the limits `create` applies (space-header.ts), the Rcu's likewise (rcu-header.ts),
+   * and the Rcu must be the one the space was created with (same tag and slot count, no
+   * fault mode); all of it before any shared word is written or a reader slot claimed.
+   *
+   * @returns the attached space, whose `handle` is a fresh frozen copy of the one given
+   * @throws IoasidError ERR_IOASID_BAD_HANDLE (not a handle, a header `create` would not have
+   * written, or a space paired with another Rcu), ERR_IOASID_LAYOUT_VERSION; RcuError
+   * ERR_RCU_BAD_HANDLE, ERR_RCU_LAYOUT_VERSION for its Rcu part, ERR_RCU_NO_SLOT when
+   * maxThreads threads are attached
    */
   static attach(handle: IoasidHandle): IoasidSpace {
     const { buffer, rcu: rcuHandle } = snapshotHandle(handle);
