@@ -374,7 +374,12 @@ export function setStateFlag(i32: I32, r: number, m: number, flag: number): bool
   }
 }
 
-/** Clear `flag` as setStateFlag sets it; a reclaimed record is left alone. */
+/**
+ * Clear `flag` in record `r`'s STATE while it is the live incarnation map word `m` names; a
+ * reclaimed record is left alone. CAS loop as in setStateFlag.
+ *
+ * Context: any thread; never blocks.
+ */
 export function clearStateFlag(i32: I32, r: number, m: number, flag: number): void {
   for (;;) {
     const s = Atomics.load(i32, r + REC_STATE);

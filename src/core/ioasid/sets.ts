@@ -78,7 +78,15 @@ export function setWord(g: SpaceGeometry, set: number): number {
   return g.setsBase + set * SPACE_SET_WORDS;
 }
 
-/** The live-id count a COUNT word `w` of a set with quota `quota` stands for. */
+/**
+ * The live-id count a COUNT word stands for.
+ *
+ * @param w - a live COUNT word
+ * @param quota - the quota of the same incarnation of the set
+ *
+ * Context: pure.
+ * @returns the count (above `quota` only under the quota-check-then-act fault)
+ */
 export function setCountOf(w: number, quota: number): number {
   return quota + (w >> SET_UNIT_SHIFT);
 }
@@ -108,7 +116,14 @@ export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number 
   }
 }
 
-/** Did setReserveUnit fail (`w` is then its errno)? */
+/**
+ * Did setReserveUnit fail?
+ *
+ * @param w - what setReserveUnit returned
+ *
+ * Context: pure.
+ * @returns true when `w` is an errno, false when it is the COUNT word stored
+ */
 export function setReserveFailed(w: number): boolean {
   return (w & SET_FLAGS) !== 0;
 }

@@ -59,13 +59,22 @@ export interface SpaceHeader {
  * Records per retire batch for a pool of `maxIoasids` shared by `maxThreads` threads. Records
  * parked in per-thread batches are unusable until pushed: keep them a small share of the pool
  * (at most an eighth with every thread holding a nearly full batch).
+ *
+ * @param maxIoasids - the record-pool size
+ * @param maxThreads - the thread slots
+ *
+ * Context: pure; create() writes it, attach() checks the header against it.
+ * @returns 1 .. SPACE_RETIRE_BATCH
  */
 export function spaceRetireBatch(maxIoasids: number, maxThreads: number): number {
   return Math.max(1, Math.min(SPACE_RETIRE_BATCH, Math.floor(maxIoasids / (8 * maxThreads))));
 }
 
 /**
- * Write header `h` into a new space buffer `i32` (geometry `g`).
+ * Write header `h` into a new space buffer.
+ *
+ * @param i32 - the new buffer's view
+ * @param h - the header (validated options)
  *
  * Context: `create()` only, before the buffer is shared; MAGIC is written last by the caller.
  */

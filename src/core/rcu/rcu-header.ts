@@ -48,7 +48,15 @@ export interface RcuHeader {
   readonly tag: number;
 }
 
-/** The inclusive range of FAULT_ARG for `faultMode` with `maxThreads` slots. */
+/**
+ * The inclusive range of FAULT_ARG for a fault mode.
+ *
+ * @param faultMode - a FaultMode value
+ * @param maxThreads - the instance's reader slots
+ *
+ * Context: pure; create() validates options and attach() checks headers with it.
+ * @returns [lo, hi]: N >= 2 for skip-nth, a slot for ignore-reader, 0 otherwise
+ */
 export function rcuFaultArgRange(faultMode: number, maxThreads: number): [number, number] {
   if (faultMode === FaultMode.skipNth) return [2, 2 ** 31 - 1];
   if (faultMode === FaultMode.ignoreReader) return [0, maxThreads - 1];
