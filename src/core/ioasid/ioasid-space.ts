@@ -575,8 +575,8 @@ export class IoasidSpace {
    * @param set - the owning set (must match exactly; null is refused as in V4)
    * @param id - the id
    *
-   * Context: any attached thread; lock-free (the reclaim of an id with a SPID takes the SPID
-   * lock briefly); never blocks otherwise.
+   * Context: any attached thread; lock-free, the reclaim of an id with a SPID included (it
+   * unhashes the SPID with CASes); never blocks.
    * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending.
    * On error nothing changes.
    */
@@ -610,7 +610,7 @@ export class IoasidSpace {
    * @param set - the owning set, or null to skip the ownership check
    * @param id - the id
    *
-   * Context: any attached thread; lock-free (see `free` about SPIDs); never blocks.
+   * Context: any attached thread; lock-free (as `free`); never blocks.
    * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set.
    * On error nothing changes.
    */
