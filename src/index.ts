@@ -3,6 +3,8 @@
  *
  * `ioasid/rcu` is the userspace RCU on its own; this entry point re-exports it with the
  * allocator.
+ *
+ * @module ioasid
  */
 
 export * from './core/ioasid/ioasid-space.js';

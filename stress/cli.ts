@@ -2,16 +2,21 @@
 /**
  * `ioasid-stress [options]` runs a stress scenario; `ioasid-stress torture [options]` runs the
  * RCU torture test. Thin: parse, validate, call runStress(), render, exit.
- * Exit 0: every invariant held. Exit 1: an invariant was violated (named in the report).
- * Exit 2: bad usage or configuration, or a crash of the harness itself.
+ * Exit codes (EXIT in options.ts): 0 every invariant held; 1 an invariant was violated (named
+ * in the report); 2 bad usage or configuration, refused before the run; 3 an internal error.
+ * The `ioasid-stress` bin is bin.ts; running this file directly (node dist/stress/cli.js) works too.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomSeed } from '../src/workers/prng.js';
+import { OPS, type OpName } from '../src/workers/run-layout.js';
 import {
+  EXIT,
+  exitCodeHelp,
   formatHelp,
   isEntryPoint,
   type OptionSpec,
+  packageVersion,
   parseOptions,
   runCli,
   UsageError,
@@ -26,7 +31,7 @@ import {
   runStress,
   type StressConfig,
 } from './run-stress.js';
-import { FAULTS, type Fault, parseMix, SCENARIOS } from './scenarios.js';
+import { FAULTS, type Fault, mixOf, SCENARIOS } from './scenarios.js';
 import { main as tortureMain } from './torture/cli.js';
 
 const FROM_SCENARIO = 'from the scenario';
@@ -54,8 +59,12 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'mix',
-    kind: 'string',
-    help: `operation weights, e.g. alloc=40,free=30,find=30 (default: ${FROM_SCENARIO})`,
+    kind: 'weights',
+    choices: OPS,
+    min: 0,
+    // The weights' sum must stay below 2^32 for the CPUs' weighted pick (Prng.below).
+    max: 1_000_000,
+    help: `operation weights, e.g. alloc=40,free=30,find=30, unnamed ops 0 (default: ${FROM_SCENARIO})`,
   },
   { name: 'sets', kind: 'int', min: 1, max: 4096, help: `shared sets (default: ${FROM_SCENARIO})` },
   {
@@ -91,8 +100,8 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
     choices: FAULTS,
     help: "inject faults (adds to the scenario's own)",
   },
-  { name: 'json', kind: 'string', help: "write the report as JSON to FILE ('-' for stdout)" },
-  { name: 'report', kind: 'string', help: 'write a self-contained HTML report to FILE.html' },
+  { name: 'json', kind: 'output', stdout: true, help: 'write the report as JSON to FILE' },
+  { name: 'report', kind: 'output', help: 'write a self-contained HTML report to FILE' },
   {
     name: 'broken',
     kind: 'choice',
@@ -112,18 +121,17 @@ const USAGE = [
   ),
 ].join('\n');
 
+const EXIT_CODES = exitCodeHelp(
+  'every invariant held (VERDICT: PASS)',
+  'an invariant was violated (VERDICT: FAIL, the violation named in the report)',
+);
+
 /** Turn parsed flags into a complete, validated StressConfig. Throws UsageError. */
 export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
   const name = o.scenario as string;
   const s = SCENARIOS[name]!;
-  let mix = s.mix;
-  if (o.mix !== undefined) {
-    try {
-      mix = parseMix(o.mix as string);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const mix = o.mix === undefined ? s.mix : mixOf(o.mix as Partial<Record<OpName, number>>);
+  if (mix.every((w) => w === 0)) throw new UsageError('--mix needs at least one positive weight');
   const faults = [...new Set<Fault>([...s.faults, ...((o.fault as Fault[] | undefined) ?? [])])];
   let cpus = (o.cpus as number | undefined) ?? s.cpus;
   if (faults.includes('oversubscribe')) cpus = Math.max(cpus, 4 * availableParallelism());
@@ -150,8 +158,12 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'torture') return tortureMain(argv.slice(1));
   const o = parseOptions(STRESS_OPTIONS, argv);
   if (o.help) {
-    console.log(formatHelp(USAGE, STRESS_OPTIONS));
-    return 0;
+    console.log(formatHelp(USAGE, STRESS_OPTIONS, EXIT_CODES));
+    return EXIT.pass;
+  }
+  if (o.version) {
+    console.log(packageVersion());
+    return EXIT.pass;
   }
   const config = configFrom(o);
   const jsonTarget = o.json as string | undefined;
@@ -176,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(o.report as string, renderHtmlReport(report));
     if (!quiet) console.error(`HTML report: ${o.report}`);
   }
-  return report.verdict === 'PASS' ? 0 : 1;
+  return report.verdict === 'PASS' ? EXIT.pass : EXIT.violation;
 }
 
 if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

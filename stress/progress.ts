@@ -1,8 +1,12 @@
 /**
- * Live progress on stderr: one line redrawn in place on a TTY (log-update), plain periodic
- * lines otherwise (CI logs, pipes), nothing with --quiet.
+ * Live progress on stderr: one line redrawn in place on a TTY, plain periodic lines otherwise
+ * (CI logs, pipes), nothing with --quiet.
+ *
+ * Developer notes: the redraw is node:readline's cursorTo + clearLine, not a dependency (the
+ * library's users would install it for a CLI nicety). The line is cut to the terminal's width:
+ * a wrapped line would leave its first rows behind at each redraw.
  */
-import { createLogUpdate } from 'log-update';
+import { clearLine, cursorTo } from 'node:readline';
 import type { Sample } from './run-stress.js';
 
 export interface Progress {
@@ -18,7 +22,14 @@ export function createProgress(
   let last: Sample | undefined;
   let lastPlain = -Infinity;
   const tty = stream.isTTY === true;
-  const draw = tty ? createLogUpdate(stream) : undefined;
+  let drawn = false;
+  const draw = (line: string) => {
+    cursorTo(stream, 0);
+    clearLine(stream, 1);
+    const width = stream.columns > 1 ? stream.columns - 1 : line.length;
+    stream.write(line.length > width ? line.slice(0, width) : line);
+    drawn = true;
+  };
   return {
     update(s, facts) {
       const dt = last ? s.t - last.t : s.t;
@@ -30,14 +41,15 @@ export function createProgress(
         `t=${s.t.toFixed(1)}s  ops/s per CPU: ${rates.map(short).join(' ')}  live ids ${s.liveIds}  ` +
         `grace periods ${s.gracePeriods}  kills ${facts.kills}  stutters ${facts.stutters}  ` +
         `violations ${s.violations}`;
-      if (draw) draw(line);
+      if (tty) draw(line);
       else if (s.t - lastPlain >= 2) {
         lastPlain = s.t;
         stream.write(`${line}\n`);
       }
     },
     done() {
-      draw?.done();
+      if (drawn) stream.write('\n');
+      drawn = false;
     },
   };
 }

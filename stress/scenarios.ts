@@ -2,7 +2,7 @@
  * Built-in stress scenarios. Each is a complete StressConfig minus the seed; command-line
  * flags override any field.
  */
-import { N_OPS, OPS, type OpName } from '../src/workers/run-layout.js';
+import { OPS, type OpName } from '../src/workers/run-layout.js';
 
 export const FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -106,17 +106,3 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     maxHeld: 128,
   },
 });
-
-/** Parse "alloc=40,free=30,find=30" into a full mix; throws a message naming the bad part. */
-export function parseMix(text: string): number[] {
-  const mix = new Array<number>(N_OPS).fill(0);
-  for (const part of text.split(',')) {
-    const m = /^([A-Za-z]+)=(\d+)$/.exec(part.trim());
-    const op = m ? OPS.indexOf(m[1] as OpName) : -1;
-    if (!m || op < 0)
-      throw new Error(`bad --mix entry '${part}': use op=weight with op one of ${OPS.join(', ')}`);
-    mix[op] = Number(m[2]);
-  }
-  if (mix.every((w) => w === 0)) throw new Error('--mix needs at least one positive weight');
-  return mix;
-}

@@ -3,11 +3,21 @@
  * `npm run torture -- --seconds S --readers R --writers W [--broken MODE] [--seed N]`
  *
  * Thin: parse, validate, run, print, exit. Exit 0: SUCCESS (or, with --broken, the breakage
- * was caught). Exit 1: FAILURE (or a broken mode went unnoticed). Exit 2: bad usage or a crash.
+ * was caught). Exit 1: FAILURE (or a broken mode went unnoticed). Exit 2: bad usage, refused
+ * before the run. Exit 3: an internal error (EXIT in ../options.ts).
  */
 import type { RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
-import { formatHelp, isEntryPoint, type OptionSpec, parseOptions, runCli } from '../options.js';
+import {
+  EXIT,
+  exitCodeHelp,
+  formatHelp,
+  isEntryPoint,
+  type OptionSpec,
+  packageVersion,
+  parseOptions,
+  runCli,
+} from '../options.js';
 import {
   BROKEN_MODES,
   type BrokenMode,
@@ -94,11 +104,20 @@ const USAGE =
   'Tortures the RCU: writers publish and retire records, readers check their age (Reader Pipe)\n' +
   'and the grace periods they saw end (Reader Batch); any count in bucket 2 or above is FAILURE.';
 
+const EXIT_CODES = exitCodeHelp(
+  'VERDICT: SUCCESS; with --broken: the breakage was caught',
+  'VERDICT: FAILURE; with --broken: the breakage went unnoticed',
+);
+
 export async function main(argv: string[]): Promise<number> {
   const o = parseOptions(TORTURE_OPTIONS, argv);
   if (o.help) {
-    console.log(formatHelp(USAGE, TORTURE_OPTIONS));
-    return 0;
+    console.log(formatHelp(USAGE, TORTURE_OPTIONS, EXIT_CODES));
+    return EXIT.pass;
+  }
+  if (o.version) {
+    console.log(packageVersion());
+    return EXIT.pass;
   }
   const seed = (o.seed as number | undefined) ?? randomSeed();
   const broken = (o.broken as BrokenMode | undefined) ?? null;
@@ -130,9 +149,9 @@ export async function main(argv: string[]): Promise<number> {
         ? `broken mode '${broken}' was caught, as it must be`
         : `!!! broken mode '${broken}' was NOT caught: the harness cannot see this bug`,
     );
-    return caught ? 0 : 1;
+    return caught ? EXIT.pass : EXIT.violation;
   }
-  return caught ? 1 : 0;
+  return caught ? EXIT.violation : EXIT.pass;
 }
 
 if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

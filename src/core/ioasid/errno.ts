@@ -12,15 +12,25 @@
 
 /** Linux errno numbers used by this project (positive; the API returns them negated). */
 export const Errno = Object.freeze({
+  /** Operation not permitted. */
   EPERM: 1,
+  /** No such id or binding. */
   ENOENT: 2,
+  /** Try again: a count would overflow, or a getter refused. */
   EAGAIN: 11,
+  /** No free record to hold a new id. */
   ENOMEM: 12,
+  /** The id belongs to another set. */
   EACCES: 13,
+  /** In use: already installed, attached or free-pending, or ids remain. */
   EBUSY: 16,
+  /** Already exists (a live MM set with this token). */
   EEXIST: 17,
+  /** An invalid argument: unknown set, empty range, value out of range. */
   EINVAL: 22,
+  /** No free id in the range, or no capacity left for a quota. */
   ENOSPC: 28,
+  /** The set's quota is reached. */
   EDQUOT: 122,
 } as const);
 

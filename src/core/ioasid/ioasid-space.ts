@@ -87,7 +87,12 @@ export type { IdState, IoasidStats } from './space-core.js';
 export const INVALID_IOASID = 0xffffffff;
 
 /** Set types, with the kernel's numbering. */
-export const SetType = Object.freeze({ NULL: 1, MM: 2 } as const);
+export const SetType = Object.freeze({
+  /** A set with no token (`setAlloc(null, ...)`). */
+  NULL: 1,
+  /** A set bound to an address-space token: one live MM set per token. */
+  MM: 2,
+} as const);
 /** One of the values of {@link SetType}. */
 export type SetType = (typeof SetType)[keyof typeof SetType];
 
@@ -179,9 +184,13 @@ const HANDLE_KIND = 'ioasid/space';
 
 /** A structured-cloneable reference to a space: send it to workers. */
 export interface IoasidHandle {
+  /** Always `'ioasid/space'`: `IoasidSpace.attach` refuses anything else. */
   readonly kind: typeof HANDLE_KIND;
+  /** The buffer's layout version; `IoasidSpace.attach` refuses another. */
   readonly version: number;
+  /** The space's shared memory: header, sets, id bitmap, records and thread slots. */
   readonly buffer: SharedArrayBuffer;
+  /** The handle of the space's own RCU instance, which guards record reuse. */
   readonly rcu: RcuHandle;
 }
 

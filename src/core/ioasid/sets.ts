@@ -330,10 +330,15 @@ export function setAllocLocked(
 
 /** Snapshot of one set, as returned by `IoasidSpace.setInfo`. */
 export interface SetInfo {
+  /** The set's type (a value of `SetType`). */
   type: number;
+  /** The MM set's token, or null for a NULL set. */
   token: number | null;
+  /** Most ids the set may hold at once. */
   quota: number;
+  /** Ids the set holds now, counted against its quota. */
   count: number;
+  /** `setFree` was called while ids remained: the set dies with its last id. */
   freePending: boolean;
 }
 

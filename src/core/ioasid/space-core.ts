@@ -191,22 +191,32 @@ const PUB_INC = 3;
 
 /** `inspect` result. */
 export interface IdState {
+  /** 'idle' = allocated with one reference, 'active' = more than one, 'free-pending' = freed
+   * while referenced. */
   state: 'free' | 'idle' | 'active' | 'free-pending';
+  /** The owning set, or null when free. */
   set: number | null;
+  /** References held (1 from alloc, plus one per `get`). */
   refs: number;
   /** INVALID_IOASID (0xFFFFFFFF) when no SPID is attached. */
   spid: number;
+  /** The private value given to `alloc` or `attachData` (0 = none). */
   data: number;
 }
 
 /** Counters and record census, as returned by `IoasidSpace.stats()`. */
 export interface IoasidStats {
+  /** `alloc` calls that found no free id in their range (-ENOSPC). */
   enospc: number;
+  /** `alloc` calls refused by their set's quota (-EDQUOT). */
   edquot: number;
+  /** `alloc` calls that found no free record (-ENOMEM). */
   enomem: number;
   /** Records moved from limbo back to the free stack. */
   recycled: number;
+  /** Times a thread took the limbo list to recycle the records whose grace period ended. */
   drains: number;
+  /** Sets destroyed, their quota given back to the space's capacity. */
   setsDestroyed: number;
   /**
    * Times a `find`/`findBySpid` saw its record recycled while it was inside its read-side
@@ -219,7 +229,9 @@ export interface IoasidStats {
   /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
    * batches) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
+  /** Records waiting for a grace period (limbo, retire batches). Exact only when quiet. */
   limboRecords: number;
+  /** Records holding an allocation. Exact only when quiet. */
   liveRecords: number;
 }
 

@@ -28,6 +28,8 @@
  * 1 ms timer while the queue is non-empty (a thread whose loop never yields to its event loop
  * must call `runCallbacks()` itself). Cookies are non-decreasing along the queue, so the queue
  * drains from its head.
+ *
+ * @module ioasid/rcu
  */
 import { threadId } from 'node:worker_threads';
 import { WORD_BYTES } from '../cache-line.js';
@@ -147,13 +149,17 @@ const HANDLE_KIND = 'ioasid/rcu';
 
 /** A structured-cloneable reference to an RCU instance: send it to workers. */
 export interface RcuHandle {
+  /** Always `'ioasid/rcu'`: `Rcu.attach` refuses anything else. */
   readonly kind: typeof HANDLE_KIND;
+  /** The buffer's layout version; `Rcu.attach` refuses another (ERR_RCU_LAYOUT_VERSION). */
   readonly version: number;
+  /** The instance's shared memory: header, grace-period words and reader slots. */
   readonly buffer: SharedArrayBuffer;
 }
 
 /** One reader slot as `stats()` reports it. */
 export interface RcuSlotState {
+  /** The slot's index, as `registerThread()` returned it. */
   slot: number;
   /** threadId of the owner (0 = main thread). */
   ownerThreadId: number;
@@ -167,12 +173,15 @@ export interface RcuSlotState {
 
 /** What `stats()` returns: a lock-free, possibly stale snapshot. */
 export interface RcuStats {
+  /** The flavor chosen at `Rcu.create`. */
   flavor: RcuFlavor;
+  /** Grace periods completed since `Rcu.create`. */
   gracePeriods: number;
   /** True while a grace period is in flight. */
   inProgress: boolean;
   /** threadId of the thread holding GP_LOCK (leading or polling a grace period), or -1. */
   leaderThreadId: number;
+  /** Times a grace period waited `stallMs` on one reader (each one also warned). */
   stalls: number;
   /** Times a grace-period leader slept waiting for readers. */
   sleeps: number;
@@ -182,6 +191,7 @@ export interface RcuStats {
   skipped: number;
   /** Slots freed by releaseSlot(). */
   released: number;
+  /** Reader slots in the buffer (the `maxThreads` option). */
   maxThreads: number;
   /** Claimed slots only. */
   slots: RcuSlotState[];
