@@ -14,9 +14,9 @@
  *
  * ## Kill safety
  * The harness terminates a CPU at any point of any operation, including while it holds the
- * set lock (setAlloc) or the SPID lock (attachSpid, detachSpid, the reclaim of an id with a
- * SPID in free, put or freeAllInSet), leads a grace period (detachData, or an alloc driving
- * one) or sits in a read-side section. The space takes all of that back (`releaseThread`).
+ * set lock (setAlloc, setFree) or the SPID lock (attachSpid, detachSpid; the reclaim of an id
+ * with a SPID in free, put or freeAllInSet unhashes it without the lock), leads a grace
+ * period (detachData, or an alloc driving one) or sits in a read-side section. The space takes all of that back (`releaseThread`).
  * What is left is this CPU's own bookkeeping, which is correct whichever of its statements
  * was the last:
  * - Shadow claim (`adopt`, after alloc returned): claimed, then counted, then held, then

@@ -136,7 +136,7 @@ export class ReserveCapacityCommand implements fc.Command<ModelView, Real> {
   }
 }
 
-/** cancelCapacity(n): n taken modulo (reserved + 2), so sometimes more than was reserved. */
+/** cancelCapacity(n): n taken modulo (reserved + 2), so sometimes more than this thread reserved (-EINVAL). */
 export class CancelCapacityCommand implements fc.Command<ModelView, Real> {
   constructor(readonly seed: number) {}
   check(): boolean {
@@ -146,7 +146,7 @@ export class CancelCapacityCommand implements fc.Command<ModelView, Real> {
     const n = this.seed % (m.reserved + 2);
     const got = r.space.cancelCapacity(n);
     let want = -Errno.EINVAL;
-    if (n + m.available <= m.o.capacity) {
+    if (n <= m.reserved) {
       m.available += n;
       m.reserved = Math.max(0, m.reserved - n);
       want = m.available;
