@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomSeed } from '../src/workers/prng.js';
+import { BROKEN_TWIN_NAMES } from './broken-twins.js';
 import { exitCodeOf, interruptOnSignals } from './interrupt.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
 import {
@@ -25,13 +26,7 @@ import {
 import { createProgress } from './progress.js';
 import { formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
-import {
-  BROKEN_ALLOCATORS,
-  type BrokenAllocator,
-  checkConfig,
-  runStress,
-  type StressConfig,
-} from './run-stress.js';
+import { checkConfig, runStress, type StressConfig } from './run-stress.js';
 import { FAULTS, type Fault, mixOf, SCENARIOS } from './scenarios.js';
 import { main as tortureMain } from './torture/cli.js';
 
@@ -106,7 +101,7 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'broken',
     kind: 'choice',
-    choices: BROKEN_ALLOCATORS,
+    choices: BROKEN_TWIN_NAMES,
     help: "run a broken twin of one invariant's mechanism (the run must catch it: exit 1; a scenario that cannot catch it exits 2)",
   },
   { name: 'quiet', kind: 'boolean', default: false, help: 'no progress output' },
@@ -148,7 +143,7 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     seed: (o.seed as number | undefined) ?? randomSeed(),
     faults,
     maxHeld: s.maxHeld,
-    broken: o.broken as BrokenAllocator | undefined,
+    broken: o.broken as string | undefined,
   };
   const problems = checkConfig(config);
   if (problems.length > 0) throw new UsageError(problems.join('; '));
