@@ -1,0 +1,105 @@
+/**
+ * Bonds: the IOMMU driver's per-(PF, mm) binding records (Linux's `intel_svm_dev`), in a pool
+ * in the hardware buffer so that any thread can resume a teardown from the phase a bond
+ * records. A bond is claimed by CAS (lowest free index first, so a freed bond is reused soon:
+ * what makes a missing grace period visible), and given back only after an RCU grace period
+ * (the PRQ thread reads bonds inside read-side sections). STAMP counts the bond's reuses;
+ * a reader that saw one stamp and later sees another knows the bond was recycled under it
+ * (INV-15).
+ *
+ * @internal
+ */
+import type { HwContext } from './hw-context.js';
+import {
+  B_COOKIE_HI,
+  B_COOKIE_LO,
+  B_FLAGS,
+  B_GEN,
+  B_MM,
+  B_OWNER,
+  B_PASID,
+  B_PF,
+  B_PHASES,
+  B_REFS,
+  B_STAMP,
+  B_STATE,
+  B_SUB,
+  B_TOKEN,
+  B_WAIT_STATUS,
+  B_WAIT_TICKET,
+  BOND_WORDS,
+  BS_BINDING,
+  BS_FREE,
+  bondWord,
+} from './hw-layout.js';
+
+/** Word index of field `f` of bond `b`. */
+export function bf(hw: HwContext, b: number, f: number): number {
+  return bondWord(hw.g, b) + f;
+}
+
+/**
+ * Claim a free bond for (pf, pasid, gen, mm) in state BINDING.
+ *
+ * @param saved - receives the bond's previous words, for `bondUnclaim`
+ *
+ * Context: any attached thread; lock-free (a CAS per free candidate).
+ * @returns the bond index, or -1 when the pool is exhausted (nothing changed)
+ */
+export function bondClaim(
+  hw: HwContext,
+  pf: number,
+  pasid: number,
+  gen: number,
+  rec: number,
+  token: number,
+  saved: Int32Array,
+): number {
+  for (let b = 0; b < hw.g.shape.bonds; b++) {
+    const st = bf(hw, b, B_STATE);
+    if (hw.ld(st) !== BS_FREE) continue;
+    if (Atomics.compareExchange(hw.i32, st, BS_FREE, BS_BINDING) !== BS_FREE) continue;
+    for (let f = 0; f < BOND_WORDS; f++) saved[f] = hw.ld(bf(hw, b, f));
+    saved[B_STATE] = BS_FREE;
+    Atomics.add(hw.i32, bf(hw, b, B_STAMP), 1);
+    hw.st(bf(hw, b, B_PF), pf);
+    hw.st(bf(hw, b, B_PASID), pasid);
+    hw.st(bf(hw, b, B_GEN), gen);
+    hw.st(bf(hw, b, B_MM), rec);
+    hw.st(bf(hw, b, B_TOKEN), token);
+    hw.st(bf(hw, b, B_REFS), 1);
+    for (const f of [B_PHASES, B_FLAGS, B_OWNER, B_WAIT_TICKET, B_WAIT_STATUS, B_SUB])
+      hw.st(bf(hw, b, f), 0);
+    hw.st(bf(hw, b, B_COOKIE_LO), 0);
+    hw.st(bf(hw, b, B_COOKIE_HI), 0);
+    return b;
+  }
+  return -1;
+}
+
+/**
+ * Undo a claim whose bind failed: the bond's words as they were, then FREE.
+ *
+ * Context: the claimer; the bond was never published to anyone.
+ */
+export function bondUnclaim(hw: HwContext, b: number, saved: Int32Array): void {
+  for (let f = 1; f < BOND_WORDS; f++) hw.st(bf(hw, b, f), saved[f]!);
+  hw.st(bf(hw, b, B_STATE), BS_FREE);
+}
+
+/** Give bond `b` back to the pool. Context: the teardown that owns it, after a grace period. */
+export function bondFree(hw: HwContext, b: number): void {
+  hw.st(bf(hw, b, B_OWNER), 0);
+  hw.st(bf(hw, b, B_STATE), BS_FREE);
+}
+
+/** Store an RCU cookie (< 2^53) in the bond. */
+export function bondSetCookie(hw: HwContext, b: number, cookie: number): void {
+  hw.st(bf(hw, b, B_COOKIE_LO), cookie % 2 ** 26);
+  hw.st(bf(hw, b, B_COOKIE_HI), Math.floor(cookie / 2 ** 26));
+}
+
+/** The RCU cookie stored in the bond. */
+export function bondCookie(hw: HwContext, b: number): number {
+  return hw.ld(bf(hw, b, B_COOKIE_HI)) * 2 ** 26 + hw.ld(bf(hw, b, B_COOKIE_LO));
+}
