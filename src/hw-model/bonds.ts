@@ -27,6 +27,7 @@ import {
   B_TOKEN,
   B_WAIT_STATUS,
   B_WAIT_TICKET,
+  BF_REF_DROPPED,
   BOND_WORDS,
   BS_BINDING,
   BS_FREE,
@@ -102,4 +103,26 @@ export function bondSetCookie(hw: HwContext, b: number, cookie: number): void {
 /** The RCU cookie stored in the bond. */
 export function bondCookie(hw: HwContext, b: number): number {
   return hw.ld(bf(hw, b, B_COOKIE_HI)) * 2 ** 26 + hw.ld(bf(hw, b, B_COOKIE_LO));
+}
+
+/**
+ * True when a bond of the mm with `token`, other than `except`, still holds its share of the
+ * driver's reference (not freed, reference not dropped).
+ *
+ * Context: any thread; lock-free; exact for the one thread that drives the mm's teardowns.
+ */
+export function otherBondsHoldRef(hw: HwContext, token: number, except: number): boolean {
+  for (let b = 0; b < hw.g.shape.bonds; b++) {
+    if (b === except || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+    if (hw.ld(bf(hw, b, B_TOKEN)) === token && !(hw.ld(bf(hw, b, B_FLAGS)) & BF_REF_DROPPED))
+      return true;
+  }
+  return false;
+}
+
+/** True when some bond of the mm with `token` is not free yet. */
+export function anyBondOf(hw: HwContext, token: number): boolean {
+  for (let b = 0; b < hw.g.shape.bonds; b++)
+    if (hw.ld(bf(hw, b, B_STATE)) !== BS_FREE && hw.ld(bf(hw, b, B_TOKEN)) === token) return true;
+  return false;
 }

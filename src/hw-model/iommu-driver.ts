@@ -155,6 +155,9 @@ function bindAgain(hw: HwContext, pf: number, b: number, token: number): number 
 
 function failBind(hw: HwContext, pf: number, err: number, token: number): number {
   hw.count(C.bindErrors);
+  if (err === -HwErrno.ENOSPC) hw.count(C.bindEnospc);
+  else if (err === -HwErrno.EDQUOT) hw.count(C.bindEdquot);
+  else if (err === -HwErrno.EOVERFLOW) hw.count(C.bindEoverflow);
   hw.log.emit(Ev.BIND_FAIL, 0, 0, pf, err, token);
   return err;
 }

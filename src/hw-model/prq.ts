@@ -29,9 +29,11 @@ import { Ev, PR_OVERFLOW, PR_STOP } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_PASID,
+  B_PF,
   B_STAMP,
   B_STATE,
   B_TOKEN,
+  BS_FREE,
   BS_LIVE,
   G_RESP,
   G_STATE,
@@ -123,9 +125,8 @@ export interface PrqJob {
   slot: number;
   stop: boolean;
   resp: number;
-  /** Bond looked at inside the read-side section (-1 none) and its stamp then. */
-  bond: number;
-  stamp: number;
+  /** Bonds walked inside the read-side section and their stamps then (pairs). */
+  walked: number[];
   inRead: boolean;
 }
 
@@ -154,8 +155,7 @@ export function prqBegin(hw: HwContext): PrqJob | null {
     slot: hw.ld(w + PQ_SLOT),
     stop: (hdr & PQH_STOP) !== 0,
     resp: RESP_INVALID,
-    bond: -1,
-    stamp: 0,
+    walked: [],
     inRead: false,
   };
   if (job.stop) return job;
@@ -174,10 +174,15 @@ function resolve(hw: HwContext, job: PrqJob, page: number): void {
   // The getter of Linux's lookup: the mm must still be this one and alive.
   if (hw.ld(mmField(hw, rec, MM_TOKEN)) !== token) return;
   if (hw.ld(mmField(hw, rec, MM_STATE)) !== MMS_ALIVE) return;
-  const b = bondOf(hw, rec, job.pf);
+  // Walk the mm's bonds as Linux walks svm->devs (list_for_each_entry_rcu) for the requester.
+  let b = -1;
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const x = bondOf(hw, rec, pf);
+    if (x < 0) continue;
+    job.walked.push(x, hw.ld(bf(hw, x, B_STAMP)));
+    if (hw.ld(bf(hw, x, B_PF)) === job.pf) b = x;
+  }
   if (b < 0) return;
-  job.bond = b;
-  job.stamp = hw.ld(bf(hw, b, B_STAMP));
   if (hw.ld(bf(hw, b, B_STATE)) !== BS_LIVE) return;
   if (hw.ld(bf(hw, b, B_TOKEN)) !== token || hw.ld(bf(hw, b, B_PASID)) !== job.pasid) return;
   if (page < 0 || page >= hw.g.shape.pagesPerMm) return;
@@ -194,7 +199,11 @@ function resolve(hw: HwContext, job: PrqJob, page: number): void {
  */
 export function prqFinish(hw: HwContext, job: PrqJob): boolean {
   let rcuOk = 1;
-  if (job.bond >= 0 && hw.ld(bf(hw, job.bond, B_STAMP)) !== job.stamp) rcuOk = 0;
+  for (let i = 0; i < job.walked.length; i += 2) {
+    const b = job.walked[i]!;
+    if (hw.ld(bf(hw, b, B_STATE)) === BS_FREE || hw.ld(bf(hw, b, B_STAMP)) !== job.walked[i + 1])
+      rcuOk = 0;
+  }
   if (!job.stop) {
     const q = qiSubmit(
       hw,

@@ -32,7 +32,7 @@
  *
  * @internal
  */
-import { bf, bondCookie, bondFree, bondSetCookie } from './bonds.js';
+import { anyBondOf, bf, bondCookie, bondFree, bondSetCookie, otherBondsHoldRef } from './bonds.js';
 import { C } from './counters.js';
 import {
   commandOp,
@@ -342,12 +342,15 @@ function drainPrq(hw: HwContext, b: number): number {
 }
 
 /**
- * P7: sub 0 take a grace-period cookie; sub 1 wait for it, then free the bond and drop the
- * driver's reference with the mm's last bond. Mutation bond-free-without-gp skips the wait.
+ * P7 (RCU: unlink, grace period, free): sub 0 unlinks the bond from its mm (the PRQ thread
+ * walks the mm's bonds under RCU) and takes a grace-period cookie; sub 1 waits for the grace
+ * period, drops the driver's reference with the mm's last bond, frees the bond. Mutation
+ * bond-free-without-gp skips the wait.
  */
 function release(hw: HwContext, b: number): number {
   const subW = bf(hw, b, B_SUB);
   if (hw.ld(subW) === 0) {
+    unlink(hw, b);
     bondSetCookie(hw, b, hw.rcu.getState());
     hw.st(subW, 1);
     if (hw.mutation !== M_BOND_FREE_WITHOUT_GP) return TD_PROGRESS;
@@ -363,9 +366,17 @@ function release(hw: HwContext, b: number): number {
   return TD_DONE;
 }
 
+/** Remove the bond from its mm's list (idempotent). */
+function unlink(hw: HwContext, b: number): void {
+  const rec = hw.ld(bf(hw, b, B_MM));
+  const pf = hw.ld(bf(hw, b, B_PF));
+  Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_BOND + pf), b + 1, 0);
+}
+
 /**
- * Unlink the bond from its mm, log P7, and with the mm's last bond give the driver's
- * reference back (mm lifetime: put; bind lifetime: the PASID itself is freed).
+ * Log P7 and, with the mm's last bond, give the driver's reference back (mm lifetime: put;
+ * bind lifetime: the PASID itself is freed). Normally after the grace period; under mutation
+ * reclaim-at-p2 right after P2 (the bond is then unlinked here too).
  */
 function dropReference(hw: HwContext, b: number): void {
   const rec = hw.ld(bf(hw, b, B_MM));
@@ -374,7 +385,7 @@ function dropReference(hw: HwContext, b: number): void {
   const gen = hw.ld(bf(hw, b, B_GEN));
   const token = hw.ld(bf(hw, b, B_TOKEN));
   Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_REF_DROPPED);
-  Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_BOND + pf), b + 1, 0);
+  unlink(hw, b);
   const flags = hw.ld(bf(hw, b, B_FLAGS));
   hw.count(C.teardowns);
   // Logged before the reference drop below (log-order rule): P7 precedes any reclaim.
@@ -387,7 +398,7 @@ function dropReference(hw: HwContext, b: number): void {
     b,
     flags & BF_EXCEPTION ? PH_EXCEPTION : 0,
   );
-  if (!noBondsLeft(hw, rec)) return;
+  if (otherBondsHoldRef(hw, token, b)) return;
   if (hw.bindLifetime) freeBindLifetimePasid(hw, rec, pasid, gen, token);
   else putDriverReference(hw, rec, pasid, gen, token);
 }
@@ -440,7 +451,8 @@ function freeBindLifetimePasid(
  * and its PASID given back (freed at exit, or at the last unbind with bind lifetime).
  */
 export function freeMmIfDone(hw: HwContext, rec: number): void {
-  if (hw.ld(mmField(hw, rec, MM_STATE)) !== MMS_DEAD || !noBondsLeft(hw, rec)) return;
+  if (hw.ld(mmField(hw, rec, MM_STATE)) !== MMS_DEAD) return;
+  if (!noBondsLeft(hw, rec) || anyBondOf(hw, hw.ld(mmField(hw, rec, MM_TOKEN)))) return;
   if (hw.ld(mmField(hw, rec, MM_SVM_REF)) !== SVM_NONE) return;
   if (
     hw.ld(mmField(hw, rec, MM_PASID)) !== 0 &&
