@@ -221,23 +221,31 @@ export class ModelChecker {
     this.#ghost.remember(ev);
     switch (ev.kind) {
       case Ev.ALLOC:
-        return this.#alloc(ev);
+        this.#alloc(ev);
+        break;
       case Ev.GET:
-        return this.#get(ev);
+        this.#get(ev);
+        break;
       case Ev.PUT:
-        return this.#drop(ev, 'PUT');
+        this.#drop(ev, 'PUT');
+        break;
       case Ev.FREE_CALL:
-        return this.#drop(ev, 'FREE');
+        this.#drop(ev, 'FREE');
+        break;
       case Ev.NOTIFY_FREE:
-        return this.#notify(ev);
+        this.#notify(ev);
+        break;
       case Ev.BIND:
-        return this.#bind(ev);
+        this.#bind(ev);
+        break;
       case Ev.UNBIND:
-        return this.#unbind(ev);
+        this.#unbind(ev);
+        break;
       case Ev.PHASE:
-        return this.#phase(ev);
+        this.#phase(ev);
+        break;
       case Ev.TRANSLATE:
-        return this.#judge(
+        this.#judge(
           'INV-10',
           ev.pasid,
           ev.b === ev.gen
@@ -245,18 +253,23 @@ export class ModelChecker {
             : `a translation for pasid ${ev.pasid} gen ${ev.gen} on pf${ev.pf} used an entry of gen ${ev.b} (${['table', 'PASID cache', 'IOTLB', 'device TLB'][ev.c]})`,
           ev,
         );
+        break;
       case Ev.SUBMIT:
       case Ev.GP_FIXUP:
       case Ev.WQ_PROGRAM:
-        return this.#judge('INV-5', ev.pasid, this.#notLive(ev, EV_NAMES[ev.kind]!), ev);
+        this.#judge('INV-5', ev.pasid, this.#notLive(ev, EV_NAMES[ev.kind]!), ev);
+        break;
       case Ev.PAGE_REQ:
-        return this.#pageRequest(ev);
+        this.#pageRequest(ev);
+        break;
       case Ev.PRQ_SERVICE:
-        return this.#prqService(ev);
+        this.#prqService(ev);
+        break;
       case Ev.PRG_RESP:
-        return this.#prgResponse(ev);
+        this.#prgResponse(ev);
+        break;
       default:
-        return;
+        break;
     }
   }
 
