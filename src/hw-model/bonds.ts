@@ -11,6 +11,7 @@
  */
 import type { HwContext } from './hw-context.js';
 import {
+  B_CLAIM,
   B_COOKIE_HI,
   B_COOKIE_LO,
   B_FLAGS,
@@ -57,11 +58,14 @@ export function bondClaim(
   saved: Int32Array,
 ): number {
   for (let b = 0; b < hw.g.shape.bonds; b++) {
-    const st = bf(hw, b, B_STATE);
-    if (hw.ld(st) !== BS_FREE) continue;
-    if (Atomics.compareExchange(hw.i32, st, BS_FREE, BS_BINDING) !== BS_FREE) continue;
+    const claim = bf(hw, b, B_CLAIM);
+    if (hw.ld(claim) !== 0) continue;
+    // The claim records who took the bond in the same CAS (recovery finds a dead bind's
+    // claim by it); CLAIM is cleared last when a bond is freed, so a 0 means STATE is FREE.
+    if (Atomics.compareExchange(hw.i32, claim, 0, rec + 1) !== 0) continue;
     for (let f = 0; f < BOND_WORDS; f++) saved[f] = hw.ld(bf(hw, b, f));
-    saved[B_STATE] = BS_FREE;
+    saved[B_CLAIM] = 0;
+    hw.st(bf(hw, b, B_STATE), BS_BINDING);
     Atomics.add(hw.i32, bf(hw, b, B_STAMP), 1);
     hw.st(bf(hw, b, B_PF), pf);
     hw.st(bf(hw, b, B_PASID), pasid);
@@ -84,14 +88,17 @@ export function bondClaim(
  * Context: the claimer; the bond was never published to anyone.
  */
 export function bondUnclaim(hw: HwContext, b: number, saved: Int32Array): void {
-  for (let f = 1; f < BOND_WORDS; f++) hw.st(bf(hw, b, f), saved[f]!);
+  for (let f = 1; f < BOND_WORDS; f++) if (f !== B_CLAIM) hw.st(bf(hw, b, f), saved[f]!);
   hw.st(bf(hw, b, B_STATE), BS_FREE);
+  hw.st(bf(hw, b, B_CLAIM), 0);
 }
 
 /** Give bond `b` back to the pool. Context: the teardown that owns it, after a grace period. */
 export function bondFree(hw: HwContext, b: number): void {
   hw.st(bf(hw, b, B_OWNER), 0);
   hw.st(bf(hw, b, B_STATE), BS_FREE);
+  // Last: a claimer that sees CLAIM 0 finds the bond free.
+  hw.st(bf(hw, b, B_CLAIM), 0);
 }
 
 /** Store an RCU cookie (< 2^53) in the bond. */

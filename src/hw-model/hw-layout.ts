@@ -57,9 +57,9 @@
  *                                    THREADS            #GP fix-up, exit                           pasid), MSR_GEN +1,
  *                                                                                                  ACTIVATED +2, MM +3
  * mm records     after               64 * MM_RECORDS    spawn, bind, exit,      PRQ service,       see MM_* below; L/S, CAS
- *                                                       teardown                checker            on STATE, BOND[]
- * bonds          after               16 * BONDS         bind, teardown          PRQ service (RCU), see BOND_* below
- *                                                                               checker
+ *                                                       teardown                checker            on CLAIM (spawn), STATE, BOND[]
+ * bonds          after               32 * BONDS         bind, teardown          PRQ service (RCU), see B_* below; CAS on CLAIM
+ *                                                                               checker            (bind), L/S
  * pf regions     PF_BASE[p]          see PF_* below     device engine, driver   all
  * ```
  *
@@ -306,6 +306,8 @@ export const MM_PORTAL = 16;
 export const MM_DWQ = 24;
 export const MM_PAGES = 32;
 export const MM_MAX_PAGE_WORDS = 16;
+/** Claim word: pid + 1 of the process slot that claimed the record (0 = free). */
+export const MM_CLAIM = 48;
 /** MM_STATE values. */
 export const MMS_FREE = 0;
 export const MMS_ALIVE = 1;
@@ -324,8 +326,8 @@ export const FREE_DONE = 2;
 export const TOKEN_INSTANCE_SHIFT = 12;
 export const TOKEN_RECORD_MASK = 0xfff;
 
-// Bonds (one per (pf, mm) while bound; 64 bytes each).
-export const BOND_WORDS = LINE_WORDS;
+// Bonds (one per (pf, mm) while bound; two lines each).
+export const BOND_WORDS = 2 * LINE_WORDS;
 export const B_STATE = 0;
 export const B_STAMP = 1;
 export const B_PF = 2;
@@ -342,6 +344,8 @@ export const B_WAIT_STATUS = 12;
 export const B_COOKIE_LO = 13;
 export const B_COOKIE_HI = 14;
 export const B_SUB = 15;
+/** Claim word: mm record + 1 of the bind that claimed the bond (0 = free; cleared last). */
+export const B_CLAIM = 16;
 /** B_STATE values. */
 export const BS_FREE = 0;
 export const BS_BINDING = 1;

@@ -323,15 +323,16 @@ function exitBond(hw: HwContext, pf: number, b: number): void {
   const done = hw.ld(bf(hw, b, B_PHASES));
   const pasid = hw.ld(bf(hw, b, B_PASID));
   const gen = hw.ld(bf(hw, b, B_GEN));
+  // Each phase is logged before its bit is set (teardown.ts `complete`).
   if (!(done & (1 << P0_STOP_SUBMISSION))) {
-    Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P0_STOP_SUBMISSION);
     hw.log.emit(Ev.PHASE, pasid, gen, pf, P0_STOP_SUBMISSION, b, PH_EXCEPTION);
+    Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P0_STOP_SUBMISSION);
   }
   if (!(done & (1 << P2_ENTRY_CLEARED))) {
     tableClear(hw, pf, pasid, true);
     Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_FPD);
-    Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P2_ENTRY_CLEARED);
     hw.log.emit(Ev.PHASE, pasid, gen, pf, P2_ENTRY_CLEARED, b, PH_EXCEPTION | PH_FPD);
+    Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P2_ENTRY_CLEARED);
   }
   hw.st(bf(hw, b, B_OWNER), 0);
   if (hw.bindLifetime) Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_HANDED_OVER);

@@ -18,6 +18,7 @@ import {
   FREE_NONE,
   G_MM_INSTANCES,
   MM_BOND,
+  MM_CLAIM,
   MM_DWQ,
   MM_FREE_STATE,
   MM_GEN,
@@ -31,7 +32,6 @@ import {
   MM_TOKEN,
   MM_WORDS,
   MMS_ALIVE,
-  MMS_FREE,
   MSR_VALID,
   mmWord,
   PS_MM,
@@ -81,17 +81,20 @@ export function spawn(hw: HwContext, pid: number): number {
   const n = hw.g.shape.mmRecords;
   for (let i = 0; i < n; i++) {
     const rec = (pid + i) % n;
-    const st = mmField(hw, rec, MM_STATE);
-    if (hw.ld(st) !== MMS_FREE) continue;
-    if (Atomics.compareExchange(hw.i32, st, MMS_FREE, MMS_ALIVE) !== MMS_FREE) continue;
+    const claim = mmField(hw, rec, MM_CLAIM);
+    if (hw.ld(claim) !== 0) continue;
+    // The claim names the process slot in the same CAS, for recovery; CLAIM is cleared last
+    // when a record is freed, so a 0 means STATE is FREE.
+    if (Atomics.compareExchange(hw.i32, claim, 0, pid + 1) !== 0) continue;
     const instance = Atomics.add(hw.i32, G_MM_INSTANCES, 1) + 1;
     const token = ((instance << TOKEN_INSTANCE_SHIFT) | rec) & 0x7fffffff;
     const base = mmWord(hw.g, rec);
-    for (let f = MM_PASID; f < MM_WORDS; f++) hw.st(base + f, 0);
+    for (let f = MM_PASID; f < MM_WORDS; f++) if (f !== MM_CLAIM) hw.st(base + f, 0);
     hw.st(base + MM_PID, pid);
     hw.st(base + MM_SVM_REF, SVM_NONE);
     hw.st(base + MM_FREE_STATE, FREE_NONE);
     hw.st(base + MM_TOKEN, token);
+    hw.st(base + MM_STATE, MMS_ALIVE);
     const t0 = firstThread(hw, pid);
     for (let t = t0; t < t0 + hw.g.shape.threadsPerProcess; t++) {
       const tw = threadWord(hw.g, t);

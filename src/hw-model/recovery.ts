@@ -16,16 +16,20 @@
  *
  * @internal
  */
-import { bf } from './bonds.js';
+import { bf, bondFree } from './bonds.js';
 import { type Ring, ringTombstone } from './claim-ring.js';
 import { Ev, logRing } from './event-log.js';
 import type { FreeChain } from './free-notifier.js';
 import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
 import {
+  B_CLAIM,
   B_FLAGS,
+  B_PF,
   B_STATE,
   B_TOKEN,
   BF_HANDED_OVER,
+  BS_BINDING,
   BS_DYING,
   DRIVER_WQ_LOCK,
   FREE_DONE,
@@ -33,12 +37,17 @@ import {
   H_SVA_SET,
   IOMMU_LOCK,
   L_SHIM_LOCK,
+  MM_CLAIM,
   MM_FREE_STATE,
   MM_GEN,
   MM_PASID,
   MM_PENDING_TICKET,
+  MM_STATE,
   MM_SVM_REF,
   MM_TOKEN,
+  MMS_ALIVE,
+  MMS_DEAD,
+  MMS_FREE,
   PF_DEVICE_LOCK,
   PF_TABLE_LOCK,
   PRQ_LOCK,
@@ -48,8 +57,9 @@ import {
   SVM_PUTTING,
 } from './hw-layout.js';
 import { mmExit } from './iommu-driver.js';
-import { mmField, mmOfProcess } from './mm.js';
+import { bondOf, mmField, mmOfProcess } from './mm.js';
 import { lockBreak } from './owner-lock.js';
+import { freeMmIfDone } from './teardown.js';
 
 /**
  * Take back what the thread tagged `tag` held: tombstone its unpublished ring slots, break
@@ -78,8 +88,10 @@ export function recoverThread(hw: HwContext, tag: number, shim: Ring): number {
  */
 export function reapProcess(hw: HwContext, pid: number, chain: FreeChain): number {
   const rec = mmOfProcess(hw, pid);
-  if (rec < 0) return mmExit(hw, pid, chain, true);
+  sweepRecords(hw, pid, rec);
+  if (rec < 0) return -HwErrno.ESRCH;
   const token = hw.ld(mmField(hw, rec, MM_TOKEN));
+  sweepBonds(hw, rec);
   resolveAlloc(hw, rec, token);
   resolveDriverReference(hw, rec, token);
   resolveFree(hw, rec, token, chain);
@@ -89,6 +101,32 @@ export function reapProcess(hw: HwContext, pid: number, chain: FreeChain): numbe
     if (hw.ld(bf(hw, b, B_STATE)) === BS_DYING && hw.ld(bf(hw, b, B_TOKEN)) === token)
       Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_HANDED_OVER);
   return r;
+}
+
+/**
+ * Records the dead process claimed but never published (spawn cut short): free again; an
+ * exited one whose last step (freeing it) was cut short: free it if nothing refers to it.
+ */
+function sweepRecords(hw: HwContext, pid: number, current: number): void {
+  for (let rec = 0; rec < hw.g.shape.mmRecords; rec++) {
+    if (rec === current || hw.ld(mmField(hw, rec, MM_CLAIM)) !== pid + 1) continue;
+    const st = hw.ld(mmField(hw, rec, MM_STATE));
+    if (st === MMS_FREE || st === MMS_ALIVE) {
+      hw.st(mmField(hw, rec, MM_STATE), MMS_FREE);
+      hw.st(mmField(hw, rec, MM_CLAIM), 0);
+    } else if (st === MMS_DEAD) {
+      freeMmIfDone(hw, rec);
+    }
+  }
+}
+
+/** Bonds a bind of the dead process claimed but had not linked to its mm yet: free again. */
+function sweepBonds(hw: HwContext, rec: number): void {
+  for (let b = 0; b < hw.g.shape.bonds; b++) {
+    if (hw.ld(bf(hw, b, B_CLAIM)) !== rec + 1 || hw.ld(bf(hw, b, B_STATE)) !== BS_BINDING) continue;
+    if (bondOf(hw, rec, hw.ld(bf(hw, b, B_PF))) === b) continue;
+    bondFree(hw, b);
+  }
 }
 
 /** An alloc whose result was not recorded: find the id by its data (the mm's token). */

@@ -68,6 +68,7 @@ import {
   FREE_FREEING,
   H_SVA_SET,
   MM_BOND,
+  MM_CLAIM,
   MM_DWQ,
   MM_FREE_STATE,
   MM_GEN,
@@ -86,6 +87,7 @@ import {
   P5_DEVTLB,
   P6_PRQ_DRAINED,
   P7_REFS_DROPPED,
+  PF_CMD_OPERAND,
   PF_FLAGS,
   PFF_ATS,
   PFF_PRI,
@@ -163,6 +165,20 @@ export function teardownStep(hw: HwContext, b: number): number {
   }
 }
 
+/**
+ * Where bond `b` is inside `phase` (0 = not started). B_SUB holds (phase + 1) << 24 | sub, so
+ * a sub-state left by another phase (a teardown whose path changed when its process was
+ * killed and the exit took it over) reads as 0 here.
+ */
+function subOf(hw: HwContext, b: number, phase: number): number {
+  const v = hw.ld(bf(hw, b, B_SUB));
+  return v >>> 24 === phase + 1 ? v & 0xffffff : 0;
+}
+
+function setSub(hw: HwContext, b: number, phase: number, sub: number): void {
+  hw.st(bf(hw, b, B_SUB), ((phase + 1) << 24) | sub);
+}
+
 /** Mark `phase` of bond `b` done and log it (after the fact). */
 export function complete(hw: HwContext, b: number, phase: number, extra = 0): number {
   Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << phase);
@@ -192,17 +208,24 @@ function stopSubmission(hw: HwContext, b: number): number {
   return complete(hw, b, P0_STOP_SUBMISSION);
 }
 
-/** B_SUB of P1: 0 post drain, 1 wait drain, 2 next DWQ, 3 | w << 4 wait disable of DWQ w. */
+/** Sub-states of P1: 0 post drain, 1 wait drain, 2 next DWQ, 3 | w << 4 wait disable of DWQ w. */
 function quiesceDevice(hw: HwContext, b: number): number {
+  const P = P1_DEVICE_QUIESCED;
   const pf = hw.ld(bf(hw, b, B_PF));
   const pasid = hw.ld(bf(hw, b, B_PASID));
   const owner = b + 1;
-  const subW = bf(hw, b, B_SUB);
-  const sub = hw.ld(subW);
+  let sub = subOf(hw, b, P);
+  // A command of this bond still in the register (posted by a thread that died, or before
+  // the exit changed the path): wait for it instead of posting another.
+  if ((sub & 0xf) !== 1 && (sub & 0xf) !== 3 && commandStatus(hw, pf, owner) >= 0) {
+    sub =
+      commandOp(hw, pf) === CMD_DISABLE_WQ ? 3 | (hw.ld(pfField(hw, pf, PF_CMD_OPERAND)) << 4) : 1;
+    setSub(hw, b, P, sub);
+  }
   const step = sub & 0xf;
   if (step === 0) {
     if (commandPost(hw, pf, CMD_DRAIN_PASID, pasid, owner) < 0) return TD_BLOCKED;
-    hw.st(subW, 1);
+    setSub(hw, b, P, 1);
     return TD_PROGRESS;
   }
   if (step === 1 || step === 3) {
@@ -210,7 +233,7 @@ function quiesceDevice(hw: HwContext, b: number): number {
     const operand = step === 1 ? pasid : sub >>> 4;
     const st = commandStatus(hw, pf, owner);
     if (st < 0) {
-      hw.st(subW, step === 1 ? 0 : 2);
+      setSub(hw, b, P, step === 1 ? 0 : 2);
       return TD_PROGRESS;
     }
     if (st === CMDS_PENDING) {
@@ -219,13 +242,13 @@ function quiesceDevice(hw: HwContext, b: number): number {
     }
     commandRelease(hw, pf, owner);
     if (step === 3) clearDwq(hw, b, pf, operand);
-    hw.st(subW, 2);
+    setSub(hw, b, P, 2);
     return TD_PROGRESS;
   }
   const w = ownedDwq(hw, pf, hw.ld(bf(hw, b, B_TOKEN)));
-  if (w < 0) return complete(hw, b, P1_DEVICE_QUIESCED);
+  if (w < 0) return complete(hw, b, P);
   if (commandPost(hw, pf, CMD_DISABLE_WQ, w, owner) < 0) return TD_BLOCKED;
-  hw.st(subW, 3 | (w << 4));
+  setSub(hw, b, P, 3 | (w << 4));
   return TD_PROGRESS;
 }
 
@@ -296,11 +319,10 @@ function waitDone(hw: HwContext, b: number): boolean {
 
 /** P3/P4/P5: sub 0 queue the invalidation and a wait; sub 1 wait for it. */
 function flushPhase(hw: HwContext, b: number, phase: number, type: number): number {
-  const subW = bf(hw, b, B_SUB);
-  if (hw.ld(subW) === 0) {
+  if (subOf(hw, b, phase) === 0) {
     if (qiRoom(hw) < 2) return TD_BLOCKED;
     if (queueFlush(hw, b, type) < 0 || queueWait(hw, b, 0) < 0) return TD_BLOCKED;
-    hw.st(subW, 1);
+    setSub(hw, b, phase, 1);
     return TD_PROGRESS;
   }
   return waitDone(hw, b) ? complete(hw, b, phase) : TD_BLOCKED;
@@ -316,11 +338,11 @@ function drainPrq(hw: HwContext, b: number): number {
   if (!(hw.ld(pfField(hw, pf, PF_FLAGS)) & PFF_PRI))
     return complete(hw, b, P6_PRQ_DRAINED, PH_SKIPPED);
   if (hw.mutation === M_SKIP_PRQ_DRAIN) return complete(hw, b, P6_PRQ_DRAINED);
-  const subW = bf(hw, b, B_SUB);
-  const sub = hw.ld(subW);
+  const P = P6_PRQ_DRAINED;
+  const sub = subOf(hw, b, P);
   if (sub === 0) {
     if (prqPending(hw, pf, hw.ld(bf(hw, b, B_PASID)))) return TD_BLOCKED;
-    hw.st(subW, 1);
+    setSub(hw, b, P, 1);
     return TD_PROGRESS;
   }
   if (sub === 1) {
@@ -329,13 +351,13 @@ function drainPrq(hw: HwContext, b: number): number {
     if (queueFlush(hw, b, QT_IOTLB_PASID) < 0) return TD_BLOCKED;
     if (flushesDevTlb(hw, pf) && queueFlush(hw, b, QT_DEVTLB_PASID) < 0) return TD_BLOCKED;
     if (queueWait(hw, b, QF_FN) < 0) return TD_BLOCKED;
-    hw.st(subW, 2);
+    setSub(hw, b, P, 2);
     return TD_PROGRESS;
   }
   if (!waitDone(hw, b)) return TD_BLOCKED;
   if (prqOverflowed(hw)) {
     hw.count(C.prqOverflowRetries);
-    hw.st(subW, 0);
+    setSub(hw, b, P, 0);
     return TD_PROGRESS;
   }
   return complete(hw, b, P6_PRQ_DRAINED);
@@ -348,11 +370,10 @@ function drainPrq(hw: HwContext, b: number): number {
  * bond-free-without-gp skips the wait.
  */
 function release(hw: HwContext, b: number): number {
-  const subW = bf(hw, b, B_SUB);
-  if (hw.ld(subW) === 0) {
+  if (subOf(hw, b, P7_REFS_DROPPED) === 0) {
     unlink(hw, b);
     bondSetCookie(hw, b, hw.rcu.getState());
-    hw.st(subW, 1);
+    setSub(hw, b, P7_REFS_DROPPED, 1);
     if (hw.mutation !== M_BOND_FREE_WITHOUT_GP) return TD_PROGRESS;
   }
   if (hw.mutation !== M_BOND_FREE_WITHOUT_GP && !hw.rcu.pollState(bondCookie(hw, b)))
@@ -459,5 +480,8 @@ export function freeMmIfDone(hw: HwContext, rec: number): void {
     hw.ld(mmField(hw, rec, MM_FREE_STATE)) !== FREE_DONE
   )
     return;
-  Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_STATE), MMS_DEAD, MMS_FREE);
+  if (Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_STATE), MMS_DEAD, MMS_FREE) !== MMS_DEAD)
+    return;
+  // Last: a spawner that sees CLAIM 0 finds the record free.
+  hw.st(mmField(hw, rec, MM_CLAIM), 0);
 }
