@@ -20,6 +20,7 @@
 import type { HwContext } from './hw-context.js';
 import {
   C_AUX,
+  C_BIND,
   C_GEN,
   C_S1,
   C_TAG,
@@ -113,9 +114,11 @@ export function pcFill(
   gen: number,
   ctrl: number,
   s1: number,
+  bind: number,
 ): void {
   const e = fill(hw, pcOf(hw), tagOf(pf, pasid), -1);
   hw.st(e + C_GEN, gen);
+  hw.st(e + C_BIND, bind);
   hw.st(e + C_AUX, ctrl);
   hw.st(e + C_S1, s1);
   hw.st(e + C_TAG, tagOf(pf, pasid));
@@ -138,9 +141,11 @@ export function iotlbFill(
   pasid: number,
   page: number,
   gen: number,
+  bind: number,
 ): void {
   const e = fill(hw, iotlbOf(hw), tagOf(pf, pasid), page);
   hw.st(e + C_GEN, gen);
+  hw.st(e + C_BIND, bind);
   hw.st(e + C_AUX, page);
   hw.st(e + C_TAG, tagOf(pf, pasid));
 }
@@ -166,11 +171,13 @@ export function devTlbFill(
   pasid: number,
   page: number,
   gen: number,
+  bind: number,
 ): void {
   const c = devTlbOf(hw, pf);
   if (c.entries === 0) return;
   const e = fill(hw, c, tagOf(0, pasid), page);
   hw.st(e + C_GEN, gen);
+  hw.st(e + C_BIND, bind);
   hw.st(e + C_AUX, page);
   hw.st(e + C_TAG, tagOf(0, pasid));
 }
@@ -194,7 +201,7 @@ export function devTlbInvalidate(hw: HwContext, pf: number, pasid: number, page:
 export function cacheForEach(
   hw: HwContext,
   which: 'pasid-cache' | 'iotlb' | number,
-  fn: (e: number, pf: number, pasid: number, gen: number) => void,
+  fn: (e: number, pf: number, pasid: number, gen: number, bind: number) => void,
 ): void {
   const c =
     which === 'pasid-cache' ? pcOf(hw) : which === 'iotlb' ? iotlbOf(hw) : devTlbOf(hw, which);
@@ -203,6 +210,6 @@ export function cacheForEach(
     const tag = hw.ld(e + C_TAG);
     if (!(tag & TAG_VALID)) continue;
     const pf = typeof which === 'number' ? which : (tag >>> TAG_PF_SHIFT) & 0xff;
-    fn(e, pf, tag & TAG_PASID_MASK, hw.ld(e + C_GEN));
+    fn(e, pf, tag & TAG_PASID_MASK, hw.ld(e + C_GEN), hw.ld(e + C_BIND));
   }
 }

@@ -63,7 +63,7 @@ export const Ev = Object.freeze({
   PUT: 5,
   /** after the driver read a FREE notification: a = data (token), b = 1 shim chain. */
   NOTIFY_FREE: 6,
-  /** after the entry was programmed: a = token, b = bond, c = bond refs. */
+  /** after the entry was programmed: a = token, b = bond, c = bind ticket (ghost). */
   BIND: 7,
   /** after a bind took another reference on an existing bond: a = token, b = bond, c = refs. */
   BIND_REF: 8,

@@ -37,10 +37,11 @@
  * fault meta     128                 16                 translate (under the    PRQ service        FLT_HEAD 128, FLT_TAIL 129
  *                                                       IOMMU lock), service                       (L/S), FLT_STATUS 130 (PFO 1)
  * driver wq lock 144                 16                 driver workqueue step   same               owner lock
- * pasid cache    160                 4 * PC_ENTRIES     translate, processInv   checker (locked)   all under the IOMMU lock
- *   TAG +0 (VALID | pf << 20 | pasid), GEN +1, CTRL +2 (entry CTRL snapshot), S1 +3 (mm record)
- * iotlb          after               4 * IOTLB          same                    same               same
- *   TAG +0, PAGE +1, GEN +2
+ * pasid cache    160                 8 * PC_ENTRIES     translate, processInv   checker (locked)   all under the IOMMU lock
+ *   TAG +0 (VALID | pf << 20 | pasid), GEN +1, CTRL +2 (entry CTRL snapshot), S1 +3 (mm
+ *   record), BIND +4 (ghost: bind ticket of the entry it came from)
+ * iotlb          after               8 * IOTLB          same                    same               same
+ *   TAG +0, GEN +1, PAGE +2, BIND +4
  * qi ring        after               8 * QI_LENGTH      queueInv (producer),    checker            claim ring slots
  *                                                       processInv (consumer)
  *   STATE +0, HDR +1 (type | gran << 4 | flags << 8), PASID +2, DID +3, PF +4, ARG +5 (page,
@@ -97,13 +98,13 @@
  *                                                       (response)                                 abandoned, answered), PASID,
  *                                                                                                  GEN, INDEX, PAGE, FLAGS, WQ,
  *                                                                                                  RESP
- * device tlb     DEVTLB_BASE         4 * DEVTLB_ENTRIES device engine (fill),   checker (locked)   under the device lock
+ * device tlb     DEVTLB_BASE         8 * DEVTLB_ENTRIES device engine (fill),   checker (locked)   under the device lock
  *                                                       IOMMU (invalidate)                         and the IOMMU lock: see caches.ts
  * pasid dir      DIR_BASE            DIR_ENTRIES        bind (table lock)       translate          L/S: 0 absent, else leaf << 2 |
  *                                                                                                  PRESENT 1 | FPD 2
  * pasid leaves   LEAF_BASE           512 * LEAVES       bind/teardown (table    translate,         8 words per entry: CTRL (P 1,
  *                                                       lock)                   checker            FPD 2, PGTT << 6), DID, S1,
- *                                                                                                  BINDING (mm token), GEN
+ *                                                                                                  BINDING (mm token), GEN, BIND
  * ```
  *
  * ```text
@@ -216,8 +217,8 @@ export const PRS_PRO = 2;
 /** FLT_STATUS bits. */
 export const FLT_PFO = 1;
 
-// PASID cache / IOTLB / device TLB entries (4 words each, 4-way set associative).
-export const CACHE_WORDS = 4;
+// PASID cache / IOTLB / device TLB entries (8 words each, 4-way set associative).
+export const CACHE_WORDS = 8;
 export const CACHE_WAYS = 4;
 export const C_TAG = 0;
 export const C_GEN = 1;
@@ -225,6 +226,8 @@ export const C_GEN = 1;
 export const C_AUX = 2;
 /** PASID cache: S1 (mm record the first-level table belongs to). */
 export const C_S1 = 3;
+/** Ghost: the bind ticket of the PASID-table entry the cache line was filled from. */
+export const C_BIND = 4;
 /** C_TAG: VALID | pf << 20 | pasid (20 bits). */
 export const TAG_VALID = 1 << 30;
 export const TAG_PF_SHIFT = 20;
@@ -346,6 +349,8 @@ export const B_COOKIE_HI = 14;
 export const B_SUB = 15;
 /** Claim word: mm record + 1 of the bind that claimed the bond (0 = free; cleared last). */
 export const B_CLAIM = 16;
+/** Ghost: the bind ticket (from the log buffer's ticket counter). */
+export const B_BIND = 17;
 /** B_STATE values. */
 export const BS_FREE = 0;
 export const BS_BINDING = 1;
@@ -498,6 +503,9 @@ export const E_DID = 1;
 export const E_S1 = 2;
 export const E_BINDING = 3;
 export const E_GEN = 4;
+/** Ghost: the bind ticket of the bond that programmed the entry (a re-bind of the same
+ * generation gets a new one, so the checker can tell its cache lines from the old bond's). */
+export const E_BIND = 5;
 /** E_CTRL bits. */
 export const EC_PRESENT = 1;
 export const EC_FPD = 2;

@@ -26,6 +26,7 @@ import type { FreeChain } from './free-notifier.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
+  B_BIND,
   B_FLAGS,
   B_GEN,
   B_OWNER,
@@ -128,18 +129,20 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
   hw.st(mmField(hw, rec, MM_BOND + pf), b + 1);
   const tookRef = takeDriverReference(hw, rec, pasid, gen, token);
   if (tookRef < 0) return undoBind(hw, pf, rec, b, allocated, false, tookRef);
+  const bind = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
+  hw.st(bf(hw, b, B_BIND), bind);
   const r = tableProgram(
     hw,
     pf,
     pasid,
-    { pgtt: PGTT_FL_ONLY, did: SVA_DID, s1: rec, binding: token, gen },
+    { pgtt: PGTT_FL_ONLY, did: SVA_DID, s1: rec, binding: token, gen, bind },
     existing >= 0,
   );
   if (r < 0) return undoBind(hw, pf, rec, b, allocated, tookRef === 1, r);
   if (hw.bindLifetime && allocated) loadMsrs(hw, rec, pasid, gen);
   hw.st(bf(hw, b, B_STATE), BS_LIVE);
   hw.count(C.binds);
-  hw.log.emit(Ev.BIND, pasid, gen, pf, token, b, 1);
+  hw.log.emit(Ev.BIND, pasid, gen, pf, token, b, bind);
   return pasid;
 }
 

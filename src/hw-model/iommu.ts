@@ -18,11 +18,13 @@ import { C, type CounterName } from './counters.js';
 import { Ev, SRC_DEVTLB, SRC_IOTLB, SRC_PASID_CACHE, SRC_TABLE } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import {
+  C_BIND,
   C_GEN,
   C_S1,
   DIR_FPD,
   DIR_LEAF_SHIFT,
   DIR_PRESENT,
+  E_BIND,
   E_CTRL,
   E_GEN,
   E_S1,
@@ -55,8 +57,9 @@ const REASON_COUNTER: Readonly<Record<number, CounterName>> = {
   [FaultReason.SPT4]: 'faultSpt4',
 };
 
-/** Generation of what the last translation of this thread used (scratch, not shared). */
+/** Generation and bind ticket of what the last translation of this thread used (scratch). */
 let usedGen = 0;
+let usedBind = 0;
 
 /**
  * Translate `page` of `pasid` for a request from `pf` carrying ghost generation `gen`.
@@ -104,7 +107,7 @@ export function atsTranslate(
   } else {
     if (hw.g.pf[pf]!.devTlbEntries > 0) hw.count(C.devTlbMisses);
     r = translateLocked(hw, pf, pasid, page, gen);
-    if (r >= 0) devTlbFill(hw, pf, pasid, page, usedGen);
+    if (r >= 0) devTlbFill(hw, pf, pasid, page, usedGen, usedBind);
   }
   lockGive(hw.i32, IOMMU_LOCK);
   return r;
@@ -121,10 +124,12 @@ function translateLocked(
   let src = SRC_PASID_CACHE;
   let s1: number;
   let pcGen: number;
+  let pcBind: number;
   const pc = pcLookup(hw, pf, pasid);
   if (pc >= 0) {
     hw.count(C.pasidCacheHits);
     pcGen = hw.ld(pc + C_GEN);
+    pcBind = hw.ld(pc + C_BIND);
     s1 = hw.ld(pc + C_S1);
   } else {
     hw.count(C.pasidCacheMisses);
@@ -137,21 +142,24 @@ function translateLocked(
     if (((ctrl >>> EC_PGTT_SHIFT) & 7) !== PGTT_FL_ONLY)
       return fault(hw, pf, pasid, gen, page, FaultReason.SPT4, ctrl & EC_FPD);
     pcGen = hw.ld(e + E_GEN);
+    pcBind = hw.ld(e + E_BIND);
     s1 = hw.ld(e + E_S1);
-    pcFill(hw, pf, pasid, pcGen, ctrl, s1);
+    pcFill(hw, pf, pasid, pcGen, ctrl, s1, pcBind);
     src = SRC_TABLE;
   }
   usedGen = pcGen;
+  usedBind = pcBind;
   const t = iotlbLookup(hw, pf, pasid, page);
   if (t >= 0) {
     hw.count(C.iotlbHits);
     const g2 = hw.ld(t + C_GEN);
     if (pcGen === gen) usedGen = g2;
+    usedBind = hw.ld(t + C_BIND);
     src = SRC_IOTLB;
   } else {
     hw.count(C.iotlbMisses);
     if (!pageMapped(hw, s1, page)) return TR_NOT_MAPPED;
-    iotlbFill(hw, pf, pasid, page, pcGen);
+    iotlbFill(hw, pf, pasid, page, pcGen, pcBind);
   }
   hw.count(C.translationsOk);
   hw.log.emit(Ev.TRANSLATE, pasid, gen, pf, page, usedGen, src);

@@ -19,6 +19,7 @@ import {
   DIR_FPD,
   DIR_LEAF_SHIFT,
   DIR_PRESENT,
+  E_BIND,
   E_BINDING,
   E_CTRL,
   E_DID,
@@ -43,6 +44,8 @@ export interface EntryFields {
   binding: number;
   /** Ghost: the allocation ticket of the PASID. */
   gen: number;
+  /** Ghost: the bind ticket of the bond. */
+  bind: number;
 }
 
 /** Word index of the directory entry for `pasid` on `pf`. */
@@ -107,6 +110,7 @@ function programLocked(
   hw.st(e + E_S1, f.s1);
   hw.st(e + E_BINDING, f.binding);
   hw.st(e + E_GEN, f.gen);
+  hw.st(e + E_BIND, f.bind);
   // Publishes the fields above; pairs with the IOMMU's load of CTRL in translate.
   hw.st(e + E_CTRL, EC_PRESENT | (f.pgtt << EC_PGTT_SHIFT));
   return 0;
@@ -132,6 +136,7 @@ export function tableClear(hw: HwContext, pf: number, pasid: number, fpd: boolea
     hw.st(e + E_S1, 0);
     hw.st(e + E_BINDING, 0);
     hw.st(e + E_GEN, 0);
+    hw.st(e + E_BIND, 0);
   }
   lockGive(hw.i32, lock);
   return was;

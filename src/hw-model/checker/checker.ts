@@ -406,7 +406,7 @@ export class ModelChecker {
       bad = `pasid ${e.pasid} gen ${e.gen} bound while ${g.state} (gen ${g.gen})`;
     else if (e.a !== g.owner) bad = `pasid ${e.pasid} of mm ${g.owner} bound for mm ${e.a}`;
     this.#judge('INV-3', e.pasid, bad, e);
-    g.bonds.set(e.pf, Ghost.bond(e.pf, e.b, e.seq));
+    g.bonds.set(e.pf, Ghost.bond(e.pf, e.b, e.c, e.seq));
   }
 
   #unbind(e: LogEvent): void {
@@ -439,7 +439,7 @@ export class ModelChecker {
     }
     let b = g.bonds.get(e.pf);
     if (!b) {
-      b = Ghost.bond(e.pf, e.b, -1);
+      b = Ghost.bond(e.pf, e.b, -1, -1);
       g.bonds.set(e.pf, b);
     }
     if (e.c & PH_EXCEPTION) b.exception = true;
@@ -456,17 +456,17 @@ export class ModelChecker {
       e,
     );
     b.phases[phase] = e.seq;
-    if (phase >= 3 && phase <= 5 && !(e.c & PH_SKIPPED)) this.#coherent(e, phase);
+    if (phase >= 3 && phase <= 5 && !(e.c & PH_SKIPPED)) this.#coherent(e, phase, b.bind);
     if (phase === 6) this.#drained(e);
     if (phase === 7) this.#finished(g, b, e);
   }
 
   /** INV-9: after P3/P4/P5 no cache entry of the generation is left. */
-  #coherent(e: LogEvent, phase: number): void {
+  #coherent(e: LogEvent, phase: number, bind: number): void {
     if (!this.#scans) return;
     const which = phase === 3 ? 'pasid-cache' : phase === 4 ? 'iotlb' : e.pf;
     const name = phase === 3 ? 'PASID-cache' : phase === 4 ? 'IOTLB' : 'device-TLB';
-    const stale = cacheHolds(this.#hw, which, e.pf, e.pasid, e.gen);
+    const stale = cacheHolds(this.#hw, which, e.pf, e.pasid, e.gen, bind);
     this.#judge(
       'INV-9',
       e.pasid,

@@ -12,6 +12,8 @@ import type { LogEvent } from '../event-log.js';
 export interface BondGhost {
   pf: number;
   bond: number;
+  /** The bind ticket of the bond (its cache lines carry it). */
+  bind: number;
   /** Log seq at which each phase P0..P7 completed (-1 not yet). */
   phases: number[];
   exception: boolean;
@@ -109,10 +111,11 @@ export class Ghost {
   }
 
   /** A new, empty bond ghost. */
-  static bond(pf: number, bond: number, seq: number): BondGhost {
+  static bond(pf: number, bond: number, bind: number, seq: number): BondGhost {
     return {
       pf,
       bond,
+      bind,
       phases: new Array(8).fill(-1),
       exception: false,
       boundSeq: seq,

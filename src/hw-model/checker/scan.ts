@@ -64,18 +64,23 @@ import type { InvariantId } from './invariants.js';
 /** Counts a check and, when `bad` is a message, a violation. */
 export type Judge = (id: InvariantId, pasid: number, bad: string | false) => void;
 
-/** True when a cache still holds an entry of (pf, pasid, gen). */
+/**
+ * True when a cache still holds an entry of (pf, pasid, gen) filled through the bond whose
+ * bind ticket is `bind` (-1: any bond; a later bind of the same generation refills
+ * legitimately, with its own ticket).
+ */
 export function cacheHolds(
   hw: HwContext,
   which: 'pasid-cache' | 'iotlb' | number,
   pf: number,
   pasid: number,
   gen: number,
+  bind: number,
 ): boolean {
   let found = false;
   lockTake(hw.i32, IOMMU_LOCK, hw.tag);
-  cacheForEach(hw, which, (_e, epf, p, g) => {
-    if (epf === pf && p === pasid && g === gen) found = true;
+  cacheForEach(hw, which, (_e, epf, p, g, bd) => {
+    if (epf === pf && p === pasid && g === gen && (bind < 0 || bd === bind)) found = true;
   });
   lockGive(hw.i32, IOMMU_LOCK);
   return found;
