@@ -22,8 +22,28 @@
  * | lose-free-notification | iommu-driver.ts `handleFree`   | the FREE notification is dropped | INV-16    |
  */
 
+/** What a mutation is: its code in the hardware buffer's header and the invariant it breaks. */
+export interface MutationSpec {
+  /** The header word's value. */
+  readonly code: number;
+  /** The invariant the checker names when it catches it. */
+  readonly breaks: string;
+}
+
+/** A mutation's name. */
+export type MutationName =
+  | 'reclaim-at-p2'
+  | 'skip-pasid-cache-inv'
+  | 'skip-iotlb-inv'
+  | 'skip-devtlb-inv'
+  | 'skip-prq-drain'
+  | 'skip-width-check'
+  | 'skip-busy-check'
+  | 'bond-free-without-gp'
+  | 'lose-free-notification';
+
 /** Every mutation, with its code (the header word's value) and the invariant it breaks. */
-export const MUTATIONS = Object.freeze({
+export const MUTATIONS: Readonly<Record<MutationName, MutationSpec>> = Object.freeze({
   'reclaim-at-p2': { code: 1, breaks: 'INV-6' },
   'skip-pasid-cache-inv': { code: 2, breaks: 'INV-9' },
   'skip-iotlb-inv': { code: 3, breaks: 'INV-9' },
@@ -33,10 +53,7 @@ export const MUTATIONS = Object.freeze({
   'skip-busy-check': { code: 7, breaks: 'INV-3' },
   'bond-free-without-gp': { code: 8, breaks: 'INV-15' },
   'lose-free-notification': { code: 9, breaks: 'INV-16' },
-} as const);
-
-/** A mutation's name. */
-export type MutationName = keyof typeof MUTATIONS;
+});
 
 /** Header value when no mutation is active. */
 export const MUTATION_NONE = 0;

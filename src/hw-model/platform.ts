@@ -177,20 +177,65 @@ const PUMP_LIMIT = 200_000;
 
 /** A structured-cloneable reference to a platform: send it to workers. */
 export interface PlatformHandle {
+  /** Always 'ioasid/hw-model'. */
   readonly kind: typeof HANDLE_KIND;
+  /** Layout version of the buffers. */
   readonly version: number;
+  /** The hardware buffer. */
   readonly hw: SharedArrayBuffer;
+  /** The log buffer (event log, counters, tickets). */
   readonly log: SharedArrayBuffer;
+  /** The `ioasid` space the drivers allocate from. */
   readonly space: IoasidHandle;
+  /** The resolved profile. */
   readonly profile: Profile;
 }
 
 /** What `queueInv` accepts (§1.7 descriptor types the host side uses). */
-export type InvDescriptor =
-  | { type: 'pasid-cache'; pasid: number; did?: number }
-  | { type: 'iotlb'; pasid: number; page?: number; did?: number }
-  | { type: 'devtlb'; pf: number; pasid: number; page?: number }
-  | { type: 'wait'; value: number };
+export type InvDescriptor = InvPasidCache | InvIotlb | InvDevTlb | InvWait;
+
+/** PASID-cache invalidation, PASID-selective within a domain. */
+export interface InvPasidCache {
+  /** Descriptor type 0x7. */
+  type: 'pasid-cache';
+  /** The PASID. */
+  pasid: number;
+  /** Domain id; default 1 (host SVA). */
+  did?: number;
+}
+
+/** PASID-based IOTLB invalidation: every mapping of the PASID, or one page. */
+export interface InvIotlb {
+  /** Descriptor type 0x6. */
+  type: 'iotlb';
+  /** The PASID. */
+  pasid: number;
+  /** One page (page-selective), or every mapping when absent. */
+  page?: number;
+  /** Domain id; default 1 (host SVA). */
+  did?: number;
+}
+
+/** PASID-based device-TLB invalidation of one PF. */
+export interface InvDevTlb {
+  /** Descriptor type 0x8. */
+  type: 'devtlb';
+  /** The PF whose device TLB is invalidated. */
+  pf: number;
+  /** The PASID. */
+  pasid: number;
+  /** One page, or every mapping when absent. */
+  page?: number;
+}
+
+/** Invalidation wait with status write: `value` lands in `invWaitStatus()` once every
+ * descriptor queued before it is applied. */
+export interface InvWait {
+  /** Descriptor type 0x5. */
+  type: 'wait';
+  /** The status value, 0 .. 2^31 - 1. */
+  value: number;
+}
 
 /**
  * One thread's attachment to a platform.

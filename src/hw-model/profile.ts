@@ -44,13 +44,17 @@ export interface PfProfile {
   pri: boolean;
   /** The IOMMU supports page-request drain (ECAP.PDS) for this PF's requests. */
   pds: boolean;
+  /** The PF's work queues (0..8; sizes sum to at most 128). */
   wqs: WqProfile[];
 }
 
 /** Extra idle steps an engine may take before handling an item (chosen at random, 0..n). */
 export interface Latencies {
+  /** The IOMMU engine, after applying invalidation descriptors. */
   invalidation: number;
+  /** A device engine, after a step. */
   execution: number;
+  /** The PRQ thread: steps spent resolving one fault inside its read-side section. */
   prqService: number;
   /** Part 2 (VM-exit handling). */
   vmExit: number;
@@ -78,13 +82,19 @@ export interface Profile {
   faultRecords: number;
   /** ATS invalidate queue depth, 1..32: device-TLB invalidations the IOMMU may have in flight. */
   atsQueueDepth: number;
-  /** Part 2 knobs (accepted, not used by part 1). */
+  /** Part 2: VMs, 0..64 (accepted, not instantiated by part 1). */
   vms: number;
+  /** Part 2: vCPUs per VM, 1..16. */
   vcpusPerVm: number;
+  /** Part 2: mdevs per VM, 0..16. */
   mdevsPerVm: number;
+  /** Part 2: processes per VM, 0..100. */
   processesPerVm: number;
+  /** Part 2: PASID quota of a VM's IOASID set. */
   vmQuota: number;
+  /** Part 2: virtual-command register encoding (§1.6). */
   vcmdRev: '3.0' | '3.3';
+  /** Part 2: guest PASID = host PASID (`identity`, vcmd) or mapped through SPIDs (`spid`). */
   guestPasidMode: 'identity' | 'spid';
   /** Host processes (mm slots), 1..256. */
   processes: number;
@@ -93,6 +103,7 @@ export interface Profile {
   /** `mm`: the PASID is freed at process exit (Linux >= 5.18, lazy IA32_PASID); `bind`:
    * freed at the last unbind (2021, MSR loaded at bind and cleared at last unbind). */
   pasidLifetime: 'mm' | 'bind';
+  /** Engine latencies (extra idle steps, random up to these). */
   latencies: Latencies;
   /** Quota of the host SVA set; 0 = all the capacity. */
   svaQuota: number;

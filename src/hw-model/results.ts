@@ -22,12 +22,14 @@ export const FaultReason = Object.freeze({
  */
 export const TR_NOT_MAPPED = -2;
 
-/** `enqcmd`/`enqcmds` results: 0 accepted (ZF = 0), 1 retry (ZF = 1, payload dropped). */
+/** `enqcmd`/`enqcmds` result: accepted (ZF = 0). */
 export const ZF_ACCEPTED = 0;
+/** `enqcmd`/`enqcmds` result: retry (ZF = 1, payload dropped, nothing changed). */
 export const ZF_RETRY = 1;
 
 /** Completion-record statuses (DSA uapi, §2.4) the model writes. */
 export const CompletionStatus = Object.freeze({
+  /** Done. */
   SUCCESS: 1,
   /** Page fault without block-on-fault (or a page request answered Invalid). */
   PAGE_FAULT: 3,
@@ -39,6 +41,8 @@ export const CompletionStatus = Object.freeze({
 
 /** SWERR error codes the device latches (model values, §2.4). */
 export const SwerrCode = Object.freeze({
+  /** A descriptor's PASID did not translate (entry not present): the record is unwritable. */
   TRANSLATION_FAULT: 0x1a,
+  /** MOVDIR64B into a full dedicated WQ: the descriptor was dropped. */
   WQ_OVERFLOW: 0x31,
 } as const);

@@ -12,12 +12,15 @@ import type { ModelFault, ProcessMix } from './scenarios.js';
 
 /** A run of one scenario. */
 export interface ModelRunConfig {
+  /** A name of MODEL_SCENARIOS. */
   scenario: string;
+  /** The run seed (every actor and the scheduler draw from it). */
   seed: number;
   /** Wall-time bound of the busy part (the wind-down comes after). */
   seconds: number;
   /** Deterministic mode: stop after this many scheduler steps (a fixed budget replays exactly). */
   maxSteps?: number | undefined;
+  /** A deliberately broken driver, for the checker to catch. */
   mutation?: MutationName | undefined;
   /** Default: the scenario's. */
   faults?: ModelFault[] | undefined;
@@ -35,24 +38,39 @@ export interface ModelRunConfig {
 
 /** Everything a run reports. */
 export interface ModelRunResult {
+  /** The scenario's name. */
   scenario: string;
+  /** One thread under the seeded scheduler, or worker threads. */
   mode: 'deterministic' | 'threads';
+  /** The run seed. */
   seed: number;
+  /** The mutation the run had, if any. */
   mutation: MutationName | undefined;
+  /** 'fail' when any invariant was violated. */
   verdict: 'pass' | 'fail';
   /** Scheduler steps (deterministic) or actor steps summed over threads. */
   steps: number;
+  /** Events the checker read. */
   events: number;
+  /** Wall time of the whole run. */
   elapsedSeconds: number;
+  /** Checks and violations per invariant. */
   invariants: InvariantCount[];
+  /** Violations found (all of them; the checker keeps the first 100). */
   violations: number;
+  /** The first violation, with its PASID's trace and the replay command. */
   firstViolation: Violation | undefined;
+  /** The hardware counters at the end. */
   hardware: Counters;
+  /** A sample of teardown timelines (log positions of P0 .. P8). */
   timelines: TeardownTimeline[];
+  /** CPUs killed (kill-cpu). */
   kills: number;
+  /** Stutters injected. */
   stutters: number;
   /** What was still busy when the wind-down gave up (empty: the platform came to rest). */
   leftBusy: string[];
+  /** The command that replays the run. */
   replay: string;
 }
 

@@ -7,31 +7,44 @@ import { dsaPf, nicPf, type Profile } from './profile.js';
 
 /** Faults a run can inject (threads: real; deterministic: by the scheduler). */
 export const MODEL_FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
+/** One of MODEL_FAULTS. */
 export type ModelFault = (typeof MODEL_FAULTS)[number];
 
 /** Relative weights of a process's operations, per step. */
 export interface ProcessMix {
+  /** Bind a random PF for SVA and map one of its SWQ portals. */
   bind: number;
+  /** Submit from a random thread (ENQCMD to a SWQ, MOVDIR64B to an owned DWQ). */
   submit: number;
+  /** Touch (map) a random page of the mm. */
   touch: number;
+  /** Unbind a bound PF (then drive its teardown). */
   unbind: number;
+  /** Exit (the exception path when bonds remain). */
   exit: number;
+  /** Open a dedicated WQ of a bound PF. */
   openDwq: number;
 }
 
 /** One scenario. */
 export interface ModelScenario {
+  /** One line for --help and reports. */
   description: string;
+  /** Knobs on top of PROFILE_DEFAULTS. */
   profile: Partial<Profile>;
+  /** What each process does per step. */
   mix: ProcessMix;
   /** One submission in this many blocks on faults (page request instead of a partial completion). */
   bofOneIn: number;
   /** CPU workers the processes run on (threads); processes are spread pid % cpus. */
   cpus: number;
+  /** Default duration of the busy part. */
   seconds: number;
+  /** Default faults. */
   faults: ModelFault[];
 }
 
+/** The scenarios, by name. */
 export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.freeze({
   'host-sva': {
     description:

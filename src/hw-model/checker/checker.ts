@@ -47,11 +47,15 @@ import { cacheHolds, scanAll } from './scan.js';
 
 /** One violation, as reported. */
 export interface Violation {
+  /** The invariant, 'INV-n'. */
   id: InvariantId;
+  /** Its name. */
   name: string;
+  /** What was wrong, naming the PF, PASID and generation. */
   message: string;
   /** Log position of the event that revealed it (-1: a quiescent scan or the end check). */
   seq: number;
+  /** The PASID it concerns. */
   pasid: number;
   /** The events of that PASID that led to it, oldest first. */
   trace: string[];
@@ -61,11 +65,15 @@ export interface Violation {
 
 /** A teardown timeline for the report (log positions of P0 .. P8; -1 missing). */
 export interface TeardownTimeline {
+  /** The PF of the bond. */
   pf: number;
+  /** The PASID. */
   pasid: number;
   /** Which allocation of this value (1 = first). */
   ordinal: number;
+  /** The exception path (process exit with bonds). */
   exception: boolean;
+  /** Log positions of P0 .. P8 (-1: not seen). */
   phases: number[];
 }
 

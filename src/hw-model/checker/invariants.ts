@@ -10,13 +10,17 @@ export type CheckSite = 'online' | 'quiescent' | 'per-translation' | 'end';
 
 /** One checked invariant. */
 export interface InvariantSpec {
+  /** 'INV-n' as in §7.6. */
   id: InvariantId;
+  /** Its name in §7.6. */
   name: string;
+  /** Where it is asserted. */
   sites: readonly CheckSite[];
   /** What the checker compares, in one line (for the README and the report). */
   how: string;
 }
 
+/** The ids of the invariants part 1 checks. */
 export type InvariantId =
   | 'INV-1'
   | 'INV-2'
@@ -102,8 +106,12 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
 
 /** Checks and violations of one invariant, as the report shows them. */
 export interface InvariantCount {
+  /** 'INV-n'. */
   id: InvariantId;
+  /** Its name. */
   name: string;
+  /** How many times it was evaluated. */
   checks: number;
+  /** How many of those failed. */
   violations: number;
 }
