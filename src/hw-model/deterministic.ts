@@ -35,6 +35,8 @@ import { MODEL_SCENARIOS, type ModelFault, type ModelScenario } from './scenario
 
 const QUIESCENT_EVERY = 4096;
 const WIND_DOWN_STEPS = 400_000;
+/** Steps with no event after which the wind-down gives up (a stuck teardown). */
+const STALL_STEPS = 20_000;
 
 /** The seeded scheduler: picks the next actor, injects the faults. */
 export class Scheduler {
@@ -208,11 +210,18 @@ function windDown(
   sched.calm();
   for (const a of actors) a.finish();
   let steps = 0;
+  let lastEvents = checker.events;
+  let lastProgress = 0;
   for (; steps < WIND_DOWN_STEPS; steps++) {
     if ((steps & 255) === 0 && actors.every((a) => a.quiet()) && busyParts(hw).length === 0) break;
     sched.step();
     checker.consume();
     if (stop && checker.first) break;
+    // Stuck (nothing logged for a long while): leave what is left to the end checks.
+    if (checker.events !== lastEvents) {
+      lastEvents = checker.events;
+      lastProgress = steps;
+    } else if (steps - lastProgress > STALL_STEPS) break;
   }
   return { steps, busy: busyParts(hw) };
 }

@@ -260,7 +260,11 @@ export function commandOp(hw: HwContext, pf: number): number {
 export function commandRelease(hw: HwContext, pf: number, owner: number): void {
   const cmd = pfField(hw, pf, PF_CMD);
   const v = hw.ld(cmd);
-  if (v >>> CMD_OWNER_SHIFT === owner) Atomics.compareExchange(hw.i32, cmd, v, 0);
+  if (v >>> CMD_OWNER_SHIFT !== owner) return;
+  // The register goes back to idle as a whole (a refused command leaves no trace).
+  hw.st(pfField(hw, pf, PF_CMD_OPERAND), 0);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
+  Atomics.compareExchange(hw.i32, cmd, v, 0);
 }
 
 /**

@@ -276,12 +276,16 @@ export class Platform {
       maxThreads: PLATFORM_MAX_THREADS,
       maxIoasids: Math.min(65536, 2 ** p.pasidBits),
     });
-    const svaSet = space.setAlloc(null, p.svaQuota, SetType.NULL);
-    const reservedOthers = p.reserved.filter((r) => r !== 0);
+    // Reserved values first (held forever in a set of their own), then the SVA set, whose
+    // quota 0 takes all the capacity left.
+    const reservedOthers = [...new Set(p.reserved.filter((r) => r !== 0))];
     if (reservedOthers.length > 0) {
       const set = space.setAlloc(null, reservedOthers.length, SetType.NULL);
       for (const r of reservedOthers) space.alloc(set, r, r);
     }
+    const svaSet = space.setAlloc(null, p.svaQuota, SetType.NULL);
+    if (svaSet < 0)
+      throw hwErrors.badProfile('svaQuota', 'at most the capacity left after reserved', p.svaQuota);
     const shape = shapeOf(p);
     const g = hwGeometry(shape);
     const hw = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
@@ -785,6 +789,7 @@ export class Platform {
   }
 
   #pid(pid: number): void {
+    this.#live('operation');
     checkIndex('pid', pid, 0, this.#hw.g.shape.processes - 1);
   }
 

@@ -53,6 +53,9 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
       processes: 16,
       threadsPerProcess: 2,
       pfs: [dsaPf('dsa0'), dsaPf('dsa1'), nicPf('nic0')],
+      // Resolving a fault (handle_mm_fault) is slow next to the hardware: page requests are
+      // still queued when teardowns reach P6.
+      latencies: { invalidation: 2, execution: 2, prqService: 6, vmExit: 2 },
     },
     mix: { bind: 6, submit: 60, touch: 6, unbind: 5, exit: 3, openDwq: 2 },
     bofOneIn: 2,

@@ -59,6 +59,8 @@ const EPOCH_MS = 100;
 const CHECK_EVERY_MS = 1000;
 const KILL_EVERY_MS = 700;
 const WIND_DOWN_MS = 30_000;
+/** No progress for this long ends the wind-down (a stuck teardown). */
+const STALL_MS = 2_000;
 
 interface Hosted {
   worker: Worker;
@@ -200,12 +202,20 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.store(ctl, F_STATE, FS_FINISH);
     Atomics.notify(ctl, F_STATE);
     const t = Date.now();
+    let lastSteps = -1;
+    let lastChange = Date.now();
     for (;;) {
       await sleep(10);
       const quiet = hosted.every((h) => Atomics.load(ctl, workerSlot(h.index) + W_QUIET) === 1);
       leftBusy = busyParts(hw);
       if ((quiet && leftBusy.length === 0) || Date.now() - t > WIND_DOWN_MS) break;
       if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
+      // Stuck (no actor made progress for a while): leave what is left to the end checks.
+      const s = hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+      if (s !== lastSteps) {
+        lastSteps = s;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > STALL_MS) break;
     }
   }
   Atomics.store(ctl, F_STATE, FS_STOP);
