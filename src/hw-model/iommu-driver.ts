@@ -67,6 +67,9 @@ import {
   PGTT_FL_ONLY,
   PS_MM,
   processWord,
+  QG_PASID_ALL,
+  QT_IOTLB_PASID,
+  QT_PASID_CACHE,
   SVA_DID,
   SVM_GETTING,
   SVM_HELD,
@@ -83,6 +86,7 @@ import {
   WQS_DISABLING,
   WQS_ENABLED,
 } from './hw-layout.js';
+import { qiSubmit } from './inv-queue.js';
 import { bondOf, clearMsrs, loadMsrs, mmField, mmOfProcess, recordOfToken } from './mm.js';
 import { M_LOSE_FREE_NOTIFICATION, M_SKIP_BUSY_CHECK, M_SKIP_WIDTH_CHECK } from './mutations.js';
 import { tableClear, tableProgram } from './pasid-table.js';
@@ -139,11 +143,22 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
     existing >= 0,
   );
   if (r < 0) return undoBind(hw, pf, rec, b, allocated, tookRef === 1, r);
+  if (hw.cachingMode) flushForCachingMode(hw, pasid);
   if (hw.bindLifetime && allocated) loadMsrs(hw, rec, pasid, gen);
   hw.st(bf(hw, b, B_STATE), BS_LIVE);
   hw.count(C.binds);
   hw.log.emit(Ev.BIND, pasid, gen, pf, token, b, bind);
   return pasid;
+}
+
+/**
+ * Caching mode (§7.4 bindSva): the new entry is announced with a PASID-cache and a PASID-IOTLB
+ * invalidation (no wait: nothing can be cached for it yet). A full queue only loses the
+ * announcement, which the model's IOMMU does not need.
+ */
+function flushForCachingMode(hw: HwContext, pasid: number): void {
+  qiSubmit(hw, QT_PASID_CACHE | (1 << 4), pasid, SVA_DID, -1, -1, 0, 0);
+  qiSubmit(hw, QT_IOTLB_PASID | (QG_PASID_ALL << 4), pasid, SVA_DID, -1, -1, 0, 0);
 }
 
 function bindAgain(hw: HwContext, pf: number, b: number, token: number): number {

@@ -848,7 +848,10 @@ function shapeOf(p: Profile): HwShape {
     pfs: p.pfs.map((pf) => ({
       kind: pf.kind === 'dsa' ? KIND_DSA : KIND_NIC,
       width: pf.maxPasidWidth,
-      flags: (pf.ats ? PFF_ATS : 0) | (pf.pri ? PFF_PRI : 0) | (pf.pds ? PFF_PDS : 0),
+      // Behind a vIOMMU in caching mode the device TLBs are the host's to flush (the driver
+      // skips them at teardown), and the model has no host: its PFs get none.
+      flags:
+        (pf.ats && !p.cachingMode ? PFF_ATS : 0) | (pf.pri ? PFF_PRI : 0) | (pf.pds ? PFF_PDS : 0),
       wqs: pf.wqs.map((w) => ({
         mode: w.mode === 'shared' ? WQM_SHARED : WQM_DEDICATED,
         size: w.size,

@@ -121,7 +121,11 @@ export interface Profile {
   prgSlots: number;
   /** Device drain of a PASID sends a Stop Marker instead of waiting for page responses. */
   stopMarker: boolean;
-  /** The IOMMU is a vIOMMU in caching mode (device-TLB flush skipped at teardown). */
+  /**
+   * The IOMMU is a vIOMMU in caching mode: a bind also invalidates the PASID cache and IOTLB
+   * (the host traps that to learn of the entry), and teardown skips the device-TLB flush,
+   * which is the host's job; the model has no host, so its PFs then have no device TLB.
+   */
   cachingMode: boolean;
   /**
    * @internal A deliberately broken driver, for the checker to catch (mutations.ts); never
