@@ -1,0 +1,50 @@
+/**
+ * A CPU of the hardware-model bench (bench/hw-model.ts): one process's thread submitting with
+ * ENQCMD (`enq`), or binding and unbinding its process (`bind`: bindSva, then the unbind
+ * teardown driven to its end while the engine workers answer), until the main thread says
+ * stop. Counts accepted submissions / completed bind+unbind pairs.
+ */
+import { workerData } from 'node:worker_threads';
+import { enqcmd } from '../src/hw-model/cpu.js';
+import { bindSva, unbindStart } from '../src/hw-model/iommu-driver.js';
+import { Platform, type PlatformHandle } from '../src/hw-model/platform.js';
+import { TD_DONE, teardownStep } from '../src/hw-model/teardown.js';
+import { arriveAndWait, nowNs, report, stopRequested, workerCtrl } from './parallel.js';
+
+interface Data {
+  platform: PlatformHandle;
+  mode: 'enq' | 'bind';
+  pid: number;
+  pf: number;
+}
+
+const d = workerData as Data;
+const platform = Platform.attach(d.platform);
+const hw = platform.context;
+hw.log.actor = d.pid + 1;
+const tid = d.pid * hw.g.shape.threadsPerProcess;
+const CHUNK = d.mode === 'enq' ? 256 : 4;
+
+/** One operation; true when it counted (an accepted submission, a completed pair). */
+function op(i: number): boolean {
+  if (d.mode === 'enq') return enqcmd(hw, tid, d.pf, 0, i & 63, 0) === 0;
+  if (bindSva(hw, d.pf, d.pid) <= 0) return false;
+  const b = unbindStart(hw, d.pf, d.pid, d.pid + 1);
+  if (b < 0) return false;
+  while (teardownStep(hw, b) !== TD_DONE) {}
+  return true;
+}
+
+const ctrl = workerCtrl();
+let fails = 0;
+for (let i = 0; i < 4 * CHUNK; i++) if (!op(i)) fails++;
+arriveAndWait(ctrl);
+const t0 = nowNs();
+let ops = 0;
+let i = 0;
+while (!stopRequested(ctrl)) {
+  for (let k = 0; k < CHUNK; k++, i++) if (op(i)) ops++;
+}
+report({ ops, t0, t1: nowNs(), fails: 0 });
+void fails;
+platform.detach();
