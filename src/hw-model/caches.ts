@@ -143,20 +143,34 @@ export function iotlbFill(
   gen: number,
   bind: number,
 ): void {
-  const e = fill(hw, iotlbOf(hw), tagOf(pf, pasid), page);
+  fillPage(hw, iotlbOf(hw), tagOf(pf, pasid), page, gen, bind);
+}
+
+/** Fill a translation line (IOTLB or device TLB): TAG last publishes it to lookups. */
+function fillPage(
+  hw: HwContext,
+  c: Cache,
+  tag: number,
+  page: number,
+  gen: number,
+  bind: number,
+): void {
+  const e = fill(hw, c, tag, page);
   hw.st(e + C_GEN, gen);
   hw.st(e + C_BIND, bind);
   hw.st(e + C_AUX, page);
-  hw.st(e + C_TAG, tagOf(pf, pasid));
+  hw.st(e + C_TAG, tag);
+}
+
+/** Matches the translation lines of `pasid`, all of them or only `page` (>= 0). */
+function ofPasidPage(hw: HwContext, pasid: number, page: number): (e: number) => boolean {
+  return (e) =>
+    (hw.ld(e + C_TAG) & TAG_PASID_MASK) === pasid && (page < 0 || hw.ld(e + C_AUX) === page);
 }
 
 /** PASID-IOTLB invalidation: every mapping of `pasid`, or only `page` (>= 0). @returns removed */
 export function iotlbInvalidate(hw: HwContext, pasid: number, page: number): number {
-  return invalidate(
-    hw,
-    iotlbOf(hw),
-    (e) => (hw.ld(e + C_TAG) & TAG_PASID_MASK) === pasid && (page < 0 || hw.ld(e + C_AUX) === page),
-  );
+  return invalidate(hw, iotlbOf(hw), ofPasidPage(hw, pasid, page));
 }
 
 /** Device-TLB entry word of `pf` for (pasid, page), or -1 (always -1 without ATS). */
@@ -174,21 +188,12 @@ export function devTlbFill(
   bind: number,
 ): void {
   const c = devTlbOf(hw, pf);
-  if (c.entries === 0) return;
-  const e = fill(hw, c, tagOf(0, pasid), page);
-  hw.st(e + C_GEN, gen);
-  hw.st(e + C_BIND, bind);
-  hw.st(e + C_AUX, page);
-  hw.st(e + C_TAG, tagOf(0, pasid));
+  if (c.entries > 0) fillPage(hw, c, tagOf(0, pasid), page, gen, bind);
 }
 
 /** PASID-based device-TLB invalidation on `pf`: all of `pasid`, or `page` (>= 0). @returns removed */
 export function devTlbInvalidate(hw: HwContext, pf: number, pasid: number, page: number): number {
-  return invalidate(
-    hw,
-    devTlbOf(hw, pf),
-    (e) => (hw.ld(e + C_TAG) & TAG_PASID_MASK) === pasid && (page < 0 || hw.ld(e + C_AUX) === page),
-  );
+  return invalidate(hw, devTlbOf(hw, pf), ofPasidPage(hw, pasid, page));
 }
 
 /**
