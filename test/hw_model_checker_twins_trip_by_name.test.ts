@@ -11,13 +11,24 @@ import { ModelChecker } from '../src/hw-model/checker/checker.js';
 import type { InvariantId } from '../src/hw-model/checker/invariants.js';
 import { Ev, type LogEvent, PH_EXCEPTION } from '../src/hw-model/event-log.js';
 import {
+  D_GEN,
   E_BINDING,
   E_GEN,
+  G_GEN,
+  G_PASID,
+  G_STATE,
   IOMMU_LOCK,
   MM_PAGES,
   MM_PASID,
+  MSR_VALID,
   mmWord,
+  PRG_WAITING,
   PROCESS_WORDS,
+  TH_MSR,
+  threadWord,
+  WQ_FLAGS,
+  WQ_PASID,
+  WQF_PASID_EN,
 } from '../src/hw-model/hw-layout.js';
 import { dsaPf, Platform, type Profile } from '../src/hw-model/index.js';
 import { lockGive, lockTake } from '../src/hw-model/owner-lock.js';
@@ -68,10 +79,15 @@ describe('the online checks, from a hand-written log', () => {
     expect(c.first?.message).toBeUndefined();
   });
 
-  it('INV-1: ALLOC out of [1, 2^pasidBits)', () => {
-    const { c, feed } = offline();
-    feed(Ev.ALLOC, 256, 1, -1, 99);
-    trips(c, 'INV-1');
+  it('INV-1: ALLOC out of [1, 2^pasidBits); a BIND beyond the PF width', () => {
+    const a = offline();
+    a.feed(Ev.ALLOC, 256, 1, -1, 99);
+    trips(a.c, 'INV-1');
+    const narrow = Platform.create({ ...SMALL, pfs: [{ ...dsaPf('n'), maxPasidWidth: 2 }] });
+    const b = new ModelChecker(narrow.context, { consume: false });
+    b.onEvent({ seq: 0, kind: Ev.ALLOC, actor: 1, pasid: 5, gen: 1, pf: -1, a: 99, b: 0, c: 0 });
+    b.onEvent({ seq: 1, kind: Ev.BIND, actor: 1, pasid: 5, gen: 1, pf: 0, a: 99, b: 0, c: 1 });
+    trips(b, 'INV-1');
   });
 
   it('INV-2: ALLOC of a value still allocated to another mm', () => {
@@ -176,6 +192,15 @@ describe('the online checks, from a hand-written log', () => {
     trips(c, 'INV-15');
   });
 
+  it('INV-16: a teardown that never finishes within the bound, online', () => {
+    const { c, feed } = offline(); // bound: 50 events
+    feed(Ev.ALLOC, 5, 1, -1, 99);
+    feed(Ev.BIND, 5, 1, 0, 99, 0, 1);
+    feed(Ev.UNBIND, 5, 1, 0, 99, 0, 0);
+    for (let i = 0; i < 600; i++) feed(Ev.SPAWN, 0, 0, -1, i, 0);
+    trips(c, 'INV-16');
+  });
+
   it('INV-16: a teardown that never finishes, at the end', () => {
     const a = offline();
     a.feed(Ev.ALLOC, 5, 1, -1, 99);
@@ -183,6 +208,7 @@ describe('the online checks, from a hand-written log', () => {
     a.feed(Ev.UNBIND, 5, 1, 0, 99, 0, 0);
     a.c.end(false);
     trips(a.c, 'INV-16');
+    expect(a.c.first?.message).toMatch(/teardown of pf0 pasid 5 gen 1 never finished/);
   });
 });
 
@@ -271,6 +297,46 @@ describe('the hardware scans and the per-translation check, on corrupted hardwar
     c.consume();
     c.quiescent();
     trips(c, 'INV-1');
+  });
+
+  it("INV-5: a live thread's IA32_PASID, a DWQ's WQCFG and a queued descriptor naming a PASID that is free", () => {
+    const msr = online();
+    msr.p.spawn(0);
+    const pasid = msr.p.bindSva(0, 0);
+    msr.p.mapPortal(0, 0, 0);
+    msr.p.enqcmd(0, 0, 0, 0); // the #GP fix-up loads thread 0's MSR
+    const hw = msr.p.context;
+    hw.st(threadWord(hw.g, 0) + TH_MSR, MSR_VALID | (pasid + 1));
+    msr.c.consume();
+    msr.c.quiescent();
+    trips(msr.c, 'INV-5');
+    const wq = online();
+    const cfg = wq.p.context.g.pf[0]!.wqCfg[4]!;
+    wq.p.context.st(cfg + WQ_FLAGS, WQF_PASID_EN);
+    wq.p.context.st(cfg + WQ_PASID, 9);
+    wq.c.quiescent();
+    trips(wq.c, 'INV-5');
+    const d = online();
+    d.p.spawn(0);
+    const q = d.p.bindSva(0, 0);
+    d.p.mapPortal(0, 0, 0);
+    d.p.enqcmd(0, 0, 0, 0);
+    const slot = d.p.context.g.pf[0]!.wqRing[0]!;
+    d.p.context.st(slot + D_GEN, 4242);
+    d.c.consume();
+    d.c.quiescent();
+    trips(d.c, 'INV-5');
+    void q;
+  });
+
+  it('INV-14: a page-request group outstanding for a PASID whose generation is gone', () => {
+    const { p, c } = online();
+    const g = p.context.g.pf[0]!.prgBase;
+    p.context.st(g + G_PASID, 7);
+    p.context.st(g + G_GEN, 3);
+    p.context.st(g + G_STATE, PRG_WAITING);
+    c.quiescent();
+    trips(c, 'INV-14');
   });
 
   it('INV-11: a reference the log never showed, found when ghost and core refs are compared', () => {

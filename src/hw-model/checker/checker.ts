@@ -178,9 +178,7 @@ export class ModelChecker {
    */
   consume(max = Number.POSITIVE_INFINITY): number {
     if (!this.#reader) return 0;
-    const n = this.#reader.read((e) => this.onEvent(e), max);
-    if (n > 0) this.#checkLiveness();
-    return n;
+    return this.#reader.read((e) => this.onEvent(e), max);
   }
 
   /** True when a producer claimed a log slot it has not published yet. */
@@ -230,6 +228,7 @@ export class ModelChecker {
     const seq = this.#seq++;
     const ev = { ...e, seq };
     this.#ghost.remember(ev);
+    if ((seq & 255) === 0) this.#checkLiveness();
     switch (ev.kind) {
       case Ev.ALLOC:
         this.#alloc(ev);
