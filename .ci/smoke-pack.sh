@@ -2,8 +2,8 @@
 # The package as a user gets it: `npm pack` (prepack builds from a clean dist/), check what the
 # tarball ships, install it into a fresh project, run the `ioasid-stress` bin through npx and
 # assert each exit code, then compile a TypeScript consumer of `ioasid`, `ioasid/rcu` and
-# `ioasid/hw-model`
-# (module NodeNext, strict, the shipped .d.ts checked too) with the repository's tsc and run it.
+# `ioasid/hw-model` (module NodeNext, strict, the shipped .d.ts checked too) with the
+# repository's tsc and run it.
 # Usage: bash .ci/smoke-pack.sh   (from anywhere; needs the repository's devDependencies)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
