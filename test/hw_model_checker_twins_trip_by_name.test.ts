@@ -318,7 +318,7 @@ describe('the hardware scans and the per-translation check, on corrupted hardwar
     trips(wq.c, 'INV-5');
     const d = online();
     d.p.spawn(0);
-    const q = d.p.bindSva(0, 0);
+    d.p.bindSva(0, 0);
     d.p.mapPortal(0, 0, 0);
     d.p.enqcmd(0, 0, 0, 0);
     const slot = d.p.context.g.pf[0]!.wqRing[0]!;
@@ -326,7 +326,6 @@ describe('the hardware scans and the per-translation check, on corrupted hardwar
     d.c.consume();
     d.c.quiescent();
     trips(d.c, 'INV-5');
-    void q;
   });
 
   it('INV-14: a page-request group outstanding for a PASID whose generation is gone', () => {

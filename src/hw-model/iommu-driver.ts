@@ -129,10 +129,10 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
     return failBind(hw, pf, -HwErrno.EOVERFLOW, token);
   }
   const b = bondClaim(hw, pf, pasid, gen, rec, token, savedBond);
-  if (b < 0) return undoBind(hw, pf, rec, -1, allocated, false, -HwErrno.ENOMEM);
+  if (b < 0) return undoBind(hw, pf, rec, existing, -1, allocated, false, -HwErrno.ENOMEM);
   hw.st(mmField(hw, rec, MM_BOND + pf), b + 1);
   const tookRef = takeDriverReference(hw, rec, pasid, gen, token);
-  if (tookRef < 0) return undoBind(hw, pf, rec, b, allocated, false, tookRef);
+  if (tookRef < 0) return undoBind(hw, pf, rec, existing, b, allocated, false, tookRef);
   const bind = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
   hw.st(bf(hw, b, B_BIND), bind);
   const r = tableProgram(
@@ -142,7 +142,7 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
     { pgtt: PGTT_FL_ONLY, did: SVA_DID, s1: rec, binding: token, gen, bind },
     existing >= 0,
   );
-  if (r < 0) return undoBind(hw, pf, rec, b, allocated, tookRef === 1, r);
+  if (r < 0) return undoBind(hw, pf, rec, existing, b, allocated, tookRef === 1, r);
   if (hw.cachingMode) flushForCachingMode(hw, pasid);
   if (hw.bindLifetime && allocated) loadMsrs(hw, rec, pasid, gen);
   hw.st(bf(hw, b, B_STATE), BS_LIVE);
@@ -227,6 +227,7 @@ function undoBind(
   hw: HwContext,
   pf: number,
   rec: number,
+  prevBond: number,
   b: number,
   allocated: boolean,
   tookRef: boolean,
@@ -241,7 +242,8 @@ function undoBind(
     hw.st(mmField(hw, rec, MM_SVM_REF), SVM_NONE);
   }
   if (b >= 0) {
-    hw.st(mmField(hw, rec, MM_BOND + pf), 0);
+    // Back to the bond it had before (only a broken driver bound over one: skip-busy-check).
+    Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_BOND + pf), b + 1, prevBond + 1);
     bondUnclaim(hw, b, savedBond);
   }
   if (allocated) {

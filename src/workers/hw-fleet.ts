@@ -49,7 +49,6 @@ import {
   W_STATUS,
   W_STEPS,
   W_STUTTER,
-  WS_DONE,
   WS_RUNNING,
   workerSlot,
 } from './hw-fleet-layout.js';
@@ -230,7 +229,6 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   await checker.terminate();
   const hardware = platform.counters();
   platform.detach();
-  void WS_DONE;
   return {
     scenario: cfg.scenario,
     mode: 'threads',
