@@ -8,7 +8,7 @@ import { workerData } from 'node:worker_threads';
 import { enqcmd } from '../src/hw-model/cpu.js';
 import { bindSva, unbindStart } from '../src/hw-model/iommu-driver.js';
 import { Platform, type PlatformHandle } from '../src/hw-model/platform.js';
-import { TD_DONE, teardownStep } from '../src/hw-model/teardown.js';
+import { TD_BLOCKED, TD_DONE, teardownStep } from '../src/hw-model/teardown.js';
 import { arriveAndWait, nowNs, report, stopRequested, workerCtrl } from './parallel.js';
 
 interface Data {
@@ -24,6 +24,7 @@ const hw = platform.context;
 hw.log.actor = d.pid + 1;
 const tid = d.pid * hw.g.shape.threadsPerProcess;
 const CHUNK = d.mode === 'enq' ? 256 : 4;
+const nap = new Int32Array(new SharedArrayBuffer(4));
 
 /** One operation; true when it counted (an accepted submission, a completed pair). */
 function op(i: number): boolean {
@@ -31,8 +32,14 @@ function op(i: number): boolean {
   if (bindSva(hw, d.pf, d.pid) <= 0) return false;
   const b = unbindStart(hw, d.pf, d.pid, d.pid + 1);
   if (b < 0) return false;
-  while (teardownStep(hw, b) !== TD_DONE) {}
-  return true;
+  // Waiting for the engines: back off after a few blocked steps, so that on a machine with
+  // fewer cores than threads the engine workers get the CPU this one would spin on.
+  for (let blocked = 0; ; ) {
+    const r = teardownStep(hw, b);
+    if (r === TD_DONE) return true;
+    if (r !== TD_BLOCKED) blocked = 0;
+    else if (++blocked > 16) Atomics.wait(nap, 0, 0, 0.05);
+  }
 }
 
 const ctrl = workerCtrl();
