@@ -7,7 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bf } from '../src/hw-model/bonds.js';
+import { DriverWorkqueue } from '../src/hw-model/driver-workqueue.js';
 import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
+import { CoreFreeChain, subscribeDriver } from '../src/hw-model/free-notifier.js';
 import {
   B_STATE,
   BS_LIVE,
@@ -36,6 +38,7 @@ import {
   ZF_ACCEPTED,
   ZF_RETRY,
 } from '../src/hw-model/index.js';
+import { handleFree, mmExit } from '../src/hw-model/iommu-driver.js';
 import { entryOf } from '../src/hw-model/pasid-table.js';
 
 const SMALL: Partial<Profile> = {
@@ -337,5 +340,45 @@ describe('misuse', () => {
     );
     p.detach();
     expect(() => p.spawn(0)).toThrow(expect.objectContaining({ code: 'ERR_HW_DETACHED' }));
+  });
+});
+
+describe('the FREE notification seam', () => {
+  it("reads FREE (and an overflow as 'look for what was lost') from a core's global chain", () => {
+    const calls: number[][] = [];
+    const fake = {
+      registerNotifier: (set: number | null, prio: number) =>
+        set === null && prio === 2 ? 7 : -22,
+      readNotifications: () => [
+        { event: 'overflow' as const, lost: 2 },
+        { event: 2, id: 5, data: 9 },
+        { event: 1, id: 3, data: 0 },
+      ],
+    };
+    expect(subscribeDriver(fake)).toBe(7);
+    expect(subscribeDriver({})).toBe(-1);
+    const chain = new CoreFreeChain(fake, 7);
+    expect(chain.read((pasid, data) => calls.push([pasid, data]), 16)).toBe(3);
+    expect(calls).toEqual([
+      [-1, 0],
+      [5, 9],
+    ]);
+  });
+
+  it('after lost notifications the driver hands over every bond of an exited mm and the PASID is reclaimed', () => {
+    const { p, pasid } = bound();
+    p.bindSva(1, 0);
+    const hw = p.context;
+    mmExit(hw, 0, { fromCore: true, afterFree: () => {}, read: () => 0 }, false);
+    expect(p.space.inspect(pasid).state).toBe('free-pending');
+    expect(handleFree(hw, -1, 0, true)).toBe(2);
+    for (let i = 0; i < 10_000 && p.space.inspect(pasid).state !== 'free'; i++) {
+      p.processInvQueue();
+      p.execute(0);
+      p.execute(1);
+      p.prqService();
+      new DriverWorkqueue(hw, { fromCore: true, afterFree: () => {}, read: () => 0 }, 0).step();
+    }
+    expect(p.space.inspect(pasid).state).toBe('free');
   });
 });

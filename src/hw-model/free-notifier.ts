@@ -4,13 +4,16 @@
  * driver (global chain): FREE"), and tears those bonds down from its workqueue.
  *
  * ## Developer notes
- * The core does not have notifier chains yet (issue 10). Until it does, `ShimFreeChain`
- * stands in: the mm's exit path, right after its `free`, posts the FREE the core would have
- * emitted (the driver still held its reference, so the free left the PASID free-pending and
- * the core emits FREE exactly once) into a claim ring of the log buffer, and the driver reads
- * it from there. When the core's chain lands, `CoreFreeChain` registers the driver on the
- * global chain with `NotifierPriority.IOMMU` and reads it with `readNotifications`; the shim's
- * `afterFree` becomes a no-op and nothing else in the model changes.
+ * `CoreFreeChain` subscribes the driver to the core's global chain with priority IOMMU
+ * (`registerNotifier(null, NotifierPriority.IOMMU)`, once, when the platform is created; the
+ * subscriber id is in the hardware header so that every thread reads the same subscriber) and
+ * reads FREE with `readNotifications`. An overflow entry (events the bounded queue dropped)
+ * is passed on as pasid -1: the driver then looks for the bonds it was not told about.
+ * A core without notifier chains (before issue 10) gets `ShimFreeChain`: the mm's exit path,
+ * right after its `free`, posts the FREE the core would have emitted (the driver still held
+ * its reference, so the free left the PASID free-pending and the core emits FREE exactly
+ * once) into a claim ring of the log buffer, and the driver reads it from there. Which one a
+ * platform uses is decided once, at create, by whether the space has `registerNotifier`.
  *
  * @internal
  */
@@ -25,6 +28,7 @@ import {
   ringSlot,
 } from './claim-ring.js';
 import {
+  FREE_SUB_SHIM,
   L_ENTRIES,
   L_ROWS,
   L_SHIM_LOCK,
@@ -47,10 +51,70 @@ export interface FreeChain {
    */
   afterFree(pasid: number, data: number, pending: boolean): void;
   /**
-   * Hand up to `max` FREE notifications to `fn` (non-blocking).
+   * Hand up to `max` FREE notifications to `fn` (non-blocking); pasid -1 means some were
+   * lost (a queue overflow): look for the teardowns nobody was told about.
    * @returns how many
    */
   read(fn: (pasid: number, data: number) => void, max: number): number;
+}
+
+/** What the driver needs of a core with notifier chains (issue 10's public API). */
+interface NotifierApi {
+  registerNotifier(set: number | null, priority: number): number;
+  readNotifications(
+    sub: number,
+    max?: number,
+  ): ReadonlyArray<{ event: number | 'overflow'; id?: number; data?: number }>;
+}
+
+/** NotifyEvent.FREE and NotifierPriority.IOMMU, with the kernel's numbering. */
+const NOTIFY_FREE = 2;
+const PRIORITY_IOMMU = 2;
+
+/** True when `space` has notifier chains. */
+export function hasNotifierChains(space: object): boolean {
+  return typeof (space as Partial<NotifierApi>).registerNotifier === 'function';
+}
+
+/**
+ * Subscribe the IOMMU driver to the global chain of `space`.
+ *
+ * Context: create() only.
+ * @returns the subscriber id (>= 0), or FREE_SUB_SHIM when the core has no chains
+ */
+export function subscribeDriver(space: object): number {
+  if (!hasNotifierChains(space)) return FREE_SUB_SHIM;
+  const sub = (space as NotifierApi).registerNotifier(null, PRIORITY_IOMMU);
+  return sub >= 0 ? sub : FREE_SUB_SHIM;
+}
+
+/**
+ * The core's global chain.
+ *
+ * @internal
+ */
+export class CoreFreeChain implements FreeChain {
+  readonly fromCore = true;
+  readonly #space: NotifierApi;
+  readonly #sub: number;
+
+  constructor(space: object, sub: number) {
+    this.#space = space as NotifierApi;
+    this.#sub = sub;
+  }
+
+  /** The core emits FREE itself. */
+  afterFree(): void {}
+
+  read(fn: (pasid: number, data: number) => void, max: number): number {
+    let n = 0;
+    for (const e of this.#space.readNotifications(this.#sub, max)) {
+      if (e.event === 'overflow') fn(-1, 0);
+      else if (e.event === NOTIFY_FREE) fn(e.id ?? 0, e.data ?? 0);
+      n++;
+    }
+    return n;
+  }
 }
 
 /** The shim ring of a log buffer. */

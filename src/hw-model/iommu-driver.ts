@@ -29,6 +29,7 @@ import {
   B_BIND,
   B_FLAGS,
   B_GEN,
+  B_MM,
   B_OWNER,
   B_PASID,
   B_PHASES,
@@ -367,6 +368,7 @@ function exitBond(hw: HwContext, pf: number, b: number): void {
  */
 export function handleFree(hw: HwContext, pasid: number, data: number, fromCore: boolean): number {
   if (hw.mutation === M_LOSE_FREE_NOTIFICATION) return 0;
+  if (pasid < 0) return handleLostFrees(hw);
   const rec = recordOfToken(data);
   const gen =
     rec < hw.g.shape.mmRecords && hw.ld(mmField(hw, rec, MM_TOKEN)) === data
@@ -377,6 +379,27 @@ export function handleFree(hw: HwContext, pasid: number, data: number, fromCore:
   for (let b = 0; b < hw.g.shape.bonds; b++) {
     if (hw.ld(bf(hw, b, B_STATE)) !== BS_DYING) continue;
     if (hw.ld(bf(hw, b, B_PASID)) !== pasid || hw.ld(bf(hw, b, B_TOKEN)) !== data) continue;
+    Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_HANDED_OVER);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * FREE notifications were lost (the chain's queue overflowed): hand over every bond of an
+ * exited mm that still waits for one. The mm's exit took the bond off its process first, so
+ * nothing else drives it.
+ */
+function handleLostFrees(hw: HwContext): number {
+  let n = 0;
+  for (let b = 0; b < hw.g.shape.bonds; b++) {
+    if (hw.ld(bf(hw, b, B_STATE)) !== BS_DYING) continue;
+    const flags = hw.ld(bf(hw, b, B_FLAGS));
+    if (!(flags & BF_EXCEPTION) || flags & BF_HANDED_OVER) continue;
+    const rec = hw.ld(bf(hw, b, B_MM));
+    const st = hw.ld(mmField(hw, rec, MM_STATE));
+    if (hw.ld(mmField(hw, rec, MM_TOKEN)) === hw.ld(bf(hw, b, B_TOKEN)) && st === MMS_ALIVE)
+      continue;
     Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_HANDED_OVER);
     n++;
   }

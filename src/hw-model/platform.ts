@@ -47,7 +47,14 @@ import {
 } from './device.js';
 import { DriverWorkqueue } from './driver-workqueue.js';
 import { logInit } from './event-log.js';
-import { type FreeChain, ShimFreeChain, shimInit, shimRing } from './free-notifier.js';
+import {
+  CoreFreeChain,
+  type FreeChain,
+  ShimFreeChain,
+  shimInit,
+  shimRing,
+  subscribeDriver,
+} from './free-notifier.js';
 import { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import { checkIndex, hwErrors } from './hw-errors.js';
@@ -64,7 +71,6 @@ import {
   CMDS_ERROR,
   CMDS_PENDING,
   DESC_WORDS,
-  FREE_SUB_SHIM,
   H_ATS_QDEPTH,
   H_BONDS,
   H_DEVTLB_ENTRIES,
@@ -256,7 +262,8 @@ export class Platform {
       throw hwErrors.badHandle(`more than ${PLATFORM_MAX_THREADS} threads attached`);
     }
     this.#hw = new HwContext(new Int32Array(handle.hw), log, row, space);
-    this.#chain = new ShimFreeChain(log, this.#hw.tag);
+    const sub = this.#hw.ld(H_FREE_SUB);
+    this.#chain = sub >= 0 ? new CoreFreeChain(space, sub) : new ShimFreeChain(log, this.#hw.tag);
     this.#wq = new DriverWorkqueue(this.#hw, this.#chain, API_ACTOR);
   }
 
@@ -289,7 +296,7 @@ export class Platform {
     const shape = shapeOf(p);
     const g = hwGeometry(shape);
     const hw = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
-    initHardware(new Int32Array(hw), shape, p, svaSet);
+    initHardware(new Int32Array(hw), shape, p, svaSet, subscribeDriver(space));
     const log = new SharedArrayBuffer(logWords(PLATFORM_MAX_THREADS, LOG_ENTRIES) * WORD_BYTES);
     initLog(new Int32Array(log));
     const handle: PlatformHandle = {
@@ -867,6 +874,7 @@ function initHardware(
   s: HwShape,
   p: Profile,
   svaSet: number,
+  freeSub: number,
 ): void {
   const g = hwGeometry(s);
   const st = (w: number, v: number) => Atomics.store(i32, w, v);
@@ -891,7 +899,7 @@ function initHardware(
   st(H_MUTATION, p.mutation === undefined ? 0 : MUTATIONS[p.mutation].code);
   st(H_FLAGS, (p.cachingMode ? HF_CACHING_MODE : 0) | (p.stopMarker ? HF_STOP_MARKER : 0));
   st(H_SVA_SET, svaSet);
-  st(H_FREE_SUB, FREE_SUB_SHIM);
+  st(H_FREE_SUB, freeSub);
   st(H_ATS_QDEPTH, p.atsQueueDepth);
   st(H_LAT_INV, p.latencies.invalidation);
   st(H_LAT_EXEC, p.latencies.execution);
