@@ -65,7 +65,6 @@ export function bondClaim(
     if (Atomics.compareExchange(hw.i32, claim, 0, rec + 1) !== 0) continue;
     for (let f = 0; f < BOND_WORDS; f++) saved[f] = hw.ld(bf(hw, b, f));
     saved[B_CLAIM] = 0;
-    hw.st(bf(hw, b, B_STATE), BS_BINDING);
     Atomics.add(hw.i32, bf(hw, b, B_STAMP), 1);
     hw.st(bf(hw, b, B_PF), pf);
     hw.st(bf(hw, b, B_PASID), pasid);
@@ -77,6 +76,10 @@ export function bondClaim(
       hw.st(bf(hw, b, f), 0);
     hw.st(bf(hw, b, B_COOKIE_LO), 0);
     hw.st(bf(hw, b, B_COOKIE_HI), 0);
+    // Last: a bond is seen as in use (by the scans for an mm's bonds, teardown.ts
+    // `freeMmIfDone`) only once it names its new mm; set first, it would briefly count as a
+    // bond of the mm it belonged to before, and that mm's record could be left unfreed.
+    hw.st(bf(hw, b, B_STATE), BS_BINDING);
     return b;
   }
   return -1;

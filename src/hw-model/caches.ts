@@ -197,11 +197,14 @@ export function devTlbInvalidate(hw: HwContext, pf: number, pasid: number, page:
 }
 
 /**
- * Call `fn(entryWord, pf, pasid, gen)` for every valid entry of a cache, for the checker.
+ * Call `fn(entryWord, pf, pasid, gen, bind)` for every valid entry of a cache, for the checker.
  *
  * @param which - 'pasid-cache', 'iotlb', or a PF index for its device TLB
  *
- * Context: under the IOMMU lock (or with every actor paused).
+ * Context: any thread, without the IOMMU lock: the checker must never wait for a lock whose
+ * holder may be waiting for the checker to drain the event log. A line is reported only when
+ * its TAG reads the same before and after its other words (a fill clears TAG first and sets
+ * it last), so a line being rewritten is skipped, never reported with another line's words.
  */
 export function cacheForEach(
   hw: HwContext,
@@ -214,7 +217,10 @@ export function cacheForEach(
     const e = c.base + i * CACHE_WORDS;
     const tag = hw.ld(e + C_TAG);
     if (!(tag & TAG_VALID)) continue;
+    const gen = hw.ld(e + C_GEN);
+    const bind = hw.ld(e + C_BIND);
+    if (hw.ld(e + C_TAG) !== tag) continue;
     const pf = typeof which === 'number' ? which : (tag >>> TAG_PF_SHIFT) & 0xff;
-    fn(e, pf, tag & TAG_PASID_MASK, hw.ld(e + C_GEN), hw.ld(e + C_BIND));
+    fn(e, pf, tag & TAG_PASID_MASK, gen, bind);
   }
 }

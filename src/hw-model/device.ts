@@ -385,13 +385,14 @@ function abandonBlocked(hw: HwContext, pf: number, pasid: number, stopMarker: bo
   for (let s = 0; s < hw.g.shape.prgSlots; s++) {
     const g = prgWord(hw, pf, s);
     if (hw.ld(g + G_PASID) !== pasid) continue;
-    const st = hw.ld(g + G_STATE);
+    let st = hw.ld(g + G_STATE);
     if (st === PRG_WAITING) {
-      if (Atomics.compareExchange(hw.i32, g + G_STATE, PRG_WAITING, PRG_ABANDONED) !== PRG_WAITING)
-        continue;
-    } else if (st === PRG_ANSWERED) {
-      hw.st(g + G_STATE, PRG_FREE);
-    } else continue;
+      // Loses only to a response arriving right now (WAITING -> ANSWERED): then free it.
+      st = Atomics.compareExchange(hw.i32, g + G_STATE, PRG_WAITING, PRG_ABANDONED);
+      if (st === PRG_WAITING) st = PRG_ABANDONED;
+    }
+    if (st === PRG_ANSWERED) hw.st(g + G_STATE, PRG_FREE);
+    else if (st !== PRG_ABANDONED) continue;
     any = true;
     gen = hw.ld(g + G_GEN);
     complete(hw, pf, hw.ld(g + G_WQ), pasid, gen, CompletionStatus.ABORTED, -1);

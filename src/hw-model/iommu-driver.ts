@@ -194,11 +194,14 @@ function allocPasid(hw: HwContext, rec: number, token: number, max: number): num
     hw.log.emit(Ev.ALLOC_FAIL, 0, 0, -1, pasid, token);
     return pasid;
   }
+  // Logged before it is recorded: a thread killed in between leaves PENDING_TICKET set and
+  // MM_PASID 0, and recovery logs it again (the checker ignores a repeated ALLOC); recorded
+  // first, a kill could leave a PASID nobody logged.
+  hw.log.emit(Ev.ALLOC, pasid, ticket, -1, token, 0);
   hw.st(mmField(hw, rec, MM_GEN), ticket);
   hw.st(mmField(hw, rec, MM_PASID), pasid);
   hw.st(mmField(hw, rec, MM_FREE_STATE), FREE_NONE);
   hw.st(mmField(hw, rec, MM_PENDING_TICKET), 0);
-  hw.log.emit(Ev.ALLOC, pasid, ticket, -1, token, 0);
   return pasid;
 }
 
@@ -309,13 +312,11 @@ export function mmExit(hw: HwContext, pid: number, chain: FreeChain, reaped: boo
   hw.log.emit(Ev.MM_EXIT, pasid, gen, -1, token, reaped ? 1 : 0);
   hw.st(mmField(hw, rec, MM_STATE), MMS_EXITING);
   clearMsrs(hw, rec);
-  let bonds = 0;
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     hw.st(mmField(hw, rec, MM_PORTAL + pf), 0);
     hw.st(mmField(hw, rec, MM_DWQ + pf), 0);
     const b = bondOf(hw, rec, pf);
     if (b < 0) continue;
-    bonds++;
     exitBond(hw, pf, b);
   }
   if (pasid !== 0 && !hw.bindLifetime && hw.ld(mmField(hw, rec, MM_FREE_STATE)) !== FREE_DONE) {
@@ -328,7 +329,10 @@ export function mmExit(hw: HwContext, pid: number, chain: FreeChain, reaped: boo
   }
   hw.st(mmField(hw, rec, MM_STATE), MMS_DEAD);
   hw.st(ps + PS_MM, 0);
-  if (bonds === 0) freeMmIfDone(hw, rec);
+  // Always, not only without bonds: the workqueue may have finished the last one before DEAD
+  // was stored, when its own check could not free the record. Of the two checks (here after
+  // DEAD, there after the bond is free) at least one sees both.
+  freeMmIfDone(hw, rec);
   return 0;
 }
 

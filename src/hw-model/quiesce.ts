@@ -11,7 +11,13 @@ import {
   B_STATE,
   BS_FREE,
   G_STATE,
+  MM_BOND,
+  MM_CLAIM,
+  MM_FREE_STATE,
+  MM_PASID,
+  MM_PENDING_TICKET,
   MM_STATE,
+  MM_SVM_REF,
   MMS_FREE,
   mmWord,
   PRG_FREE,
@@ -24,10 +30,16 @@ export function busyParts(hw: HwContext): string[] {
   let bonds = 0;
   for (let b = 0; b < hw.g.shape.bonds; b++) if (hw.ld(bf(hw, b, B_STATE)) !== BS_FREE) bonds++;
   if (bonds) out.push(`${bonds} bonds`);
-  let mms = 0;
+  const mms: number[] = [];
   for (let r = 0; r < hw.g.shape.mmRecords; r++)
-    if (hw.ld(mmWord(hw.g, r) + MM_STATE) !== MMS_FREE) mms++;
-  if (mms) out.push(`${mms} mm records`);
+    if (hw.ld(mmWord(hw.g, r) + MM_STATE) !== MMS_FREE || hw.ld(mmWord(hw.g, r) + MM_CLAIM) !== 0)
+      mms.push(r);
+  if (mms.length) {
+    const w = (f: number) => hw.ld(mmWord(hw.g, mms[0]!) + f);
+    out.push(
+      `${mms.length} mm records (record ${mms[0]}: state ${w(MM_STATE)}, claim ${w(MM_CLAIM)}, pasid ${w(MM_PASID)}, driver ref ${w(MM_SVM_REF)}, free ${w(MM_FREE_STATE)}, pending ticket ${w(MM_PENDING_TICKET)}, bonds [${[...hw.g.pf.keys()].map((pf) => w(MM_BOND + pf) - 1)}])`,
+    );
+  }
   if (ringCount(hw.qi)) out.push('invalidation queue');
   if (ringCount(hw.prq)) out.push('page request queue');
   hw.g.pf.forEach((p, pf) => {

@@ -31,6 +31,7 @@ import {
   BF_HANDED_OVER,
   BS_BINDING,
   BS_DYING,
+  BS_FREE,
   DRIVER_WQ_LOCK,
   FREE_DONE,
   FREE_FREEING,
@@ -120,10 +121,15 @@ function sweepRecords(hw: HwContext, pid: number, current: number): void {
   }
 }
 
-/** Bonds a bind of the dead process claimed but had not linked to its mm yet: free again. */
+/**
+ * Bonds a bind of the dead process claimed but had not linked to its mm yet (STATE still
+ * FREE while the claim fills it, then BINDING): free again.
+ */
 function sweepBonds(hw: HwContext, rec: number): void {
   for (let b = 0; b < hw.g.shape.bonds; b++) {
-    if (hw.ld(bf(hw, b, B_CLAIM)) !== rec + 1 || hw.ld(bf(hw, b, B_STATE)) !== BS_BINDING) continue;
+    if (hw.ld(bf(hw, b, B_CLAIM)) !== rec + 1) continue;
+    const st = hw.ld(bf(hw, b, B_STATE));
+    if (st !== BS_BINDING && st !== BS_FREE) continue;
     if (bondOf(hw, rec, hw.ld(bf(hw, b, B_PF))) === b) continue;
     bondFree(hw, b);
   }

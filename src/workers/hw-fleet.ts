@@ -114,7 +114,10 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   });
   const report = new Promise<HwCheckerReport>((resolve, reject) => {
     checker.once('message', resolve);
-    checker.once('error', reject);
+    checker.once('error', (e) => {
+      console.error(`hw checker crashed: ${(e as Error).stack ?? e}`);
+      reject(e);
+    });
   });
   while (Atomics.load(ctl, F_CHECKER_READY) !== 1) await sleep(1);
 

@@ -1,8 +1,9 @@
 /**
  * The checker's scans of the hardware buffer: the state invariants evaluated on table
  * snapshots at quiescent points (every actor paused, the log consumed), and the cache scans
- * that back INV-9 when a teardown phase completes. Scans of the caches take the IOMMU lock
- * (the caches change only under it); everything else is read at a quiescent point.
+ * that back INV-9 when a teardown phase completes. No scan takes a lock: an engine may be
+ * waiting, inside the IOMMU lock, for the checker to drain the event log (caches.ts
+ * `cacheForEach` reads each line consistently without it).
  *
  * @internal
  */
@@ -29,7 +30,6 @@ import {
   G_GEN,
   G_PASID,
   G_STATE,
-  IOMMU_LOCK,
   LEAF_ENTRIES,
   MM_GEN,
   MM_PASID,
@@ -57,7 +57,6 @@ import {
   WQF_PASID_EN,
   WQM_DEDICATED,
 } from '../hw-layout.js';
-import { lockGive, lockTake } from '../owner-lock.js';
 import type { Ghost } from './ghost.js';
 import type { InvariantId } from './invariants.js';
 
@@ -78,11 +77,9 @@ export function cacheHolds(
   bind: number,
 ): boolean {
   let found = false;
-  lockTake(hw.i32, IOMMU_LOCK, hw.tag);
   cacheForEach(hw, which, (_e, epf, p, g, bd) => {
     if (epf === pf && p === pasid && g === gen && (bind < 0 || bd === bind)) found = true;
   });
-  lockGive(hw.i32, IOMMU_LOCK);
   return found;
 }
 
@@ -159,14 +156,12 @@ function liveBonds(hw: HwContext, pf: number, pasid: number): number {
 /** INV-5 on every PASID-cache, IOTLB and device-TLB entry. */
 export function scanCaches(hw: HwContext, ghost: Ghost, judge: Judge): void {
   const which: ('pasid-cache' | 'iotlb' | number)[] = ['pasid-cache', 'iotlb', ...hw.g.pf.keys()];
-  lockTake(hw.i32, IOMMU_LOCK, hw.tag);
   for (const w of which) {
     const name = typeof w === 'number' ? `pf${w}'s device-TLB entry` : `${w} entry`;
     cacheForEach(hw, w, (_e, _pf, pasid, gen) => {
       judge('INV-5', pasid, dangling(ghost, pasid, gen, name));
     });
   }
-  lockGive(hw.i32, IOMMU_LOCK);
 }
 
 /** INV-5 on queued descriptors and DWQ configs; INV-14 on PRQ entries and PRG slots. */
