@@ -70,8 +70,11 @@
  * header         +0                  16                 create()                all                immutable: KIND, WIDTH,
  *                                                                                                  FLAGS (ats/pri/pds), N_WQS,
  *                                                                                                  DIR_ENTRIES and bases
- * table lock     +16                 16                 bind, teardown          same               owner lock; guards dir and
- *                                                                                                  leaf writes, LEAF_NEXT
+ * table lock     +16                 16                 bind, teardown, the     same               owner lock; guards dir and
+ *                                                       IOMMU's walk                               leaf writes, LEAF_NEXT, and
+ *                                                                                                  makes a walk read an entry
+ *                                                                                                  whole (lock order: IOMMU
+ *                                                                                                  lock, then table lock)
  * state          +32                 16                 create, enable, leaf    all                ENABLED +32, LEAF_NEXT +33,
  *                                                       allocation, engine                         DEVTLB_VICTIM +34 (IOMMU
  *                                                                                                  lock), WQ_ROTOR +35 (device

@@ -129,11 +129,13 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
   } else if (pasid >= 2 ** width && hw.mutation !== M_SKIP_WIDTH_CHECK) {
     return failBind(hw, pf, -HwErrno.EOVERFLOW, token);
   }
-  const b = bondClaim(hw, pf, pasid, gen, rec, token, savedBond);
-  if (b < 0) return undoBind(hw, pf, rec, existing, -1, allocated, false, -HwErrno.ENOMEM);
-  hw.st(mmField(hw, rec, MM_BOND + pf), b + 1);
+  // The driver's reference before the bond: whenever a bond exists the PASID cannot be
+  // reclaimed under it, even if this thread dies right after linking it.
   const tookRef = takeDriverReference(hw, rec, pasid, gen, token);
-  if (tookRef < 0) return undoBind(hw, pf, rec, existing, b, allocated, false, tookRef);
+  if (tookRef < 0) return undoBind(hw, pf, rec, existing, -1, allocated, false, tookRef);
+  const b = bondClaim(hw, pf, pasid, gen, rec, token, savedBond);
+  if (b < 0) return undoBind(hw, pf, rec, existing, -1, allocated, tookRef === 1, -HwErrno.ENOMEM);
+  hw.st(mmField(hw, rec, MM_BOND + pf), b + 1);
   const bind = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
   hw.st(bf(hw, b, B_BIND), bind);
   const r = tableProgram(

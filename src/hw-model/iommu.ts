@@ -44,6 +44,7 @@ import {
   FR_REASON,
   FR_VALID,
   IOMMU_LOCK,
+  PF_TABLE_LOCK,
   PGTT_FL_ONLY,
 } from './hw-layout.js';
 import { pageMapped } from './mm.js';
@@ -133,17 +134,22 @@ function translateLocked(
     s1 = hw.ld(pc + C_S1);
   } else {
     hw.count(C.pasidCacheMisses);
+    // The walk reads the 512-bit entry as one unit, as hardware does: under the PF's table
+    // lock, so a teardown clearing it (or a bind filling it) is never seen half done.
+    const lock = hw.g.pf[pf]!.base + PF_TABLE_LOCK;
+    lockTake(hw.i32, lock, hw.tag);
     const d = hw.ld(dirWord(hw, pf, pasid));
+    const e = d & DIR_PRESENT ? entryWord(hw.g, pf, d >>> DIR_LEAF_SHIFT, pasid) : -1;
+    const ctrl = e >= 0 ? hw.ld(e + E_CTRL) : 0;
+    pcGen = e >= 0 ? hw.ld(e + E_GEN) : 0;
+    pcBind = e >= 0 ? hw.ld(e + E_BIND) : 0;
+    s1 = e >= 0 ? hw.ld(e + E_S1) : 0;
+    lockGive(hw.i32, lock);
     if (!(d & DIR_PRESENT)) return fault(hw, pf, pasid, gen, page, FaultReason.SPD2, d & DIR_FPD);
-    const e = entryWord(hw.g, pf, d >>> DIR_LEAF_SHIFT, pasid);
-    const ctrl = hw.ld(e + E_CTRL);
     if (!(ctrl & EC_PRESENT))
       return fault(hw, pf, pasid, gen, page, FaultReason.SPT2, (ctrl & EC_FPD) | (d & DIR_FPD));
     if (((ctrl >>> EC_PGTT_SHIFT) & 7) !== PGTT_FL_ONLY)
       return fault(hw, pf, pasid, gen, page, FaultReason.SPT4, ctrl & EC_FPD);
-    pcGen = hw.ld(e + E_GEN);
-    pcBind = hw.ld(e + E_BIND);
-    s1 = hw.ld(e + E_S1);
     pcFill(hw, pf, pasid, pcGen, ctrl, s1, pcBind);
     src = SRC_TABLE;
   }

@@ -1,8 +1,10 @@
 /**
  * Per-PF VT-d PASID tables (§1.2, §1.3): a directory indexed by PASID bits 19:6 whose present
  * entries point at 64-entry leaves indexed by bits 5:0. Leaves are allocated on first use and
- * never freed (as Linux does until the whole table goes). Writers hold the PF's table lock;
- * the IOMMU walks without it (an entry is published by its CTRL word, written last).
+ * never freed (as Linux does until the whole table goes). Writers hold the PF's table lock, and
+ * so does the IOMMU's walk (iommu.ts), which must read an entry whole: hardware reads the
+ * 512-bit entry at once, and a walk that saw P set then the fields a teardown had already
+ * zeroed would cache a line of no generation (found by the checker on threads, INV-10).
  *
  * ## Developer notes
  * The directory is sized for the whole PASID space of the platform, not the device's width:

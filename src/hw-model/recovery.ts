@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { bf, bondFree } from './bonds.js';
+import { anyBondOf, bf, bondFree } from './bonds.js';
 import { type Ring, ringTombstone } from './claim-ring.js';
 import { Ev, logRing } from './event-log.js';
 import type { FreeChain } from './free-notifier.js';
@@ -96,6 +96,7 @@ export function reapProcess(hw: HwContext, pid: number, chain: FreeChain): numbe
   resolveAlloc(hw, rec, token);
   resolveDriverReference(hw, rec, token);
   resolveFree(hw, rec, token, chain);
+  dropOrphanReference(hw, rec, token);
   const r = mmExit(hw, pid, chain, true);
   // A teardown the dead process was driving, past the point where its mm still lists it.
   for (let b = 0; b < hw.g.shape.bonds; b++)
@@ -149,6 +150,33 @@ function resolveAlloc(hw: HwContext, rec: number, token: number): void {
   hw.st(mmField(hw, rec, MM_GEN), ticket);
   hw.st(mmField(hw, rec, MM_PASID), found);
   hw.log.emit(Ev.ALLOC, found, ticket, -1, token, 1);
+}
+
+/**
+ * A bind that died after taking its reference (mm lifetime: the driver's; bind lifetime: the
+ * PASID itself) and before a bond existed: nothing will ever drop it, so drop it here.
+ */
+function dropOrphanReference(hw: HwContext, rec: number, token: number): void {
+  if (anyBondOf(hw, token)) return;
+  for (let pf = 0; pf < hw.g.pf.length; pf++) if (bondOf(hw, rec, pf) >= 0) return;
+  const pasid = hw.ld(mmField(hw, rec, MM_PASID));
+  const gen = hw.ld(mmField(hw, rec, MM_GEN));
+  if (pasid === 0) return;
+  const ref = mmField(hw, rec, MM_SVM_REF);
+  if (!hw.bindLifetime) {
+    if (hw.ld(ref) !== SVM_HELD) return;
+    hw.log.emit(Ev.PUT, pasid, gen, -1, token);
+    hw.space.put(null, pasid);
+    hw.st(ref, SVM_NONE);
+    return;
+  }
+  const fs = mmField(hw, rec, MM_FREE_STATE);
+  if (hw.ld(fs) === FREE_DONE) return;
+  hw.st(fs, FREE_FREEING);
+  hw.log.emit(Ev.FREE_CALL, pasid, gen, -1, token);
+  hw.space.free(hw.ld(H_SVA_SET), pasid);
+  hw.st(mmField(hw, rec, MM_PASID), 0);
+  hw.st(fs, FREE_DONE);
 }
 
 /** References of the PASID other than the driver's: the mm's own, until it is freed. */
