@@ -270,10 +270,11 @@ export class EventReader {
         c: Atomics.load(log, w + EV_C),
       };
       ringRelease(r, pos);
-      Atomics.notify(log, r.meta + RING_HEAD);
       fn(e);
       n++;
     }
+    // Once per batch: wakes producers waiting for room (claimSlow).
+    if (n > 0) Atomics.notify(log, r.meta + RING_HEAD);
     return n;
   }
 

@@ -226,7 +226,9 @@ export class ModelChecker {
    */
   onEvent(e: LogEvent): void {
     const seq = this.#seq++;
-    const ev = { ...e, seq };
+    // The reader hands over a fresh object per event: numbering it in place saves a copy.
+    const ev = e;
+    ev.seq = seq;
     this.#ghost.remember(ev);
     if ((seq & 255) === 0) this.#checkLiveness();
     switch (ev.kind) {
@@ -592,9 +594,7 @@ export class ModelChecker {
   };
 
   #trace(pasid: number): string[] {
-    const g = this.#ghost.peek(pasid);
-    if (!g) return [];
-    return g.history.map(formatEvent);
+    return this.#ghost.recent(pasid).map(formatEvent);
   }
 }
 
