@@ -18,6 +18,7 @@ import {
   G_PASID,
   G_STATE,
   IOMMU_LOCK,
+  MM_CLAIM,
   MM_PAGES,
   MM_PASID,
   MSR_VALID,
@@ -336,6 +337,18 @@ describe('the hardware scans and the per-translation check, on corrupted hardwar
     p.context.st(g + G_STATE, PRG_WAITING);
     c.quiescent();
     trips(c, 'INV-14');
+  });
+
+  it('INV-16: the platform does not come to rest (a leaked mm record) at the end', () => {
+    const { p, c } = online();
+    p.spawn(0);
+    p.mmExit(0);
+    const hw = p.context;
+    hw.st(mmWord(hw.g, 0) + MM_CLAIM, 1); // a record claimed by nobody's spawn
+    c.consume();
+    c.end();
+    trips(c, 'INV-16');
+    expect(c.first?.message).toMatch(/did not come to rest: 1 mm records/);
   });
 
   it('INV-11: a reference the log never showed, found when ghost and core refs are compared', () => {

@@ -41,6 +41,7 @@ import {
 } from '../event-log.js';
 import type { HwContext } from '../hw-context.js';
 import { H_PASID_BITS, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
+import { busyParts } from '../quiesce.js';
 import { type BondGhost, Ghost, type PasidGhost } from './ghost.js';
 import { INVARIANTS, type InvariantCount, type InvariantId } from './invariants.js';
 import { cacheHolds, scanAll } from './scan.js';
@@ -208,7 +209,16 @@ export class ModelChecker {
    *   a hand-written log)
    */
   end(scan = true): void {
-    if (scan) this.quiescent();
+    if (scan) {
+      this.quiescent();
+      // A killed actor must not leak: after the wind-down nothing may be left anywhere.
+      const busy = busyParts(this.#hw);
+      this.#judge(
+        'INV-16',
+        0,
+        busy.length ? `the platform did not come to rest: ${busy.join(', ')}` : false,
+      );
+    }
     for (const [, p] of this.#pending)
       this.#judge('INV-16', p.pasid, `${p.what} never finished (started at event #${p.seq})`);
     this.#pending.clear();
