@@ -159,13 +159,19 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
   const deadline = t0 + cfg.seconds * 1000;
   const maxSteps = cfg.maxSteps ?? Number.POSITIVE_INFINITY;
   let steps = 0;
+  let interrupted: ModelRunResult['interrupted'] = null;
   while (steps < maxSteps && ((steps & 1023) !== 0 || Date.now() < deadline)) {
     sched.step();
     steps++;
     checker.consume();
     if (steps % QUIESCENT_EVERY === 0) checker.quiescent();
     if (stop && checker.first) break;
+    if ((steps & 1023) === 0 && cfg.signal?.aborted) {
+      interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
+      break;
+    }
   }
+  const busySteps = steps;
   let leftBusy: string[] = [];
   if (!(stop && checker.first)) {
     const wound = windDown(hw, actors, sched, checker, stop);
@@ -175,6 +181,9 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
     if (!(stop && checker.first)) checker.end();
   }
   for (const a of actors) if (a instanceof PrqActor) a.stop();
+  // The busy part's step count replays this very run (the checker named a budget not yet known).
+  const exact = replayCommand(cfg, busySteps);
+  const first = checker.first;
   const result: ModelRunResult = {
     scenario: cfg.scenario,
     mode: 'deterministic',
@@ -182,17 +191,19 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
     mutation: cfg.mutation,
     verdict: checker.violationCount === 0 ? 'pass' : 'fail',
     steps,
+    busySteps,
+    interrupted,
     events: checker.events,
     elapsedSeconds: (Date.now() - t0) / 1000,
     invariants: checker.counts(),
     violations: checker.violationCount,
-    firstViolation: checker.first,
+    firstViolation: first ? { ...first, replay: exact } : undefined,
     hardware: platform.counters(),
     timelines: checker.timelines(),
     kills: sched.kills,
     stutters: sched.stutters,
     leftBusy,
-    replay,
+    replay: exact,
   };
   checker.close();
   platform.detach();

@@ -34,6 +34,8 @@ export interface ModelRunConfig {
   stopOnViolation?: boolean | undefined;
   /** Liveness bound of INV-16, in events. */
   livenessBound?: number | undefined;
+  /** Aborting it ends the busy part early (a signal): the run winds down and reports. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Everything a run reports. */
@@ -50,6 +52,10 @@ export interface ModelRunResult {
   verdict: 'pass' | 'fail';
   /** Scheduler steps (deterministic) or actor steps summed over threads. */
   steps: number;
+  /** Scheduler steps of the busy part (deterministic; the replay's --steps), else 0. */
+  busySteps: number;
+  /** Set when the run was ended early by its signal: the reason (e.g. 'SIGINT') and when. */
+  interrupted: { signal: string; atSeconds: number } | null;
   /** Events the checker read. */
   events: number;
   /** Wall time of the whole run. */
@@ -75,21 +81,23 @@ export interface ModelRunResult {
 }
 
 /**
- * The command that replays a run (deterministic mode replays it exactly, step by step).
+ * The command that replays a run in deterministic mode: with the step budget of a
+ * deterministic run it replays that run exactly, step by step; for a threaded run it runs the
+ * same scenario, seed and faults in one thread (the interleaving differs).
  *
  * @param cfg - the run
+ * @param steps - the busy part's step count, when known (a deterministic run)
  */
-export function replayCommand(cfg: ModelRunConfig): string {
-  const parts = [
-    'ioasid-stress',
-    '--scenario',
-    cfg.scenario,
-    '--deterministic',
-    '--seed',
-    String(cfg.seed),
-  ];
-  if (cfg.maxSteps !== undefined) parts.push('--steps', String(cfg.maxSteps));
+export function replayCommand(cfg: ModelRunConfig, steps?: number): string {
+  const parts = ['ioasid-stress', '--scenario', cfg.scenario, '--deterministic'];
+  parts.push('--seed', String(cfg.seed));
+  const budget = steps ?? cfg.maxSteps;
+  if (budget !== undefined) parts.push('--steps', String(budget));
   else parts.push('--seconds', String(cfg.seconds));
   if (cfg.mutation) parts.push('--mutation', cfg.mutation);
+  if (cfg.faults?.length) parts.push('--fault', cfg.faults.join(','));
+  if (cfg.cpus !== undefined) parts.push('--cpus', String(cfg.cpus));
+  if (cfg.profile?.pasidBits !== undefined)
+    parts.push('--pasid-bits', String(cfg.profile.pasidBits));
   return parts.join(' ');
 }

@@ -154,9 +154,14 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   let lastCheck = Date.now();
   // The first kill comes half a period in, so every run of a few hundred ms has one.
   let lastKill = Date.now() - KILL_EVERY_MS / 2;
+  let interrupted: ModelRunResult['interrupted'] = null;
   while (Date.now() < deadline) {
     await sleep(EPOCH_MS);
     if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
+    if (cfg.signal?.aborted) {
+      interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
+      break;
+    }
     if (sc.faults.includes('stutter')) {
       const h = hosted[rng.below(hosted.length)]!;
       Atomics.store(ctl, workerSlot(h.index) + W_STUTTER, 5 + rng.below(40));
@@ -239,6 +244,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     mutation: cfg.mutation,
     verdict: r.violationCount === 0 ? 'pass' : 'fail',
     steps,
+    busySteps: 0,
+    interrupted,
     events: r.events,
     elapsedSeconds: (Date.now() - t0) / 1000,
     invariants: r.invariants,

@@ -393,6 +393,8 @@ export class ModelChecker {
     );
     g.state = 'free';
     this.#pending.delete(`p8:${g.pasid}:${g.gen}`);
+    for (const t of this.#timelines)
+      if (t.pasid === g.pasid && t.ordinal === g.ordinal && t.phases[8] === -1) t.phases[8] = e.seq;
   }
 
   #notify(e: LogEvent): void {
