@@ -128,7 +128,12 @@ export {
   ZF_ACCEPTED,
   ZF_RETRY,
 } from './results.js';
-export { type ModelRunConfig, type ModelRunResult, replayCommand } from './run-result.js';
+export {
+  type ModelRunConfig,
+  type ModelRunResult,
+  type RunInterruption,
+  replayCommand,
+} from './run-result.js';
 export {
   MODEL_FAULTS,
   MODEL_SCENARIO_NAMES,

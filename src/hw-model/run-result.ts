@@ -38,6 +38,14 @@ export interface ModelRunConfig {
   signal?: AbortSignal | undefined;
 }
 
+/** Why and when a run was ended early. */
+export interface RunInterruption {
+  /** The abort reason (the signal's name, e.g. 'SIGINT'). */
+  signal: string;
+  /** Seconds after the run started. */
+  atSeconds: number;
+}
+
 /** Everything a run reports. */
 export interface ModelRunResult {
   /** The scenario's name. */
@@ -54,8 +62,8 @@ export interface ModelRunResult {
   steps: number;
   /** Scheduler steps of the busy part (deterministic; the replay's --steps), else 0. */
   busySteps: number;
-  /** Set when the run was ended early by its signal: the reason (e.g. 'SIGINT') and when. */
-  interrupted: { signal: string; atSeconds: number } | null;
+  /** Set when the run was ended early by its signal. */
+  interrupted: RunInterruption | null;
   /** Events the checker read. */
   events: number;
   /** Wall time of the whole run. */
