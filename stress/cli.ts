@@ -197,7 +197,6 @@ export async function main(argv: string[]): Promise<number> {
   if (isModelScenario(o.scenario as string)) return modelMain(o);
   refuseModelFlags(o);
   const config = configFrom(o);
-  const jsonTarget = o.json as string | undefined;
   const quiet = o.quiet === true;
   if (!quiet)
     console.error(
@@ -210,8 +209,22 @@ export async function main(argv: string[]): Promise<number> {
     signal: interrupt.signal,
   });
   progress.done();
-  const text = formatStressReport(report);
-  // With --json -, stdout carries exactly one JSON document; the table goes to stderr.
+  writeReports(o, formatStressReport(report), report, () => renderHtmlReport(report));
+  interrupt.dispose();
+  return exitCodeOf(report);
+}
+
+/**
+ * Print the text report, write the JSON (to stdout with `--json -`: then stdout carries
+ * exactly one JSON document and the text goes to stderr) and the HTML page (`--report`).
+ */
+function writeReports(
+  o: ReturnType<typeof parseOptions>,
+  text: string,
+  report: object,
+  html: () => string,
+): void {
+  const jsonTarget = o.json as string | undefined;
   if (jsonTarget === '-') {
     console.error(text);
     console.log(JSON.stringify(report, null, 2));
@@ -220,11 +233,9 @@ export async function main(argv: string[]): Promise<number> {
     if (jsonTarget) writeFileSync(jsonTarget, `${JSON.stringify(report, null, 2)}\n`);
   }
   if (o.report) {
-    writeFileSync(o.report as string, renderHtmlReport(report));
-    if (!quiet) console.error(`HTML report: ${o.report}`);
+    writeFileSync(o.report as string, html());
+    if (o.quiet !== true) console.error(`HTML report: ${o.report}`);
   }
-  interrupt.dispose();
-  return exitCodeOf(report);
 }
 
 /** A model scenario: run it, print the report (text, --json, --report), exit with its verdict. */
@@ -240,19 +251,7 @@ async function modelMain(o: ReturnType<typeof parseOptions>): Promise<number> {
   const result = await runModelScenario(cfg, deterministic);
   interrupt.dispose();
   const report = buildModelReport(cfg, result);
-  const text = formatModelReport(report, result);
-  const jsonTarget = o.json as string | undefined;
-  if (jsonTarget === '-') {
-    console.error(text);
-    console.log(JSON.stringify(report, null, 2));
-  } else {
-    console.log(text);
-    if (jsonTarget) writeFileSync(jsonTarget, `${JSON.stringify(report, null, 2)}\n`);
-  }
-  if (o.report) {
-    writeFileSync(o.report as string, renderModelHtml(report));
-    if (!quiet) console.error(`HTML report: ${o.report}`);
-  }
+  writeReports(o, formatModelReport(report, result), report, () => renderModelHtml(report));
   return exitCodeOf(report);
 }
 
