@@ -57,12 +57,42 @@ export function bondClaim(
   token: number,
   saved: Int32Array,
 ): number {
-  for (let b = 0; b < hw.g.shape.bonds; b++) {
+  const host = hw.g.shape.vm.hostBonds;
+  return bondClaimIn(hw, 0, host, rec + 1, { pf, pasid, gen, mm: rec, token }, saved);
+}
+
+/** What a claimed bond names. */
+export interface BondFields {
+  pf: number;
+  pasid: number;
+  gen: number;
+  /** Host: the mm record; guest: vm << 16 | VMM record. */
+  mm: number;
+  token: number;
+}
+
+/**
+ * Claim a free bond among [lo, hi) with claim word `claimValue` (host: mm record + 1; guest:
+ * GUEST_CLAIM_BASE + vm << 12 + record), in state BINDING. As bondClaim.
+ *
+ * Context: any attached thread; lock-free.
+ * @returns the bond index, or -1 when that range is exhausted (nothing changed)
+ */
+export function bondClaimIn(
+  hw: HwContext,
+  lo: number,
+  hi: number,
+  claimValue: number,
+  f: BondFields,
+  saved: Int32Array,
+): number {
+  const { pf, pasid, gen, mm: rec, token } = f;
+  for (let b = lo; b < hi; b++) {
     const claim = bf(hw, b, B_CLAIM);
     if (hw.ld(claim) !== 0) continue;
     // The claim records who took the bond in the same CAS (recovery finds a dead bind's
     // claim by it); CLAIM is cleared last when a bond is freed, so a 0 means STATE is FREE.
-    if (Atomics.compareExchange(hw.i32, claim, 0, rec + 1) !== 0) continue;
+    if (Atomics.compareExchange(hw.i32, claim, 0, claimValue) !== 0) continue;
     for (let f = 0; f < BOND_WORDS; f++) saved[f] = hw.ld(bf(hw, b, f));
     saved[B_CLAIM] = 0;
     Atomics.add(hw.i32, bf(hw, b, B_STAMP), 1);

@@ -105,6 +105,39 @@ export const Ev = Object.freeze({
   SPAWN: 26,
   /** after the device latched SWERR: a = error code, b = wq. */
   SWERR: 27,
+  // ---- part 2: VMs. `a` is the VM's token where an owner is named, else the VM index. ----
+  /** after a guest bond's nested entry was programmed: a = VM token, b = bond, c = bind ticket. */
+  GBIND: 28,
+  /** after attachSpid (BIND follows): a = VM token, b = guest PASID. */
+  SPID_ATTACH: 29,
+  /** before detachSpid (UNBIND follows): a = VM token, b = guest PASID. */
+  SPID_DETACH: 30,
+  /** after KVM made a VMCS entry valid: a = VM token, b = guest PASID, c = epoch. */
+  VMCS_SET: 31,
+  /** after KVM invalidated a VMCS entry: a = VM token, b = guest PASID, c = epoch. */
+  VMCS_CLEAR: 32,
+  /** after a guest ENQCMD was accepted: a = wq, b = VM token, c = guest PASID | vcpu << 20. */
+  GUEST_SUBMIT: 33,
+  /** after a guest ENQCMD exited (reason 72): a = VM index, b = guest PASID, c = vcpu. */
+  EXIT72: 34,
+  /** after the VMM took a vcmd (IP = 1): pasid = operand, a = VM index, b = opcode, c = vIOMMU. */
+  VCMD_START: 35,
+  /** before the VMM frees for a vcmd Free it accepted: a = VM token, b = vIOMMU. */
+  VCMD_FREE: 36,
+  /** before the VMM clears IP: pasid = result or operand, a = VM token, b = op | SC << 8, c = vIOMMU. */
+  VCMD_DONE: 37,
+  /** after the guest read the response with IP = 0: a = VM index, b = SC, c = vIOMMU. */
+  VCMD_RESULT: 38,
+  /** after the VDCM took its reference and programmed the mdev: a = mdev, b = VM token, c = slot. */
+  MDEV_PROGRAM: 39,
+  /** before the VDCM drops its reference of an mdev slot: a = mdev, b = VM token, c = slot. */
+  MDEV_CLEAR: 40,
+  /** after a consumer handled a notification: a = consumer, b = event, c = VM index. */
+  NOTIFY: 41,
+  /** after a VM booted: a = VM index, b = set, c = VM token. */
+  VM_BOOT: 42,
+  /** before a VM's PASIDs are freed: a = VM index, b = 1 crash, c = VM token. */
+  VM_DESTROY: 43,
 } as const);
 
 /** Names of the kinds, for traces. */
@@ -116,6 +149,8 @@ export const EV_NAMES: Readonly<Record<number, string>> = Object.freeze(
 export const PH_EXCEPTION = 1;
 export const PH_FPD = 2;
 export const PH_SKIPPED = 4;
+/** P0 of one device of a guest PASID the guest still uses elsewhere (no VMCS change). */
+export const PH_DEVICE = 8;
 /** PAGE_REQ flags (operand c). */
 export const PR_STOP = 1;
 export const PR_OVERFLOW = 2;

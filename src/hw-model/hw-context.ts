@@ -8,6 +8,7 @@
 import type { IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import type { Rcu } from '../core/rcu/rcu.js';
 import type { Ring } from './claim-ring.js';
+import type { VmChains } from './vm-chain.js';
 import { EventWriter } from './event-log.js';
 import {
   DESC_WORDS,
@@ -33,12 +34,29 @@ import {
   H_PRQ_ENTRIES,
   H_QI_LENGTH,
   H_THREADS,
+  H_GUEST_MODE,
+  H_GUEST_PROCS,
+  H_HOST_BONDS,
+  H_LAT_VMEXIT,
+  H_MDEV_BASE,
+  H_MDEVS,
+  H_VCMD_REV,
+  H_VCPUS,
+  H_VIOMMUS,
+  H_VM_PASIDS,
+  H_VMCS_LEAVES,
+  H_VMS,
   HF_CACHING_MODE,
   HF_STOP_MARKER,
   type HwGeometry,
   type HwShape,
   hwGeometry,
   LIFETIME_BIND,
+  MD_PF,
+  MD_TYPE,
+  MD_VM,
+  MD_WQ,
+  MDEV_WORDS,
   PF_FLAGS,
   PF_KIND,
   PF_N_WQS,
@@ -93,6 +111,26 @@ export function shapeFromHeader(i32: I32): HwShape {
     leavesPerPf: h(H_LEAVES_PER_PF),
     pagesPerMm: h(H_PAGES_PER_MM),
     pfs,
+    vm: vmShapeFromHeader(i32),
+  };
+}
+
+function vmShapeFromHeader(i32: I32): HwShape['vm'] {
+  const h = (w: number) => Atomics.load(i32, w);
+  const mdevs = [];
+  for (let m = 0; m < h(H_MDEVS); m++) {
+    const w = h(H_MDEV_BASE) + MDEV_WORDS * m;
+    mdevs.push({ vm: h(w + MD_VM), pf: h(w + MD_PF), wq: h(w + MD_WQ), type: h(w + MD_TYPE) });
+  }
+  return {
+    vms: h(H_VMS),
+    vcpus: h(H_VCPUS),
+    viommus: h(H_VIOMMUS),
+    procs: h(H_GUEST_PROCS),
+    pasids: h(H_VM_PASIDS),
+    vmcsLeaves: h(H_VMCS_LEAVES),
+    mdevs,
+    hostBonds: h(H_HOST_BONDS),
   };
 }
 
@@ -101,6 +139,8 @@ export interface EngineLatencies {
   invalidation: number;
   execution: number;
   prqService: number;
+  /** A kicked vCPU's guest steps before its VM exit. */
+  vmExit: number;
 }
 
 /**
@@ -127,8 +167,14 @@ export class HwContext {
   /** The IOMMU is in caching mode (no device-TLB flush at teardown). */
   readonly cachingMode: boolean;
   readonly latencies: EngineLatencies;
+  /** vcmd register encoding: 0 = VT-d 3.0, 1 = 3.3 (vcmd-regs.ts). */
+  readonly vcmdRev: number;
+  /** Guest PASIDs map to host PASIDs through SPIDs (else identity). */
+  readonly spidMode: boolean;
   readonly space: IoasidSpace;
   readonly rcu: Rcu;
+  /** Where the VMs' consumers get BIND/UNBIND/FREE (set by the platform right after). */
+  vmChains!: VmChains;
   readonly #rowBase: number;
 
   constructor(i32: I32, logI32: I32, row: number, space: IoasidSpace) {
@@ -147,7 +193,10 @@ export class HwContext {
       invalidation: Atomics.load(i32, H_LAT_INV),
       execution: Atomics.load(i32, H_LAT_EXEC),
       prqService: Atomics.load(i32, H_LAT_PRQ),
+      vmExit: Atomics.load(i32, H_LAT_VMEXIT),
     };
+    this.vcmdRev = Atomics.load(i32, H_VCMD_REV);
+    this.spidMode = Atomics.load(i32, H_GUEST_MODE) === 1;
     this.space = space;
     this.rcu = space.rcu;
     const s = this.g.shape;

@@ -62,6 +62,43 @@
  * bonds          after               32 * BONDS         bind, teardown          PRQ service (RCU), see B_* below; CAS on CLAIM
  *                                                                               checker            (bind), L/S
  * pf regions     PF_BASE[p]          see PF_* below     device engine, driver   all
+ * vm regions     VM_BASE + v*STRIDE  see VM_* below     VMM, vCPUs, KVM, VDCM,  all
+ *                                                       the IOMMU driver
+ * mdevs          MDEV_BASE + 32*m    32 each            create (placement),     all                MD_* below; slot STATE by
+ *                                                       VDCM (slots)                               CAS, PASID/GEN L/S under it
+ * ```
+ *
+ * A VM region (one per VM, line-aligned; iommu-hw-model.md §7.3 "VM", "vcmd channel"):
+ * ```text
+ * part           offset              words              writer(s)               reader(s)          access
+ * header         +0                  16                 VMM (boot, destroy),    all                VM_STATE (CAS), INSTANCE,
+ *                                                       KVM (EPOCH, SEQ)                           SET, TOKEN, EPOCH (Atomics.add),
+ *                                                                                                  SUB_* (subscriber ids), VMCS
+ *                                                                                                  SEQ (seqlock), LEAF_NEXT,
+ *                                                                                                  PENDING_TICKET (VMM alloc
+ *                                                                                                  intent)
+ * locks          +16                 16                 kernel consumers, VMM   same               owner locks: KERNEL (chain
+ *                                                                                                  reads + ordered workqueue),
+ *                                                                                                  VMM (one VMM step); VMM_OP
+ * work ring meta +32                 16                 kernel consumers        same               claim ring HEAD/TAIL
+ * viommu i       +48 + 32*i          32 each            guest vCPU (VCMD, PT_*) the VMM            REGS +0..15: the register
+ *                                                       the VMM (VCRSP)                            page 0xE00..0xE3F as 8 qwords
+ *                                                                                                  (lo, hi), rev 3.0 or 3.3
+ *                                                                                                  offsets (vcmd-regs.ts);
+ *                                                                                                  GUEST_LOCK +16 (owner lock,
+ *                                                                                                  one command in flight);
+ *                                                                                                  RESULT_GEN +17 (ghost);
+ *                                                                                                  PT mailbox +18..+24
+ * vcpu slots     after               16 each            the vCPU (ACK, MSR,     KVM (ACK, STATE),  L/S; KICK by KVM (store) and
+ *                                                       BUSY), KVM (KICK)       reaper             the vCPU (exchange)
+ * guest procs    after               16 each            the guest (its vCPUs)   checker (no)       guest memory: GP_* (L/S,
+ *                                                                                                  STATE by CAS)
+ * vpasid records after               16 each            the VMM, the IOMMU      KVM, VDCM, scans   VP_STATE (CAS), the rest L/S
+ *                                                       driver (BOND, REF)                         by the state's owner
+ * work ring      after               8 * WORK_ENTRIES   kernel consumers        same               claim ring slots: WK_*
+ * vmcs dir       after               1024               KVM (under KERNEL)      vCPUs (seqlock)    0 absent, else leaf + 1
+ * vmcs leaves    after               8 * 1024 * LEAVES  KVM (under KERNEL)      vCPUs (seqlock),   VE_* below
+ *                                                                                                  scans
  * ```
  *
  * A PF region (one per PF, line-aligned):
@@ -128,6 +165,10 @@
  *   STATE +0, KIND +1 (kind | actor << 8), PASID +2, GEN +3, PF +4, A +5, B +6, C +7
  * shim ring      after the ring      4 * SHIM_ENTRIES   mm exit                 the driver         claim ring slots: STATE +0,
  *                                                                                                  PASID +1, DATA +2
+ * vm chains      after the shim      16 + 4 * VM_SHIM   emitters of BIND,       the VM's kernel    per VM: claim ring meta line,
+ *                                    per VM             UNBIND, FREE (shim)     consumers          then slots STATE, EVENT, ID,
+ *                                                                                                  SPID (vm-chain.ts)
+ * vm stats       after               16 per VM          vCPUs, VMM              reports            Atomics.add: VS_* below
  * ```
  * The shim ring stands in for the core's global notifier chain until the core has one
  * (free-notifier.ts); with the core's chain it stays empty.
@@ -138,7 +179,7 @@
 import { LINE_WORDS } from '../core/cache-line.js';
 
 /** Bumped whenever any index or encoding below changes; `attach` refuses a mismatch. */
-export const HW_LAYOUT_VERSION = 1;
+export const HW_LAYOUT_VERSION = 2;
 /** 'HWMD' in ASCII. */
 export const HW_MAGIC = 0x48574d44;
 /** 'HWLG' in ASCII. */
@@ -175,6 +216,24 @@ export const H_LAT_INV = 24;
 export const H_LAT_EXEC = 25;
 export const H_LAT_PRQ = 26;
 export const H_PF_BASE = 32;
+/** VM part of the header (part 2): sizes and the bases of the VM and mdev regions. */
+export const H_VMS = 40;
+export const H_VCPUS = 41;
+export const H_VIOMMUS = 42;
+export const H_MDEVS = 43;
+export const H_VM_PASIDS = 44;
+export const H_VMCS_LEAVES = 45;
+export const H_VCMD_REV = 46;
+export const H_GUEST_MODE = 47;
+export const H_LAT_VMEXIT = 48;
+export const H_VM_QUOTA = 49;
+export const H_HOST_BONDS = 50;
+export const H_VM_BASE = 51;
+export const H_VM_STRIDE = 52;
+export const H_MDEV_BASE = 53;
+export const H_GUEST_PROCS = 54;
+/** Priority the IOMMU driver's guest subscriber registers with (NotifierPriority). */
+export const H_IOMMU_PRIO = 55;
 export const HEADER_WORDS = 64;
 
 /** H_LIFETIME values. */
@@ -365,6 +424,10 @@ export const BF_FPD = 2;
 export const BF_HANDED_OVER = 4;
 /** The driver's reference was already dropped (only early, under mutation reclaim-at-p2). */
 export const BF_REF_DROPPED = 8;
+/** A guest bond (nested entry of a VM's PASID); B_MM = vm << 16 | VMM record. */
+export const BF_GUEST = 16;
+/** B_CLAIM of a guest bond: GUEST_CLAIM_BASE + vm << 12 + record (never an mm record + 1). */
+export const GUEST_CLAIM_BASE = 0x1000000;
 /** B_OWNER: 0 nobody drives the teardown yet, else the driving actor's id + 1. */
 export const OWNER_NONE = 0;
 /** Teardown phases (§7.5): P0 .. P7 are bits of B_PHASES; P8 is the core's reclaim. */
@@ -522,12 +585,209 @@ export const PGTT_PT = 4;
 export const SVA_DID = 1;
 
 // ----------------------------------------------------------------------------------------------
+// VMs (part 2): VM regions, vIOMMUs, vCPUs, guest memory, VMM records, VMCS tables, mdevs
+// ----------------------------------------------------------------------------------------------
+export const VM_STATE = 0;
+export const VM_INSTANCE = 1;
+export const VM_SET = 2;
+export const VM_TOKEN = 3;
+export const VM_EPOCH = 4;
+export const VM_SUB_KVM = 5;
+export const VM_SUB_VDCM = 6;
+export const VM_SUB_IOMMU = 7;
+/** The previous instance's subscribers, read until drained after a reboot (-1 none). */
+export const VM_OLD_SUB_KVM = 8;
+export const VM_OLD_SUB_VDCM = 9;
+export const VM_OLD_SUB_IOMMU = 10;
+export const VM_VMCS_SEQ = 11;
+export const VM_LEAF_NEXT = 12;
+/** VMM alloc intent: the ticket recorded before `alloc` (0 none). */
+export const VM_PENDING_TICKET = 13;
+/** The set of the previous instance while it is being torn down (-1 none). */
+export const VM_OLD_SET = 14;
+/** Consumers (bit per KVM/VDCM/IOMMU) that lost events and must rescan (vm-kernel.ts). */
+export const VM_RESCAN = 15;
+export const VM_KERNEL_LOCK = 16;
+export const VM_VMM_LOCK = 17;
+/** The VMM operation in flight (an intent for recovery): VMOP_* | record << 8. */
+export const VM_VMM_OP = 18;
+export const VM_WORK_META = 32;
+export const VM_VIOMMU_BASE = 48;
+export const VIOMMU_WORDS = 32;
+/** vIOMMU words (relative to the vIOMMU block). REGS: 8 qwords (lo, hi) from 0xE00. */
+export const VI_REGS = 0;
+export const VI_GUEST_LOCK = 16;
+export const VI_RESULT_GEN = 17;
+/** PASID-table trap mailbox (the guest's PASID-cache invalidation, handled by the VMM). */
+export const VI_PT_STATE = 18;
+export const VI_PT_OP = 19;
+export const VI_PT_MDEV = 20;
+export const VI_PT_GPASID = 21;
+export const VI_PT_ARG = 22;
+export const VI_PT_RESULT = 23;
+export const VI_PT_LOCK = 24;
+/** VI_PT_STATE values. */
+export const PT_IDLE = 0;
+export const PT_POSTED = 1;
+export const PT_DONE = 2;
+/** VI_PT_OP values. */
+export const PTOP_BIND = 1;
+export const PTOP_UNBIND = 2;
+/** VM_STATE values. */
+export const VMS_OFF = 0;
+export const VMS_RUNNING = 1;
+/** Crashed: its threads are stopped and the reaper resolves what they left half done. */
+export const VMS_CRASHED = 2;
+/** Destroyed: its set is freed; consumers tear its PASIDs down; then it reboots. */
+export const VMS_DYING = 3;
+export const VMS_BOOTING = 4;
+/** VM_VMM_OP values (low byte; the record index above it). */
+export const VMOP_NONE = 0;
+export const VMOP_ALLOC = 1;
+export const VMOP_FREE = 2;
+export const VMOP_BIND = 3;
+export const VMOP_UNBIND = 4;
+
+// vCPU slots (one line each).
+export const VCPU_WORDS = LINE_WORDS;
+export const VC_STATE = 0;
+/** The VMCS epoch this vCPU acknowledged at its last VM entry. */
+export const VC_ACK = 1;
+/** KVM asked for a VM exit (1); the vCPU takes it after a latency. */
+export const VC_KICK = 2;
+/** The guest's IA32_PASID: MSR_VALID | guest PASID. */
+export const VC_MSR = 3;
+/** 1 while the vCPU is inside a step (the reaper waits for live vCPUs to leave). */
+export const VC_BUSY = 4;
+/** Steps left before a pending exit is taken (-1 none pending). */
+export const VC_EXIT_IN = 5;
+/** VC_STATE values. */
+export const VCS_OFFLINE = 0;
+export const VCS_IN_GUEST = 1;
+
+// Guest processes (guest memory: what the guest kernel knows of each of its processes).
+export const GPROC_WORDS = LINE_WORDS;
+export const GP_STATE = 0;
+export const GP_GPASID = 1;
+/** mdev + 1 the PASID is bound through (0 none). */
+export const GP_MDEV = 2;
+/** 1 when the PASID is programmed into the mdev (VDCM holds a reference). */
+export const GP_PROGRAMMED = 3;
+/** The guest PASID this process used before (a stale value for a misbehaving guest). */
+export const GP_STALE = 4;
+/** GP_STATE values. */
+export const GPS_NONE = 0;
+export const GPS_ALLOCATED = 1;
+export const GPS_BOUND = 2;
+
+// VMM / IOMMU-driver records of a VM's host PASIDs.
+export const VPASID_WORDS = LINE_WORDS;
+export const VP_STATE = 0;
+export const VP_PASID = 1;
+export const VP_GEN = 2;
+/** The guest PASID (the SPID; = PASID in identity mode). */
+export const VP_GPASID = 3;
+/** The IOMMU driver's reference (REF_* states). */
+export const VP_IOMMU_REF = 4;
+/** 1 while the SPID is attached (BIND sent, UNBIND not yet). */
+export const VP_SPID = 5;
+/** Ghost: the bind ticket of the first bind (for traces). */
+export const VP_BIND = 6;
+/** Bond + 1 per PF (0: not bound there). */
+export const VP_BOND = 8;
+/** VP_STATE values. */
+export const VPS_FREE = 0;
+export const VPS_LIVE = 1;
+/** Freed by the VMM (the core may still hold it free-pending). */
+export const VPS_FREED = 2;
+/** Reference states of a consumer (IOMMU driver, VDCM slot). */
+export const REF_NONE = 0;
+export const REF_GETTING = 1;
+export const REF_HELD = 2;
+export const REF_PUTTING = 3;
+
+// The VM's ordered kernel workqueue (consumer work deferred from notifier handlers).
+export const WORK_WORDS = 8;
+export const WORK_ENTRIES = 2048;
+export const WK_STATE = 0;
+export const WK_KIND = 1;
+export const WK_PASID = 2;
+export const WK_GEN = 3;
+export const WK_ARG = 4;
+export const WK_SUB = 5;
+export const WK_AUX = 6;
+export const WK_AUX2 = 7;
+/** WK_KIND values. */
+export const WORK_KVM_ACK = 1;
+export const WORK_VDCM_CLEAR = 2;
+export const WORK_IOMMU_TEARDOWN = 3;
+export const WORK_KVM_PROGRAM = 4;
+export const WORK_DEVICE_UNBIND = 5;
+
+// VMCS PASID translation table (§2.6; geometry [R]): a 1024-entry directory (guest PASID
+// bits 19:10: the low and high directories of 512 side by side) of leaves of 1024 entries
+// (bits 9:0), 8 words per entry.
+export const VMCS_DIR_ENTRIES = 1024;
+export const VMCS_LEAF_ENTRIES = 1024;
+export const VMCS_ENTRY_WORDS = 8;
+/** The current translation: VALID (bit 31) | host PASID. */
+export const VE_CUR = 0;
+export const VE_GEN = 1;
+/** The translation before the last change (what a vCPU that has not acknowledged it uses). */
+export const VE_OLD = 2;
+export const VE_OLD_GEN = 3;
+/** The VMCS epoch of the last change. */
+export const VE_EPOCH = 4;
+/** The host PASID KVM holds a reference on for this entry (0 none), and its generation. */
+export const VE_REF = 5;
+export const VE_REF_GEN = 6;
+/** VE_CUR / VE_OLD valid bit. */
+export const VE_VALID = 1 << 31;
+
+// mdevs (ADIs of a PF assigned to a VM, §2.5).
+export const MDEV_WORDS = 2 * LINE_WORDS;
+export const MD_VM = 0;
+export const MD_PF = 1;
+export const MD_WQ = 2;
+export const MD_TYPE = 3;
+/** Owner of device commands the VDCM posts for this mdev: CMD_OWNER_VDCM + mdev. */
+export const CMD_OWNER_VDCM = 0x8000;
+/** MD_TYPE values. */
+export const MDT_SWQ = 0;
+export const MDT_DWQ = 1;
+/** PASID slots: PASIDs the guest programmed into the mdev (the VDCM holds a reference each). */
+export const MD_SLOTS = 8;
+export const MD_SLOT_COUNT = 8;
+export const MD_SLOT_WORDS = 3;
+export const SL_PASID = 0;
+export const SL_GEN = 1;
+export const SL_STATE = 2;
+/** WQ_OWNER of a DWQ assigned to an mdev: -(mdev + 1) (host tokens are positive). */
+export function mdevWqOwner(mdev: number): number {
+  return -(mdev + 1);
+}
+/** The token of VM `vm`'s IOASID set and the data of its PASIDs: low 12 bits 0xfff, which no
+ * mm record index reaches (records < 4096 and < 2 * processes <= 512). */
+export function vmToken(vm: number, instance: number): number {
+  return (((instance & 0x3ff) << 18) | ((vm & 0x3f) << 12) | 0xfff) & 0x7fffffff;
+}
+/** True when `token` is a VM's (vmToken), not an mm's. */
+export function isVmToken(token: number): boolean {
+  return (token & 0xfff) === 0xfff;
+}
+/** The VM index of a VM token. */
+export function vmOfToken(token: number): number {
+  return (token >>> 12) & 0x3f;
+}
+
+// ----------------------------------------------------------------------------------------------
 // log buffer
 // ----------------------------------------------------------------------------------------------
 export const L_MAGIC = 0;
 export const L_VERSION = 1;
 export const L_ENTRIES = 2;
 export const L_ROWS = 3;
+export const L_VMS = 4;
 export const L_CONSUMER = 16;
 export const L_TICKETS = 32;
 export const L_RING_META = 48;
@@ -552,6 +812,26 @@ export const EV_A = 5;
 export const EV_B = 6;
 export const EV_C = 7;
 export const EV_ACTOR_SHIFT = 8;
+/** Per-VM shim chain (vm-chain.ts): entries and slot words. */
+export const VM_SHIM_ENTRIES = 256;
+export const VM_SHIM_WORDS = 4;
+export const VSH_EVENT = 1;
+export const VSH_ID = 2;
+export const VSH_SPID = 3;
+/** Per-VM statistics (16 words per VM, Atomics.add). */
+export const VM_STATS_WORDS = LINE_WORDS;
+export const VS_ACCEPTED = 0;
+export const VS_EXITS72 = 1;
+export const VS_VCMD_ALLOC = 2;
+export const VS_VCMD_FREE = 3;
+export const VS_VCMD_NO_PASID = 4;
+export const VS_VCMD_INVALID = 5;
+export const VS_BINDS = 6;
+export const VS_BIND_ERRORS = 7;
+export const VS_UNBINDS = 8;
+export const VS_CRASHES = 9;
+export const VS_RETRIES = 10;
+export const VS_PEAK_LIVE = 11;
 
 // ----------------------------------------------------------------------------------------------
 // geometry
@@ -574,6 +854,25 @@ export interface HwShape {
   leavesPerPf: number;
   pagesPerMm: number;
   pfs: PfShape[];
+  /** Part 2: VMs and what each has (all 0 / empty on a host-only platform). */
+  vm: VmShape;
+}
+
+/** What the VM regions' layout depends on. */
+export interface VmShape {
+  vms: number;
+  vcpus: number;
+  viommus: number;
+  /** Guest processes per VM. */
+  procs: number;
+  /** VMM records of host PASIDs per VM. */
+  pasids: number;
+  /** VMCS leaves per VM. */
+  vmcsLeaves: number;
+  /** Every mdev: its VM, PF, WQ and type. */
+  mdevs: { vm: number; pf: number; wq: number; type: number }[];
+  /** Bonds of the pool reserved for the host (guest bonds follow). */
+  hostBonds: number;
 }
 
 /** What a PF region's layout depends on. */
@@ -597,7 +896,21 @@ export interface HwGeometry {
   mmBase: number;
   bondBase: number;
   pf: PfGeometry[];
+  vm: VmGeometry[];
+  mdevBase: number;
   totalWords: number;
+}
+
+/** Bases of one VM region. */
+export interface VmGeometry {
+  base: number;
+  viommu: number[];
+  vcpuBase: number;
+  procBase: number;
+  pasidBase: number;
+  workBase: number;
+  vmcsDir: number;
+  vmcsLeafBase: number;
 }
 
 /** Bases of one PF region. */
@@ -673,6 +986,20 @@ export function hwGeometry(s: HwShape): HwGeometry {
       wqRingSize,
     };
   });
+  const v = s.vm;
+  const vm: VmGeometry[] = [];
+  for (let i = 0; i < v.vms; i++) {
+    const base = take(VM_VIOMMU_BASE + VIOMMU_WORDS * v.viommus);
+    const viommu = [...Array(v.viommus).keys()].map((j) => base + VM_VIOMMU_BASE + VIOMMU_WORDS * j);
+    const vcpuBase = take(VCPU_WORDS * v.vcpus);
+    const procBase = take(GPROC_WORDS * v.procs);
+    const pasidBase = take(VPASID_WORDS * v.pasids);
+    const workBase = take(WORK_WORDS * WORK_ENTRIES);
+    const vmcsDir = take(VMCS_DIR_ENTRIES);
+    const vmcsLeafBase = take(VMCS_ENTRY_WORDS * VMCS_LEAF_ENTRIES * v.vmcsLeaves);
+    vm.push({ base, viommu, vcpuBase, procBase, pasidBase, workBase, vmcsDir, vmcsLeafBase });
+  }
+  const mdevBase = take(MDEV_WORDS * v.mdevs.length);
   return {
     shape: s,
     pcBase,
@@ -685,8 +1012,43 @@ export function hwGeometry(s: HwShape): HwGeometry {
     mmBase,
     bondBase,
     pf,
+    vm,
+    mdevBase,
     totalWords: at,
   };
+}
+
+/** Word index of field `f` of VM `vm`'s region. */
+export function vmWord(g: HwGeometry, vm: number, f: number): number {
+  return g.vm[vm]!.base + f;
+}
+
+/** Word index of vCPU `c` of VM `vm`. */
+export function vcpuWord(g: HwGeometry, vm: number, c: number): number {
+  return g.vm[vm]!.vcpuBase + VCPU_WORDS * c;
+}
+
+/** Word index of guest process `p` of VM `vm`. */
+export function gprocWord(g: HwGeometry, vm: number, p: number): number {
+  return g.vm[vm]!.procBase + GPROC_WORDS * p;
+}
+
+/** Word index of VMM record `r` of VM `vm`. */
+export function vpasidWord(g: HwGeometry, vm: number, r: number): number {
+  return g.vm[vm]!.pasidBase + VPASID_WORDS * r;
+}
+
+/** Word index of mdev `m`. */
+export function mdevWord(g: HwGeometry, m: number): number {
+  return g.mdevBase + MDEV_WORDS * m;
+}
+
+/** Word index of the VMCS entry of guest PASID `gpasid` in leaf `leaf` of VM `vm`. */
+export function vmcsEntryWord(g: HwGeometry, vm: number, leaf: number, gpasid: number): number {
+  return (
+    g.vm[vm]!.vmcsLeafBase +
+    (leaf * VMCS_LEAF_ENTRIES + (gpasid & (VMCS_LEAF_ENTRIES - 1))) * VMCS_ENTRY_WORDS
+  );
 }
 
 /** Word index of process slot `pid`. */
@@ -729,7 +1091,21 @@ export function shimRingBase(rows: number, entries: number): number {
   return logRingBase(rows) + EVENT_WORDS * entries;
 }
 
+/** Word index of VM `vm`'s shim chain (its meta line; slots follow). */
+export function vmShimBase(rows: number, entries: number, vm: number): number {
+  return (
+    shimRingBase(rows, entries) +
+    SHIM_WORDS * SHIM_ENTRIES +
+    vm * (LINE_WORDS + VM_SHIM_WORDS * VM_SHIM_ENTRIES)
+  );
+}
+
+/** Word index of VM `vm`'s statistics. */
+export function vmStatsWord(rows: number, entries: number, vms: number, vm: number): number {
+  return vmShimBase(rows, entries, vms) + VM_STATS_WORDS * vm;
+}
+
 /** Total words of a log buffer. */
-export function logWords(rows: number, entries: number): number {
-  return shimRingBase(rows, entries) + SHIM_WORDS * SHIM_ENTRIES;
+export function logWords(rows: number, entries: number, vms: number): number {
+  return vmStatsWord(rows, entries, vms, vms);
 }

@@ -20,6 +20,17 @@
  * | bond-free-without-gp   | teardown.ts `stepRelease`      | the bond is reused with no grace | INV-15    |
  * |                        |                                | period                           |           |
  * | lose-free-notification | iommu-driver.ts `handleFree`   | the FREE notification is dropped | INV-16    |
+ * | skip-epoch-wait        | kvm.ts `kvmAckStep`            | KVM declares P0 without waiting  | INV-8     |
+ * |                        |                                | for every vCPU to acknowledge    |           |
+ * |                        |                                | the VMCS epoch                   |           |
+ * | wrong-notifier-order   | platform.ts `iommuPriority`    | the IOMMU driver's guest         | INV-6     |
+ * |                        |                                | subscriber registers at IOMMU    |           |
+ * |                        |                                | (2), ahead of the VDCM: it clears|           |
+ * |                        |                                | the entry before the drain       |           |
+ * | vcmd-no-owner-check    | vmm.ts `vcmdFree`              | the VMM frees a PASID of another | INV-12    |
+ * |                        |                                | VM                               |           |
+ * | guest-bind-no-owner-   | guest-iommu.ts `takeIommuRef`  | host bind_gpasid skips the set   | INV-4     |
+ * | check                  |                                | check: a VM binds another's      |           |
  */
 
 /** What a mutation is: its code in the hardware buffer's header and the invariant it breaks. */
@@ -40,7 +51,11 @@ export type MutationName =
   | 'skip-width-check'
   | 'skip-busy-check'
   | 'bond-free-without-gp'
-  | 'lose-free-notification';
+  | 'lose-free-notification'
+  | 'skip-epoch-wait'
+  | 'wrong-notifier-order'
+  | 'vcmd-no-owner-check'
+  | 'guest-bind-no-owner-check';
 
 /** Every mutation, with its code (the header word's value) and the invariant it breaks. */
 export const MUTATIONS: Readonly<Record<MutationName, MutationSpec>> = Object.freeze({
@@ -53,6 +68,10 @@ export const MUTATIONS: Readonly<Record<MutationName, MutationSpec>> = Object.fr
   'skip-busy-check': { code: 7, breaks: 'INV-3' },
   'bond-free-without-gp': { code: 8, breaks: 'INV-15' },
   'lose-free-notification': { code: 9, breaks: 'INV-16' },
+  'skip-epoch-wait': { code: 10, breaks: 'INV-8' },
+  'wrong-notifier-order': { code: 11, breaks: 'INV-6' },
+  'vcmd-no-owner-check': { code: 12, breaks: 'INV-12' },
+  'guest-bind-no-owner-check': { code: 13, breaks: 'INV-4' },
 });
 
 /** Header value when no mutation is active. */
@@ -68,6 +87,10 @@ export const M_SKIP_WIDTH_CHECK = MUTATIONS['skip-width-check'].code;
 export const M_SKIP_BUSY_CHECK = MUTATIONS['skip-busy-check'].code;
 export const M_BOND_FREE_WITHOUT_GP = MUTATIONS['bond-free-without-gp'].code;
 export const M_LOSE_FREE_NOTIFICATION = MUTATIONS['lose-free-notification'].code;
+export const M_SKIP_EPOCH_WAIT = MUTATIONS['skip-epoch-wait'].code;
+export const M_WRONG_NOTIFIER_ORDER = MUTATIONS['wrong-notifier-order'].code;
+export const M_VCMD_NO_OWNER_CHECK = MUTATIONS['vcmd-no-owner-check'].code;
+export const M_GUEST_BIND_NO_OWNER_CHECK = MUTATIONS['guest-bind-no-owner-check'].code;
 
 /** The name of a mutation code (for reports), or undefined for MUTATION_NONE. */
 export function mutationName(code: number): MutationName | undefined {

@@ -170,6 +170,8 @@ import { mmOfProcess, spawn } from './mm.js';
 import { MUTATIONS } from './mutations.js';
 import { type Profile, resolveProfile, wqThreshold } from './profile.js';
 import { prqService } from './prq.js';
+import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
+import { PRIO_IOMMU, PRIO_LAST } from './vm-chain.js';
 import { reapProcess, recoverThread } from './recovery.js';
 import { TD_DONE, teardownStep } from './teardown.js';
 
@@ -296,9 +298,16 @@ export class Platform {
     const shape = shapeOf(p);
     const g = hwGeometry(shape);
     const hw = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
-    initHardware(new Int32Array(hw), shape, p, svaSet, subscribeDriver(space));
-    const log = new SharedArrayBuffer(logWords(PLATFORM_MAX_THREADS, LOG_ENTRIES) * WORD_BYTES);
-    initLog(new Int32Array(log));
+    initHardware(new Int32Array(hw), shape, p, {
+      svaSet,
+      freeSub: subscribeDriver(space),
+      vmQuota: p.vmQuota,
+      iommuPriority: p.mutation === 'wrong-notifier-order' ? PRIO_IOMMU : PRIO_LAST,
+    });
+    const log = new SharedArrayBuffer(
+      logWords(PLATFORM_MAX_THREADS, LOG_ENTRIES, p.vms) * WORD_BYTES,
+    );
+    initLog(new Int32Array(log), LOG_ENTRIES, PLATFORM_MAX_THREADS, p.vms);
     const handle: PlatformHandle = {
       kind: HANDLE_KIND,
       version: HW_LAYOUT_VERSION,
@@ -828,121 +837,3 @@ function bondsOfToken(hw: HwContext, token: number): boolean {
   return false;
 }
 
-function claimRow(log: Int32Array<SharedArrayBuffer>): number {
-  const rows = Atomics.load(log, L_ROWS);
-  for (let r = 0; r < rows; r++)
-    if (Atomics.compareExchange(log, rowWord(r) + ROW_OWNER, 0, 1) === 0) return r;
-  return -1;
-}
-
-function shapeOf(p: Profile): HwShape {
-  const mmRecords = Math.min(4096, 2 * p.processes);
-  return {
-    pasidBits: p.pasidBits,
-    processes: p.processes,
-    threadsPerProcess: p.threadsPerProcess,
-    mmRecords,
-    bonds: mmRecords * p.pfs.length,
-    pcEntries: p.pasidCacheEntries,
-    iotlbEntries: p.iotlbEntries,
-    devTlbEntries: p.devTlbEntries,
-    qiLength: p.qiLength,
-    prqEntries: p.prqEntries,
-    faultRecords: p.faultRecords,
-    prgSlots: p.prgSlots,
-    leavesPerPf: p.leavesPerPf,
-    pagesPerMm: p.pagesPerMm,
-    pfs: p.pfs.map((pf) => ({
-      kind: pf.kind === 'dsa' ? KIND_DSA : KIND_NIC,
-      width: pf.maxPasidWidth,
-      // Behind a vIOMMU in caching mode the device TLBs are the host's to flush (the driver
-      // skips them at teardown), and the model has no host: its PFs get none.
-      flags:
-        (pf.ats && !p.cachingMode ? PFF_ATS : 0) | (pf.pri ? PFF_PRI : 0) | (pf.pds ? PFF_PDS : 0),
-      wqs: pf.wqs.map((w) => ({
-        mode: w.mode === 'shared' ? WQM_SHARED : WQM_DEDICATED,
-        size: w.size,
-        threshold: wqThreshold(p, w),
-      })),
-    })),
-  };
-}
-
-/** Write the header, the PF headers and WQ configs, and every ring's first lap. */
-function initHardware(
-  i32: Int32Array<SharedArrayBuffer>,
-  s: HwShape,
-  p: Profile,
-  svaSet: number,
-  freeSub: number,
-): void {
-  const g = hwGeometry(s);
-  const st = (w: number, v: number) => Atomics.store(i32, w, v);
-  st(H_VERSION, HW_LAYOUT_VERSION);
-  st(H_TOTAL, g.totalWords);
-  st(H_PASID_BITS, s.pasidBits);
-  st(H_PFS, s.pfs.length);
-  st(H_PROCESSES, s.processes);
-  st(H_THREADS, s.threadsPerProcess);
-  st(H_MM_RECORDS, s.mmRecords);
-  st(H_BONDS, s.bonds);
-  st(H_PC_ENTRIES, s.pcEntries);
-  st(H_IOTLB_ENTRIES, s.iotlbEntries);
-  st(H_DEVTLB_ENTRIES, s.devTlbEntries);
-  st(H_QI_LENGTH, s.qiLength);
-  st(H_PRQ_ENTRIES, s.prqEntries);
-  st(H_FAULT_RECORDS, s.faultRecords);
-  st(H_PRG_SLOTS, s.prgSlots);
-  st(H_LEAVES_PER_PF, s.leavesPerPf);
-  st(H_PAGES_PER_MM, s.pagesPerMm);
-  st(H_LIFETIME, p.pasidLifetime === 'bind' ? LIFETIME_BIND : LIFETIME_MM);
-  st(H_MUTATION, p.mutation === undefined ? 0 : MUTATIONS[p.mutation].code);
-  st(H_FLAGS, (p.cachingMode ? HF_CACHING_MODE : 0) | (p.stopMarker ? HF_STOP_MARKER : 0));
-  st(H_SVA_SET, svaSet);
-  st(H_FREE_SUB, freeSub);
-  st(H_ATS_QDEPTH, p.atsQueueDepth);
-  st(H_LAT_INV, p.latencies.invalidation);
-  st(H_LAT_EXEC, p.latencies.execution);
-  st(H_LAT_PRQ, p.latencies.prqService);
-  s.pfs.forEach((pf, i) => {
-    const pg = g.pf[i]!;
-    st(H_PF_BASE + i, pg.base);
-    st(pg.base + PF_KIND, pf.kind);
-    st(pg.base + PF_WIDTH, pf.width);
-    st(pg.base + PF_FLAGS, pf.flags);
-    st(pg.base + PF_N_WQS, pf.wqs.length);
-    st(pg.base + PF_DIR_ENTRIES, pg.dirEntries);
-    st(pg.base + PF_DIR_BASE, pg.dirBase);
-    st(pg.base + PF_LEAF_BASE, pg.leafBase);
-    st(pg.base + PF_DEVTLB_BASE, pg.devTlbBase);
-    st(pg.base + PF_DEVTLB_ENTRIES, pg.devTlbEntries);
-    st(pg.base + PF_PRG_BASE, pg.prgBase);
-    st(pg.base + PF_ENABLED, 1);
-    pf.wqs.forEach((w, j) => {
-      const cfg = pg.wqCfg[j]!;
-      st(cfg + WQ_MODE, w.mode);
-      st(cfg + WQ_SIZE, w.size);
-      st(cfg + WQ_THRESH, w.threshold);
-      st(cfg + WQ_STATE, WQS_ENABLED);
-      st(cfg + WQ_RING_BASE, pg.wqRing[j]!);
-      st(cfg + WQ_RING_SIZE, pg.wqRingSize[j]!);
-      st(cfg + WQ_PASID, 0);
-      st(cfg + WQ_GEN, 0);
-      const size = pg.wqRingSize[j]!;
-      ringInit({ i32, meta: cfg + WQ_META, slots: pg.wqRing[j]!, slotWords: DESC_WORDS, size });
-    });
-  });
-  ringInit({ i32, meta: QI_META, slots: g.qiBase, slotWords: QI_WORDS, size: s.qiLength });
-  ringInit({ i32, meta: PRQ_META, slots: g.prqBase, slotWords: PRQ_WORDS, size: s.prqEntries });
-  // Last: the magic word makes the buffer attachable (before the handle exists anyway).
-  st(H_MAGIC, HW_MAGIC);
-}
-
-function initLog(log: Int32Array<SharedArrayBuffer>): void {
-  Atomics.store(log, L_MAGIC, LOG_MAGIC);
-  Atomics.store(log, L_VERSION, HW_LAYOUT_VERSION);
-  Atomics.store(log, L_ENTRIES, LOG_ENTRIES);
-  Atomics.store(log, L_ROWS, PLATFORM_MAX_THREADS);
-  logInit(log);
-  shimInit(log);
-}

@@ -10,11 +10,12 @@
  *
  * ## Developer notes
  * One `Profile` type, one frozen `PROFILE_DEFAULTS`, one `resolveProfile()` (STYLE 16).
- * Part 1 of the model builds the host side only. The VM knobs (`vms`, `vcpusPerVm`,
- * `mdevsPerVm`, `processesPerVm`, `vmQuota`, `vcmdRev`, `guestPasidMode`, `iommus`) are
- * validated and kept in the resolved profile so that a profile written for part 2 is accepted
- * today; no VM is instantiated from them yet. `arch` accepts only `vtd`: the ARM and AMD
- * models are not built.
+ * The VM knobs (`vms`, `vcpusPerVm`, `mdevsPerVm`, `dwqMdevs`, `processesPerVm`, `vmQuota`,
+ * `vmPasids`, `vmcsLeaves`, `vcmdRev`, `guestPasidMode`, `iommus`) size the VMs of part 2
+ * (vm.ts): each VM gets an IOASID set, vCPUs, vIOMMUs with a vcmd channel, a VMCS PASID
+ * table and mdevs placed on the same PFs as every other VM's (mdev k of every VM on the k-th
+ * shared WQ of DSA PF k mod n: the shared-PF case of §2.5). A host-only platform sets
+ * `vms: 0`. `arch` accepts only `vtd`: the ARM and AMD models are not built.
  */
 
 import { hwErrors } from './hw-errors.js';
@@ -56,7 +57,7 @@ export interface Latencies {
   execution: number;
   /** The PRQ thread: steps spent resolving one fault inside its read-side section. */
   prqService: number;
-  /** Part 2 (VM-exit handling). */
+  /** A vCPU KVM kicked: guest steps before it takes the VM exit (and acknowledges the epoch). */
   vmExit: number;
 }
 
@@ -68,7 +69,7 @@ export interface Profile {
   pasidBits: number;
   /** Values never handed out (0 is RID2PASID and always reserved). */
   reserved: number[];
-  /** Part 2: vIOMMUs per VM, 1..2. */
+  /** vIOMMUs per VM, 1..2 (each with its own vcmd channel; vCPU c uses vIOMMU c mod n). */
   iommus: number;
   /** The PCI functions behind the IOMMU, 1..8. */
   pfs: PfProfile[];
@@ -82,19 +83,25 @@ export interface Profile {
   faultRecords: number;
   /** ATS invalidate queue depth, 1..32: device-TLB invalidations the IOMMU may have in flight. */
   atsQueueDepth: number;
-  /** Part 2: VMs, 0..64 (accepted, not instantiated by part 1). */
+  /** VMs, 0..64. */
   vms: number;
-  /** Part 2: vCPUs per VM, 1..16. */
+  /** vCPUs per VM, 1..16. */
   vcpusPerVm: number;
-  /** Part 2: mdevs per VM, 0..16. */
+  /** mdevs per VM, 0..8: ADIs of the DSA PFs, the k-th of every VM on the same shared WQ. */
   mdevsPerVm: number;
-  /** Part 2: processes per VM, 0..100. */
+  /** How many of each VM's mdevs are dedicated-WQ mdevs (`1dwq`, a DWQ of their own), 0..8. */
+  dwqMdevs: number;
+  /** Guest processes per VM, 0..100 (each uses at most one PASID, as in Linux). */
   processesPerVm: number;
-  /** Part 2: PASID quota of a VM's IOASID set. */
+  /** PASID quota of a VM's IOASID set; capped at an equal share (VMs and host) of the space. */
   vmQuota: number;
-  /** Part 2: virtual-command register encoding (§1.6). */
+  /** Host PASIDs a VM's VMM keeps records of at once, 1..4096. */
+  vmPasids: number;
+  /** Leaves (1024 guest PASIDs each) of a VM's VMCS PASID table, 1..1024. */
+  vmcsLeaves: number;
+  /** Virtual-command register encoding (§1.6): VT-d 3.0-3.2 or 3.3 offsets and fields. */
   vcmdRev: '3.0' | '3.3';
-  /** Part 2: guest PASID = host PASID (`identity`, vcmd) or mapped through SPIDs (`spid`). */
+  /** Guest PASID = host PASID (`identity`, vcmd) or mapped through SPIDs (`spid`). */
   guestPasidMode: 'identity' | 'spid';
   /** Host processes (mm slots), 1..256. */
   processes: number;
@@ -186,8 +193,11 @@ export const PROFILE_DEFAULTS: Readonly<Profile> = Object.freeze({
   vms: 4,
   vcpusPerVm: 4,
   mdevsPerVm: 2,
+  dwqMdevs: 0,
   processesPerVm: 8,
   vmQuota: 1000,
+  vmPasids: 64,
+  vmcsLeaves: 2,
   vcmdRev: '3.0',
   guestPasidMode: 'identity',
   processes: 16,
@@ -250,9 +260,13 @@ export function resolveProfile(profile: Partial<Profile> = {}): Profile {
   int('atsQueueDepth', p.atsQueueDepth, 1, 32);
   int('vms', p.vms, 0, 64);
   int('vcpusPerVm', p.vcpusPerVm, 1, 16);
-  int('mdevsPerVm', p.mdevsPerVm, 0, 16);
+  int('mdevsPerVm', p.mdevsPerVm, 0, 8);
+  int('dwqMdevs', p.dwqMdevs, 0, p.mdevsPerVm);
   int('processesPerVm', p.processesPerVm, 0, 100);
   int('vmQuota', p.vmQuota, 1, 2 ** 20);
+  int('vmPasids', p.vmPasids, 1, 4096);
+  int('vmcsLeaves', p.vmcsLeaves, 1, 1024);
+  if (p.vms > 0 && p.mdevsPerVm > 0) placeMdevs(p);
   oneOf('vcmdRev', p.vcmdRev, ['3.0', '3.3']);
   oneOf('guestPasidMode', p.guestPasidMode, ['identity', 'spid']);
   int('processes', p.processes, 1, PROFILE_LIMITS.processes);
@@ -319,6 +333,54 @@ function bool(name: string, v: unknown): void {
 function oneOf(name: string, v: unknown, choices: readonly string[]): void {
   if (!choices.includes(v as string))
     throw hwErrors.badProfile(name, `one of ${choices.join(', ')}`, v);
+}
+
+/** Where an mdev sits (mdev index = vm * mdevsPerVm + k). */
+export interface MdevPlacement {
+  vm: number;
+  pf: number;
+  wq: number;
+  type: 'swq' | 'dwq';
+}
+
+/**
+ * Place every VM's mdevs: the k-th shared-WQ mdev of every VM on the k-th shared WQ of DSA PF
+ * (k mod #DSA PFs), so that VMs share PFs and SWQs (§2.5, §7.2 "on the same PFs across
+ * VMs"); the `dwqMdevs` last ones of each VM on dedicated WQs of their own.
+ *
+ * @param p - a profile whose other knobs are valid
+ *
+ * Context: pure.
+ * @returns the placements, VM by VM
+ * @throws HwModelError ERR_HW_BAD_PROFILE when the PFs lack DSA PFs, SWQs or DWQs for them
+ */
+export function placeMdevs(p: Profile): MdevPlacement[] {
+  const dsa = p.pfs.flatMap((pf, i) => (pf.kind === 'dsa' && pf.maxPasidWidth === 20 ? [i] : []));
+  if (p.vms === 0 || p.mdevsPerVm === 0) return [];
+  if (dsa.length === 0)
+    throw hwErrors.badProfile('pfs', 'at least one DSA PF with 20-bit PASIDs for mdevs', p.pfs);
+  const out: MdevPlacement[] = [];
+  const dwqNext = new Map<number, number>();
+  for (let vm = 0; vm < p.vms; vm++) {
+    const swqs = p.mdevsPerVm - p.dwqMdevs;
+    for (let k = 0; k < p.mdevsPerVm; k++) {
+      const shared = k < swqs;
+      const pf = dsa[(shared ? k : vm + k) % dsa.length]!;
+      const ws = p.pfs[pf]!.wqs.flatMap((w, j) =>
+        w.mode === (shared ? 'shared' : 'dedicated') ? [j] : [],
+      );
+      const n = shared ? Math.floor(k / dsa.length) : (dwqNext.get(pf) ?? 0);
+      if (n >= ws.length)
+        throw hwErrors.badProfile(
+          shared ? 'mdevsPerVm' : 'dwqMdevs',
+          `at most as many as the DSA PFs have ${shared ? 'shared' : 'dedicated'} WQs for them`,
+          shared ? p.mdevsPerVm : p.dwqMdevs,
+        );
+      if (!shared) dwqNext.set(pf, n + 1);
+      out.push({ vm, pf, wq: ws[n]!, type: shared ? 'swq' : 'dwq' });
+    }
+  }
+  return out;
 }
 
 /** The threshold in force for WQ `w` of a resolved profile. */

@@ -21,6 +21,12 @@
  * caches flushed before the device is stopped (§1.9), which §7.5 allows (P2 with FPD may
  * precede P0/P1; P0, P1 <= P7).
  *
+ * A guest bond (BF_GUEST, guest-bonds.ts) starts at P2: its P0 (KVM's epoch wait) and P1 (the
+ * VDCM's drain) are the other consumers' work, done before this one runs because the VM's
+ * notifier chain hands each event to KVM, then the VDCM, then the IOMMU driver, whose work
+ * runs in that order (vm-kernel.ts). At P7 it leaves its VMM record, and the record's last
+ * bond gives the driver's reference back.
+ *
  * ## Developer notes
  * Every sub-step is idempotent or guarded by the record, so a thread that dies anywhere in
  * a step leaves a bond another thread can finish: a queued invalidation is queued again (a
@@ -59,6 +65,7 @@ import {
   B_WAIT_TICKET,
   BF_EXCEPTION,
   BF_FPD,
+  BF_GUEST,
   BF_REF_DROPPED,
   BS_FREE,
   CMD_DISABLE_WQ,
@@ -110,6 +117,7 @@ import {
   WQ_PASID,
   WQM_DEDICATED,
 } from './hw-layout.js';
+import { guestBondFreed, guestDropReference, guestUnlink } from './guest-bonds.js';
 import { qiRoom, qiSubmit } from './inv-queue.js';
 import { clearMsrs, mmField } from './mm.js';
 import {
@@ -130,6 +138,7 @@ export const TD_DONE = 2;
 
 const NORMAL_ORDER = [0, 1, 2, 3, 4, 5, 6, 7] as const;
 const EXCEPTION_ORDER = [0, 2, 3, 4, 5, 1, 6, 7] as const;
+const GUEST_ORDER = [2, 3, 4, 5, 6, 7] as const;
 
 /**
  * Advance the teardown of bond `b` by one sub-step.
@@ -142,7 +151,8 @@ export function teardownStep(hw: HwContext, b: number): number {
   if (hw.ld(bf(hw, b, B_STATE)) === BS_FREE) return TD_DONE;
   const flags = hw.ld(bf(hw, b, B_FLAGS));
   const done = hw.ld(bf(hw, b, B_PHASES));
-  const order = flags & BF_EXCEPTION ? EXCEPTION_ORDER : NORMAL_ORDER;
+  const order: readonly number[] =
+    flags & BF_GUEST ? GUEST_ORDER : flags & BF_EXCEPTION ? EXCEPTION_ORDER : NORMAL_ORDER;
   const phase = order.find((p) => !(done & (1 << p)));
   switch (phase) {
     case P0_STOP_SUBMISSION:
@@ -379,16 +389,21 @@ function release(hw: HwContext, b: number): number {
   if (hw.mutation !== M_BOND_FREE_WITHOUT_GP && !hw.rcu.pollState(bondCookie(hw, b)))
     return TD_BLOCKED;
   const rec = hw.ld(bf(hw, b, B_MM));
-  const dropped = (hw.ld(bf(hw, b, B_FLAGS)) & BF_REF_DROPPED) !== 0;
+  const flags = hw.ld(bf(hw, b, B_FLAGS));
   Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P7_REFS_DROPPED);
-  if (!dropped) dropReference(hw, b);
+  if (!(flags & BF_REF_DROPPED)) dropReference(hw, b);
   bondFree(hw, b);
-  freeMmIfDone(hw, rec);
+  if (flags & BF_GUEST) guestBondFreed(hw, b);
+  else freeMmIfDone(hw, rec);
   return TD_DONE;
 }
 
-/** Remove the bond from its mm's list (idempotent). */
+/** Remove the bond from its mm's list, or a guest bond from its VMM record (idempotent). */
 function unlink(hw: HwContext, b: number): void {
+  if (hw.ld(bf(hw, b, B_FLAGS)) & BF_GUEST) {
+    guestUnlink(hw, b);
+    return;
+  }
   const rec = hw.ld(bf(hw, b, B_MM));
   const pf = hw.ld(bf(hw, b, B_PF));
   Atomics.compareExchange(hw.i32, mmField(hw, rec, MM_BOND + pf), b + 1, 0);
@@ -419,6 +434,10 @@ function dropReference(hw: HwContext, b: number): void {
     b,
     flags & BF_EXCEPTION ? PH_EXCEPTION : 0,
   );
+  if (flags & BF_GUEST) {
+    guestDropReference(hw, b);
+    return;
+  }
   if (otherBondsHoldRef(hw, token, b)) return;
   if (hw.bindLifetime) freeBindLifetimePasid(hw, rec, pasid, gen, token);
   else putDriverReference(hw, rec, pasid, gen, token);

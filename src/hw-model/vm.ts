@@ -1,0 +1,303 @@
+/**
+ * VMs (iommu-hw-model.md §7.3 "VM"): field access to a VM's region, its VMM's records of the
+ * host PASIDs it handed to the guest, and its life cycle.
+ *
+ * ```text
+ *   OFF --boot--> RUNNING --destroy--> DYING --(set gone, records free)--> OFF
+ *                    |                   ^
+ *                    +--crash (a thread  |  the reaper resolves what the dead threads left
+ *                       of the VM died)--+  half done, then destroys
+ * ```
+ * Boot creates the VM's IOASID set (an MM set whose token is the VMM's, quota vmQuota), its
+ * consumers' subscriptions (vm-chain.ts), a clean VMCS table and vcmd registers, and puts
+ * every vCPU in the guest. Destroy (§7.4 vmDestroy) frees every host PASID of the set: each
+ * one goes through the FREE path (KVM, VDCM and the IOMMU driver tear it down in notifier
+ * order, vm-kernel.ts), and the set is freed too, destroyed with its last id. The VM is OFF
+ * again once the set is gone and every record is free.
+ *
+ * ## Developer notes
+ * The VMM's records (VP_*) are its bookkeeping of which host PASID (and generation) stands
+ * for which guest PASID; the IOMMU driver keeps its per-PF bonds and its reference there too
+ * (Linux keeps them in the `intel_svm` the IOASID's private data points at). A record is
+ * claimed by CAS (FREE -> LIVE) by the VMM, marked FREED when the VMM frees its PASID, and
+ * released (FREED -> FREE) by whichever of the VMM and the IOMMU driver last lets go: each
+ * stores its own "done" first and then checks the other's, so at least one sees both.
+ *
+ * @internal
+ */
+import type { HwContext } from './hw-context.js';
+import {
+  B_STATE,
+  BS_FREE,
+  GP_GPASID,
+  GP_MDEV,
+  GP_PROGRAMMED,
+  GP_STALE,
+  GP_STATE,
+  GPROC_WORDS,
+  gprocWord,
+  H_VM_QUOTA,
+  MD_VM,
+  MDEV_WORDS,
+  mdevWord,
+  REF_NONE,
+  VC_ACK,
+  VC_BUSY,
+  VC_EXIT_IN,
+  VC_KICK,
+  VC_MSR,
+  VC_STATE,
+  VCS_IN_GUEST,
+  VCS_OFFLINE,
+  VI_REGS,
+  VIOMMU_WORDS,
+  VM_EPOCH,
+  VM_INSTANCE,
+  VM_LEAF_NEXT,
+  VM_OLD_SET,
+  VM_PENDING_TICKET,
+  VM_SET,
+  VM_STATE,
+  VM_TOKEN,
+  VM_VMCS_SEQ,
+  VM_VMM_OP,
+  VMCS_DIR_ENTRIES,
+  VMCS_ENTRY_WORDS,
+  VMCS_LEAF_ENTRIES,
+  VMOP_NONE,
+  VMS_BOOTING,
+  VMS_DYING,
+  VMS_OFF,
+  VMS_RUNNING,
+  VP_BOND,
+  VP_GPASID,
+  VP_PASID,
+  VP_IOMMU_REF,
+  VP_STATE,
+  VPASID_WORDS,
+  VPS_FREE,
+  VPS_FREED,
+  VPS_LIVE,
+  vcpuWord,
+  vmToken,
+  vmWord,
+  vpasidWord,
+} from './hw-layout.js';
+import { bf } from './bonds.js';
+import { SetType } from '../core/ioasid/ioasid-space.js';
+import { VCCAP_PAS, vccapWord } from './vcmd-regs.js';
+import { HwErrno } from './hw-errno.js';
+
+/** Word index of field `f` of VM `vm`. */
+export function vmField(hw: HwContext, vm: number, f: number): number {
+  return vmWord(hw.g, vm, f);
+}
+
+/** Word index of field `f` of vCPU `c` of VM `vm`. */
+export function vcpuField(hw: HwContext, vm: number, c: number, f: number): number {
+  return vcpuWord(hw.g, vm, c) + f;
+}
+
+/** Word index of field `f` of guest process `p` of VM `vm`. */
+export function gprocField(hw: HwContext, vm: number, p: number, f: number): number {
+  return gprocWord(hw.g, vm, p) + f;
+}
+
+/** Word index of field `f` of VMM record `r` of VM `vm`. */
+export function vpField(hw: HwContext, vm: number, r: number, f: number): number {
+  return vpasidWord(hw.g, vm, r) + f;
+}
+
+/** Word index of word `f` of vIOMMU `i` of VM `vm`. */
+export function viommuField(hw: HwContext, vm: number, i: number, f: number): number {
+  return hw.g.vm[vm]!.viommu[i]! + f;
+}
+
+/** Word index of field `f` of mdev `m`. */
+export function mdevField(hw: HwContext, m: number, f: number): number {
+  return mdevWord(hw.g, m) + f;
+}
+
+/** The mdevs of VM `vm` (indices). */
+export function mdevsOf(hw: HwContext, vm: number): number[] {
+  const out: number[] = [];
+  hw.g.shape.vm.mdevs.forEach((m, i) => {
+    if (m.vm === vm) out.push(i);
+  });
+  return out;
+}
+
+/** The VM's live set (-1 when it has none). */
+export function vmSet(hw: HwContext, vm: number): number {
+  return hw.ld(vmField(hw, vm, VM_SET));
+}
+
+/** The VM's token (the VMM's mm token: its set's token and its PASIDs' data). */
+export function vmTokenOf(hw: HwContext, vm: number): number {
+  return hw.ld(vmField(hw, vm, VM_TOKEN));
+}
+
+/**
+ * The VMM record of host PASID `pasid` of VM `vm`: a LIVE one first, else a FREED one.
+ *
+ * Context: any thread; lock-free; stale on return.
+ * @returns the record index, or -1
+ */
+export function recordOfPasid(hw: HwContext, vm: number, pasid: number): number {
+  let freed = -1;
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
+    const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    if (st === VPS_LIVE) return r;
+    if (st === VPS_FREED && freed < 0) freed = r;
+  }
+  return freed;
+}
+
+/**
+ * The LIVE VMM record whose guest PASID is `gpasid`.
+ *
+ * Context: any thread; lock-free; stale on return.
+ * @returns the record index, or -1
+ */
+export function recordOfGpasid(hw: HwContext, vm: number, gpasid: number): number {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+    if (
+      hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE &&
+      hw.ld(vpField(hw, vm, r, VP_GPASID)) === gpasid
+    )
+      return r;
+  return -1;
+}
+
+/** The bond of record `r` on `pf` (-1 none). */
+export function recordBond(hw: HwContext, vm: number, r: number, pf: number): number {
+  return hw.ld(vpField(hw, vm, r, VP_BOND + pf)) - 1;
+}
+
+/** True when record `r` still has a bond on some PF. */
+export function recordHasBonds(hw: HwContext, vm: number, r: number): boolean {
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = recordBond(hw, vm, r, pf);
+    if (b >= 0 && hw.ld(bf(hw, b, B_STATE)) !== BS_FREE) return true;
+  }
+  return false;
+}
+
+/**
+ * Release record `r` if nothing holds it any more: FREED by the VMM, no IOMMU reference, no
+ * bond. Called by both after their own part (module notes).
+ *
+ * Context: the VMM or the IOMMU driver; lock-free (one CAS).
+ */
+export function releaseRecordIfDone(hw: HwContext, vm: number, r: number): void {
+  if (hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_FREED) return;
+  if (hw.ld(vpField(hw, vm, r, VP_IOMMU_REF)) !== REF_NONE) return;
+  if (recordHasBonds(hw, vm, r)) return;
+  Atomics.compareExchange(hw.i32, vpField(hw, vm, r, VP_STATE), VPS_FREED, VPS_FREE);
+}
+
+/** Claim a free VMM record (FREE -> LIVE). @returns the index, or -1 when none is free */
+export function claimRecord(hw: HwContext, vm: number): number {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    const w = vpField(hw, vm, r, VP_STATE);
+    if (hw.ld(w) !== VPS_FREE) continue;
+    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
+    for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), 0);
+    return r;
+  }
+  return -1;
+}
+
+/** True while every record of the VM is free. */
+export function recordsFree(hw: HwContext, vm: number): boolean {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+    if (hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_FREE) return false;
+  return true;
+}
+
+/**
+ * Boot VM `vm`: a new instance (token), its IOASID set, clean VMCS and vcmd registers, every
+ * vCPU in the guest. The caller subscribes the consumers (vm-chain.ts) around it.
+ *
+ * @param subscribeMm - registers the subscribers that follow the VMM's mm token (KVM), before
+ *   the set exists (so that they see every event of it)
+ *
+ * Context: the VMM (or create()); the VM must be OFF; never blocks.
+ * @returns the set (>= 0); -EBUSY the VM is not OFF; the core's error when the set could not be
+ * created (the VM stays OFF)
+ */
+export function vmBoot(hw: HwContext, vm: number, subscribeMm: (token: number) => void): number {
+  const state = vmField(hw, vm, VM_STATE);
+  if (Atomics.compareExchange(hw.i32, state, VMS_OFF, VMS_BOOTING) !== VMS_OFF)
+    return -HwErrno.EBUSY;
+  const instance = Atomics.add(hw.i32, vmField(hw, vm, VM_INSTANCE), 1) + 1;
+  const token = vmToken(vm, instance);
+  subscribeMm(token);
+  const set = hw.space.setAlloc(token, hw.ld(H_VM_QUOTA), SetType.MM);
+  if (set < 0) {
+    hw.st(state, VMS_OFF);
+    return set;
+  }
+  resetVm(hw, vm);
+  hw.st(vmField(hw, vm, VM_TOKEN), token);
+  hw.st(vmField(hw, vm, VM_SET), set);
+  // Last: a VM is RUNNING only once everything above is in place.
+  hw.st(state, VMS_RUNNING);
+  return set;
+}
+
+/** Guest memory, VMCS, registers and vCPUs as a freshly booted VM has them. */
+function resetVm(hw: HwContext, vm: number): void {
+  const g = hw.g.vm[vm]!;
+  const s = hw.g.shape.vm;
+  for (let d = 0; d < VMCS_DIR_ENTRIES; d++) hw.st(g.vmcsDir + d, 0);
+  const leaves = Math.min(hw.ld(vmField(hw, vm, VM_LEAF_NEXT)), s.vmcsLeaves);
+  for (let w = 0; w < leaves * VMCS_LEAF_ENTRIES * VMCS_ENTRY_WORDS; w++)
+    hw.st(g.vmcsLeafBase + w, 0);
+  hw.st(vmField(hw, vm, VM_LEAF_NEXT), 0);
+  hw.st(vmField(hw, vm, VM_VMCS_SEQ), 0);
+  hw.st(vmField(hw, vm, VM_EPOCH), 0);
+  hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
+  hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
+  for (let p = 0; p < s.procs; p++)
+    for (const f of [GP_STATE, GP_GPASID, GP_MDEV, GP_PROGRAMMED, GP_STALE])
+      hw.st(gprocField(hw, vm, p, f), 0);
+  for (let i = 0; i < s.viommus; i++) {
+    for (let w = 0; w < VIOMMU_WORDS; w++) hw.st(viommuField(hw, vm, i, w), 0);
+    const cap = hw.spidMode ? 0 : VCCAP_PAS;
+    hw.st(viommuField(hw, vm, i, VI_REGS + vccapWord(hw.vcmdRev)), cap);
+  }
+  for (let c = 0; c < s.vcpus; c++) {
+    hw.st(vcpuField(hw, vm, c, VC_ACK), 0);
+    hw.st(vcpuField(hw, vm, c, VC_KICK), 0);
+    hw.st(vcpuField(hw, vm, c, VC_MSR), 0);
+    hw.st(vcpuField(hw, vm, c, VC_BUSY), 0);
+    hw.st(vcpuField(hw, vm, c, VC_EXIT_IN), -1);
+    hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_IN_GUEST);
+  }
+}
+
+/** Take every vCPU of the VM out of the guest (KVM then waits for none of them). */
+export function vcpusOffline(hw: HwContext, vm: number): void {
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
+    hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_OFFLINE);
+}
+
+/** True when VM `vm` is destroyed and its teardown finished: the set gone, every record free. */
+export function vmTornDown(hw: HwContext, vm: number): boolean {
+  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_DYING) return false;
+  const old = hw.ld(vmField(hw, vm, VM_OLD_SET));
+  if (old >= 0 && hw.space.findMmSet(hw.ld(vmField(hw, vm, VM_TOKEN))) === old) return false;
+  return recordsFree(hw, vm);
+}
+
+/** mdev `m`'s VM. */
+export function mdevVm(hw: HwContext, m: number): number {
+  return hw.ld(mdevField(hw, m, MD_VM));
+}
+
+/** Words of one mdev record (for scans). */
+export const MDEV_RECORD_WORDS = MDEV_WORDS;
+/** Words of one guest process (for scans). */
+export const GPROC_RECORD_WORDS = GPROC_WORDS;
