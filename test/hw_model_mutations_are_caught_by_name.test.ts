@@ -50,7 +50,7 @@ describe('mutations', () => {
     Object.keys(WHERE) as MutationName[],
   )('%s is caught and named in deterministic mode on pinned seeds', (mutation) => {
     for (const seed of PINNED) {
-      const cfg = { maxSteps: 200_000, ...WHERE[mutation], seed, seconds: 60, mutation };
+      const cfg = { maxSteps: 200_000, ...WHERE[mutation]!, seed, seconds: 60, mutation };
       const r = runDeterministic(cfg);
       expect(r.verdict, `seed ${seed}`).toBe('fail');
       const v = r.firstViolation!;
