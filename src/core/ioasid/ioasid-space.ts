@@ -29,6 +29,8 @@
 
 import { WORD_BYTES } from '../cache-line.js';
 import { Rcu, type RcuHandle } from '../rcu/rcu.js';
+import type { AllocatorOps } from './allocator-registry.js';
+import { ALLOCATOR_NAME_MAX } from './allocator-registry.js';
 import {
   capacityAvailable,
   capacityCancel,
@@ -37,7 +39,22 @@ import {
   capacityTotal,
 } from './capacity.js';
 import { Errno } from './errno.js';
+import { SpaceHooks } from './hooks.js';
+import {
+  hooksBufferCheck,
+  hooksBufferCreate,
+  NOTIFY_QUEUE_DEPTH_MAX,
+  type Notification,
+} from './hooks-api.js';
+import {
+  HOOKS_FAULT_NO_GATING,
+  HOOKS_FAULT_NONE,
+  HOOKS_MAX_SUBS,
+  HSTAT_ABANDONED_WORD,
+  HSTAT_DEFERRED_FREES_WORD,
+} from './hooks-layout.js';
 import { ioasidErrors } from './ioasid-errors.js';
+import { notifierCounters } from './notifier-queues.js';
 import { recordsCensus, recordsDrain, recordsInit } from './records.js';
 import {
   type SetInfo,
@@ -86,6 +103,9 @@ import {
   spaceGeometry,
   spaceHeaderGeometry,
   TS_ATTACHED,
+  TS_OP,
+  TS_OP_ALLOC,
+  TS_OP_MASK,
   TS_RECOVERING,
   TS_STATE,
   TS_UNUSED,
@@ -95,6 +115,14 @@ import { lockAcquire, lockRelease } from './space-lock.js';
 import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
+export {
+  type AllocatorOps,
+  type Notification,
+  NotifierPriority,
+  NotifyEvent,
+  type NotifyRecord,
+  type OverflowRecord,
+} from './hooks-api.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
 export type { SetInfo } from './sets.js';
 export type { IdState } from './space-core.js';
@@ -130,25 +158,32 @@ export interface IoasidOptions {
   policy: AllocPolicy;
   /** RCU stall warning threshold, ms. */
   stallMs: number;
+  /** Notifier subscribers that may be registered at once (all chains). 0..4096. */
+  maxSubscribers: number;
+  /** Events each subscriber's queue holds before it overflows. A power of two, 1..65536. */
+  notifyQueueDepth: number;
   /**
    * @internal Fault injection, for the stress harness's tests that prove its checks can fail
    * (never set it otherwise): `reclaim-without-gp` recycles a reclaimed record at once, with
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
-   * plain load and increments it afterwards, so concurrent allocs can pass the quota. Stored
-   * in the buffer's header, so every attached thread runs the same fault.
+   * plain load and increments it afterwards, so concurrent allocs can pass the quota;
+   * `notify-no-gating` lets a subscriber read an event before the subscribers ahead of it on
+   * its chain. Stored in the buffers' headers, so every attached thread runs the same fault.
    */
   fault?: IoasidFault | undefined;
 }
 
 /** @internal Values of {@link IoasidOptions.fault}. */
-export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act';
+export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act' | 'notify-no-gating';
 
+/** Each fault's code in the space header (the notifier's is in the hooks header). */
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
+  'notify-no-gating': SPACE_FAULT_NONE,
 });
 
-/** Defaults of {@link IoasidOptions}: byteLength about 6.6 MiB. */
+/** Defaults of {@link IoasidOptions}: byteLength about 7 MiB. */
 export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   pasidBits: 20,
   maxSets: 1024,
@@ -156,6 +191,8 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   maxThreads: 64,
   policy: 'lowest',
   stallMs: 10_000,
+  maxSubscribers: 32,
+  notifyQueueDepth: 256,
   fault: undefined,
 });
 
@@ -175,6 +212,10 @@ export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): Ioas
   checkOption('maxIoasids', o.maxIoasids, 1, 2 ** 20 - 2);
   checkOption('maxThreads', o.maxThreads, 1, 4096);
   checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  checkOption('maxSubscribers', o.maxSubscribers, 0, HOOKS_MAX_SUBS);
+  checkOption('notifyQueueDepth', o.notifyQueueDepth, 1, NOTIFY_QUEUE_DEPTH_MAX);
+  if ((o.notifyQueueDepth & (o.notifyQueueDepth - 1)) !== 0)
+    throw ioasidErrors.badOption('notifyQueueDepth', 'a power of two', o.notifyQueueDepth);
   if (o.policy !== 'lowest' && o.policy !== 'cyclic')
     throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
   if (o.fault !== undefined && !Object.hasOwn(FAULT_CODES, o.fault))
@@ -203,6 +244,8 @@ export interface IoasidHandle {
   readonly buffer: SharedArrayBuffer;
   /** The handle of the space's own RCU instance, which guards record reuse. */
   readonly rcu: RcuHandle;
+  /** Notifier chains and the allocator registry (hooks-layout.ts). */
+  readonly hooks: SharedArrayBuffer;
 }
 
 /** Counters and record census, as returned by `stats()`. */
@@ -227,6 +270,18 @@ export interface IoasidStats {
   recycledUnderReader: number;
   /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
   threadsRecovered: number;
+  /** Notifier events emitted (seqs committed). */
+  notifierEvents: number;
+  /** Events dropped for a subscriber (its queue or the log was full); each is reported to
+   * its subscriber by an overflow entry. */
+  notifierLost: number;
+  /** Overflow entries returned by readNotifications. */
+  notifierOverflows: number;
+  /** Ids a dead thread owed a custom allocator, freed later by another member. */
+  allocatorDeferredFrees: number;
+  /** Ids a custom allocator may have handed to a thread that died inside its `alloc` (no one
+   * can free them), or deferred frees that found no room. */
+  allocatorAbandoned: number;
   /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
    * batches) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
@@ -256,6 +311,7 @@ export class IoasidSpace {
     const g = spaceHeaderGeometry(i32);
     this.#g = g;
     this.#handle = handle;
+    const { hk, hg } = hooksBufferCheck(handle.hooks, g.maxThreads, g.maxSets);
     // Header words are immutable after create() (space-layout.ts).
     this.#core = new SpaceCore(
       i32,
@@ -265,6 +321,7 @@ export class IoasidSpace {
       Atomics.load(i32, SPACE_RETIRE_BATCH_WORD),
       rcu.slot,
       Atomics.load(i32, SPACE_FAULT_WORD),
+      new SpaceHooks(hk, hg, i32, g, rcu.slot),
     );
     this.#claimThreadSlot();
   }
@@ -283,6 +340,7 @@ export class IoasidSpace {
       const st = Atomics.load(i32, word);
       if (st === TS_UNUSED && Atomics.compareExchange(i32, word, st, TS_ATTACHED) === st) return;
       if (st === TS_ATTACHED && Atomics.compareExchange(i32, word, st, TS_RECOVERING) === st) {
+        recoverHooks(core, core.rcu.slot);
         recoverThreadSlot(i32, this.#g, core.rcu, core, core.rcu.slot);
         Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
         Atomics.store(i32, word, TS_ATTACHED);
@@ -334,10 +392,17 @@ export class IoasidSpace {
       Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
     recordsInit(i32, g, batch);
     Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
+    const hooks = hooksBufferCreate(
+      o.maxSubscribers,
+      o.notifyQueueDepth,
+      o.maxThreads,
+      o.maxSets,
+      o.fault === 'notify-no-gating' ? HOOKS_FAULT_NO_GATING : HOOKS_FAULT_NONE,
+    );
     const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs });
     rcu.registerThread();
     return new IoasidSpace(
-      { kind: HANDLE_KIND, version: SPACE_LAYOUT_VERSION, buffer, rcu: rcu.handle },
+      { kind: HANDLE_KIND, version: SPACE_LAYOUT_VERSION, buffer, rcu: rcu.handle, hooks },
       rcu,
     );
   }
@@ -388,9 +453,10 @@ export class IoasidSpace {
     return this.#core.rcu;
   }
 
-  /** Total shared bytes: the space buffer plus its Rcu buffer. */
+  /** Total shared bytes: the space buffer, its Rcu buffer and its hooks buffer. */
   get byteLength(): number {
-    return this.#handle.buffer.byteLength + this.#handle.rcu.buffer.byteLength;
+    const h = this.#handle;
+    return h.buffer.byteLength + h.rcu.buffer.byteLength + h.hooks.byteLength;
   }
 
   /** Highest allocatable id, 2^pasidBits - 1. */
@@ -414,6 +480,7 @@ export class IoasidSpace {
     this.#attached('detach()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detach()');
     const core = this.#core;
+    core.hooks.allocators.leaveAll();
     core.flushBatch();
     core.flushCache();
     Atomics.store(core.i32, core.ts + TS_STATE, TS_UNUSED);
@@ -525,8 +592,13 @@ export class IoasidSpace {
     checkInt('type', type);
     if (quota < 0 || (token !== null && (token < 0 || token > TOKEN_MAX))) return -Errno.EINVAL;
     const i32 = this.#core.i32;
+    const hooks = this.#core.hooks;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
+    const from = hooks.logHead(); // before the set is published: its events come after
     const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
+    // Pending MM subscribers of the token attach; stale ones of the slot's last life detach.
+    if (v >= 0 && hooks.anySubscribers())
+      hooks.setCreatedLocked(v, type === SetType.MM ? (token as number) : -1, from);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -897,7 +969,8 @@ export class IoasidSpace {
     let n = 0;
     // Exclusive claim: a second caller (or an attach() inheriting the slot) sees RECOVERING.
     if (Atomics.compareExchange(i32, word, TS_ATTACHED, TS_RECOVERING) === TS_ATTACHED) {
-      n = recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
+      n = recoverHooks(core, slot);
+      n += recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
       Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
       Atomics.store(i32, word, TS_UNUSED);
       Atomics.notify(i32, word);
@@ -916,7 +989,9 @@ export class IoasidSpace {
   stats(): IoasidStats {
     this.#attached('stats()');
     const i32 = this.#core.i32;
+    const hk = this.#core.hooks.hk;
     const c = recordsCensus(i32, this.#g);
+    const nc = notifierCounters(hk);
     return {
       enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
       edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
@@ -926,10 +1001,196 @@ export class IoasidSpace {
       setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
       recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),
       threadsRecovered: Atomics.load(i32, SPACE_STAT_THREADS_RECOVERED_WORD),
+      notifierEvents: nc.events,
+      notifierLost: nc.lost,
+      notifierOverflows: nc.overflows,
+      allocatorDeferredFrees: Atomics.load(hk, HSTAT_DEFERRED_FREES_WORD),
+      allocatorAbandoned: Atomics.load(hk, HSTAT_ABANDONED_WORD),
       freeRecords: c.free,
       limboRecords: c.limbo,
       liveRecords: c.live,
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // notifier chains
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Subscribe to a notifier chain: set `set`'s (ALLOC, FREE, BIND, UNBIND of its ids) or, with
+   * null, the global chain (FREE of every id). Events are queued for the subscriber in shared
+   * memory and read with `readNotifications`/`waitNotifications` from any thread; a
+   * subscriber reads an event only after every subscriber ahead of it on the chain (higher
+   * priority, or equal priority registered earlier) that received it has read it. It
+   * receives the events emitted after it registered. Subscribers belong to no thread.
+   *
+   * @param set - a live set id, or null for the global chain
+   * @param priority - a {@link NotifierPriority} (0..3)
+   *
+   * Context: any attached thread; takes the distribution lock briefly (may block); not inside
+   * a read-side section.
+   * @returns the subscriber id (>= 0; a number, to send to other threads); -EINVAL not a live
+   * set or a bad priority; -ENOSPC every subscriber slot (maxSubscribers) is taken. On error
+   * nothing changes.
+   */
+  registerNotifier(set: number | null, priority: number): number {
+    this.#attached('registerNotifier()');
+    if (set !== null) checkInt('set', set);
+    checkInt('priority', priority);
+    if (priority < 0 || priority > 3) return -Errno.EINVAL;
+    if (set !== null && !this.#setInRange(set)) return -Errno.EINVAL;
+    return this.#core.hooks.register(set ?? -1, priority);
+  }
+
+  /**
+   * Subscribe to the chain of the MM set whose token is `token`. If there is no such set yet,
+   * the subscriber waits (pending) and is attached when `setAlloc(token, _, SetType.MM)`
+   * creates it; when that set is destroyed it goes back to pending for the token.
+   *
+   * @param token - an MM token (0 .. 2^31 - 1)
+   * @param priority - a {@link NotifierPriority} (0..3)
+   *
+   * Context: any attached thread; takes the set lock and the distribution lock briefly (may
+   * block); not inside a read-side section.
+   * @returns the subscriber id (>= 0); -EINVAL bad token or priority; -EBUSY the MM set
+   * exists and already has ids (events are not replayed); -ENOSPC no subscriber slot. On
+   * error nothing changes.
+   */
+  registerNotifierMm(token: number, priority: number): number {
+    this.#attached('registerNotifierMm()');
+    checkInt('token', token);
+    checkInt('priority', priority);
+    if (priority < 0 || priority > 3 || token < 0 || token > TOKEN_MAX) return -Errno.EINVAL;
+    const i32 = this.#core.i32;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
+    const mm = setFindMmLocked(i32, this.#g, token);
+    const v = this.#core.hooks.registerMmLocked(token, priority, mm < 0 ? -1 : mm);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
+  }
+
+  /**
+   * Unregister a subscriber, from any thread: its queued events are dropped, and the
+   * subscribers gated behind it on its chain are released.
+   *
+   * @param sub - a subscriber id
+   *
+   * Context: any attached thread; takes the distribution lock briefly (may block); not inside
+   * a read-side section.
+   * @returns 0; -ENOENT not a registered subscriber (nothing changes)
+   */
+  unregisterNotifier(sub: number): number {
+    this.#attached('unregisterNotifier()');
+    checkInt('sub', sub);
+    return this.#core.hooks.unregister(sub);
+  }
+
+  /**
+   * Take the events subscriber `sub` may read now, oldest first: an overflow entry
+   * `{ event: 'overflow', lost }` first when events were dropped for it (its queue of
+   * notifyQueueDepth entries was full), then `{ event, id, spid, set, data, seq }` records
+   * in seq order, stopping at the first one a subscriber ahead of it has not read yet.
+   *
+   * @param sub - a registered subscriber id
+   * @param max - at most this many entries (default: all readable)
+   *
+   * Context: any attached thread (usually the subscriber's own); never blocks; legal inside a
+   * read-side section. Several threads may read one subscriber; each entry goes to one.
+   * @returns the entries (possibly none)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT for a non-integer sub or a max that is not a
+   * non-negative integer (or Infinity); ERR_IOASID_NOT_SUBSCRIBED when `sub` is not registered
+   * (never was, or was unregistered)
+   */
+  readNotifications(sub: number, max = Number.POSITIVE_INFINITY): Notification[] {
+    this.#attached('readNotifications()');
+    checkInt('sub', sub);
+    if (max !== Number.POSITIVE_INFINITY && (!Number.isInteger(max) || max < 0))
+      throw ioasidErrors.badArgument('max', 'a non-negative integer or Infinity', max);
+    const out = this.#core.hooks.read(sub, max);
+    if (out === undefined) throw ioasidErrors.notSubscribed(sub);
+    return out;
+  }
+
+  /**
+   * Block until subscriber `sub` has at least one readable entry (an event it is no longer
+   * gated from, or an overflow entry), or until `timeoutMs` passes.
+   *
+   * @param sub - a registered subscriber id
+   * @param timeoutMs - how long to wait at most, ms (>= 0; Infinity allowed)
+   *
+   * Context: blocks (Atomics.wait); any attached thread, not inside a read-side section.
+   * @returns how many entries `readNotifications` would return now (> 0); 0 on timeout;
+   * -ENOENT `sub` is not registered, or was unregistered while waiting
+   * @throws IoasidError ERR_IOASID_IN_READ_SECTION inside a read-side section;
+   * ERR_IOASID_BAD_ARGUMENT for a non-integer sub or a negative or NaN timeout
+   */
+  waitNotifications(sub: number, timeoutMs: number): number {
+    this.#attached('waitNotifications()');
+    checkInt('sub', sub);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
+      throw ioasidErrors.badArgument('timeoutMs', 'a number >= 0', timeoutMs);
+    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('waitNotifications()');
+    return this.#core.hooks.wait(sub, timeoutMs);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // pluggable allocators
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Register this thread's member of the custom allocator group `ops.name`. The name is the
+   * group: every thread registers its own ops object under it, and all share the group's ids.
+   * The first group becomes active at once (custom allocators take precedence); a group
+   * registered while another exists stands by. With a group active, `alloc` takes the quota
+   * unit, then calls this thread's member's `alloc(min, max)` (a negative return is passed
+   * through; a value out of [min, max] or 0 is given back with `free` and refused with
+   * -EINVAL; one already live is refused with -EEXIST), and a reclaim calls `free(id)` while
+   * the id is still findable. Members must not call back into this space.
+   *
+   * @param ops - `{ name, alloc(min, max), free(id) }`; name: 1..32 UTF-16 units, not 'default'
+   *
+   * Context: any attached thread; takes the registry lock briefly (may block); not inside a
+   * read-side section.
+   * @returns 0; -EEXIST this ops object is already registered; -EAGAIN it would be the first
+   * group while the default allocator has live ids; -ENOSPC 8 groups exist. On error nothing
+   * changes.
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT when ops is not such an object
+   */
+  registerAllocator(ops: AllocatorOps): number {
+    this.#attached('registerAllocator()');
+    checkAllocatorOps(ops);
+    return this.#core.hooks.registerAllocator(ops);
+  }
+
+  /**
+   * Unregister this thread's member `ops`. When it is the last member of its group the group
+   * goes, which needs its ids to be freed first; removing the active group activates the
+   * first remaining group (in registration order), or the default allocator.
+   *
+   * @param ops - an ops object this thread registered
+   *
+   * Context: any attached thread; takes the registry lock briefly (may block); may call
+   * `ops.free` for ids that dead threads owed the group; not inside a read-side section.
+   * @returns 0; -ENOENT not registered by this thread; -EBUSY last member of a group whose
+   * ids are live (the kernel only warns and orphans them; nothing changes)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT when ops is not an object
+   */
+  unregisterAllocator(ops: AllocatorOps): number {
+    this.#attached('unregisterAllocator()');
+    if (typeof ops !== 'object' || ops === null)
+      throw ioasidErrors.badArgument('ops', 'an allocator ops object', ops);
+    return this.#core.hooks.unregisterAllocator(ops);
+  }
+
+  /**
+   * The allocator `alloc` uses now.
+   *
+   * Context: any attached thread; lock-free; stale on return.
+   * @returns 'default', or the active group's name
+   */
+  activeAllocator(): string {
+    this.#attached('activeAllocator()');
+    return this.#core.hooks.allocators.activeName();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -966,6 +1227,31 @@ export class IoasidSpace {
     checkInt('spid', spid);
     throw ioasidErrors.badArgument('get', 'a boolean', get);
   }
+}
+
+/**
+ * The hooks part of a dead thread's recovery (hooks.ts), before the engine's: it needs the
+ * engine's intent word to know whether a half-done alloc published.
+ */
+function recoverHooks(core: SpaceCore, slot: number): number {
+  const op = Atomics.load(core.i32, threadSlotWord(core.g, slot) + TS_OP) & TS_OP_MASK;
+  return core.hooks.recoverSlot(slot, op !== TS_OP_ALLOC);
+}
+
+/** Throws unless `ops` is `{ name, alloc, free }` with a usable name. */
+function checkAllocatorOps(ops: unknown): asserts ops is AllocatorOps {
+  const rule = `an object { name: 1..${ALLOCATOR_NAME_MAX} characters, not 'default'; alloc(min, max); free(id) }`;
+  if (typeof ops !== 'object' || ops === null) throw ioasidErrors.badArgument('ops', rule, ops);
+  const o = ops as Partial<AllocatorOps>;
+  if (
+    typeof o.name !== 'string' ||
+    o.name.length === 0 ||
+    o.name.length > ALLOCATOR_NAME_MAX ||
+    o.name === 'default' ||
+    typeof o.alloc !== 'function' ||
+    typeof o.free !== 'function'
+  )
+    throw ioasidErrors.badArgument('ops', rule, o.name);
 }
 
 function isInt(v: unknown): v is number {

@@ -68,7 +68,11 @@
  */
 
 import type { Rcu } from '../rcu/rcu.js';
+import { type AllocatorChoice, CUSTOM_RESTART, CUSTOM_THREW } from './allocator-registry.js';
 import { Errno } from './errno.js';
+import type { SpaceHooks } from './hooks.js';
+import { CU_TRACKED, HK_CU_OP, HOOKS_CUSTOM, HOOKS_WORD } from './hooks-layout.js';
+import { EV_BIND, EV_FREE, EV_UNBIND } from './notifier-queues.js';
 import { bitmapClaim, bitmapTest } from './pasid-bitmap.js';
 import { batchSeal, freeStackPop, limboPush, recordsDrain } from './records.js';
 import { setReleaseUnit, setReserveUnit, setWord } from './sets.js';
@@ -171,6 +175,9 @@ export class SpaceCore {
   readonly tag: number;
   /** SPACE_FAULT_* of this space (0 in every real system). */
   readonly fault: number;
+  /** Notifier chains and custom allocators (hooks.ts); their HOOKS word gates every use. */
+  readonly hooks: SpaceHooks;
+  readonly #hk: I32;
   readonly #batchLimit: number;
   /** Full batches between two grace periods this thread drives (see #batchFullSlow). */
   readonly #driveEvery: number;
@@ -197,8 +204,11 @@ export class SpaceCore {
     retireBatch: number,
     slot: number,
     fault: number,
+    hooks: SpaceHooks,
   ) {
     this.i32 = i32;
+    this.hooks = hooks;
+    this.#hk = hooks.hk;
     this.g = g;
     this.rcu = rcu;
     this.cyclic = cyclic;
@@ -220,6 +230,8 @@ export class SpaceCore {
 
   /** Allocate an id of live `set` in [lo, hi] (1 <= lo <= hi <= idMax) with `data`. */
   alloc(set: number, lo: number, hi: number, data: number): number {
+    // Zero cost while no subscriber and no custom allocator exist: one load (hooks.ts).
+    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) return this.#allocHooked(set, lo, hi, data);
     const w = this.#cWord;
     if (
       set !== this.#cSet ||
@@ -283,11 +295,90 @@ export class SpaceCore {
 
   /** Holding a unit of `set`: claim an id, then publish a record. */
   #allocWithUnit(set: number, lo: number, hi: number, data: number): number {
+    // A custom allocator may have been registered after our first look (allocator-registry.ts
+    // "handshake"): look again now that we hold the unit.
+    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) {
+      this.#releaseUnit(set, TS_OP_NONE);
+      return this.#allocHooked(set, lo, hi, data);
+    }
     const id = this.#claimId(lo, hi);
     if (id < 0) return this.#allocUndo(set, -1, -Errno.ENOSPC);
     this.i32[this.ts + TS_ID] = id; // kill point rule: right after the CAS in #claimId
     this.i32[this.ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
     return this.#publish(set, id, data);
+  }
+
+  /**
+   * alloc while HOOKS is non-zero: the allocator to use (default, or this thread's member of
+   * the active custom group: -ENODEV with none, before any write), a quota unit, the id (the
+   * bitmap, or the member's answer claimed as is), the ALLOC event's seq claimed before the
+   * publish (so every later event of the id has a greater seq), the publish, the commit.
+   * Starts over when the registry changed under it (each restart follows a registration).
+   */
+  #allocHooked(set: number, lo: number, hi: number, data: number): number {
+    const { i32, g, ts, hooks } = this;
+    for (;;) {
+      const choice = hooks.chooseAllocator();
+      if (choice === null) return -Errno.ENODEV;
+      const w = setReserveUnit(i32, g, set);
+      if (w < 0) {
+        if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
+        return w;
+      }
+      i32[ts + TS_SET] = set; // kill point rule: right after the CAS
+      i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_1;
+      this.#cSet = -1; // the guessed COUNT word is stale now
+      if (!hooks.allocators.stillActive(choice)) {
+        this.#releaseUnit(set, TS_OP_NONE);
+        continue;
+      }
+      // A record first, so that nothing can fail between the member's answer (or the event's
+      // claim) and the publish.
+      if (i32[ts + TS_CACHE_HEAD] === 0 && this.#refillSlow() === 0)
+        return this.#allocUndo(set, -1, -Errno.ENOMEM);
+      const id =
+        choice.ops === undefined ? this.#claimId(lo, hi) : this.#claimCustom(choice, lo, hi);
+      if (id === CUSTOM_RESTART) {
+        this.#releaseUnit(set, TS_OP_NONE);
+        continue;
+      }
+      if (id < 0) return this.#allocHookedFail(set, id);
+      i32[ts + TS_ID] = id; // (#claimCustom and #claimCyclic recorded it already)
+      i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+      const claimed = hooks.setHasSubscribers(set) && hooks.claimAlloc(id, set, data);
+      const v = this.#publish(set, id, data);
+      hooks.finishAlloc(claimed, v > 0);
+      if (choice.ops !== undefined) hooks.allocators.allocDone(choice, v > 0);
+      return v;
+    }
+  }
+
+  /**
+   * Ask this thread's member for an id and claim exactly that id's bit.
+   * @returns the id; CUSTOM_RESTART; or a negative errno (CUSTOM_THREW included), holding
+   * only the quota unit
+   */
+  #claimCustom(choice: AllocatorChoice, lo: number, hi: number): number {
+    const { i32, ts } = this;
+    const x = this.hooks.allocators.customAlloc(choice, lo, hi);
+    if (x < 0) return x;
+    const bit = 1 << (x & 31);
+    // Claims the id the member handed out; pairs with the Atomics.and of a reclaim.
+    const old = Atomics.or(i32, this.#bmBase + (x >>> 5), bit);
+    if ((old & bit) !== 0) return this.hooks.allocators.refuseLive();
+    i32[ts + TS_ID] = x; // kill point rule: right after the claim
+    i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+    this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+    this.#bmIdx = -1;
+    return x;
+  }
+
+  /** The hooked alloc failed holding only its unit: roll it back, count, rethrow a member's. */
+  #allocHookedFail(set: number, err: number): number {
+    if (err === -Errno.ENOSPC) return this.#allocUndo(set, -1, err);
+    this.#releaseUnit(set, TS_OP_NONE);
+    if (err === CUSTOM_THREW) this.hooks.allocators.rethrow();
+    return err;
   }
 
   /** Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. */
@@ -453,6 +544,8 @@ export class SpaceCore {
    */
   free(set: number, id: number): number {
     const { i32 } = this;
+    // A custom id's reclaim calls its allocator (or is refused): the slow path decides.
+    if ((Atomics.load(this.#hk, HOOKS_WORD) & HOOKS_CUSTOM) !== 0) return this.#freeSlow(set, id);
     const h = id & (PUB_HINTS - 1);
     const m = this.#pubId[h] === id ? this.#pubMap[h]! : Atomics.load(i32, this.#mapBase + id);
     if (m === 0) return -Errno.ENOENT;
@@ -472,7 +565,7 @@ export class SpaceCore {
     i32[ts + TS_ID] = id;
     i32[ts + TS_SET] = set;
     i32[ts + TS_OP] = TS_OP_RECLAIM;
-    this.#reclaim(r, m, id, set, false);
+    this.#reclaim(r, m, id, set, false, null);
     return 0;
   }
 
@@ -494,15 +587,29 @@ export class SpaceCore {
       if ((key & REC_KEY_SET_MASK) !== set) return -Errno.EACCES;
       if ((s & REC_ST_MASK) === REC_ST_PENDING) return -Errno.EBUSY;
       const last = refsOf(s) === 1;
+      const hooked = Atomics.load(this.#hk, HOOKS_WORD) !== 0;
+      const custom = last && hooked ? this.#reclaimChoice() : null;
+      if (custom === undefined) return -Errno.ENODEV;
+      // Before the CAS: the event's payload and the set's generation while the id is surely
+      // live (its unit keeps the set from dying, so the generation is the one at the CAS).
+      const freeEv = !last && hooked && this.hooks.freeHasSubscribers(set);
+      const setGen = freeEv ? this.hooks.setGen(set) : 0;
+      const data = freeEv ? Atomics.load(i32, r + REC_DATA) : 0;
+      const spid = freeEv ? Atomics.load(i32, r + REC_SPID) : 0;
       const ns = last ? s & REC_GEN_BITS : ((s - REC_REF_ONE) & ~REC_ST_MASK) | REC_ST_PENDING;
       if (Atomics.compareExchange(i32, r + REC_STATE, s, ns) === s) {
-        if (!last) return 0;
+        if (!last) {
+          // Once per transition to free-pending (V4: FREE on the set and global chains).
+          if (freeEv) this.hooks.emit(EV_FREE, id, spid, set, setGen, data);
+          return 0;
+        }
         const ts = this.ts; // kill point rule, as in free
         i32[ts + TS_AUX] = m;
         i32[ts + TS_ID] = id;
         i32[ts + TS_SET] = set;
         i32[ts + TS_OP] = TS_OP_RECLAIM;
-        this.#reclaim(r, m, id, set, (s & REC_HAS_SPID) !== 0);
+        this.#reclaim(r, m, id, set, (s & REC_HAS_SPID) !== 0, custom);
+        if (custom !== null) this.hooks.allocators.rethrow();
         return 0;
       }
     }
@@ -545,6 +652,11 @@ export class SpaceCore {
       const owner = key & REC_KEY_SET_MASK;
       if (set >= 0 && owner !== set) return -Errno.EACCES;
       const last = refsOf(s) === 1;
+      const custom =
+        last && (Atomics.load(this.#hk, HOOKS_WORD) & HOOKS_CUSTOM) !== 0
+          ? this.#reclaimChoice()
+          : null;
+      if (custom === undefined) return -Errno.ENODEV;
       if (
         Atomics.compareExchange(
           i32,
@@ -559,15 +671,38 @@ export class SpaceCore {
         i32[ts + TS_ID] = id;
         i32[ts + TS_SET] = owner;
         i32[ts + TS_OP] = TS_OP_RECLAIM;
-        this.#reclaim(r, m, id, owner, (s & REC_HAS_SPID) !== 0);
+        this.#reclaim(r, m, id, owner, (s & REC_HAS_SPID) !== 0, custom);
+        if (custom !== null) this.hooks.allocators.rethrow();
         return 1;
       }
     }
   }
 
-  /** The caller won the STATE CAS to FREE of record `r` (map word `m`) and recorded it. */
-  #reclaim(r: number, m: number, id: number, set: number, hasSpid: boolean): void {
+  /**
+   * The allocator a reclaim must give a custom id back to: null for a default id (no group
+   * active: then every live id is the default allocator's), this thread's member, or
+   * undefined when a group is active and this thread has none (-ENODEV).
+   */
+  #reclaimChoice(): AllocatorChoice | null | undefined {
+    const c = this.hooks.chooseAllocator();
+    return c === null ? undefined : c.ops === undefined ? null : c;
+  }
+
+  /**
+   * The caller won the STATE CAS to FREE of record `r` (map word `m`) and recorded it; `custom`
+   * is the member to give a custom id back to (null: default allocator).
+   */
+  #reclaim(
+    r: number,
+    m: number,
+    id: number,
+    set: number,
+    hasSpid: boolean,
+    custom: AllocatorChoice | null,
+  ): void {
     const { i32, ts } = this;
+    // While the id is still findable (the map word is still set), as the kernel's reclaim.
+    if (custom !== null) this.hooks.allocators.customFree(custom, id);
     // Pairs with attachSpid's CAS that sets HAS_SPID: both CAS STATE, so either it set the
     // flag before our CAS (we saw it and unhash under the lock) or it failed on FREE.
     if (hasSpid) this.#unhashSpidSlow(r, set);
@@ -738,6 +873,8 @@ export class SpaceCore {
       const r = this.#rec(m);
       const idx = (m & MAP_IDX_MASK) - 1;
       const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
+      // The set's generation now, while the record (flagged below) holds its unit.
+      const setGen = this.#spidEventGen(set);
       if (spidLookup(i32, g, set, spid) >= 0) v = -Errno.EINVAL;
       else if (setStateFlag(i32, r, m, REC_HAS_SPID)) {
         const old = Atomics.load(i32, r + REC_SPID);
@@ -745,11 +882,21 @@ export class SpaceCore {
         Atomics.store(i32, r + REC_SPID, spid);
         spidInsertLocked(i32, g, set, spid, idx);
         v = 0;
+        // The seq is claimed under the SPID lock: BIND/UNBIND of one id are in lock order.
+        if (setGen >= 0)
+          this.hooks.post(EV_BIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
       }
     }
     this.rcu.readUnlock();
     lockRelease(i32, SPACE_SPID_LOCK_WORD);
+    if (v === 0 && Atomics.load(this.#hk, HOOKS_WORD) !== 0) this.hooks.flush();
     return v;
+  }
+
+  /** The set generation for a BIND/UNBIND event of `set`, or -1 when no one listens. */
+  #spidEventGen(set: number): number {
+    if (Atomics.load(this.#hk, HOOKS_WORD) === 0 || !this.hooks.setHasSubscribers(set)) return -1;
+    return this.hooks.setGen(set);
   }
 
   /** Unbind `id`'s SPID: 0, or -ENOENT (unknown id or no SPID). */
@@ -764,14 +911,21 @@ export class SpaceCore {
       const spid = Atomics.load(i32, r + REC_SPID);
       if (spid !== REC_SPID_NONE) {
         const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
+        // A record with a SPID cannot finish a reclaim while we hold the SPID lock (it must
+        // unhash under it), so its unit, and the set's generation, are stable here.
+        const setGen = this.#spidEventGen(set);
         spidRemoveLocked(i32, g, set, spid, (m & MAP_IDX_MASK) - 1);
         Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
         clearStateFlag(i32, r, m, REC_HAS_SPID); // after SPID is NONE (see attachSpid)
         v = 0;
+        // UNBIND carries the old SPID (V4); claimed under the lock, as BIND.
+        if (setGen >= 0)
+          this.hooks.post(EV_UNBIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
       }
     }
     this.rcu.readUnlock();
     lockRelease(i32, SPACE_SPID_LOCK_WORD);
+    if (v === 0 && Atomics.load(this.#hk, HOOKS_WORD) !== 0) this.hooks.flush();
     return v;
   }
 
