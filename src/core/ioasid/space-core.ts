@@ -336,8 +336,8 @@ export class SpaceCore {
       // claim) and the publish.
       if (i32[ts + TS_CACHE_HEAD] === 0 && this.#refillSlow() === 0)
         return this.#allocUndo(set, -1, -Errno.ENOMEM);
-      const id =
-        choice.ops === undefined ? this.#claimId(lo, hi) : this.#claimCustom(choice, lo, hi);
+      let id = choice.ops === undefined ? this.#claimId(lo, hi) : this.#claimCustom(choice, lo, hi);
+      if (id < 0 && choice.ops === undefined) id = -Errno.ENOSPC; // #claimId says -1
       if (id === CUSTOM_RESTART) {
         this.#releaseUnit(set, TS_OP_NONE);
         continue;
