@@ -25,6 +25,14 @@
  *   the outcome.
  * - Calls into a member hold no lock (a provider may take long, e.g. a vcmd round trip to the
  *   hypervisor); a G_LIVE reservation taken before the call keeps the group in place.
+ * - A reclaim gives a custom id back to the provider while the id is still findable (the
+ *   kernel's order) and erases it here after. In between, the provider may hand the id to
+ *   another thread's alloc, which finds its bit still taken although the id is no longer live:
+ *   that alloc waits for the erase (the reclaimer's next few steps) and, if it does not come
+ *   (the reclaimer was preempted, or died and awaits releaseThread), gives the id back to the
+ *   provider (it was handed to us: ours to free) and starts over; after three give-backs it
+ *   returns -EAGAIN. Refusing it with -EEXIST instead would leave it allocated at the provider
+ *   and free here: leaked. Only an id that is live here (published, not reclaimed) is refused.
  * - Kill safety (what `releaseThread` does for a dead thread, from its HK_CU_* words):
  *   | dead inside                          | recovery                                          |
  *   | member.alloc (CU_IN_ALLOC)           | give the G_LIVE unit back; count `abandoned`: the |
@@ -107,6 +115,8 @@ export interface AllocatorChoice {
 export const CUSTOM_RESTART = -0x40000000;
 /** Returned by customAlloc when the member threw: roll back, then call `rethrow()`. */
 export const CUSTOM_THREW = -0x40000001;
+/** Returned by giveBack: the id went back to the provider; start the alloc over. */
+export const CUSTOM_GAVE_BACK = -0x40000002;
 
 /** What the registry needs from the space and the calling thread. */
 export interface RegistryEnv {
@@ -387,6 +397,21 @@ export class AllocatorRegistry {
     const { hk, hts } = this.#env;
     hk[hts + HK_CU_OP] = CU_LIVE_OWED;
     return this.#releaseLive(hk[hts + HK_CU_GROUP]!, -Errno.EEXIST);
+  }
+
+  /**
+   * The id customAlloc returned is not live here but its bit is still taken: the reclaim that
+   * gave it back to the provider has not finished (it released the id to the provider first,
+   * as the kernel's reclaim does, then erases it here). After waiting for it the caller gives
+   * the id back to the provider (it was handed to us: ours to free) and starts over.
+   *
+   * Context: the thread that called customAlloc; calls `ops.free`.
+   * @returns CUSTOM_GAVE_BACK
+   */
+  giveBack(choice: AllocatorChoice): number {
+    const { hk, hts } = this.#env;
+    this.#callFree(choice.ops!, hk[hts + HK_CU_ID]!, CU_IN_FREE);
+    return this.#releaseLive(hk[hts + HK_CU_GROUP]!, CUSTOM_GAVE_BACK);
   }
 
   /**

@@ -68,7 +68,12 @@
  */
 
 import type { Rcu } from '../rcu/rcu.js';
-import { type AllocatorChoice, CUSTOM_RESTART, CUSTOM_THREW } from './allocator-registry.js';
+import {
+  type AllocatorChoice,
+  CUSTOM_GAVE_BACK,
+  CUSTOM_RESTART,
+  CUSTOM_THREW,
+} from './allocator-registry.js';
 import { Errno } from './errno.js';
 import type { SpaceHooks } from './hooks.js';
 import { CU_TRACKED, HK_CU_OP, HOOKS_CUSTOM, HOOKS_WORD } from './hooks-layout.js';
@@ -146,6 +151,11 @@ const GEN_ONE = 1 << REC_GEN_SHIFT;
 const TS_ALLOC_3 = TS_OP_ALLOC | (3 << 4);
 /** Entries of the thread-local published-map-word hint (a power of two). */
 const PUB_HINTS = 64;
+/** How long a custom alloc waits for the reclaim that is giving its id back (rounds x ms). */
+const CUSTOM_CLAIM_ROUNDS = 100;
+const CUSTOM_CLAIM_NAP_MS = 0.1;
+/** Custom allocs that gave their id back (its reclaim stalled) before one returns -EAGAIN. */
+const CUSTOM_GIVE_BACKS = 3;
 
 /** `inspect` result. */
 export interface IdState {
@@ -195,6 +205,8 @@ export class SpaceCore {
   /** Map words this thread published, direct-mapped by id (a hint for `free`; see there). */
   readonly #pubId = new Int32Array(PUB_HINTS);
   readonly #pubMap = new Int32Array(PUB_HINTS);
+  /** A private word to sleep on (Atomics.wait with a timeout; nobody notifies it). */
+  readonly #nap = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     i32: I32,
@@ -317,7 +329,7 @@ export class SpaceCore {
    */
   #allocHooked(set: number, lo: number, hi: number, data: number): number {
     const { i32, g, ts, hooks } = this;
-    for (;;) {
+    for (let giveBacks = 0; ; ) {
       const choice = hooks.chooseAllocator();
       if (choice === null) return -Errno.ENODEV;
       const w = setReserveUnit(i32, g, set);
@@ -338,8 +350,9 @@ export class SpaceCore {
         return this.#allocUndo(set, -1, -Errno.ENOMEM);
       let id = choice.ops === undefined ? this.#claimId(lo, hi) : this.#claimCustom(choice, lo, hi);
       if (id < 0 && choice.ops === undefined) id = -Errno.ENOSPC; // #claimId says -1
-      if (id === CUSTOM_RESTART) {
+      if (id === CUSTOM_RESTART || id === CUSTOM_GAVE_BACK) {
         this.#releaseUnit(set, TS_OP_NONE);
+        if (id === CUSTOM_GAVE_BACK && ++giveBacks === CUSTOM_GIVE_BACKS) return -Errno.EAGAIN;
         continue;
       }
       if (id < 0) return this.#allocHookedFail(set, id);
@@ -363,14 +376,32 @@ export class SpaceCore {
     const x = this.hooks.allocators.customAlloc(choice, lo, hi);
     if (x < 0) return x;
     const bit = 1 << (x & 31);
-    // Claims the id the member handed out; pairs with the Atomics.and of a reclaim.
-    const old = Atomics.or(i32, this.#bmBase + (x >>> 5), bit);
-    if ((old & bit) !== 0) return this.hooks.allocators.refuseLive();
-    i32[ts + TS_ID] = x; // kill point rule: right after the claim
-    i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
-    this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
-    this.#bmIdx = -1;
-    return x;
+    for (let round = 0; ; round++) {
+      // Claims the id the member handed out; pairs with the Atomics.and of a reclaim. A set
+      // bit is left as it is (or sets nothing).
+      const old = Atomics.or(i32, this.#bmBase + (x >>> 5), bit);
+      if ((old & bit) === 0) {
+        i32[ts + TS_ID] = x; // kill point rule: right after the claim
+        i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+        this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+        this.#bmIdx = -1;
+        return x;
+      }
+      // Its bit is taken. Live (published, not reclaimed): refuse it, it is its owner's. Else
+      // its previous owner's reclaim gave it back to the provider (which handed it to us) and
+      // has not released the bit yet: wait for that, then give up on it (module notes).
+      if (this.#idLive(x)) return this.hooks.allocators.refuseLive();
+      if (round === CUSTOM_CLAIM_ROUNDS) return this.hooks.allocators.giveBack(choice);
+      Atomics.wait(this.#nap, 0, 0, CUSTOM_CLAIM_NAP_MS);
+    }
+  }
+
+  /** Is `id` published and not reclaimed (its record's STATE not FREE)? A snapshot. */
+  #idLive(id: number): boolean {
+    const m = Atomics.load(this.i32, this.#mapBase + id);
+    if (m === 0) return false;
+    const s = Atomics.load(this.i32, this.#rec(m) + REC_STATE);
+    return (s & REC_ST_MASK) !== REC_ST_FREE && ((s ^ m) & REC_GEN_BITS) === 0;
   }
 
   /** The hooked alloc failed holding only its unit: roll it back, count, rethrow a member's. */
