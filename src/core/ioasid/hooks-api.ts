@@ -45,7 +45,16 @@ import type { NotifyRecord, OverflowRecord } from './notifier-queues.js';
 export type { AllocatorOps } from './allocator-registry.js';
 
 /** Notifier events, with the kernel's numbering (IOASID_NOTIFY_*). */
-export const NotifyEvent = Object.freeze({ ALLOC: 1, FREE: 2, BIND: 3, UNBIND: 4 } as const);
+export const NotifyEvent = Object.freeze({
+  /** An id was allocated (its set's chain). */
+  ALLOC: 1,
+  /** An id became free-pending: references remain (its set's chain and the global chain). */
+  FREE: 2,
+  /** A SPID was attached to an id (its set's chain). */
+  BIND: 3,
+  /** A SPID was detached from an id (its set's chain; the record carries the old SPID). */
+  UNBIND: 4,
+} as const);
 /** One of the values of {@link NotifyEvent}. */
 export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
 
@@ -54,7 +63,16 @@ export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
  * called first, so KVM (CPU) sees an event before the IOMMU driver, which sees it before the
  * device model.
  */
-export const NotifierPriority = Object.freeze({ LAST: 0, DEVICE: 1, IOMMU: 2, CPU: 3 } as const);
+export const NotifierPriority = Object.freeze({
+  /** After everyone else. */
+  LAST: 0,
+  /** Device models (VDCM). */
+  DEVICE: 1,
+  /** IOMMU drivers. */
+  IOMMU: 2,
+  /** CPU-side users (KVM): first, to quiesce vCPU work submission before teardown. */
+  CPU: 3,
+} as const);
 /** One of the values of {@link NotifierPriority}. */
 export type NotifierPriority = (typeof NotifierPriority)[keyof typeof NotifierPriority];
 

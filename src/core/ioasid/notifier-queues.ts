@@ -122,19 +122,27 @@ export const EV_UNBIND = 4;
 /** Entries one holder distributes before it lets go (then waiters are woken to help). */
 const DISTRIBUTE_BUDGET = 256;
 
-/** One event as a reader returns it. `spid` and `seq` are unsigned. */
+/** One event as a reader returns it. */
 export interface NotifyRecord {
+  /** A NotifyEvent: 1 ALLOC, 2 FREE, 3 BIND, 4 UNBIND. */
   event: number;
+  /** The id (PASID) the event is about. */
   id: number;
+  /** Its SPID (BIND: the new one; UNBIND: the old one), or INVALID_IOASID when none. */
   spid: number;
+  /** The set that owns the id (for a FREE read on the global chain too). */
   set: number;
+  /** The id's private data when the event was emitted. */
   data: number;
+  /** One increasing counter per space (unsigned; the first event is 1). */
   seq: number;
 }
 
 /** The entry a reader gets first when events were dropped for it. */
 export interface OverflowRecord {
+  /** Always 'overflow'. */
   event: 'overflow';
+  /** How many of this subscriber's events were dropped since its last read. */
   lost: number;
 }
 
