@@ -225,6 +225,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     const { hk, hts } = this;
     lockAcquire(hk, DLOCK_WORD, this.tag);
     hk[DIST_OP_WORD] = DOP_MEMBERSHIP; // plain (DLOCK)
+    if (op === REG_NONE) return;
     hk[hts + HK_REG_ARG] = a; // plain (owner)
     hk[hts + HK_REG_ARG2] = b;
     hk[hts + HK_REG_ARG3] = c;
