@@ -431,6 +431,19 @@ export class AllocatorRegistry {
   }
 
   /**
+   * Before the CAS that may win a custom id's reclaim: run the deferred frees, and record the
+   * group, so that right after the CAS the caller only has to store the id and CU_IN_FREE
+   * (plain stores, no call: a thread killed from there owes the provider that free).
+   *
+   * Context: the reclaiming thread; may call `ops.free` (deferred frees).
+   */
+  prepareFree(choice: AllocatorChoice): void {
+    const { hk, hts } = this.#env;
+    this.#processDeferred(choice.ops!);
+    hk[hts + HK_CU_GROUP] = (choice.active & ACTIVE_SLOT_MASK) - 1; // plain (owner)
+  }
+
+  /**
    * Reclaim of custom id `id`: call this thread's member's `free(id)` (the id is still
    * findable), then give its G_LIVE unit back. A member that throws is remembered and the
    * reclaim goes on; the caller rethrows once its reclaim is complete.
@@ -439,11 +452,8 @@ export class AllocatorRegistry {
    * calls `ops.free`.
    */
   customFree(choice: AllocatorChoice, id: number): void {
-    const { hk, hts } = this.#env;
     const slot = (choice.active & ACTIVE_SLOT_MASK) - 1;
-    this.#processDeferred(choice.ops!);
-    hk[hts + HK_CU_GROUP] = slot;
-    this.#callFree(choice.ops!, id, CU_IN_FREE);
+    this.#callFree(choice.ops!, id, CU_IN_FREE); // prepareFree recorded the group
     this.#releaseLive(slot, 0);
   }
 

@@ -154,9 +154,10 @@ export const G_LIVE_MASK = G_DEAD - 1;
 
 // Per-thread slot (two lines).
 export const HOOKS_TS_WORDS = 2 * LINE_WORDS;
-/** Seq this thread claimed in the log and has not committed yet (0 = none). */
+/** Seq this thread claimed in the log and has not committed yet (valid when HK_EV_KIND is). */
 export const HK_EV_SEQ = 0;
-/** How recovery settles HK_EV_SEQ: EVK_COMMIT, or EVK_IF_PUBLISHED (an ALLOC). */
+/** What recovery owes for the event in HK_EV_*: 0 nothing, EVK_COMMIT or EVK_IF_PUBLISHED (a
+ * seq is claimed), EVK_OWED (the operation took effect, no seq claimed yet). */
 export const HK_EV_KIND = 1;
 export const HK_EV_EVENT = 2;
 export const HK_EV_ID = 3;
@@ -179,6 +180,7 @@ export const HK_MEMBERS = LINE_WORDS;
 /** HK_EV_KIND values. */
 export const EVK_COMMIT = 1;
 export const EVK_IF_PUBLISHED = 2;
+export const EVK_OWED = 3;
 /** HK_CU_OP values: what recovery must settle for a dead thread. */
 export const CU_NONE = 0;
 /** Inside member.alloc: one G_LIVE reservation held; the id the provider may hand out is unknown. */
@@ -200,6 +202,9 @@ export const REG_REGISTERING = 1;
 /** Attaching the MM subscribers of token HK_REG_ARG to set HK_REG_ARG2 (gen HK_REG_ARG3, from
  * seq HK_REG_ARG4); also used with token -1 for a NULL set (only the stale ones are detached). */
 export const REG_MM_ATTACH = 2;
+/** setAlloc of token HK_REG_ARG (-1: a NULL set) under the set lock, LOG_HEAD HK_REG_ARG4 read
+ * before the publish: the new set's pending MM subscribers are owed their attach. */
+export const REG_SET_CREATE = 3;
 
 // Subscriber slot: line A (written under DLOCK, read by the distributor and readers), line B
 // (written by readers).

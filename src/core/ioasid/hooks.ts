@@ -37,6 +37,7 @@ import {
   DOP_NONE,
   EVK_COMMIT,
   EVK_IF_PUBLISHED,
+  EVK_OWED,
   GLOBAL_COUNT_WORD,
   HK_EV_KIND,
   HK_REG_ARG,
@@ -53,6 +54,7 @@ import {
   REG_MM_ATTACH,
   REG_NONE,
   REG_REGISTERING,
+  REG_SET_CREATE,
   S_ID,
   SUB_SLOT_MASK,
   SUBK_GLOBAL,
@@ -72,8 +74,9 @@ import {
 import {
   distributeLocked,
   EV_ALLOC,
-  logClaim,
+  logClaimRecorded,
   logCommit,
+  logRecord,
   type NotifyRecord,
   type OverflowRecord,
   type QueueEnv,
@@ -182,8 +185,29 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * Context: any attached thread; never blocks.
    */
   post(event: number, id: number, spid: number, set: number, setGen: number, data: number): void {
-    if (logClaim(this, EVK_COMMIT, event, id, spid, set, setGen, data))
-      logCommit(this, this.hts, true);
+    logRecord(this, event, id, spid, set, setGen, data);
+    if (logClaimRecorded(this, this.hts, EVK_COMMIT)) logCommit(this, this.hts, true);
+  }
+
+  /**
+   * Record an event ahead of the operation that raises it (FREE, BIND, UNBIND). The caller
+   * marks it owed (HK_EV_KIND = EVK_OWED, a plain store right after the operation's atomic
+   * step) and then calls `postOwed`; a thread that dies in between has it emitted by recovery.
+   *
+   * Context: any attached thread; never blocks.
+   */
+  record(event: number, id: number, spid: number, set: number, setGen: number, data: number): void {
+    logRecord(this, event, id, spid, set, setGen, data);
+  }
+
+  /**
+   * Claim and commit the event `record` stored and the caller marked owed (no distribution:
+   * call `flush`).
+   *
+   * Context: any attached thread; never blocks.
+   */
+  postOwed(): void {
+    if (logClaimRecorded(this, this.hts, EVK_COMMIT)) logCommit(this, this.hts, true);
   }
 
   /**
@@ -203,7 +227,8 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * @returns true when a seq was claimed
    */
   claimAlloc(id: number, set: number, data: number): boolean {
-    return logClaim(this, EVK_IF_PUBLISHED, EV_ALLOC, id, -1, set, this.setGen(set), data);
+    logRecord(this, EV_ALLOC, id, -1, set, this.setGen(set), data);
+    return logClaimRecorded(this, this.hts, EVK_IF_PUBLISHED);
   }
 
   /**
@@ -236,8 +261,9 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   #unlockMembership(): void {
     this.hk[DIST_OP_WORD] = DOP_NONE;
     lockRelease(this.hk, DLOCK_WORD);
-    this.hk[this.hts + HK_REG_OP] = REG_NONE; // no call since the release returned
     tryDistribute(this);
+    // Last: until here recovery undoes a registration whose id it cannot know was returned.
+    this.hk[this.hts + HK_REG_OP] = REG_NONE;
   }
 
   /**
@@ -321,20 +347,38 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     return Atomics.load(this.hk, HOOKS_WORD) >= HOOKS_SUB_ONE;
   }
 
-  /** LOG_HEAD now: read by setAlloc before it publishes a set (the new set's `from`). */
-  logHead(): number {
-    return Atomics.load(this.hk, LOG_HEAD_WORD);
+  /**
+   * setAlloc is about to create a set (MM sets: with `token`, else -1): when subscribers exist,
+   * record that its pending MM subscribers are owed their attach, with LOG_HEAD now (every
+   * event of the new set comes after it).
+   *
+   * Context: the caller holds the set lock (MM registrations are excluded meanwhile).
+   * @returns true when `setCreatedLocked` must follow
+   */
+  setCreating(token: number): boolean {
+    if (Atomics.load(this.hk, HOOKS_WORD) < HOOKS_SUB_ONE) return false;
+    const { hk, hts } = this;
+    hk[hts + HK_REG_ARG] = token; // plain (owner)
+    hk[hts + HK_REG_ARG4] = Atomics.load(hk, LOG_HEAD_WORD);
+    hk[hts + HK_REG_OP] = REG_SET_CREATE;
+    return true;
   }
 
   /**
-   * Set `set` was just created (MM sets: with `token`, else -1): attach the pending MM
-   * subscribers of the token, detach the stale subscribers of the slot's earlier incarnation.
-   *
-   * @param from - logHead() read before the set was published
+   * The set announced by `setCreating` was created as `set` (or not: `set` < 0): attach the
+   * pending MM subscribers of its token, detach the stale subscribers of the slot's earlier
+   * incarnation.
    *
    * Context: the caller holds the set lock; takes DLOCK (may block briefly).
    */
-  setCreatedLocked(set: number, token: number, from: number): void {
+  setCreatedLocked(set: number): void {
+    const { hk, hts } = this;
+    if (set < 0) {
+      hk[hts + HK_REG_OP] = REG_NONE;
+      return;
+    }
+    const token = hk[hts + HK_REG_ARG]!;
+    const from = hk[hts + HK_REG_ARG4]!;
     const setGen = this.setGen(set);
     this.#lockMembership(REG_MM_ATTACH, token, set, setGen, from);
     mmAttachLocked(this, token, set, setGen, from);
@@ -407,25 +451,66 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     if (lockTakeOver(hk, DLOCK_WORD, deadTag, this.tag)) {
       n++;
       const op = hk[DIST_OP_WORD]!;
+      const reg = Atomics.load(hk, dts + HK_REG_OP);
       if (op === DOP_DISTRIBUTE) distributeLocked(this);
-      else if (op === DOP_MEMBERSHIP) this.#finishMembershipLocked(dts);
+      // (A membership change may have cleared DIST_OP and died releasing the lock.)
+      if (op === DOP_MEMBERSHIP || reg === REG_REGISTERING || reg === REG_MM_ATTACH)
+        this.#finishMembershipLocked(dts);
       hk[DIST_OP_WORD] = DOP_NONE;
       lockRelease(hk, DLOCK_WORD);
       wakeAllReaders(hk, hg); // it may have died before ringing a bell
-    } else if (Atomics.load(hk, dts + HK_REG_OP) === REG_REGISTERING) {
-      // Released the lock but died before returning the id: nobody has it.
-      lockAcquire(hk, DLOCK_WORD, this.tag);
-      this.#finishMembershipLocked(dts);
-      lockRelease(hk, DLOCK_WORD);
-      n++;
+    } else {
+      const op = Atomics.load(hk, dts + HK_REG_OP);
+      // Released the lock but died before returning: a registration nobody got the id of is
+      // undone; an attach is redone (idempotent).
+      if (op === REG_REGISTERING || op === REG_MM_ATTACH) {
+        lockAcquire(hk, DLOCK_WORD, this.tag);
+        this.#finishMembershipLocked(dts);
+        lockRelease(hk, DLOCK_WORD);
+        n++;
+      }
     }
-    Atomics.store(hk, dts + HK_REG_OP, REG_NONE);
-    const kind = Atomics.load(hk, dts + HK_EV_KIND);
+    if (Atomics.load(hk, dts + HK_REG_OP) !== REG_SET_CREATE)
+      Atomics.store(hk, dts + HK_REG_OP, REG_NONE);
+    // An event it owed (its operation took effect) or claimed: emitted, or voided for an
+    // ALLOC whose publish did not happen.
+    let kind = Atomics.load(hk, dts + HK_EV_KIND);
+    if (kind === EVK_OWED) kind = logClaimRecorded(this, dts, EVK_COMMIT) ? EVK_COMMIT : 0;
     if (kind !== 0) {
       logCommit(this, dts, kind === EVK_COMMIT || published);
       n++;
     }
     n += this.allocators.recover(dts, deadTag, published);
+    return n;
+  }
+
+  /**
+   * What recovery finishes after the engine recovered the dead thread's slot (its set lock
+   * and id bits are free then): the MM attach a dead setAlloc owed, the distribution, and the
+   * deferred frees (their bit claims need the engine's rollback done).
+   *
+   * Context: as recoverSlot; may take the set lock and DLOCK briefly.
+   * @returns how many things were settled
+   */
+  recoverSlotAfter(slot: number, findMmLocked: (token: number) => number, setLock: number): number {
+    const { hk } = this;
+    const dts = hooksThreadWord(this.hg, slot);
+    let n = 0;
+    if (Atomics.load(hk, dts + HK_REG_OP) === REG_SET_CREATE) {
+      const token = Atomics.load(hk, dts + HK_REG_ARG);
+      lockAcquire(this.#i32, setLock, this.tag);
+      const set = token < 0 ? -1 : findMmLocked(token);
+      if (set >= 0) {
+        const setGen = this.setGen(set);
+        const from = Atomics.load(hk, dts + HK_REG_ARG4);
+        this.#lockMembership(REG_NONE);
+        mmAttachLocked(this, token, set, setGen, from);
+        this.#unlockMembership();
+        n++;
+      }
+      lockRelease(this.#i32, setLock);
+      Atomics.store(hk, dts + HK_REG_OP, REG_NONE);
+    }
     tryDistribute(this);
     this.allocators.helpDeferred();
     return n;

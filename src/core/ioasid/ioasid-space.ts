@@ -342,6 +342,7 @@ export class IoasidSpace {
       if (st === TS_ATTACHED && Atomics.compareExchange(i32, word, st, TS_RECOVERING) === st) {
         recoverHooks(core, core.rcu.slot);
         recoverThreadSlot(i32, this.#g, core.rcu, core, core.rcu.slot);
+        recoverHooksAfter(core, core.rcu.slot);
         Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
         Atomics.store(i32, word, TS_ATTACHED);
         return;
@@ -594,11 +595,10 @@ export class IoasidSpace {
     const i32 = this.#core.i32;
     const hooks = this.#core.hooks;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const from = hooks.logHead(); // before the set is published: its events come after
-    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
     // Pending MM subscribers of the token attach; stale ones of the slot's last life detach.
-    if (v >= 0 && hooks.anySubscribers())
-      hooks.setCreatedLocked(v, type === SetType.MM ? (token as number) : -1, from);
+    const owed = hooks.setCreating(type === SetType.MM && token !== null ? token : -1);
+    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
+    if (owed) hooks.setCreatedLocked(v);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -971,6 +971,7 @@ export class IoasidSpace {
     if (Atomics.compareExchange(i32, word, TS_ATTACHED, TS_RECOVERING) === TS_ATTACHED) {
       n = recoverHooks(core, slot);
       n += recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
+      n += recoverHooksAfter(core, slot);
       Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
       Atomics.store(i32, word, TS_UNUSED);
       Atomics.notify(i32, word);
@@ -1236,6 +1237,12 @@ export class IoasidSpace {
 function recoverHooks(core: SpaceCore, slot: number): number {
   const op = Atomics.load(core.i32, threadSlotWord(core.g, slot) + TS_OP) & TS_OP_MASK;
   return core.hooks.recoverSlot(slot, op !== TS_OP_ALLOC);
+}
+
+/** The hooks part of a dead thread's recovery that needs the engine's done first. */
+function recoverHooksAfter(core: SpaceCore, slot: number): number {
+  const findMm = (token: number) => setFindMmLocked(core.i32, core.g, token);
+  return core.hooks.recoverSlotAfter(slot, findMm, SPACE_SET_LOCK_WORD);
 }
 
 /** Throws unless `ops` is `{ name, alloc, free }` with a usable name. */

@@ -4,7 +4,8 @@
  * subscriber's queue, gated behind the subscribers ahead of it.
  *
  * ```text
- * emitter: claim seq (CAS LOG_HEAD) -> write entry -> commit (store E_SEQ) -> tryDistribute
+ * emitter: record the event in its thread slot -> claim a seq (CAS LOG_HEAD) -> commit (copy
+ *   it into the log entry, store E_SEQ) -> tryDistribute
  * distributor (DLOCK, try-lock): for each committed entry in seq order, for each receiver in
  *   chain order: copy into its queue with Q_GATE = the receiver before it (or count it lost
  *   when the queue is full), publish (store S_TAIL), ring its bell
@@ -163,28 +164,21 @@ export interface QueueEnv {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Record an event in the caller's hooks thread slot, then claim its seq in the log.
+ * Record an event in the caller's hooks thread slot (plain stores, its own words), ahead of
+ * the operation that raises it: once the operation takes effect the caller sets HK_EV_KIND to
+ * EVK_OWED with no call in between, so that recovery emits it if the caller dies before.
  *
- * CAS loop on LOG_HEAD: retries only when another emitter claimed meanwhile (progress). No
- * ABA: LOG_HEAD only grows (mod 2^32; 2^32 claims cannot happen while one CAS is prepared).
- *
- * @param kind - EVK_COMMIT, or EVK_IF_PUBLISHED (an ALLOC claimed before its publish)
- *
- * Context: any attached thread; never blocks. Kill points: the event is recorded before the
- * claim, the seq (HK_EV_SEQ, HK_EV_KIND) right after it with no call in between.
- * @returns true when a seq was claimed (commit it with logCommit); false when the log is full
- * (the loss is counted on the event's chains, nothing to commit)
+ * Context: any attached thread; never blocks.
  */
-export function logClaim(
+export function logRecord(
   q: QueueEnv,
-  kind: number,
   event: number,
   id: number,
   spid: number,
   set: number,
   setGen: number,
   data: number,
-): boolean {
+): void {
   const { hk, hts } = q;
   hk[hts + HK_EV_EVENT] = event; // plain (owner): the thread's own slot
   hk[hts + HK_EV_ID] = id;
@@ -192,10 +186,29 @@ export function logClaim(
   hk[hts + HK_EV_SET] = set;
   hk[hts + HK_EV_SETGEN] = setGen;
   hk[hts + HK_EV_DATA] = data;
+}
+
+/**
+ * Claim a seq for the event recorded in thread slot `hts` (the caller's, or a dead thread's
+ * during recovery).
+ *
+ * CAS loop on LOG_HEAD: retries only when another emitter claimed meanwhile (progress). No
+ * ABA: LOG_HEAD only grows (mod 2^32; 2^32 claims cannot happen while one CAS is prepared).
+ *
+ * @param kind - EVK_COMMIT, or EVK_IF_PUBLISHED (an ALLOC claimed before its publish)
+ *
+ * Context: any attached thread; never blocks. Kill points: the event was recorded before
+ * (logRecord); the seq and `kind` are stored right after the CAS with no call in between.
+ * @returns true when claimed (HK_EV_KIND = `kind`); false when the log is full (the loss is
+ * counted on the event's chains; HK_EV_KIND = 0)
+ */
+export function logClaimRecorded(q: QueueEnv, hts: number, kind: number): boolean {
+  const { hk } = q;
   for (;;) {
     const h = Atomics.load(hk, LOG_HEAD_WORD);
     if (((h - Atomics.load(hk, DIST_WORD)) | 0) >= q.hg.logSize) {
-      logDrop(q, event, set);
+      logDrop(q, Atomics.load(hk, hts + HK_EV_EVENT), Atomics.load(hk, hts + HK_EV_SET));
+      hk[hts + HK_EV_KIND] = 0; // (a kill before this over-reports the loss, see the notes)
       return false;
     }
     // Claims seq h; pairs with the E_SEQ load in distributeLocked (which waits for the commit).

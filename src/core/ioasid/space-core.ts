@@ -76,7 +76,16 @@ import {
 } from './allocator-registry.js';
 import { Errno } from './errno.js';
 import type { SpaceHooks } from './hooks.js';
-import { CU_TRACKED, HK_CU_OP, HOOKS_CUSTOM, HOOKS_WORD } from './hooks-layout.js';
+import {
+  CU_IN_FREE,
+  CU_TRACKED,
+  EVK_OWED,
+  HK_CU_ID,
+  HK_CU_OP,
+  HK_EV_KIND,
+  HOOKS_CUSTOM,
+  HOOKS_WORD,
+} from './hooks-layout.js';
 import { EV_BIND, EV_FREE, EV_UNBIND } from './notifier-queues.js';
 import { bitmapClaim, bitmapTest } from './pasid-bitmap.js';
 import { batchSeal, freeStackPop, limboPush, recordsDrain } from './records.js';
@@ -624,16 +633,19 @@ export class SpaceCore {
       // Before the CAS: the event's payload and the set's generation while the id is surely
       // live (its unit keeps the set from dying, so the generation is the one at the CAS).
       const freeEv = !last && hooked && this.hooks.freeHasSubscribers(set);
-      const setGen = freeEv ? this.hooks.setGen(set) : 0;
-      const data = freeEv ? Atomics.load(i32, r + REC_DATA) : 0;
-      const spid = freeEv ? Atomics.load(i32, r + REC_SPID) : 0;
+      if (freeEv) this.#recordFree(r, id, set);
+      if (custom !== null) this.hooks.allocators.prepareFree(custom);
       const ns = last ? s & REC_GEN_BITS : ((s - REC_REF_ONE) & ~REC_ST_MASK) | REC_ST_PENDING;
       if (Atomics.compareExchange(i32, r + REC_STATE, s, ns) === s) {
+        const hts = this.hooks.hts; // kill point rule: what we owe, before any call
+        if (freeEv) this.#hk[hts + HK_EV_KIND] = EVK_OWED;
         if (!last) {
           // Once per transition to free-pending (V4: FREE on the set and global chains).
-          if (freeEv) this.hooks.emit(EV_FREE, id, spid, set, setGen, data);
+          if (freeEv) this.#emitOwedSlow();
           return 0;
         }
+        if (custom !== null) this.#hk[hts + HK_CU_ID] = id;
+        if (custom !== null) this.#hk[hts + HK_CU_OP] = CU_IN_FREE;
         const ts = this.ts; // kill point rule, as in free
         i32[ts + TS_AUX] = m;
         i32[ts + TS_ID] = id;
@@ -688,6 +700,7 @@ export class SpaceCore {
           ? this.#reclaimChoice()
           : null;
       if (custom === undefined) return -Errno.ENODEV;
+      if (custom !== null) this.hooks.allocators.prepareFree(custom);
       if (
         Atomics.compareExchange(
           i32,
@@ -697,6 +710,9 @@ export class SpaceCore {
         ) === s
       ) {
         if (!last) return 0;
+        // Kill point rule: the provider is owed this id's free from here.
+        if (custom !== null) this.#hk[this.hooks.hts + HK_CU_ID] = id;
+        if (custom !== null) this.#hk[this.hooks.hts + HK_CU_OP] = CU_IN_FREE;
         const ts = this.ts; // kill point rule, as in free
         i32[ts + TS_AUX] = m;
         i32[ts + TS_ID] = id;
@@ -910,18 +926,43 @@ export class SpaceCore {
       else if (setStateFlag(i32, r, m, REC_HAS_SPID)) {
         const old = Atomics.load(i32, r + REC_SPID);
         if (old !== REC_SPID_NONE) spidRemoveLocked(i32, g, set, old, idx);
+        if (setGen >= 0)
+          this.hooks.record(EV_BIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
         Atomics.store(i32, r + REC_SPID, spid);
+        if (setGen >= 0) this.#hk[this.hooks.hts + HK_EV_KIND] = EVK_OWED; // kill point rule
         spidInsertLocked(i32, g, set, spid, idx);
         v = 0;
         // The seq is claimed under the SPID lock: BIND/UNBIND of one id are in lock order.
-        if (setGen >= 0)
-          this.hooks.post(EV_BIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
+        if (setGen >= 0) this.hooks.postOwed();
       }
     }
     this.rcu.readUnlock();
     lockRelease(i32, SPACE_SPID_LOCK_WORD);
     if (v === 0 && Atomics.load(this.#hk, HOOKS_WORD) !== 0) this.hooks.flush();
     return v;
+  }
+
+  /**
+   * Record the FREE event of record `r` before the CAS that would make it free-pending: its
+   * payload while the id is surely live (its unit keeps the set from dying, so the generation
+   * read now is the one at the CAS).
+   */
+  #recordFree(r: number, id: number, set: number): void {
+    const { i32, hooks } = this;
+    hooks.record(
+      EV_FREE,
+      id,
+      Atomics.load(i32, r + REC_SPID),
+      set,
+      hooks.setGen(set),
+      Atomics.load(i32, r + REC_DATA),
+    );
+  }
+
+  /** Emit the event recorded and marked owed (HK_EV_KIND) after its operation took effect. */
+  #emitOwedSlow(): void {
+    this.hooks.postOwed();
+    this.hooks.flush();
   }
 
   /** The set generation for a BIND/UNBIND event of `set`, or -1 when no one listens. */
@@ -945,13 +986,15 @@ export class SpaceCore {
         // A record with a SPID cannot finish a reclaim while we hold the SPID lock (it must
         // unhash under it), so its unit, and the set's generation, are stable here.
         const setGen = this.#spidEventGen(set);
-        spidRemoveLocked(i32, g, set, spid, (m & MAP_IDX_MASK) - 1);
-        Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
-        clearStateFlag(i32, r, m, REC_HAS_SPID); // after SPID is NONE (see attachSpid)
-        v = 0;
         // UNBIND carries the old SPID (V4); claimed under the lock, as BIND.
         if (setGen >= 0)
-          this.hooks.post(EV_UNBIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
+          this.hooks.record(EV_UNBIND, id, spid, set, setGen, Atomics.load(i32, r + REC_DATA));
+        spidRemoveLocked(i32, g, set, spid, (m & MAP_IDX_MASK) - 1);
+        Atomics.store(i32, r + REC_SPID, REC_SPID_NONE);
+        if (setGen >= 0) this.#hk[this.hooks.hts + HK_EV_KIND] = EVK_OWED; // kill point rule
+        clearStateFlag(i32, r, m, REC_HAS_SPID); // after SPID is NONE (see attachSpid)
+        v = 0;
+        if (setGen >= 0) this.hooks.postOwed();
       }
     }
     this.rcu.readUnlock();
