@@ -13,6 +13,8 @@ import {
   MB_BASE,
   MB_DOORBELL,
   MB_DOUBLE_HANDS,
+  MB_HELD,
+  MB_HELD_BACK,
   MB_OP,
   MB_REQUEST,
   MB_RESULT,
@@ -55,6 +57,13 @@ function serve(d: HypervisorData): void {
     for (let k = 0; k < d.guests; k++) {
       const w = MB_BASE + k * MB_WORDS;
       if (Atomics.load(mb, w + MB_STATE) !== MB_REQUEST) continue;
+      if (k === d.holdGuest && Atomics.load(mb, w + MB_OP) === d.holdOp) {
+        // The guest stays inside its provider call until it is killed.
+        Atomics.store(mb, w + MB_STATE, MB_HELD_BACK);
+        Atomics.store(mb, MB_HELD, 1);
+        Atomics.notify(mb, MB_HELD);
+        continue;
+      }
       const a = Atomics.load(mb, w + MB_A);
       const b = Atomics.load(mb, w + MB_B);
       const r = Atomics.load(mb, w + MB_OP) === OP_ALLOC ? alloc(a, b) : free(a);

@@ -17,6 +17,8 @@ export const MB_DOUBLE_HANDS = 4;
 /** Guests registered (start barrier), and the main thread's go. */
 export const MB_REGISTERED = 5;
 export const MB_GO = 6;
+/** Set by the hypervisor when it holds back a request (test of kills inside a provider call). */
+export const MB_HELD = 7;
 /** First mailbox; mailbox k at MB_BASE + 16 * k. */
 export const MB_BASE = 16;
 export const MB_WORDS = 16;
@@ -29,6 +31,8 @@ export const MB_RESULT = 4;
 export const MB_IDLE = 0;
 export const MB_REQUEST = 1;
 export const MB_ANSWER = 2;
+/** A request the hypervisor will never answer (its guest is about to be killed). */
+export const MB_HELD_BACK = 3;
 /** MB_OP values. */
 export const OP_ALLOC = 1;
 export const OP_FREE = 2;
@@ -42,6 +46,9 @@ export interface HypervisorData {
   pool: number;
   /** Broken twin: hand out PASID `pool` to every second alloc even when it is taken. */
   doubleHand: boolean;
+  /** Never serve the first request of op `holdOp` from guest `holdGuest` (-1: none). */
+  holdGuest?: number;
+  holdOp?: number;
 }
 
 export interface GuestData {
