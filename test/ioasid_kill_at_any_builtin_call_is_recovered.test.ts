@@ -13,10 +13,41 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { spaceHeaderGeometry } from '../src/core/ioasid/space-layout.js';
-import { armKill, KILL, patchBuiltins, restoreBuiltins } from './helpers/builtin-kill.js';
 
-beforeAll(() => patchBuiltins());
-afterAll(restoreBuiltins);
+const KILL = Symbol('kill');
+let countdown = -1;
+const patched: Array<[object, string, unknown]> = [];
+
+beforeAll(() => {
+  const patch = (obj: Record<string, unknown>, names: string[]) => {
+    for (const name of names) {
+      const orig = obj[name] as (...a: unknown[]) => unknown;
+      patched.push([obj, name, orig]);
+      obj[name] = (...a: unknown[]) => {
+        if (countdown > 0 && --countdown === 0) {
+          countdown = -1;
+          throw KILL;
+        }
+        return orig.apply(obj, a);
+      };
+    }
+  };
+  patch(Atomics as unknown as Record<string, unknown>, [
+    'load',
+    'store',
+    'compareExchange',
+    'exchange',
+    'add',
+    'sub',
+    'and',
+    'or',
+  ]);
+  patch(Math as unknown as Record<string, unknown>, ['clz32', 'imul', 'min', 'max', 'floor']);
+});
+
+afterAll(() => {
+  for (const [obj, name, orig] of patched) (obj as Record<string, unknown>)[name] = orig;
+});
 
 const PASID_BITS = 5;
 const MAX_IOASIDS = 64;
@@ -158,7 +189,7 @@ function sweep(name: string, release: Release, install = false) {
     const { main, victim, f } = setup(install);
     if (f) PREP[name]?.(main, f);
     const slot = victim.rcu.slot;
-    armKill(k);
+    countdown = k;
     let killed = false;
     try {
       if (install) victim.installCapacity(20);
@@ -167,7 +198,7 @@ function sweep(name: string, release: Release, install = false) {
       if (e !== KILL) throw e;
       killed = true;
     }
-    armKill(-1);
+    countdown = -1;
     if (!killed) {
       victim.detach();
       main.detach();

@@ -99,6 +99,7 @@ import {
   REC_HAS_SPID,
   REC_ID,
   REC_KEY,
+  REC_KEY_CUSTOM,
   REC_KEY_SET_MASK,
   REC_NEXT,
   REC_REF_ONE,
@@ -367,8 +368,11 @@ export class SpaceCore {
       if (id < 0) return this.#allocHookedFail(set, id);
       i32[ts + TS_ID] = id; // (#claimCustom and #claimCyclic recorded it already)
       i32[ts + TS_OP] = TS_OP_ALLOC | TS_PHASE_2;
+      // A member that called back into this space may have used the record ensured above.
+      if (i32[ts + TS_CACHE_HEAD] === 0) return this.#allocHookedNoRecord(set, id, choice);
       const claimed = hooks.setHasSubscribers(set) && hooks.claimAlloc(id, set, data);
-      const v = this.#publish(set, id, data);
+      // KEY's custom bit (the set argument goes into KEY only, given a record: ensured above).
+      const v = this.#publish(choice.ops === undefined ? set : set | REC_KEY_CUSTOM, id, data);
       hooks.finishAlloc(claimed, v > 0);
       if (choice.ops !== undefined) hooks.allocators.allocDone(choice, v > 0);
       return v;
@@ -411,6 +415,13 @@ export class SpaceCore {
     if (m === 0) return false;
     const s = Atomics.load(this.i32, this.#rec(m) + REC_STATE);
     return (s & REC_ST_MASK) !== REC_ST_FREE && ((s ^ m) & REC_GEN_BITS) === 0;
+  }
+
+  /** The hooked alloc holds a unit and an id but no record: roll back, give the id back. */
+  #allocHookedNoRecord(set: number, id: number, choice: AllocatorChoice): number {
+    const v = this.#allocUndo(set, id, -Errno.ENOMEM);
+    if (choice.ops !== undefined) this.hooks.allocators.allocDone(choice, false);
+    return v;
   }
 
   /** The hooked alloc failed holding only its unit: roll it back, count, rethrow a member's. */
@@ -584,8 +595,8 @@ export class SpaceCore {
    */
   free(set: number, id: number): number {
     const { i32 } = this;
-    // A custom id's reclaim calls its allocator (or is refused): the slow path decides.
-    if ((Atomics.load(this.#hk, HOOKS_WORD) & HOOKS_CUSTOM) !== 0) return this.#freeSlow(set, id);
+    // A custom id's KEY carries REC_KEY_CUSTOM, which fails the KEY check below: its reclaim
+    // (which calls its allocator, or is refused) is the slow path's. No cost for default ids.
     const h = id & (PUB_HINTS - 1);
     const m = this.#pubId[h] === id ? this.#pubMap[h]! : Atomics.load(i32, this.#mapBase + id);
     if (m === 0) return -Errno.ENOENT;
@@ -628,7 +639,7 @@ export class SpaceCore {
       if ((s & REC_ST_MASK) === REC_ST_PENDING) return -Errno.EBUSY;
       const last = refsOf(s) === 1;
       const hooked = Atomics.load(this.#hk, HOOKS_WORD) !== 0;
-      const custom = last && hooked ? this.#reclaimChoice() : null;
+      const custom = last && (key & REC_KEY_CUSTOM) !== 0 ? this.#reclaimChoice() : null;
       if (custom === undefined) return -Errno.ENODEV;
       // Before the CAS: the event's payload and the set's generation while the id is surely
       // live (its unit keeps the set from dying, so the generation is the one at the CAS).
@@ -695,10 +706,7 @@ export class SpaceCore {
       const owner = key & REC_KEY_SET_MASK;
       if (set >= 0 && owner !== set) return -Errno.EACCES;
       const last = refsOf(s) === 1;
-      const custom =
-        last && (Atomics.load(this.#hk, HOOKS_WORD) & HOOKS_CUSTOM) !== 0
-          ? this.#reclaimChoice()
-          : null;
+      const custom = last && (key & REC_KEY_CUSTOM) !== 0 ? this.#reclaimChoice() : null;
       if (custom === undefined) return -Errno.ENODEV;
       if (custom !== null) this.hooks.allocators.prepareFree(custom);
       if (
@@ -726,13 +734,13 @@ export class SpaceCore {
   }
 
   /**
-   * The allocator a reclaim must give a custom id back to: null for a default id (no group
-   * active: then every live id is the default allocator's), this thread's member, or
-   * undefined when a group is active and this thread has none (-ENODEV).
+   * The member a reclaim must give a custom id (REC_KEY_CUSTOM) back to: this thread's member
+   * of the active group (a custom id is the active group's: allocator-registry.ts), or
+   * undefined when this thread has none (-ENODEV).
    */
-  #reclaimChoice(): AllocatorChoice | null | undefined {
+  #reclaimChoice(): AllocatorChoice | undefined {
     const c = this.hooks.chooseAllocator();
-    return c === null ? undefined : c.ops === undefined ? null : c;
+    return c === null || c.ops === undefined ? undefined : c;
   }
 
   /**

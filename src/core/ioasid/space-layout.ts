@@ -89,7 +89,8 @@ import { LINE_WORDS } from '../cache-line.js';
 //   STATE         +0                                   publish (plain, private),  all        CAS loop after publish;
 //                                                      get/put/free, SPID ops                [gen:12 | refs:17 | SPID | st:2]
 //   KEY           +1                                   publish (plain, private)   find, free immutable after publish:
-//   ID            +2                                                              findBySpid [gen:12 | 0:4 | set:16]; id
+//   ID            +2                                                              findBySpid [gen:12 | 0:3 | CUSTOM |
+//                                                                                              set:16]; id
 //   DATA          +3                                   publish (plain, private),  find       L/S/CAS after publish
 //                                                      attach/detachData
 //   SPID          +4                                   SPID ops (spid lock)       findBySpid L/S; -1 = none (also
@@ -253,6 +254,9 @@ export const REC_GEN_MASK = 0xfff;
 export const REC_GEN_BITS = ~0xfffff;
 /** REC_KEY: the owning set. */
 export const REC_KEY_SET_MASK = 0xffff;
+/** REC_KEY bit 16: the id came from a custom allocator group (allocator-registry.ts); its
+ * reclaim gives it back to the group. Set at publish, immutable like the rest of KEY. */
+export const REC_KEY_CUSTOM = 1 << 16;
 /** Id-map word: record index + 1. */
 export const MAP_IDX_MASK = 0xfffff;
 
