@@ -83,7 +83,6 @@ import {
   HK_CU_ID,
   HK_CU_OP,
   HK_EV_KIND,
-  HOOKS_CUSTOM,
   HOOKS_WORD,
 } from './hooks-layout.js';
 import { EV_BIND, EV_FREE, EV_UNBIND } from './notifier-queues.js';
