@@ -10,7 +10,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type IoasidFault, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
-import { BaseCommand, hooksCommands } from './model/hooks-commands.js';
+import {
+  BaseCommand,
+  hooksCommands,
+  liveIdCommand,
+  RegisterNotifierCommand,
+  RegisterNotifierMmCommand,
+  readCommand,
+} from './model/hooks-commands.js';
 import {
   type HModel,
   type HReal,
@@ -21,13 +28,30 @@ import {
 } from './model/hooks-model.js';
 import { allCommands } from './model/index.js';
 import { MAX_IOASIDS, MAX_SETS, PASID_BITS } from './model/model.js';
+import { SetAllocCommand } from './model/set-alloc.js';
 
 const FILE = 'test/ioasid_hooks_model.test.ts';
 
+// The base commands twice, the hooks commands, reads and ops on live ids (the events) more.
+const base = allCommands.map((c) => c.map((inner) => new BaseCommand(inner)));
 const commands = [
-  ...allCommands.map((c) => c.map((inner) => new BaseCommand(inner))),
+  ...base,
+  ...base,
   ...hooksCommands,
-  ...hooksCommands,
+  ...[readCommand, readCommand, readCommand],
+  ...[liveIdCommand, liveIdCommand, liveIdCommand, liveIdCommand],
+];
+
+/** Every run starts with chains to watch: a NULL set and an MM set, two subscribers of
+ * different priority on the first, one on the global chain, one waiting for the MM set's token
+ * (then attached by its setAlloc). */
+const prelude = [
+  new RegisterNotifierMmCommand(1, 1),
+  new BaseCommand(new SetAllocCommand(null, 6, 1)),
+  new BaseCommand(new SetAllocCommand(1, 6, 2)),
+  new RegisterNotifierCommand(0, 3),
+  new RegisterNotifierCommand(0, 0),
+  new RegisterNotifierCommand(null, 2),
 ];
 
 function property(fault?: IoasidFault) {
@@ -45,7 +69,9 @@ function property(fault?: IoasidFault) {
     try {
       const setup = (): { model: HModel; real: HReal } => {
         const model = newHModel();
-        return { model, real: { space, other, ops: makeOps(model) } };
+        const real = { space, other, ops: makeOps(model) };
+        for (const c of prelude) c.run(model, real);
+        return { model, real };
       };
       fc.modelRun(setup, cmds);
       space.flushRecords();

@@ -102,4 +102,41 @@ describe('notifier chain rules', () => {
     const r4 = await wait(ahead, () => space.unregisterNotifier(ahead));
     expect(r4.n).toBe(-2);
   });
+
+  it("a subscriber of a dead set never gets its reborn slot's events, even in the fix-up window", async () => {
+    const { space, set } = setup();
+    const old = space.registerNotifier(set, NotifierPriority.CPU);
+    expect(space.setFree(set)).toBe(0); // dies; `old` is still attached to that incarnation
+    const hk = new Int32Array(space.handle.hooks);
+    holdDistribution(space, true);
+    const w = startTestWorker('notifier-set-creator', { handle: space.handle });
+    const done = exited(w);
+    let reborn = -1;
+    w.on('message', (m) => {
+      reborn = m;
+    });
+    // The worker re-created the slot and sleeps on the lock (it set CONTENDED) before the fix-up.
+    await until(
+      () => space.setInfo(set) !== undefined && (Atomics.load(hk, DLOCK_WORD) & (1 << 30)) !== 0,
+    );
+    const id = space.alloc(set, 1, 200, 9); // an event of the new incarnation, in the log
+    expect(id).toBeGreaterThan(0);
+    holdDistribution(space, false);
+    // This thread takes the lock first (the worker sleeps) and distributes before the fix-up.
+    expect(space.readNotifications(old)).toEqual([]);
+    await done;
+    expect(reborn).toBe(set);
+    expect(space.readNotifications(old)).toEqual([]);
+  });
+
+  it('a subscriber of a dead set stays detached through 256 rebirths of its slot', () => {
+    const { space, set } = setup();
+    const old = space.registerNotifier(set, NotifierPriority.CPU);
+    for (let i = 0; i < 256; i++) {
+      expect(space.setFree(set)).toBe(0);
+      expect(space.setAlloc(null, 4, SetType.NULL)).toBe(set);
+    }
+    space.alloc(set, 1, 200, 9);
+    expect(space.readNotifications(old)).toEqual([]);
+  });
 });

@@ -5,6 +5,10 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { IoasidError } from '../../src/core/ioasid/ioasid-space.js';
+import { AttachSpidCommand } from './attach-spid.js';
+import { DetachSpidCommand } from './detach-spid.js';
+import { FreeCommand } from './free.js';
+import { GetCommand } from './get.js';
 import {
   applyBaseEvents,
   expectHooksState,
@@ -18,6 +22,7 @@ import {
   unitsHeld,
 } from './hooks-model.js';
 import { E, type Model, type Real } from './model.js';
+import { PutCommand } from './put.js';
 
 type Cmd = fc.Command<HModel, HReal>;
 
@@ -35,6 +40,40 @@ export class BaseCommand implements Cmd {
   }
   toString(): string {
     return this.inner.toString();
+  }
+}
+
+type LiveOp = 'get' | 'free' | 'put' | 'attach' | 'detach';
+
+/**
+ * A base command aimed at a live id (the base commands pick ids at random, so they seldom hit
+ * one): get, free, put, attachSpid, detachSpid of the id at `pick`, run as a BaseCommand (its
+ * events derived the same way).
+ */
+export class LiveIdCommand implements Cmd {
+  constructor(
+    readonly op: LiveOp,
+    readonly pick: number,
+    readonly spid: number,
+  ) {}
+  check(m: Readonly<HModel>): boolean {
+    return m.base.ids.size > 0;
+  }
+  run(m: HModel, r: HReal): void {
+    const ids = [...m.base.ids.keys()].sort((a, b) => a - b);
+    const id = ids[this.pick % ids.length]!;
+    const set = m.base.ids.get(id)!.set;
+    const inner = {
+      get: () => new GetCommand(set, id),
+      free: () => new FreeCommand(set, id),
+      put: () => new PutCommand(null, id),
+      attach: () => new AttachSpidCommand(id, this.spid),
+      detach: () => new DetachSpidCommand(id),
+    }[this.op]();
+    new BaseCommand(inner).run(m, r);
+  }
+  toString(): string {
+    return `${this.op}(live id #${this.pick}${this.op === 'attach' ? `, spid ${this.spid}` : ''})`;
   }
 }
 
@@ -336,7 +375,21 @@ export class NoMemberCommand implements Cmd {
 }
 
 const prio = fc.integer({ min: -1, max: 4 });
+
+/** readNotifications of a registered subscriber (exported: the test weighs it up). */
+export const readCommand = fc
+  .tuple(fc.nat(7), fc.option(fc.nat(3), { freq: 2 }))
+  .map(([k, max]) => new ReadNotificationsCommand(k, max ?? undefined, false));
 const fewPrios = fc.constantFrom(0, 1, 2, 3, 3, 1);
+
+/** An op on a live id (weighed up in the test: they raise FREE, BIND and UNBIND). */
+export const liveIdCommand = fc
+  .tuple(
+    fc.constantFrom<LiveOp>('get', 'get', 'free', 'put', 'attach', 'detach'),
+    fc.nat(15),
+    fc.nat(5),
+  )
+  .map(([op, pick, spid]) => new LiveIdCommand(op, pick, spid));
 
 export const hooksCommands = [
   fc
@@ -352,9 +405,7 @@ export const hooksCommands = [
   fc
     .tuple(fc.nat(7), fc.option(fc.nat(3), { freq: 2 }), fc.boolean())
     .map(([k, max, st]) => new ReadNotificationsCommand(k, max ?? undefined, st && k % 4 === 0)),
-  fc
-    .tuple(fc.nat(7), fc.option(fc.nat(3), { freq: 2 }))
-    .map(([k, max]) => new ReadNotificationsCommand(k, max ?? undefined, false)),
+  readCommand,
   fc.nat(3).map((k) => new RegisterAllocatorCommand(k)),
   fc.nat(3).map((k) => new UnregisterAllocatorCommand(k)),
   fc

@@ -9,7 +9,7 @@ import type { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import { ID_MAX, type MId, type Model, type MSet, newModel } from './model.js';
 
 /** Subscriber slots and queue depth of the model test's space: small, to reach -ENOSPC and overflow. */
-export const MAX_SUBS = 4;
+export const MAX_SUBS = 6;
 export const QUEUE_DEPTH = 4;
 export const INVALID = 0xffffffff;
 

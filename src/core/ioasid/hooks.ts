@@ -13,9 +13,10 @@
  * - `recoverSlot` is what `releaseThread` (and an attach that inherits a dead thread's slot)
  *   does for the hooks, before the engine recovers the thread's slot (it needs the engine's
  *   intent word to know whether a half-done alloc published):
- *   1. a DLOCK the dead thread held is taken over and what it was doing finished: the entry it
- *      was distributing (resumed at the next receiver), or the membership change it was making
- *      (a registration that never returned is undone; an MM attach is redone; chains rebuilt);
+ *   1. a DLOCK the dead thread held is taken over and the membership change it was making is
+ *      finished (a registration that never returned is undone, an MM attach redone, chains
+ *      rebuilt); an entry it was distributing is resumed at the next receiver by whoever
+ *      distributes next (DIST_* say how far it got; recoverSlotAfter distributes);
  *   2. an event it had claimed in the log is committed from its thread slot (voided for an
  *      ALLOC whose publish did not happen), so the log does not stall on it;
  *   3. its custom allocator intent and members are settled (allocator-registry.ts table).
@@ -32,7 +33,6 @@ import { Errno } from './errno.js';
 import {
   DIST_OP_WORD,
   DLOCK_WORD,
-  DOP_DISTRIBUTE,
   DOP_MEMBERSHIP,
   DOP_NONE,
   EVK_COMMIT,
@@ -72,7 +72,6 @@ import {
   subUnregisterLocked,
 } from './notifier-chains.js';
 import {
-  distributeLocked,
   EV_ALLOC,
   logClaimRecorded,
   logCommit,
@@ -450,9 +449,10 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     let n = 0;
     if (lockTakeOver(hk, DLOCK_WORD, deadTag, this.tag)) {
       n++;
+      // A half-distributed entry needs nothing here: DIST_* say how far it got, and whoever
+      // distributes next (recoverSlotAfter does) resumes at the next receiver.
       const op = hk[DIST_OP_WORD]!;
       const reg = Atomics.load(hk, dts + HK_REG_OP);
-      if (op === DOP_DISTRIBUTE) distributeLocked(this);
       // (A membership change may have cleared DIST_OP and died releasing the lock.)
       if (op === DOP_MEMBERSHIP || reg === REG_REGISTERING || reg === REG_MM_ATTACH)
         this.#finishMembershipLocked(dts);
