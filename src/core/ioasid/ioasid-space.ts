@@ -706,13 +706,24 @@ export class IoasidSpace {
    * @param data - 31-bit private value (0 = none)
    *
    * Lock-free: reserves a quota unit by CAS, then an id bit by CAS, then a record, and rolls
-   * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded).
+   * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded). With
+   * a custom allocator group active (`registerAllocator`), the id is this thread's member's
+   * answer to `alloc(min, max)` instead, claimed as is. With subscribers on the set's chain, an
+   * ALLOC event is queued for them (`registerNotifier`).
    *
-   * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
-   * section (records then cannot be recycled, so -ENOMEM comes sooner).
+   * Context: any attached thread; with the default allocator never blocks (no Atomics.wait)
+   * and is legal inside a read-side section (records then cannot be recycled, so -ENOMEM comes
+   * sooner); with a custom group it calls the member (which may block) and must not be called
+   * from a read-side section.
    * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min, a
-   * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range; -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no
-   * record could be recycled without waiting. On error nothing changes.
+   * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range;
+   * -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no record could be
+   * recycled without waiting. With a custom group: -ENODEV this thread has no member of it;
+   * the member's negative errno, passed through; -EINVAL the member answered 0, a non-integer
+   * or an id out of [min, max] (given back with its `free`); -EEXIST it answered an id that is
+   * live; -EAGAIN it answered, three times, an id whose previous reclaim has not finished. On
+   * error nothing changes.
+   * @throws what the member's `alloc` throws (after rolling back)
    */
   alloc(set: number, min: number, max: number, data = 0): number {
     // One guard for the common case (all int32); #checkAlloc throws for misuse.
@@ -740,10 +751,16 @@ export class IoasidSpace {
    * @param set - the owning set (must match exactly; null is refused as in V4)
    * @param id - the id
    *
+   * Becoming free-pending queues a FREE event for the subscribers of the set's chain and of
+   * the global chain; an id reclaimed at once raises none. Reclaiming an id a custom allocator
+   * handed out calls this thread's member's `free(id)` first (the id is still findable then).
+   *
    * Context: any attached thread; lock-free (the reclaim of an id with a SPID takes the SPID
-   * lock briefly); never blocks otherwise.
-   * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending.
+   * lock briefly); never blocks otherwise, except in a member's `free`.
+   * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending;
+   * -ENODEV it would reclaim a custom id and this thread has no member of the active group.
    * On error nothing changes.
+   * @throws what the member's `free` throws (after the reclaim is complete)
    */
   free(set: number | null, id: number): number {
     if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
@@ -775,9 +792,12 @@ export class IoasidSpace {
    * @param set - the owning set, or null to skip the ownership check
    * @param id - the id
    *
-   * Context: any attached thread; lock-free (see `free` about SPIDs); never blocks.
-   * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set.
+   * Context: any attached thread; lock-free (see `free` about SPIDs and custom ids); never
+   * blocks otherwise.
+   * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set;
+   * -ENODEV it would reclaim a custom id and this thread has no member of the active group.
    * On error nothing changes.
+   * @throws what a custom allocator member's `free` throws (after the reclaim is complete)
    */
   put(set: number | null, id: number): number {
     if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
@@ -847,7 +867,8 @@ export class IoasidSpace {
   }
 
   /**
-   * Bind a set-private id (SPID) to `id`; an existing SPID of `id` is replaced.
+   * Bind a set-private id (SPID) to `id`; an existing SPID of `id` is replaced. Queues a BIND
+   * event (with the new SPID) for the subscribers of the set's chain.
    *
    * @param id - the id
    * @param spid - 0 .. 0xFFFFFFFE, unique among the ids of `id`'s set
@@ -867,7 +888,8 @@ export class IoasidSpace {
   }
 
   /**
-   * Unbind `id`'s SPID.
+   * Unbind `id`'s SPID. Queues an UNBIND event (with the old SPID) for the subscribers of the
+   * set's chain.
    *
    * @param id - the id
    *
