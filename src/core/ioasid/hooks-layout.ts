@@ -366,27 +366,27 @@ export function hooksHeaderGeometry(hk: Int32Array<SharedArrayBuffer>): HooksGeo
   );
 }
 
-/** First word of thread slot `slot`. */
+/** First word of hooks thread slot `slot`. Context: pure. */
 export function hooksThreadWord(hg: HooksGeometry, slot: number): number {
   return hg.threadsBase + slot * HOOKS_TS_WORDS;
 }
 
-/** First word of subscriber slot `slot`. */
+/** First word of subscriber slot `slot`. Context: pure. */
 export function subWord(hg: HooksGeometry, slot: number): number {
   return hg.subsBase + slot * HOOKS_SUB_WORDS;
 }
 
-/** First word of the log entry of `seq`. */
+/** First word of the log entry of `seq`. Context: pure. */
 export function logEntryWord(hg: HooksGeometry, seq: number): number {
   return hg.logBase + (seq & (hg.logSize - 1)) * HOOKS_ENTRY_WORDS;
 }
 
-/** First word of queue entry `index` (monotonic) of subscriber slot `slot`. */
+/** First word of queue entry `index` (monotonic) of subscriber slot `slot`. Context: pure. */
 export function queueEntryWord(hg: HooksGeometry, slot: number, index: number): number {
   return hg.queuesBase + (slot * hg.depth + (index & (hg.depth - 1))) * HOOKS_ENTRY_WORDS;
 }
 
-/** First word of group slot `g`. */
+/** First word of group slot `g`. Context: pure. */
 export function groupWord(hg: HooksGeometry, g: number): number {
   return hg.groupsBase + g * HOOKS_GROUP_WORDS;
 }

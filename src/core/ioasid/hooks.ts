@@ -141,6 +141,8 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   /**
    * The live generation of `set`, or -1 when it is dead. Stable while the caller holds a quota
    * unit of the set (or a live record of it).
+   *
+   * Context: any thread; one load.
    */
   setGen(set: number): number {
     const w = Atomics.load(this.#i32, setWord(this.#g, set) + SET_COUNT);
@@ -157,35 +159,20 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   // emitters (called by the engine when HOOKS is non-zero)
   // -------------------------------------------------------------------------------------------
 
-  /** Has `set`'s chain a subscriber (a hint: a false true costs a log entry no one gets)? */
+  /**
+   * Has `set`'s chain a subscriber? A hint: a stale true costs a log entry no one receives; a
+   * stale false only for a subscriber registering concurrently (notifier-chains.ts).
+   *
+   * Context: any thread; one load.
+   */
   setHasSubscribers(set: number): boolean {
     return Atomics.load(this.hk, this.hg.chainsBase + set) > 0;
   }
 
-  /** Would a FREE of an id of `set` reach anyone (its chain or the global chain)? */
+  /** Would a FREE of an id of `set` reach anyone (its chain or the global chain)? Context: as
+   * setHasSubscribers. */
   freeHasSubscribers(set: number): boolean {
     return this.setHasSubscribers(set) || Atomics.load(this.hk, GLOBAL_COUNT_WORD) > 0;
-  }
-
-  /**
-   * Emit an event whose operation has taken effect (FREE, BIND, UNBIND): claim, commit,
-   * distribute. `spid` in Int32 form (-1 = none).
-   *
-   * Context: any attached thread; never blocks.
-   */
-  emit(event: number, id: number, spid: number, set: number, setGen: number, data: number): void {
-    this.post(event, id, spid, set, setGen, data);
-    tryDistribute(this);
-  }
-
-  /**
-   * `emit` without the distribution (for callers holding a lock; they call `flush` after).
-   *
-   * Context: any attached thread; never blocks.
-   */
-  post(event: number, id: number, spid: number, set: number, setGen: number, data: number): void {
-    logRecord(this, event, id, spid, set, setGen, data);
-    if (logClaimRecorded(this, this.hts, EVK_COMMIT)) logCommit(this, this.hts, true);
   }
 
   /**
@@ -341,11 +328,6 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     return v;
   }
 
-  /** Any subscriber at all (setAlloc then has chains to fix up)? */
-  anySubscribers(): boolean {
-    return Atomics.load(this.hk, HOOKS_WORD) >= HOOKS_SUB_ONE;
-  }
-
   /**
    * setAlloc is about to create a set (MM sets: with `token`, else -1): when subscribers exist,
    * record that its pending MM subscribers are owed their attach, with LOG_HEAD now (every
@@ -414,17 +396,17 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   // allocators (the facade and the engine)
   // -------------------------------------------------------------------------------------------
 
-  /** See AllocatorRegistry.register. */
+  /** See AllocatorRegistry.register (same context and results). */
   registerAllocator(ops: AllocatorOps): number {
     return this.allocators.register(ops);
   }
 
-  /** See AllocatorRegistry.unregister. */
+  /** See AllocatorRegistry.unregister (same context and results). */
   unregisterAllocator(ops: AllocatorOps): number {
     return this.allocators.unregister(ops);
   }
 
-  /** See AllocatorRegistry.choose. */
+  /** See AllocatorRegistry.choose (same context and results). */
   chooseAllocator(): AllocatorChoice | null {
     return this.allocators.choose();
   }

@@ -422,7 +422,11 @@ function ringBell(hk: I32, s: number): void {
   if (Atomics.load(hk, s + S_WAITERS) > 0) Atomics.notify(hk, s + S_BELL);
 }
 
-/** Wake every waiting reader (so they help distribute, or re-check after a takeover). */
+/**
+ * Wake every waiting reader (so they help distribute, or re-check after a takeover).
+ *
+ * Context: any thread; never blocks.
+ */
 export function wakeAllReaders(hk: I32, hg: HooksGeometry): void {
   for (let slot = 0; slot < hg.maxSubs; slot++) {
     const s = subWord(hg, slot);
