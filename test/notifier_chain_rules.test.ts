@@ -139,4 +139,18 @@ describe('notifier chain rules', () => {
     space.alloc(set, 1, 200, 9);
     expect(space.readNotifications(old)).toEqual([]);
   });
+
+  it('unregistering a subscriber in the middle of a chain keeps those behind it gated', () => {
+    const { space, set } = setup();
+    const cpu = space.registerNotifier(set, NotifierPriority.CPU);
+    const device = space.registerNotifier(set, NotifierPriority.DEVICE);
+    const last = space.registerNotifier(set, NotifierPriority.LAST);
+    const a = space.alloc(set, 1, 200, 1);
+    space.readNotifications(device); // gated: CPU has not read it
+    expect(space.unregisterNotifier(device)).toBe(0);
+    // LAST was gated by DEVICE; now by CPU, which still has not read the event.
+    expect(space.readNotifications(last)).toEqual([]);
+    expect(space.readNotifications(cpu).map((n) => 'id' in n && n.id)).toEqual([a]);
+    expect(space.readNotifications(last).map((n) => 'id' in n && n.id)).toEqual([a]);
+  });
 });

@@ -134,7 +134,6 @@ export const HSTAT_LOST_WORD = 81;
 export const HSTAT_OVERFLOWS_WORD = 82;
 export const HSTAT_DEFERRED_FREES_WORD = 83;
 export const HSTAT_ABANDONED_WORD = 84;
-export const HSTAT_DISTRIBUTED_WORD = 85;
 
 export const HOOKS_GROUPS_WORD = 96;
 /** Allocator groups a space can hold at once. */

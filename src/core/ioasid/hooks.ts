@@ -105,6 +105,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   readonly hts: number;
   readonly tag: number;
   readonly fault: number;
+  distHint = 0;
   readonly allocators: AllocatorRegistry;
   readonly #i32: I32;
   readonly #g: SpaceGeometry;
@@ -202,7 +203,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * Context: any attached thread.
    */
   flush(): void {
-    tryDistribute(this);
+    tryDistribute(this, true);
   }
 
   /**
@@ -223,8 +224,9 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * Context: the thread that claimed it; never blocks.
    */
   finishAlloc(claimed: boolean, published: boolean): void {
-    if (claimed) logCommit(this, this.hts, published);
-    if (claimed || published) tryDistribute(this);
+    if (!claimed) return;
+    logCommit(this, this.hts, published);
+    tryDistribute(this, true);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -270,7 +270,7 @@ export interface IoasidStats {
   recycledUnderReader: number;
   /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
   threadsRecovered: number;
-  /** Notifier events emitted (seqs committed). */
+  /** Notifier events distributed to their chains' subscribers. */
   notifierEvents: number;
   /** Events dropped for a subscriber (its queue or the log was full); each is reported to
    * its subscriber by an overflow entry. */

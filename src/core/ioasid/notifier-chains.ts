@@ -39,6 +39,9 @@ import {
   type HooksGeometry,
   LOG_HEAD_WORD,
   ORDER_COUNT_WORD,
+  Q_GATE,
+  Q_SEQ,
+  queueEntryWord,
   REG_ORDER_WORD,
   S_BELL,
   S_FROM,
@@ -140,8 +143,8 @@ export function subRegisterLocked(env: ChainsEnv, slot: number, spec: SubSpec): 
 }
 
 /**
- * Unregister `sub`: drop its queued events, release the subscribers gated behind it, wake
- * whoever waits on it, rebuild.
+ * Unregister `sub`: drop its queued events, hand the subscribers gated behind it over to the
+ * one ahead of it, wake whoever waits on it, rebuild.
  *
  * Context: caller holds DLOCK; never blocks. Idempotent (a thread taking a dead holder's lock
  * over may repeat it).
@@ -151,7 +154,8 @@ export function subUnregisterLocked(env: ChainsEnv, sub: number): number {
   const { hk, hg } = env;
   if (!subIsRegistered(hk, hg, sub)) return -Errno.ENOENT;
   const s = subWord(hg, sub & SUB_SLOT_MASK);
-  // Unpublish first: gates naming `sub` no longer match S_ID, so those behind it are free.
+  regate(hk, hg, sub);
+  // Unpublish: gates naming `sub` no longer match S_ID (regate moved the unread ones).
   Atomics.store(hk, s + S_ID, -1);
   Atomics.store(hk, s + S_HEAD, Atomics.load(hk, s + S_TAIL));
   Atomics.store(hk, s + S_LOST, 0);
@@ -162,6 +166,39 @@ export function subUnregisterLocked(env: ChainsEnv, sub: number): number {
   Atomics.add(hk, s + S_READ_SEQ, 1);
   Atomics.notify(hk, s + S_READ_SEQ);
   return 0;
+}
+
+/**
+ * Before `sub` leaves: a queue entry gated by it (the receiver just ahead) for a seq it has not
+ * read is gated by `sub`'s own gate for that seq instead, so that its leaving releases those
+ * behind it from itself only, not from the receivers further ahead (a gate names only the
+ * receiver just ahead; its read of a seq stands for all those ahead of it). For a seq it has
+ * read, its gate was passed: that is what releasing means. Q_GATE is the one queue word that
+ * changes after publication; readers load it with Atomics at each look.
+ * Cost: one walk of `sub`'s queue, then one of each other subscriber's (entries are in seq
+ * order, so a Map of `sub`'s unread seqs is enough).
+ */
+function regate(hk: I32, hg: HooksGeometry, sub: number): void {
+  const slot = sub & SUB_SLOT_MASK;
+  const s = subWord(hg, slot);
+  const mine = new Map<number, number>();
+  const t = Atomics.load(hk, s + S_TAIL);
+  for (let h = Atomics.load(hk, s + S_HEAD); h !== t; h = (h + 1) | 0) {
+    const q = queueEntryWord(hg, slot, h);
+    mine.set(hk[q + Q_SEQ]!, Atomics.load(hk, q + Q_GATE)); // entry words: published by S_TAIL
+  }
+  if (mine.size === 0) return;
+  for (let other = 0; other < hg.maxSubs; other++) {
+    const o = subWord(hg, other);
+    if (other === slot || Atomics.load(hk, o + S_ID) < 0) continue;
+    const ot = Atomics.load(hk, o + S_TAIL);
+    for (let h = Atomics.load(hk, o + S_HEAD); h !== ot; h = (h + 1) | 0) {
+      const q = queueEntryWord(hg, other, h);
+      if (Atomics.load(hk, q + Q_GATE) !== sub + 1) continue;
+      const gate = mine.get(hk[q + Q_SEQ]!);
+      if (gate !== undefined) Atomics.store(hk, q + Q_GATE, gate);
+    }
+  }
 }
 
 /**

@@ -23,9 +23,10 @@
  * - Gating: the distributor knows, per entry and chain, which receivers got the entry and in
  *   what order, so each queue entry names the receiver just ahead of it (Q_GATE, a sub id + 1
  *   with its generation). A reader takes the entry once that subscriber's S_READ_SEQ has
- *   reached the seq, or once it is no longer registered (unregister releases those behind).
- *   Gates chain, so a subscriber waits for every receiver ahead of it. A subscriber whose
- *   queue was full did not receive the entry and holds no one back.
+ *   reached the seq. Gates chain, so a subscriber waits for every receiver ahead of it. A
+ *   subscriber whose queue was full did not receive the entry and holds no one back. One that
+ *   unregisters hands the entries gated by it, for seqs it had not read, to its own gate
+ *   (notifier-chains.ts regate), so those behind it still wait for those ahead of it.
  * - Bounds: the log has LOG_SIZE entries; an emitter that finds LOG_SIZE entries not yet
  *   distributed (a preempted or dead emitter holds the head back) drops its event and counts
  *   it on its chains (set lost / GLOBAL_LOST); the distributor charges those counts to the
@@ -39,6 +40,14 @@
  *   a dead emitter claimed. The distributor records its progress within an entry (DIST_*,
  *   plain stores right after each queue publish or loss count), so a thread that takes a dead
  *   holder's DLOCK over resumes at the next receiver: no duplicate, no gap.
+ * - Atomics only where they order something: plain accesses are used for (a) an entry's words
+ *   (log or queue), written before the Atomics.store that publishes the entry (E_SEQ, S_TAIL)
+ *   and not rewritten until the slot is reused, which needs the consumer to have moved past it
+ *   (DIST, S_HEAD); and (b) the subscriber slots' configuration and ORDER, written under DLOCK
+ *   (with Atomics) and read by the DLOCK holder. A reader that copies a queue entry its slot's
+ *   writer is reusing (it loaded a stale S_HEAD) loses its CAS on S_HEAD and drops the copy
+ *   (Int32 reads never tear). On these machines every Atomics call costs about as much as the
+ *   rest of an alloc+free: emission would cost three times as much with Atomics throughout.
  * - Seq numbers are 32-bit and compared by serial arithmetic; they are reported as unsigned
  *   (the first is 1), so they increase for the first 2^32 - 1 events of a space.
  * Rejected: per-subscriber multi-producer queues (a queue cannot keep seq order when two
@@ -76,7 +85,6 @@ import {
   HK_EV_SPID,
   HOOKS_FAULT_NO_GATING,
   type HooksGeometry,
-  HSTAT_DISTRIBUTED_WORD,
   HSTAT_EVENTS_WORD,
   HSTAT_LOST_WORD,
   HSTAT_OVERFLOWS_WORD,
@@ -157,6 +165,9 @@ export interface QueueEnv {
   readonly hts: number;
   /** HOOKS_FAULT_* of this space (0 in every real system). */
   readonly fault: number;
+  /** This thread's last look at DIST (a lower bound: DIST only grows), so that a claim need
+   * not load it while the log is far from full. */
+  distHint: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +217,10 @@ export function logClaimRecorded(q: QueueEnv, hts: number, kind: number): boolea
   const { hk } = q;
   for (;;) {
     const h = Atomics.load(hk, LOG_HEAD_WORD);
-    if (((h - Atomics.load(hk, DIST_WORD)) | 0) >= q.hg.logSize) {
+    // The hint is a lower bound of DIST: h - hint in [0, logSize) proves room without a load.
+    const byHint = (h - q.distHint) | 0;
+    if (byHint < 0 || byHint >= q.hg.logSize) q.distHint = Atomics.load(hk, DIST_WORD);
+    if (((h - q.distHint) | 0) >= q.hg.logSize) {
       logDrop(q, Atomics.load(hk, hts + HK_EV_EVENT), Atomics.load(hk, hts + HK_EV_SET));
       hk[hts + HK_EV_KIND] = 0; // (a kill before this over-reports the loss, see the notes)
       return false;
@@ -243,11 +257,10 @@ export function logCommit(q: QueueEnv, hts: number, live: boolean): void {
   const seq = Atomics.load(hk, hts + HK_EV_SEQ);
   const e = logEntryWord(hg, seq);
   copyPayload(hk, hts + HK_EV_EVENT, e + E_EVENT);
-  if (!live) Atomics.store(hk, e + E_EVENT, 0); // void
+  if (!live) hk[e + E_EVENT] = 0; // void (plain: published by the store below)
   // Publishes the entry; pairs with the E_SEQ load in distributeLocked.
   Atomics.store(hk, e + E_SEQ, seq);
   hk[hts + HK_EV_KIND] = 0; // kill point rule: committed
-  if (live) Atomics.add(hk, HSTAT_EVENTS_WORD, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,12 +283,14 @@ function distributable(hk: I32, hg: HooksGeometry): boolean {
  * after DISTRIBUTE_BUDGET entries so that no caller distributes for others forever; it then
  * wakes every waiting reader, and readers distribute before they read or wait.
  *
+ * @param committed - the caller just committed an entry: skip the first look
+ *
  * Context: any attached thread; never blocks (the lock is only tried).
  */
-export function tryDistribute(q: QueueEnv): void {
+export function tryDistribute(q: QueueEnv, committed = false): void {
   const { hk, hg } = q;
-  for (;;) {
-    if (!distributable(hk, hg)) return;
+  for (let first = committed; ; first = false) {
+    if (!first && !distributable(hk, hg)) return;
     // Try-lock: 0 -> our tag; pairs with the exchange in lockRelease.
     if (Atomics.compareExchange(hk, DLOCK_WORD, 0, q.tag) !== 0) return;
     const more = distributeLocked(q);
@@ -297,23 +312,31 @@ export function distributeLocked(q: QueueEnv): boolean {
   const { hk, hg } = q;
   hk[DIST_OP_WORD] = DOP_DISTRIBUTE; // plain (DLOCK)
   if (Atomics.load(hk, LOST_PENDING_WORD) !== 0) chargeLogLosses(hk, hg);
+  let events = 0;
+  let more = false;
   for (let n = 0; ; n++) {
-    const d = Atomics.load(hk, DIST_WORD);
+    const d = hk[DIST_WORD]!; // plain (DLOCK): only the holder writes it
     const e = logEntryWord(hg, d);
     // Waits for the commit of entry d; pairs with the publishing store in logCommit.
     if (Atomics.load(hk, e + E_SEQ) !== d) break;
-    if (n === DISTRIBUTE_BUDGET) return true;
-    if (Atomics.load(hk, e + E_EVENT) !== 0) deliverEntry(hk, hg, d, e);
+    if (n === DISTRIBUTE_BUDGET) {
+      more = true;
+      break;
+    }
+    if (hk[e + E_EVENT] !== 0) {
+      deliverEntry(hk, hg, d, e);
+      events++;
+    }
     // The entry is done; frees its log slot for emitters (pairs with their DIST load).
     Atomics.store(hk, DIST_WORD, (d + 1) | 0);
     hk[DIST_PHASE_WORD] = 0; // kill point rule: the progress words restart with the entry
     hk[DIST_PRIO_WORD] = -1;
     hk[DIST_ORDER_WORD] = 0;
     hk[DIST_GATE_WORD] = 0;
-    Atomics.add(hk, HSTAT_DISTRIBUTED_WORD, 1);
   }
+  if (events > 0) Atomics.add(hk, HSTAT_EVENTS_WORD, events);
   hk[DIST_OP_WORD] = DOP_NONE;
-  return false;
+  return more;
 }
 
 /**
@@ -321,20 +344,21 @@ export function distributeLocked(q: QueueEnv): boolean {
  * each in chain order, from where DIST_* says the previous holder stopped.
  */
 function deliverEntry(hk: I32, hg: HooksGeometry, d: number, e: number): void {
-  const event = Atomics.load(hk, e + E_EVENT);
-  const set = Atomics.load(hk, e + E_SET);
-  const setGen = Atomics.load(hk, e + E_SETGEN);
+  // Plain: the entry is published (E_SEQ loaded), the slots' configuration is DLOCK's.
+  const event = hk[e + E_EVENT]!;
+  const set = hk[e + E_SET]!;
+  const setGen = hk[e + E_SETGEN]!;
   const phases = event === EV_FREE ? 2 : 1;
-  const count = Atomics.load(hk, ORDER_COUNT_WORD);
+  const count = hk[ORDER_COUNT_WORD]!;
   for (let phase = hk[DIST_PHASE_WORD]!; phase < phases; phase++) {
     let gate = hk[DIST_GATE_WORD]!;
     const lastPrio = hk[DIST_PRIO_WORD]!;
     const lastOrder = hk[DIST_ORDER_WORD]!;
     for (let i = 0; i < count; i++) {
-      const slot = Atomics.load(hk, hg.orderBase + i);
+      const slot = hk[hg.orderBase + i]!;
       const s = subWord(hg, slot);
-      const prio = Atomics.load(hk, s + S_PRIO);
-      const order = Atomics.load(hk, s + S_ORDER);
+      const prio = hk[s + S_PRIO]!;
+      const order = hk[s + S_ORDER]!;
       // Chain order is (prio desc, order asc): skip receivers the previous holder handled.
       if (
         lastPrio >= 0 &&
@@ -359,14 +383,13 @@ function receives(
   setGen: number,
   d: number,
 ): boolean {
-  const kind = Atomics.load(hk, s + S_KIND);
+  // Plain (DLOCK): written under DLOCK, which the caller holds.
+  const kind = hk[s + S_KIND]!;
   const onChain =
     phase === 0
-      ? kind !== SUBK_GLOBAL &&
-        Atomics.load(hk, s + S_SET) === set &&
-        Atomics.load(hk, s + S_SETGEN) === setGen
+      ? kind !== SUBK_GLOBAL && hk[s + S_SET] === set && hk[s + S_SETGEN] === setGen
       : kind === SUBK_GLOBAL;
-  return onChain && ((d - Atomics.load(hk, s + S_FROM)) | 0) >= 0;
+  return onChain && ((d - hk[s + S_FROM]!) | 0) >= 0;
 }
 
 /**
@@ -393,11 +416,12 @@ function deliverTo(
     hk[DIST_ORDER_WORD] = order;
     Atomics.add(hk, HSTAT_LOST_WORD, 1);
   } else {
+    // Plain: published by the S_TAIL store below (module notes).
     const qw = queueEntryWord(hg, slot, t);
-    Atomics.store(hk, qw + Q_SEQ, d);
+    hk[qw + Q_SEQ] = d;
     copyPayload(hk, e + E_EVENT, qw + Q_EVENT);
-    Atomics.store(hk, qw + Q_GATE, gate);
-    next = Atomics.load(hk, s + S_ID) + 1;
+    hk[qw + Q_GATE] = gate;
+    next = hk[s + S_ID]! + 1; // plain (DLOCK)
     // Publishes the queue entry; pairs with the S_TAIL load in the readers.
     Atomics.store(hk, s + S_TAIL, (t + 1) | 0);
     hk[DIST_PRIO_WORD] = prio; // kill point rule: right after the publish
@@ -408,10 +432,13 @@ function deliverTo(
   return next;
 }
 
-/** Copy an event's payload (EVENT .. DATA, the same offsets everywhere) from `src` to `dst`. */
+/**
+ * Copy an event's payload (EVENT .. DATA, the same offsets everywhere) from `src` to `dst`.
+ * Plain: the source is a thread slot's own words (or a dead thread's, read after its death)
+ * or a published entry, the destination an entry published by the caller's next store.
+ */
 function copyPayload(hk: I32, src: number, dst: number): void {
-  for (let k = 0; k < EVENT_PAYLOAD_WORDS; k++)
-    Atomics.store(hk, dst + k, Atomics.load(hk, src + k));
+  for (let k = 0; k < EVENT_PAYLOAD_WORDS; k++) hk[dst + k] = hk[src + k]!;
 }
 
 /** Wake the readers waiting on subscriber `s`'s bell, if any. */
@@ -478,6 +505,7 @@ function chargeLogLosses(hk: I32, hg: HooksGeometry): void {
  */
 function gatedBy(q: QueueEnv, qw: number, d: number): number {
   const { hk, hg } = q;
+  // Atomics: unregister may move a gate to the receiver further ahead (notifier-chains.ts).
   const gate = Atomics.load(hk, qw + Q_GATE);
   if (gate === 0 || q.fault === HOOKS_FAULT_NO_GATING) return -1;
   const p = subWord(hg, (gate - 1) & SUB_SLOT_MASK);
@@ -517,15 +545,16 @@ export function subRead(
   while (n < max) {
     const h = Atomics.load(hk, s + S_HEAD);
     if (h === Atomics.load(hk, s + S_TAIL) || Atomics.load(hk, s + S_ID) !== sub) break;
+    // Plain: published by S_TAIL (loaded above); a copy of a reused slot loses the CAS below.
     const qw = queueEntryWord(hg, slot, h);
-    const d = Atomics.load(hk, qw + Q_SEQ);
+    const d = hk[qw + Q_SEQ]!;
     if (gatedBy(q, qw, d) >= 0) break;
     const rec: NotifyRecord = {
-      event: Atomics.load(hk, qw + Q_EVENT),
-      id: Atomics.load(hk, qw + Q_ID),
-      spid: Atomics.load(hk, qw + Q_SPID) >>> 0,
-      set: Atomics.load(hk, qw + Q_SET),
-      data: Atomics.load(hk, qw + Q_DATA),
+      event: hk[qw + Q_EVENT]!,
+      id: hk[qw + Q_ID]!,
+      spid: hk[qw + Q_SPID]! >>> 0,
+      set: hk[qw + Q_SET]!,
+      data: hk[qw + Q_DATA]!,
       seq: d >>> 0,
     };
     // Takes the entry; pairs with the writer's S_HEAD load (slot reuse) and other readers.
@@ -560,7 +589,7 @@ function readable(q: QueueEnv, sub: number): { n: number; gate: number; d: numbe
   const t = Atomics.load(hk, s + S_TAIL);
   for (let h = Atomics.load(hk, s + S_HEAD); h !== t; h = (h + 1) | 0) {
     const qw = queueEntryWord(hg, slot, h);
-    const d = Atomics.load(hk, qw + Q_SEQ);
+    const d = hk[qw + Q_SEQ]!; // plain: published by S_TAIL
     const gate = gatedBy(q, qw, d);
     if (gate >= 0) return { n, gate: n === 0 ? gate : -1, d };
     n++;
@@ -618,21 +647,15 @@ function waitGate(q: QueueEnv, p: number, d: number, ms: number): boolean {
 }
 
 /**
- * The whole notifier state, for stats(): events emitted (claimed seqs), entries distributed,
- * events lost, overflow entries returned.
+ * The notifier counters, for stats(): events distributed (voided ALLOCs excluded), events
+ * lost, overflow entries returned.
  *
- * Context: any thread; lock-free; stale.
+ * Context: any thread; lock-free; stale (events wait in the log until distributed).
  * @returns the counters
  */
-export function notifierCounters(hk: I32): {
-  events: number;
-  distributed: number;
-  lost: number;
-  overflows: number;
-} {
+export function notifierCounters(hk: I32): { events: number; lost: number; overflows: number } {
   return {
     events: Atomics.load(hk, HSTAT_EVENTS_WORD),
-    distributed: Atomics.load(hk, HSTAT_DISTRIBUTED_WORD),
     lost: Atomics.load(hk, HSTAT_LOST_WORD),
     overflows: Atomics.load(hk, HSTAT_OVERFLOWS_WORD),
   };
