@@ -9,7 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomSeed } from '../src/workers/prng.js';
-import { OPS, type OpName } from '../src/workers/run-layout.js';
+import { BROKEN_TWIN_NAMES } from './broken-twins.js';
+import { exitCodeOf, interruptOnSignals } from './interrupt.js';
+import { OP_NAMES, type OpName } from './ops/index.js';
 import {
   EXIT,
   exitCodeHelp,
@@ -24,13 +26,7 @@ import {
 import { createProgress } from './progress.js';
 import { formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
-import {
-  BROKEN_ALLOCATORS,
-  type BrokenAllocator,
-  checkConfig,
-  runStress,
-  type StressConfig,
-} from './run-stress.js';
+import { checkConfig, runStress, type StressConfig } from './run-stress.js';
 import { FAULTS, type Fault, mixOf, SCENARIOS } from './scenarios.js';
 import { main as tortureMain } from './torture/cli.js';
 
@@ -60,7 +56,7 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'mix',
     kind: 'weights',
-    choices: OPS,
+    choices: OP_NAMES,
     min: 0,
     // The weights' sum must stay below 2^32 for the CPUs' weighted pick (Prng.below).
     max: 1_000_000,
@@ -105,8 +101,8 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'broken',
     kind: 'choice',
-    choices: BROKEN_ALLOCATORS,
-    help: 'run a deliberately broken allocator (the run must fail)',
+    choices: BROKEN_TWIN_NAMES,
+    help: "run a broken twin of one invariant's mechanism (the run must catch it: exit 1; a scenario that cannot catch it exits 2)",
   },
   { name: 'quiet', kind: 'boolean', default: false, help: 'no progress output' },
 ];
@@ -147,7 +143,7 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     seed: (o.seed as number | undefined) ?? randomSeed(),
     faults,
     maxHeld: s.maxHeld,
-    broken: o.broken as BrokenAllocator | undefined,
+    broken: o.broken as string | undefined,
   };
   const problems = checkConfig(config);
   if (problems.length > 0) throw new UsageError(problems.join('; '));
@@ -173,7 +169,11 @@ export async function main(argv: string[]): Promise<number> {
       `ioasid-stress: scenario '${config.scenario}', seed ${config.seed} (replay with --seed ${config.seed})`,
     );
   const progress = createProgress(quiet ? 'quiet' : 'auto');
-  const report = await runStress(config, { onProgress: (s, f) => progress.update(s, f) });
+  const interrupt = interruptOnSignals();
+  const report = await runStress(config, {
+    onProgress: (s, f) => progress.update(s, f),
+    signal: interrupt.signal,
+  });
   progress.done();
   const text = formatStressReport(report);
   // With --json -, stdout carries exactly one JSON document; the table goes to stderr.
@@ -188,7 +188,8 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(o.report as string, renderHtmlReport(report));
     if (!quiet) console.error(`HTML report: ${o.report}`);
   }
-  return report.verdict === 'PASS' ? EXIT.pass : EXIT.violation;
+  interrupt.dispose();
+  return exitCodeOf(report);
 }
 
 if (isEntryPoint(import.meta.url)) await runCli(main, process.argv.slice(2));

@@ -2,7 +2,7 @@
  * Built-in stress scenarios. Each is a complete StressConfig minus the seed; command-line
  * flags override any field.
  */
-import { OPS, type OpName } from '../src/workers/run-layout.js';
+import { OP_NAMES, type OpName } from './ops/index.js';
 
 export const FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -12,7 +12,7 @@ export interface Scenario {
   description: string;
   cpus: number;
   seconds: number;
-  /** Weight per op, in OPS order. */
+  /** Weight per op, in STRESS_OPS order (stress/ops/index.ts). */
   mix: number[];
   sets: number;
   quota: number;
@@ -25,7 +25,7 @@ export interface Scenario {
 
 /** A mix from named weights; unnamed ops get 0. */
 export function mixOf(weights: Partial<Record<OpName, number>>): number[] {
-  return OPS.map((op) => weights[op] ?? 0);
+  return OP_NAMES.map((op) => weights[op] ?? 0);
 }
 
 const BALANCED = mixOf({
@@ -42,6 +42,7 @@ const BALANCED = mixOf({
   setAlloc: 1,
   setFree: 1,
   freeAllInSet: 1,
+  reallocUnderReader: 1,
 });
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
@@ -61,7 +62,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     description: 'tiny quotas and a tiny PASID space: constant -EDQUOT/-ENOSPC and id reuse',
     cpus: 4,
     seconds: 10,
-    mix: mixOf({ alloc: 50, free: 40, find: 10 }),
+    mix: mixOf({ alloc: 50, free: 38, find: 10, reallocUnderReader: 2 }),
     sets: 6,
     quota: 5,
     pasidBits: 5,
@@ -85,7 +86,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     description: '95% find, on ids held by every CPU',
     cpus: 4,
     seconds: 10,
-    mix: mixOf({ find: 95, alloc: 3, free: 2 }),
+    mix: mixOf({ find: 95, alloc: 3, free: 1, reallocUnderReader: 1 }),
     sets: 4,
     quota: 1000,
     pasidBits: 12,

@@ -1,9 +1,10 @@
 /**
  * Read-only probes of the words of a space that a killed thread can leave behind: the owners
  * of the set lock and the SPID lock, the holder of the RCU grace-period lock, a reader slot's
- * mark, a thread slot's intent, and the SPID table. The stress harness uses them to aim a kill
- * at a CPU inside a critical section, to record where each killed CPU really died, and to
- * check at the end of a run that nothing a dead CPU held survived its recovery.
+ * mark, a thread slot's intent, the SPID table, and the count of records recycled under a
+ * reader. The stress harness uses them to aim a kill at a CPU inside a critical section, to
+ * record where each killed CPU really died, to check at the end of a run that nothing a dead
+ * CPU held survived its recovery, and (in each CPU) to see a recycling during its own lookup.
  *
  * ## Developer notes
  * The words are read directly, by the named indices of src/core/ioasid/space-layout.ts, because the space
@@ -23,6 +24,7 @@ import {
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
+  SPACE_STAT_RECYCLED_UNDER_READER_WORD,
   SPID_EMPTY,
   SPID_TOMBSTONE,
   type SpaceGeometry,
@@ -125,6 +127,17 @@ export class SpaceProbe {
       gpLockOwner: Atomics.load(this.#rcu, RCU_GP_LOCK_WORD),
       spidEntries,
     };
+  }
+
+  /**
+   * The space's count of records a find or findBySpid saw recycled under its read-side
+   * section (`stats().recycledUnderReader`, without the allocation of `stats()`).
+   *
+   * Context: any thread; one load, stale on return.
+   * @returns the count
+   */
+  recycledUnderReader(): number {
+    return Atomics.load(this.#space, SPACE_STAT_RECYCLED_UNDER_READER_WORD);
   }
 
   #lockOwner(word: number): number {

@@ -24,10 +24,10 @@ import {
   NotifierPriority,
   SetType,
 } from '../src/core/ioasid/ioasid-space.js';
-import { armKill, KILL, patchBuiltins, restoreBuiltins } from './helpers/builtin-kill.js';
+import { installKillPoints, runKilledAt, uninstallKillPoints } from './helpers/kill-points.js';
 
-beforeAll(() => patchBuiltins(['notify', 'wait']));
-afterAll(restoreBuiltins);
+beforeAll(installKillPoints);
+afterAll(uninstallKillPoints);
 
 interface Sub {
   id: number;
@@ -230,16 +230,7 @@ function sweep<F extends { main: IoasidSpace; victim: IoasidSpace }>(
     const f = setup();
     prep?.(f);
     const slot = f.victim.rcu.slot;
-    armKill(k);
-    let killed = false;
-    try {
-      op(f);
-    } catch (e) {
-      if (e !== KILL) throw e;
-      killed = true;
-    }
-    armKill(-1);
-    if (!killed) break;
+    if (!runKilledAt(k, () => op(f))) break;
     kills++;
     rel(f.main, slot);
     for (const b of check(f)) failures.push(`killed at call ${k}: ${b}`);

@@ -207,4 +207,24 @@ describe('notifier and allocator bad input changes nothing', () => {
     expect(f.space.registerNotifier(f.A, 0)).toBeGreaterThanOrEqual(0);
     expect(snapshot(f.space).equals(before)).toBe(false);
   });
+
+  it("attach refuses a handle without hooks, or with another space's hooks buffer", () => {
+    const a = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 32 });
+    const b = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 32 });
+    const before = snapshot(a);
+    const { hooks: _, ...noHooks } = a.handle;
+    for (const h of [noHooks, { ...a.handle, hooks: b.handle.hooks }, { ...a.handle, hooks: 7 }]) {
+      let err: unknown;
+      try {
+        IoasidSpace.attach(h as typeof a.handle);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(IoasidError);
+      expect((err as IoasidError).code).toBe('ERR_IOASID_BAD_HANDLE');
+    }
+    expect(snapshot(a).equals(before)).toBe(true);
+    a.detach();
+    b.detach();
+  });
 });

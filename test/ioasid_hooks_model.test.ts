@@ -9,7 +9,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type IoasidFault, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import { opNamed } from '../stress/ops/index.js';
 import { testSeed } from './helpers/seed.js';
+import { allCommands, OpCommand } from './model/commands.js';
 import {
   BaseCommand,
   hooksCommands,
@@ -26,9 +28,7 @@ import {
   newHModel,
   QUEUE_DEPTH,
 } from './model/hooks-model.js';
-import { allCommands } from './model/index.js';
 import { MAX_IOASIDS, MAX_SETS, PASID_BITS } from './model/model.js';
-import { SetAllocCommand } from './model/set-alloc.js';
 
 const FILE = 'test/ioasid_hooks_model.test.ts';
 
@@ -47,8 +47,8 @@ const commands = [
  * (then attached by its setAlloc). */
 const prelude = [
   new RegisterNotifierMmCommand(1, 1),
-  new BaseCommand(new SetAllocCommand(null, 6, 1)),
-  new BaseCommand(new SetAllocCommand(1, 6, 2)),
+  new BaseCommand(new OpCommand(opNamed('setAlloc'), { token: null, quota: 6, type: 1 })),
+  new BaseCommand(new OpCommand(opNamed('setAlloc'), { token: 1, quota: 6, type: 2 })),
   new RegisterNotifierCommand(0, 3),
   new RegisterNotifierCommand(0, 0),
   new RegisterNotifierCommand(null, 2),
@@ -68,7 +68,7 @@ function property(fault?: IoasidFault) {
     const other = IoasidSpace.attach(space.handle);
     try {
       const setup = (): { model: HModel; real: HReal } => {
-        const model = newHModel();
+        const model = newHModel(space);
         const real = { space, other, ops: makeOps(model) };
         for (const c of prelude) c.run(model, real);
         return { model, real };

@@ -92,7 +92,42 @@ describe('ioasid-stress CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/VERDICT: FAIL/);
     expect(r.stdout).toMatch(new RegExp(`FAIL  (${named.source})`));
-    expect(r.stdout).toMatch(/first violation: .* replay: |first violation: /);
-    expect(r.stdout).toMatch(/replay: npm run stress -- --scenario .* --seed 9/);
+    // Named by what applies, never by placeholders.
+    expect(r.stdout).toMatch(
+      /first violation: \S+ (in \w+ on CPU \d+ \(id \d+|found by the checker \(set \d+\))/,
+    );
+    expect(r.stdout).not.toMatch(/id 0, set -1|CPU -1|set -1/);
+    expect(r.stdout).toMatch(/^BROKEN RUN: --broken /);
+    expect(r.stdout).toMatch(
+      new RegExp(`replay: npm run stress -- --scenario .* --seed 9 .*--broken ${broken}$`, 'm'),
+    );
+  });
+
+  it('a broken allocator on the default scenario is caught (exit 1) or refused (exit 2)', () => {
+    const caught = run(
+      '--seconds',
+      '3',
+      '--seed',
+      '9',
+      '--quiet',
+      '--broken',
+      'reclaim-without-gp',
+    );
+    expect(caught.status).toBe(1);
+    expect(caught.stdout).toMatch(/the broken twin 'reclaim-without-gp' was caught/);
+    const refused = run(
+      '--seconds',
+      '3',
+      '--seed',
+      '9',
+      '--quiet',
+      '--broken',
+      'quota-check-then-act',
+    );
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(
+      /--broken quota-check-then-act cannot be caught .*its sets never fill/,
+    );
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The CPUs: a piscina pool configured so that each worker thread is one CPU running one long
  * task per run. Fixed thread count (min = max), no idle timeout, one task per worker, and
- * workers parked in Atomics.wait between tasks (atomics: 'sync').
+ * workers parked in Atomics.wait between tasks (atomics: 'sync'). The task module is the
+ * caller's (it knows which ops its CPUs run; see cpu-task.ts).
  *
  * Killing a CPU aborts its task, which makes piscina terminate that worker and start a fresh
  * one; the returned promise resolves only after the old thread has really exited, so the
@@ -9,16 +10,22 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { CpuTask, CpuTaskResult } from './cpu-worker.js';
-import { workerModuleUrl } from './worker-url.js';
+import type { CpuTask, CpuTaskResult } from './cpu-task.js';
 
-export class CpuPool {
-  readonly #pool: Piscina<CpuTask, CpuTaskResult>;
+/** A pool of CPUs, each a worker thread running one long task of module `taskModule`. */
+export class CpuPool<P> {
+  readonly #pool: Piscina<CpuTask<P>, CpuTaskResult>;
   readonly #aborts = new Map<number, AbortController>();
 
-  constructor(threads: number) {
+  /**
+   * @param threads - how many CPUs (worker threads)
+   * @param taskModule - URL of the compiled task module (default export: CpuTask -> result)
+   *
+   * Context: main thread; starts the threads.
+   */
+  constructor(threads: number, taskModule: URL) {
     this.#pool = new Piscina({
-      filename: workerModuleUrl(import.meta.url, './cpu-worker.js').href,
+      filename: taskModule.href,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
@@ -28,10 +35,17 @@ export class CpuPool {
     });
   }
 
-  /** Start CPU `task.plan.cpu`'s loop; resolves when it returns, rejects if it is killed. */
-  run(task: CpuTask): Promise<CpuTaskResult> {
+  /**
+   * Start CPU `task.cpu`'s loop.
+   *
+   * @param task - what the CPU runs
+   *
+   * Context: main thread.
+   * @returns a promise that resolves when the loop returns and rejects if the CPU is killed
+   */
+  run(task: CpuTask<P>): Promise<CpuTaskResult> {
     const abort = new AbortController();
-    this.#aborts.set(task.plan.cpu, abort);
+    this.#aborts.set(task.cpu, abort);
     return this.#pool.run(task, { signal: abort.signal });
   }
 
@@ -40,6 +54,7 @@ export class CpuPool {
    *
    * @param aim - optional; runs synchronously right before the terminate, to choose its
    *   moment (a spin until the CPU is inside some critical section)
+   * Context: main thread.
    * @returns false, with nothing done, when no worker of the pool has that threadId
    */
   async kill(cpu: number, threadId: number, aim?: () => void): Promise<boolean> {
@@ -63,6 +78,12 @@ export class CpuPool {
     return this.#pool.threads.length;
   }
 
+  /**
+   * Stop every worker.
+   *
+   * Context: main thread, after every task returned or was killed.
+   * @returns when the threads are gone
+   */
   async destroy(): Promise<void> {
     await this.#pool.destroy();
   }

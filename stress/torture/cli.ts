@@ -8,6 +8,7 @@
  */
 import type { RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { randomSeed } from '../../src/workers/prng.js';
+import { exitCodeOf, interruptOnSignals } from '../interrupt.js';
 import {
   EXIT,
   exitCodeHelp,
@@ -126,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(
       `torture: seed ${seed} (replay with --seed ${seed})${broken ? `, broken=${broken}` : ''}`,
     );
+  const interrupt = interruptOnSignals();
   const report = await runTorture({
     ...TORTURE_DEFAULTS,
     seconds: o.seconds as number,
@@ -139,10 +141,13 @@ export async function main(argv: string[]): Promise<number> {
     flavor: o.flavor as RcuFlavor,
     seed,
     onProgress: quiet ? undefined : (line) => console.error(line),
+    signal: interrupt.signal,
   });
+  interrupt.dispose();
   if (o.json) console.log(JSON.stringify(report, null, 2));
   else console.log(formatTortureReport(report));
   const caught = report.verdict === 'FAILURE';
+  if (report.interrupted) return exitCodeOf(report);
   if (broken) {
     console.error(
       caught

@@ -14,7 +14,9 @@ import { Worker } from 'node:worker_threads';
 import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
-import { sleep, withTimeout } from '../timers.js';
+import { type Environment, environment } from '../environment.js';
+import { steer } from '../steering.js';
+import { withTimeout } from '../timers.js';
 import {
   CTRL_PAUSE,
   CTRL_STOP,
@@ -66,6 +68,8 @@ export interface TortureConfig {
   flavor: RcuFlavor;
   /** Kill a random reader (trying to catch it mid-section) this often; 0 = never. */
   killEveryMs: number;
+  /** Kills made however loaded the machine is (after the run's time if need be). */
+  minKills: number;
   /** Pause every thread this often, for stutterForMs; 0 = never. */
   stutterEveryMs: number;
   stutterForMs: number;
@@ -75,10 +79,12 @@ export interface TortureConfig {
   skipNth: number;
   /** Progress lines (one a second); none if absent. */
   onProgress?: ((line: string) => void) | undefined;
+  /** Ends the run early, with a partial report; its reason (a signal name) is reported. */
+  signal?: AbortSignal | undefined;
 }
 
-export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress'>> = Object.freeze(
-  {
+export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress' | 'signal'>> =
+  Object.freeze({
     seconds: 10,
     readers: 4,
     writers: 1,
@@ -86,16 +92,23 @@ export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress
     broken: null,
     flavor: 'marks',
     killEveryMs: 1000,
+    minKills: 1,
     stutterEveryMs: 4000,
     stutterForMs: 300,
     writerStallMs: 5000,
     skipNth: 8,
-  },
-);
+  });
+
+/** The torture report's schema version (fields are only added within a version). */
+export const TORTURE_REPORT_SCHEMA_VERSION = 1;
 
 export interface TortureReport {
-  config: Omit<TortureConfig, 'onProgress'>;
+  schemaVersion: typeof TORTURE_REPORT_SCHEMA_VERSION;
+  environment: Environment;
+  config: Omit<TortureConfig, 'onProgress' | 'signal'>;
   verdict: 'SUCCESS' | 'FAILURE';
+  /** Set when a signal (or an abort) ended the run early: the report covers what ran. */
+  interrupted: { signal: string; atSeconds: number } | null;
   /** Why it failed (empty on success). */
   failures: string[];
   readerPipe: number[];
@@ -192,11 +205,11 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
    * writer, preferably while it holds GP_LOCK mid-grace-period; release its slot (which also
    * frees a GP_LOCK it held, so another thread resumes its grace period); replace it.
    */
-  const killOne = async (): Promise<void> => {
+  const killOne = async (): Promise<boolean> => {
     const role = g.fakeWriters > 0 && rng.below(3) === 0 ? 'fake-writer' : 'reader';
     const index = rng.below(role === 'reader' ? g.readers : g.fakeWriters);
     const victim = live.get(`${role}#${index}`);
-    if (!victim) return;
+    if (!victim) return false;
     const slot =
       role === 'reader'
         ? Atomics.load(words, readerBase(g, index) + R_SLOT)
@@ -217,6 +230,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     if (role === 'fake-writer' && rcu.stats().leaderThreadId === victimThreadId) killsLeading++;
     rcu.releaseSlot(slot);
     if (!stopping) await spawn(role, index, kills);
+    return true;
   };
 
   // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel.
@@ -227,37 +241,49 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   for (let f = 0; f < g.fakeWriters; f++) starts.push(spawn('fake-writer', f, 0));
   await Promise.all(starts);
 
-  const t0 = performance.now();
-  const endAt = t0 + config.seconds * 1000;
-  let nextKill = config.killEveryMs > 0 ? t0 + config.killEveryMs : Infinity;
-  let nextStutter = config.stutterEveryMs > 0 ? t0 + config.stutterEveryMs : Infinity;
-  let stutterUntil = 0;
-  let stutters = 0;
   let writerStalls = 0;
-  let nextProgress = t0 + 1000;
   const lastVersion = new Array<number>(g.writers).fill(-1);
-  const lastChange = new Array<number>(g.writers).fill(t0);
+  const lastChange = new Array<number>(g.writers).fill(performance.now());
   const stalled = new Array<boolean>(g.writers).fill(false);
-
-  while (performance.now() < endAt && failures.length === 0) {
-    await sleep(MONITOR_MS);
-    const now = performance.now();
-    if (stutterUntil > 0 && now >= stutterUntil) {
-      Atomics.store(words, CTRL_PAUSE, 0);
-      Atomics.notify(words, CTRL_PAUSE);
-      stutterUntil = 0;
-      for (let w = 0; w < g.writers; w++) lastChange[w] = now;
-    } else if (stutterUntil === 0 && now >= nextStutter && now + config.stutterForMs < endAt) {
-      Atomics.store(words, CTRL_PAUSE, 1);
-      stutterUntil = now + config.stutterForMs;
-      nextStutter = now + config.stutterEveryMs;
-      stutters++;
-    }
-    if (stutterUntil === 0 && now >= nextKill) {
-      await killOne();
-      nextKill = performance.now() + config.killEveryMs;
-    }
-    if (stutterUntil === 0) {
+  const steered = await steer({
+    seconds: config.seconds,
+    monitorMs: MONITOR_MS,
+    signal: config.signal,
+    every: config.onProgress
+      ? [
+          {
+            periodMs: 1000,
+            run: (t) => config.onProgress?.(progressLine(words, g, rcu, t)),
+          },
+        ]
+      : [],
+    stutter:
+      config.stutterEveryMs > 0
+        ? {
+            firstAfterMs: config.stutterEveryMs,
+            nextAfterMs: () => config.stutterEveryMs,
+            lengthMs: () => config.stutterForMs,
+            minLeftMs: config.stutterForMs,
+            pause: () => Atomics.store(words, CTRL_PAUSE, 1),
+            resume() {
+              Atomics.store(words, CTRL_PAUSE, 0);
+              Atomics.notify(words, CTRL_PAUSE);
+              lastChange.fill(performance.now());
+            },
+          }
+        : undefined,
+    kill:
+      config.killEveryMs > 0
+        ? {
+            firstAfterMs: config.killEveryMs,
+            nextAfterMs: () => config.killEveryMs,
+            minLeftMs: 0,
+            atLeast: config.minKills,
+            kill: killOne,
+          }
+        : undefined,
+    tick(now, stuttering) {
+      if (stuttering) return;
       for (let w = 0; w < g.writers; w++) {
         const v = Atomics.load(words, writerBase(w) + W_VERSION);
         if (v !== lastVersion[w]) {
@@ -269,17 +295,13 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
           failures.push(`writer ${w} stalled: no record published for ${config.writerStallMs} ms`);
         }
       }
-    }
+    },
     // Stop early once a reader has seen a broken grace period: the verdict cannot change.
-    if (readersSawBreakage(words, g)) break;
-    if (config.onProgress && now >= nextProgress) {
-      nextProgress += 1000;
-      config.onProgress(progressLine(words, g, rcu, (now - t0) / 1000));
-    }
-  }
+    stopWhen: () => failures.length > 0 || readersSawBreakage(words, g),
+  });
 
   stopping = true;
-  const elapsedSeconds = (performance.now() - t0) / 1000;
+  const { elapsedSeconds, stutters, interrupted } = steered;
   Atomics.store(words, CTRL_PAUSE, 0);
   Atomics.store(words, CTRL_STOP, 1);
   Atomics.notify(words, CTRL_PAUSE);
@@ -288,7 +310,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     failures.push(`threads did not stop within 15 s: ${[...live.keys()].join(', ')}`);
     await Promise.all([...live.values()].map((w) => w.terminate()));
   }
-  return buildReport(config, words, g, rcu, failures, {
+  return buildReport(config, words, g, rcu, failures, interrupted, {
     kills,
     killsInSection,
     killsLeading,
@@ -310,8 +332,8 @@ function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
   );
 }
 
-function withoutProgress(config: TortureConfig): Omit<TortureConfig, 'onProgress'> {
-  const { onProgress: _, ...rest } = config;
+function withoutHooks(config: TortureConfig): Omit<TortureConfig, 'onProgress' | 'signal'> {
+  const { onProgress: _, signal: __, ...rest } = config;
   return rest;
 }
 
@@ -346,6 +368,7 @@ function buildReport(
   g: TortureGeometry,
   rcu: Rcu,
   failures: string[],
+  interrupted: string | undefined,
   run: Pick<
     TortureReport,
     'kills' | 'killsInSection' | 'killsLeading' | 'stutters' | 'writerStalls' | 'elapsedSeconds'
@@ -361,8 +384,13 @@ function buildReport(
     WAIT_METHODS.map((m, i) => [m, sumOver(words, writers, W_METHOD + i)]),
   ) as TortureReport['waitsByMethod'];
   const report: TortureReport = {
-    config: withoutProgress(config),
+    schemaVersion: TORTURE_REPORT_SCHEMA_VERSION,
+    environment: environment(),
+    config: withoutHooks(config),
     verdict: 'SUCCESS',
+    interrupted: interrupted
+      ? { signal: interrupted, atSeconds: Math.round(run.elapsedSeconds * 1000) / 1000 }
+      : null,
     failures: [...failures],
     readerPipe,
     readerBatch,
@@ -393,7 +421,7 @@ function buildReport(
   if (report.generationErrors > 0)
     f.push(`${report.generationErrors} records recycled or torn under a reader`);
   if (report.cookieErrors > 0) f.push(`${report.cookieErrors} grace-period cookie checks failed`);
-  if (report.reads === 0 || report.gracePeriods === 0 || report.writes === 0)
+  if ((report.reads === 0 || report.gracePeriods === 0 || report.writes === 0) && !interrupted)
     f.push('no progress: a run that reads or writes nothing proves nothing');
   report.verdict = f.length === 0 ? 'SUCCESS' : 'FAILURE';
   return report;
@@ -418,6 +446,12 @@ export function formatTortureReport(r: TortureReport): string {
       `rcu-stalls=${r.rcuStalls} gp-sleeps=${r.rcuSleeps}`,
   ];
   for (const f of r.failures) lines.push(`!!! ${f}`);
-  lines.push(`VERDICT: ${r.verdict}`);
+  if (r.interrupted)
+    lines.push(
+      `INTERRUPTED by ${r.interrupted.signal} after ${r.interrupted.atSeconds.toFixed(1)} s: a partial run (replay with --seed ${c.seed})`,
+    );
+  lines.push(
+    `VERDICT: ${r.verdict}${r.interrupted ? ` (interrupted by ${r.interrupted.signal}: a partial run)` : ''}`,
+  );
   return lines.join('\n');
 }

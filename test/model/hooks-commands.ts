@@ -4,11 +4,10 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import { Errno } from '../../src/core/ioasid/errno.js';
 import { IoasidError } from '../../src/core/ioasid/ioasid-space.js';
-import { AttachSpidCommand } from './attach-spid.js';
-import { DetachSpidCommand } from './detach-spid.js';
-import { FreeCommand } from './free.js';
-import { GetCommand } from './get.js';
+import { opNamed } from '../../stress/ops/index.js';
+import { OpCommand } from './commands.js';
 import {
   applyBaseEvents,
   expectHooksState,
@@ -21,8 +20,17 @@ import {
   snap,
   unitsHeld,
 } from './hooks-model.js';
-import { E, type Model, type Real } from './model.js';
-import { PutCommand } from './put.js';
+import type { ModelView, Real } from './model.js';
+
+type Model = ModelView;
+/** Negated errnos, as the commands expect them. */
+const E = {
+  ENOENT: -Errno.ENOENT,
+  EAGAIN: -Errno.EAGAIN,
+  EBUSY: -Errno.EBUSY,
+  EEXIST: -Errno.EEXIST,
+  EINVAL: -Errno.EINVAL,
+};
 
 type Cmd = fc.Command<HModel, HReal>;
 
@@ -57,18 +65,18 @@ export class LiveIdCommand implements Cmd {
     readonly spid: number,
   ) {}
   check(m: Readonly<HModel>): boolean {
-    return m.base.ids.size > 0;
+    return m.base.held.length > 0;
   }
   run(m: HModel, r: HReal): void {
-    const ids = [...m.base.ids.keys()].sort((a, b) => a - b);
+    const ids = m.base.held.map((h) => h.id).sort((a, b) => a - b);
     const id = ids[this.pick % ids.length]!;
-    const set = m.base.ids.get(id)!.set;
+    const set = m.base.heldId(id)!.set;
     const inner = {
-      get: () => new GetCommand(set, id),
-      free: () => new FreeCommand(set, id),
-      put: () => new PutCommand(null, id),
-      attach: () => new AttachSpidCommand(id, this.spid),
-      detach: () => new DetachSpidCommand(id),
+      get: () => new OpCommand(opNamed('get'), { set, id }),
+      free: () => new OpCommand(opNamed('free'), { set, id }),
+      put: () => new OpCommand(opNamed('put'), { set: null, id }),
+      attach: () => new OpCommand(opNamed('attachSpid'), { id, spid: this.spid }),
+      detach: () => new OpCommand(opNamed('detachSpid'), { id }),
     }[this.op]();
     new BaseCommand(inner).run(m, r);
   }
@@ -298,7 +306,7 @@ export class CustomAllocFaultCommand implements Cmd {
     const lo = Math.max(this.min, 1);
     const hi = Math.min(this.max, ID_MAX);
     const reaches = s !== undefined && !s.pending && s.count < s.quota && lo <= hi;
-    const live = [...m.base.ids.keys()].find((id) => id >= lo && id <= hi);
+    const live = m.base.held.map((h) => h.id).find((id) => id >= lo && id <= hi);
     // Out-of-range answers the provider does not hold (a held one would be a live id here).
     const below = p.allocated.has(lo - 1) ? 0 : lo - 1;
     let above = hi + 1;
@@ -356,9 +364,10 @@ export class NoMemberCommand implements Cmd {
   run(m: HModel, r: HReal): void {
     const set = [...m.base.sets.keys()][0] ?? 0;
     expect(r.other.alloc(set, 1, ID_MAX)).toBe(-19);
-    const ids = [...m.base.ids];
+    const ids = m.base.held;
     if (ids.length > 0) {
-      const [id, rec] = ids[this.pick % ids.length]!;
+      const rec = ids[this.pick % ids.length]!;
+      const id = rec.id;
       if (rec.refs === 1) {
         if (!rec.pending) expect(r.other.free(rec.set, id)).toBe(-19);
         expect(r.other.put(null, id)).toBe(-19);

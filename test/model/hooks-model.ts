@@ -6,7 +6,12 @@
  */
 import { expect } from 'vitest';
 import type { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
-import { ID_MAX, type MId, type Model, type MSet, newModel } from './model.js';
+import type { HeldId, KnownSet } from '../../stress/ops/view.js';
+import { ID_MAX, ModelView } from './model.js';
+
+type Model = ModelView;
+/** What the snapshot keeps of an id (a copy: the view changes its records in place). */
+type MId = Pick<HeldId, 'set' | 'refs' | 'pending' | 'spid' | 'data'>;
 
 /** Subscriber slots and queue depth of the model test's space: small, to reach -ENOSPC and overflow. */
 export const MAX_SUBS = 6;
@@ -85,12 +90,12 @@ export interface OpsObject {
 /** Names of the ops pool: two objects share group g0. */
 export const OPS_NAMES = ['g0', 'g0', 'g1', 'g2'];
 
-export function newHModel(): HModel {
+export function newHModel(space: IoasidSpace): HModel {
   const providers = new Map<string, Provider>();
   for (const n of new Set(OPS_NAMES))
     providers.set(n, { allocated: new Set(), override: null, freed: [] });
   return {
-    base: newModel(false),
+    base: new ModelView(false, space),
     subs: [],
     stale: [],
     nextSeq: 1,
@@ -138,14 +143,23 @@ export function makeOps(m: HModel): OpsObject[] {
 /** A snapshot of the base model's ids and sets, for deriving events. */
 export interface BaseSnap {
   ids: Map<number, MId>;
-  sets: Map<number, MSet>;
+  /** The view's record of each id (a new object per allocation: a new incarnation). */
+  objs: Map<number, HeldId>;
+  sets: Map<number, KnownSet>;
+}
+
+/** The live ids of the base model, by id. */
+export function liveIds(b: Model): Map<number, MId> {
+  return new Map(
+    b.held.map((h) => [
+      h.id,
+      { set: h.set, refs: h.refs, pending: h.pending, spid: h.spid, data: h.data },
+    ]),
+  );
 }
 
 export function snap(b: Model): BaseSnap {
-  return {
-    ids: new Map([...b.ids].map(([id, r]) => [id, { ...r }])),
-    sets: new Map(b.sets),
-  };
+  return { ids: liveIds(b), objs: new Map(b.held.map((h) => [h.id, h])), sets: new Map(b.sets) };
 }
 
 /** Chain order: priority descending, then registration order. */
@@ -193,17 +207,18 @@ function emit(m: HModel, e: Omit<Ev, 'seq'>): void {
 }
 
 /**
- * The events a base command raised, from the state before and after it: ALLOC for a new id,
- * FREE for an id that became free-pending, BIND/UNBIND for a SPID change; in id order (the
- * order freeAllInSet frees in). New sets get an incarnation first (their MM subscribers
+ * The events a base command raised, from the state before and after it: ALLOC for a new id
+ * (or a new incarnation of one), FREE for an id that became free-pending, BIND/UNBIND for a
+ * SPID change; frees before allocs, each in id order. New sets get an incarnation first (their MM subscribers
  * attach), dead ones lose it.
  */
 export function applyBaseEvents(m: HModel, before: BaseSnap): void {
   const b = m.base;
   for (const [set, s] of b.sets) if (before.sets.get(set) !== s) m.inc.set(set, m.nextInc++);
   const evs: Array<Omit<Ev, 'seq'>> = [];
-  for (const [id, a] of b.ids) {
-    const p = before.ids.get(id);
+  for (const [id, a] of liveIds(b)) {
+    // Reclaimed and allocated again within the command (reallocUnderReader): a new ALLOC.
+    const p = before.objs.get(id) === b.heldId(id) ? before.ids.get(id) : undefined;
     const base = { id, set: a.set, data: a.data };
     if (!p) {
       evs.push({ event: 1, ...base, spid: INVALID });
@@ -215,7 +230,9 @@ export function applyBaseEvents(m: HModel, before: BaseSnap): void {
       else evs.push({ event: 4, ...base, spid: p.spid! });
     }
   }
-  evs.sort((x, y) => x.id - y.id);
+  // Frees before allocs (reallocUnderReader frees, then allocates the replacement), each in
+  // id order (freeAllInSet's order).
+  evs.sort((x, y) => Number(x.event === 1) - Number(y.event === 1) || x.id - y.id);
   for (const e of evs) emit(m, e);
   for (const set of [...m.inc.keys()]) if (!b.sets.has(set)) m.inc.delete(set);
 }
@@ -270,7 +287,7 @@ export function expectHooksState(m: HModel, r: HReal): void {
     );
   expect(r.space.activeAllocator()).toBe(m.active);
   if (m.active !== 'default') {
-    const live = [...m.base.ids.keys()].sort((a, b) => a - b);
+    const live = m.base.held.map((h) => h.id).sort((a, b) => a - b);
     const held = [...m.providers.get(m.active)!.allocated].sort((a, b) => a - b);
     expect(held, 'ids the active provider holds = live ids').toEqual(live);
   }

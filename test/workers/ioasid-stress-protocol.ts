@@ -4,6 +4,8 @@
  * can import it without running the worker.
  */
 import type { IoasidHandle } from '../../src/core/ioasid/ioasid-space.js';
+import type { CpuGeometry } from '../../src/workers/run-layout.js';
+import type { CheckGeometry } from '../../stress/check/check-layout.js';
 
 /** workerData of one stress worker. */
 export interface StressWorkerData {
@@ -11,14 +13,18 @@ export interface StressWorkerData {
   worker: number;
   seed: number;
   ops: number;
-  /** Sets this worker allocates from. */
+  /** Sets this worker allocates from (the harness stored their quotas in the check buffer). */
   sets: number[];
-  /** Quota of each set in `sets` (same order). */
-  quotas: number[];
-  /** Int32 words: [0] clock, [1..] owner per id, then holders per set id. */
-  shared: SharedArrayBuffer;
-  maxId: number;
-  maxSets: number;
+  /** Weight of each stress op (STRESS_OPS order). */
+  mix: number[];
+  /** The shadow oracle and the violations (stress/check/check-layout.ts). */
+  check: SharedArrayBuffer;
+  checkGeometry: CheckGeometry;
+  /** The workers' log rings (written, not read). */
+  run: SharedArrayBuffer;
+  runGeometry: CpuGeometry;
+  /** One word: the clock of the event logs. */
+  clock: SharedArrayBuffer;
   /** Most ids held at once. */
   maxHold: number;
 }
@@ -30,7 +36,7 @@ export const EV_FREE = 2;
 /** What a worker posts back when done. */
 export interface StressResult {
   worker: number;
-  violations: string[];
   log: Int32Array;
+  /** Results per op: `alloc`, and `alloc-28` for each errno. */
   counts: Record<string, number>;
 }

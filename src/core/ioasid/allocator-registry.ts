@@ -41,6 +41,9 @@
  *   | X tracked, not published (TRACKED)   | the engine rolls the alloc back; defer free(X)    |
  *   | member.free(X) (CU_IN_FREE)          | the free may not have happened: defer free(X)     |
  *   | a deferred free(X) (holding X's bit) | release X's bit, defer free(X) again              |
+ *   Recovery takes no lock (thread-recovery.ts, order-free rule): the dead thread's members
+ *   leave by Atomics.sub on G_MEMBERS, a registry lock it held is force-released, and the
+ *   next holder of that lock sweeps (REG_SWEEP: a group left memberless and idless goes).
  *   Deferred frees wait in the DEFER table (each keeps its G_LIVE unit, so the group cannot
  *   leave) until a thread with a member of the active group runs a custom path; it claims X's
  *   bit while it calls free(X), so X cannot become live here meanwhile, and skips the call if X
@@ -88,6 +91,7 @@ import {
   HSTAT_ABANDONED_WORD,
   HSTAT_DEFERRED_FREES_WORD,
   REG_LOCK_WORD,
+  REG_SWEEP_WORD,
 } from './hooks-layout.js';
 import { lockAcquire, lockForceRelease, lockRelease } from './space-lock.js';
 
@@ -161,7 +165,7 @@ export class AllocatorRegistry {
   register(ops: AllocatorOps): number {
     const { hk } = this.#env;
     if (this.#members.has(ops)) return -Errno.EEXIST;
-    lockAcquire(hk, REG_LOCK_WORD, this.#env.tag);
+    this.#lock();
     const v = this.#registerLocked(ops);
     lockRelease(hk, REG_LOCK_WORD);
     return v;
@@ -222,7 +226,7 @@ export class AllocatorRegistry {
     const gw = groupWord(hg, m.slot);
     if (Atomics.load(hk, gw + G_MEMBERS) === 1 && Atomics.load(hk, ACTIVE_WORD) !== 0)
       this.#processDeferred(ops);
-    lockAcquire(hk, REG_LOCK_WORD, this.#env.tag);
+    this.#lock();
     if (Atomics.load(hk, gw + G_MEMBERS) === 1) {
       // Last member: the group goes only if it has no ids (one CAS against the reservations).
       if (Atomics.compareExchange(hk, gw + G_LIVE, 0, G_DEAD) !== 0) {
@@ -315,7 +319,7 @@ export class AllocatorRegistry {
     let a = Atomics.load(hk, ACTIVE_WORD);
     if (a === 0) {
       if ((Atomics.load(hk, HOOKS_WORD) & HOOKS_CUSTOM) === 0) return DEFAULT_CHOICE;
-      lockAcquire(hk, REG_LOCK_WORD, this.#env.tag);
+      this.#lock();
       a = Atomics.load(hk, ACTIVE_WORD);
       lockRelease(hk, REG_LOCK_WORD);
       if (a === 0) return DEFAULT_CHOICE;
@@ -575,76 +579,120 @@ export class AllocatorRegistry {
   recover(dts: number, deadTag: number, published: boolean): number {
     const { hk, hg, i32, bitmapBase } = this.#env;
     let n = 0;
+    // A registry lock it held: free it (its critical section leaves what the sweep repairs).
+    if (lockForceRelease(hk, REG_LOCK_WORD, deadTag)) {
+      Atomics.store(hk, REG_SWEEP_WORD, 1);
+      n++;
+    }
     const op = Atomics.load(hk, dts + HK_CU_OP);
-    const slot = Atomics.load(hk, dts + HK_CU_GROUP);
     const id = Atomics.load(hk, dts + HK_CU_ID);
-    const gw = groupWord(hg, slot);
+    const gw = groupWord(hg, Atomics.load(hk, dts + HK_CU_GROUP));
+    // Each step, then the dead thread's HK_CU_OP right after it (resumable: module notes).
     switch (op) {
       case CU_IN_ALLOC:
         Atomics.sub(hk, gw + G_LIVE, 1);
+        hk[dts + HK_CU_OP] = CU_NONE;
         Atomics.add(hk, HSTAT_ABANDONED_WORD, 1);
         break;
       case CU_LIVE_OWED:
         Atomics.sub(hk, gw + G_LIVE, 1);
+        hk[dts + HK_CU_OP] = CU_NONE;
         break;
       case CU_TRACKED:
-        if (!published) this.#defer(id, gw);
+        if (!published) this.#defer(dts, id, gw);
+        else hk[dts + HK_CU_OP] = CU_NONE;
         break;
       case CU_IN_DEFERRED_FREE:
         Atomics.and(i32, bitmapBase + (id >>> 5), ~(1 << (id & 31)));
-        this.#defer(id, gw);
+        hk[dts + HK_CU_OP] = CU_IN_FREE;
+        this.#defer(dts, id, gw);
         break;
       case CU_HOLDS_ID:
       case CU_IN_FREE:
-        this.#defer(id, gw);
+        this.#defer(dts, id, gw);
         break;
       default:
         break;
     }
     if (op !== CU_NONE) n++;
-    Atomics.store(hk, dts + HK_CU_OP, CU_NONE);
-    n += this.#takeMembers(dts, deadTag);
+    // Its members leave their groups. Without the registry lock (recovery waits for nothing):
+    // a group this leaves memberless and idless goes at the next sweep.
+    for (let g = 0; g < hg.maxGroups; g++) {
+      const c = Atomics.load(hk, dts + HK_MEMBERS + g);
+      if (c === 0) continue;
+      Atomics.sub(hk, groupWord(hg, g) + G_MEMBERS, c);
+      hk[dts + HK_MEMBERS + g] = 0; // kill point rule: right after the sub
+      Atomics.store(hk, REG_SWEEP_WORD, 1);
+      n += c;
+    }
+    // Sweep now if the registry lock is free (a try: never wait).
+    if (
+      Atomics.load(hk, REG_SWEEP_WORD) !== 0 &&
+      Atomics.compareExchange(hk, REG_LOCK_WORD, 0, this.#env.tag) === 0
+    ) {
+      this.#sweepLocked();
+      lockRelease(hk, REG_LOCK_WORD);
+    }
     return n;
   }
 
-  /** Owe the provider a free of `id` (keeping its G_LIVE unit), or give up if DEFER is full. */
-  #defer(id: number, gw: number): void {
+  /**
+   * Owe the provider a free of `id` (keeping its G_LIVE unit) in the DEFER table, or give the
+   * unit back and count it abandoned if the table is full; then clear the dead slot `dts`'s
+   * intent right after (kill point rule). The hint is raised first: a recoverer killed before
+   * the CAS leaves it high (a few wasted scans), never low (a deferred id never freed).
+   */
+  #defer(dts: number, id: number, gw: number): void {
     const { hk, hg } = this.#env;
+    Atomics.add(hk, DEFER_COUNT_WORD, 1);
     for (let k = 0; k < hg.maxThreads; k++) {
       if (Atomics.compareExchange(hk, hg.deferBase + k, 0, id) === 0) {
-        Atomics.add(hk, DEFER_COUNT_WORD, 1);
+        hk[dts + HK_CU_OP] = CU_NONE;
         return;
       }
     }
     Atomics.sub(hk, gw + G_LIVE, 1);
+    hk[dts + HK_CU_OP] = CU_NONE;
     Atomics.add(hk, HSTAT_ABANDONED_WORD, 1);
   }
 
-  /** Take dead slot `dts`'s members out of their groups, under the registry lock. */
-  #takeMembers(dts: number, deadTag: number): number {
+  /**
+   * Repair what members leaving without the registry lock (recovery) or a dead holder of it
+   * left: a group with no member and no ids goes (the first remaining one, or the default
+   * allocator, becomes active); HOOKS bit 0 matches "a group is active".
+   *
+   * Context: the caller holds the registry lock; never blocks.
+   */
+  #sweepLocked(): void {
     const { hk, hg } = this.#env;
-    if (deadTag !== 0) lockForceRelease(hk, REG_LOCK_WORD, deadTag);
-    let n = 0;
-    lockAcquire(hk, REG_LOCK_WORD, this.#env.tag);
-    for (let g = 0; g < hg.maxGroups; g++) {
-      const c = Atomics.load(hk, dts + HK_MEMBERS + g);
-      if (c === 0) continue;
-      const gw = groupWord(hg, g);
-      Atomics.sub(hk, gw + G_MEMBERS, c);
-      Atomics.store(hk, dts + HK_MEMBERS + g, 0);
-      n += c;
-    }
-    // Groups left with no member and no ids go (also one a dead registration left empty).
+    if (Atomics.exchange(hk, REG_SWEEP_WORD, 0) === 0) return;
     for (let g = 0; g < hg.maxGroups; g++) {
       const gw = groupWord(hg, g);
       if (Atomics.load(hk, gw + G_MEMBERS) > 0) continue;
       if (Atomics.compareExchange(hk, gw + G_LIVE, 0, G_DEAD) === 0) this.#groupGoneLocked(g);
     }
-    // HOOKS bit 0 says "some group is registered" (a dead first registration may have left
-    // it set after failing).
     if (Atomics.load(hk, ACTIVE_WORD) === 0) Atomics.and(hk, HOOKS_WORD, ~HOOKS_CUSTOM);
+  }
+
+  /** Take the registry lock, sweeping first if a recovery asked for it. */
+  #lock(): void {
+    lockAcquire(this.#env.hk, REG_LOCK_WORD, this.#env.tag);
+    this.#sweepLocked();
+  }
+
+  /** This attachment's members leave their groups, under the registry lock (detach). */
+  #takeMembers(dts: number): void {
+    const { hk, hg } = this.#env;
+    this.#lock();
+    for (let g = 0; g < hg.maxGroups; g++) {
+      const c = Atomics.load(hk, dts + HK_MEMBERS + g);
+      if (c === 0) continue;
+      Atomics.sub(hk, groupWord(hg, g) + G_MEMBERS, c);
+      hk[dts + HK_MEMBERS + g] = 0; // kill point rule
+    }
+    Atomics.store(hk, REG_SWEEP_WORD, 1);
+    this.#sweepLocked();
     lockRelease(hk, REG_LOCK_WORD);
-    return n;
   }
 
   /**
@@ -655,19 +703,8 @@ export class AllocatorRegistry {
    */
   leaveAll(): void {
     if (this.#members.size === 0) return;
-    this.#takeMembers(this.#env.hts, 0);
+    this.#takeMembers(this.#env.hts);
     this.#members.clear();
-  }
-
-  /**
-   * Free deferred ids now if this thread has a member of the active group (recovery calls it
-   * after settling a dead thread).
-   *
-   * Context: any attached thread outside a read-side section; may call a member's `free`.
-   */
-  helpDeferred(): void {
-    const c = this.choose();
-    if (c?.ops !== undefined) this.#processDeferred(c.ops);
   }
 }
 

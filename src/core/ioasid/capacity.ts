@@ -7,7 +7,10 @@
  *
  * Developer notes: reservations take units out of AVAILABLE by a CAS loop that never lets
  * it go negative (reserve-then-commit; no check-then-act). Returning units is a plain
- * `Atomics.add`: the caller owns what it returns. Rejected: a lock around the counters
+ * `Atomics.add`: the caller owns what it returns, and ownership is always recorded: a set's
+ * quota in its slot, units a destroyed set owes in the destroyer's TS_CAP, units reserved
+ * outside sets in the reserving thread's TS_RESERVED (so they cannot be returned twice, and a
+ * dead thread's come back through its recovery). Rejected: a lock around the counters
  * (setAlloc already holds the set lock, but reserveCapacity callers need not).
  *
  * @internal
@@ -18,10 +21,10 @@ import {
   SPACE_CAPACITY_WORD,
   SPACE_INSTALLED_WORD,
   TS_AUX,
+  TS_INSTALL_SWUNG,
   TS_OP,
-  TS_OP_INSTALL,
   TS_OP_NONE,
-  TS_PHASE_1,
+  TS_RESERVED,
 } from './space-layout.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
@@ -65,22 +68,43 @@ export function capacityReturn(i32: I32, n: number): void {
 }
 
 /**
- * Give back `n` units reserved earlier by `capacityReserve` (the kernel trusts the caller).
+ * `reserveCapacity`: take `n` units (0 = all available) for the calling thread, which holds
+ * them in its slot (TS_RESERVED) until it cancels them, detaches, or dies (its recovery
+ * returns them): capacity reserved outside any set belongs to the thread that reserved it.
  *
- * CAS loop as in capacityReserve.
+ * @param ts - the caller's thread slot base word
  *
- * Context: any thread; never blocks.
- * @returns the new AVAILABLE; -EINVAL when `n` + AVAILABLE would exceed CAPACITY. On error
+ * Context: any thread; never blocks. Kill point rule: the units are recorded with no call
+ * after capacityReserve's CAS (its last step).
+ * @returns the number of units reserved (> 0); -ENOSPC as capacityReserve. On error nothing
+ * changes.
+ */
+export function capacityReserveHeld(i32: I32, ts: number, n: number): number {
+  const v = capacityReserve(i32, n);
+  if (v > 0) i32[ts + TS_RESERVED]! += v; // plain: the caller's own word
+  return v;
+}
+
+/**
+ * `cancelCapacity`: give back `n` of the units the calling thread holds (capacityReserveHeld).
+ * Units a set holds, or another thread, are not the caller's to give: the kernel trusts its
+ * caller here; we do not, since a set's quota cancelled and then returned again by the set's
+ * destruction would raise AVAILABLE above CAPACITY for good.
+ *
+ * @param ts - the caller's thread slot base word
+ *
+ * Context: any thread; never blocks. Kill point rule: the units leave TS_RESERVED with no
+ * call after the Atomics.add.
+ * @returns the new AVAILABLE; -EINVAL when `n` exceeds what this thread holds. On error
  * nothing changes.
  */
-export function capacityCancel(i32: I32, n: number): number {
-  for (;;) {
-    const avail = Atomics.load(i32, SPACE_AVAILABLE_WORD);
-    if (n + avail > Atomics.load(i32, SPACE_CAPACITY_WORD)) return -Errno.EINVAL;
-    if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, avail, avail + n) === avail) {
-      return avail + n;
-    }
-  }
+export function capacityCancelHeld(i32: I32, ts: number, n: number): number {
+  const held = i32[ts + TS_RESERVED]!;
+  if (n > held) return -Errno.EINVAL;
+  // Pairs with the CAS loops of capacityReserve; the units are ours, so no check is needed.
+  const avail = Atomics.add(i32, SPACE_AVAILABLE_WORD, n) + n;
+  i32[ts + TS_RESERVED] = held - n;
+  return avail;
 }
 
 /**
@@ -103,7 +127,7 @@ export function capacityInstallLocked(i32: I32, total: number, ts: number): numb
   // reservation either happened before (we fail) or sees the new total.
   if (Atomics.compareExchange(i32, SPACE_AVAILABLE_WORD, cap, total) !== cap) return -Errno.EBUSY;
   i32[ts + TS_AUX] = total;
-  i32[ts + TS_OP] = TS_OP_INSTALL | TS_PHASE_1;
+  i32[ts + TS_OP] = TS_INSTALL_SWUNG;
   capacityFinishInstall(i32, total);
   i32[ts + TS_OP] = TS_OP_NONE;
   return 0;

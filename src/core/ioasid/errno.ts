@@ -1,8 +1,10 @@
 /**
  * Kernel errno numbers returned (negated) by the IOASID API.
  *
- * Every runtime failure of an `IoasidSpace` method is reported as `-Errno.X` and leaves the
- * shared state unchanged; misuse of the TypeScript API itself throws `IoasidError` instead.
+ * Every runtime failure of an `IoasidSpace` method is reported as `-Errno.X` and leaves ids,
+ * sets, references and capacity unchanged, with the exceptions listed in ioasid-space.ts
+ * ("What a failure changes": setFree's -EBUSY marks the set free-pending; failure counters);
+ * misuse of the TypeScript API itself throws `IoasidError` instead.
  * The numbering is the Linux one, so a log line can be read against kernel sources.
  *
  * Developer notes: this module is a leaf (no imports) so every other module can use it.

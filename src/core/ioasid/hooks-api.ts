@@ -28,11 +28,12 @@ import {
   HOOKS_MAGIC_WORD,
   HOOKS_MAX_GROUPS_WORD,
   HOOKS_MAX_SETS_WORD,
+  HOOKS_MAX_SUBS,
   HOOKS_MAX_SUBS_WORD,
   HOOKS_MAX_THREADS_WORD,
   HOOKS_QUEUE_DEPTH_WORD,
+  HOOKS_TAG_WORD,
   HOOKS_VERSION_WORD,
-  type HooksGeometry,
   hooksGeometry,
   hooksHeaderGeometry,
   LOG_HEAD_WORD,
@@ -96,6 +97,7 @@ export const NOTIFY_QUEUE_DEPTH_MAX = 65536;
  * @param maxThreads - the space's thread slots
  * @param maxSets - the space's set slots
  * @param fault - HOOKS_FAULT_* (0 in every real system)
+ * @param tag - the space's tag (its header's rcuTag): ties this buffer to its space
  *
  * Context: create() only, before the buffer is shared (its handle crosses threads later).
  * @returns the buffer
@@ -106,6 +108,7 @@ export function hooksBufferCreate(
   maxThreads: number,
   maxSets: number,
   fault: number,
+  tag: number,
 ): SharedArrayBuffer {
   const hg = hooksGeometry(maxSubs, depth, maxThreads, maxSets);
   const buffer = new SharedArrayBuffer(hg.totalWords * WORD_BYTES);
@@ -118,6 +121,7 @@ export function hooksBufferCreate(
   Atomics.store(hk, HOOKS_MAX_SETS_WORD, maxSets);
   Atomics.store(hk, HOOKS_FAULT_WORD, fault);
   Atomics.store(hk, HOOKS_MAX_GROUPS_WORD, hg.maxGroups);
+  Atomics.store(hk, HOOKS_TAG_WORD, tag);
   // Seqs start at 1; nothing is distributed yet; no receiver handled in entry DIST.
   Atomics.store(hk, LOG_HEAD_WORD, 1);
   Atomics.store(hk, DIST_WORD, 1);
@@ -134,16 +138,18 @@ export function hooksBufferCreate(
  * @param buffer - `handle.hooks`
  * @param maxThreads - the space's thread slots (from its header)
  * @param maxSets - the space's set slots
+ * @param tag - the space's tag (its header's rcuTag)
  *
- * Context: attach(); any thread.
- * @returns its view and geometry
+ * Context: attach(); any thread; reads only.
+ * @returns the buffer
  * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION
  */
 export function hooksBufferCheck(
   buffer: unknown,
   maxThreads: number,
   maxSets: number,
-): { hk: Int32Array<SharedArrayBuffer>; hg: HooksGeometry } {
+  tag: number,
+): SharedArrayBuffer {
   if (!(buffer instanceof SharedArrayBuffer))
     throw ioasidErrors.badHandle('hooks is not a SharedArrayBuffer');
   const hk = new Int32Array(buffer);
@@ -152,8 +158,21 @@ export function hooksBufferCheck(
   const version = Atomics.load(hk, HOOKS_VERSION_WORD);
   if (version !== HOOKS_LAYOUT_VERSION)
     throw ioasidErrors.layoutVersion(version, HOOKS_LAYOUT_VERSION);
+  const subs = Atomics.load(hk, HOOKS_MAX_SUBS_WORD);
+  const depth = Atomics.load(hk, HOOKS_QUEUE_DEPTH_WORD);
+  // Checked before the geometry is computed from them (create's limits).
+  if (
+    !(subs >= 0 && subs <= HOOKS_MAX_SUBS) ||
+    !(depth >= 1 && depth <= NOTIFY_QUEUE_DEPTH_MAX && (depth & (depth - 1)) === 0)
+  )
+    throw ioasidErrors.badHandle('hooks header holds values create() never writes');
   const hg = hooksHeaderGeometry(hk);
-  if (hg.totalWords !== hk.length || hg.maxThreads !== maxThreads || hg.maxSets !== maxSets)
-    throw ioasidErrors.badHandle('hooks buffer does not match its space');
-  return { hk, hg };
+  if (
+    hg.totalWords !== hk.length ||
+    hg.maxThreads !== maxThreads ||
+    hg.maxSets !== maxSets ||
+    Atomics.load(hk, HOOKS_TAG_WORD) !== tag
+  )
+    throw ioasidErrors.badHandle('its hooks buffer is not the one this space was created with');
+  return buffer;
 }

@@ -15,7 +15,8 @@
  * region        word index          words              writer(s)                reader(s)         access
  * header        0                   16                 create() only            attach(), all     immutable after publish
  *   MAGIC 0 'HOOK', VERSION 1, MAX_SUBS 2, QUEUE_DEPTH 3 (power of two), LOG_SIZE 4 (power of two),
- *   MAX_THREADS 5, MAX_SETS 6, FAULT 7 (0 none, 1 notify-no-gating), MAX_GROUPS 8
+ *   MAX_THREADS 5, MAX_SETS 6, FAULT 7 (0 none, 1 notify-no-gating), MAX_GROUPS 8, TAG 9 (the
+ *   space's rcuTag: a handle cannot pair a space with another space's hooks)
  * hooks         16                  16 (one line)
  *   HOOKS       16                                     chains (DLOCK): bits 1..   alloc, free, put   CAS loop / Atomics.or, and;
  *                                                      = registered subscribers; (one load each)    bit 0 = a custom allocator
@@ -33,6 +34,9 @@
  *   DIST_GATE   53, DIST_OP 54                                                                    entry DIST got (see below)
  *   REG_ORDER   55                                     chains (DLOCK)           chains            L/S: registration counter
  *   ORDER_COUNT 56                                     chains (DLOCK)           DLOCK holder      L/S: length of ORDER
+ *   HOUSEKEEPING 57                                    recovery (store 1)       DLOCK holder      exchange 0: membership work
+ *                                                                                                 a dead thread left (S_DOOMED
+ *                                                                                                 slots, ATTACH_OWED entries)
  * registry      64                  16 (one line)
  *   REG_LOCK    64                                     registry                 registry          futex mutex
  *   ACTIVE      65                                     registry (REG lock)      alloc, free, put  L/S: 0 default, else
@@ -47,6 +51,9 @@
  *   G_NAME      +5 .. +20                              registry (REG lock)      activeAllocator   L/S; 2 UTF-16 units a word
  * defer         groupsBase + 32*G   maxThreads         recovery (CAS 0 -> id)   custom paths      CAS: ids owed a provider
  *                                   (line-rounded)                              (CAS id -> 0)     free(), 0 = empty
+ * attach owed   deferBase + ...     2 * maxThreads     recovery (CAS 0 -> tok+1 DLOCK holder      CAS: [token + 1, from] of
+ *                                   (line-rounded)     then store from)         (store 0)         an MM attach a dead setAlloc
+ *                                                                                                 owed, 0 = empty
  * threads       deferBase + ...     32 * maxThreads    see HK_* below; slot k belongs to the thread whose Rcu reader
  *                                                      slot is k (as the space's thread slots); two lines each
  * set chains    threadsBase + ...   maxSets            chains (DLOCK)           emitters          L/S: subscribers attached
@@ -89,6 +96,8 @@ export const HOOKS_MAX_THREADS_WORD = 5;
 export const HOOKS_MAX_SETS_WORD = 6;
 export const HOOKS_FAULT_WORD = 7;
 export const HOOKS_MAX_GROUPS_WORD = 8;
+/** The space's tag (its header's rcuTag): attach() refuses a hooks buffer of another space. */
+export const HOOKS_TAG_WORD = 9;
 /** Values of HOOKS_FAULT_WORD (fault injection for the tests that prove checkers can fail). */
 export const HOOKS_FAULT_NONE = 0;
 /** Readers ignore the gate: a subscriber may read an event before those ahead of it. */
@@ -115,6 +124,8 @@ export const DIST_OP_WORD = 54;
 export const REG_ORDER_WORD = 55;
 /** Registered subscribers in chain order (the ORDER region's length); under DLOCK. */
 export const ORDER_COUNT_WORD = 56;
+/** Membership work a dead thread left for the next DLOCK holder (any non-zero: look). */
+export const HOUSEKEEPING_WORD = 57;
 /** DIST_OP values: what the DLOCK holder is doing. */
 export const DOP_NONE = 0;
 export const DOP_DISTRIBUTE = 1;
@@ -125,6 +136,9 @@ export const REG_LOCK_WORD = 64;
 export const ACTIVE_WORD = 65;
 export const GROUP_ORDER_WORD = 66;
 export const DEFER_COUNT_WORD = 67;
+/** Set when the registry may hold a memberless, idless group or a stale HOOKS bit 0 (a dead
+ * thread's members were taken away without the registry lock): the next holder sweeps. */
+export const REG_SWEEP_WORD = 68;
 /** ACTIVE encoding: group slot + 1 in the low 8 bits, the group's generation above. */
 export const ACTIVE_SLOT_MASK = 0xff;
 export const ACTIVE_GEN_SHIFT = 8;
@@ -232,6 +246,8 @@ export const S_LOST = 10;
 /** Doorbell: bumped at each delivery, loss and unregistration; readers wait on it. */
 export const S_BELL = 11;
 export const S_WAITERS = 12;
+/** Set by recovery: a registration that never returned; the next DLOCK holder unregisters it. */
+export const S_DOOMED = 13;
 /** Queue read index (monotonic); consumers advance it by CAS. */
 export const S_HEAD = LINE_WORDS;
 /** Seq of the last event read (serial order); gated subscribers compare against it. */
@@ -281,6 +297,7 @@ export interface HooksGeometry {
   readonly maxGroups: number;
   readonly groupsBase: number;
   readonly deferBase: number;
+  readonly attachBase: number;
   readonly threadsBase: number;
   readonly chainsBase: number;
   readonly lostBase: number;
@@ -321,7 +338,8 @@ export function hooksGeometry(
   const maxGroups = HOOKS_MAX_GROUPS;
   const groupsBase = HOOKS_GROUPS_WORD;
   const deferBase = groupsBase + maxGroups * HOOKS_GROUP_WORDS;
-  const threadsBase = deferBase + lineUp(maxThreads);
+  const attachBase = deferBase + lineUp(maxThreads);
+  const threadsBase = attachBase + lineUp(2 * maxThreads);
   const chainsBase = threadsBase + maxThreads * HOOKS_TS_WORDS;
   const lostBase = chainsBase + lineUp(maxSets);
   const subsBase = lostBase + lineUp(maxSets);
@@ -337,6 +355,7 @@ export function hooksGeometry(
     maxGroups,
     groupsBase,
     deferBase,
+    attachBase,
     threadsBase,
     chainsBase,
     lostBase,

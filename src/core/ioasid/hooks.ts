@@ -6,21 +6,25 @@
  * thread slot and lock tag).
  *
  * Developer notes.
- * - Zero cost when unused: the engine loads HOOKS once per alloc, free and put, and comes
- *   here only when it is non-zero (a subscriber exists, or a custom group is registered).
+ * - Zero cost when unused: the engine loads HOOKS in alloc (free and find load nothing new:
+ *   a custom id's KEY and free hint carry REC_KEY_CUSTOM) and comes here only when it is
+ *   non-zero (a subscriber exists, or a custom group is registered).
  * - Lock order: set lock, then DLOCK (setAlloc, registerNotifierMm); the registry lock is
  *   never held with another. The DLOCK holder never waits for a grace period or a set lock.
- * - `recoverSlot` is what `releaseThread` (and an attach that inherits a dead thread's slot)
- *   does for the hooks, before the engine recovers the thread's slot (it needs the engine's
- *   intent word to know whether a half-done alloc published):
- *   1. a DLOCK the dead thread held is taken over and the membership change it was making is
- *      finished (a registration that never returned is undone, an MM attach redone, chains
- *      rebuilt); an entry it was distributing is resumed at the next receiver by whoever
- *      distributes next (DIST_* say how far it got; recoverSlotAfter distributes);
- *   2. an event it had claimed in the log is committed from its thread slot (voided for an
- *      ALLOC whose publish did not happen), so the log does not stall on it;
- *   3. its custom allocator intent and members are settled (allocator-registry.ts table).
- *   Subscribers belong to no thread and are left alone. Nothing waits for the dead thread.
+ * - `recoverSlot` is the hooks' step of a dead thread's recovery (thread-recovery.ts
+ *   recoverShare), run before the engine continues the thread's intent (it needs that intent
+ *   to know whether a half-done alloc published). It keeps the engine's order-free rule: it
+ *   waits for nothing and takes no lock, and records each step in the dead thread's words.
+ *   1. a DLOCK the dead thread held is taken over (CAS) and the membership change it was
+ *      making finished (a registration that never returned is undone, an MM attach redone,
+ *      chains rebuilt); a change it was making without the lock is left to the next DLOCK
+ *      holder (S_DOOMED, ATTACH_OWED, HOUSEKEEPING); an entry it was distributing is resumed
+ *      at the next receiver by whoever distributes next (DIST_* say how far it got);
+ *   2. an event it owed or had claimed is emitted from its thread slot (voided for an ALLOC
+ *      whose publish did not happen), so the log does not stall on it;
+ *   3. its custom allocator intent and members are settled (allocator-registry.ts table);
+ *   4. the log is distributed if no one else is at it (a try-lock).
+ *   Subscribers belong to no thread and are left alone.
  *
  * @internal
  */
@@ -48,6 +52,7 @@ import {
   HOOKS_FAULT_WORD,
   HOOKS_SUB_ONE,
   HOOKS_WORD,
+  HOUSEKEEPING_WORD,
   type HooksGeometry,
   hooksThreadWord,
   LOG_HEAD_WORD,
@@ -55,6 +60,7 @@ import {
   REG_NONE,
   REG_REGISTERING,
   REG_SET_CREATE,
+  S_DOOMED,
   S_ID,
   SUB_SLOT_MASK,
   SUBK_GLOBAL,
@@ -65,6 +71,7 @@ import {
 import {
   type ChainsEnv,
   chainsRebuildLocked,
+  housekeepingLocked,
   mmAttachLocked,
   subFreeSlotLocked,
   subIsRegistered,
@@ -84,15 +91,8 @@ import {
   tryDistribute,
   wakeAllReaders,
 } from './notifier-queues.js';
-import { setWord } from './sets.js';
-import {
-  SET_COUNT,
-  SET_COUNT_MASK,
-  SET_DEAD,
-  SET_GEN_MASK,
-  SET_GEN_SHIFT,
-  type SpaceGeometry,
-} from './space-layout.js';
+import { SET_TYPE_MM, setCountOf, setInfo, setWord } from './sets.js';
+import { SET_COUNT, SET_DEAD, SET_QUOTA, SET_SEQ, type SpaceGeometry } from './space-layout.js';
 import { lockAcquire, lockRelease, lockTakeOver } from './space-lock.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
@@ -132,28 +132,29 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
 
   /** Does any set hold a quota unit? (The default allocator has ids, or is allocating one.) */
   #unitsHeld(): boolean {
-    for (let set = 0; set < this.#g.maxSets; set++) {
-      const w = Atomics.load(this.#i32, setWord(this.#g, set) + SET_COUNT);
-      if ((w & SET_DEAD) === 0 && (w & SET_COUNT_MASK) !== 0) return true;
-    }
+    for (let set = 0; set < this.#g.maxSets; set++) if (this.#setUnits(set) > 0) return true;
     return false;
   }
 
   /**
-   * The live generation of `set`, or -1 when it is dead. Stable while the caller holds a quota
-   * unit of the set (or a live record of it).
+   * The live incarnation of `set` (its SEQ word, bumped by each setAlloc of the slot), or -1
+   * when it is dead. Stable while the caller holds a quota unit of the set (or a live record
+   * of it): a set holding units cannot die, so its slot cannot be re-created.
    *
-   * Context: any thread; one load.
+   * Context: any thread; two loads.
    */
   setGen(set: number): number {
-    const w = Atomics.load(this.#i32, setWord(this.#g, set) + SET_COUNT);
-    return (w & SET_DEAD) !== 0 ? -1 : (w >>> SET_GEN_SHIFT) & SET_GEN_MASK;
+    const base = setWord(this.#g, set);
+    if ((Atomics.load(this.#i32, base + SET_COUNT) & SET_DEAD) !== 0) return -1;
+    return Atomics.load(this.#i32, base + SET_SEQ);
   }
 
   /** Units `set` holds (live, free-pending and in-flight ids); 0 when dead. */
   #setUnits(set: number): number {
-    const w = Atomics.load(this.#i32, setWord(this.#g, set) + SET_COUNT);
-    return (w & SET_DEAD) !== 0 ? 0 : w & SET_COUNT_MASK;
+    const base = setWord(this.#g, set);
+    const w = Atomics.load(this.#i32, base + SET_COUNT);
+    if ((w & SET_DEAD) !== 0) return 0;
+    return setCountOf(w, Atomics.load(this.#i32, base + SET_QUOTA));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   #lockMembership(op: number, a = 0, b = 0, c = 0, d = 0): void {
     const { hk, hts } = this;
     lockAcquire(hk, DLOCK_WORD, this.tag);
+    if (Atomics.load(hk, HOUSEKEEPING_WORD) !== 0) this.housekeepingLocked();
     hk[DIST_OP_WORD] = DOP_MEMBERSHIP; // plain (DLOCK)
     if (op === REG_NONE) return;
     hk[hts + HK_REG_ARG] = a; // plain (owner)
@@ -418,12 +420,36 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Settle what dead thread `slot` left in the hooks (module notes).
+   * Membership work dead threads left (see notifier-chains.ts housekeepingLocked).
    *
-   * @param published - false when the dead thread's engine intent is an unfinished alloc
+   * Context: the caller holds DLOCK; never blocks.
+   */
+  housekeepingLocked(): void {
+    housekeepingLocked(this, (token: number) => this.#findMmLockFree(token));
+  }
+
+  /** The live MM set of `token`, or -1, read lock-free (setInfo's seqlock). */
+  #findMmLockFree(token: number): number {
+    for (let set = 0; set < this.#g.maxSets; set++) {
+      const info = setInfo(this.#i32, this.#g, set);
+      if (info !== undefined && info.type === SET_TYPE_MM && info.token === token) return set;
+    }
+    return -1;
+  }
+
+  /**
+   * Settle what dead thread `slot` left in the hooks (module notes). Follows the engine's
+   * order-free recovery rule (thread-recovery.ts): it waits for nothing and takes no lock (a
+   * lock the dead thread held is taken over, or force-released, by CAS; membership work that
+   * needs DLOCK is left to its next holder), and each step is recorded in the dead thread's
+   * own words right after it, so a recoverer killed anywhere leaves a state the next one
+   * continues exactly.
    *
-   * Context: releaseThread/attach recovery, before the engine recovers the slot; outside a
-   * read-side section; may take DLOCK and the registry lock briefly.
+   * @param published - false when the dead thread's engine intent is an unfinished alloc (read
+   *   before the engine continues that intent)
+   *
+   * Context: releaseThread/attach recovery (thread-recovery.ts), before the engine continues
+   * the dead thread's intent; never blocks.
    * @returns how many things were settled
    */
   recoverSlot(slot: number, published: boolean): number {
@@ -431,32 +457,23 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     const dts = hooksThreadWord(hg, slot);
     const deadTag = slot + 1;
     let n = 0;
+    // 1. DLOCK: a dead holder's lock is taken over and the membership change it was making
+    // finished (work, no wait); a half-distributed entry is resumed by the next distributor.
     if (lockTakeOver(hk, DLOCK_WORD, deadTag, this.tag)) {
       n++;
-      // A half-distributed entry needs nothing here: DIST_* say how far it got, and whoever
-      // distributes next (recoverSlotAfter does) resumes at the next receiver.
       const op = hk[DIST_OP_WORD]!;
       const reg = Atomics.load(hk, dts + HK_REG_OP);
-      // (A membership change may have cleared DIST_OP and died releasing the lock.)
       if (op === DOP_MEMBERSHIP || reg === REG_REGISTERING || reg === REG_MM_ATTACH)
         this.#finishMembershipLocked(dts);
       hk[DIST_OP_WORD] = DOP_NONE;
+      Atomics.store(hk, HOUSEKEEPING_WORD, 1); // whatever it had left half done
       lockRelease(hk, DLOCK_WORD);
       wakeAllReaders(hk, hg); // it may have died before ringing a bell
-    } else {
-      const op = Atomics.load(hk, dts + HK_REG_OP);
-      // Released the lock but died before returning: a registration nobody got the id of is
-      // undone; an attach is redone (idempotent).
-      if (op === REG_REGISTERING || op === REG_MM_ATTACH) {
-        lockAcquire(hk, DLOCK_WORD, this.tag);
-        this.#finishMembershipLocked(dts);
-        lockRelease(hk, DLOCK_WORD);
-        n++;
-      }
     }
-    if (Atomics.load(hk, dts + HK_REG_OP) !== REG_SET_CREATE)
-      Atomics.store(hk, dts + HK_REG_OP, REG_NONE);
-    // An event it owed (its operation took effect) or claimed: emitted, or voided for an
+    // A change it was making without the lock (or one the takeover left: an MM attach it
+    // owed before taking the lock) goes to the next DLOCK holder.
+    if (this.#oweMembership(dts)) n++;
+    // 2. An event it owed (its operation took effect) or claimed: emitted, or voided for an
     // ALLOC whose publish did not happen.
     let kind = Atomics.load(hk, dts + HK_EV_KIND);
     if (kind === EVK_OWED) kind = logClaimRecorded(this, dts, EVK_COMMIT) ? EVK_COMMIT : 0;
@@ -464,40 +481,42 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
       logCommit(this, dts, kind === EVK_COMMIT || published);
       n++;
     }
+    // 3. Its custom allocator intent and members (allocator-registry.ts).
     n += this.allocators.recover(dts, deadTag, published);
+    // 4. Distribute, if no one else does (a try-lock): the log must not wait for a reader.
+    tryDistribute(this);
     return n;
   }
 
   /**
-   * What recovery finishes after the engine recovered the dead thread's slot (its set lock
-   * and id bits are free then): the MM attach a dead setAlloc owed, the distribution, and the
-   * deferred frees (their bit claims need the engine's rollback done).
-   *
-   * Context: as recoverSlot; may take the set lock and DLOCK briefly.
-   * @returns how many things were settled
+   * A membership change the dead thread was making while it did not hold DLOCK (it had not
+   * taken it yet, or had released it): leave it to the next DLOCK holder. A registration
+   * whose id never returned is doomed (S_DOOMED: unregistered then); an MM attach owed by a
+   * setAlloc goes into the ATTACH_OWED table. Each recorded by CAS or store, then the dead
+   * thread's REG_OP cleared right after (resumable).
+   * @returns true when something was left
    */
-  recoverSlotAfter(slot: number, findMmLocked: (token: number) => number, setLock: number): number {
-    const { hk } = this;
-    const dts = hooksThreadWord(this.hg, slot);
-    let n = 0;
-    if (Atomics.load(hk, dts + HK_REG_OP) === REG_SET_CREATE) {
+  #oweMembership(dts: number): boolean {
+    const { hk, hg } = this;
+    const op = Atomics.load(hk, dts + HK_REG_OP);
+    if (op === REG_REGISTERING) {
+      const slot = Atomics.load(hk, dts + HK_REG_ARG) & SUB_SLOT_MASK;
+      Atomics.store(hk, subWord(hg, slot) + S_DOOMED, 1);
+    } else if (op === REG_MM_ATTACH || op === REG_SET_CREATE) {
       const token = Atomics.load(hk, dts + HK_REG_ARG);
-      lockAcquire(this.#i32, setLock, this.tag);
-      const set = token < 0 ? -1 : findMmLocked(token);
-      if (set >= 0) {
-        const setGen = this.setGen(set);
-        const from = Atomics.load(hk, dts + HK_REG_ARG4);
-        this.#lockMembership(REG_NONE);
-        mmAttachLocked(this, token, set, setGen, from);
-        this.#unlockMembership();
-        n++;
+      const from = Atomics.load(hk, dts + HK_REG_ARG4);
+      // A NULL set (token -1) only wanted its slot's stale subscribers detached: the next
+      // rebuild does that. The table has a row per thread: a free one is always there.
+      for (let k = 0; token >= 0 && k < hg.maxThreads; k++) {
+        const e = hg.attachBase + 2 * k;
+        if (Atomics.compareExchange(hk, e, 0, token + 1) !== 0) continue;
+        Atomics.store(hk, e + 1, from);
+        break;
       }
-      lockRelease(this.#i32, setLock);
-      Atomics.store(hk, dts + HK_REG_OP, REG_NONE);
-    }
-    tryDistribute(this);
-    this.allocators.helpDeferred();
-    return n;
+    } else return false;
+    Atomics.store(hk, HOUSEKEEPING_WORD, 1);
+    hk[dts + HK_REG_OP] = REG_NONE; // (a recoverer killed before this owes it twice: harmless)
+    return true;
   }
 
   /** Finish the membership change dead slot `dts` was making (we hold DLOCK). */
@@ -517,5 +536,6 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
       );
     }
     chainsRebuildLocked(this);
+    hk[dts + HK_REG_OP] = REG_NONE; // done (the steps above are idempotent)
   }
 }

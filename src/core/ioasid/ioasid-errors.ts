@@ -1,7 +1,9 @@
 /**
  * Errors thrown for misuse of the IOASID API (never for runtime conditions, which return a
  * negative errno). Each message is defined once here; each error is created at its throw site.
+ * A rejected value is described without running user code (describe-value.ts).
  */
+import { describeValue } from '../describe-value.js';
 
 /** Stable codes: callers branch on these, never on message text. */
 export type IoasidErrorCode =
@@ -28,11 +30,14 @@ export class IoasidError extends Error {
 /** @internal Factories: one per misuse, so each message exists once. */
 export const ioasidErrors = {
   badArgument: (name: string, rule: string, value: unknown) =>
-    new IoasidError('ERR_IOASID_BAD_ARGUMENT', `${name} must be ${rule} (got ${String(value)})`),
+    new IoasidError(
+      'ERR_IOASID_BAD_ARGUMENT',
+      `${name} must be ${rule} (got ${describeValue(value)})`,
+    ),
   badOption: (name: string, rule: string, value: unknown) =>
     new IoasidError(
       'ERR_IOASID_BAD_OPTION',
-      `option ${name} must be ${rule} (got ${String(value)})`,
+      `option ${name} must be ${rule} (got ${describeValue(value)})`,
     ),
   badHandle: (why: string) =>
     new IoasidError('ERR_IOASID_BAD_HANDLE', `not an IOASID space handle: ${why}`),

@@ -12,10 +12,27 @@
  * ```
  *
  * Every method may run in every attached thread at the same time. alloc, free, get, put,
- * find and findBySpid are lock-free; setAlloc, findMmSet, installCapacity take a short set
- * lock and attachSpid/detachSpid (and the reclaim of an id with a SPID) a short SPID lock.
- * Runtime failures return a negative `Errno` and change nothing; misuse of the API (a
- * non-integer argument, a detached space) throws `IoasidError`.
+ * find and findBySpid are lock-free (the reclaim of an id with a SPID included);
+ * setAlloc, setFree, findMmSet and installCapacity take a short set lock, attachSpid and
+ * detachSpid a short SPID lock. Runtime failures return a negative `Errno`; misuse of the API
+ * (a non-integer argument, a forged handle, a detached space) throws `IoasidError` and
+ * changes no shared word.
+ *
+ * ## What a failure changes
+ * A runtime failure leaves every id, set, reference, SPID, data word and capacity unit as it
+ * was, with these exceptions, each by design:
+ * - `setFree` returning -EBUSY has marked the set free-pending (it refuses allocations from
+ *   now on and is destroyed when its last id is reclaimed), as in the kernel's DCP model;
+ * - statistics count failures: -EDQUOT, -ENOSPC and -ENOMEM from `alloc` add one to
+ *   `stats().edquot`, `enospc`, `enomem`;
+ * - an `alloc` that fails with -ENOMEM first pushed this thread's retired records to limbo and
+ *   drained limbo, driving grace periods a few steps (records recycled, `stats().drains` and
+ *   `recycled` grown): the work a retry would need anyway;
+ * - a failing `alloc` holds a quota unit, and for -ENOMEM an id bit, for a moment before it
+ *   gives them back: a concurrent `alloc` may see the set full (-EDQUOT) or skip that id
+ *   during that moment. A set never exceeds its quota, not even for an instant.
+ * Per-thread guesses (the last COUNT word and bitmap word seen) change too; they are hints,
+ * not state. Everywhere else in this file, "on error nothing changes" means exactly this.
  *
  * ## Developer notes
  * This is the thin validating facade: it checks argument types (throwing) and ranges
@@ -27,17 +44,10 @@
  * failure; callers could not tell quota from exhaustion).
  */
 
+import { randomInt } from 'node:crypto';
 import { WORD_BYTES } from '../cache-line.js';
 import { Rcu, type RcuHandle } from '../rcu/rcu.js';
-import type { AllocatorOps } from './allocator-registry.js';
-import { ALLOCATOR_NAME_MAX } from './allocator-registry.js';
-import {
-  capacityAvailable,
-  capacityCancel,
-  capacityInstallLocked,
-  capacityReserve,
-  capacityTotal,
-} from './capacity.js';
+import { ALLOCATOR_NAME_MAX, type AllocatorOps } from './allocator-registry.js';
 import { Errno } from './errno.js';
 import { SpaceHooks } from './hooks.js';
 import {
@@ -50,69 +60,37 @@ import {
   HOOKS_FAULT_NO_GATING,
   HOOKS_FAULT_NONE,
   HOOKS_MAX_SUBS,
-  HSTAT_ABANDONED_WORD,
-  HSTAT_DEFERRED_FREES_WORD,
+  hooksHeaderGeometry,
 } from './hooks-layout.js';
 import { ioasidErrors } from './ioasid-errors.js';
-import { notifierCounters } from './notifier-queues.js';
-import { recordsCensus, recordsDrain, recordsInit } from './records.js';
+import { recordsInit } from './records.js';
+import { type SetInfo, setWord } from './sets.js';
+import { type IdState, type IoasidStats, SpaceCore } from './space-core.js';
 import {
-  type SetInfo,
-  setAllocLocked,
-  setFindMmLocked,
-  setFree,
-  setInfo,
-  setWord,
-} from './sets.js';
-import { type IdState, SpaceCore } from './space-core.js';
+  type SpaceHeader,
+  spaceReadHeader,
+  spaceRetireBatch,
+  spaceWriteHeader,
+} from './space-header.js';
 import {
   SET_COUNT,
   SET_DEAD,
   SET_TOKEN_NULL,
   SPACE_AVAILABLE_WORD,
   SPACE_CAPACITY_WORD,
+  SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_NONE,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
-  SPACE_FAULT_WORD,
   SPACE_LAYOUT_VERSION,
+  SPACE_LIMITS,
   SPACE_MAGIC,
   SPACE_MAGIC_WORD,
-  SPACE_MAX_IOASIDS_WORD,
-  SPACE_MAX_PASID_BITS,
-  SPACE_MAX_SETS,
-  SPACE_MAX_SETS_WORD,
-  SPACE_MAX_THREADS_WORD,
-  SPACE_PASID_BITS_WORD,
   SPACE_POLICY_CYCLIC,
   SPACE_POLICY_LOWEST,
-  SPACE_POLICY_WORD,
-  SPACE_RETIRE_BATCH,
-  SPACE_RETIRE_BATCH_WORD,
-  SPACE_SET_LOCK_WORD,
-  SPACE_STAT_DRAINS_WORD,
-  SPACE_STAT_EDQUOT_WORD,
-  SPACE_STAT_ENOMEM_WORD,
-  SPACE_STAT_ENOSPC_WORD,
-  SPACE_STAT_RECYCLED_UNDER_READER_WORD,
-  SPACE_STAT_RECYCLED_WORD,
-  SPACE_STAT_SET_DESTROYED_WORD,
-  SPACE_STAT_THREADS_RECOVERED_WORD,
-  SPACE_VERSION_WORD,
   type SpaceGeometry,
   spaceGeometry,
-  spaceHeaderGeometry,
-  TS_ATTACHED,
-  TS_OP,
-  TS_OP_ALLOC,
-  TS_OP_MASK,
-  TS_RECOVERING,
-  TS_STATE,
-  TS_UNUSED,
-  threadSlotWord,
 } from './space-layout.js';
-import { lockAcquire, lockRelease } from './space-lock.js';
-import { recoverThreadSlot } from './thread-recovery.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
 export {
@@ -125,7 +103,7 @@ export {
 } from './hooks-api.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
 export type { SetInfo } from './sets.js';
-export type { IdState } from './space-core.js';
+export type { IdState, IoasidStats } from './space-core.js';
 
 /** `(ioasid_t)-1`: never handed out as an id; as a SPID it means "none". */
 export const INVALID_IOASID = 0xffffffff;
@@ -167,23 +145,29 @@ export interface IoasidOptions {
    * (never set it otherwise): `reclaim-without-gp` recycles a reclaimed record at once, with
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
    * plain load and increments it afterwards, so concurrent allocs can pass the quota;
-   * `notify-no-gating` lets a subscriber read an event before the subscribers ahead of it on
-   * its chain. Stored in the buffers' headers, so every attached thread runs the same fault.
+   * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
+   * hint in `free` matches again after 4096 republishes; `notify-no-gating` lets a subscriber
+   * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
+   * headers, so every attached thread runs the same fault.
    */
   fault?: IoasidFault | undefined;
 }
 
 /** @internal Values of {@link IoasidOptions.fault}. */
-export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act' | 'notify-no-gating';
+export type IoasidFault =
+  | 'reclaim-without-gp'
+  | 'quota-check-then-act'
+  | 'narrow-incarnation'
+  | 'notify-no-gating';
 
-/** Each fault's code in the space header (the notifier's is in the hooks header). */
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
-  'notify-no-gating': SPACE_FAULT_NONE,
+  'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
+  'notify-no-gating': SPACE_FAULT_NONE, // the hooks header's (HOOKS_FAULT_NO_GATING)
 });
 
-/** Defaults of {@link IoasidOptions}: byteLength about 7 MiB. */
+/** Defaults of {@link IoasidOptions}: byteLength about 7.6 MiB. */
 export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   pasidBits: 20,
   maxSets: 1024,
@@ -206,11 +190,13 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
  * @throws IoasidError ERR_IOASID_BAD_OPTION naming the option and its rule
  */
 export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): IoasidOptions {
+  if (typeof options !== 'object' || options === null)
+    throw ioasidErrors.badOption('options', 'an object', options);
   const o = { ...IOASID_DEFAULTS, ...options };
-  checkOption('pasidBits', o.pasidBits, 1, SPACE_MAX_PASID_BITS);
-  checkOption('maxSets', o.maxSets, 1, SPACE_MAX_SETS);
-  checkOption('maxIoasids', o.maxIoasids, 1, 2 ** 20 - 2);
-  checkOption('maxThreads', o.maxThreads, 1, 4096);
+  for (const name of ['pasidBits', 'maxSets', 'maxIoasids', 'maxThreads'] as const) {
+    const [lo, hi] = SPACE_LIMITS[name]; // the limits attach() checks a header against
+    checkOption(name, o[name], lo, hi);
+  }
   checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
   checkOption('maxSubscribers', o.maxSubscribers, 0, HOOKS_MAX_SUBS);
   checkOption('notifyQueueDepth', o.notifyQueueDepth, 1, NOTIFY_QUEUE_DEPTH_MAX);
@@ -244,51 +230,8 @@ export interface IoasidHandle {
   readonly buffer: SharedArrayBuffer;
   /** The handle of the space's own RCU instance, which guards record reuse. */
   readonly rcu: RcuHandle;
-  /** Notifier chains and the allocator registry (hooks-layout.ts). */
+  /** Notifier chains and the custom allocator registry (hooks-layout.ts). */
   readonly hooks: SharedArrayBuffer;
-}
-
-/** Counters and record census, as returned by `stats()`. */
-export interface IoasidStats {
-  /** `alloc` calls that found no free id in their range (-ENOSPC). */
-  enospc: number;
-  /** `alloc` calls refused by their set's quota (-EDQUOT). */
-  edquot: number;
-  /** `alloc` calls that found no free record (-ENOMEM). */
-  enomem: number;
-  /** Records moved from limbo back to the free stack. */
-  recycled: number;
-  /** Times a thread took the limbo list to recycle the records whose grace period ended. */
-  drains: number;
-  /** Sets destroyed, their quota given back to the space's capacity. */
-  setsDestroyed: number;
-  /**
-   * Times a `find`/`findBySpid` saw its record recycled while it was inside its read-side
-   * section (the rcutorture-style check). Always 0 unless grace periods or record recycling
-   * are broken (fault injection).
-   */
-  recycledUnderReader: number;
-  /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
-  threadsRecovered: number;
-  /** Notifier events distributed to their chains' subscribers. */
-  notifierEvents: number;
-  /** Events dropped for a subscriber (its queue or the log was full); each is reported to
-   * its subscriber by an overflow entry. */
-  notifierLost: number;
-  /** Overflow entries returned by readNotifications. */
-  notifierOverflows: number;
-  /** Ids a dead thread owed a custom allocator, freed later by another member. */
-  allocatorDeferredFrees: number;
-  /** Ids a custom allocator may have handed to a thread that died inside its `alloc` (no one
-   * can free them), or deferred frees that found no room. */
-  allocatorAbandoned: number;
-  /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
-   * batches) / holding an allocation. Exact only when quiet. */
-  freeRecords: number;
-  /** Records waiting for a grace period (limbo, retire batches). Exact only when quiet. */
-  limboRecords: number;
-  /** Records holding an allocation. Exact only when quiet. */
-  liveRecords: number;
 }
 
 const DATA_MAX = 0x7fffffff;
@@ -306,49 +249,38 @@ export class IoasidSpace {
   readonly #g: SpaceGeometry;
   #detached = false;
 
-  private constructor(handle: IoasidHandle, rcu: Rcu) {
-    const i32 = new Int32Array(handle.buffer);
-    const g = spaceHeaderGeometry(i32);
+  /** `buffer`, `hooks` and `rcu` are checked (or new) and belong together; `rcu` is
+   * registered. */
+  private constructor(
+    buffer: SharedArrayBuffer,
+    hooks: SharedArrayBuffer,
+    rcu: Rcu,
+    header: SpaceHeader,
+    g: SpaceGeometry,
+  ) {
     this.#g = g;
-    this.#handle = handle;
-    const { hk, hg } = hooksBufferCheck(handle.hooks, g.maxThreads, g.maxSets);
-    // Header words are immutable after create() (space-layout.ts).
+    // A fresh, frozen handle: never the caller's object, whose getters could change.
+    this.#handle = Object.freeze({
+      kind: HANDLE_KIND,
+      version: SPACE_LAYOUT_VERSION,
+      buffer,
+      rcu: rcu.handle,
+      hooks,
+    });
+    const i32 = new Int32Array(buffer);
+    const hk = new Int32Array(hooks);
     this.#core = new SpaceCore(
       i32,
       g,
       rcu,
-      Atomics.load(i32, SPACE_POLICY_WORD) === SPACE_POLICY_CYCLIC,
-      Atomics.load(i32, SPACE_RETIRE_BATCH_WORD),
+      header.policy === SPACE_POLICY_CYCLIC,
+      header.retireBatch,
       rcu.slot,
-      Atomics.load(i32, SPACE_FAULT_WORD),
-      new SpaceHooks(hk, hg, i32, g, rcu.slot),
+      header.fault,
+      new SpaceHooks(hk, hooksHeaderGeometry(hk), i32, g, rcu.slot),
     );
-    this.#claimThreadSlot();
-  }
-
-  /**
-   * Mark this thread's slot attached. A slot still ATTACHED was left by a thread that died
-   * and whose Rcu slot was released without `releaseThread` (we hold that Rcu slot now, so
-   * its owner is gone): recover it first. A slot being RECOVERING by another thread's
-   * `releaseThread` is waited for (a few microseconds).
-   */
-  #claimThreadSlot(): void {
-    const core = this.#core;
-    const i32 = core.i32;
-    const word = core.ts + TS_STATE;
-    for (;;) {
-      const st = Atomics.load(i32, word);
-      if (st === TS_UNUSED && Atomics.compareExchange(i32, word, st, TS_ATTACHED) === st) return;
-      if (st === TS_ATTACHED && Atomics.compareExchange(i32, word, st, TS_RECOVERING) === st) {
-        recoverHooks(core, core.rcu.slot);
-        recoverThreadSlot(i32, this.#g, core.rcu, core, core.rcu.slot);
-        recoverHooksAfter(core, core.rcu.slot);
-        Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
-        Atomics.store(i32, word, TS_ATTACHED);
-        return;
-      }
-      if (st === TS_RECOVERING) Atomics.wait(i32, word, st, 1);
-    }
+    // Claims this thread's slot, recovering what a dead predecessor left in it.
+    this.#core.attach();
   }
 
   /**
@@ -364,34 +296,28 @@ export class IoasidSpace {
   static create(options: Partial<IoasidOptions> = {}): IoasidSpace {
     const o = resolveIoasidOptions(options);
     const g = spaceGeometry(o.pasidBits, o.maxSets, o.maxIoasids, o.maxThreads);
+    const header: SpaceHeader = {
+      pasidBits: o.pasidBits,
+      maxSets: o.maxSets,
+      maxIoasids: o.maxIoasids,
+      maxThreads: o.maxThreads,
+      policy: o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
+      retireBatch: spaceRetireBatch(o.maxIoasids, o.maxThreads),
+      fault: o.fault ? FAULT_CODES[o.fault] : SPACE_FAULT_NONE,
+      // Ties this buffer to its Rcu: attach() refuses a handle pairing it with another one.
+      rcuTag: randomInt(1, 2 ** 31 - 1),
+    };
     const buffer = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
     const i32 = new Int32Array(buffer);
     // Everything below is written before the handle exists, i.e. before any other thread
     // can reach the buffer (the handle crosses threads by postMessage, which happens-after).
-    Atomics.store(i32, SPACE_VERSION_WORD, SPACE_LAYOUT_VERSION);
-    Atomics.store(i32, SPACE_PASID_BITS_WORD, o.pasidBits);
-    Atomics.store(i32, SPACE_MAX_SETS_WORD, o.maxSets);
-    Atomics.store(i32, SPACE_MAX_IOASIDS_WORD, o.maxIoasids);
-    Atomics.store(
-      i32,
-      SPACE_POLICY_WORD,
-      o.policy === 'cyclic' ? SPACE_POLICY_CYCLIC : SPACE_POLICY_LOWEST,
-    );
-    // Records parked in per-thread batches are unusable until pushed: keep them a small share
-    // of the pool (at most an eighth with every thread holding a nearly full batch).
-    const batch = Math.max(
-      1,
-      Math.min(SPACE_RETIRE_BATCH, Math.floor(o.maxIoasids / (8 * o.maxThreads))),
-    );
-    Atomics.store(i32, SPACE_RETIRE_BATCH_WORD, batch);
-    Atomics.store(i32, SPACE_MAX_THREADS_WORD, o.maxThreads);
-    Atomics.store(i32, SPACE_FAULT_WORD, o.fault ? FAULT_CODES[o.fault] : SPACE_FAULT_NONE);
+    spaceWriteHeader(i32, header);
     Atomics.store(i32, SPACE_CAPACITY_WORD, g.idCount - 1);
     Atomics.store(i32, SPACE_AVAILABLE_WORD, g.idCount - 1);
     Atomics.store(i32, g.bitmapBase, 1); // id 0 is reserved forever
     for (let set = 0; set < o.maxSets; set++)
       Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
-    recordsInit(i32, g, batch);
+    recordsInit(i32, g, header.retireBatch);
     Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
     const hooks = hooksBufferCreate(
       o.maxSubscribers,
@@ -399,13 +325,11 @@ export class IoasidSpace {
       o.maxThreads,
       o.maxSets,
       o.fault === 'notify-no-gating' ? HOOKS_FAULT_NO_GATING : HOOKS_FAULT_NONE,
+      header.rcuTag,
     );
-    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs });
+    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs, tag: header.rcuTag });
     rcu.registerThread();
-    return new IoasidSpace(
-      { kind: HANDLE_KIND, version: SPACE_LAYOUT_VERSION, buffer, rcu: rcu.handle, hooks },
-      rcu,
-    );
+    return new IoasidSpace(buffer, hooks, rcu, header, g);
   }
 
   /**
@@ -414,34 +338,37 @@ export class IoasidSpace {
    * @param handle - `space.handle` from another thread (structured-cloned)
    *
    * If the thread slot it gets was left by a thread that died and whose Rcu slot was freed
-   * without `releaseThread`, that thread's share is recovered first (as `releaseThread`
-   * would).
+   * without `releaseThread` (also one that died inside `attach()` recovering it), that thread's
+   * share is recovered first, as `releaseThread` would. A thread killed inside `attach()`:
+   * find its Rcu slot by its threadId in `rcu.stats().slots` and `releaseThread` it.
    *
    * Context: any thread, once per thread and space (detach before attaching again); does not
-   * block, except to wait out a `releaseThread` still recovering the same slot (microseconds).
-   * @returns the attached space
-   * @throws IoasidError ERR_IOASID_BAD_HANDLE, ERR_IOASID_LAYOUT_VERSION; RcuError
-   * ERR_RCU_NO_SLOT when maxThreads threads are attached
+   * block, except if its Rcu slot was released with `rcu.releaseSlot` while a `releaseThread`
+   * of the same slot was running: then it waits for that call (1 ms at a time).
+   * The handle's fields are read once each; every header word of the space buffer is checked
+   * against the limits `create` applies (space-header.ts), the Rcu's likewise (rcu-header.ts),
+   * and the Rcu must be the one the space was created with (same tag and slot count, no
+   * fault mode); all of it before any shared word is written or a reader slot claimed.
+   *
+   * @returns the attached space, whose `handle` is a fresh frozen copy of the one given
+   * @throws IoasidError ERR_IOASID_BAD_HANDLE (not a handle, a header `create` would not have
+   * written, or a space paired with another Rcu), ERR_IOASID_LAYOUT_VERSION; RcuError
+   * ERR_RCU_BAD_HANDLE, ERR_RCU_LAYOUT_VERSION for its Rcu part, ERR_RCU_NO_SLOT when
+   * maxThreads threads are attached
    */
   static attach(handle: IoasidHandle): IoasidSpace {
-    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
-      throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
-    if (!(handle.buffer instanceof SharedArrayBuffer))
-      throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
-    if (handle.version !== SPACE_LAYOUT_VERSION)
-      throw ioasidErrors.layoutVersion(handle.version, SPACE_LAYOUT_VERSION);
-    const i32 = new Int32Array(handle.buffer);
-    if (i32.length <= SPACE_MAGIC_WORD || Atomics.load(i32, SPACE_MAGIC_WORD) !== SPACE_MAGIC)
-      throw ioasidErrors.badHandle('buffer does not start with the space magic word');
-    const version = Atomics.load(i32, SPACE_VERSION_WORD);
-    if (version !== SPACE_LAYOUT_VERSION)
-      throw ioasidErrors.layoutVersion(version, SPACE_LAYOUT_VERSION);
-    const g = spaceHeaderGeometry(i32);
-    if (g.totalWords !== i32.length)
-      throw ioasidErrors.badHandle('buffer length does not match its header');
-    const rcu = Rcu.attach(handle.rcu);
+    const { buffer, rcu: rcuHandle, hooks } = snapshotHandle(handle);
+    const { header, g } = spaceReadHeader(buffer);
+    // The hooks buffer must be this space's own (same tag and geometry), checked before any
+    // shared word is written.
+    const hooksBuffer = hooksBufferCheck(hooks, g.maxThreads, g.maxSets, header.rcuTag);
+    const rcu = Rcu.attach(rcuHandle);
+    // The Rcu must be this space's own: the same tag, as many reader slots as thread slots
+    // (a larger Rcu would give a thread a slot past the thread-slot region), and no fault.
+    if (rcu.tag !== header.rcuTag || rcu.maxThreads !== header.maxThreads || rcu.faulty)
+      throw ioasidErrors.badHandle('its Rcu is not the one this space was created with');
     rcu.registerThread();
-    return new IoasidSpace(handle, rcu);
+    return new IoasidSpace(buffer, hooksBuffer, rcu, header, g);
   }
 
   /** The structured-cloneable handle to send to other threads. */
@@ -480,12 +407,7 @@ export class IoasidSpace {
   detach(): void {
     this.#attached('detach()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('detach()');
-    const core = this.#core;
-    core.hooks.allocators.leaveAll();
-    core.flushBatch();
-    core.flushCache();
-    Atomics.store(core.i32, core.ts + TS_STATE, TS_UNUSED);
-    core.rcu.unregisterThread();
+    this.#core.detach();
     this.#detached = true;
   }
 
@@ -501,7 +423,7 @@ export class IoasidSpace {
    */
   capacity(): number {
     this.#attached('capacity()');
-    return capacityTotal(this.#core.i32);
+    return this.#core.capacity();
   }
 
   /**
@@ -512,7 +434,7 @@ export class IoasidSpace {
    */
   available(): number {
     this.#attached('available()');
-    return capacityAvailable(this.#core.i32);
+    return this.#core.available();
   }
 
   /**
@@ -529,15 +451,13 @@ export class IoasidSpace {
     this.#attached('installCapacity()');
     checkInt('total', total);
     if (total < 0 || total > this.#core.idMax) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = capacityInstallLocked(i32, total, this.#core.ts);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.installCapacity(total);
   }
 
   /**
-   * Reserve capacity outside any set (for a cgroup-like owner).
+   * Reserve capacity outside any set (for a cgroup-like owner). The units belong to the
+   * calling thread's attachment: only this thread can cancel them, and they go back to
+   * available() when it detaches, or through `releaseThread` if it dies.
    *
    * @param n - units to reserve; 0 = everything available
    *
@@ -549,23 +469,25 @@ export class IoasidSpace {
     this.#attached('reserveCapacity()');
     checkInt('n', n);
     if (n < 0) return -Errno.EINVAL;
-    return capacityReserve(this.#core.i32, n);
+    return this.#core.reserveCapacity(n);
   }
 
   /**
-   * Give back capacity taken by reserveCapacity (trusted, as in the kernel).
+   * Give back capacity this thread took with reserveCapacity. Unlike the kernel, which
+   * trusts its caller, units a set holds or another thread reserved are refused: returned
+   * here and again by their owner, they would raise available() above capacity().
    *
    * @param n - units to give back
    *
    * Context: any attached thread; lock-free; never blocks.
-   * @returns the new available(); -EINVAL n < 0 or n + available > capacity. On error
+   * @returns the new available(); -EINVAL n < 0 or n more than this thread holds. On error
    * nothing changes.
    */
   cancelCapacity(n: number): number {
     this.#attached('cancelCapacity()');
     checkInt('n', n);
     if (n < 0) return -Errno.EINVAL;
-    return capacityCancel(this.#core.i32, n);
+    return this.#core.cancelCapacity(n);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -592,15 +514,7 @@ export class IoasidSpace {
     checkInt('quota', quota);
     checkInt('type', type);
     if (quota < 0 || (token !== null && (token < 0 || token > TOKEN_MAX))) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    const hooks = this.#core.hooks;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    // Pending MM subscribers of the token attach; stale ones of the slot's last life detach.
-    const owed = hooks.setCreating(type === SetType.MM && token !== null ? token : -1);
-    const v = setAllocLocked(i32, this.#g, token ?? SET_TOKEN_NULL, quota, type, this.#core.ts);
-    if (owed) hooks.setCreatedLocked(v);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.setAlloc(token ?? SET_TOKEN_NULL, quota, type);
   }
 
   /**
@@ -609,15 +523,18 @@ export class IoasidSpace {
    *
    * @param set - set id
    *
-   * Context: any attached thread; lock-free; never blocks.
-   * @returns 0 destroyed; -EBUSY ids remain (the set is now marked); -EINVAL not a live set
-   * (nothing changes).
+   * Context: any attached thread; takes the set lock briefly (may block: a set is re-created
+   * only under it, which keeps the quota this decision reads stable); not inside a read-side
+   * section.
+   * @returns 0 destroyed; -EBUSY ids remain: the set is now marked free-pending (the one
+   * failure that changes state, by design: it refuses allocations and is destroyed with its
+   * last id); -EINVAL not a live set (nothing changes).
    */
   setFree(set: number): number {
     this.#attached('setFree()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return -Errno.EINVAL;
-    return setFree(this.#core.i32, this.#g, set, this.#core.ts);
+    return this.#core.setFree(set);
   }
 
   /**
@@ -633,11 +550,7 @@ export class IoasidSpace {
     this.#attached('findMmSet()');
     checkInt('token', token);
     if (token < 0 || token > TOKEN_MAX) return -Errno.ENOENT;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const v = setFindMmLocked(i32, this.#g, token);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.findMmSet(token);
   }
 
   /**
@@ -652,7 +565,7 @@ export class IoasidSpace {
     this.#attached('setInfo()');
     checkInt('set', set);
     if (!this.#setInRange(set)) return undefined;
-    return setInfo(this.#core.i32, this.#g, set);
+    return this.#core.setInfo(set);
   }
 
   /**
@@ -685,11 +598,7 @@ export class IoasidSpace {
     this.#attached('freeAllInSet()');
     checkInt('set', set);
     if (!this.#setInRange(set) || !this.#core.setLive(set)) return -Errno.EINVAL;
-    const ids: number[] = [];
-    this.#core.forEachInSet(set, (id) => ids.push(id));
-    let n = 0;
-    for (const id of ids) if (this.#core.free(set, id) === 0) n++;
-    return n;
+    return this.#core.freeAllInSet(set);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -706,34 +615,21 @@ export class IoasidSpace {
    * @param data - 31-bit private value (0 = none)
    *
    * Lock-free: reserves a quota unit by CAS, then an id bit by CAS, then a record, and rolls
-   * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded). With
-   * a custom allocator group active (`registerAllocator`), the id is this thread's member's
-   * answer to `alloc(min, max)` instead, claimed as is. With subscribers on the set's chain, an
-   * ALLOC event is queued for them (`registerNotifier`).
+   * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded).
    *
-   * Context: any attached thread; with the default allocator never blocks (no Atomics.wait)
-   * and is legal inside a read-side section (records then cannot be recycled, so -ENOMEM comes
-   * sooner); with a custom group it calls the member (which may block) and must not be called
-   * from a read-side section.
+   * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
+   * section (records then cannot be recycled, so -ENOMEM comes sooner).
    * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min, a
    * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range;
    * -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no record could be
-   * recycled without waiting. With a custom group: -ENODEV this thread has no member of it;
-   * the member's negative errno, passed through; -EINVAL the member answered 0, a non-integer
-   * or an id out of [min, max] (given back with its `free`); -EEXIST it answered an id that is
-   * live; -EAGAIN it answered, three times, an id whose previous reclaim has not finished. On
-   * error nothing changes.
-   * @throws what the member's `alloc` throws (after rolling back)
+   * recycled without waiting. On error no id, set or capacity changes; -EDQUOT, -ENOSPC and
+   * -ENOMEM are counted in stats(), and -ENOMEM first recycled what it could (module notes,
+   * "What a failure changes").
    */
   alloc(set: number, min: number, max: number, data = 0): number {
-    // One guard for the common case (all int32); #checkAlloc throws for misuse.
-    if (
-      this.#detached ||
-      (set | 0) !== set ||
-      (min | 0) !== min ||
-      (max | 0) !== max ||
-      (data | 0) !== data
-    )
+    // One guard for the common case (all int32); #checkAlloc throws for misuse. typeof
+    // first: `x | 0` would convert an object (user code) and throw for a BigInt or Symbol.
+    if (this.#detached || !isI32(set) || !isI32(min) || !isI32(max) || !isI32(data))
       this.#checkAlloc(set, min, max, data);
     const core = this.#core;
     const hi = core.idMax;
@@ -751,19 +647,13 @@ export class IoasidSpace {
    * @param set - the owning set (must match exactly; null is refused as in V4)
    * @param id - the id
    *
-   * Becoming free-pending queues a FREE event for the subscribers of the set's chain and of
-   * the global chain; an id reclaimed at once raises none. Reclaiming an id a custom allocator
-   * handed out calls this thread's member's `free(id)` first (the id is still findable then).
-   *
-   * Context: any attached thread; lock-free (the reclaim of an id with a SPID takes the SPID
-   * lock briefly); never blocks otherwise, except in a member's `free`.
-   * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending;
-   * -ENODEV it would reclaim a custom id and this thread has no member of the active group.
+   * Context: any attached thread; lock-free, the reclaim of an id with a SPID included (it
+   * unhashes the SPID with CASes); never blocks.
+   * @returns 0; -ENOENT unknown id; -EACCES other set or null; -EBUSY already free-pending.
    * On error nothing changes.
-   * @throws what the member's `free` throws (after the reclaim is complete)
    */
   free(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('free()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     return this.#core.free(set === null || set < 0 || set > NO_SET ? NO_SET : set, id);
@@ -780,7 +670,7 @@ export class IoasidSpace {
    * other set; -EAGAIN the count would pass 2^17 - 1. On error nothing changes.
    */
   get(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('get()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.EINVAL;
     return this.#core.get(ownerArg(set), id);
@@ -792,15 +682,12 @@ export class IoasidSpace {
    * @param set - the owning set, or null to skip the ownership check
    * @param id - the id
    *
-   * Context: any attached thread; lock-free (see `free` about SPIDs and custom ids); never
-   * blocks otherwise.
-   * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set;
-   * -ENODEV it would reclaim a custom id and this thread has no member of the active group.
+   * Context: any attached thread; lock-free (as `free`); never blocks.
+   * @returns 1 reclaimed now; 0 references remain; -ENOENT unknown id; -EACCES other set.
    * On error nothing changes.
-   * @throws what a custom allocator member's `free` throws (after the reclaim is complete)
    */
   put(set: number | null, id: number): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('put()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     return this.#core.put(ownerArg(set), id);
@@ -821,7 +708,7 @@ export class IoasidSpace {
    * @returns data (>= 0); -ENOENT unknown id; -EACCES other set; -EAGAIN the getter refused.
    */
   find(set: number | null, id: number, getter?: (data: number) => boolean): number {
-    if (this.#detached || (id | 0) !== id || (set !== null && (set | 0) !== set))
+    if (this.#detached || !isI32(id) || (set !== null && !isI32(set)))
       this.#checkIdOp('find()', set, id);
     if (id < 1 || id > this.#core.idMax) return -Errno.ENOENT;
     if (getter === undefined) return this.#core.find(ownerArg(set), id);
@@ -867,8 +754,7 @@ export class IoasidSpace {
   }
 
   /**
-   * Bind a set-private id (SPID) to `id`; an existing SPID of `id` is replaced. Queues a BIND
-   * event (with the new SPID) for the subscribers of the set's chain.
+   * Bind a set-private id (SPID) to `id`; an existing SPID of `id` is replaced.
    *
    * @param id - the id
    * @param spid - 0 .. 0xFFFFFFFE, unique among the ids of `id`'s set
@@ -888,8 +774,7 @@ export class IoasidSpace {
   }
 
   /**
-   * Unbind `id`'s SPID. Queues an UNBIND event (with the old SPID) for the subscribers of the
-   * set's chain.
+   * Unbind `id`'s SPID.
    *
    * @param id - the id
    *
@@ -950,33 +835,43 @@ export class IoasidSpace {
   flushRecords(): number {
     this.#attached('flushRecords()');
     if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('flushRecords()');
-    this.#core.flushBatch();
-    this.#core.rcu.synchronize();
-    return recordsDrain(this.#core.i32, this.#g, this.#core.rcu, 0, this.#core.ts);
+    return this.#core.flushRecords();
   }
 
   /**
    * Recover the share of this space held by a thread that died (a terminated worker), then
-   * free its Rcu reader slot (`rcu.releaseSlot`). Releases a set or SPID lock it held,
-   * finishes a reclaim it was in the middle of, rolls back an alloc or setAlloc it had not
-   * published (quota unit, id bit, record, capacity), and gives the records of its cache,
-   * retire batch and any drain in progress back through limbo. Ids it had allocated stay
-   * allocated to their sets: `freeAllInSet` frees them. References it took (get,
-   * findBySpid with get) are not recovered.
+   * free its Rcu reader slot. Finishes or rolls back the operation it was in the middle of
+   * (an alloc, a reclaim, a setAlloc, an installCapacity, an attachSpid), returns capacity it
+   * held (owed by a set it destroyed, or reserved with reserveCapacity), releases a set or
+   * SPID lock it held, gives the records of its cache, retire batch and any drain in progress
+   * back through limbo, and finishes a `releaseThread` the dead thread was itself running, or
+   * the recovery of its own slot it was doing inside `attach()`. Ids it had allocated stay
+   * allocated to their sets: `freeAllInSet` frees them. References it took (get, findBySpid
+   * with get) are not recovered.
    *
    * @param slot - the dead thread's Rcu reader slot (`space.rcu.slot` in that thread)
    *
    * Exact because every atomic step that changes what a thread holds is recorded in its
    * thread slot with no call in between, and a terminated worker stops only at calls and loop
-   * back-edges (space-core.ts "Kill points").
+   * back-edges (space-core.ts "Kill points"); the recovery records its own steps the same way,
+   * so a thread killed inside `releaseThread` is recovered in turn by `releaseThread` of its
+   * slot, and the slot it was recovering with it.
+   *
+   * Order-free: with several dead threads, call it once per dead thread, in any order. It
+   * never waits (no lock, no grace period): when another thread, alive or dead, owns the
+   * recovery of `slot` (a concurrent call, or a dead thread that was recovering it), it returns
+   * 0 at once and that recovery, or the `releaseThread` of that dead recoverer, finishes the
+   * job and frees the Rcu slot (thread-recovery.ts, "The order-free recovery rule").
    *
    * Context: any attached thread other than the dead one, outside a read-side section, after
-   * the dead thread has stopped (its worker's 'exit' event); may take the SPID lock briefly;
-   * never waits for a grace period. Calling it for a live thread breaks that thread and the
-   * space. Concurrent calls for the same slot recover it once.
+   * the dead thread has stopped (its worker's 'exit' event); never blocks. Call it once per
+   * dead thread: calling it for a live thread, or again after the Rcu slot was released and
+   * maybe taken by a new thread, breaks that thread and the space. Concurrent calls for the
+   * same slot recover it once.
    * @returns how many things were recovered (locks, unfinished operations, owed capacity,
-   * records), 0 when the thread held nothing (its Rcu slot is released all the same);
-   * -EINVAL slot out of range or the caller's own slot (nothing changes)
+   * records), 0 when the thread held nothing or its recovery is another thread's (the Rcu slot
+   * is released all the same, now or by that thread); -EINVAL slot out of range or the
+   * caller's own slot (nothing changes)
    * @throws IoasidError ERR_IOASID_BAD_ARGUMENT (non-integer slot), ERR_IOASID_DETACHED,
    * ERR_IOASID_IN_READ_SECTION
    */
@@ -986,20 +881,7 @@ export class IoasidSpace {
     const core = this.#core;
     if (core.rcu.nesting > 0) throw ioasidErrors.inReadSection('releaseThread()');
     if (slot < 0 || slot >= this.#g.maxThreads || slot === core.rcu.slot) return -Errno.EINVAL;
-    const i32 = core.i32;
-    const word = threadSlotWord(this.#g, slot) + TS_STATE;
-    let n = 0;
-    // Exclusive claim: a second caller (or an attach() inheriting the slot) sees RECOVERING.
-    if (Atomics.compareExchange(i32, word, TS_ATTACHED, TS_RECOVERING) === TS_ATTACHED) {
-      n = recoverHooks(core, slot);
-      n += recoverThreadSlot(i32, this.#g, core.rcu, core, slot);
-      n += recoverHooksAfter(core, slot);
-      Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
-      Atomics.store(i32, word, TS_UNUSED);
-      Atomics.notify(i32, word);
-    }
-    core.rcu.releaseSlot(slot);
-    return n;
+    return core.releaseThread(slot);
   }
 
   /**
@@ -1011,28 +893,7 @@ export class IoasidSpace {
    */
   stats(): IoasidStats {
     this.#attached('stats()');
-    const i32 = this.#core.i32;
-    const hk = this.#core.hooks.hk;
-    const c = recordsCensus(i32, this.#g);
-    const nc = notifierCounters(hk);
-    return {
-      enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
-      edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
-      enomem: Atomics.load(i32, SPACE_STAT_ENOMEM_WORD),
-      recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD),
-      drains: Atomics.load(i32, SPACE_STAT_DRAINS_WORD),
-      setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
-      recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),
-      threadsRecovered: Atomics.load(i32, SPACE_STAT_THREADS_RECOVERED_WORD),
-      notifierEvents: nc.events,
-      notifierLost: nc.lost,
-      notifierOverflows: nc.overflows,
-      allocatorDeferredFrees: Atomics.load(hk, HSTAT_DEFERRED_FREES_WORD),
-      allocatorAbandoned: Atomics.load(hk, HSTAT_ABANDONED_WORD),
-      freeRecords: c.free,
-      limboRecords: c.limbo,
-      liveRecords: c.live,
-    };
+    return this.#core.stats();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1084,12 +945,7 @@ export class IoasidSpace {
     checkInt('token', token);
     checkInt('priority', priority);
     if (priority < 0 || priority > 3 || token < 0 || token > TOKEN_MAX) return -Errno.EINVAL;
-    const i32 = this.#core.i32;
-    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.#core.tag);
-    const mm = setFindMmLocked(i32, this.#g, token);
-    const v = this.#core.hooks.registerMmLocked(token, priority, mm < 0 ? -1 : mm);
-    lockRelease(i32, SPACE_SET_LOCK_WORD);
-    return v;
+    return this.#core.registerNotifierMm(token, priority);
   }
 
   /**
@@ -1253,18 +1109,40 @@ export class IoasidSpace {
 }
 
 /**
- * The hooks part of a dead thread's recovery (hooks.ts), before the engine's: it needs the
- * engine's intent word to know whether a half-done alloc published.
+ * Read a handle's fields once each (a getter cannot answer differently later) and check
+ * their kinds; the buffers themselves are checked by spaceReadHeader and Rcu.attach.
  */
-function recoverHooks(core: SpaceCore, slot: number): number {
-  const op = Atomics.load(core.i32, threadSlotWord(core.g, slot) + TS_OP) & TS_OP_MASK;
-  return core.hooks.recoverSlot(slot, op !== TS_OP_ALLOC);
+function snapshotHandle(handle: unknown): {
+  buffer: SharedArrayBuffer;
+  rcu: RcuHandle;
+  hooks: unknown;
+} {
+  if (typeof handle !== 'object' || handle === null)
+    throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+  let kind: unknown;
+  let version: unknown;
+  let buffer: unknown;
+  let rcu: unknown;
+  let hooks: unknown;
+  try {
+    ({ kind, version, buffer, rcu, hooks } = handle as IoasidHandle);
+  } catch {
+    throw ioasidErrors.badHandle('reading its fields threw');
+  }
+  if (kind !== HANDLE_KIND) throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+  if (!(buffer instanceof SharedArrayBuffer))
+    throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
+  if (version !== SPACE_LAYOUT_VERSION)
+    throw ioasidErrors.layoutVersion(Number(version), SPACE_LAYOUT_VERSION);
+  return { buffer, rcu: rcu as RcuHandle, hooks };
 }
 
-/** The hooks part of a dead thread's recovery that needs the engine's done first. */
-function recoverHooksAfter(core: SpaceCore, slot: number): number {
-  const findMm = (token: number) => setFindMmLocked(core.i32, core.g, token);
-  return core.hooks.recoverSlotAfter(slot, findMm, SPACE_SET_LOCK_WORD);
+/**
+ * The hot paths' guard: an int32 number. Never converts `v` (no user code, no TypeError for
+ * a BigInt or Symbol): the typeof test comes first.
+ */
+function isI32(v: unknown): v is number {
+  return typeof v === 'number' && (v | 0) === v;
 }
 
 /** Throws unless `ops` is `{ name, alloc, free }` with a usable name. */

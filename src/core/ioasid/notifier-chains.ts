@@ -36,6 +36,7 @@ import {
   HOOKS_CUSTOM,
   HOOKS_SUB_ONE,
   HOOKS_WORD,
+  HOUSEKEEPING_WORD,
   type HooksGeometry,
   LOG_HEAD_WORD,
   ORDER_COUNT_WORD,
@@ -44,6 +45,7 @@ import {
   queueEntryWord,
   REG_ORDER_WORD,
   S_BELL,
+  S_DOOMED,
   S_FROM,
   S_GEN,
   S_HEAD,
@@ -134,6 +136,7 @@ export function subRegisterLocked(env: ChainsEnv, slot: number, spec: SubSpec): 
   // their HEAD CAS (HEAD moved) or find the queue empty.
   Atomics.store(hk, s + S_HEAD, Atomics.load(hk, s + S_TAIL));
   Atomics.store(hk, s + S_LOST, 0);
+  Atomics.store(hk, s + S_DOOMED, 0);
   Atomics.store(hk, s + S_READ_SEQ, (from - 1) | 0);
   const sub = (gen << SUB_SLOT_BITS) | slot;
   // Publishes the slot: from here readers, the distributor and unregister see it.
@@ -284,5 +287,36 @@ export function chainsRebuildLocked(env: ChainsEnv): void {
     const w = Atomics.load(hk, HOOKS_WORD);
     const nw = (w & HOOKS_CUSTOM) | (slots.length * HOOKS_SUB_ONE);
     if (w === nw || Atomics.compareExchange(hk, HOOKS_WORD, w, nw) === w) return;
+  }
+}
+
+/**
+ * Membership work dead threads left (hooks.ts recovery, which takes no lock): unregister the
+ * registrations that never returned (S_DOOMED), and do the MM attaches a dead setAlloc owed
+ * (ATTACH_OWED entries: token + 1 and its `from`). Each item is cleared after it is done, so
+ * a holder killed meanwhile leaves the rest for the next (its recovery sets HOUSEKEEPING
+ * again).
+ *
+ * @param findMm - the live MM set of a token, or -1 (read lock-free: setInfo's seqlock)
+ *
+ * Context: caller holds DLOCK and found HOUSEKEEPING set; never blocks.
+ */
+export function housekeepingLocked(env: ChainsEnv, findMm: (token: number) => number): void {
+  const { hk, hg } = env;
+  if (Atomics.exchange(hk, HOUSEKEEPING_WORD, 0) === 0) return;
+  for (let slot = 0; slot < hg.maxSubs; slot++) {
+    const s = subWord(hg, slot);
+    if (Atomics.load(hk, s + S_DOOMED) === 0) continue;
+    const sub = Atomics.load(hk, s + S_ID);
+    if (sub >= 0) subUnregisterLocked(env, sub);
+    Atomics.store(hk, s + S_DOOMED, 0);
+  }
+  for (let k = 0; k < hg.maxThreads; k++) {
+    const e = hg.attachBase + 2 * k;
+    const tok = Atomics.load(hk, e);
+    if (tok === 0) continue;
+    const set = findMm(tok - 1);
+    if (set >= 0) mmAttachLocked(env, tok - 1, set, env.setGen(set), Atomics.load(hk, e + 1));
+    Atomics.store(hk, e, 0);
   }
 }

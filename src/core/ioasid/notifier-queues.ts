@@ -84,6 +84,7 @@ import {
   HK_EV_SETGEN,
   HK_EV_SPID,
   HOOKS_FAULT_NO_GATING,
+  HOUSEKEEPING_WORD,
   type HooksGeometry,
   HSTAT_EVENTS_WORD,
   HSTAT_LOST_WORD,
@@ -168,6 +169,8 @@ export interface QueueEnv {
   /** This thread's last look at DIST (a lower bound: DIST only grows), so that a claim need
    * not load it while the log is far from full. */
   distHint: number;
+  /** Membership work dead threads left (notifier-chains.ts housekeepingLocked); DLOCK held. */
+  housekeepingLocked(): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,7 +274,9 @@ export function logCommit(q: QueueEnv, hts: number, live: boolean): void {
 function distributable(hk: I32, hg: HooksGeometry): boolean {
   const d = Atomics.load(hk, DIST_WORD);
   return (
-    Atomics.load(hk, logEntryWord(hg, d) + E_SEQ) === d || Atomics.load(hk, LOST_PENDING_WORD) !== 0
+    Atomics.load(hk, logEntryWord(hg, d) + E_SEQ) === d ||
+    Atomics.load(hk, LOST_PENDING_WORD) !== 0 ||
+    Atomics.load(hk, HOUSEKEEPING_WORD) !== 0
   );
 }
 
@@ -310,6 +315,7 @@ export function tryDistribute(q: QueueEnv, committed = false): void {
  */
 export function distributeLocked(q: QueueEnv): boolean {
   const { hk, hg } = q;
+  if (Atomics.load(hk, HOUSEKEEPING_WORD) !== 0) q.housekeepingLocked();
   hk[DIST_OP_WORD] = DOP_DISTRIBUTE; // plain (DLOCK)
   if (Atomics.load(hk, LOST_PENDING_WORD) !== 0) chargeLogLosses(hk, hg);
   let events = 0;

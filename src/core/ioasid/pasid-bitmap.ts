@@ -51,13 +51,46 @@ export function bitmapClaim(i32: I32, base: number, lo: number, hi: number): num
 }
 
 /**
- * Release id `id` (its bit must be set and owned by the caller).
+ * Claim the lowest clear bit in [lo, hi] of the one bitmap word holding `lo`, guessing that
+ * the word holds `guess` (a value the caller saw earlier): one CAS, no load. Both ends must be
+ * in that word or `hi` beyond it (only `lo`'s word is tried).
+ *
+ * Exact whatever the guess's age: the CAS compares the bits themselves, so it succeeds only
+ * if the word holds `guess`, in which state the chosen bit is clear. A wrong guess only fails.
+ *
+ * Context: as bitmapClaim. Kill point rule as in bitmapClaim.
+ * @returns the id, or -1 when the guess has no clear bit in range or the CAS failed
+ */
+export function bitmapClaimGuess(
+  i32: I32,
+  base: number,
+  lo: number,
+  hi: number,
+  guess: number,
+): number {
+  const w = lo >>> 5;
+  let mask = -1 << (lo & 31);
+  if (hi >>> 5 === w) mask &= (0xffffffff >>> (31 - (hi & 31))) | 0;
+  const free = ~guess & mask;
+  if (free === 0) return -1;
+  const bit = free & -free;
+  const id = (w << 5) + (31 - Math.clz32(bit)); // before the CAS (see bitmapClaim)
+  // Takes the id number if the guess is the word's value; pairs with bitmapRelease.
+  return Atomics.compareExchange(i32, base + w, guess, guess | bit) === guess ? id : -1;
+}
+
+/**
+ * Release id `id` (its bit must be set and owned by the caller): every release of an id bit
+ * (reclaim, an alloc's rollback, and both in thread recovery) is this one `Atomics.and`.
  *
  * Context: any thread; never blocks. Must come after the id map word is cleared, so a new
- * owner of the number never meets the old record in the map.
+ * owner of the number never meets the old record in the map. Kill point rule: nothing but a
+ * return follows the `and`, so the caller records the release first.
+ * @returns the word's value right after the release (a guess for bitmapClaimGuess)
  */
-export function bitmapRelease(i32: I32, base: number, id: number): void {
-  Atomics.and(i32, base + (id >>> 5), ~(1 << (id & 31)));
+export function bitmapRelease(i32: I32, base: number, id: number): number {
+  const bit = 1 << (id & 31);
+  return Atomics.and(i32, base + (id >>> 5), ~bit) & ~bit;
 }
 
 /** Is `id` taken? Lock-free and stale as soon as it returns. */

@@ -51,6 +51,7 @@ import {
   REC_BATCH_COUNT,
   REC_BATCH_NEXT,
   REC_COOKIE,
+  REC_GEN_BITS,
   REC_NEXT,
   REC_SPID,
   REC_SPID_NONE,
@@ -136,7 +137,9 @@ export function freeStackPop(i32: I32, g: SpaceGeometry): number {
     const top = h & SPACE_STACK_IDX_MASK;
     if (top === 0) return 0;
     const next = Atomics.load(i32, recWord(g, top - 1) + REC_BATCH_NEXT);
-    // Redundant ABA defence: the tag (the read-side section is the real one).
+    // Redundant ABA defence: the tag (the read-side section is the real one, exact: no batch
+    // popped after our head load is back on the stack before our section ends; so the
+    // 12-bit tag's wrap after 4096 pushes needs no bound of its own).
     const tag = ((h >>> SPACE_STACK_TAG_SHIFT) + 1) & SPACE_STACK_TAG_MASK;
     // Takes the batch; pairs with the CAS in freeStackPush.
     const nh = (tag << SPACE_STACK_TAG_SHIFT) | next;
@@ -354,4 +357,33 @@ export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
     if ((Atomics.load(i32, recWord(g, idx) + REC_STATE) & REC_ST_MASK) !== REC_ST_FREE) live++;
   }
   return { free, limbo, live };
+}
+
+/**
+ * Set `flag` in record `r`'s STATE while it is the live incarnation map word `m` names.
+ * CAS loop: retries only when STATE changed (a get/put by another thread: progress).
+ *
+ * Context: any thread; never blocks. Kill point rule: nothing but a return follows the CAS.
+ * @returns false when the record was reclaimed meanwhile (nothing changed)
+ */
+export function setStateFlag(i32: I32, r: number, m: number, flag: number): boolean {
+  for (;;) {
+    const s = Atomics.load(i32, r + REC_STATE);
+    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return false;
+    if (Atomics.compareExchange(i32, r + REC_STATE, s, s | flag) === s) return true;
+  }
+}
+
+/**
+ * Clear `flag` in record `r`'s STATE while it is the live incarnation map word `m` names; a
+ * reclaimed record is left alone. CAS loop as in setStateFlag.
+ *
+ * Context: any thread; never blocks.
+ */
+export function clearStateFlag(i32: I32, r: number, m: number, flag: number): void {
+  for (;;) {
+    const s = Atomics.load(i32, r + REC_STATE);
+    if ((s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0) return;
+    if (Atomics.compareExchange(i32, r + REC_STATE, s, s & ~flag) === s) return;
+  }
 }

@@ -1,28 +1,40 @@
 /**
  * The set table: `maxSets` slots, each a set with a type, a token, a quota and a live count.
  *
- * A set id is its slot index. A slot is free when its COUNT word has the DEAD flag; the
- * generation in COUNT is bumped at each creation, so a CAS prepared against an older
- * incarnation of the slot fails.
+ * A set id is its slot index. A slot is free when its COUNT word is DEAD; `setAlloc` re-creates
+ * a free slot under the set lock.
  *
  * Developer notes.
- * - COUNT packs [gen:8 | DEAD | PENDING | count:21] so that "is the set alive", "is it being
- *   freed" and "how many ids does it hold" change together in one CAS. That is what makes
- *   quota enforcement exact: alloc reserves a unit by CAS (count < quota, set alive), and the
- *   last release of a PENDING set swings it to DEAD in the same CAS, so no alloc can slip in
- *   between "count reached 0" and "set destroyed".
- * - TYPE/TOKEN/QUOTA are written by setAlloc under the set lock before COUNT is published
- *   (Atomics.store of a live COUNT); they are valid while COUNT's generation is unchanged.
+ * - COUNT packs [count - quota : 30 (signed) | DEAD | PENDING] (space-layout.ts SET_*), so
+ *   that "is the set alive", "is it being freed" and "has it room for one more id" change
+ *   together in one CAS and are read off the word alone: the word is negative exactly when
+ *   count < quota. That is what makes quota enforcement exact and immune to slot reuse: a
+ *   reservation is a CAS from a live, negative word w to w + SET_UNIT, and whatever history
+ *   the slot had, the CAS succeeds only while COUNT holds w, in which state taking a unit is
+ *   right. A remembered w (space-core.ts keeps one per thread as a guess) is therefore never
+ *   trusted, only compared, and no generation is needed: the former 8-bit generation in COUNT,
+ *   checked against a quota read apart from it, let a slot re-created 256 times with a smaller
+ *   quota pass the CAS and go over it (issue 8).
+ * - The last release of a PENDING set swings it to DEAD in the same CAS, so no alloc can slip
+ *   in between "count reached 0" and "set destroyed".
+ * - TYPE/TOKEN/QUOTA are written by setAlloc under the set lock inside a seqlock (SEQ odd while
+ *   they are rewritten), then COUNT is published. Who reads them: setInfo (lock-free, through
+ *   SEQ), findMmSet (set lock), setFree (set lock: a slot is re-created only under it, so
+ *   QUOTA cannot change between its load and setFree's CAS), and a release, whose caller holds
+ *   a unit of the set (a set holding units cannot die, so cannot be re-created).
  * - The set lock (SPACE_SET_LOCK_WORD) protects: choosing a free slot, MM-token uniqueness,
- *   writing TYPE/TOKEN/QUOTA, and installCapacity. Destruction needs no lock (a CAS to DEAD),
- *   because a DEAD slot is only reused under the lock. Lock order: set lock, then SPID lock.
+ *   writing TYPE/TOKEN/QUOTA, setFree's decision, and installCapacity. Destruction by the last
+ *   release of a PENDING set needs no lock (a CAS to DEAD). Lock order: set lock, then SPID
+ *   lock (no code takes both today).
  * - Model choices (spec appendix): quota goes back to AVAILABLE on destruction; a set freed
  *   with ids left is marked PENDING and destroyed when its last id is reclaimed (DCP); a
  *   PENDING set refuses new allocations (-EINVAL) but keeps its token until destroyed.
  * - Kill safety: every CAS that moves a quota unit or destroys a set is followed, with no call
  *   in between, by a plain store into the caller's thread slot (space-core.ts "Kill points").
  * Rejected: a separate state word next to COUNT (two words cannot change in one CAS, which
- * reopens the V4-era check-then-act race between alloc and set destruction).
+ * reopens the V4-era check-then-act race between alloc and set destruction); a wider
+ * generation in COUNT (32 bits hold no 32-bit generation next to a count, and any generation
+ * checked against a separately read quota only bounds the race by its width).
  *
  * @internal
  */
@@ -30,15 +42,16 @@ import { capacityReserve, capacityReturn } from './capacity.js';
 import { Errno } from './errno.js';
 import {
   SET_COUNT,
-  SET_COUNT_MASK,
   SET_DEAD,
-  SET_GEN_MASK,
-  SET_GEN_SHIFT,
+  SET_FLAGS,
   SET_PENDING,
   SET_QUOTA,
+  SET_SEQ,
   SET_TOKEN,
   SET_TOKEN_NULL,
   SET_TYPE,
+  SET_UNIT,
+  SET_UNIT_SHIFT,
   SPACE_SET_LOCK_WORD,
   SPACE_SET_WORDS,
   SPACE_STAT_SET_DESTROYED_WORD,
@@ -47,8 +60,7 @@ import {
   TS_CAP,
   TS_OP,
   TS_OP_NONE,
-  TS_OP_SET_ALLOC,
-  TS_PHASE_1,
+  TS_SET_ALLOC_RESERVED,
 } from './space-layout.js';
 import { assertLocked } from './space-lock.js';
 
@@ -67,26 +79,94 @@ export function setWord(g: SpaceGeometry, set: number): number {
 }
 
 /**
+ * The live-id count a COUNT word stands for.
+ *
+ * @param w - a live COUNT word
+ * @param quota - the quota of the same incarnation of the set
+ *
+ * Context: pure.
+ * @returns the count (above `quota` only under the quota-check-then-act fault)
+ */
+export function setCountOf(w: number, quota: number): number {
+  return quota + (w >> SET_UNIT_SHIFT);
+}
+
+/**
  * Reserve one quota unit of `set` for an allocation about to happen.
  *
  * CAS loop on COUNT: retries only when COUNT changed (another alloc, release or setFree made
- * progress). ABA defence: COUNT carries the slot generation, and QUOTA is loaded after COUNT,
- * so a quota read from a newer incarnation can only pair with a COUNT the CAS will reject.
+ * progress). No ABA hazard: whether a unit may be taken is decided by the word the CAS
+ * compares, alone (module notes), so a slot re-created any number of times in between is
+ * harmless.
  *
  * Context: any thread; never blocks; legal inside a read-side section. Kill point rule: the
  * caller records the unit in its thread slot right after this returns.
- * @returns the COUNT word it stored (>= 0); -EINVAL set not alive (DEAD or PENDING); -EDQUOT
- * count already at quota.
+ * @returns the COUNT word it stored, which has SET_FLAGS clear (it may be negative: test the
+ * result with setReserveFailed); -EINVAL set not alive (DEAD or PENDING); -EDQUOT count
+ * already at quota. Both errnos have SET_FLAGS bits set, which no stored word has.
  */
 export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number {
-  const base = setWord(g, set);
+  const word = setWord(g, set) + SET_COUNT;
   for (;;) {
-    const w = Atomics.load(i32, base + SET_COUNT);
-    if ((w & (SET_DEAD | SET_PENDING)) !== 0) return -Errno.EINVAL;
-    if ((w & SET_COUNT_MASK) >= Atomics.load(i32, base + SET_QUOTA)) return -Errno.EDQUOT;
+    const w = Atomics.load(i32, word);
+    if ((w & SET_FLAGS) !== 0) return -Errno.EINVAL;
+    if (w >= 0) return -Errno.EDQUOT;
     // Linearisation point of the reservation: count never exceeds quota, even for an instant.
-    if (Atomics.compareExchange(i32, base + SET_COUNT, w, w + 1) === w) return w + 1;
+    if (Atomics.compareExchange(i32, word, w, w + SET_UNIT) === w) return w + SET_UNIT;
   }
+}
+
+/**
+ * Did setReserveUnit fail?
+ *
+ * @param w - what setReserveUnit returned
+ *
+ * Context: pure.
+ * @returns true when `w` is an errno, false when it is the COUNT word stored
+ */
+export function setReserveFailed(w: number): boolean {
+  return (w & SET_FLAGS) !== 0;
+}
+// The one property setReserveFailed relies on (checked once, at load).
+if (!setReserveFailed(-Errno.EINVAL) || !setReserveFailed(-Errno.EDQUOT))
+  throw new Error('internal: setReserveUnit errnos must have SET_FLAGS bits');
+
+/**
+ * Reserve one unit of the set whose COUNT word is `word`, guessing that it holds `guess` (a
+ * value the caller saw earlier): one CAS, no load.
+ *
+ * Exact whatever the guess's age: the CAS succeeds only if COUNT holds `guess` now, and
+ * `guess` alone says the set is live, not pending and below its quota (module notes); a
+ * wrong guess only fails. No generation, so no wrap bound.
+ *
+ * Context: as setReserveUnit. Kill point rule: the caller records the unit right after.
+ * @returns true if a unit was taken (COUNT is now `guess + SET_UNIT`)
+ */
+export function setReserveGuess(i32: I32, word: number, guess: number): boolean {
+  return (
+    guess < 0 &&
+    (guess & SET_FLAGS) === 0 &&
+    Atomics.compareExchange(i32, word, guess, guess + SET_UNIT) === guess
+  );
+}
+
+/**
+ * Give back one unit of the set whose COUNT word is `word`, guessing COUNT holds `guess`: one
+ * CAS, no load; only when the set is not PENDING (a release that may destroy the set takes
+ * setReleaseUnit).
+ *
+ * Exact whatever the guess's age: the caller holds a unit of the set's current incarnation
+ * (a set holding units cannot die, so cannot be re-created), so if COUNT holds `guess`, a
+ * live word that is not PENDING, subtracting a unit is what any release would do.
+ *
+ * Context: as setReleaseUnit. Kill point rule: the caller records the release right after.
+ * @returns true if the unit was given back (COUNT is now `guess - SET_UNIT`)
+ */
+export function setReleaseGuess(i32: I32, word: number, guess: number): boolean {
+  return (
+    (guess & SET_FLAGS) === 0 &&
+    Atomics.compareExchange(i32, word, guess, guess - SET_UNIT) === guess
+  );
 }
 
 /**
@@ -97,7 +177,7 @@ export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number 
  * @param opAfter - the caller's TS_OP once the unit is given back
  *
  * CAS loop on COUNT: retries only when COUNT changed (progress elsewhere). The caller owns
- * the unit, so the count is >= 1 and the set cannot be DEAD or reborn meanwhile (no ABA).
+ * the unit, so the set cannot be DEAD or re-created meanwhile (no ABA), and QUOTA is stable.
  *
  * Kill points: right after the CAS, with no call in between, TS_OP becomes `opAfter` and, if
  * the set died, TS_CAP holds its quota until it is back in AVAILABLE; `releaseThread` trusts
@@ -114,11 +194,11 @@ export function setReleaseUnit(
   opAfter: number,
 ): number {
   const base = setWord(g, set);
+  const quota = Atomics.load(i32, base + SET_QUOTA); // stable: we hold a unit of this set
   for (;;) {
     const w = Atomics.load(i32, base + SET_COUNT);
-    const last = (w & SET_COUNT_MASK) === 1 && (w & SET_PENDING) !== 0;
-    const next = last ? (w & ~(SET_PENDING | SET_COUNT_MASK)) | SET_DEAD : w - 1;
-    const quota = Atomics.load(i32, base + SET_QUOTA); // stable: we hold a unit of this gen
+    const last = (w & SET_PENDING) !== 0 && setCountOf(w, quota) === 1;
+    const next = last ? SET_DEAD : w - SET_UNIT;
     if (Atomics.compareExchange(i32, base + SET_COUNT, w, next) === w) {
       i32[ts + TS_OP] = opAfter;
       if (last) {
@@ -143,20 +223,23 @@ function destroyed(i32: I32, ts: number, quota: number): void {
  *
  * @param ts - the caller's thread slot base word (TS_CAP, see setReleaseUnit)
  *
- * CAS loop on COUNT, retried only when COUNT changed (progress elsewhere).
+ * CAS loop on COUNT, retried only when COUNT changed (an alloc or release: progress). The set
+ * lock keeps the slot from being re-created between the loads of COUNT and QUOTA and the CAS,
+ * so "empty" (count 0) and the quota returned are this incarnation's.
  *
- * Context: any thread; never blocks; takes no lock.
- * @returns 0 destroyed; -EBUSY ids remain (the set is now, or already was, PENDING);
- * -EINVAL not a live set (DEAD). On -EINVAL nothing changes.
+ * Context: caller holds the set lock; never blocks.
+ * @returns 0 destroyed; -EBUSY ids remain (the set is now, or already was, PENDING: the one
+ * failure that changes state, by design); -EINVAL not a live set (DEAD; nothing changes).
  */
-export function setFree(i32: I32, g: SpaceGeometry, set: number, ts: number): number {
+export function setFreeLocked(i32: I32, g: SpaceGeometry, set: number, ts: number): number {
+  if (DEBUG_LOCKS) assertLocked(i32, SPACE_SET_LOCK_WORD);
   const base = setWord(g, set);
   for (;;) {
     const w = Atomics.load(i32, base + SET_COUNT);
     if ((w & SET_DEAD) !== 0) return -Errno.EINVAL;
-    const empty = (w & SET_COUNT_MASK) === 0;
-    const next = empty ? (w & ~SET_PENDING) | SET_DEAD : w | SET_PENDING;
-    const quota = Atomics.load(i32, base + SET_QUOTA);
+    const quota = Atomics.load(i32, base + SET_QUOTA); // stable under the set lock
+    const empty = setCountOf(w, quota) === 0;
+    const next = empty ? SET_DEAD : w | SET_PENDING;
     if (Atomics.compareExchange(i32, base + SET_COUNT, w, next) === w) {
       if (!empty) return -Errno.EBUSY;
       i32[ts + TS_CAP] = quota; // kill point rule: no call since the CAS
@@ -227,17 +310,20 @@ export function setAllocLocked(
   const reserved = capacityReserve(i32, quota);
   if (reserved < 0) return reserved;
   i32[ts + TS_AUX] = reserved;
-  i32[ts + TS_OP] = TS_OP_SET_ALLOC | TS_PHASE_1;
+  i32[ts + TS_OP] = TS_SET_ALLOC_RESERVED;
   const base = setWord(g, set);
-  const old = Atomics.load(i32, base + SET_COUNT);
+  // Seqlock for setInfo: odd while the fields are rewritten. `| 1` rather than `+ 1`: a
+  // setAlloc killed here leaves SEQ odd (the slot stays DEAD, which readers check first).
+  const seq = Atomics.load(i32, base + SET_SEQ) | 1;
+  Atomics.store(i32, base + SET_SEQ, seq);
   Atomics.store(i32, base + SET_TYPE, type);
   Atomics.store(i32, base + SET_TOKEN, token);
   Atomics.store(i32, base + SET_QUOTA, reserved);
-  const gen = (((old >>> SET_GEN_SHIFT) & SET_GEN_MASK) + 1) & SET_GEN_MASK;
-  // Publishes TYPE/TOKEN/QUOTA: the slot becomes live here. Pairs with the COUNT loads in
-  // setReserveUnit, setInfo and setFindMmLocked. A plain store is enough: DEAD slots are
-  // only written under the set lock, which we hold.
-  Atomics.store(i32, base + SET_COUNT, gen << SET_GEN_SHIFT);
+  Atomics.store(i32, base + SET_SEQ, (seq + 1) | 0);
+  // Publishes TYPE/TOKEN/QUOTA: the slot becomes live here, with count 0. Pairs with the
+  // COUNT loads in setReserveUnit, setInfo and setFindMmLocked. A store, not a CAS: DEAD
+  // slots are only written under the set lock, which we hold.
+  Atomics.store(i32, base + SET_COUNT, (-reserved * SET_UNIT) | 0);
   i32[ts + TS_OP] = TS_OP_NONE;
   return set;
 }
@@ -259,8 +345,13 @@ export interface SetInfo {
 /**
  * Read a consistent snapshot of `set`'s fields.
  *
- * Lock-free: reads COUNT, the fields, then COUNT again, and retries if the generation moved
- * (the slot was destroyed and reborn meanwhile; each retry follows a completed setAlloc).
+ * Lock-free seqlock read: SEQ (even), COUNT, the fields, SEQ again; retried when SEQ moved or
+ * was odd while COUNT was live (a setAlloc completed meanwhile: each retry follows progress).
+ * COUNT loaded between two equal even SEQ values belongs to the incarnation whose fields were
+ * read: a re-creation makes SEQ odd before it touches them and publishes COUNT after making it
+ * even, and a slot is only re-created while DEAD. Wrap bound: SEQ is 32 bits, bumped twice per
+ * re-creation, so a wrong snapshot needs 2^31 re-creations of this slot between two adjacent
+ * loads. A setAlloc killed mid-rewrite leaves SEQ odd and the slot DEAD: readers see DEAD.
  * The snapshot is stale as soon as it returns (count in particular).
  *
  * Context: any thread; never blocks.
@@ -269,20 +360,20 @@ export interface SetInfo {
 export function setInfo(i32: I32, g: SpaceGeometry, set: number): SetInfo | undefined {
   const base = setWord(g, set);
   for (;;) {
+    const seq = Atomics.load(i32, base + SET_SEQ);
     const w = Atomics.load(i32, base + SET_COUNT);
     if ((w & SET_DEAD) !== 0) return undefined;
+    if ((seq & 1) !== 0) continue; // re-created since the SEQ load: read the new one
     const type = Atomics.load(i32, base + SET_TYPE);
     const token = Atomics.load(i32, base + SET_TOKEN);
     const quota = Atomics.load(i32, base + SET_QUOTA);
-    const w2 = Atomics.load(i32, base + SET_COUNT);
-    if ((w2 ^ w) >>> SET_GEN_SHIFT !== 0) continue; // reborn meanwhile: read the new one
-    if ((w2 & SET_DEAD) !== 0) return undefined;
+    if (Atomics.load(i32, base + SET_SEQ) !== seq) continue;
     return {
       type,
       token: token === SET_TOKEN_NULL ? null : token,
       quota,
-      count: w2 & SET_COUNT_MASK,
-      freePending: (w2 & SET_PENDING) !== 0,
+      count: setCountOf(w, quota),
+      freePending: (w & SET_PENDING) !== 0,
     };
   }
 }

@@ -35,7 +35,10 @@ import { LINE_WORDS } from '../cache-line.js';
 //   POLICY        5                                      0 lowest, 1 cyclic
 //   RETIRE_BATCH  6                                      records per batch (1..SPACE_RETIRE_BATCH)
 //   MAX_THREADS   7                                      thread slots (= the Rcu's reader slots)
-//   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act
+//   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act,
+//                                                        3 narrow-incarnation
+//   RCU_TAG       9                                      random, non-zero; equal to the RCU_TAG of the space's Rcu
+//                                                        (attach refuses a space paired with another Rcu)
 // capacity      16                    16 (one line)
 //   CAPACITY      16                                     installCapacity (set lock)  all      L/S
 //   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
@@ -44,7 +47,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // set lock      32                    16 (one line)    setAlloc/findMmSet/install waiters    futex mutex: 0 free, else
 //                                                                                              owner slot + 1, | bit 30
 //                                                                                              when waiters may sleep
-// spid lock     48                    16 (one line)    attach/detachSpid, reclaim waiters    futex mutex, as above
+// spid lock     48                    16 (one line)    attach/detachSpid          waiters    futex mutex, as above
 // free stack    64                    16 (one line)    cache refill (pop),        refill     CAS; [tag:12 | idx+1:20] of the
 //                                                      drain (push)                          top batch's head record
 // limbo stack   80                    16 (one line)    batch push, drain          drain      CAS push / exchange-all;
@@ -55,61 +58,111 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                      find, releaseThread
 //   ENOSPC 112, EDQUOT 113, ENOMEM 114, RECYCLED 115, DRAINS 116, SET_DESTROYED 117,
 //   RECYCLED_UNDER_READER 118, THREADS_RECOVERED 119
-// thread slots  128                   16 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
-//                                                      slot is k; padded to 64 bytes
-//   STATE         +0                                   attach (1), detach (0),    all        CAS / L/S: 0 unused,
-//                                                      releaseThread (2, then 0)             1 attached, 2 recovering
-//   OP            +1                                   owner                      releaseThread plain (owner); intent:
-//                                                                                              op | phase << 4 (TS_OP_*)
-//   SET, ID, REC  +2, +3, +4                           owner                      releaseThread plain (owner); operands
-//   AUX           +5                                   owner                      releaseThread plain (owner); e.g. units
-//   CACHE_HEAD    +6                                   owner                      releaseThread, plain (owner); idx+1 of the
+//   SPID_TOMBSTONES 120                                reclaim (lock-free unhash) attachSpid Atomics.add / load,
+//                                                                                 (SPID lock) store 0 after a sweep
+// thread slots  128                   32 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
+//                                                      slot is k; two 64-byte lines
+//   STATE         +0                                   attach, detach,            all        CAS / L/S: [recoverer:13 <<
+//                                                      releaseThread                         8 | state:2]
+//   OP            +1                                   owner; its recoverer       recoverer  plain; intent and phase
+//                                                                                              (TS_OP_*, table below)
+//   SET, ID, REC  +2, +3, +4                           owner; its recoverer       recoverer  plain; operands
+//   AUX           +5                                   owner; its recoverer       recoverer  plain; e.g. units, map word
+//   CACHE_HEAD    +6                                   owner; its recoverer       recoverer, plain; idx+1 of the
 //   CACHE_COUNT   +7                                                              stats()    first free record it owns
-//   BATCH_HEAD    +8                                   owner                      same       plain (owner); idx+1 of the
+//   BATCH_HEAD    +8                                   owner; its recoverer       same       plain; idx+1 of the
 //   BATCH_COUNT   +9                                                                         newest retired record
-//   DRAIN_REST    +10                                  owner, during a drain      releaseThread plain (owner); limbo
-//   DRAIN_READY   +11, READY_TAIL +12                                                        batches a drain holds
+//   DRAIN_REST    +10                                  owner, during a drain;     recoverer  plain; limbo batches a
+//   DRAIN_READY   +11, READY_TAIL +12                  its recoverer                         drain holds
 //   DRAIN_KEEP    +13, KEEP_TAIL +14
-//   CAP           +15                                  owner                      releaseThread plain (owner); capacity
-//                                                                                              units taken from a destroyed
-//                                                                                              set, not yet back in AVAILABLE
-// id bitmap     threadsBase + 16*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
+//   CAP           +15                                  owner; its recoverer       recoverer  plain; capacity units
+//                                                                                              taken from a destroyed
+//                                                                                              set, not yet back in
+//                                                                                              AVAILABLE
+//   RESERVED      +16                                  owner (reserve/cancel      recoverer  plain; capacity the thread
+//                                                      Capacity); its recoverer              holds outside any set
+//   RECOVERING    +17                                  the thread, while it runs  recoverer  plain; slot + 1 of the slot
+//                                                      releaseThread                         it is recovering, 0 none
+//   RECOVERED     +18                                  the slot's recoverer       attach     plain / load; 1 once the
+//                                                                                              recovery is complete and
+//                                                                                              the Rcu slot released
+// id bitmap     threadsBase + 32*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
 //                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
 //                                                                                              is set at create()
 // id map        bitmapBase + bW       2^bits           alloc (publish store),     find, get, L/S; 0 = no record, else
 //                                                      reclaim (store 0)          put, free  [gen:12 | idx+1:20]: the
 //                                                                                              record and its generation
 // set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
-//   COUNT         +0                                   alloc/reclaim/setFree/     all        CAS loop;
-//                                                      setAlloc                              [gen:8 | DEAD | PENDING | count:21]
-//   TYPE          +1                                   setAlloc (set lock),       all        L/S, valid while COUNT's
-//   TOKEN         +2                                   before COUNT is published             gen is unchanged
-//   QUOTA         +3
-// records       setsBase + 16*sets    9 * maxIoasids   see REC_* below (not padded: records are not per-CPU)
+//   COUNT         +0                                   alloc/reclaim/setFree      all        CAS loop;
+//                                                      (set lock)/setAlloc                   [count - quota:30 (signed) |
+//                                                      (set lock)                            DEAD | PENDING]; < 0 = room
+//   TYPE          +1                                   setAlloc (set lock),       setInfo,   L/S; valid for the COUNT
+//   TOKEN         +2                                   before COUNT is published  findMmSet, published after them (SEQ)
+//   QUOTA         +3                                                              release
+//   SEQ           +4                                   setAlloc (set lock)        setInfo    L/S; seqlock of TYPE/TOKEN/
+//                                                                                              QUOTA: odd while rewritten
+// records       setsBase + 16*sets    10 * maxIoasids  see REC_* below (not padded: records are not per-CPU)
 //   STATE         +0                                   publish (plain, private),  all        CAS loop after publish;
 //                                                      get/put/free, SPID ops                [gen:12 | refs:17 | SPID | st:2]
-//   KEY           +1                                   publish (plain, private)   find, free immutable after publish:
-//   ID            +2                                                              findBySpid [gen:12 | 0:3 | CUSTOM |
+//   INC           +1                                   publish (plain, private)   free (its  immutable after publish;
+//                                                                                 hint)      the 32-bit incarnation,
+//                                                                                              +1 per publish; gen = its
+//                                                                                              low 12 bits
+//   KEY           +2                                   publish (plain, private)   find, free immutable after publish:
+//   ID            +3                                                              findBySpid [gen:12 | 0:3 | CUSTOM |
 //                                                                                              set:16]; id
-//   DATA          +3                                   publish (plain, private),  find       L/S/CAS after publish
+//   DATA          +4                                   publish (plain, private),  find       L/S/CAS after publish
 //                                                      attach/detachData
-//   SPID          +4                                   SPID ops (spid lock)       findBySpid L/S; -1 = none (also
-//                                                                                              on every free record)
-//   NEXT          +5                                   owner of the record        owner      plain (owner); idx+1 of the
+//   SPID          +5                                   attach/detachSpid (spid    findBySpid L/S/CAS; -1 = none (also
+//                                                      lock), reclaim (CAS)                  on every free record)
+//   NEXT          +6                                   owner of the record        owner      plain (owner); idx+1 of the
 //                                                                                              next record of its batch
-//   COOKIE        +6                                   batch push (batch head)    drain      L/S; RCU cookie mod 2^31
-//   BATCH_NEXT    +7                                   stack push (batch head)    pop, drain L/S; idx+1 of the next
+//   COOKIE        +7                                   batch push (batch head)    drain      L/S; RCU cookie mod 2^31
+//   BATCH_NEXT    +8                                   stack push (batch head)    pop, drain L/S; idx+1 of the next
 //                                                                                              batch's head
-//   BATCH_COUNT   +8                                   batch push (batch head)    refill     L/S; records in the batch
-// spid table    recordsBase + 9*maxI  spidBuckets      attach/detachSpid, reclaim findBySpid L/S under spid lock
-//                                     (pow2 >= 2*maxI)  (all under spid lock)                  (readers lock-free);
-//                                                                                              0 empty, -1 tombstone,
-//                                                                                              else record idx + 1
+//   BATCH_COUNT   +9                                   batch push (batch head)    refill     L/S; records in the batch
+// spid table    recordsBase + 10*maxI spidBuckets      attach/detachSpid (spid   findBySpid L/S under spid lock;
+//                                     (pow2 >= 2*maxI) lock); reclaim (CAS entry            CAS entry -> tombstone
+//                                                      -> tombstone, no lock)                (reclaim); 0 empty,
+//                                                                                              -1 tombstone, else
+//                                                                                              record idx + 1
+// ```
+//
+// Who writes a thread slot's words: its owner thread, with plain stores, right after the atomic
+// step each records (kill point rule); once the owner is dead, exactly one recoverer at a time
+// (the one named in STATE), also with plain stores, which continue the dead thread's intents in
+// the dead thread's own words (thread-recovery.ts). "Plain" is safe because no two threads
+// write the words at once and a reader after a death learns of it through the death (the
+// worker's exit), as for any word the dead thread left.
+//
+// Intents (TS_OP = op | phase << 4): what an operation in flight holds after each atomic step.
+// Every phase is recorded with no call between it and the step it names, so "phase p" means
+// "steps 1..p done, p + 1.. not done"; recovery continues from there, step by step, each
+// followed by its phase like the operation itself.
+//
+// ```text
+// intent          phase  recorded right after                   holds                         recovery continues with
+// alloc           1      CAS COUNT (a quota unit)               unit of SET                   release the unit
+//                 2      CAS bit (ID)                           + id ID's bit                 release the bit, -> 1
+//                 3      pop of record REC from the cache       + record REC (not published)  REC back to the cache, -> 2
+//                 none   store of the map word (the publish)
+// reclaim         0      CAS STATE -> FREE of record AUX        map word AUX of id ID, set    unhash its SPID, clear the
+//                                                               SET, the bit, the unit        map word, release the bit
+//                 1      Atomics.and of the bit                 the unit, the record          release the unit
+//                 2      CAS COUNT (unit released)              the record                    link it into the batch
+//                 none   link into the retire batch
+// setAlloc        1      CAS AVAILABLE (AUX units)              AUX units, not a set yet      return them
+//                 none   store of COUNT (the publish)
+// install         1      CAS AVAILABLE -> AUX                   CAPACITY/INSTALLED unwritten  write them
+// attachSpid      1      CAS STATE (HAS_SPID) of record AUX     SPID lock; binding of ID in   finish the binding (under
+//                                                               set SET half written          the dead thread's lock)
+// detachSpid      1      (recorded before its first step)       SPID lock; binding of ID in   finish the unbinding (same)
+//                                                               set SET half removed
 // ```
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 3;
+export const SPACE_LAYOUT_VERSION = 4;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -122,6 +175,9 @@ export const SPACE_POLICY_WORD = 5;
 export const SPACE_RETIRE_BATCH_WORD = 6;
 export const SPACE_MAX_THREADS_WORD = 7;
 export const SPACE_FAULT_WORD = 8;
+export const SPACE_RCU_TAG_WORD = 9;
+/** Words of the header region (all immutable after create()). */
+export const SPACE_HEADER_WORDS = 16;
 /** Values of SPACE_POLICY_WORD. */
 export const SPACE_POLICY_LOWEST = 0;
 export const SPACE_POLICY_CYCLIC = 1;
@@ -129,6 +185,8 @@ export const SPACE_POLICY_CYCLIC = 1;
 export const SPACE_FAULT_NONE = 0;
 export const SPACE_FAULT_RECLAIM_WITHOUT_GP = 1;
 export const SPACE_FAULT_QUOTA_CHECK_THEN_ACT = 2;
+/** REC_INC wraps at 2^12, with the generation: the hint check of `free` as weak as before issue 8. */
+export const SPACE_FAULT_NARROW_INCARNATION = 3;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -147,14 +205,30 @@ export const SPACE_STAT_DRAINS_WORD = 116;
 export const SPACE_STAT_SET_DESTROYED_WORD = 117;
 export const SPACE_STAT_RECYCLED_UNDER_READER_WORD = 118;
 export const SPACE_STAT_THREADS_RECOVERED_WORD = 119;
+/** Tombstones left by lock-free SPID unhashes since the last sweep (spid.ts). */
+export const SPACE_SPID_TOMBSTONES_WORD = 120;
 
 /** First word of the thread-slot region; everything before it is fixed-size. */
 export const SPACE_THREADS_WORD = 128;
 
-/** Largest supported pasidBits (PCIe PASIDs are 20 bits; set counts are 21-bit fields). */
+/** Largest supported pasidBits (PCIe PASIDs are 20 bits; the id map holds 20-bit indices). */
 export const SPACE_MAX_PASID_BITS = 20;
 /** Largest supported maxSets: a record's KEY holds the set in 16 bits. */
 export const SPACE_MAX_SETS = 65536;
+/** Largest supported maxIoasids: map words and stack heads hold idx + 1 in 20 bits. */
+export const SPACE_MAX_IOASIDS = 2 ** 20 - 2;
+/** Largest supported maxThreads: the Rcu's limit (and a recoverer tag fits in STATE). */
+export const SPACE_MAX_THREADS = 4096;
+/**
+ * The inclusive range of each geometry parameter: what `IoasidSpace.create` accepts and what
+ * `attach` checks a header against (space-header.ts).
+ */
+export const SPACE_LIMITS = Object.freeze({
+  pasidBits: [1, SPACE_MAX_PASID_BITS],
+  maxSets: [1, SPACE_MAX_SETS],
+  maxIoasids: [1, SPACE_MAX_IOASIDS],
+  maxThreads: [1, SPACE_MAX_THREADS],
+} as const);
 
 /** SPACE_SET_LOCK_WORD / SPACE_SPID_LOCK_WORD: 0 free, else owner tag (slot + 1) | CONTENDED. */
 export const SPACE_LOCK_FREE = 0;
@@ -167,7 +241,7 @@ export const SPACE_STACK_TAG_SHIFT = 20;
 export const SPACE_STACK_TAG_MASK = 0xfff;
 
 // Thread slot (one per Rcu reader slot).
-export const SPACE_TS_WORDS = LINE_WORDS;
+export const SPACE_TS_WORDS = 2 * LINE_WORDS;
 export const TS_STATE = 0;
 export const TS_OP = 1;
 export const TS_SET = 2;
@@ -184,25 +258,55 @@ export const TS_DRAIN_READY_TAIL = 12;
 export const TS_DRAIN_KEEP = 13;
 export const TS_DRAIN_KEEP_TAIL = 14;
 export const TS_CAP = 15;
-/** TS_STATE values. */
+/** Capacity units this thread holds through reserveCapacity (given back by detach/recovery). */
+export const TS_RESERVED = 16;
+/** Slot + 1 of the slot this thread is recovering (releaseThread), 0 when none. */
+export const TS_RECOVERING_SLOT = 17;
+/** In a slot being recovered: 1 once all of it, its Rcu slot release included, is done. */
+export const TS_RECOVERED = 18;
+/** TS_STATE: the state (low 2 bits) ... */
+export const TS_STATE_MASK = 3;
 export const TS_UNUSED = 0;
 export const TS_ATTACHED = 1;
 export const TS_RECOVERING = 2;
+/** ... and, while RECOVERING, the recoverer's tag (its slot + 1) from this bit up. */
+export const TS_RECOVERER_SHIFT = 8;
 /** TS_OP: the operation in flight (low 4 bits) and how far it got (phase << 4). */
 export const TS_OP_NONE = 0;
-/** alloc: phase 1 holds a quota unit of SET; phase 2 also holds id ID's bit. */
 export const TS_OP_ALLOC = 1;
-/** reclaim of record REC (id ID, set SET, map word AUX) after winning the STATE CAS to FREE:
- * phase 0 owns it all; phase 1 released the bit; phase 2 also released the quota unit. */
 export const TS_OP_RECLAIM = 2;
-/** setAlloc: phase 1 holds AUX units of capacity not yet published as a set. */
 export const TS_OP_SET_ALLOC = 3;
-/** installCapacity: phase 1 swung AVAILABLE to AUX; CAPACITY/INSTALLED not yet written. */
 export const TS_OP_INSTALL = 4;
+export const TS_OP_SPID_ATTACH = 5;
+export const TS_OP_SPID_DETACH = 6;
 export const TS_OP_MASK = 15;
 export const TS_PHASE_SHIFT = 4;
 export const TS_PHASE_1 = 1 << TS_PHASE_SHIFT;
 export const TS_PHASE_2 = 2 << TS_PHASE_SHIFT;
+export const TS_PHASE_3 = 3 << TS_PHASE_SHIFT;
+// The phases of the intent table above, by name.
+/** alloc holds a quota unit of TS_SET. */
+export const TS_ALLOC_UNIT = TS_OP_ALLOC | TS_PHASE_1;
+/** alloc also holds id TS_ID's bit. */
+export const TS_ALLOC_BIT = TS_OP_ALLOC | TS_PHASE_2;
+/** alloc also holds record TS_REC, popped from the cache and not published. */
+export const TS_ALLOC_RECORD = TS_OP_ALLOC | TS_PHASE_3;
+/** reclaim won the CAS to FREE of the record of map word TS_AUX (id TS_ID, set TS_SET). */
+export const TS_RECLAIM_WON = TS_OP_RECLAIM;
+/** reclaim released the id's bit (its SPID unhashed and its map word cleared before). */
+export const TS_RECLAIM_BIT_FREED = TS_OP_RECLAIM | TS_PHASE_1;
+/** reclaim released the quota unit too; the record is still to be linked into the batch. */
+export const TS_RECLAIM_UNIT_FREED = TS_OP_RECLAIM | TS_PHASE_2;
+/** setAlloc reserved TS_AUX units of capacity for a set not yet published. */
+export const TS_SET_ALLOC_RESERVED = TS_OP_SET_ALLOC | TS_PHASE_1;
+/** installCapacity swung AVAILABLE to TS_AUX; CAPACITY and INSTALLED not written yet. */
+export const TS_INSTALL_SWUNG = TS_OP_INSTALL | TS_PHASE_1;
+/** attachSpid set HAS_SPID in the record of map word TS_AUX; binding TS_ID in set TS_SET to
+ * finish, under the SPID lock it holds. */
+export const TS_SPID_ATTACH_FLAGGED = TS_OP_SPID_ATTACH | TS_PHASE_1;
+/** detachSpid is removing binding TS_ID (set TS_SET) of the record of map word TS_AUX, under
+ * the SPID lock it holds: every step of it can be done again. */
+export const TS_SPID_DETACHING = TS_OP_SPID_DETACH | TS_PHASE_1;
 
 // Set slot.
 export const SPACE_SET_WORDS = LINE_WORDS;
@@ -212,27 +316,42 @@ export const SET_TOKEN = 2;
 export const SET_QUOTA = 3;
 /** SET_TOKEN value for the NULL token. */
 export const SET_TOKEN_NULL = -1;
-/** SET_COUNT encoding: live-id count, two flags and a generation bumped at each creation. */
-export const SET_COUNT_MASK = 0x1fffff;
-export const SET_PENDING = 1 << 21;
-export const SET_DEAD = 1 << 22;
-export const SET_GEN_SHIFT = 23;
-export const SET_GEN_MASK = 0xff;
+/** Seqlock word of TYPE/TOKEN/QUOTA: odd while setAlloc rewrites them (sets.ts setInfo). */
+export const SET_SEQ = 4;
+/**
+ * SET_COUNT encoding: `(count - quota) << SET_UNIT_SHIFT | DEAD | PENDING`, a signed field in
+ * the high 30 bits. The word is negative exactly when the set has room (count < quota), so
+ * "live, not pending and below quota" is a property of the word alone: a CAS that succeeds
+ * on it needs nothing read elsewhere (sets.ts). A DEAD slot holds exactly SET_DEAD.
+ */
+export const SET_PENDING = 1;
+export const SET_DEAD = 2;
+export const SET_FLAGS = SET_PENDING | SET_DEAD;
+export const SET_UNIT_SHIFT = 2;
+/** One id of a set, in COUNT's field: a reservation adds it, a release subtracts it. */
+export const SET_UNIT = 1 << SET_UNIT_SHIFT;
 
 // Record.
-export const SPACE_REC_WORDS = 9;
+export const SPACE_REC_WORDS = 10;
 export const REC_STATE = 0;
-export const REC_KEY = 1;
-export const REC_ID = 2;
-export const REC_DATA = 3;
-export const REC_SPID = 4;
-export const REC_NEXT = 5;
+/**
+ * The record's incarnation: a 32-bit counter bumped at each publish, whose low 12 bits are
+ * the generation in STATE, KEY and the id-map word. It is what a thread's hint of a record it
+ * published is checked against (space-core.ts `free`): the 12-bit generation alone repeats
+ * after 4096 republishes, the incarnation after 2^32.
+ */
+export const REC_INC = 1;
+export const REC_KEY = 2;
+export const REC_ID = 3;
+export const REC_DATA = 4;
+export const REC_SPID = 5;
+export const REC_NEXT = 6;
 /** On a limbo batch's head record: its RCU cookie modulo 2^31 (compared by serial arithmetic). */
-export const REC_COOKIE = 6;
+export const REC_COOKIE = 7;
 /** On a batch's head record: idx+1 of the next batch's head on the same stack. */
-export const REC_BATCH_NEXT = 7;
+export const REC_BATCH_NEXT = 8;
 /** On a batch's head record: how many records the batch holds. */
-export const REC_BATCH_COUNT = 8;
+export const REC_BATCH_COUNT = 9;
 /** Most records per batch (see RETIRE_BATCH). */
 export const SPACE_RETIRE_BATCH = 64;
 /** REC_SPID value for "no SPID" (INVALID_IOASID as an Int32). */

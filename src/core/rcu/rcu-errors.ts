@@ -3,8 +3,10 @@
  *
  * Runtime conditions never throw (a grace period that takes long is a stall, counted and
  * warned about, not an error); only calls that break the API contract do. Each message is
- * defined once here, and each error is created at its throw site so its stack is right.
+ * defined once here, and each error is created at its throw site so its stack is right. A
+ * rejected value is described without running user code (describe-value.ts).
  */
+import { describeValue } from '../describe-value.js';
 
 /** Stable codes: callers branch on these, never on message text. */
 export type RcuErrorCode =
@@ -33,7 +35,7 @@ export class RcuError extends Error {
 /** @internal Factories: one per misuse, so each message exists once. */
 export const rcuErrors = {
   badArgument: (name: string, rule: string, value: unknown) =>
-    new RcuError('ERR_RCU_BAD_ARGUMENT', `${name} must be ${rule} (got ${String(value)})`),
+    new RcuError('ERR_RCU_BAD_ARGUMENT', `${name} must be ${rule} (got ${describeValue(value)})`),
   badHandle: (why: string) => new RcuError('ERR_RCU_BAD_HANDLE', `not an RCU handle: ${why}`),
   layoutVersion: (got: number, want: number) =>
     new RcuError(

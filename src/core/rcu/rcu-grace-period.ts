@@ -117,6 +117,12 @@ export interface GracePeriodContext {
    * flavor's `advanceMarksGracePeriod` below, or the mb flavor's (rcu-flavor-mb.ts).
    */
   readonly advance: (ctx: GracePeriodContext, blocking: boolean) => boolean;
+  /**
+   * This thread's watch over non-blocking polls (pollState, runCallbacks, the callRcu timer):
+   * since when it has seen grace period `gp` (a completed count) wait for readers, and when
+   * it reports the stalled ones next. Thread-local; see waitForReaders.
+   */
+  readonly poll: { gp: number; since: number; nextReport: number };
 }
 
 /** Bounded spin before sleeping, in ms (performance.now() units). */
@@ -317,7 +323,10 @@ export function waitForReaders(
   blocking: boolean,
 ): boolean {
   if (scan(ctx, arg, false, -1) === 0) return true;
-  if (!blocking) return false;
+  if (!blocking) {
+    pollStallWatch(ctx, scan, arg);
+    return false;
+  }
   const { words } = ctx;
   const start = performance.now();
   let nextStall = start + ctx.stallMs;
@@ -343,6 +352,26 @@ export function waitForReaders(
     Atomics.add(words, RCU_GP_BEAT_WORD, 1); // alive: see waitForCookie's leader watch
     // A timed-out wait leaves -1 behind; clear it so later leaving readers skip the notify.
     if (Atomics.load(words, RCU_GP_FUTEX_WORD) !== 0) Atomics.store(words, RCU_GP_FUTEX_WORD, 0);
+  }
+}
+
+/**
+ * A non-blocking poll found readers pending. Polls of the same grace period by this thread
+ * that keep finding them for `stallMs` report each stalled reader, as a blocking wait does,
+ * then again every `stallMs`: without this a callRcu timer polling behind a dead reader
+ * would wait in silence forever.
+ */
+function pollStallWatch(ctx: GracePeriodContext, scan: ReaderScan, arg: number): void {
+  const gp = completedGracePeriods(ctx.seq);
+  const now = performance.now();
+  const w = ctx.poll;
+  if (w.gp !== gp) {
+    w.gp = gp;
+    w.since = now;
+    w.nextReport = now + ctx.stallMs;
+  } else if (now >= w.nextReport) {
+    scan(ctx, arg, false, now - w.since);
+    w.nextReport = now + ctx.stallMs;
   }
 }
 

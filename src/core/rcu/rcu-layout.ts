@@ -22,6 +22,9 @@
  *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader, 4 lose-snapshot (torture only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
  *   FLAVOR        6                         0 marks (default), 1 mb (liburcu-mb: phase flips)
+ *   TAG           7                         the creator's tag (0 none): IoasidSpace.create stores the
+ *                                           same random value in its space's header, so attach can
+ *                                           tell that a space and an Rcu belong together
  * gp            16                 16     grace-period leader          pollers, wakers        own 64-byte line
  *   GP_SEQ        16..17 (i64 #8)           leader (holds GP_LOCK)       getState/pollState     L/S (BigInt64)
  *                                           value = completed * 4 + step; step 0 idle, 1 taking the
@@ -56,8 +59,9 @@
  *                                           mb flavor: GP_CTR as loaded at the outermost readLock plus
  *                                           the nesting depth (low 16 bits), no WAIT
  *   OWNER         +1                        registerThread (CAS 0->tid+1),  everyone            CAS / L/S
- *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 -> -1,
- *                                           then store 0: concurrent releasers act once)
+ *                                           unregisterThread (store 0), releaseSlot (CAS tid+1 ->
+ *                                           -(tid+1), then CAS to 0: concurrent releasers act once,
+ *                                           and a release cut short keeps the token to finish with)
  *   CLAIMS        +2                        registerThread               stats()                Atomics.add
  * snapshot      48 + 16 * maxThreads  maxThreads, rounded up to 16 (marks flavor only)
  *                                     leader (holds GP_LOCK)       leader, its resumer    L/S
@@ -74,7 +78,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
-export const RCU_LAYOUT_VERSION = 3;
+export const RCU_LAYOUT_VERSION = 4;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 
@@ -87,6 +91,9 @@ export const RCU_FAULT_ARG_WORD = 5;
 export const RCU_FLAVOR_WORD = 6;
 export const RCU_FLAVOR_MARKS = 0;
 export const RCU_FLAVOR_MB = 1;
+export const RCU_TAG_WORD = 7;
+/** Words of the header region (all immutable after create()). */
+export const RCU_HEADER_WORDS = 16;
 
 /** Word index of the 64-bit grace-period sequence; its BigInt64Array index is half of it. */
 export const RCU_GP_SEQ_WORD = 16;
@@ -108,8 +115,14 @@ export const RCU_SLOT_WORDS = LINE_WORDS;
 export const RCU_SLOT_CTR = 0;
 export const RCU_SLOT_OWNER = 1;
 export const RCU_SLOT_CLAIMS = 2;
-/** OWNER while a `releaseSlot` is freeing the slot. */
-export const RCU_OWNER_RELEASING = -1;
+/**
+ * OWNER while a `releaseSlot` is freeing the slot: the negated owner token, so that a release
+ * cut short by the releaser's death can be finished by whoever recovers that releaser
+ * (`Rcu.resumeRelease`): the token is what frees a GP_LOCK the released thread held.
+ */
+export function rcuOwnerReleasing(owner: number): number {
+  return -owner;
+}
 
 /**
  * Reader CTR encoding. A section's mark is odd, so never 0 ("outside"); the owner advances it

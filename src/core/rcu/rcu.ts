@@ -46,6 +46,13 @@ import {
   waitForCookie,
 } from './rcu-grace-period.js';
 import {
+  RCU_MAX_STALL_MS,
+  RCU_MAX_THREADS,
+  type RcuHeader,
+  rcuFaultArgRange,
+  rcuReadHeader,
+} from './rcu-header.js';
+import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
   RCU_FLAVOR_MARKS,
@@ -59,7 +66,6 @@ import {
   RCU_MAGIC,
   RCU_MAGIC_WORD,
   RCU_MAX_THREADS_WORD,
-  RCU_OWNER_RELEASING,
   RCU_SEQ_SHIFT,
   RCU_SEQ_STEP_MASK,
   RCU_SLOT_CLAIMS,
@@ -72,9 +78,11 @@ import {
   RCU_STAT_SLEEPS_WORD,
   RCU_STAT_STALLS_WORD,
   RCU_STAT_WAKEUPS_WORD,
+  RCU_TAG_WORD,
   RCU_VERSION_WORD,
   RCU_WAIT,
   rcuBufferWords,
+  rcuOwnerReleasing,
   rcuSlotBase,
 } from './rcu-layout.js';
 import { RcuReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
@@ -103,6 +111,11 @@ export interface RcuOptions {
    * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
    */
   fault?: { mode: RcuFaultMode; arg?: number } | undefined;
+  /**
+   * @internal The creator's tag, stored in the header (0 = none): `IoasidSpace.create` gives
+   * its space and its Rcu the same random tag, and `IoasidSpace.attach` checks they match.
+   */
+  tag?: number | undefined;
 }
 
 /** How readers and grace periods meet (see `RcuOptions.flavor`). */
@@ -120,15 +133,18 @@ export const RCU_DEFAULTS: Readonly<RcuOptions> = Object.freeze({
   stallMs: 10_000,
   flavor: 'marks',
   fault: undefined,
+  tag: undefined,
 });
 
-const MAX_THREADS_LIMIT = 4096;
-const FAULT_CODES: Record<RcuFaultMode, number> = {
-  'skip-gp': FaultMode.skipGp,
-  'skip-nth': FaultMode.skipNth,
-  'ignore-reader': FaultMode.ignoreReader,
-  'lose-snapshot': FaultMode.loseSnapshot,
-};
+/** Fault codes by mode name: a null-prototype map, so 'toString' or '__proto__' are no modes. */
+const FAULT_CODES: Readonly<Record<RcuFaultMode, number>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<RcuFaultMode, number>, {
+    'skip-gp': FaultMode.skipGp,
+    'skip-nth': FaultMode.skipNth,
+    'ignore-reader': FaultMode.ignoreReader,
+    'lose-snapshot': FaultMode.loseSnapshot,
+  }),
+);
 const HANDLE_KIND = 'ioasid/rcu';
 
 /** A structured-cloneable reference to an RCU instance: send it to workers. */
@@ -181,20 +197,45 @@ export interface RcuStats {
   slots: RcuSlotState[];
 }
 
-/** Validate and complete `RcuOptions`. Throws RcuError naming the bad field. */
+/**
+ * Validate and complete `RcuOptions`.
+ *
+ * @param options - any subset of RcuOptions (an object; undefined for the defaults)
+ *
+ * Context: pure; any thread.
+ * @returns the complete options
+ * @throws RcuError ERR_RCU_BAD_ARGUMENT naming the bad field and its rule
+ */
 export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions {
+  if (typeof options !== 'object' || options === null)
+    throw rcuErrors.badArgument('options', 'an object', options);
   const o = { ...RCU_DEFAULTS, ...options };
-  checkInt('maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
-  checkInt('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  checkInt('maxThreads', o.maxThreads, 1, RCU_MAX_THREADS);
+  checkInt('stallMs', o.stallMs, 1, RCU_MAX_STALL_MS);
   if (o.flavor !== 'marks' && o.flavor !== 'mb')
     throw rcuErrors.badArgument('flavor', "'marks' | 'mb'", o.flavor);
   if (o.fault !== undefined) {
-    if (!(o.fault.mode in FAULT_CODES))
-      throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), o.fault.mode);
-    if (o.fault.mode === 'skip-nth') checkInt('fault.arg', o.fault.arg, 2, 2 ** 31 - 1);
-    if (o.fault.mode === 'ignore-reader') checkInt('fault.arg', o.fault.arg, 0, o.maxThreads - 1);
+    if (typeof o.fault !== 'object' || o.fault === null)
+      throw rcuErrors.badArgument('fault', 'undefined or { mode, arg? }', o.fault);
+    const { mode, arg } = o.fault;
+    if (typeof mode !== 'string' || !Object.hasOwn(FAULT_CODES, mode))
+      throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), mode);
+    const [lo, hi] = rcuFaultArgRange(FAULT_CODES[mode], o.maxThreads);
+    checkInt('fault.arg', arg ?? 0, lo, hi);
   }
+  if (o.tag !== undefined) checkInt('tag', o.tag, 0, 2 ** 31 - 1);
   return o;
+}
+
+/** Validate `RcuAttachOptions` (an object, or undefined). */
+function checkAttachOptions(attach: unknown): RcuAttachOptions {
+  if (attach === undefined) return {};
+  if (typeof attach !== 'object' || attach === null)
+    throw rcuErrors.badArgument('attach options', 'an object', attach);
+  const { onStall } = attach as RcuAttachOptions;
+  if (onStall !== undefined && typeof onStall !== 'function')
+    throw rcuErrors.badArgument('onStall', 'a function', onStall);
+  return { onStall };
 }
 
 function checkInt(name: string, value: unknown, min: number, max: number): void {
@@ -210,6 +251,7 @@ export class Rcu {
   readonly #ctx: GracePeriodContext;
   readonly #reader: RcuReadSide | RcuReadSideMb;
   readonly #handle: RcuHandle;
+  readonly #header: RcuHeader;
   /** GP_LOCK value while this thread leads; never 0. */
   readonly #lockToken = threadId + 1;
   #slot = -1;
@@ -218,23 +260,24 @@ export class Rcu {
   #cbHead = 0;
   #cbTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(handle: RcuHandle, attach: RcuAttachOptions) {
+  private constructor(handle: RcuHandle, header: RcuHeader, attach: RcuAttachOptions) {
     const words = new Int32Array(handle.buffer);
     this.#words = words;
     this.#handle = handle;
-    // Header words are immutable after create() (rcu-layout.ts): plain reads would do; Atomics
-    // keeps the rule "every shared word through Atomics" without an exception.
-    const mb = Atomics.load(words, RCU_FLAVOR_WORD) === RCU_FLAVOR_MB;
+    this.#header = header;
+    // The header (checked by rcuReadHeader, or just written by create) is immutable.
+    const mb = header.flavor === RCU_FLAVOR_MB;
     this.#reader = mb ? new RcuReadSideMb(words) : new RcuReadSide(words);
     this.#ctx = {
       advance: mb ? advanceMbGracePeriod : advanceMarksGracePeriod,
       words,
       seq: new BigInt64Array(handle.buffer),
-      maxThreads: Atomics.load(words, RCU_MAX_THREADS_WORD),
-      stallMs: Atomics.load(words, RCU_STALL_MS_WORD),
-      faultMode: Atomics.load(words, RCU_FAULT_MODE_WORD),
-      faultArg: Atomics.load(words, RCU_FAULT_ARG_WORD),
+      maxThreads: header.maxThreads,
+      stallMs: header.stallMs,
+      faultMode: header.faultMode,
+      faultArg: header.faultArg,
       onStall: attach.onStall ?? defaultStallReporter,
+      poll: { gp: -1, since: 0, nextReport: 0 },
     };
   }
 
@@ -249,18 +292,29 @@ export class Rcu {
    */
   static create(options: Partial<RcuOptions> = {}, attach: RcuAttachOptions = {}): Rcu {
     const o = resolveRcuOptions(options);
+    const at = checkAttachOptions(attach);
+    const header: RcuHeader = {
+      maxThreads: o.maxThreads,
+      stallMs: o.stallMs,
+      faultMode: o.fault ? FAULT_CODES[o.fault.mode] : FaultMode.none,
+      faultArg: o.fault?.arg ?? 0,
+      flavor: o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS,
+      tag: o.tag ?? 0,
+    };
     const buffer = new SharedArrayBuffer(rcuBufferWords(o.maxThreads) * WORD_BYTES);
     const words = new Int32Array(buffer);
     // Written before the handle exists, so before any other thread can see the buffer.
     Atomics.store(words, RCU_VERSION_WORD, RCU_LAYOUT_VERSION);
-    Atomics.store(words, RCU_MAX_THREADS_WORD, o.maxThreads);
-    Atomics.store(words, RCU_STALL_MS_WORD, o.stallMs);
-    Atomics.store(words, RCU_FAULT_MODE_WORD, o.fault ? FAULT_CODES[o.fault.mode] : 0);
-    Atomics.store(words, RCU_FAULT_ARG_WORD, o.fault?.arg ?? 0);
-    Atomics.store(words, RCU_FLAVOR_WORD, o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS);
+    Atomics.store(words, RCU_MAX_THREADS_WORD, header.maxThreads);
+    Atomics.store(words, RCU_STALL_MS_WORD, header.stallMs);
+    Atomics.store(words, RCU_FAULT_MODE_WORD, header.faultMode);
+    Atomics.store(words, RCU_FAULT_ARG_WORD, header.faultArg);
+    Atomics.store(words, RCU_FLAVOR_WORD, header.flavor);
+    Atomics.store(words, RCU_TAG_WORD, header.tag);
     Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT); // mb flavor: phase 0, count 1
     Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
-    return new Rcu({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer }, attach);
+    const handle = Object.freeze({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer });
+    return new Rcu(handle, header, at);
   }
 
   /**
@@ -268,26 +322,49 @@ export class Rcu {
    *
    * @param handle - `rcu.handle` from the creating thread (structured-cloned)
    *
+   * The handle's fields are read once; the buffer's header is checked word by word against
+   * the limits `create` applies (rcu-header.ts), before anything past it is read.
+   *
    * Context: any thread; does not register the caller.
-   * @returns the attached instance
-   * @throws RcuError ERR_RCU_BAD_HANDLE (not a handle) or ERR_RCU_LAYOUT_VERSION (another
-   * version of this library made it)
+   * @returns the attached instance, whose `handle` is a fresh copy of the one given
+   * @throws RcuError ERR_RCU_BAD_HANDLE (not a handle, or a header `create` would not have
+   * written) or ERR_RCU_LAYOUT_VERSION (another version of this library made it);
+   * ERR_RCU_BAD_ARGUMENT for malformed attach options
    */
   static attach(handle: RcuHandle, attach: RcuAttachOptions = {}): Rcu {
-    if (typeof handle !== 'object' || handle === null || handle.kind !== HANDLE_KIND)
+    const at = checkAttachOptions(attach);
+    if (typeof handle !== 'object' || handle === null)
       throw rcuErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
-    if (!(handle.buffer instanceof SharedArrayBuffer))
+    let kind: unknown;
+    let version: unknown;
+    let buffer: unknown;
+    try {
+      ({ kind, version, buffer } = handle); // once each: a getter cannot change its answer
+    } catch {
+      throw rcuErrors.badHandle('reading its fields threw');
+    }
+    if (kind !== HANDLE_KIND) throw rcuErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
+    if (!(buffer instanceof SharedArrayBuffer))
       throw rcuErrors.badHandle('buffer is not a SharedArrayBuffer');
-    if (handle.version !== RCU_LAYOUT_VERSION)
-      throw rcuErrors.layoutVersion(handle.version, RCU_LAYOUT_VERSION);
-    const words = new Int32Array(handle.buffer);
-    if (words.length < RCU_SLOT_HWM_WORD || Atomics.load(words, RCU_MAGIC_WORD) !== RCU_MAGIC)
-      throw rcuErrors.badHandle('buffer does not start with the RCU magic word');
-    if (Atomics.load(words, RCU_VERSION_WORD) !== RCU_LAYOUT_VERSION)
-      throw rcuErrors.layoutVersion(Atomics.load(words, RCU_VERSION_WORD), RCU_LAYOUT_VERSION);
-    if (words.length < rcuBufferWords(Atomics.load(words, RCU_MAX_THREADS_WORD)))
-      throw rcuErrors.badHandle('buffer is shorter than its slot count says');
-    return new Rcu(handle, attach);
+    if (version !== RCU_LAYOUT_VERSION)
+      throw rcuErrors.layoutVersion(Number(version), RCU_LAYOUT_VERSION);
+    const header = rcuReadHeader(buffer);
+    return new Rcu(Object.freeze({ kind: HANDLE_KIND, version, buffer }), header, at);
+  }
+
+  /** @internal The creator's tag in the header (0 = none; see RcuOptions.tag). */
+  get tag(): number {
+    return this.#header.tag;
+  }
+
+  /** @internal Reader slots of this instance. */
+  get maxThreads(): number {
+    return this.#header.maxThreads;
+  }
+
+  /** @internal Was this instance created with a fault mode (torture self-tests only)? */
+  get faulty(): boolean {
+    return this.#header.faultMode !== FaultMode.none;
   }
 
   /** The structured-cloneable handle to send to other threads. */
@@ -356,9 +433,10 @@ export class Rcu {
    * @param slot - the slot index the dead thread's `registerThread()` returned
    *
    * Context: any thread; never blocks. Calling it for a live thread breaks RCU for that thread.
-   * Not itself kill-safe: a thread terminated inside this call can leave the slot claimed for
-   * release (OWNER -1) for good, and, if it had not yet cleared CTR, grace periods waiting on
-   * it (reported as stalls); call it from a thread that outlives the recovery.
+   * A thread terminated inside this call leaves the slot being released (OWNER negative) and,
+   * if it had not yet cleared CTR, grace periods waiting on it (reported as stalls):
+   * `IoasidSpace.releaseThread` records the release and finishes it when the releaser is
+   * recovered; a direct caller should call it from a thread that outlives the recovery.
    * @returns true if this call freed the slot; false if it was free or another call is
    *   freeing it (concurrent calls for one slot act once)
    * @throws RcuError ERR_RCU_BAD_ARGUMENT for a slot out of range or this thread's own slot
@@ -374,17 +452,43 @@ export class Rcu {
     // the slot (and enter a section we would then erase) until we are done.
     if (
       owner <= 0 ||
-      Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, RCU_OWNER_RELEASING) !== owner
+      Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, rcuOwnerReleasing(owner)) !==
+        owner
     )
       return false;
-    // Order: quiesce the slot first so no grace period waits on it, then free a GP_LOCK the
-    // dead thread held (the grace period state in GP_SEQ is resumable), then the slot.
-    Atomics.store(words, base + RCU_SLOT_CTR, 0);
-    freeLockOf(words, owner);
-    Atomics.store(words, base + RCU_SLOT_OWNER, 0);
-    Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
-    wakeGracePeriodLeader(words);
+    finishRelease(words, slot, owner);
     return true;
+  }
+
+  /**
+   * @internal Release `slot` for a dead thread, resuming a release a dead releaser started:
+   * what `IoasidSpace.releaseThread` calls, whose protocol guarantees that exactly one thread
+   * at a time runs this for a slot and that the slot's owner is dead.
+   *
+   * Each step can be repeated after a kill: OWNER > 0 (not started) claims and releases;
+   * OWNER < 0 (started, its releaser dead) finishes with the token it carries; OWNER 0
+   * (done) does nothing. The last step is the CAS of OWNER to 0, so a caller can record
+   * "released" right after this returns, with no call in between.
+   *
+   * Context: any thread; never blocks.
+   * @returns true if a release was done or finished here
+   */
+  resumeRelease(slot: number): boolean {
+    const { words } = this.#ctx;
+    const base = rcuSlotBase(slot);
+    for (;;) {
+      const owner = Atomics.load(words, base + RCU_SLOT_OWNER);
+      if (owner === 0) return false;
+      if (owner < 0) {
+        finishRelease(words, slot, -owner);
+        return true;
+      }
+      const releasing = rcuOwnerReleasing(owner);
+      if (Atomics.compareExchange(words, base + RCU_SLOT_OWNER, owner, releasing) === owner) {
+        finishRelease(words, slot, owner);
+        return true;
+      }
+    }
   }
 
   /**
@@ -485,14 +589,23 @@ export class Rcu {
    * Run `fn` in this thread after a grace period.
    *
    * Context: any thread, also inside a read-side section; never blocks. `fn` runs from
-   * `runCallbacks()`, `barrier()`, or a 1 ms timer on this thread's event loop.
+   * `runCallbacks()`, `barrier()`, or a 1 ms timer on this thread's event loop. The timer does
+   * not keep the process alive (call `barrier()` before exiting if callbacks must run), and
+   * while it polls a grace period held up by a reader for `stallMs`, it reports the stall
+   * like `synchronize` does (onStall, or an IOASID_RCU_STALL warning).
    * @throws RcuError ERR_RCU_BAD_ARGUMENT if `fn` is not a function
    */
   callRcu(fn: () => void): void {
     if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
     this.#cbCookies.push(snapshotCookie(this.#ctx.seq));
     this.#cbFns.push(fn);
-    if (this.#cbTimer === undefined) this.#cbTimer = setTimeout(this.#onTimer, 1);
+    if (this.#cbTimer === undefined) this.#armTimer();
+  }
+
+  /** The callback timer: unref'd, so pending callbacks never keep the process alive. */
+  #armTimer(): void {
+    this.#cbTimer = setTimeout(this.#onTimer, 1);
+    this.#cbTimer.unref();
   }
 
   /** Callbacks queued in this thread and not yet run. */
@@ -590,9 +703,24 @@ export class Rcu {
     try {
       this.runCallbacks();
     } finally {
-      if (this.pendingCallbacks > 0) this.#cbTimer = setTimeout(this.#onTimer, 1);
+      if (this.pendingCallbacks > 0) this.#armTimer();
     }
   };
+}
+
+/**
+ * The rest of a release once OWNER holds -owner: quiesce the slot so no grace period waits on
+ * it, free a GP_LOCK the dead thread held (the grace period state in GP_SEQ is resumable), wake
+ * a sleeping leader, then free the slot. Each step may be repeated (after a kill); the CAS of
+ * OWNER to 0 comes last (see resumeRelease).
+ */
+function finishRelease(words: Int32Array<SharedArrayBuffer>, slot: number, owner: number): void {
+  const base = rcuSlotBase(slot);
+  Atomics.store(words, base + RCU_SLOT_CTR, 0);
+  freeLockOf(words, owner);
+  Atomics.add(words, RCU_STAT_RELEASED_WORD, 1);
+  wakeGracePeriodLeader(words);
+  Atomics.compareExchange(words, base + RCU_SLOT_OWNER, rcuOwnerReleasing(owner), 0);
 }
 
 /** Free GP_LOCK if `token` holds it, and wake its waiters. True if it did. */

@@ -1,0 +1,265 @@
+/**
+ * Broken twins: deliberately broken variants of the allocator, one or more per invariant of
+ * a stress run, each of which the run must catch and name (`--broken NAME`). A check that
+ * no twin can trip proves nothing; test/stress_every_violation_kind_is_caught_by_its_broken_twin.test.ts
+ * runs one twin per violation kind and fails for a kind that has none.
+ *
+ * Two kinds of twin: a fault the core injects itself (`spaceFault`, IoasidOptions.fault:
+ * the real algorithm with one step removed), and a double of the space's API that every CPU
+ * calls instead of the space (`double`: an allocator that returns what a broken one would).
+ * A twin that a configuration cannot catch (its op never runs, its sets never fill) says so
+ * in `cannotCatch`, and the CLI refuses that configuration with exit 2 rather than print a
+ * PASS that proves nothing.
+ *
+ * ## Developer notes
+ * Doubles run inside the CPU threads; they only call the real space and return something
+ * else, so the space itself stays consistent and the end-of-run verification can still run.
+ * They misbehave one call in N, from the 8th call on (so that even a short run on a loaded
+ * machine sees it), leaving the run mostly correct around it.
+ */
+import { Errno } from '../src/core/ioasid/errno.js';
+import type { IoasidFault, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import type { Prng } from '../src/workers/prng.js';
+import type { ViolationKind } from './check/invariants.js';
+import { OP_NAMES, type OpName } from './ops/index.js';
+import { bindSpace, type StressSpace } from './ops/op.js';
+
+/** What of a configuration decides whether a twin can be caught. */
+export interface TwinTarget {
+  cpus: number;
+  mix: readonly number[];
+  sets: number;
+  quota: number;
+  pasidBits: number;
+  maxHeld: number;
+}
+
+/** The fields a twin's first violation must name (beyond its kind and reason). */
+export type NamedField = 'op' | 'cpu' | 'id' | 'set';
+
+/** One deliberately broken variant. */
+export interface BrokenTwin {
+  readonly name: string;
+  /** The invariant it breaks: a run with it must report this kind. */
+  readonly trips: ViolationKind;
+  readonly description: string;
+  /** The core's own fault injection it turns on. */
+  readonly spaceFault?: IoasidFault;
+  /** A double of the space that the CPUs call instead of the space. */
+  readonly double?: (space: IoasidSpace, rng: Prng) => StressSpace;
+  /** What the first violation of `trips` names: the op, the CPU, the id, the set. */
+  readonly names: readonly NamedField[];
+  /** The operations that first violation may name (each one that calls the broken method). */
+  readonly ops?: readonly OpName[];
+  /** Why configuration `t` cannot catch it; undefined when it can. */
+  cannotCatch(t: TwinTarget): string | undefined;
+  /**
+   * Its violation is found only by the end-of-run verification. Any other twin's run goes on
+   * past --seconds until it is caught (see `twinRunSeconds`): a race like check-then-act
+   * needs two CPUs running at once, which a loaded machine may grant late.
+   */
+  readonly seenAtEnd?: boolean;
+}
+
+/**
+ * How long a run with `twin` may last: --seconds, or for a twin caught online up to ten
+ * times that (at least 30 s), ending as soon as it is caught.
+ *
+ * @param twin - the run's twin, if any
+ * @param seconds - the configured length
+ *
+ * Context: pure.
+ * @returns the most seconds the run steers for
+ */
+export function twinRunSeconds(twin: BrokenTwin | undefined, seconds: number): number {
+  return twin && !twin.seenAtEnd ? Math.max(10 * seconds, 30) : seconds;
+}
+
+/**
+ * A double's trigger: true on the 8th call and then every `n`th, so that even a short run on a
+ * loaded machine sees the breakage, at a rate that leaves the run mostly correct.
+ */
+function oneCallIn(n: number): () => boolean {
+  let calls = 0;
+  return () => ++calls % n === 8 % n;
+}
+
+function weight(t: TwinTarget, op: OpName): number {
+  return t.mix[OP_NAMES.indexOf(op)] ?? 0;
+}
+
+function needsOp(t: TwinTarget, op: OpName, why: string): string | undefined {
+  return weight(t, op) > 0 ? undefined : `the mix has no ${op} (${why})`;
+}
+
+/**
+ * A live id in [min, top], looking from a random point (at most 256 probes), or 0; `top` is
+ * about twice the highest id seen, where the lowest-first policy packs the live ids.
+ */
+function someLiveId(space: IoasidSpace, rng: Prng, min: number, top: number): number {
+  const span = top - min + 1;
+  const start = rng.below(span);
+  for (let i = 0; i < Math.min(span, 256); i++) {
+    const id = min + ((start + i) % span);
+    if (space.inspect(id).state !== 'free') return id;
+  }
+  return 0;
+}
+
+export const BROKEN_TWINS: readonly BrokenTwin[] = [
+  {
+    name: 'reclaim-without-gp',
+    trips: 'record-recycled-under-reader',
+    description: "the allocator reuses a freed id's record at once, without a grace period",
+    spaceFault: 'reclaim-without-gp',
+    names: ['op', 'cpu', 'id'],
+    // reallocUnderReader recycles under its own read-side section: seen every time. Finds
+    // that sleep see it only when another CPU happens to free and reallocate their id
+    // meanwhile: by chance, so not counted on.
+    cannotCatch: (t) =>
+      needsOp(t, 'reallocUnderReader', 'lookups alone see a record reused only by chance'),
+  },
+  {
+    name: 'quota-check-then-act',
+    trips: 'quota-exceeded',
+    description: 'the allocator checks the quota, then takes a unit: two CPUs pass the check',
+    spaceFault: 'quota-check-then-act',
+    names: ['set'],
+    cannotCatch(t) {
+      const hold = t.cpus * t.maxHeld;
+      return (
+        needsOp(t, 'alloc', 'only allocations take quota') ??
+        (t.cpus < 2 ? 'it needs 2 CPUs racing for the last unit of a quota' : undefined) ??
+        (hold <= t.sets * t.quota
+          ? `its sets never fill: the CPUs hold at most ${hold} ids, the sets take ` +
+            `${t.sets * t.quota} (--scenario quota-storm, or fewer --sets or a smaller --quota)`
+          : undefined)
+      );
+    },
+  },
+  {
+    name: 'alloc-returns-live-id',
+    trips: 'id-live-twice',
+    description: 'one alloc in 32 returns an id that is already live instead of a free one',
+    double(space, rng) {
+      const api = bindSpace(space);
+      const now = oneCallIn(32);
+      let seen = 0;
+      api.alloc = (set, min, max, data) => {
+        const top = Math.min(max, Math.max(min + 63, 2 * seen));
+        const live = now() ? someLiveId(space, rng, min, top) : 0;
+        if (live > 0) return live;
+        const id = space.alloc(set, min, max, data);
+        if (id > seen) seen = id;
+        return id;
+      };
+      return api;
+    },
+    names: ['op', 'cpu', 'id', 'set'],
+    ops: ['alloc', 'reallocUnderReader'],
+    cannotCatch: (t) => needsOp(t, 'alloc', 'only allocations hand out ids'),
+  },
+  {
+    name: 'capacity-leak',
+    trips: 'capacity-accounting',
+    description: 'one alloc in 1024 also takes a unit of capacity that no set accounts for',
+    double(space) {
+      const api = bindSpace(space);
+      const now = oneCallIn(1024);
+      api.alloc = (set, min, max, data) => {
+        if (now()) space.reserveCapacity(1);
+        return space.alloc(set, min, max, data);
+      };
+      return api;
+    },
+    names: [],
+    seenAtEnd: true,
+    cannotCatch(t) {
+      const left = 2 ** t.pasidBits - 1 - t.sets * t.quota;
+      return (
+        needsOp(t, 'alloc', 'the double leaks capacity from inside alloc') ??
+        (left < 1 ? 'the shared sets take the whole capacity: none is left to leak' : undefined)
+      );
+    },
+  },
+  {
+    name: 'find-returns-wrong-data',
+    trips: 'wrong-data',
+    description: "one find in 64 returns a neighbour's data (the low bit flipped)",
+    double(space) {
+      const api = bindSpace(space);
+      const due = oneCallIn(64);
+      let armed = false;
+      api.find = (set, id, getter) => {
+        armed ||= due();
+        const r = getter ? space.find(set, id, getter) : space.find(set, id);
+        if (!armed || r <= 0) return r;
+        armed = false; // the next lookup that finds data, once the trigger fired
+        return r ^ 1;
+      };
+      return api;
+    },
+    names: ['op', 'cpu', 'id', 'set'],
+    ops: ['find', 'reallocUnderReader'],
+    cannotCatch: (t) => needsOp(t, 'find', 'only lookups return data'),
+  },
+  {
+    name: 'free-leaks-id',
+    trips: 'leak',
+    description: 'one free in 256 of an id it would reclaim returns 0 and frees nothing',
+    double(space) {
+      const api = bindSpace(space);
+      const due = oneCallIn(256);
+      let armed = false;
+      api.free = (set, id) => {
+        armed ||= due();
+        if (armed && set !== null) {
+          const s = space.inspect(id);
+          if (s.set === set && s.refs === 1 && s.state !== 'free-pending') {
+            armed = false; // the next free that would reclaim, once the trigger fired
+            return 0;
+          }
+        }
+        return space.free(set, id);
+      };
+      return api;
+    },
+    // The end-of-run check names the id and its set; a CPU that reuses the set's slot
+    // first names the set (its shadow count of live ids).
+    names: ['set'],
+    seenAtEnd: true,
+    cannotCatch: (t) => needsOp(t, 'free', 'the double leaks from inside free'),
+  },
+  {
+    name: 'free-fails-spuriously',
+    trips: 'bad-result',
+    description: 'one free in 256 of a held id returns -ENOENT and frees nothing',
+    double(space) {
+      const api = bindSpace(space);
+      const now = oneCallIn(256);
+      api.free = (set, id) => (now() ? -Errno.ENOENT : space.free(set, id));
+      return api;
+    },
+    names: ['op', 'cpu', 'id', 'set'],
+    ops: ['free', 'reallocUnderReader'],
+    cannotCatch: (t) => needsOp(t, 'free', 'the double fails inside free'),
+  },
+];
+
+/** Every twin's name, for `--broken`. */
+export const BROKEN_TWIN_NAMES: readonly string[] = BROKEN_TWINS.map((t) => t.name);
+
+/**
+ * A twin by name.
+ *
+ * @param name - a twin's name, or undefined
+ *
+ * Context: pure.
+ * @returns the twin, or undefined for none; throws RangeError for an unknown name
+ */
+export function brokenTwin(name: string | undefined): BrokenTwin | undefined {
+  if (name === undefined) return undefined;
+  const twin = BROKEN_TWINS.find((t) => t.name === name);
+  if (!twin) throw new RangeError(`no broken twin '${name}'`);
+  return twin;
+}

@@ -1,0 +1,137 @@
+/**
+ * Layout of a stress run's check buffer: the violations reported so far, what the harness
+ * needs to know of each CPU to recover after a kill, and the shadow oracle the CPUs keep
+ * outside the allocator. (The CPUs' statistics are in the run buffer, src/workers/run-layout.ts.)
+ * Every word is touched with Atomics.
+ *
+ * ```text
+ * region         word index                     words           writer(s)             reader(s)        access
+ * header         0                              32
+ *   VIOLATIONS     0                                            any reporter          main             Atomics.add (its
+ *                                                                                                      value orders reports)
+ * kind k         32 + KIND_WORDS * k            KIND_WORDS      reporters of k        main             see below
+ *   COUNT          +0..2                                        violations of kind k per finder (FINDERS): add
+ *   CLAIM          +3                                           CAS 0 -> 1 by the first reporter of kind k; then
+ *   SEQ..FOUND_BY  +4..+11                                      seq, op, cpu, id, set, detail, atMs, finder (stores)
+ *   WHY_BYTES      +12                                          length of the UTF-8 reason in WHY
+ *   READY          +13                                          1 once the fields above and WHY are written
+ *   WHY            +16..+KIND_WORDS                             the reason, UTF-8, 4 bytes a word
+ * cpu c          after kinds, 16 * c            16              CPU c; main           main             store / load
+ *   HELD           +0                                           ids held (published after each change)
+ *   SCRATCH        +1                                           scratch set + 1 (0 none, -1 creating one)
+ * shadow owner   after CPUs, one word per id    2^pasidBits     CPUs (CAS)            main             CAS / load
+ *                                                               0 free, else cpu + 1: who holds the id
+ * shadow sets    after that, 2 words per set    2 * maxSets     CPUs; main            checker, main    add / load
+ *                                                               live ids the CPUs hold in the set, quota
+ * ```
+ * The shadow state is the harness's own oracle: a CPU claims the shadow word after `alloc`
+ * returned the id and releases it before the call that reclaims it, so a CAS that finds the
+ * word taken proves two live allocations of one id. Shadow live counts are a lower bound of
+ * the set's real count (incremented after alloc, decremented before the reclaiming call), so
+ * one above the quota proves the quota was exceeded. Kill safety of each step:
+ * stress/cpu/cpu-view.ts.
+ *
+ * Null fields of a violation (no CPU, id or set) are stored as NONE.
+ */
+import { LINE_WORDS } from '../../src/core/cache-line.js';
+import { VIOLATION_KINDS } from './invariants.js';
+
+/** What a check buffer is sized for. */
+export interface CheckGeometry {
+  cpus: number;
+  pasidBits: number;
+  maxSets: number;
+}
+
+/** Who found a violation. */
+export const FINDERS = ['cpu', 'checker', 'end-of-run'] as const;
+export type Finder = (typeof FINDERS)[number];
+
+/** A field of a violation that does not apply (no CPU, id or set). */
+export const NONE = -0x8000_0000;
+
+export const CHECK_VIOLATIONS = 0;
+const HEADER_WORDS = 2 * LINE_WORDS;
+
+export const KIND_WORDS = 4 * LINE_WORDS;
+export const KIND_COUNT = 0; // + finder index
+export const KIND_CLAIM = 3;
+export const KIND_SEQ = 4;
+export const KIND_OP = 5;
+export const KIND_CPU = 6;
+export const KIND_ID = 7;
+export const KIND_SET = 8;
+export const KIND_DETAIL = 9;
+export const KIND_AT_MS = 10;
+export const KIND_FINDER = 11;
+export const KIND_WHY_BYTES = 12;
+export const KIND_READY = 13;
+export const KIND_WHY = 16;
+/** Bytes of a reason kept with the first violation of a kind. */
+export const WHY_MAX_BYTES = (KIND_WORDS - KIND_WHY) * 4;
+
+export const CPU_HELD = 0;
+export const CPU_SCRATCH = 1;
+export const SCRATCH_CREATING = -1;
+const CPU_ORACLE_WORDS = LINE_WORDS;
+
+/**
+ * First word of violation kind `k`'s record.
+ *
+ * @param k - a kind's index in VIOLATION_KINDS
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function kindBase(k: number): number {
+  return HEADER_WORDS + k * KIND_WORDS;
+}
+
+/**
+ * First word of CPU `cpu`'s oracle words (HELD, SCRATCH).
+ *
+ * @param cpu - a CPU index
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function cpuOracleBase(cpu: number): number {
+  return kindBase(VIOLATION_KINDS.length) + cpu * CPU_ORACLE_WORDS;
+}
+
+/**
+ * The shadow owner words: word `shadowOwnerBase(g) + id` is id's owner (cpu + 1) or 0.
+ *
+ * @param g - the check buffer's geometry
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function shadowOwnerBase(g: CheckGeometry): number {
+  return cpuOracleBase(g.cpus);
+}
+
+/**
+ * The shadow words of set `set`: live ids the CPUs hold in it, then its quota.
+ *
+ * @param g - the check buffer's geometry
+ * @param set - a set id (maxSets gives the end of the buffer)
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function shadowSetBase(g: CheckGeometry, set: number): number {
+  return shadowOwnerBase(g) + 2 ** g.pasidBits + 2 * set;
+}
+
+/**
+ * Size of a check buffer.
+ *
+ * @param g - its geometry
+ *
+ * Context: pure.
+ * @returns its length in 32-bit words
+ */
+export function checkWords(g: CheckGeometry): number {
+  return shadowSetBase(g, g.maxSets);
+}

@@ -1,0 +1,59 @@
+/**
+ * The checker thread: attaches the space, runs Checker passes every few ms until the run
+ * stops (plus an exact capacity check whenever every running CPU is parked), then a final
+ * pass, and posts its statistics.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type IoasidHandle, IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
+import {
+  CPU_PARKED,
+  type CpuGeometry,
+  cpuBase,
+  RUN_STATE,
+  STATE_PAUSE,
+  STATE_STOP,
+} from '../../src/workers/run-layout.js';
+import type { CheckGeometry } from './check-layout.js';
+import { Checker } from './checker.js';
+
+/** workerData of the checker thread. */
+export interface CheckerData {
+  space: IoasidHandle;
+  run: SharedArrayBuffer;
+  runGeometry: CpuGeometry;
+  check: SharedArrayBuffer;
+  checkGeometry: CheckGeometry;
+  intervalMs: number;
+  /** One word: how many CPUs are running (for the parked test). */
+  runningCpus: SharedArrayBuffer;
+}
+
+const d = workerData as CheckerData;
+const space = IoasidSpace.attach(d.space);
+const w = new Int32Array(d.run);
+const running = new Int32Array(d.runningCpus);
+const checker = new Checker(space, d.run, d.runGeometry, d.check, d.checkGeometry);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+let checkedThisPause = false;
+
+/** CPUs parked in the current stutter (each flags itself; the harness clears a dead one's). */
+function parkedCpus(): number {
+  let n = 0;
+  for (let c = 0; c < d.runGeometry.cpus; c++)
+    n += Atomics.load(w, cpuBase(d.runGeometry, c) + CPU_PARKED);
+  return n;
+}
+
+while (Atomics.load(w, RUN_STATE) !== STATE_STOP) {
+  checker.pass();
+  const paused = Atomics.load(w, RUN_STATE) === STATE_PAUSE;
+  if (!paused) checkedThisPause = false;
+  else if (!checkedThisPause && parkedCpus() === Atomics.load(running, 0)) {
+    checker.quiescentCheck();
+    checkedThisPause = true;
+  }
+  Atomics.wait(nap, 0, 0, d.intervalMs);
+}
+checker.pass();
+parentPort?.postMessage(checker.stats);
+space.detach();
