@@ -5,7 +5,9 @@
  * - bench/notifier.ts: alloc+free and find with 0, 1 and 4 subscribers on the set's chain,
  *   against the library as it was before notifier chains (built from git in the same run);
  * - the issue-4 comparison (bench/scaling.ts + bench/comparison.ts): this project against
- *   the raw-CAS limit, a postMessage allocator and a mutex allocator, at 1, 2 and 4 CPUs.
+ *   the raw-CAS limit, a postMessage allocator and a mutex allocator, at 1, 2 and 4 CPUs;
+ * - the hardware model (bench/hw-model.ts): ENQCMD submissions and bind+unbind pairs per
+ *   second at 1, 2 and 4 CPU workers, with the checker against without it.
  *
  * `--json` prints exactly one JSON document to stdout with every figure; tables and progress
  * go to stderr. `npm run bench -- --help` lists the flags. Exit 0: ran (a missed target is a
@@ -14,12 +16,13 @@
 import { availableParallelism } from 'node:os';
 import { format, parseArgs } from 'node:util';
 import { compare, renderComparison, targets } from './comparison.js';
+import { measureHwModel, printHwModel } from './hw-model.js';
 import { main as ioasid } from './ioasid.js';
 import { main as notifier } from './notifier.js';
 import { main as rcu } from './rcu.js';
 import { measureScaling } from './scaling.js';
 
-const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling'] as const;
+const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -143,6 +146,16 @@ async function run(argv: string[]): Promise<void> {
     const ts = targets(rows);
     for (const l of renderComparison(rows, ts, o)) out(l);
     doc.scaling = { measurements, comparison: rows, targets: ts };
+  }
+  if (o.only.has('hw-model')) {
+    out('\nHardware-model bench (progress):');
+    const rows = await measureHwModel({
+      cpus: o.cpus,
+      ms: o.ms,
+      reps: Math.min(o.reps, 3),
+      log: (s) => process.stderr.write(`${s}\n`),
+    });
+    doc.hwModel = { rows, lines: await capture(async () => printHwModel(rows), out) };
   }
   if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
