@@ -2,6 +2,8 @@
  * `npm run bench`: every benchmark, each printing ratios against baselines from this run.
  *
  * - bench/rcu.ts and bench/ioasid.ts (their own tables, printed by their `main`);
+ * - bench/notifier.ts: alloc+free and find with 0, 1 and 4 subscribers on the set's chain,
+ *   against the library as it was before notifier chains (built from git in the same run);
  * - the issue-4 comparison (bench/scaling.ts + bench/comparison.ts): this project against
  *   the raw-CAS limit, a postMessage allocator and a mutex allocator, at 1, 2 and 4 CPUs;
  * - the hardware model (bench/hw-model.ts): ENQCMD submissions and bind+unbind pairs per
@@ -16,10 +18,11 @@ import { format, parseArgs } from 'node:util';
 import { compare, renderComparison, targets } from './comparison.js';
 import { measureHwModel, printHwModel } from './hw-model.js';
 import { main as ioasid } from './ioasid.js';
+import { main as notifier } from './notifier.js';
 import { main as rcu } from './rcu.js';
 import { measureScaling } from './scaling.js';
 
-const PARTS = ['rcu', 'ioasid', 'scaling', 'hw-model'] as const;
+const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -125,6 +128,10 @@ async function run(argv: string[]): Promise<void> {
   if (o.only.has('ioasid')) {
     out('');
     doc.ioasid = { lines: await capture(ioasid, out) };
+  }
+  if (o.only.has('notifier')) {
+    out('');
+    doc.notifier = { lines: await capture(notifier, out) };
   }
   if (o.only.has('scaling')) {
     out('\nScaling bench (progress):');
