@@ -266,6 +266,10 @@ export function resolveProfile(profile: Partial<Profile> = {}): Profile {
   int('vmQuota', p.vmQuota, 1, 2 ** 20);
   int('vmPasids', p.vmPasids, 1, 4096);
   int('vmcsLeaves', p.vmcsLeaves, 1, 1024);
+  if (profile.mdevsPerVm === undefined) {
+    p.mdevsPerVm = hostableMdevs(p);
+    p.dwqMdevs = Math.min(p.dwqMdevs, p.mdevsPerVm);
+  }
   if (p.vms > 0 && p.mdevsPerVm > 0) placeMdevs(p);
   oneOf('vcmdRev', p.vcmdRev, ['3.0', '3.3']);
   oneOf('guestPasidMode', p.guestPasidMode, ['identity', 'spid']);
@@ -381,6 +385,23 @@ export function placeMdevs(p: Profile): MdevPlacement[] {
     }
   }
   return out;
+}
+
+/**
+ * The default mdevs per VM capped by what the PFs can host: a host-only PF list (no DSA PF
+ * with 20-bit PASIDs and shared WQs) gets VMs without mdevs rather than an error; an explicit
+ * `mdevsPerVm` is never lowered.
+ */
+function hostableMdevs(p: Profile): number {
+  for (let n = Math.min(PROFILE_DEFAULTS.mdevsPerVm, p.mdevsPerVm); n > 0; n--) {
+    try {
+      placeMdevs({ ...p, mdevsPerVm: n, dwqMdevs: Math.min(p.dwqMdevs, n) });
+      return n;
+    } catch {
+      // fewer
+    }
+  }
+  return 0;
 }
 
 /** The threshold in force for WQ `w` of a resolved profile. */
