@@ -56,6 +56,9 @@ export const COUNTERS = [
   'mmExits',
   'teardowns',
   'prqOverflowRetries',
+  'guestSubmissions',
+  'guestExits',
+  'vcmdCommands',
 ] as const;
 
 /** A counter's name. */

@@ -102,6 +102,28 @@ export function enqcmds(
   return submit(hw, pf, w, pasid | (priv ? DESC_PRIV : 0), gen, flags, page, 0);
 }
 
+/**
+ * A guest's ENQCMD after its CPU translated the guest PASID (vcpu.ts): host PASID `pasid` of
+ * generation `gen` into shared WQ `w` of `pf`.
+ *
+ * @param submitter - logged as the submitter (the guest's id)
+ *
+ * Context: the vCPU's thread; lock-free.
+ * @returns ZF_ACCEPTED or ZF_RETRY (full, above threshold, disabled or not shared)
+ */
+export function guestSubmit(
+  hw: HwContext,
+  pf: number,
+  w: number,
+  pasid: number,
+  gen: number,
+  page: number,
+  submitter: number,
+): number {
+  if (hw.ld(wqCfg(hw, pf, w, WQ_MODE)) !== WQM_SHARED) return retry(hw, pf, w, submitter);
+  return submit(hw, pf, w, pasid, gen, 0, page, submitter);
+}
+
 function submit(
   hw: HwContext,
   pf: number,

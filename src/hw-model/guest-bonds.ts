@@ -30,7 +30,9 @@ import {
   REF_NONE,
   REF_PUTTING,
   VP_BOND,
+  VP_GPASID,
   VP_IOMMU_REF,
+  VP_SPID,
 } from './hw-layout.js';
 import { releaseRecordIfDone, vpField } from './vm.js';
 
@@ -83,7 +85,18 @@ export function guestDropReference(hw: HwContext, b: number): void {
   const ref = vpField(hw, vm, r, VP_IOMMU_REF);
   if (Atomics.compareExchange(hw.i32, ref, REF_HELD, REF_PUTTING) !== REF_HELD) return;
   const pasid = hw.ld(bf(hw, b, B_PASID));
-  hw.log.emit(Ev.PUT, pasid, hw.ld(bf(hw, b, B_GEN)), -1, hw.ld(bf(hw, b, B_TOKEN)), HOLDER_IOMMU);
+  const gen = hw.ld(bf(hw, b, B_GEN));
+  const token = hw.ld(bf(hw, b, B_TOKEN));
+  // FREE before unbind: the SPID is still attached. Detached before the put (V4 14: the
+  // UNBIND it causes needs the set's chain, which the reclaim may destroy); the core sends no
+  // UNBIND after FREE.
+  const spid = vpField(hw, vm, r, VP_SPID);
+  if (hw.ld(spid) === 1) {
+    hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, hw.ld(vpField(hw, vm, r, VP_GPASID)));
+    hw.st(spid, 0);
+    hw.space.detachSpid(pasid);
+  }
+  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
   hw.space.put(null, pasid);
   hw.st(ref, REF_NONE);
 }

@@ -8,7 +8,6 @@
 import type { IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import type { Rcu } from '../core/rcu/rcu.js';
 import type { Ring } from './claim-ring.js';
-import type { VmChains } from './vm-chain.js';
 import { EventWriter } from './event-log.js';
 import {
   DESC_WORDS,
@@ -16,12 +15,18 @@ import {
   H_DEVTLB_ENTRIES,
   H_FAULT_RECORDS,
   H_FLAGS,
+  H_GUEST_MODE,
+  H_GUEST_PROCS,
+  H_HOST_BONDS,
   H_IOTLB_ENTRIES,
   H_LAT_EXEC,
   H_LAT_INV,
   H_LAT_PRQ,
+  H_LAT_VMEXIT,
   H_LEAVES_PER_PF,
   H_LIFETIME,
+  H_MDEV_BASE,
+  H_MDEVS,
   H_MM_RECORDS,
   H_MUTATION,
   H_PAGES_PER_MM,
@@ -34,12 +39,6 @@ import {
   H_PRQ_ENTRIES,
   H_QI_LENGTH,
   H_THREADS,
-  H_GUEST_MODE,
-  H_GUEST_PROCS,
-  H_HOST_BONDS,
-  H_LAT_VMEXIT,
-  H_MDEV_BASE,
-  H_MDEVS,
   H_VCMD_REV,
   H_VCPUS,
   H_VIOMMUS,
@@ -73,6 +72,7 @@ import {
   WQ_SIZE,
   WQ_THRESH,
 } from './hw-layout.js';
+import type { VmChains } from './vm-chain.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 

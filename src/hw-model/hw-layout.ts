@@ -990,7 +990,9 @@ export function hwGeometry(s: HwShape): HwGeometry {
   const vm: VmGeometry[] = [];
   for (let i = 0; i < v.vms; i++) {
     const base = take(VM_VIOMMU_BASE + VIOMMU_WORDS * v.viommus);
-    const viommu = [...Array(v.viommus).keys()].map((j) => base + VM_VIOMMU_BASE + VIOMMU_WORDS * j);
+    const viommu = [...Array(v.viommus).keys()].map(
+      (j) => base + VM_VIOMMU_BASE + VIOMMU_WORDS * j,
+    );
     const vcpuBase = take(VCPU_WORDS * v.vcpus);
     const procBase = take(GPROC_WORDS * v.procs);
     const pasidBase = take(VPASID_WORDS * v.pasids);

@@ -46,6 +46,7 @@ import {
   IOMMU_LOCK,
   PF_TABLE_LOCK,
   PGTT_FL_ONLY,
+  PGTT_NESTED,
 } from './hw-layout.js';
 import { pageMapped } from './mm.js';
 import { lockGive, lockTake } from './owner-lock.js';
@@ -148,7 +149,8 @@ function translateLocked(
     if (!(d & DIR_PRESENT)) return fault(hw, pf, pasid, gen, page, FaultReason.SPD2, d & DIR_FPD);
     if (!(ctrl & EC_PRESENT))
       return fault(hw, pf, pasid, gen, page, FaultReason.SPT2, (ctrl & EC_FPD) | (d & DIR_FPD));
-    if (((ctrl >>> EC_PGTT_SHIFT) & 7) !== PGTT_FL_ONLY)
+    const pgtt = (ctrl >>> EC_PGTT_SHIFT) & 7;
+    if (pgtt !== PGTT_FL_ONLY && pgtt !== PGTT_NESTED)
       return fault(hw, pf, pasid, gen, page, FaultReason.SPT4, ctrl & EC_FPD);
     pcFill(hw, pf, pasid, pcGen, ctrl, s1, pcBind);
     src = SRC_TABLE;
@@ -164,7 +166,8 @@ function translateLocked(
     src = SRC_IOTLB;
   } else {
     hw.count(C.iotlbMisses);
-    if (!pageMapped(hw, s1, page)) return TR_NOT_MAPPED;
+    // A nested entry (s1 < 0) walks guest tables over memory VFIO pinned: always mapped.
+    if (s1 >= 0 && !pageMapped(hw, s1, page)) return TR_NOT_MAPPED;
     iotlbFill(hw, pf, pasid, page, pcGen, pcBind);
   }
   hw.count(C.translationsOk);

@@ -47,8 +47,14 @@ import {
 } from './hw-layout.js';
 import { M_SKIP_EPOCH_WAIT } from './mutations.js';
 import { complete, TD_BLOCKED, TD_DONE, TD_PROGRESS } from './teardown.js';
-import { NOTIFY_BIND, NOTIFY_FREE, NOTIFY_OVERFLOW, NOTIFY_UNBIND, type VmNotification } from './vm-chain.js';
 import { recordBond, recordOfPasid, vmField, vmSet, vmTokenOf, vpField } from './vm.js';
+import {
+  NOTIFY_BIND,
+  NOTIFY_FREE,
+  NOTIFY_OVERFLOW,
+  NOTIFY_UNBIND,
+  type VmNotification,
+} from './vm-chain.js';
 import { allAcked, lastChangeAcked, vmcsChange, vmcsEntry, vmcsEntryEnsure } from './vmcs.js';
 import { wk, wkSet, workQueue } from './work-ring.js';
 
@@ -60,8 +66,7 @@ import { wk, wkSet, workQueue } from './work-ring.js';
  */
 export function kvmHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
   if (n.event === NOTIFY_OVERFLOW) return true;
-  if (n.event !== NOTIFY_BIND && n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE)
-    return false;
+  if (n.event !== NOTIFY_BIND && n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
   const r = recordOfPasid(hw, vm, n.id);
   if (r < 0) return false;
   const gen = hw.ld(vpField(hw, vm, r, VP_GEN));

@@ -124,9 +124,9 @@ import {
   WQS_ENABLED,
 } from './hw-layout.js';
 import { MUTATIONS } from './mutations.js';
-import { placeMdevs, type Profile, wqThreshold } from './profile.js';
-import { vmChainsInit } from './vm-chain.js';
+import { type Profile, placeMdevs, wqThreshold } from './profile.js';
 import { VCMD_REV_30, VCMD_REV_33 } from './vcmd-regs.js';
+import { vmChainsInit } from './vm-chain.js';
 
 /** What create() decided besides the profile: the VM quota and the subscriber ids. */
 export interface InitParams {

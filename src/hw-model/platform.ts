@@ -168,12 +168,15 @@ import { faultService, translate as iommuTranslate } from './iommu.js';
 import { bindSva, dwqOpen, mapPortal, mmExit, unbindStart } from './iommu-driver.js';
 import { mmOfProcess, spawn } from './mm.js';
 import { MUTATIONS } from './mutations.js';
+import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
 import { type Profile, resolveProfile, wqThreshold } from './profile.js';
 import { prqService } from './prq.js';
-import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
-import { PRIO_IOMMU, PRIO_LAST } from './vm-chain.js';
 import { reapProcess, recoverThread } from './recovery.js';
 import { TD_DONE, teardownStep } from './teardown.js';
+import { guestEnqcmd } from './vcpu.js';
+import { CoreVmChains, PRIO_IOMMU, PRIO_LAST } from './vm-chain.js';
+import * as vmOps from './vm-ops.js';
+import { bootVm, vmsStep } from './vm-ops.js';
 
 const HANDLE_KIND = 'ioasid/hw-model';
 /** Threads that may attach a platform at once (log rows, RCU reader slots of its space). */
@@ -264,6 +267,8 @@ export class Platform {
       throw hwErrors.badHandle(`more than ${PLATFORM_MAX_THREADS} threads attached`);
     }
     this.#hw = new HwContext(new Int32Array(handle.hw), log, row, space);
+    const hw = this.#hw;
+    hw.vmChains = new CoreVmChains(hw, (vm) => hw.g.vm[vm]!.base);
     const sub = this.#hw.ld(H_FREE_SUB);
     this.#chain = sub >= 0 ? new CoreFreeChain(space, sub) : new ShimFreeChain(log, this.#hw.tag);
     this.#wq = new DriverWorkqueue(this.#hw, this.#chain, API_ACTOR);
@@ -284,6 +289,10 @@ export class Platform {
       pasidBits: p.pasidBits,
       maxThreads: PLATFORM_MAX_THREADS,
       maxIoasids: Math.min(65536, 2 ** p.pasidBits),
+      // The driver's global FREE subscriber, and per VM KVM, the VDCM and the IOMMU driver,
+      // each with a retired twin while a destroyed VM's queues drain.
+      maxSubscribers: 2 + 6 * p.vms,
+      notifyQueueDepth: 1024,
     });
     // Reserved values first (held forever in a set of their own), then the SVA set, whose
     // quota 0 takes all the capacity left.
@@ -292,6 +301,12 @@ export class Platform {
       const set = space.setAlloc(null, reservedOthers.length, SetType.NULL);
       for (const r of reservedOthers) space.alloc(set, r, r);
     }
+    // VM sets take their quota when they boot (below): keep it out of the SVA set's share.
+    const vmQuota = Math.min(p.vmQuota, Math.floor(space.available() / (p.vms + 1)));
+    if (p.vms > 0 && vmQuota < 1)
+      throw hwErrors.badProfile('vms', 'few enough that each VM gets a PASID', p.vms);
+    const held = p.vms * vmQuota;
+    if (held > 0) space.reserveCapacity(held);
     const svaSet = space.setAlloc(null, p.svaQuota, SetType.NULL);
     if (svaSet < 0)
       throw hwErrors.badProfile('svaQuota', 'at most the capacity left after reserved', p.svaQuota);
@@ -301,7 +316,7 @@ export class Platform {
     initHardware(new Int32Array(hw), shape, p, {
       svaSet,
       freeSub: subscribeDriver(space),
-      vmQuota: p.vmQuota,
+      vmQuota,
       iommuPriority: p.mutation === 'wrong-notifier-order' ? PRIO_IOMMU : PRIO_LAST,
     });
     const log = new SharedArrayBuffer(
@@ -316,7 +331,10 @@ export class Platform {
       space: space.handle,
       profile: p,
     };
-    return new Platform(handle, space);
+    const platform = new Platform(handle, space);
+    if (held > 0) space.cancelCapacity(held);
+    for (let vm = 0; vm < p.vms; vm++) bootVm(platform.#hw, vm);
+    return platform;
   }
 
   /**
@@ -767,6 +785,7 @@ export class Platform {
       prqService(hw, 16);
       faultService(hw, 64);
       this.#wq.step();
+      vmsStep(hw);
     }
     return done();
   }
@@ -793,6 +812,156 @@ export class Platform {
         return hw.ld(base + MM_GEN);
     }
     return 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // VMs (§7.4 "Guest (VT-d, vcmd)")
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * The guest of VM `vm` asks its vIOMMU for a PASID (VCMD = Allocate; the VMM allocates in
+   * the VM's IOASID set): the guest's custom allocator. gPASID = hPASID.
+   *
+   * @param vm - the VM
+   * @param viommu - which of its vIOMMUs (default 0)
+   *
+   * Context: any attached thread (the guest's); drives the VMM while it waits.
+   * @returns the PASID (> 0); -ENOSPC no PASID (the VM's quota or the space exhausted);
+   * -ENODEV the vIOMMU does not allocate (spid mode: VCCAP.PAS = 0); -EAGAIN a command is in
+   * flight on that vIOMMU; -ETIMEDOUT the VMM did not answer. Nothing changes on error.
+   */
+  vcmdAlloc(vm: number, viommu = 0): number {
+    this.#vi(vm, viommu);
+    return vmOps.vcmdAlloc(this.#hw, this.#pumpFn, vm, viommu);
+  }
+
+  /**
+   * The guest gives PASID `pasid` back through its vIOMMU (VCMD = Free). A well-behaved guest
+   * refuses while the PASID is still bound; `guestCheck = false` is a misbehaving guest (free
+   * before unbind: the consumers tear it down in notifier order, b.3's exception flow).
+   *
+   * Context: any attached thread; drives the VMM and the FREE path until done.
+   * @returns 0; -EBUSY still bound (the guest's refusal); -EINVAL SC = invalid PASID (not the
+   * VM's: nothing changes); -ENODEV; -EAGAIN; -ETIMEDOUT
+   */
+  vcmdFree(vm: number, pasid: number, viommu = 0, guestCheck = true): number {
+    this.#vi(vm, viommu);
+    checkIndex('pasid', pasid, 0, 0xfffff);
+    return vmOps.vcmdFree(this.#hw, this.#pumpFn, vm, viommu, pasid, guestCheck);
+  }
+
+  /**
+   * The guest binds guest PASID `gpasid` on its mdev `mdev` (guest PASID entry written,
+   * PASID-cache invalidation trapped): host bind_gpasid, then KVM's VMCS entry (BIND).
+   *
+   * Context: any attached thread; drives the VM's kernel until the BIND is handled.
+   * @returns the host PASID (> 0); -EACCES not the VM's PASID; -EINVAL the mdev's PF has
+   * fewer than 20 PASID bits, or the mdev is not the VM's; -EBUSY already bound there;
+   * -ESRCH the VM is not running; -EDQUOT/-ENOSPC/-ENOMEM (spid mode: no host PASID; no
+   * bond, record or leaf). Nothing changes on error.
+   */
+  guestBindPasid(vm: number, mdev: number, gpasid: number): number {
+    this.#mdev(vm, mdev);
+    checkIndex('gpasid', gpasid, 1, 0xfffff);
+    return vmOps.guestBindPasid(this.#hw, this.#pumpFn, vm, mdev, gpasid);
+  }
+
+  /**
+   * The guest programs guest PASID `gpasid` into its mdev (a vDWQ's WQCFG, or the PASID its
+   * vSWQ may use): the VDCM finds the host PASID by SPID and takes a reference.
+   *
+   * Context: any attached thread; never blocks.
+   * @returns the host PASID (> 0); -ENOENT no PASID of the VM has that SPID (virtual SWERR);
+   * -EBUSY being freed; -EEXIST already programmed; -ENOSPC no slot; -EINVAL not the VM's
+   * mdev; -ESRCH VM not running. Nothing changes on error.
+   */
+  guestProgramWq(vm: number, mdev: number, gpasid: number): number {
+    this.#mdev(vm, mdev);
+    checkIndex('gpasid', gpasid, 1, 0xfffff);
+    return vmOps.guestProgramWq(this.#hw, vm, mdev, gpasid);
+  }
+
+  /**
+   * The guest on vCPU `vcpu` runs ENQCMD to its vSWQ `mdev` with IA32_PASID = `gpasid`: the
+   * CPU translates it through the VMCS PASID table as this vCPU sees it.
+   *
+   * Context: any attached thread (the vCPU's); lock-free.
+   * @returns 0 accepted (ZF = 0); 1 retry (ZF = 1: full, above threshold); 72 VM exit
+   * "ENQCMD PASID translation failure" (no descriptor); -EINVAL not a vSWQ of the VM
+   */
+  guestEnqcmd(vm: number, vcpu: number, mdev: number, gpasid: number, page = 0): number {
+    this.#mdev(vm, mdev);
+    checkIndex('vcpu', vcpu, 0, this.#hw.g.shape.vm.vcpus - 1);
+    checkIndex('gpasid', gpasid, 0, 0xfffff);
+    this.#page(page);
+    return guestEnqcmd(this.#hw, vm, vcpu, mdev, gpasid, page);
+  }
+
+  /**
+   * The guest unbinds guest PASID `gpasid` from its mdev: host unbind_gpasid; the last one
+   * detaches the SPID (UNBIND: KVM invalidates the VMCS entry and waits for every vCPU, the
+   * VDCM drains, the IOMMU driver tears the entry down, P0 .. P7).
+   *
+   * Context: any attached thread; drives the teardown until done.
+   * @returns 0; -ENOENT not bound there (also a stale unbind after free); -EBUSY being torn
+   * down; -EINVAL not the VM's mdev; -ESRCH VM not running; -ETIMEDOUT
+   */
+  guestUnbindPasid(vm: number, mdev: number, gpasid: number): number {
+    this.#mdev(vm, mdev);
+    checkIndex('gpasid', gpasid, 1, 0xfffff);
+    return vmOps.guestUnbindPasid(this.#hw, this.#pumpFn, vm, mdev, gpasid);
+  }
+
+  /**
+   * The guest stops its mdev: the VDCM drains every PASID programmed into it, clears it and
+   * drops its references.
+   *
+   * Context: any attached thread; drives the drain until done.
+   * @returns 0; -EINVAL not the VM's mdev; -EAGAIN; -ETIMEDOUT
+   */
+  guestMdevClear(vm: number, mdev: number): number {
+    this.#mdev(vm, mdev);
+    return vmOps.guestMdevClear(this.#hw, this.#pumpFn, vm, mdev);
+  }
+
+  /**
+   * Destroy VM `vm` (or model its crash): its vCPUs stop, every PASID of its set is freed and
+   * torn down through the FREE path, its set goes; the VM is OFF until `vmBoot`.
+   *
+   * Context: any attached thread; drives the teardown until done.
+   * @returns 0; -ESRCH not running; -ETIMEDOUT
+   */
+  vmDestroy(vm: number, crash = false): number {
+    this.#vm(vm);
+    return vmOps.vmDestroy(this.#hw, this.#pumpFn, vm, crash);
+  }
+
+  /**
+   * Boot VM `vm` again after `vmDestroy` (a new set, clean VMCS and vcmd registers).
+   *
+   * Context: any attached thread.
+   * @returns the VM's new set (>= 0); -EBUSY not OFF; the core's errno (no capacity for it)
+   */
+  vmBoot(vm: number): number {
+    this.#vm(vm);
+    return vmOps.bootVm(this.#hw, vm);
+  }
+
+  readonly #pumpFn: vmOps.Pump = (done) => this.#pump(done);
+
+  #vm(vm: number): void {
+    this.#live('operation');
+    checkIndex('vm', vm, 0, this.#hw.g.shape.vm.vms - 1);
+  }
+
+  #vi(vm: number, viommu: number): void {
+    this.#vm(vm);
+    checkIndex('viommu', viommu, 0, this.#hw.g.shape.vm.viommus - 1);
+  }
+
+  #mdev(vm: number, mdev: number): void {
+    this.#vm(vm);
+    checkIndex('mdev', mdev, 0, this.#hw.g.shape.vm.mdevs.length - 1);
   }
 
   #live(what: string): void {
@@ -836,4 +1005,3 @@ function bondsOfToken(hw: HwContext, token: number): boolean {
     if (hw.ld(bf(hw, b, B_STATE)) !== BS_FREE && hw.ld(bf(hw, b, B_TOKEN)) === token) return true;
   return false;
 }
-

@@ -50,6 +50,7 @@ import {
   wqCfg,
 } from './device.js';
 import { Ev, PH_EXCEPTION, PH_FPD, PH_SKIPPED } from './event-log.js';
+import { guestBondFreed, guestDropReference, guestUnlink } from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_FLAGS,
@@ -117,7 +118,6 @@ import {
   WQ_PASID,
   WQM_DEDICATED,
 } from './hw-layout.js';
-import { guestBondFreed, guestDropReference, guestUnlink } from './guest-bonds.js';
 import { qiRoom, qiSubmit } from './inv-queue.js';
 import { clearMsrs, mmField } from './mm.js';
 import {
@@ -216,6 +216,16 @@ function stopSubmission(hw: HwContext, b: number): number {
     hw.st(mmField(hw, rec, MM_DWQ + pf), 0);
   }
   return complete(hw, b, P0_STOP_SUBMISSION);
+}
+
+/**
+ * P1 of bond `b` alone (the VDCM's drain of a guest PASID, vdcm.ts): one sub-step.
+ *
+ * Context: the VM's kernel; never blocks.
+ * @returns TD_PROGRESS or TD_BLOCKED
+ */
+export function quiesceStep(hw: HwContext, b: number): number {
+  return quiesceDevice(hw, b);
 }
 
 /** Sub-states of P1: 0 post drain, 1 wait drain, 2 next DWQ, 3 | w << 4 wait disable of DWQ w. */

@@ -79,7 +79,8 @@ export function encodeVcmd(rev: number, op: number, operand: number): [number, n
 
 /** Decode a VCMD value. Context: pure. @returns the opcode and operand */
 export function decodeVcmd(rev: number, lo: number, hi: number): { op: number; operand: number } {
-  if (rev === VCMD_REV_33) return { op: lo & 0xff, operand: ((lo >>> 16) | ((hi & 0xf) << 16)) >>> 0 };
+  if (rev === VCMD_REV_33)
+    return { op: lo & 0xff, operand: ((lo >>> 16) | ((hi & 0xf) << 16)) >>> 0 };
   return { op: lo & 0xff, operand: (lo >>> 8) & 0xfffff };
 }
 

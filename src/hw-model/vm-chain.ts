@@ -48,10 +48,10 @@ import {
   VM_SUB_IOMMU,
   VM_SUB_KVM,
   VM_SUB_VDCM,
-  vmShimBase,
   VSH_EVENT,
   VSH_ID,
   VSH_SPID,
+  vmShimBase,
 } from './hw-layout.js';
 
 /** Notifier events (the kernel's numbering, spec a.2), and OVERFLOW for lost ones. */

@@ -12,8 +12,10 @@
  */
 import { Ev } from './event-log.js';
 import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
 import {
   L_TICKETS,
+  REF_NONE,
   VM_PENDING_TICKET,
   VM_VMM_OP,
   VMOP_ALLOC,
@@ -28,17 +30,8 @@ import {
   VPS_FREE,
   VPS_FREED,
   VPS_LIVE,
-  REF_NONE,
 } from './hw-layout.js';
-import { HwErrno } from './hw-errno.js';
-import {
-  recordHasBonds,
-  releaseRecordIfDone,
-  vmField,
-  vmSet,
-  vmTokenOf,
-  vpField,
-} from './vm.js';
+import { recordHasBonds, releaseRecordIfDone, vmField, vmSet, vmTokenOf, vpField } from './vm.js';
 
 /** Largest PASID a guest may get (the vcmd result field, §1.6). */
 export const GUEST_PASID_MAX = 0xfffff;

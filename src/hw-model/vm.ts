@@ -25,7 +25,11 @@
  *
  * @internal
  */
+
+import { SetType } from '../core/ioasid/ioasid-space.js';
+import { bf } from './bonds.js';
 import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
 import {
   B_STATE,
   BS_FREE,
@@ -71,8 +75,8 @@ import {
   VMS_RUNNING,
   VP_BOND,
   VP_GPASID,
-  VP_PASID,
   VP_IOMMU_REF,
+  VP_PASID,
   VP_STATE,
   VPASID_WORDS,
   VPS_FREE,
@@ -83,10 +87,7 @@ import {
   vmWord,
   vpasidWord,
 } from './hw-layout.js';
-import { bf } from './bonds.js';
-import { SetType } from '../core/ioasid/ioasid-space.js';
 import { VCCAP_PAS, vccapWord } from './vcmd-regs.js';
-import { HwErrno } from './hw-errno.js';
 
 /** Word index of field `f` of VM `vm`. */
 export function vmField(hw: HwContext, vm: number, f: number): number {
@@ -280,8 +281,7 @@ function resetVm(hw: HwContext, vm: number): void {
 
 /** Take every vCPU of the VM out of the guest (KVM then waits for none of them). */
 export function vcpusOffline(hw: HwContext, vm: number): void {
-  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
-    hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_OFFLINE);
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++) hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_OFFLINE);
 }
 
 /** True when VM `vm` is destroyed and its teardown finished: the set gone, every record free. */

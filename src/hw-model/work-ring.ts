@@ -7,7 +7,16 @@
  *
  * @internal
  */
-import { RING_FULL, type Ring, ringClaim, ringCount, ringPeek, ringPublish, ringRelease, ringSlot } from './claim-ring.js';
+import {
+  RING_FULL,
+  type Ring,
+  ringClaim,
+  ringCount,
+  ringPeek,
+  ringPublish,
+  ringRelease,
+  ringSlot,
+} from './claim-ring.js';
 import type { HwContext } from './hw-context.js';
 import {
   VM_WORK_META,

@@ -1,0 +1,314 @@
+/**
+ * The IOMMU driver's guest side (iommu-hw-model.md §7.4 guestBindPasid / guestUnbindPasid,
+ * spec b.3): the host `bind_gpasid` a VMM calls when it traps the guest's PASID-cache
+ * invalidation after the guest wrote a PASID entry, the matching unbind, and the driver's
+ * subscriber on the VM's set (priority LAST, behind KVM and the VDCM).
+ *
+ * - bind: resolve the host PASID (identity: the guest PASID itself; spid: the VMM's record of
+ *   the guest PASID, allocated on the first bind), check it is the VM's (EACCES), that the
+ *   device has 20-bit PASIDs (EINVAL) and that the entry is not present (EBUSY); then the
+ *   driver's reference (first bond), a guest bond, a nested entry, and on the first bind the
+ *   SPID (the core notifies BIND: KVM programs the VMCS).
+ * - unbind: the bond stops being live; the last bond detaches the SPID (UNBIND: KVM
+ *   invalidates the VMCS entry and waits for the vCPUs, the VDCM drains, then this driver's
+ *   handler queues the entry's teardown, P2..P7, in that order on the VM's workqueue).
+ * - FREE before unbind (a misbehaving guest, b.3's exception flow): the same three handlers in
+ *   the same order; the teardown detaches the SPID before the driver's put.
+ *
+ * The mutation `guest-bind-no-owner-check` is the one branch in `guestBind` that skips the set
+ * check (a VM binds another VM's PASID: INV-4).
+ *
+ * @internal
+ */
+import { bf, bondClaimIn } from './bonds.js';
+import { pfField } from './device.js';
+import { Ev, PH_DEVICE } from './event-log.js';
+import { guestBondMm, HOLDER_IOMMU } from './guest-bonds.js';
+import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
+import {
+  B_BIND,
+  B_CLAIM,
+  B_FLAGS,
+  B_PHASES,
+  B_REFS,
+  B_STATE,
+  BF_GUEST,
+  BOND_WORDS,
+  BS_DYING,
+  BS_FREE,
+  BS_LIVE,
+  GUEST_CLAIM_BASE,
+  L_TICKETS,
+  MD_PF,
+  P0_STOP_SUBMISSION,
+  PF_WIDTH,
+  PGTT_NESTED,
+  REF_GETTING,
+  REF_HELD,
+  REF_NONE,
+  SVA_DID,
+  VP_BOND,
+  VP_GEN,
+  VP_IOMMU_REF,
+  VP_PASID,
+  VP_SPID,
+  VP_STATE,
+  VPASID_WORDS,
+  VPS_LIVE,
+  WK_AUX,
+  WK_GEN,
+  WK_PASID,
+  WORK_IOMMU_TEARDOWN,
+  WORK_VDCM_CLEAR,
+} from './hw-layout.js';
+import { M_GUEST_BIND_NO_OWNER_CHECK } from './mutations.js';
+import { entryPresent, tableProgram } from './pasid-table.js';
+import { complete, TD_DONE, TD_PROGRESS, teardownStep } from './teardown.js';
+import {
+  claimRecord,
+  mdevField,
+  recordBond,
+  recordOfGpasid,
+  recordOfPasid,
+  vmSet,
+  vmTokenOf,
+  vpField,
+} from './vm.js';
+import { NOTIFY_FREE, NOTIFY_OVERFLOW, NOTIFY_UNBIND, type VmNotification } from './vm-chain.js';
+import { vmmAlloc, vmmFree } from './vm-pasids.js';
+import { wk, wkSet, workQueue } from './work-ring.js';
+
+/** Scratch for bondClaimIn (thread-local). */
+const savedBond = new Int32Array(BOND_WORDS);
+/** Guest PASIDs are 20-bit: a guest bind needs a PF with 20-bit PASIDs (§7.7). */
+const GUEST_WIDTH = 20;
+
+/**
+ * Host bind_gpasid for guest PASID `g` of VM `vm` on the PF of `mdev`.
+ *
+ * Context: the VMM's thread (the guest's PASID-cache invalidation trapped); never blocks.
+ * @returns the host PASID (> 0); -ESRCH the VM is not running; -EACCES the PASID is not the
+ * VM's; -EINVAL the PF's PASIDs are narrower than 20 bits; -EBUSY already bound on that PF;
+ * -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
+ */
+export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): number {
+  const set = vmSet(hw, vm);
+  if (set < 0) return -HwErrno.ESRCH;
+  const pf = hw.ld(mdevField(hw, mdev, MD_PF));
+  if (hw.ld(pfField(hw, pf, PF_WIDTH)) < GUEST_WIDTH) return -HwErrno.EINVAL;
+  let r: number;
+  let allocated = false;
+  if (hw.spidMode) {
+    r = recordOfGpasid(hw, vm, g);
+    if (r < 0) {
+      r = vmmAlloc(hw, vm, g);
+      if (r < 0) return r;
+      allocated = true;
+    }
+  } else {
+    const owned = g >= 1 && g <= hw.space.maxId && hw.space.inspect(g).set === set;
+    r = owned ? recordOfPasid(hw, vm, g) : -1;
+    if (r >= 0 && hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE) r = -1;
+    if (r < 0 && hw.mutation === M_GUEST_BIND_NO_OWNER_CHECK) r = borrowRecord(hw, vm, g);
+    if (r < 0) return -HwErrno.EACCES;
+  }
+  const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+  const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+  const undo = (err: number): number => {
+    if (allocated) vmmFree(hw, vm, r);
+    return err;
+  };
+  const prev = recordBond(hw, vm, r, pf);
+  if (prev >= 0 && hw.ld(bf(hw, prev, B_STATE)) !== BS_FREE) return undo(-HwErrno.EBUSY);
+  if (entryPresent(hw, pf, pasid)) return undo(-HwErrno.EBUSY);
+  const token = vmTokenOf(hw, vm);
+  const tookRef = takeIommuRef(hw, vm, r, pasid, gen, token);
+  if (tookRef < 0) return undo(tookRef);
+  const hostBonds = hw.g.shape.vm.hostBonds;
+  const claim = GUEST_CLAIM_BASE + (vm << 12) + r;
+  const fields = { pf, pasid, gen, mm: guestBondMm(vm, r), token };
+  const b = bondClaimIn(hw, hostBonds, hw.g.shape.bonds, claim, fields, savedBond);
+  if (b < 0) {
+    if (tookRef === 1) putIommuRef(hw, vm, r, pasid, gen, token);
+    return undo(-HwErrno.ENOMEM);
+  }
+  Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_GUEST);
+  hw.st(bf(hw, b, B_REFS), 1);
+  const bind = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
+  hw.st(bf(hw, b, B_BIND), bind);
+  const entry = { pgtt: PGTT_NESTED, did: SVA_DID, s1: -1, binding: token, gen, bind };
+  const p = tableProgram(hw, pf, pasid, entry);
+  if (p < 0) {
+    hw.st(bf(hw, b, B_STATE), BS_FREE);
+    hw.st(bf(hw, b, B_CLAIM), 0);
+    if (tookRef === 1) putIommuRef(hw, vm, r, pasid, gen, token);
+    return undo(p);
+  }
+  hw.st(vpField(hw, vm, r, VP_BOND + pf), b + 1);
+  hw.st(bf(hw, b, B_STATE), BS_LIVE);
+  hw.log.emit(Ev.GBIND, pasid, gen, pf, token, b, bind);
+  if (hw.ld(vpField(hw, vm, r, VP_SPID)) === 0) {
+    // The first bind: the SPID (the core notifies BIND on the set's chain: KVM).
+    hw.st(vpField(hw, vm, r, VP_SPID), 1);
+    hw.log.emit(Ev.SPID_ATTACH, pasid, gen, -1, token, g);
+    hw.space.attachSpid(pasid, g);
+  }
+  return pasid;
+}
+
+/** The broken host (mutation): takes another VM's PASID as this VM's. */
+function borrowRecord(hw: HwContext, vm: number, pasid: number): number {
+  for (let other = 0; other < hw.g.vm.length; other++) {
+    if (other === vm) continue;
+    const src = recordOfPasid(hw, other, pasid);
+    if (src < 0) continue;
+    const r = claimRecord(hw, vm);
+    if (r < 0) return -1;
+    for (let f = 1; f < VPASID_WORDS; f++)
+      if (f !== VP_IOMMU_REF && f !== VP_SPID && f < VP_BOND)
+        hw.st(vpField(hw, vm, r, f), hw.ld(vpField(hw, other, src, f)));
+    return r;
+  }
+  return -1;
+}
+
+/** The driver's reference on the record's PASID (first bond). @returns 1 taken, 0 held, -errno */
+function takeIommuRef(
+  hw: HwContext,
+  vm: number,
+  r: number,
+  pasid: number,
+  gen: number,
+  token: number,
+): number {
+  const ref = vpField(hw, vm, r, VP_IOMMU_REF);
+  if (hw.ld(ref) !== REF_NONE) return 0;
+  hw.st(ref, REF_GETTING);
+  const set = hw.mutation === M_GUEST_BIND_NO_OWNER_CHECK ? null : vmSet(hw, vm);
+  const e = hw.space.get(set, pasid);
+  if (e < 0) {
+    hw.st(ref, REF_NONE);
+    return e;
+  }
+  hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU);
+  hw.st(ref, REF_HELD);
+  return 1;
+}
+
+function putIommuRef(
+  hw: HwContext,
+  vm: number,
+  r: number,
+  pasid: number,
+  gen: number,
+  token: number,
+): void {
+  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
+  hw.space.put(null, pasid);
+  hw.st(vpField(hw, vm, r, VP_IOMMU_REF), REF_NONE);
+}
+
+/**
+ * Host unbind_gpasid of guest PASID `g` of VM `vm` on the PF of `mdev`: the bond stops being
+ * live; the last one detaches the SPID (UNBIND on the set's chain: KVM, the VDCM and this
+ * driver's handler then do P0, P1 and P2..P7 in that order). A bond that is not the last is
+ * torn down at once in the same order, on the VM's workqueue.
+ *
+ * Context: the VMM's thread; never blocks.
+ * @returns 0; -ESRCH VM not running; -ENOENT not bound there (or already freed and
+ * reclaimed: a stale unbind); -EBUSY already being torn down
+ */
+export function guestUnbind(hw: HwContext, vm: number, mdev: number, g: number): number {
+  const set = vmSet(hw, vm);
+  if (set < 0) return -HwErrno.ESRCH;
+  const pf = hw.ld(mdevField(hw, mdev, MD_PF));
+  const r = recordOfGpasid(hw, vm, g);
+  if (r < 0) return -HwErrno.ENOENT;
+  const b = recordBond(hw, vm, r, pf);
+  if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) return -HwErrno.ENOENT;
+  if (hw.ld(bf(hw, b, B_STATE)) !== BS_LIVE) return -HwErrno.EBUSY;
+  const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+  const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+  const token = vmTokenOf(hw, vm);
+  hw.log.emit(Ev.UNBIND, pasid, gen, pf, token, b, 0);
+  hw.st(bf(hw, b, B_STATE), BS_DYING);
+  if (liveBonds(hw, vm, r) === 0 && hw.ld(vpField(hw, vm, r, VP_SPID)) === 1) {
+    hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, g);
+    hw.st(vpField(hw, vm, r, VP_SPID), 0);
+    hw.space.detachSpid(pasid);
+    // spid mode: the host PASID was the VMM's for this guest PASID; it goes with the last
+    // unbind (FREE follows only while the consumers still hold their references).
+    if (hw.spidMode) vmmFree(hw, vm, r);
+    return 0;
+  }
+  // Not the last device: the guest keeps using the PASID elsewhere, the VMCS does not change.
+  complete(hw, b, P0_STOP_SUBMISSION, PH_DEVICE);
+  workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1);
+  workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, 0);
+  return 0;
+}
+
+/** Live (not dying) bonds of record `r`. */
+function liveBonds(hw: HwContext, vm: number, r: number): number {
+  let n = 0;
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = recordBond(hw, vm, r, pf);
+    if (b >= 0 && hw.ld(bf(hw, b, B_STATE)) === BS_LIVE) n++;
+  }
+  return n;
+}
+
+/**
+ * The driver's notifier handler (atomic context: it only queues): on UNBIND or FREE, the
+ * teardown of the PASID's entries.
+ *
+ * Context: the VM's kernel; never blocks.
+ * @returns true when the workqueue was full (rescan)
+ */
+export function iommuGuestHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
+  if (n.event === NOTIFY_OVERFLOW) return true;
+  if (n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
+  const r = recordOfPasid(hw, vm, n.id);
+  if (r < 0) return false;
+  const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+  return !workQueue(hw, vm, WORK_IOMMU_TEARDOWN, n.id, gen, 0);
+}
+
+/**
+ * One step of the teardown work of (pasid, gen) (work item `w`): every bond of its record,
+ * live ones (FREE before unbind) made dying first, through P2..P7. The bond in progress is
+ * kept in the item (WK_AUX = bond + 1): P7 unlinks it from the record.
+ *
+ * Context: the VM's kernel (its lock held); never blocks.
+ * @returns TD_DONE, TD_BLOCKED or TD_PROGRESS
+ */
+export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number {
+  const cur = wk(hw, w, WK_AUX) - 1;
+  if (cur >= 0) {
+    const s = teardownStep(hw, cur);
+    if (s !== TD_DONE) return s;
+    wkSet(hw, w, WK_AUX, 0);
+    return TD_PROGRESS;
+  }
+  const pasid = wk(hw, w, WK_PASID);
+  const gen = wk(hw, w, WK_GEN);
+  const r = recordOfPasid(hw, vm, pasid);
+  if (r < 0 || hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) return TD_DONE;
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = recordBond(hw, vm, r, pf);
+    if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+    if (hw.ld(bf(hw, b, B_STATE)) === BS_LIVE) {
+      hw.log.emit(Ev.UNBIND, pasid, gen, pf, vmTokenOf(hw, vm), b, 0);
+      hw.st(bf(hw, b, B_STATE), BS_DYING);
+    }
+    wkSet(hw, w, WK_AUX, b + 1);
+    return TD_PROGRESS;
+  }
+  return TD_DONE;
+}
+
+/** True when bond `b` has reached `phase`. */
+export function bondReached(hw: HwContext, b: number, phase: number): boolean {
+  return (hw.ld(bf(hw, b, B_PHASES)) & (1 << phase)) !== 0;
+}

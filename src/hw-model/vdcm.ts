@@ -1,0 +1,229 @@
+/**
+ * The VDCM (iommu-hw-model.md §2.5, §7.4 guestProgramWq / guestMdevClear): the idxd mdev
+ * driver that emulates a virtual DSA for each mdev, a consumer of the VM's set at priority
+ * DEVICE.
+ *
+ * - program: the guest writes a guest PASID into its mdev (a vDWQ's WQCFG, or the PASID it
+ *   enables on its vSWQ portal): the VDCM looks the host PASID up by SPID in the VM's set,
+ *   taking a reference (b.3's 4th), and records it in one of the mdev's PASID slots; a DWQ's
+ *   real WQCFG gets the host PASID.
+ * - clear (guestMdevClear): drain each slot's PASID on the mdev's WQ, clear it, put.
+ * - on UNBIND or FREE of a PASID (its handler queues, the work runs after KVM's epoch wait):
+ *   P1 of every bond of the PASID (Drain PASID on the PF: the SWQ is shared with other VMs,
+ *   whose PASIDs keep flowing), then every slot holding it is cleared and put.
+ *
+ * @internal
+ */
+import { bf } from './bonds.js';
+import { commandPost, commandRelease, commandStatus, wqCfg } from './device.js';
+import { Ev, PH_DEVICE } from './event-log.js';
+import { HOLDER_VDCM } from './guest-bonds.js';
+import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
+import {
+  B_PHASES,
+  B_STATE,
+  BS_FREE,
+  CMD_DRAIN_PASID,
+  CMD_OWNER_VDCM,
+  CMDS_PENDING,
+  MD_PF,
+  MD_SLOT_COUNT,
+  MD_SLOT_WORDS,
+  MD_SLOTS,
+  MD_TYPE,
+  MD_WQ,
+  MDT_DWQ,
+  P0_STOP_SUBMISSION,
+  P1_DEVICE_QUIESCED,
+  REF_HELD,
+  REF_NONE,
+  SL_GEN,
+  SL_PASID,
+  SL_STATE,
+  VP_GEN,
+  WK_ARG,
+  WK_AUX,
+  WK_GEN,
+  WK_PASID,
+  WK_SUB,
+  WORK_VDCM_CLEAR,
+  WQ_GEN,
+  WQ_PASID,
+} from './hw-layout.js';
+import { complete, quiesceStep, TD_BLOCKED, TD_DONE, TD_PROGRESS } from './teardown.js';
+import { mdevField, mdevsOf, recordBond, recordOfPasid, vmSet, vmTokenOf, vpField } from './vm.js';
+import { NOTIFY_FREE, NOTIFY_OVERFLOW, NOTIFY_UNBIND, type VmNotification } from './vm-chain.js';
+import { wk, wkSet, workQueue } from './work-ring.js';
+
+/** Word of field `f` of PASID slot `s` of mdev `m`. */
+function slot(hw: HwContext, m: number, s: number, f: number): number {
+  return mdevField(hw, m, MD_SLOTS + s * MD_SLOT_WORDS + f);
+}
+
+/**
+ * The guest programs guest PASID `g` into mdev `mdev` of VM `vm`.
+ *
+ * Context: the VMM's thread (the guest's MMIO write trapped); never blocks.
+ * @returns the host PASID (> 0); -ESRCH VM not running; -ENOENT no PASID of the VM has that
+ * SPID (the guest sees a virtual SWERR / enable error); -EBUSY the PASID is being freed;
+ * -ENOSPC every slot of the mdev is in use; -EEXIST already programmed. Nothing changes on
+ * error.
+ */
+export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number): number {
+  const set = vmSet(hw, vm);
+  if (set < 0) return -HwErrno.ESRCH;
+  let free = -1;
+  for (let s = 0; s < MD_SLOT_COUNT; s++) {
+    const st = hw.ld(slot(hw, mdev, s, SL_STATE));
+    if (st === REF_NONE && free < 0) free = s;
+  }
+  if (free < 0) return -HwErrno.ENOSPC;
+  const pasid = hw.space.findBySpid(set, g, true);
+  if (pasid < 0) return pasid === -HwErrno.EBUSY ? pasid : -HwErrno.ENOENT;
+  const r = recordOfPasid(hw, vm, pasid);
+  const gen = r >= 0 ? hw.ld(vpField(hw, vm, r, VP_GEN)) : 0;
+  const token = vmTokenOf(hw, vm);
+  for (let s = 0; s < MD_SLOT_COUNT; s++)
+    if (
+      hw.ld(slot(hw, mdev, s, SL_STATE)) === REF_HELD &&
+      hw.ld(slot(hw, mdev, s, SL_PASID)) === pasid
+    ) {
+      hw.space.put(null, pasid);
+      return -HwErrno.EEXIST;
+    }
+  hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_VDCM);
+  hw.st(slot(hw, mdev, free, SL_PASID), pasid);
+  hw.st(slot(hw, mdev, free, SL_GEN), gen);
+  hw.st(slot(hw, mdev, free, SL_STATE), REF_HELD);
+  const pf = hw.ld(mdevField(hw, mdev, MD_PF));
+  const w = hw.ld(mdevField(hw, mdev, MD_WQ));
+  if (hw.ld(mdevField(hw, mdev, MD_TYPE)) === MDT_DWQ) {
+    hw.st(wqCfg(hw, pf, w, WQ_GEN), gen);
+    hw.st(wqCfg(hw, pf, w, WQ_PASID), pasid);
+  }
+  hw.log.emit(Ev.MDEV_PROGRAM, pasid, gen, pf, mdev, token, free);
+  return pasid;
+}
+
+/** True when mdev `m` has PASID `pasid` programmed (the VDCM let the guest use it there). */
+export function mdevHolds(hw: HwContext, m: number, pasid: number): boolean {
+  for (let s = 0; s < MD_SLOT_COUNT; s++)
+    if (hw.ld(slot(hw, m, s, SL_STATE)) === REF_HELD && hw.ld(slot(hw, m, s, SL_PASID)) === pasid)
+      return true;
+  return false;
+}
+
+/** Slots of mdev `m` in use. */
+export function mdevSlotsHeld(hw: HwContext, m: number): number {
+  let n = 0;
+  for (let s = 0; s < MD_SLOT_COUNT; s++) if (hw.ld(slot(hw, m, s, SL_STATE)) === REF_HELD) n++;
+  return n;
+}
+
+/** Clear slot `s` of mdev `m`: WQCFG of a DWQ, then the VDCM's put (logged first). */
+function releaseSlot(hw: HwContext, vm: number, m: number, s: number): void {
+  const pasid = hw.ld(slot(hw, m, s, SL_PASID));
+  const gen = hw.ld(slot(hw, m, s, SL_GEN));
+  const pf = hw.ld(mdevField(hw, m, MD_PF));
+  const w = hw.ld(mdevField(hw, m, MD_WQ));
+  const token = vmTokenOf(hw, vm);
+  if (hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_DWQ && hw.ld(wqCfg(hw, pf, w, WQ_PASID)) === pasid) {
+    hw.st(wqCfg(hw, pf, w, WQ_PASID), 0);
+    hw.st(wqCfg(hw, pf, w, WQ_GEN), 0);
+  }
+  hw.log.emit(Ev.MDEV_CLEAR, pasid, gen, pf, m, token, s);
+  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_VDCM);
+  hw.st(slot(hw, m, s, SL_STATE), REF_NONE);
+  hw.space.put(null, pasid);
+}
+
+/**
+ * The VDCM's notifier handler (atomic context: it only queues).
+ *
+ * Context: the VM's kernel; never blocks.
+ * @returns true when the workqueue was full (rescan)
+ */
+export function vdcmHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
+  if (n.event === NOTIFY_OVERFLOW) return true;
+  if (n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
+  const r = recordOfPasid(hw, vm, n.id);
+  if (r < 0) return false;
+  return !workQueue(hw, vm, WORK_VDCM_CLEAR, n.id, hw.ld(vpField(hw, vm, r, VP_GEN)), -1);
+}
+
+/**
+ * Queue the clearing of mdev `mdev` (guestMdevClear).
+ *
+ * Context: any thread of the VM's VMM.
+ * @returns 0; -EAGAIN the workqueue is full
+ */
+export function vdcmQueueClear(hw: HwContext, vm: number, mdev: number): number {
+  return workQueue(hw, vm, WORK_VDCM_CLEAR, 0, 0, mdev) ? 0 : -HwErrno.EAGAIN;
+}
+
+/**
+ * One step of a VDCM work item: an mdev's clearing (WK_ARG = mdev), or a PASID's quiescing
+ * (WK_ARG = -1).
+ *
+ * Context: the VM's kernel (its lock held); never blocks.
+ * @returns TD_DONE, TD_BLOCKED or TD_PROGRESS
+ */
+export function vdcmStep(hw: HwContext, vm: number, w: number): number {
+  const mdev = wk(hw, w, WK_ARG);
+  return mdev >= 0 ? clearMdevStep(hw, vm, mdev, w) : quiescePasidStep(hw, vm, w);
+}
+
+/** guestMdevClear: per slot, Drain PASID on the mdev's PF (sub 0 post, 1 wait), then put. */
+function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number {
+  let s = wk(hw, w, WK_AUX);
+  while (s < MD_SLOT_COUNT && hw.ld(slot(hw, m, s, SL_STATE)) !== REF_HELD) s++;
+  wkSet(hw, w, WK_AUX, s);
+  if (s >= MD_SLOT_COUNT) return TD_DONE;
+  const pf = hw.ld(mdevField(hw, m, MD_PF));
+  const owner = CMD_OWNER_VDCM + m;
+  const pasid = hw.ld(slot(hw, m, s, SL_PASID));
+  if (wk(hw, w, WK_SUB) === 0) {
+    if (commandPost(hw, pf, CMD_DRAIN_PASID, pasid, owner) < 0) return TD_BLOCKED;
+    wkSet(hw, w, WK_SUB, 1);
+    return TD_PROGRESS;
+  }
+  const st = commandStatus(hw, pf, owner);
+  if (st === CMDS_PENDING) return TD_BLOCKED;
+  if (st >= 0) commandRelease(hw, pf, owner);
+  releaseSlot(hw, vm, m, s);
+  wkSet(hw, w, WK_SUB, 0);
+  wkSet(hw, w, WK_AUX, s + 1);
+  return TD_PROGRESS;
+}
+
+/** UNBIND/FREE: P1 of every bond of (pasid, gen), then every slot holding it released. */
+function quiescePasidStep(hw: HwContext, vm: number, w: number): number {
+  const pasid = wk(hw, w, WK_PASID);
+  const gen = wk(hw, w, WK_GEN);
+  const r = recordOfPasid(hw, vm, pasid);
+  if (r >= 0 && hw.ld(vpField(hw, vm, r, VP_GEN)) === gen)
+    for (let pf = 0; pf < hw.g.pf.length; pf++) {
+      const b = recordBond(hw, vm, r, pf);
+      if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+      if (reached(hw, b, P1_DEVICE_QUIESCED)) continue;
+      if (!reached(hw, b, P0_STOP_SUBMISSION))
+        return complete(hw, b, P0_STOP_SUBMISSION, PH_DEVICE);
+      return quiesceStep(hw, b);
+    }
+  for (const m of mdevsOf(hw, vm))
+    for (let s = 0; s < MD_SLOT_COUNT; s++)
+      if (
+        hw.ld(slot(hw, m, s, SL_STATE)) === REF_HELD &&
+        hw.ld(slot(hw, m, s, SL_PASID)) === pasid &&
+        hw.ld(slot(hw, m, s, SL_GEN)) === gen
+      ) {
+        releaseSlot(hw, vm, m, s);
+        return TD_PROGRESS;
+      }
+  return TD_DONE;
+}
+
+function reached(hw: HwContext, b: number, phase: number): boolean {
+  return (hw.ld(bf(hw, b, B_PHASES)) & (1 << phase)) !== 0;
+}

@@ -1,0 +1,239 @@
+/**
+ * The synchronous VM operations of `Platform` (§7.4 "Guest (VT-d, vcmd)"): each one runs the
+ * guest's part, then drives the VMM, the VM's kernel, its vCPUs and the engines until the
+ * hardware is done, as the host operations do. The actors of a model run call the same
+ * one-job functions without waiting.
+ *
+ * @internal
+ */
+import { Ev } from './event-log.js';
+import { guestBind, guestUnbind } from './guest-iommu.js';
+import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
+import {
+  MD_VM,
+  VM_OLD_SET,
+  VM_SET,
+  VM_STATE,
+  VMS_DYING,
+  VMS_OFF,
+  VMS_RUNNING,
+  VP_SPID,
+  VP_STATE,
+  VPS_LIVE,
+} from './hw-layout.js';
+import { VCMD_BUSY, vcmdPoll, vcmdPost, vcmdSplit, vmmVcmdStep } from './vcmd.js';
+import { SC_SUCCESS, scNoPasid, VCMD_ALLOC, VCMD_FREE } from './vcmd-regs.js';
+import { vcpuStep } from './vcpu.js';
+import { vdcmProgram, vdcmQueueClear } from './vdcm.js';
+import {
+  mdevField,
+  recordOfPasid,
+  recordsFree,
+  vcpusOffline,
+  vmBoot,
+  vmField,
+  vmSet,
+  vmTokenOf,
+  vpField,
+} from './vm.js';
+import { vmKernelIdle, vmKernelStep } from './vm-kernel.js';
+import { vmmFree } from './vm-pasids.js';
+
+/** Drive the hardware until `done()` (Platform's pump). @returns false on timeout */
+export type Pump = (done: () => boolean) => boolean;
+/** Returned when the hardware did not finish within the pump limit (Linux ETIMEDOUT). */
+export const ETIMEDOUT = 110;
+
+/**
+ * Step every VM's VMM channels, kernel and vCPUs once (part of the pump).
+ *
+ * Context: any attached thread.
+ * @returns progress made
+ */
+export function vmsStep(hw: HwContext): number {
+  let n = 0;
+  const s = hw.g.shape.vm;
+  for (let vm = 0; vm < s.vms; vm++) {
+    for (let vi = 0; vi < s.viommus; vi++) n += vmmVcmdStep(hw, vm, vi);
+    n += vmKernelStep(hw, vm);
+    for (let c = 0; c < s.vcpus; c++) n += vcpuStep(hw, vm, c);
+  }
+  return n;
+}
+
+/**
+ * Boot VM `vm`: its set (quota from the header), KVM's subscription on the VMM's mm token
+ * before the set exists, the VDCM's and the IOMMU driver's on the set right after.
+ *
+ * Context: any attached thread (create() for the first boot).
+ * @returns the set (>= 0), or the negative errno of vmBoot
+ */
+export function bootVm(hw: HwContext, vm: number): number {
+  const set = vmBoot(hw, vm, (token) => hw.vmChains.subscribeMm(vm, token));
+  if (set < 0) return set;
+  hw.vmChains.subscribeSet(vm, set);
+  hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, vmTokenOf(hw, vm));
+  return set;
+}
+
+/**
+ * A full vcmd round trip from the guest: post, let the VMM handle it, read the response.
+ *
+ * Context: a guest thread of VM `vm`; drives the VMM while it waits.
+ * @returns `{ sc, result }`; or a negative errno: -EAGAIN another command is in flight on the
+ * vIOMMU; -ETIMEDOUT no answer within the pump limit
+ */
+export function vcmdRoundTrip(
+  hw: HwContext,
+  pump: Pump,
+  vm: number,
+  vi: number,
+  op: number,
+  operand: number,
+): { sc: number; result: number } | number {
+  const posted = vcmdPost(hw, vm, vi, op, operand);
+  if (posted < 0) return posted;
+  let v = VCMD_BUSY;
+  const ok = pump(() => {
+    v = vcmdPoll(hw, vm, vi);
+    return v !== VCMD_BUSY;
+  });
+  return ok ? vcmdSplit(v) : -ETIMEDOUT;
+}
+
+/**
+ * vcmdAlloc: the guest's custom allocator asks the VMM for a PASID (gPASID = hPASID).
+ *
+ * @returns the PASID (> 0); -ENOSPC SC = no PASID (quota or space exhausted); -ENODEV any
+ * other status (VCCAP.PAS clear: spid mode); -EAGAIN/-ETIMEDOUT as vcmdRoundTrip
+ */
+export function vcmdAlloc(hw: HwContext, pump: Pump, vm: number, vi: number): number {
+  const r = vcmdRoundTrip(hw, pump, vm, vi, VCMD_ALLOC, 0);
+  if (typeof r === 'number') return r;
+  if (r.sc === SC_SUCCESS) return r.result;
+  return r.sc === scNoPasid(hw.vcmdRev) ? -HwErrno.ENOSPC : -HwErrno.ENODEV;
+}
+
+/**
+ * vcmdFree: the guest gives a PASID back. The guest refuses while the PASID is still bound
+ * (`guestCheck`; a misbehaving guest skips it: free before unbind).
+ *
+ * @returns 0; -EBUSY still bound (the guest's refusal, nothing sent); -EINVAL SC = invalid
+ * PASID (not the VM's: nothing changes); -ENODEV other status; -EAGAIN/-ETIMEDOUT
+ */
+export function vcmdFree(
+  hw: HwContext,
+  pump: Pump,
+  vm: number,
+  vi: number,
+  pasid: number,
+  guestCheck: boolean,
+): number {
+  if (guestCheck) {
+    const r = recordOfPasid(hw, vm, pasid);
+    if (r >= 0 && hw.ld(vpField(hw, vm, r, VP_SPID)) === 1) return -HwErrno.EBUSY;
+  }
+  const r = vcmdRoundTrip(hw, pump, vm, vi, VCMD_FREE, pasid);
+  if (typeof r === 'number') return r;
+  if (r.sc === SC_SUCCESS) {
+    // The guest waits for the FREE path it started (its consumers' work) to finish.
+    pump(() => vmKernelIdle(hw, vm));
+    return 0;
+  }
+  return r.sc === scNoPasid(hw.vcmdRev) ? -HwErrno.EINVAL : -HwErrno.ENODEV;
+}
+
+/** True when `mdev` is VM `vm`'s. */
+export function mdevOfVm(hw: HwContext, vm: number, mdev: number): boolean {
+  return hw.ld(mdevField(hw, mdev, MD_VM)) === vm;
+}
+
+/**
+ * guestBindPasid: the host bind_gpasid (after the guest wrote its PASID entry and flushed),
+ * then the BIND it caused handled (KVM's VMCS entry programmed).
+ *
+ * @returns the host PASID (> 0), or guestBind's errno
+ */
+export function guestBindPasid(
+  hw: HwContext,
+  pump: Pump,
+  vm: number,
+  mdev: number,
+  g: number,
+): number {
+  if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
+  const h = guestBind(hw, vm, mdev, g);
+  if (h > 0) pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0);
+  return h;
+}
+
+/**
+ * guestProgramWq: the guest writes `g` into its mdev; the VDCM translates it by SPID.
+ *
+ * @returns the host PASID (> 0), or vdcmProgram's errno; -EINVAL not the VM's mdev
+ */
+export function guestProgramWq(hw: HwContext, vm: number, mdev: number, g: number): number {
+  if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
+  return vdcmProgram(hw, vm, mdev, g);
+}
+
+/**
+ * guestUnbindPasid: host unbind_gpasid, then every piece of the teardown it starts (KVM's
+ * epoch wait, the VDCM's drain, the IOMMU driver's P2..P7).
+ *
+ * @returns 0, or guestUnbind's errno; -ETIMEDOUT the teardown did not finish
+ */
+export function guestUnbindPasid(
+  hw: HwContext,
+  pump: Pump,
+  vm: number,
+  mdev: number,
+  g: number,
+): number {
+  if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
+  const r = guestUnbind(hw, vm, mdev, g);
+  if (r < 0) return r;
+  return pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0) ? 0 : -ETIMEDOUT;
+}
+
+/**
+ * guestMdevClear: the VDCM drains every PASID programmed into the mdev, clears it and puts.
+ *
+ * @returns 0; -EINVAL not the VM's mdev; -EAGAIN workqueue full; -ETIMEDOUT
+ */
+export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: number): number {
+  if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
+  const q = vdcmQueueClear(hw, vm, mdev);
+  if (q < 0) return q;
+  return pump(() => vmKernelIdle(hw, vm)) ? 0 : -ETIMEDOUT;
+}
+
+/**
+ * vmDestroy (and a guest crash): every vCPU stops, the VMM frees every PASID of the VM's set
+ * (each one through the FREE path: KVM, VDCM, IOMMU driver in chain order), the set goes when
+ * the last one is reclaimed; the VM is OFF again.
+ *
+ * @param crash - log it as a crash (the same teardown)
+ *
+ * Context: any attached thread; drives the teardown until it is done.
+ * @returns 0; -ESRCH the VM is not running; -ETIMEDOUT the teardown did not finish
+ */
+export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean): number {
+  const state = vmField(hw, vm, VM_STATE);
+  if (Atomics.compareExchange(hw.i32, state, VMS_RUNNING, VMS_DYING) !== VMS_RUNNING)
+    return -HwErrno.ESRCH;
+  const set = vmSet(hw, vm);
+  hw.log.emit(Ev.VM_DESTROY, 0, 0, -1, vm, crash ? 1 : 0, vmTokenOf(hw, vm));
+  vcpusOffline(hw, vm);
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+    if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE) vmmFree(hw, vm, r);
+  const done = pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0 && recordsFree(hw, vm));
+  hw.vmChains.retire(vm);
+  hw.st(vmField(hw, vm, VM_OLD_SET), set);
+  hw.st(vmField(hw, vm, VM_SET), -1);
+  // The set is empty now (or holds what a timeout left): give its quota back.
+  if (done) hw.space.setFree(set);
+  hw.st(state, VMS_OFF);
+  return done ? 0 : -ETIMEDOUT;
+}
