@@ -23,6 +23,8 @@ import {
   PRG_FREE,
   PRG_WORDS,
 } from './hw-layout.js';
+import { recordsFree } from './vm.js';
+import { workPending } from './work-ring.js';
 
 /** What is still busy (empty when the platform is at rest). */
 export function busyParts(hw: HwContext): string[] {
@@ -39,6 +41,10 @@ export function busyParts(hw: HwContext): string[] {
     out.push(
       `${mms.length} mm records (record ${mms[0]}: state ${w(MM_STATE)}, claim ${w(MM_CLAIM)}, pasid ${w(MM_PASID)}, driver ref ${w(MM_SVM_REF)}, free ${w(MM_FREE_STATE)}, pending ticket ${w(MM_PENDING_TICKET)}, bonds [${[...hw.g.pf.keys()].map((pf) => w(MM_BOND + pf) - 1)}])`,
     );
+  }
+  for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) {
+    if (!recordsFree(hw, vm)) out.push(`VM ${vm} PASID records`);
+    if (workPending(hw, vm)) out.push(`VM ${vm} kernel workqueue`);
   }
   if (ringCount(hw.qi)) out.push('invalidation queue');
   if (ringCount(hw.prq)) out.push('page request queue');

@@ -43,6 +43,7 @@ import type { HwContext } from '../hw-context.js';
 import { H_PASID_BITS, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
 import { busyParts } from '../quiesce.js';
 import { type BondGhost, Ghost, type PasidGhost } from './ghost.js';
+import { GuestChecks, type RefWalk, type VmStats } from './guest-checks.js';
 import { INVARIANTS, type InvariantCount, type InvariantId } from './invariants.js';
 import { cacheHolds, scanAll } from './scan.js';
 
@@ -127,6 +128,7 @@ export class ModelChecker {
   readonly #pasidMax: number;
   /** Started and not finished: teardowns (to P7) and free-pending PASIDs (to P8). */
   readonly #pending = new Map<string, { seq: number; pasid: number; what: string }>();
+  readonly #guest: GuestChecks;
   #seq = 0;
   #violationCount = 0;
 
@@ -139,6 +141,7 @@ export class ModelChecker {
     for (const inv of INVARIANTS)
       this.#counts.set(inv.id, { id: inv.id, name: inv.name, checks: 0, violations: 0 });
     this.#reader = options.consume === false ? undefined : new EventReader(hw.logI32);
+    this.#guest = new GuestChecks(this.#ghost, this.#judge, hw.spidMode);
   }
 
   /** The first violation, or undefined. */
@@ -247,17 +250,24 @@ export class ModelChecker {
         break;
       case Ev.GET:
         this.#get(ev);
+        this.#guest.track(ev, 'get');
         break;
       case Ev.PUT:
         this.#drop(ev, 'PUT');
+        this.#guest.track(ev, 'put');
         break;
       case Ev.FREE_CALL:
         this.#drop(ev, 'FREE');
+        this.#guest.track(ev, 'free');
         break;
       case Ev.NOTIFY_FREE:
         this.#notify(ev);
         break;
       case Ev.BIND:
+        this.#bind(ev);
+        break;
+      case Ev.GBIND:
+        this.#guest.onEvent(ev);
         this.#bind(ev);
         break;
       case Ev.UNBIND:
@@ -291,8 +301,19 @@ export class ModelChecker {
         this.#prgResponse(ev);
         break;
       default:
+        this.#guest.onEvent(ev);
         break;
     }
+  }
+
+  /** Per-VM figures (PASIDs live, guest submissions, exits 72, vcmds). */
+  vmStats(): VmStats[] {
+    return this.#guest.stats();
+  }
+
+  /** The reference-count walk of the first PASID a vcmd Allocate handed out. */
+  refWalk(): RefWalk | undefined {
+    return this.#guest.walk();
   }
 
   // -------------------------------------------------------------------------------------------

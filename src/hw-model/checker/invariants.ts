@@ -25,16 +25,20 @@ export type InvariantId =
   | 'INV-1'
   | 'INV-2'
   | 'INV-3'
+  | 'INV-4'
   | 'INV-5'
   | 'INV-6'
+  | 'INV-7'
+  | 'INV-8'
   | 'INV-9'
   | 'INV-10'
   | 'INV-11'
+  | 'INV-12'
   | 'INV-14'
   | 'INV-15'
   | 'INV-16';
 
-/** Every invariant part 1 checks, in report order. */
+/** Every invariant the checker asserts, in report order. */
 export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
   {
     id: 'INV-1',
@@ -55,6 +59,12 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
     how: 'no second BIND of a bound (pf, pasid); every present entry has exactly one bond and the owner as binding',
   },
   {
+    id: 'INV-4',
+    name: 'tenant isolation on a shared PF',
+    sites: ['online'],
+    how: 'a guest bind names a PASID its VM owns; a guest submission carries a host PASID of the submitting VM',
+  },
+  {
     id: 'INV-5',
     name: 'no dangling reference',
     sites: ['online', 'quiescent'],
@@ -65,6 +75,18 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
     name: 'no premature reuse',
     sites: ['online'],
     how: 'teardown phases in an allowed order; reclaim (P8) after P7 of every bond; ALLOC after P8',
+  },
+  {
+    id: 'INV-7',
+    name: 'guest mapping',
+    sites: ['online'],
+    how: 'SPID maps injective per VM (identity: g = h); a valid VMCS entry names (h, gen) with spid(g) = h, owned by the VM, gen current',
+  },
+  {
+    id: 'INV-8',
+    name: 'guest submission',
+    sites: ['online'],
+    how: "a translated guest ENQCMD carries a live host PASID of its VM, current generation, and none after P0 of that PASID's teardown",
   },
   {
     id: 'INV-9',
@@ -83,6 +105,12 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
     name: 'refcount/notifications',
     sites: ['online', 'quiescent'],
     how: 'refs >= 0; no GET while free-pending; exactly one FREE per free-pending transition; ghost refs = core refs',
+  },
+  {
+    id: 'INV-12',
+    name: 'vcmd',
+    sites: ['online'],
+    how: 'one command in flight per vIOMMU; Allocate success in [1, 0xFFFFF] owned by the VM; Free only of a PASID the VM owns',
   },
   {
     id: 'INV-14',

@@ -1,0 +1,286 @@
+/**
+ * The checker's guest half (§7.6 INV-4, INV-7, INV-8, INV-12), fed the VM events of the log
+ * by the checker, with the same ghost PASIDs (owner = the VM's token, generation = the
+ * allocation ticket). It also keeps what the report shows per VM (PASIDs live, guest
+ * submissions translated and exits 72) and the reference-count walk of the first PASID a
+ * vcmd Allocate handed out.
+ *
+ * - INV-4 at a guest bind: the PASID is owned by the VM binding it (a VM's entry on a shared
+ *   PF never names another tenant's PASID); at a guest submission: the host PASID the CPU put
+ *   in the descriptor is the submitting VM's.
+ * - INV-7: SPID maps injective in both directions per VM; a VMCS entry made valid names
+ *   (h, gen) with spid(g) = h, owner(h) = the VM, gen current; identity mode: g = h.
+ * - INV-8: a translated guest ENQCMD carries a live (allocated, current generation) host
+ *   PASID of its VM, and none after P0 of that PASID's teardown on the PF it submits to.
+ * - INV-12: one command in flight per vIOMMU (the VMM never starts one with IP set); an
+ *   Allocate success is in [1, 0xFFFFF] and owned by the VM; a Free names a PASID the VM owns.
+ *
+ * @internal
+ */
+import { Ev, type LogEvent } from '../event-log.js';
+import type { Ghost } from './ghost.js';
+import type { InvariantId } from './invariants.js';
+
+/** The checker's verdict function. */
+export type Judge = (id: InvariantId, pasid: number, bad: string | false, e?: LogEvent) => void;
+
+/** What the report shows for one VM. */
+export interface VmStats {
+  /** The VM. */
+  vm: number;
+  /** Its PASIDs live at the end (allocated or free-pending in the ghost). */
+  pasidsLive: number;
+  /** Guest ENQCMDs the CPU translated (accepted or ZF = 1). */
+  submissions: number;
+  /** Of those, ZF = 1 (the WQ was full). */
+  retries: number;
+  /** VM exits 72 (no valid VMCS entry). */
+  exits72: number;
+  /** vcmd commands its VMM handled. */
+  vcmds: number;
+}
+
+/** The reference-count walk of one PASID: refs after each step. */
+export interface RefWalk {
+  /** The PASID. */
+  pasid: number;
+  /** The VM. */
+  vm: number;
+  /** Refs after ALLOC, each GET, PUT and FREE, up to the reclaim (0). */
+  refs: number[];
+  /** Who moved it at each step ('alloc', 'IOMMU', 'KVM', 'VDCM', 'free'). */
+  by: string[];
+}
+
+const HOLDERS = ['host', 'IOMMU', 'KVM', 'VDCM'];
+const VCMD_ALLOC = 1;
+const SUBMITTER_VM = (vm: number) => -(vm + 1);
+
+/** The guest checks of one checker. */
+export class GuestChecks {
+  readonly #ghost: Ghost;
+  readonly #judge: Judge;
+  readonly #spidMode: boolean;
+  /** Per VM token: guest PASID -> host PASID, and back. */
+  readonly #g2h = new Map<number, Map<number, number>>();
+  readonly #h2g = new Map<number, Map<number, number>>();
+  readonly #stats = new Map<number, VmStats>();
+  readonly #tokenVm = new Map<number, number>();
+  #walk: RefWalk | undefined;
+  #walkGen = -1;
+
+  constructor(ghost: Ghost, judge: Judge, spidMode: boolean) {
+    this.#ghost = ghost;
+    this.#judge = judge;
+    this.#spidMode = spidMode;
+  }
+
+  /** Per-VM figures. */
+  stats(): VmStats[] {
+    const out = [...this.#stats.values()].map((s) => ({ ...s, pasidsLive: 0 }));
+    for (const g of this.#ghost.all()) {
+      if (g.state === 'free') continue;
+      const vm = this.#tokenVm.get(g.owner);
+      const s = vm === undefined ? undefined : out.find((x) => x.vm === vm);
+      if (s) s.pasidsLive++;
+    }
+    return out.sort((a, b) => a.vm - b.vm);
+  }
+
+  /** The refcount walk of the first PASID a vcmd Allocate handed out (undefined: none). */
+  walk(): RefWalk | undefined {
+    return this.#walk && { ...this.#walk, refs: [...this.#walk.refs], by: [...this.#walk.by] };
+  }
+
+  #vm(vm: number): VmStats {
+    let s = this.#stats.get(vm);
+    if (!s) {
+      s = { vm, pasidsLive: 0, submissions: 0, retries: 0, exits72: 0, vcmds: 0 };
+      this.#stats.set(vm, s);
+    }
+    return s;
+  }
+
+  /** Refs of the walked PASID moved (after the checker updated the ghost). */
+  track(e: LogEvent, by: string): void {
+    const w = this.#walk;
+    if (!w || e.pasid !== w.pasid || e.gen !== this.#walkGen) return;
+    const g = this.#ghost.of(e.pasid);
+    if (w.refs[w.refs.length - 1] === 0) return;
+    w.refs.push(g.refs);
+    w.by.push(e.kind === Ev.GET || e.kind === Ev.PUT ? (HOLDERS[e.b] ?? by) : by);
+  }
+
+  /** One VM event (the checker calls it for every kind it does not handle itself). */
+  onEvent(e: LogEvent): void {
+    switch (e.kind) {
+      case Ev.VM_BOOT:
+        this.#tokenVm.set(e.c, e.a);
+        this.#vm(e.a);
+        break;
+      case Ev.GBIND:
+        this.#gbind(e);
+        break;
+      case Ev.SPID_ATTACH:
+        this.#attach(e);
+        break;
+      case Ev.SPID_DETACH:
+        this.#g2h.get(e.a)?.delete(e.b);
+        this.#h2g.get(e.a)?.delete(e.pasid);
+        break;
+      case Ev.VMCS_SET:
+        this.#vmcsSet(e);
+        break;
+      case Ev.GUEST_SUBMIT:
+        this.#submit(e);
+        break;
+      case Ev.EXIT72:
+        this.#vm(e.a).exits72++;
+        break;
+      case Ev.SUBMIT_RETRY:
+        if (e.b < 0) this.#vm(-e.b - 1).retries++;
+        break;
+      case Ev.VCMD_START:
+        this.#vm(e.a).vcmds++;
+        this.#judge(
+          'INV-12',
+          e.pasid,
+          e.b & 0x100 ? `VM ${e.a}'s VMM took a vcmd on vIOMMU ${e.c} with IP already set` : false,
+          e,
+        );
+        break;
+      case Ev.VCMD_DONE:
+        this.#vcmdDone(e);
+        break;
+      case Ev.VCMD_FREE:
+        this.#vcmdFree(e);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #owner(pasid: number): string {
+    const g = this.#ghost.of(pasid);
+    const vm = this.#tokenVm.get(g.owner);
+    return vm === undefined ? `owner ${g.owner}` : `VM ${vm}`;
+  }
+
+  #vmOf(token: number): string {
+    const vm = this.#tokenVm.get(token);
+    return vm === undefined ? `token ${token}` : `VM ${vm}`;
+  }
+
+  #gbind(e: LogEvent): void {
+    const g = this.#ghost.of(e.pasid);
+    this.#judge(
+      'INV-4',
+      e.pasid,
+      g.state === 'allocated' && g.owner === e.a
+        ? false
+        : `pasid ${e.pasid} (${g.state}, ${this.#owner(e.pasid)}) bound on shared pf${e.pf} for ${this.#vmOf(e.a)}`,
+      e,
+    );
+  }
+
+  #attach(e: LogEvent): void {
+    let g2h = this.#g2h.get(e.a);
+    let h2g = this.#h2g.get(e.a);
+    if (!g2h || !h2g) {
+      g2h = new Map();
+      h2g = new Map();
+      this.#g2h.set(e.a, g2h);
+      this.#h2g.set(e.a, h2g);
+    }
+    const h = g2h.get(e.b);
+    const g = h2g.get(e.pasid);
+    let bad: string | false = false;
+    if (h !== undefined && h !== e.pasid)
+      bad = `${this.#vmOf(e.a)}: guest PASID ${e.b} mapped to host ${e.pasid} while it maps to ${h}`;
+    else if (g !== undefined && g !== e.b)
+      bad = `${this.#vmOf(e.a)}: host PASID ${e.pasid} mapped from guest ${e.b} while it maps from ${g}`;
+    else if (!this.#spidMode && e.b !== e.pasid)
+      bad = `${this.#vmOf(e.a)}: identity mode, guest PASID ${e.b} mapped to host ${e.pasid}`;
+    this.#judge('INV-7', e.pasid, bad, e);
+    g2h.set(e.b, e.pasid);
+    h2g.set(e.pasid, e.b);
+  }
+
+  #vmcsSet(e: LogEvent): void {
+    const g = this.#ghost.of(e.pasid);
+    const mapped = this.#g2h.get(e.a)?.get(e.b);
+    let bad: string | false = false;
+    if (mapped !== e.pasid)
+      bad = `${this.#vmOf(e.a)}: VMCS entry of guest PASID ${e.b} made valid for host ${e.pasid}, whose SPID map says ${mapped ?? 'nothing'}`;
+    else if (g.owner !== e.a || g.state !== 'allocated' || g.gen !== e.gen)
+      bad = `${this.#vmOf(e.a)}: VMCS entry of guest PASID ${e.b} names pasid ${e.pasid} gen ${e.gen}, ${g.state} gen ${g.gen} of ${this.#owner(e.pasid)}`;
+    this.#judge('INV-7', e.pasid, bad, e);
+  }
+
+  #submit(e: LogEvent): void {
+    const g = this.#ghost.of(e.pasid);
+    const vm = this.#tokenVm.get(e.b) ?? -1;
+    if (vm >= 0) this.#vm(vm).submissions++;
+    const gpasid = e.c & 0xfffff;
+    const vcpu = e.c >>> 20;
+    const who = `${this.#vmOf(e.b)} vCPU ${vcpu}`;
+    this.#judge(
+      'INV-4',
+      e.pasid,
+      g.state !== 'free' && g.owner !== e.b
+        ? `${who} submitted pasid ${e.pasid} of ${this.#owner(e.pasid)} to shared pf${e.pf} wq ${e.a}`
+        : false,
+      e,
+    );
+    let bad: string | false = false;
+    if (g.state !== 'allocated' || g.gen !== e.gen || g.owner !== e.b)
+      bad = `${who}: ENQCMD with guest PASID ${gpasid} accepted as pasid ${e.pasid} gen ${e.gen}, which is ${g.state} gen ${g.gen} of ${this.#owner(e.pasid)}`;
+    else {
+      const b = g.bonds.get(e.pf);
+      if (b && b.phases[0]! >= 0)
+        bad = `${who}: ENQCMD with guest PASID ${gpasid} accepted as pasid ${e.pasid} after P0 of its teardown on pf${e.pf} (event #${b.phases[0]}): a vCPU had not acknowledged the VMCS epoch`;
+    }
+    this.#judge('INV-8', e.pasid, bad, e);
+  }
+
+  #vcmdDone(e: LogEvent): void {
+    const op = e.b & 0xff;
+    const sc = e.b >>> 8;
+    if (op !== VCMD_ALLOC || sc !== 0) return;
+    const g = this.#ghost.of(e.pasid);
+    this.#judge(
+      'INV-12',
+      e.pasid,
+      e.pasid >= 1 && e.pasid <= 0xfffff && g.state === 'allocated' && g.owner === e.a
+        ? false
+        : `vcmd Allocate for ${this.#vmOf(e.a)} returned pasid ${e.pasid} (${g.state}, ${this.#owner(e.pasid)})`,
+      e,
+    );
+    if (!this.#walk) {
+      this.#walk = {
+        pasid: e.pasid,
+        vm: this.#tokenVm.get(e.a) ?? -1,
+        refs: [g.refs],
+        by: ['alloc'],
+      };
+      this.#walkGen = g.gen;
+    }
+  }
+
+  #vcmdFree(e: LogEvent): void {
+    const g = this.#ghost.of(e.pasid);
+    this.#judge(
+      'INV-12',
+      e.pasid,
+      g.state === 'allocated' && g.owner === e.a
+        ? false
+        : `vcmd Free of pasid ${e.pasid} accepted for ${this.#vmOf(e.a)} while it is ${g.state} of ${this.#owner(e.pasid)}`,
+      e,
+    );
+  }
+
+  /** Ev.SUBMITTER of a guest: the VM's submitter id in SUBMIT events. */
+  static submitter(vm: number): number {
+    return SUBMITTER_VM(vm);
+  }
+}
