@@ -13,6 +13,8 @@ export const HwErrno = Object.freeze({
   EFAULT: 14,
   /** The mm's PASID does not fit the device's PASID width (§1.1). */
   EOVERFLOW: 75,
+  /** A synchronous operation's hardware (or a VMM) did not finish in time. */
+  ETIMEDOUT: 110,
 } as const);
 
 const NAMES: ReadonlyMap<number, string> = new Map(

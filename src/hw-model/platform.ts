@@ -55,6 +55,7 @@ import {
   shimRing,
   subscribeDriver,
 } from './free-notifier.js';
+import { createGuestSpace } from './guest-space.js';
 import { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import { checkIndex, hwErrors } from './hw-errors.js';
@@ -200,6 +201,8 @@ export interface PlatformHandle {
   readonly space: IoasidHandle;
   /** The resolved profile. */
   readonly profile: Profile;
+  /** Per VM, its guest kernel's own `ioasid` space (guest-space.ts). */
+  readonly guests: readonly IoasidHandle[];
 }
 
 /** What `queueInv` accepts (§1.7 descriptor types the host side uses). */
@@ -330,6 +333,7 @@ export class Platform {
       log,
       space: space.handle,
       profile: p,
+      guests: Array.from({ length: p.vms }, () => createGuestSpace(vmQuota)),
     };
     const platform = new Platform(handle, space);
     if (held > 0) space.cancelCapacity(held);
@@ -440,7 +444,7 @@ export class Platform {
     this.#pid(pid);
     const b = unbindStart(this.#hw, pf, pid, API_ACTOR);
     if (b < 0) return b === -1 ? 0 : b;
-    return this.#pump(() => teardownStep(this.#hw, b) === TD_DONE) ? 0 : -ETIMEDOUT;
+    return this.#pump(() => teardownStep(this.#hw, b) === TD_DONE) ? 0 : -HwErrno.ETIMEDOUT;
   }
 
   /**
@@ -799,7 +803,7 @@ export class Platform {
       return st !== CMDS_PENDING;
     });
     commandRelease(hw, pf, CMD_OWNER_API);
-    if (!finished) return -ETIMEDOUT;
+    if (!finished) return -HwErrno.ETIMEDOUT;
     return st === CMDS_DONE ? 0 : st & ~CMDS_ERROR;
   }
 
@@ -996,8 +1000,6 @@ export class Platform {
 
 /** Actor id of calls made through the public API (threaded runs number their actors from 1). */
 export const API_ACTOR = 0;
-/** Returned when a synchronous operation's hardware did not finish (Linux ETIMEDOUT). */
-const ETIMEDOUT = 110;
 
 /** True while some bond of the mm with `token` is not free yet. */
 function bondsOfToken(hw: HwContext, token: number): boolean {

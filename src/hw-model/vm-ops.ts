@@ -42,8 +42,6 @@ import { vmmFree } from './vm-pasids.js';
 
 /** Drive the hardware until `done()` (Platform's pump). @returns false on timeout */
 export type Pump = (done: () => boolean) => boolean;
-/** Returned when the hardware did not finish within the pump limit (Linux ETIMEDOUT). */
-export const ETIMEDOUT = 110;
 
 /**
  * Step every VM's VMM channels, kernel and vCPUs once (part of the pump).
@@ -99,7 +97,7 @@ export function vcmdRoundTrip(
     v = vcmdPoll(hw, vm, vi);
     return v !== VCMD_BUSY;
   });
-  return ok ? vcmdSplit(v) : -ETIMEDOUT;
+  return ok ? vcmdSplit(v) : -HwErrno.ETIMEDOUT;
 }
 
 /**
@@ -194,7 +192,7 @@ export function guestUnbindPasid(
   if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
   const r = guestUnbind(hw, vm, mdev, g);
   if (r < 0) return r;
-  return pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0) ? 0 : -ETIMEDOUT;
+  return pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0) ? 0 : -HwErrno.ETIMEDOUT;
 }
 
 /**
@@ -206,7 +204,7 @@ export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: numb
   if (!mdevOfVm(hw, vm, mdev)) return -HwErrno.EINVAL;
   const q = vdcmQueueClear(hw, vm, mdev);
   if (q < 0) return q;
-  return pump(() => vmKernelIdle(hw, vm)) ? 0 : -ETIMEDOUT;
+  return pump(() => vmKernelIdle(hw, vm)) ? 0 : -HwErrno.ETIMEDOUT;
 }
 
 /**
@@ -235,5 +233,5 @@ export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean)
   // The set is empty now (or holds what a timeout left): give its quota back.
   if (done) hw.space.setFree(set);
   hw.st(state, VMS_OFF);
-  return done ? 0 : -ETIMEDOUT;
+  return done ? 0 : -HwErrno.ETIMEDOUT;
 }
