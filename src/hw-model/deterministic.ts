@@ -22,6 +22,7 @@
 import type { Actor } from './actors/actor.js';
 import { PrqActor } from './actors/engine-actors.js';
 import { allActors, buildActors } from './actors/fleet.js';
+import { GuestActor } from './actors/guest-actor.js';
 import { ProcessActor } from './actors/process-actor.js';
 import { ModelChecker } from './checker/checker.js';
 import type { HwContext } from './hw-context.js';
@@ -34,6 +35,7 @@ import { type ModelRunConfig, type ModelRunResult, replayCommand } from './run-r
 import { MODEL_SCENARIOS, type ModelFault, type ModelScenario } from './scenarios.js';
 
 const QUIESCENT_EVERY = 4096;
+const GUEST_WEIGHT = 3;
 const WIND_DOWN_STEPS = 400_000;
 /** Steps with no event after which the wind-down gives up (a stuck teardown). */
 const STALL_STEPS = 20_000;
@@ -61,9 +63,14 @@ export class Scheduler {
     this.#actors = actors;
     this.#rng = new ModelRng(seed, 0);
     this.#actorRng = actors.map((a) => new ModelRng(seed, a.id));
-    const processes = actors.filter((a) => a.kind === 'process').length;
+    // A guest actor runs a VM's processes: it weighs as three host processes.
+    const processes =
+      actors.filter((a) => a.kind === 'process').length +
+      GUEST_WEIGHT * actors.filter((a) => a.kind === 'guest').length;
     const share = {
       process: 1,
+      guest: GUEST_WEIGHT,
+      vmm: 2,
       device: Math.ceil(processes / 3),
       iommu: Math.ceil(processes / 4),
       prq: Math.ceil(processes / 4),
@@ -149,7 +156,13 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
   const hw = platform.context;
   const replay = replayCommand(cfg);
   const checker = new ModelChecker(hw, { replay, livenessBound: cfg.livenessBound });
-  const actors = buildActors(hw, platform.freeChain, sc, allActors(hw));
+  const actors = buildActors(
+    hw,
+    platform.freeChain,
+    sc,
+    allActors(hw),
+    (vm) => platform.handle.guests[vm]!,
+  );
   const reap = (pid: number) => {
     hw.log.actor = 0;
     reapProcess(hw, pid, platform.freeChain);
@@ -180,7 +193,7 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
     checker.consume();
     if (!(stop && checker.first)) checker.end();
   }
-  for (const a of actors) if (a instanceof PrqActor) a.stop();
+  for (const a of actors) if (a instanceof PrqActor || a instanceof GuestActor) a.stop();
   // The busy part's step count replays this very run (the checker named a budget not yet known).
   const exact = replayCommand(cfg, busySteps);
   const first = checker.first;

@@ -138,6 +138,8 @@ export const Ev = Object.freeze({
   VM_BOOT: 42,
   /** before a VM's PASIDs are freed: a = VM index, b = 1 crash, c = VM token. */
   VM_DESTROY: 43,
+  /** after a guest kernel tried to make vcmd its allocator: a = VM, b = result, c = default ids live. */
+  ALLOC_SWITCH: 44,
 } as const);
 
 /** Names of the kinds, for traces. */

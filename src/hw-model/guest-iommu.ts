@@ -30,6 +30,8 @@ import {
   B_BIND,
   B_CLAIM,
   B_FLAGS,
+  B_PASID,
+  B_PF,
   B_PHASES,
   B_REFS,
   B_STATE,
@@ -121,7 +123,7 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
   };
   const prev = recordBond(hw, vm, r, pf);
   if (prev >= 0 && hw.ld(bf(hw, prev, B_STATE)) !== BS_FREE) return undo(-HwErrno.EBUSY);
-  if (entryPresent(hw, pf, pasid)) return undo(-HwErrno.EBUSY);
+  if (entryPresent(hw, pf, pasid) || tearingDown(hw, pf, pasid)) return undo(-HwErrno.EBUSY);
   const token = vmTokenOf(hw, vm);
   const tookRef = takeIommuRef(hw, vm, r, pasid, gen, token);
   if (tookRef < 0) return undo(tookRef);
@@ -155,6 +157,21 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
     hw.space.attachSpid(pasid, g);
   }
   return pasid;
+}
+
+/**
+ * True while a guest bond of (pf, pasid) is still being torn down (unlinked from its record
+ * at P7, before its grace period ends): the unbind has not returned yet in Linux's terms.
+ */
+function tearingDown(hw: HwContext, pf: number, pasid: number): boolean {
+  for (let b = hw.g.shape.vm.hostBonds; b < hw.g.shape.bonds; b++)
+    if (
+      hw.ld(bf(hw, b, B_STATE)) !== BS_FREE &&
+      hw.ld(bf(hw, b, B_PASID)) === pasid &&
+      hw.ld(bf(hw, b, B_PF)) === pf
+    )
+      return true;
+  return false;
 }
 
 /** The broken host (mutation): takes another VM's PASID as this VM's. */

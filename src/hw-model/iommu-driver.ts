@@ -48,6 +48,7 @@ import {
   FREE_FREEING,
   FREE_NONE,
   H_SVA_SET,
+  isVmToken,
   L_TICKETS,
   MM_BOND,
   MM_DWQ,
@@ -375,6 +376,8 @@ function exitBond(hw: HwContext, pf: number, b: number): void {
 export function handleFree(hw: HwContext, pasid: number, data: number, fromCore: boolean): number {
   if (hw.mutation === M_LOSE_FREE_NOTIFICATION) return 0;
   if (pasid < 0) return handleLostFrees(hw);
+  // A VM's PASID: its guest bonds are torn down by the VM's consumers (vm-kernel.ts).
+  if (isVmToken(data)) return 0;
   const rec = recordOfToken(data);
   const gen =
     rec < hw.g.shape.mmRecords && hw.ld(mmField(hw, rec, MM_TOKEN)) === data

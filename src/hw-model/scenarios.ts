@@ -26,6 +26,26 @@ export interface ProcessMix {
   openDwq: number;
 }
 
+/** Relative weights of a guest process's operations, per step (guest-actor.ts). */
+export interface GuestMix {
+  /** Get a PASID (identity: vcmd through the guest kernel's space; spid: its own number). */
+  alloc: number;
+  /** Bind it on one of the VM's vSWQ mdevs (host bind_gpasid). */
+  bind: number;
+  /** Program it into the mdev (the VDCM's reference). */
+  program: number;
+  /** ENQCMD from a random vCPU. */
+  submit: number;
+  /** Clear the mdev (the VDCM drains and puts). */
+  clear: number;
+  /** Unbind (KVM, VDCM, IOMMU teardown in chain order). */
+  unbind: number;
+  /** Free an unbound PASID. */
+  free: number;
+  /** Free while still bound (a misbehaving guest; identity mode only), unbind it later. */
+  misfree: number;
+}
+
 /** One scenario. */
 export interface ModelScenario {
   /** One line for --help and reports. */
@@ -42,7 +62,39 @@ export interface ModelScenario {
   seconds: number;
   /** Default faults. */
   faults: ModelFault[];
+  /** What each guest process does per step (VM scenarios). */
+  guest?: GuestMix;
+  /** VM 0's VMM destroys its VM one step in this many (vm-crash). */
+  crashOneIn?: number;
+  /** The guests try to switch to the vcmd allocator with default ids live first (allocator-switch). */
+  allocatorSwitch?: boolean;
 }
+
+/** What a guest process does in the VM scenarios: mostly submitting, as the host's do. */
+const GUEST_MIX: GuestMix = {
+  alloc: 4,
+  bind: 4,
+  program: 3,
+  submit: 40,
+  clear: 3,
+  unbind: 3,
+  free: 3,
+  misfree: 0,
+};
+
+/** Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it. */
+const TWO_VMS_ONE_SWQ: Partial<Profile> = {
+  processes: 2,
+  threadsPerProcess: 2,
+  pfs: [dsaPf('dsa0')],
+  vms: 2,
+  vcpusPerVm: 2,
+  mdevsPerVm: 1,
+  processesPerVm: 4,
+  vmQuota: 64,
+  latencies: { invalidation: 2, execution: 2, prqService: 4, vmExit: 3 },
+};
+const HOST_MIX: ProcessMix = { bind: 6, submit: 40, touch: 6, unbind: 5, exit: 3, openDwq: 1 };
 
 /** The scenarios, by name. */
 export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.freeze({
@@ -52,6 +104,7 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
     profile: {
       processes: 16,
       threadsPerProcess: 2,
+      vms: 0,
       pfs: [dsaPf('dsa0'), dsaPf('dsa1'), nicPf('nic0')],
       // Resolving a fault (handle_mm_fault) is slow next to the hardware: page requests are
       // still queued when teardowns reach P6.
@@ -65,14 +118,20 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
   },
   exhaustion: {
     description:
-      '§7.10 scenario 6, host side: 5-bit PASIDs, an SVA quota of 24, a NIC with 4-bit PASIDs: ENOSPC, EDQUOT, EOVERFLOW, and nothing leaked after recovery',
+      '§7.10 scenario 6: 5-bit PASIDs, an SVA quota of 20, a NIC with 4-bit PASIDs (ENOSPC, EDQUOT, EOVERFLOW), two VMs with a quota of 4 PASIDs and 8 guest processes each (vcmd SC = no PASID, the guest sees ENOSPC), nothing leaked after recovery',
     profile: {
       pasidBits: 5,
       processes: 40,
       threadsPerProcess: 1,
-      svaQuota: 24,
+      svaQuota: 20,
       pfs: [dsaPf('dsa0'), { ...nicPf('nic0'), maxPasidWidth: 4 }],
+      vms: 2,
+      vcpusPerVm: 2,
+      mdevsPerVm: 1,
+      processesPerVm: 8,
+      vmQuota: 4,
     },
+    guest: { ...GUEST_MIX, alloc: 10, free: 4 },
     mix: { bind: 20, submit: 30, touch: 4, unbind: 4, exit: 6, openDwq: 1 },
     bofOneIn: 3,
     cpus: 4,
@@ -87,12 +146,70 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
       threadsPerProcess: 2,
       prqEntries: 8,
       pagesPerMm: 512,
+      vms: 0,
       latencies: { invalidation: 2, execution: 1, prqService: 6, vmExit: 2 },
       pfs: [dsaPf('dsa0'), dsaPf('dsa1')],
     },
     mix: { bind: 5, submit: 70, touch: 0, unbind: 6, exit: 4, openDwq: 1 },
     bofOneIn: 1,
     cpus: 4,
+    seconds: 10,
+    faults: [],
+  },
+  'vm-swq': {
+    description:
+      "§7.10 scenario 2: two VMs, one mdev each on the same SWQ of one DSA PF, vcmd (identity) PASIDs from the guest kernel's own space, bind, program, ENQCMD from every vCPU, clear, unbind, free (refcounts 1 -> 4 -> 0), host SVA on the same PF",
+    profile: TWO_VMS_ONE_SWQ,
+    mix: HOST_MIX,
+    guest: GUEST_MIX,
+    bofOneIn: 3,
+    cpus: 2,
+    seconds: 10,
+    faults: [],
+  },
+  'vm-spid': {
+    description:
+      '§7.10 scenario 3: as vm-swq with guestPasidMode spid: both VMs use guest PASIDs 101.. mapped to different host PASIDs (the VMM allocates at the first bind, frees at the last unbind)',
+    profile: { ...TWO_VMS_ONE_SWQ, guestPasidMode: 'spid' },
+    mix: HOST_MIX,
+    guest: GUEST_MIX,
+    bofOneIn: 3,
+    cpus: 2,
+    seconds: 10,
+    faults: [],
+  },
+  'free-before-unbind': {
+    description:
+      '§7.10 scenario 4: misbehaving guests free bound PASIDs (KVM, VDCM, IOMMU driver tear them down in notifier order), unbind the stale value later; 6-bit PASIDs so the value goes to the other VM',
+    profile: { ...TWO_VMS_ONE_SWQ, pasidBits: 6 },
+    mix: HOST_MIX,
+    guest: { ...GUEST_MIX, misfree: 4 },
+    bofOneIn: 3,
+    cpus: 2,
+    seconds: 10,
+    faults: [],
+  },
+  'vm-crash': {
+    description:
+      '§7.10 scenario 5: VM 0 is destroyed now and then with up to 64 bound PASIDs (each through the FREE path) while VM 1 keeps submitting on the shared SWQ; VM 0 boots again',
+    profile: { ...TWO_VMS_ONE_SWQ, processesPerVm: 64, vmPasids: 128, vmQuota: 128 },
+    mix: HOST_MIX,
+    guest: { ...GUEST_MIX, alloc: 8, bind: 8, free: 1, unbind: 1 },
+    crashOneIn: 4000,
+    bofOneIn: 3,
+    cpus: 2,
+    seconds: 10,
+    faults: [],
+  },
+  'allocator-switch': {
+    description:
+      '§7.10 scenario 8: each guest kernel tries to make vcmd its allocator while its default allocator has live ids (EAGAIN), frees them, then switches (0); then vm-swq',
+    profile: TWO_VMS_ONE_SWQ,
+    mix: HOST_MIX,
+    guest: GUEST_MIX,
+    allocatorSwitch: true,
+    bofOneIn: 3,
+    cpus: 2,
     seconds: 10,
     faults: [],
   },

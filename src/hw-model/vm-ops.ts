@@ -208,30 +208,55 @@ export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: numb
 }
 
 /**
- * vmDestroy (and a guest crash): every vCPU stops, the VMM frees every PASID of the VM's set
- * (each one through the FREE path: KVM, VDCM, IOMMU driver in chain order), the set goes when
- * the last one is reclaimed; the VM is OFF again.
+ * Start destroying VM `vm` (vmDestroy, and a guest crash): every vCPU stops, the VMM frees
+ * every PASID of the VM's set (each one through the FREE path: KVM, VDCM, IOMMU driver in
+ * chain order).
  *
  * @param crash - log it as a crash (the same teardown)
  *
- * Context: any attached thread; drives the teardown until it is done.
- * @returns 0; -ESRCH the VM is not running; -ETIMEDOUT the teardown did not finish
+ * Context: any attached thread; never blocks.
+ * @returns 0; -ESRCH the VM is not running
  */
-export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean): number {
+export function vmDestroyStart(hw: HwContext, vm: number, crash: boolean): number {
   const state = vmField(hw, vm, VM_STATE);
   if (Atomics.compareExchange(hw.i32, state, VMS_RUNNING, VMS_DYING) !== VMS_RUNNING)
     return -HwErrno.ESRCH;
-  const set = vmSet(hw, vm);
   hw.log.emit(Ev.VM_DESTROY, 0, 0, -1, vm, crash ? 1 : 0, vmTokenOf(hw, vm));
   vcpusOffline(hw, vm);
   for (let r = 0; r < hw.g.shape.vm.pasids; r++)
     if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE) vmmFree(hw, vm, r);
-  const done = pump(() => vmKernelIdle(hw, vm) && vmsStep(hw) === 0 && recordsFree(hw, vm));
+  return 0;
+}
+
+/**
+ * Finish destroying VM `vm` once its teardown is done: its consumers' subscriptions retired,
+ * its (empty) set freed, the VM OFF.
+ *
+ * Context: any attached thread; never blocks.
+ * @returns true when it finished (this call), false while work or records remain
+ */
+export function vmDestroyDone(hw: HwContext, vm: number): boolean {
+  if (!vmKernelIdle(hw, vm) || !recordsFree(hw, vm)) return false;
+  const state = vmField(hw, vm, VM_STATE);
+  if (hw.ld(state) !== VMS_DYING) return false;
+  const set = vmSet(hw, vm);
   hw.vmChains.retire(vm);
   hw.st(vmField(hw, vm, VM_OLD_SET), set);
   hw.st(vmField(hw, vm, VM_SET), -1);
-  // The set is empty now (or holds what a timeout left): give its quota back.
-  if (done) hw.space.setFree(set);
-  hw.st(state, VMS_OFF);
-  return done ? 0 : -HwErrno.ETIMEDOUT;
+  hw.space.setFree(set);
+  return Atomics.compareExchange(hw.i32, state, VMS_DYING, VMS_OFF) === VMS_DYING;
+}
+
+/**
+ * vmDestroy: start, then drive the teardown until the VM is OFF.
+ *
+ * Context: any attached thread.
+ * @returns 0; -ESRCH the VM is not running; -ETIMEDOUT the teardown did not finish
+ */
+export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean): number {
+  const r = vmDestroyStart(hw, vm, crash);
+  if (r < 0) return r;
+  return pump(() => vmsStep(hw) === 0 && hw.ld(vmField(hw, vm, VM_STATE)) === VMS_OFF)
+    ? 0
+    : -HwErrno.ETIMEDOUT;
 }

@@ -12,6 +12,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import type { Actor } from '../hw-model/actors/actor.js';
 import { PrqActor } from '../hw-model/actors/engine-actors.js';
 import { type ActorSet, buildActors } from '../hw-model/actors/fleet.js';
+import { GuestActor } from '../hw-model/actors/guest-actor.js';
 import { Platform, type PlatformHandle } from '../hw-model/platform.js';
 import { ModelRng } from '../hw-model/rng.js';
 import type { ModelScenario } from '../hw-model/scenarios.js';
@@ -53,7 +54,13 @@ function main(d: HwWorkerData): void {
   const ctl = new Int32Array(d.control);
   const slot = workerSlot(d.index);
   const nap = new Int32Array(new SharedArrayBuffer(4));
-  const actors: Actor[] = buildActors(platform.context, platform.freeChain, d.scenario, d.set);
+  const actors: Actor[] = buildActors(
+    platform.context,
+    platform.freeChain,
+    d.scenario,
+    d.set,
+    (vm) => d.platform.guests[vm]!,
+  );
   const rngs = actors.map((a) => new ModelRng(d.seed ^ (d.generation * 0x9e3779b1), a.id));
   Atomics.store(ctl, slot + W_ROW, platform.row);
   Atomics.store(ctl, slot + W_RCU_SLOT, platform.space.rcu.slot);
@@ -88,7 +95,7 @@ function main(d: HwWorkerData): void {
     if (progress > 0) idle = 0;
     else if (++idle >= IDLE_SPINS) Atomics.wait(nap, 0, 0, IDLE_WAIT_MS);
   }
-  for (const a of actors) if (a instanceof PrqActor) a.stop();
+  for (const a of actors) if (a instanceof PrqActor || a instanceof GuestActor) a.stop();
   Atomics.store(ctl, slot + W_STEPS, steps);
   Atomics.store(ctl, slot + W_QUIET, actors.every((a) => a.quiet()) ? 1 : 0);
   Atomics.store(ctl, slot + W_STATUS, WS_DONE);

@@ -85,6 +85,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   const hw = platform.context;
   const processes = hw.g.shape.processes;
   const npf = hw.g.pf.length;
+  const vms = hw.g.shape.vm.vms;
   const cpus = sc.faults.includes('oversubscribe') ? 2 * sc.cpus : sc.cpus;
   const sets: ActorSet[] = [];
   for (let c = 0; c < cpus; c++)
@@ -94,11 +95,22 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       devices: [],
       prq: false,
       workqueue: false,
+      guests: [...Array(vms).keys()].filter((vm) => vm % cpus === c),
     });
   sets.push({ pids: [], iommu: true, devices: [], prq: false, workqueue: false });
   for (let pf = 0; pf < npf; pf++)
     sets.push({ pids: [], iommu: false, devices: [pf], prq: false, workqueue: false });
   sets.push({ pids: [], iommu: false, devices: [], prq: true, workqueue: true });
+  // The VMMs and the VMs' host kernels: one thread of their own (the host's QEMUs and kworkers).
+  if (vms > 0)
+    sets.push({
+      pids: [],
+      iommu: false,
+      devices: [],
+      prq: false,
+      workqueue: false,
+      vmms: [...Array(vms).keys()],
+    });
   const control = new SharedArrayBuffer(fleetWords(sets.length) * WORD_BYTES);
   const ctl = new Int32Array(control);
   const replay = replayCommand(cfg);

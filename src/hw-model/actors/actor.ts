@@ -7,7 +7,7 @@
 import type { ModelRng } from '../rng.js';
 
 /** What kind of actor (for reports and the scheduler's weights). */
-export type ActorKind = 'process' | 'iommu' | 'device' | 'prq' | 'workqueue';
+export type ActorKind = 'process' | 'iommu' | 'device' | 'prq' | 'workqueue' | 'guest' | 'vmm';
 
 /** One actor. */
 export interface Actor {

@@ -9,7 +9,9 @@ import type { HwContext } from '../hw-context.js';
 import type { ModelScenario } from '../scenarios.js';
 import type { Actor } from './actor.js';
 import { DeviceActor, IommuActor, PrqActor, WorkqueueActor } from './engine-actors.js';
+import { GuestActor, type GuestKernelSource } from './guest-actor.js';
 import { ProcessActor } from './process-actor.js';
+import { VmmActor } from './vmm-actor.js';
 
 /** The actors one thread hosts. */
 export interface ActorSet {
@@ -18,16 +20,22 @@ export interface ActorSet {
   devices: number[];
   prq: boolean;
   workqueue: boolean;
+  /** VMs whose guest (processes, vCPUs) this thread runs. */
+  guests?: number[];
+  /** VMs whose VMM and host kernel this thread runs. */
+  vmms?: number[];
 }
 
-/** Actor ids of a platform with `processes` processes and `pfs` PFs. */
-export function actorIds(processes: number, pfs: number) {
+/** Actor ids of a platform with `processes` processes, `pfs` PFs and `vms` VMs. */
+export function actorIds(processes: number, pfs: number, vms = 0) {
   return {
     process: (pid: number) => pid + 1,
     iommu: processes + 1,
     device: (pf: number) => processes + 2 + pf,
     prq: processes + 2 + pfs,
     workqueue: processes + 3 + pfs,
+    guest: (vm: number) => processes + 4 + pfs + vm,
+    vmm: (vm: number) => processes + 4 + pfs + vms + vm,
   };
 }
 
@@ -39,6 +47,8 @@ export function allActors(hw: HwContext): ActorSet {
     devices: [...hw.g.pf.keys()],
     prq: true,
     workqueue: true,
+    guests: [...Array(hw.g.shape.vm.vms).keys()],
+    vmms: [...Array(hw.g.shape.vm.vms).keys()],
   };
 }
 
@@ -48,8 +58,11 @@ export function buildActors(
   chain: FreeChain,
   scenario: ModelScenario,
   set: ActorSet,
+  guests: GuestKernelSource = () => {
+    throw new Error('no guest spaces');
+  },
 ): Actor[] {
-  const ids = actorIds(hw.g.shape.processes, hw.g.pf.length);
+  const ids = actorIds(hw.g.shape.processes, hw.g.pf.length, hw.g.shape.vm.vms);
   const out: Actor[] = set.pids.map(
     (pid) => new ProcessActor(hw, chain, pid, ids.process(pid), scenario.mix, scenario.bofOneIn),
   );
@@ -58,5 +71,13 @@ export function buildActors(
   if (set.prq) out.push(new PrqActor(hw, ids.prq));
   if (set.workqueue)
     out.push(new WorkqueueActor(hw, ids.workqueue, new DriverWorkqueue(hw, chain, ids.workqueue)));
+  const guest = scenario.guest;
+  if (guest)
+    for (const vm of set.guests ?? [])
+      out.push(
+        new GuestActor(hw, vm, ids.guest(vm), guest, guests, scenario.allocatorSwitch === true),
+      );
+  for (const vm of set.vmms ?? [])
+    out.push(new VmmActor(hw, vm, ids.vmm(vm), vm === 0 ? (scenario.crashOneIn ?? 0) : 0));
   return out;
 }
