@@ -87,15 +87,9 @@ export function guestDropReference(hw: HwContext, b: number): void {
   const pasid = hw.ld(bf(hw, b, B_PASID));
   const gen = hw.ld(bf(hw, b, B_GEN));
   const token = hw.ld(bf(hw, b, B_TOKEN));
-  // FREE before unbind: the SPID is still attached. Detached before the put (V4 14: the
-  // UNBIND it causes needs the set's chain, which the reclaim may destroy); the core sends no
-  // UNBIND after FREE.
-  const spid = vpField(hw, vm, r, VP_SPID);
-  if (hw.ld(spid) === 1) {
-    hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, hw.ld(vpField(hw, vm, r, VP_GPASID)));
-    hw.st(spid, 0);
-    hw.space.detachSpid(pasid);
-  }
+  // FREE before unbind leaves the SPID attached: the reclaim unhashes it, and no UNBIND
+  // follows a FREE (a detach here would send one, which a consumer could take for the
+  // value's next generation).
   hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
   hw.space.put(null, pasid);
   hw.st(ref, REF_NONE);

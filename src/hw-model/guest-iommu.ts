@@ -254,9 +254,6 @@ export function guestUnbind(hw: HwContext, vm: number, mdev: number, g: number):
     hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, g);
     hw.st(vpField(hw, vm, r, VP_SPID), 0);
     hw.space.detachSpid(pasid);
-    // spid mode: the host PASID was the VMM's for this guest PASID; it goes with the last
-    // unbind (FREE follows only while the consumers still hold their references).
-    if (hw.spidMode) vmmFree(hw, vm, r);
     return 0;
   }
   // Not the last device: the guest keeps using the PASID elsewhere, the VMCS does not change.
@@ -286,7 +283,7 @@ function liveBonds(hw: HwContext, vm: number, r: number): number {
 export function iommuGuestHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
   if (n.event === NOTIFY_OVERFLOW) return true;
   if (n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
-  const r = recordOfPasid(hw, vm, n.id);
+  const r = unbindTarget(hw, vm, n);
   if (r < 0) return false;
   const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
   return !workQueue(hw, vm, WORK_IOMMU_TEARDOWN, n.id, gen, 0);
@@ -322,7 +319,26 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
     wkSet(hw, w, WK_AUX, b + 1);
     return TD_PROGRESS;
   }
+  // spid mode: the host PASID was the VMM's for this guest PASID; it goes once the last
+  // unbind's teardown is over (freed earlier, a vCPU that has not acknowledged KVM's epoch
+  // could still submit with it).
+  if (hw.spidMode && hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE)
+    if (hw.ld(vpField(hw, vm, r, VP_SPID)) === 0 && liveBonds(hw, vm, r) === 0) vmmFree(hw, vm, r);
   return TD_DONE;
+}
+
+/**
+ * The VMM record an UNBIND or FREE is about, or -1. An UNBIND names only a value: it is about
+ * the record whose SPID was detached (a record still holding its SPID is a later generation
+ * of the value, bound again; the event is not its).
+ *
+ * Context: the VM's kernel.
+ */
+export function unbindTarget(hw: HwContext, vm: number, n: VmNotification): number {
+  const r = recordOfPasid(hw, vm, n.id);
+  if (r < 0) return -1;
+  if (n.event === NOTIFY_UNBIND && hw.ld(vpField(hw, vm, r, VP_SPID)) !== 0) return -1;
+  return r;
 }
 
 /** True when bond `b` has reached `phase`. */

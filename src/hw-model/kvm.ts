@@ -18,6 +18,7 @@
 import { bf } from './bonds.js';
 import { Ev } from './event-log.js';
 import { HOLDER_KVM } from './guest-bonds.js';
+import { unbindTarget } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_PHASES,
@@ -67,7 +68,7 @@ import { wk, wkSet, workQueue } from './work-ring.js';
 export function kvmHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
   if (n.event === NOTIFY_OVERFLOW) return true;
   if (n.event !== NOTIFY_BIND && n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
-  const r = recordOfPasid(hw, vm, n.id);
+  const r = n.event === NOTIFY_BIND ? recordOfPasid(hw, vm, n.id) : unbindTarget(hw, vm, n);
   if (r < 0) return false;
   const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
   const g = n.spid >= 0 ? n.spid : hw.ld(vpField(hw, vm, r, VP_GPASID));

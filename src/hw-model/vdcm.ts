@@ -18,6 +18,7 @@ import { bf } from './bonds.js';
 import { commandPost, commandRelease, commandStatus, wqCfg } from './device.js';
 import { Ev, PH_DEVICE } from './event-log.js';
 import { HOLDER_VDCM } from './guest-bonds.js';
+import { unbindTarget } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
@@ -147,7 +148,7 @@ function releaseSlot(hw: HwContext, vm: number, m: number, s: number): void {
 export function vdcmHandle(hw: HwContext, vm: number, n: VmNotification): boolean {
   if (n.event === NOTIFY_OVERFLOW) return true;
   if (n.event !== NOTIFY_UNBIND && n.event !== NOTIFY_FREE) return false;
-  const r = recordOfPasid(hw, vm, n.id);
+  const r = unbindTarget(hw, vm, n);
   if (r < 0) return false;
   return !workQueue(hw, vm, WORK_VDCM_CLEAR, n.id, hw.ld(vpField(hw, vm, r, VP_GEN)), -1);
 }

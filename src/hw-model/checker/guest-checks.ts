@@ -18,6 +18,7 @@
  * @internal
  */
 import { Ev, type LogEvent } from '../event-log.js';
+import { isVmToken, vmOfToken } from '../hw-layout.js';
 import type { Ghost } from './ghost.js';
 import type { InvariantId } from './invariants.js';
 
@@ -80,7 +81,7 @@ export class GuestChecks {
     const out = [...this.#stats.values()].map((s) => ({ ...s, pasidsLive: 0 }));
     for (const g of this.#ghost.all()) {
       if (g.state === 'free') continue;
-      const vm = this.#tokenVm.get(g.owner);
+      const vm = isVmToken(g.owner) ? vmOfToken(g.owner) : undefined;
       const s = vm === undefined ? undefined : out.find((x) => x.vm === vm);
       if (s) s.pasidsLive++;
     }
@@ -162,12 +163,12 @@ export class GuestChecks {
 
   #owner(pasid: number): string {
     const g = this.#ghost.of(pasid);
-    const vm = this.#tokenVm.get(g.owner);
+    const vm = this.#tokenVm.get(g.owner) ?? (isVmToken(g.owner) ? vmOfToken(g.owner) : undefined);
     return vm === undefined ? `owner ${g.owner}` : `VM ${vm}`;
   }
 
   #vmOf(token: number): string {
-    const vm = this.#tokenVm.get(token);
+    const vm = this.#tokenVm.get(token) ?? (isVmToken(token) ? vmOfToken(token) : undefined);
     return vm === undefined ? `token ${token}` : `VM ${vm}`;
   }
 
@@ -219,7 +220,7 @@ export class GuestChecks {
 
   #submit(e: LogEvent): void {
     const g = this.#ghost.of(e.pasid);
-    const vm = this.#tokenVm.get(e.b) ?? -1;
+    const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
     if (vm >= 0) this.#vm(vm).submissions++;
     const gpasid = e.c & 0xfffff;
     const vcpu = e.c >>> 20;
