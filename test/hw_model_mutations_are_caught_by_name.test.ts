@@ -18,8 +18,7 @@ import { testSeed } from './helpers/seed.js';
 const FILE = 'test/hw_model_mutations_are_caught_by_name.test.ts';
 
 /** Where each mutation is exercised: the scenario, and overrides that make the broken path hot. */
-// Partial while the issue-12 mutations are being built; back to Record when all are wired.
-const WHERE: Partial<Record<MutationName, Omit<ModelRunConfig, 'seed' | 'seconds'>>> = {
+const WHERE: Record<MutationName, Omit<ModelRunConfig, 'seed' | 'seconds'>> = {
   'reclaim-at-p2': { scenario: 'host-sva' },
   'skip-pasid-cache-inv': { scenario: 'host-sva' },
   'skip-iotlb-inv': { scenario: 'host-sva' },
@@ -40,6 +39,14 @@ const WHERE: Partial<Record<MutationName, Omit<ModelRunConfig, 'seed' | 'seconds
   },
   // Never handed over, never reclaimed: the liveness check at the end.
   'lose-free-notification': { scenario: 'host-sva', maxSteps: 30_000 },
+  // Guests submit from every vCPU while their PASIDs are unbound: a vCPU that has not taken
+  // its VM exit still translates through the old VMCS entry.
+  'skip-epoch-wait': { scenario: 'vm-swq' },
+  // Every guest unbind and FREE: the IOMMU driver's work runs ahead of the VDCM's drain.
+  'wrong-notifier-order': { scenario: 'vm-swq' },
+  // Malicious guests free and bind values they were never given.
+  'vcmd-no-owner-check': { scenario: 'free-before-unbind' },
+  'guest-bind-no-owner-check': { scenario: 'free-before-unbind' },
 };
 
 /** Pinned seeds: detection must not depend on the seed CI happens to pick. */
@@ -47,10 +54,10 @@ const PINNED = [11, 12];
 
 describe('mutations', () => {
   it.each(
-    Object.keys(WHERE) as MutationName[],
+    Object.keys(MUTATIONS) as MutationName[],
   )('%s is caught and named in deterministic mode on pinned seeds', (mutation) => {
     for (const seed of PINNED) {
-      const cfg = { maxSteps: 200_000, ...WHERE[mutation]!, seed, seconds: 60, mutation };
+      const cfg = { maxSteps: 200_000, ...WHERE[mutation], seed, seconds: 60, mutation };
       const r = runDeterministic(cfg);
       expect(r.verdict, `seed ${seed}`).toBe('fail');
       const v = r.firstViolation!;

@@ -57,6 +57,7 @@ import {
   VP_SPID,
   VP_STATE,
   VPASID_WORDS,
+  VPS_FREE,
   VPS_LIVE,
   WK_AUX,
   WK_GEN,
@@ -101,6 +102,7 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
   if (hw.ld(pfField(hw, pf, PF_WIDTH)) < GUEST_WIDTH) return -HwErrno.EINVAL;
   let r: number;
   let allocated = false;
+  let borrowed = false;
   if (hw.spidMode) {
     r = recordOfGpasid(hw, vm, g);
     if (r < 0) {
@@ -112,13 +114,17 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
     const owned = g >= 1 && g <= hw.space.maxId && hw.space.inspect(g).set === set;
     r = owned ? recordOfPasid(hw, vm, g) : -1;
     if (r >= 0 && hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE) r = -1;
-    if (r < 0 && hw.mutation === M_GUEST_BIND_NO_OWNER_CHECK) r = borrowRecord(hw, vm, g);
+    if (r < 0 && hw.mutation === M_GUEST_BIND_NO_OWNER_CHECK) {
+      r = borrowRecord(hw, vm, g);
+      borrowed = r >= 0;
+    }
     if (r < 0) return -HwErrno.EACCES;
   }
   const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
   const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
   const undo = (err: number): number => {
     if (allocated) vmmFree(hw, vm, r);
+    if (borrowed) hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
     return err;
   };
   const prev = recordBond(hw, vm, r, pf);

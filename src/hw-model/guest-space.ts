@@ -138,8 +138,21 @@ export class GuestKernel {
   }
 }
 
-/** Post, then poll, stepping the VMM's handler while no VMM thread has taken the command. */
-function roundTrip(hw: HwContext, vm: number, vi: number, op: number, operand: number): number {
+/**
+ * A raw vcmd round trip (what a guest driver, or a malicious guest writing the registers
+ * itself, does): post, then poll, stepping the VMM's handler while no VMM thread has taken
+ * the command.
+ *
+ * Context: a guest thread of VM `vm`; spins (bounded).
+ * @returns `sc << 20 | result`; -EAGAIN/-ETIMEDOUT when the channel never freed or answered
+ */
+export function roundTrip(
+  hw: HwContext,
+  vm: number,
+  vi: number,
+  op: number,
+  operand: number,
+): number {
   let posted = vcmdPost(hw, vm, vi, op, operand);
   for (let i = 0; posted < 0 && i < SPIN_LIMIT; i++) posted = vcmdPost(hw, vm, vi, op, operand);
   if (posted < 0) return posted;

@@ -23,13 +23,13 @@
  * | skip-epoch-wait        | kvm.ts `kvmAckStep`            | KVM declares P0 without waiting  | INV-8     |
  * |                        |                                | for every vCPU to acknowledge    |           |
  * |                        |                                | the VMCS epoch                   |           |
- * | wrong-notifier-order   | platform.ts `iommuPriority`    | the IOMMU driver's guest         | INV-6     |
+ * | wrong-notifier-order   | platform.ts `create`           | the IOMMU driver's guest         | INV-6     |
  * |                        |                                | subscriber registers at IOMMU    |           |
  * |                        |                                | (2), ahead of the VDCM: it clears|           |
  * |                        |                                | the entry before the drain       |           |
- * | vcmd-no-owner-check    | vmm.ts `vcmdFree`              | the VMM frees a PASID of another | INV-12    |
+ * | vcmd-no-owner-check    | vcmd.ts `vmmFreeOp`            | the VMM frees a PASID of another | INV-12    |
  * |                        |                                | VM                               |           |
- * | guest-bind-no-owner-   | guest-iommu.ts `takeIommuRef`  | host bind_gpasid skips the set   | INV-4     |
+ * | guest-bind-no-owner-   | guest-iommu.ts `guestBind`     | host bind_gpasid skips the set   | INV-4     |
  * | check                  |                                | check: a VM binds another's      |           |
  */
 

@@ -44,6 +44,8 @@ export interface GuestMix {
   free: number;
   /** Free while still bound (a misbehaving guest; identity mode only), unbind it later. */
   misfree: number;
+  /** A malicious guest: bind, or free through VCMD, a PASID value it was never given. */
+  rogue: number;
 }
 
 /** One scenario. */
@@ -80,6 +82,7 @@ const GUEST_MIX: GuestMix = {
   unbind: 3,
   free: 3,
   misfree: 0,
+  rogue: 0,
 };
 
 /** Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it. */
@@ -180,10 +183,10 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
   },
   'free-before-unbind': {
     description:
-      '§7.10 scenario 4: misbehaving guests free bound PASIDs (KVM, VDCM, IOMMU driver tear them down in notifier order), unbind the stale value later; 6-bit PASIDs so the value goes to the other VM',
+      '§7.10 scenario 4: misbehaving guests free bound PASIDs (KVM, VDCM, IOMMU driver tear them down in notifier order) and unbind the stale value later; malicious ones bind or free values they were never given (EACCES, SC = invalid); 6-bit PASIDs so values go to the other VM',
     profile: { ...TWO_VMS_ONE_SWQ, pasidBits: 6 },
     mix: HOST_MIX,
-    guest: { ...GUEST_MIX, misfree: 4 },
+    guest: { ...GUEST_MIX, misfree: 4, rogue: 2 },
     bofOneIn: 3,
     cpus: 2,
     seconds: 10,

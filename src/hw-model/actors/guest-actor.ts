@@ -14,11 +14,12 @@
 
 import { Ev } from '../event-log.js';
 import { guestBind, guestUnbind } from '../guest-iommu.js';
-import { GuestKernel } from '../guest-space.js';
+import { GuestKernel, roundTrip } from '../guest-space.js';
 import type { HwContext } from '../hw-context.js';
 import { MD_TYPE, MDT_SWQ, VM_STATE, VMS_RUNNING } from '../hw-layout.js';
 import type { ModelRng } from '../rng.js';
 import type { GuestMix } from '../scenarios.js';
+import { VCMD_FREE } from '../vcmd-regs.js';
 import { guestEnqcmd, vcpuStep } from '../vcpu.js';
 import { vdcmProgram, vdcmQueueClear } from '../vdcm.js';
 import { mdevField, mdevsOf, vmField } from '../vm.js';
@@ -32,6 +33,7 @@ const CLEAR = 4;
 const UNBIND = 5;
 const FREE = 6;
 const MISFREE = 7;
+const ROGUE = 8;
 
 /** One guest process. */
 interface GuestProc {
@@ -88,6 +90,7 @@ export class GuestActor implements Actor {
       mix.unbind,
       mix.free,
       hw.spidMode ? 0 : mix.misfree,
+      hw.spidMode ? 0 : mix.rogue,
     ];
     const n = Math.max(1, hw.g.shape.vm.procs);
     this.#procs = Array.from({ length: n }, () => fresh());
@@ -162,6 +165,14 @@ export class GuestActor implements Actor {
         if (!hw.spidMode && gk) gk.free(p.g);
         p.g = 0;
         return 1;
+      case ROGUE: {
+        // A value this VM was never given (or was, and gave back): the host must refuse it.
+        const v = 1 + rng.below(2 ** hw.g.shape.pasidBits - 1);
+        if (this.#procs.some((q) => q.g === v || q.stale === v)) return 0;
+        if (rng.oneIn(2)) roundTrip(hw, vm, 0, VCMD_FREE, v);
+        else if (guestBind(hw, vm, this.#swqs[0]!, v) > 0) guestUnbind(hw, vm, this.#swqs[0]!, v);
+        return 1;
+      }
       case MISFREE:
         if (p.g === 0 || p.mdev < 0 || !gk) return 0;
         gk.free(p.g);
