@@ -213,6 +213,8 @@ export function runDeterministic(cfg: ModelRunConfig): ModelRunResult {
     firstViolation: first ? { ...first, replay: exact } : undefined,
     hardware: platform.counters(),
     timelines: checker.timelines(),
+    vms: checker.vmStats(),
+    refWalk: checker.refWalk(),
     kills: sched.kills,
     stutters: sched.stutters,
     leftBusy,

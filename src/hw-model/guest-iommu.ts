@@ -50,6 +50,7 @@ import {
   REF_HELD,
   REF_NONE,
   SVA_DID,
+  VM_KERNEL_LOCK,
   VP_BOND,
   VP_GEN,
   VP_IOMMU_REF,
@@ -66,6 +67,7 @@ import {
   WORK_VDCM_CLEAR,
 } from './hw-layout.js';
 import { M_GUEST_BIND_NO_OWNER_CHECK } from './mutations.js';
+import { lockGive, lockTake } from './owner-lock.js';
 import { entryPresent, tableProgram } from './pasid-table.js';
 import { complete, TD_DONE, TD_PROGRESS, teardownStep } from './teardown.js';
 import {
@@ -74,6 +76,7 @@ import {
   recordBond,
   recordOfGpasid,
   recordOfPasid,
+  vmField,
   vmSet,
   vmTokenOf,
   vpField,
@@ -157,10 +160,15 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
   hw.st(bf(hw, b, B_STATE), BS_LIVE);
   hw.log.emit(Ev.GBIND, pasid, gen, pf, token, b, bind);
   if (hw.ld(vpField(hw, vm, r, VP_SPID)) === 0) {
-    // The first bind: the SPID (the core notifies BIND on the set's chain: KVM).
-    hw.st(vpField(hw, vm, r, VP_SPID), 1);
+    // The first bind: the SPID (the core notifies BIND on the set's chain: KVM). Under the
+    // VM's kernel lock, as the kernel's chain runs inside attach: KVM's VMCS work never sees
+    // the SPID word ahead of the log.
+    const lock = vmField(hw, vm, VM_KERNEL_LOCK);
+    lockTake(hw.i32, lock, hw.tag);
     hw.log.emit(Ev.SPID_ATTACH, pasid, gen, -1, token, g);
+    hw.st(vpField(hw, vm, r, VP_SPID), 1);
     hw.space.attachSpid(pasid, g);
+    lockGive(hw.i32, lock);
   }
   return pasid;
 }
@@ -257,9 +265,13 @@ export function guestUnbind(hw: HwContext, vm: number, mdev: number, g: number):
   hw.log.emit(Ev.UNBIND, pasid, gen, pf, token, b, 0);
   hw.st(bf(hw, b, B_STATE), BS_DYING);
   if (liveBonds(hw, vm, r) === 0 && hw.ld(vpField(hw, vm, r, VP_SPID)) === 1) {
-    hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, g);
+    // Under the VM's kernel lock (as attach): KVM programs the entry before or not at all.
+    const lock = vmField(hw, vm, VM_KERNEL_LOCK);
+    lockTake(hw.i32, lock, hw.tag);
     hw.st(vpField(hw, vm, r, VP_SPID), 0);
+    hw.log.emit(Ev.SPID_DETACH, pasid, gen, -1, token, g);
     hw.space.detachSpid(pasid);
+    lockGive(hw.i32, lock);
     return 0;
   }
   // Not the last device: the guest keeps using the PASID elsewhere, the VMCS does not change.

@@ -3,6 +3,7 @@
  * and the threaded fleet (src/workers) so that both print and compare the same thing.
  */
 
+import type { RefWalk, VmStats } from './checker/guest-checks.js';
 import type { TeardownTimeline, Violation } from './checker/checker.js';
 import type { InvariantCount } from './checker/invariants.js';
 import type { Counters } from './counters.js';
@@ -86,6 +87,10 @@ export interface ModelRunResult {
   leftBusy: string[];
   /** The command that replays the run. */
   replay: string;
+  /** Per VM: PASIDs live at the end, guest submissions translated / retried, exits 72, vcmds. */
+  vms: VmStats[];
+  /** The reference-count walk of the first PASID a vcmd Allocate handed out. */
+  refWalk: RefWalk | undefined;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface HwCheckerData {
 export type HwCheckerReport = Pick<ModelChecker, 'first' | 'violationCount' | 'events'> & {
   invariants: ReturnType<ModelChecker['counts']>;
   timelines: ReturnType<ModelChecker['timelines']>;
+  vms: ReturnType<ModelChecker['vmStats']>;
+  refWalk: ReturnType<ModelChecker['refWalk']>;
 };
 
 function main(d: HwCheckerData): void {
@@ -66,6 +68,8 @@ function main(d: HwCheckerData): void {
     events: checker.events,
     invariants: checker.counts(),
     timelines: checker.timelines(),
+    vms: checker.vmStats(),
+    refWalk: checker.refWalk(),
   };
   parentPort?.postMessage(report);
   platform.detach();

@@ -95,13 +95,16 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       devices: [],
       prq: false,
       workqueue: false,
-      guests: [...Array(vms).keys()].filter((vm) => vm % cpus === c),
     });
   sets.push({ pids: [], iommu: true, devices: [], prq: false, workqueue: false });
   for (let pf = 0; pf < npf; pf++)
     sets.push({ pids: [], iommu: false, devices: [pf], prq: false, workqueue: false });
   sets.push({ pids: [], iommu: false, devices: [], prq: true, workqueue: true });
-  // The VMMs and the VMs' host kernels: one thread of their own (the host's QEMUs and kworkers).
+  // Each VM's guest (its processes and vCPUs) on a thread of its own, and the VMMs with the
+  // VMs' host kernels on one more (the host's QEMUs and kworkers). kill-cpu picks among the
+  // host's CPU workers only: killing a guest's or a VMM's thread is not recovered yet.
+  for (let vm = 0; vm < vms; vm++)
+    sets.push({ pids: [], iommu: false, devices: [], prq: false, workqueue: false, guests: [vm] });
   if (vms > 0)
     sets.push({
       pids: [],
@@ -265,6 +268,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     firstViolation: r.first,
     hardware,
     timelines: r.timelines,
+    vms: r.vms,
+    refWalk: r.refWalk,
     kills,
     stutters,
     leftBusy,
