@@ -3,8 +3,8 @@
  * and the threaded fleet (src/workers) so that both print and compare the same thing.
  */
 
-import type { RefWalk, VmStats } from './checker/guest-checks.js';
 import type { TeardownTimeline, Violation } from './checker/checker.js';
+import type { RefWalk, VmStats } from './checker/guest-checks.js';
 import type { InvariantCount } from './checker/invariants.js';
 import type { Counters } from './counters.js';
 import type { MutationName } from './mutations.js';

@@ -16,13 +16,14 @@ import { Ev } from '../event-log.js';
 import { guestBind, guestUnbind } from '../guest-iommu.js';
 import { GuestKernel, roundTrip } from '../guest-space.js';
 import type { HwContext } from '../hw-context.js';
-import { MD_TYPE, MDT_SWQ, VM_STATE, VMS_RUNNING } from '../hw-layout.js';
+import { MD_TYPE, MDT_SWQ, VE_CUR, VE_VALID, VM_STATE, VMS_RUNNING } from '../hw-layout.js';
 import type { ModelRng } from '../rng.js';
 import type { GuestMix } from '../scenarios.js';
 import { VCMD_FREE } from '../vcmd-regs.js';
 import { guestEnqcmd, vcpuStep } from '../vcpu.js';
 import { vdcmProgram, vdcmQueueClear } from '../vdcm.js';
 import { mdevField, mdevsOf, vmField } from '../vm.js';
+import { vmcsEntry } from '../vmcs.js';
 import type { Actor } from './actor.js';
 
 const ALLOC = 0;
@@ -46,8 +47,12 @@ interface GuestProc {
   /** A value it freed while bound, to unbind later (0 none). */
   stale: number;
   staleMdev: number;
+  /** Steps left to wait for KVM's VMCS entry after a bind (0: not waiting). */
+  waitVmcs: number;
 }
 
+/** Steps a process waits at most for KVM's VMCS entry after its bind. */
+const VMCS_WAIT = 4096;
 /** Guest PASIDs a spid-mode guest numbers its processes' from. */
 export const SPID_BASE = 101;
 /** Default-allocator ids the allocator-switch guest holds while it tries to switch. */
@@ -128,6 +133,17 @@ export class GuestActor implements Actor {
       p.stale = 0;
       return 1;
     }
+    if (p.waitVmcs > 0) {
+      // bind_gpasid returns once KVM's BIND handler made the VMCS entry valid (the kernel's
+      // chain runs inside attach); the model's KVM works asynchronously, so the process
+      // waits for it (bounded: KVM may have dropped a stale BIND).
+      const e = vmcsEntry(hw, vm, p.g);
+      if (e >= 0 && hw.ld(e + VE_CUR) & VE_VALID) p.waitVmcs = 0;
+      else {
+        p.waitVmcs--;
+        return 0;
+      }
+    }
     switch (op) {
       case ALLOC:
         if (p.g !== 0) return 0;
@@ -137,7 +153,7 @@ export class GuestActor implements Actor {
       case BIND: {
         if (p.g === 0 || p.mdev >= 0) return 0;
         const m = this.#swqs[rng.below(this.#swqs.length)]!;
-        if (guestBind(hw, vm, m, p.g) > 0) p.mdev = m;
+        if (guestBind(hw, vm, m, p.g) > 0) Object.assign(p, { mdev: m, waitVmcs: VMCS_WAIT });
         return 1;
       }
       case PROGRAM:
@@ -245,7 +261,7 @@ export type GuestKernelSource = (
 ) => import('../../core/ioasid/ioasid-space.js').IoasidHandle;
 
 function fresh(): GuestProc {
-  return { g: 0, mdev: -1, programmed: -1, stale: 0, staleMdev: -1 };
+  return { g: 0, mdev: -1, programmed: -1, stale: 0, staleMdev: -1, waitVmcs: 0 };
 }
 
 /** The wind-down picks deterministically: no randomness needed. */

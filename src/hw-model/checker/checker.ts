@@ -201,6 +201,7 @@ export class ModelChecker {
    * Context: the checker's thread; takes the IOMMU lock for the cache scan.
    */
   quiescent(): void {
+    this.#guest.sample();
     scanAll(this.#hw, this.#ghost, this.#judge);
   }
 

@@ -31,6 +31,8 @@ export interface VmStats {
   vm: number;
   /** Its PASIDs live at the end (allocated or free-pending in the ghost). */
   pasidsLive: number;
+  /** The most it had live at a quiescent point of the run. */
+  peakLive: number;
   /** Guest ENQCMDs the CPU translated (accepted or ZF = 1). */
   submissions: number;
   /** Of those, ZF = 1 (the WQ was full). */
@@ -55,6 +57,10 @@ export interface RefWalk {
 
 const HOLDERS = ['host', 'IOMMU', 'KVM', 'VDCM'];
 const VCMD_ALLOC = 1;
+/** References a PASID holds in b.3's walk at its peak (alloc, IOMMU, KVM, VDCM). */
+const WALK_PEAK = 4;
+/** Walks followed at once. */
+const MAX_WALKS = 32;
 const SUBMITTER_VM = (vm: number) => -(vm + 1);
 
 /** The guest checks of one checker. */
@@ -67,8 +73,9 @@ export class GuestChecks {
   readonly #h2g = new Map<number, Map<number, number>>();
   readonly #stats = new Map<number, VmStats>();
   readonly #tokenVm = new Map<number, number>();
+  /** Walks in progress, by PASID (with their generation), and the best finished one. */
+  readonly #walks = new Map<number, { gen: number; walk: RefWalk }>();
   #walk: RefWalk | undefined;
-  #walkGen = -1;
 
   constructor(ghost: Ghost, judge: Judge, spidMode: boolean) {
     this.#ghost = ghost;
@@ -78,14 +85,29 @@ export class GuestChecks {
 
   /** Per-VM figures. */
   stats(): VmStats[] {
-    const out = [...this.#stats.values()].map((s) => ({ ...s, pasidsLive: 0 }));
-    for (const g of this.#ghost.all()) {
-      if (g.state === 'free') continue;
-      const vm = isVmToken(g.owner) ? vmOfToken(g.owner) : undefined;
-      const s = vm === undefined ? undefined : out.find((x) => x.vm === vm);
-      if (s) s.pasidsLive++;
+    const live = this.#live();
+    return [...this.#stats.values()]
+      .map((s) => ({ ...s, pasidsLive: live.get(s.vm) ?? 0 }))
+      .sort((a, b) => a.vm - b.vm);
+  }
+
+  /** Note each VM's live PASIDs (a quiescent point): the peak the report shows. */
+  sample(): void {
+    for (const [vm, n] of this.#live()) {
+      const s = this.#vm(vm);
+      s.peakLive = Math.max(s.peakLive, n);
     }
-    return out.sort((a, b) => a.vm - b.vm);
+  }
+
+  /** Live (allocated or free-pending) PASIDs per VM, from the ghost. */
+  #live(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const g of this.#ghost.all())
+      if (g.state !== 'free' && isVmToken(g.owner)) {
+        const vm = vmOfToken(g.owner);
+        out.set(vm, (out.get(vm) ?? 0) + 1);
+      }
+    return out;
   }
 
   /** The refcount walk of the first PASID a vcmd Allocate handed out (undefined: none). */
@@ -96,20 +118,23 @@ export class GuestChecks {
   #vm(vm: number): VmStats {
     let s = this.#stats.get(vm);
     if (!s) {
-      s = { vm, pasidsLive: 0, submissions: 0, retries: 0, exits72: 0, vcmds: 0 };
+      s = { vm, pasidsLive: 0, peakLive: 0, submissions: 0, retries: 0, exits72: 0, vcmds: 0 };
       this.#stats.set(vm, s);
     }
     return s;
   }
 
-  /** Refs of the walked PASID moved (after the checker updated the ghost). */
+  /** Refs of a walked PASID moved (after the checker updated the ghost). */
   track(e: LogEvent, by: string): void {
-    const w = this.#walk;
-    if (!w || e.pasid !== w.pasid || e.gen !== this.#walkGen) return;
+    const t = this.#walks.get(e.pasid);
+    if (!t || t.gen !== e.gen) return;
     const g = this.#ghost.of(e.pasid);
-    if (w.refs[w.refs.length - 1] === 0) return;
-    w.refs.push(g.refs);
-    w.by.push(e.kind === Ev.GET || e.kind === Ev.PUT ? (HOLDERS[e.b] ?? by) : by);
+    t.walk.refs.push(g.refs);
+    t.walk.by.push(e.kind === Ev.GET || e.kind === Ev.PUT ? (HOLDERS[e.b] ?? by) : by);
+    if (g.refs > 0) return;
+    this.#walks.delete(e.pasid);
+    // Keep the walk that reached the most references (b.3's walk reaches 4).
+    if (!this.#walk || Math.max(...t.walk.refs) > Math.max(...this.#walk.refs)) this.#walk = t.walk;
   }
 
   /** One VM event (the checker calls it for every kind it does not handle itself). */
@@ -257,15 +282,12 @@ export class GuestChecks {
         : `vcmd Allocate for ${this.#vmOf(e.a)} returned pasid ${e.pasid} (${g.state}, ${this.#owner(e.pasid)})`,
       e,
     );
-    if (!this.#walk) {
-      this.#walk = {
-        pasid: e.pasid,
-        vm: this.#tokenVm.get(e.a) ?? -1,
-        refs: [g.refs],
-        by: ['alloc'],
-      };
-      this.#walkGen = g.gen;
-    }
+    const done = this.#walk !== undefined && Math.max(...this.#walk.refs) >= WALK_PEAK;
+    if (!done && this.#walks.size < MAX_WALKS)
+      this.#walks.set(e.pasid, {
+        gen: g.gen,
+        walk: { pasid: e.pasid, vm: vmOfToken(e.a), refs: [g.refs], by: ['alloc'] },
+      });
   }
 
   #vcmdFree(e: LogEvent): void {
