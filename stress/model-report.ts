@@ -61,6 +61,10 @@ export interface ModelReport {
   faults: { kills: number; stutters: number };
   /** What was still busy when the wind-down gave up (empty: the platform came to rest). */
   leftBusy: string[];
+  /** Per VM: PASIDs live at the end and at the peak, guest ENQCMDs, ZF = 1, exits 72, vcmds. */
+  vms: ModelRunResult['vms'];
+  /** The reference-count walk of one vcmd PASID (the one that reached the most references). */
+  refWalk: ModelRunResult['refWalk'] | null;
 }
 
 /**
@@ -105,6 +109,8 @@ export function buildModelReport(cfg: ModelRunConfig, r: ModelRunResult): ModelR
     timelines: r.timelines,
     faults: { kills: r.kills, stutters: r.stutters },
     leftBusy: r.leftBusy,
+    vms: r.vms,
+    refWalk: r.refWalk ?? null,
   };
 }
 

@@ -36,6 +36,7 @@ export function formatModelRun(r: ModelRunResult): string[] {
     `  submissions ${h.submissions}, ZF=1 retries ${h.zfRetries}, #GP fix-ups ${h.gpFixups} (#GP delivered ${h.gpFaults}), executions ${h.executions} (faulted ${h.executionsFaulted}, aborted ${h.executionsAborted}), drains ${h.drains}`,
     `  binds ${h.binds} (errors ${h.bindErrors}: ENOSPC ${h.bindEnospc}, EDQUOT ${h.bindEdquot}, EOVERFLOW ${h.bindEoverflow}), unbinds ${h.unbinds}, exits ${h.mmExits}, teardowns ${h.teardowns}`,
   );
+  if (r.vms.length) out.push('', ...formatVms(r));
   if (r.leftBusy.length) out.push(`  still busy at the end: ${r.leftBusy.join(', ')}`);
   const v = r.firstViolation;
   out.push('', v ? `VERDICT: FAIL ${v.id} (${v.name}) ${v.message}` : 'VERDICT: PASS');
@@ -44,5 +45,22 @@ export function formatModelRun(r: ModelRunResult): string[] {
     for (const t of v.trace) out.push(`    ${t}`);
     out.push(`  replay: ${v.replay}`);
   }
+  return out;
+}
+
+/** The VM lines: per VM its PASIDs, guest submissions and exits 72; the refcount walk. */
+function formatVms(r: ModelRunResult): string[] {
+  const out = [
+    'VMs          PASIDs live (peak)  guest ENQCMD accepted  ZF=1  exits 72  vcmds',
+    ...r.vms.map(
+      (v) =>
+        `  VM ${String(v.vm).padEnd(8)} ${`${v.pasidsLive} (${v.peakLive})`.padStart(18)}  ${String(v.submissions - v.retries).padStart(21)}  ${String(v.retries).padStart(4)}  ${String(v.exits72).padStart(8)}  ${String(v.vcmds).padStart(5)}`,
+    ),
+  ];
+  const w = r.refWalk;
+  if (w)
+    out.push(
+      `  refcount walk of pasid ${w.pasid} (VM ${w.vm}): ${w.refs.map((n, i) => (i === 0 ? `${n}` : `-${w.by[i]}-> ${n}`)).join(' ')}`,
+    );
   return out;
 }

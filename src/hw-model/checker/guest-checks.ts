@@ -41,6 +41,11 @@ export interface VmStats {
   exits72: number;
   /** vcmd commands its VMM handled. */
   vcmds: number;
+  /** vcmd Allocates answered "no PASID available" (quota or space exhausted). */
+  vcmdNoPasid: number;
+  /** Its guest kernel's switches to the vcmd allocator refused (EAGAIN) and accepted. */
+  switchRefused: number;
+  switchAccepted: number;
 }
 
 /** The reference-count walk of one PASID: refs after each step. */
@@ -57,6 +62,7 @@ export interface RefWalk {
 
 const HOLDERS = ['host', 'IOMMU', 'KVM', 'VDCM'];
 const VCMD_ALLOC = 1;
+const EAGAIN = 11;
 /** References a PASID holds in b.3's walk at its peak (alloc, IOMMU, KVM, VDCM). */
 const WALK_PEAK = 4;
 /** Walks followed at once. */
@@ -118,7 +124,18 @@ export class GuestChecks {
   #vm(vm: number): VmStats {
     let s = this.#stats.get(vm);
     if (!s) {
-      s = { vm, pasidsLive: 0, peakLive: 0, submissions: 0, retries: 0, exits72: 0, vcmds: 0 };
+      s = {
+        vm,
+        pasidsLive: 0,
+        peakLive: 0,
+        submissions: 0,
+        retries: 0,
+        exits72: 0,
+        vcmds: 0,
+        vcmdNoPasid: 0,
+        switchRefused: 0,
+        switchAccepted: 0,
+      };
       this.#stats.set(vm, s);
     }
     return s;
@@ -177,6 +194,10 @@ export class GuestChecks {
         break;
       case Ev.VCMD_DONE:
         this.#vcmdDone(e);
+        break;
+      case Ev.ALLOC_SWITCH:
+        if (e.b === -EAGAIN) this.#vm(e.a).switchRefused++;
+        else if (e.b === 0) this.#vm(e.a).switchAccepted++;
         break;
       case Ev.VCMD_FREE:
         this.#vcmdFree(e);
@@ -238,7 +259,8 @@ export class GuestChecks {
     let bad: string | false = false;
     if (mapped !== e.pasid)
       bad = `${this.#vmOf(e.a)}: VMCS entry of guest PASID ${e.b} made valid for host ${e.pasid}, whose SPID map says ${mapped ?? 'nothing'}`;
-    else if (g.owner !== e.a || g.state !== 'allocated' || g.gen !== e.gen)
+    // Free-pending is still the VM's (a FREE racing KVM's BIND work: KVM invalidates after).
+    else if (g.owner !== e.a || g.state === 'free' || g.gen !== e.gen)
       bad = `${this.#vmOf(e.a)}: VMCS entry of guest PASID ${e.b} names pasid ${e.pasid} gen ${e.gen}, ${g.state} gen ${g.gen} of ${this.#owner(e.pasid)}`;
     this.#judge('INV-7', e.pasid, bad, e);
   }
@@ -272,6 +294,7 @@ export class GuestChecks {
   #vcmdDone(e: LogEvent): void {
     const op = e.b & 0xff;
     const sc = e.b >>> 8;
+    if (op === VCMD_ALLOC && sc !== 0 && isVmToken(e.a)) this.#vm(vmOfToken(e.a)).vcmdNoPasid++;
     if (op !== VCMD_ALLOC || sc !== 0) return;
     const g = this.#ghost.of(e.pasid);
     this.#judge(
