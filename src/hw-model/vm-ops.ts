@@ -256,7 +256,6 @@ export function vmDestroyDone(hw: HwContext, vm: number): boolean {
 export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean): number {
   const r = vmDestroyStart(hw, vm, crash);
   if (r < 0) return r;
-  return pump(() => vmsStep(hw) === 0 && hw.ld(vmField(hw, vm, VM_STATE)) === VMS_OFF)
-    ? 0
-    : -HwErrno.ETIMEDOUT;
+  const off = () => hw.ld(vmField(hw, vm, VM_STATE)) === VMS_OFF;
+  return pump(() => off() || vmDestroyDone(hw, vm)) ? 0 : -HwErrno.ETIMEDOUT;
 }

@@ -1,0 +1,221 @@
+/**
+ * The VM operations of `Platform` (§7.4 "Guest (VT-d, vcmd)") against the error table of §7.7:
+ * vcmd in both register encodings, the guest's and the VMM's refusals, EACCES for a PASID of
+ * another VM, EBUSY for a second bind, exit 72 with no descriptor, the refcount walk of b.3
+ * (1 -> 4 -> 0), free before unbind (the consumers tear down in notifier order, the stale
+ * unbind gets ENOENT), and vmDestroy reclaiming every PASID of the VM with nothing naming it.
+ * The guest kernel's own space switches to the vcmd allocator only with no default ids live.
+ */
+import { describe, expect, it } from 'vitest';
+import { bf } from '../src/hw-model/bonds.js';
+import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
+import { GuestKernel } from '../src/hw-model/guest-space.js';
+import { B_STATE, BS_FREE, VE_CUR, VE_VALID } from '../src/hw-model/hw-layout.js';
+import { dsaPf, HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
+import { entryPresent } from '../src/hw-model/pasid-table.js';
+import { decodeVcmd, decodeVcrsp, encodeVcmd, encodeVcrsp } from '../src/hw-model/vcmd-regs.js';
+import { vmcsEntry } from '../src/hw-model/vmcs.js';
+
+/** Two VMs whose mdevs 0 (VM 0) and 1 (VM 1) share SWQ 0 of one DSA PF. */
+const TWO_VMS: Partial<Profile> = {
+  pasidBits: 8,
+  processes: 2,
+  threadsPerProcess: 1,
+  pfs: [dsaPf('dsa0')],
+  vms: 2,
+  vcpusPerVm: 2,
+  mdevsPerVm: 1,
+  processesPerVm: 4,
+  vmQuota: 8,
+};
+
+/** A platform whose log is read from its first event (the log keeps events for a reader). */
+function withLog(profile: Partial<Profile>): { p: Platform; events: () => LogEvent[] } {
+  const p = Platform.create(profile);
+  const reader = new EventReader(p.context.logI32);
+  const out: LogEvent[] = [];
+  return {
+    p,
+    events: () => {
+      reader.read((e) => out.push({ ...e }));
+      return out;
+    },
+  };
+}
+
+describe('vcmd', () => {
+  it.each(['3.0', '3.3'] as const)('VT-d %s encoding: registers round-trip', (rev) => {
+    const r = rev === '3.3' ? 1 : 0;
+    for (const pasid of [1, 0x1234, 0xfffff]) {
+      const [lo, hi] = encodeVcmd(r, 2, pasid);
+      expect(decodeVcmd(r, lo, hi)).toEqual({ op: 2, operand: pasid });
+      const [a, b] = encodeVcrsp(r, false, r === 1 ? 16 : 2, pasid);
+      expect(decodeVcrsp(r, a, b)).toEqual({ ip: false, sc: r === 1 ? 16 : 2, result: pasid });
+    }
+    // 3.0: operand in bits 27:8 of one word; 3.3: bits 35:16, across the qword's halves.
+    expect(encodeVcmd(r, 2, 0xfffff)).toEqual(r === 1 ? [0xffff0002 | 0, 0xf] : [0xfffff02, 0]);
+  });
+
+  it.each([
+    '3.0',
+    '3.3',
+  ] as const)('VT-d %s: alloc gives a PASID of the VM set; exhaustion is ENOSPC; a Free of another VM value is refused and changes nothing', (vcmdRev) => {
+    const p = Platform.create({ ...TWO_VMS, vcmdRev });
+    const mine: number[] = [];
+    for (;;) {
+      const h = p.vcmdAlloc(0);
+      if (h < 0) {
+        expect(h).toBe(-HwErrno.ENOSPC); // SC = no PASID: the VM's quota
+        break;
+      }
+      expect(p.space.inspect(h).state).toBe('idle');
+      mine.push(h);
+    }
+    expect(mine.length).toBe(8);
+    const other = p.vcmdAlloc(1);
+    expect(other).toBeGreaterThan(0);
+    const before = p.space.inspect(other);
+    expect(p.vcmdFree(0, other)).toBe(-HwErrno.EINVAL); // SC = invalid PASID
+    expect(p.space.inspect(other)).toEqual(before);
+    for (const h of mine) expect(p.vcmdFree(0, h)).toBe(0);
+    for (const h of mine) expect(p.space.inspect(h).state).toBe('free');
+    p.detach();
+  });
+
+  it('spid mode: the vIOMMU does not allocate (VCCAP.PAS = 0): ENODEV', () => {
+    const p = Platform.create({ ...TWO_VMS, guestPasidMode: 'spid' });
+    expect(p.vcmdAlloc(0)).toBe(-HwErrno.ENODEV);
+    p.detach();
+  });
+});
+
+describe('guest bind, program, ENQCMD, unbind', () => {
+  it('the refcount walk of b.3: 1 -> 2 (IOMMU) -> 3 (KVM) -> 4 (VDCM) -> ... -> 0', () => {
+    const { p, events } = withLog(TWO_VMS);
+    const refs = (h: number) => p.space.inspect(h).refs;
+    const h = p.vcmdAlloc(0);
+    expect(refs(h)).toBe(1);
+    expect(p.guestBindPasid(0, 0, h)).toBe(h);
+    expect(refs(h)).toBe(3); // the IOMMU driver's, then KVM's on BIND
+    const e = vmcsEntry(p.context, 0, h);
+    expect(p.context.ld(e + VE_CUR)).toBe(VE_VALID | h | 0);
+    expect(p.guestProgramWq(0, 0, h)).toBe(h);
+    expect(refs(h)).toBe(4); // the VDCM's FIND_BY_SPID
+    expect(p.guestEnqcmd(0, 1, 0, h)).toBe(0);
+    expect(p.guestMdevClear(0, 0)).toBe(0);
+    expect(refs(h)).toBe(3);
+    expect(p.guestUnbindPasid(0, 0, h)).toBe(0);
+    expect(refs(h)).toBe(1); // KVM's put on UNBIND, the IOMMU driver's after P7
+    expect(p.guestEnqcmd(0, 0, 0, h)).toBe(72); // no valid entry: VM exit 72
+    expect(p.vcmdFree(0, h)).toBe(0);
+    expect(p.space.inspect(h).state).toBe('free');
+    // Phases P0 (KVM) < P1 (VDCM) < P2..P7 (IOMMU) in the log.
+    const phases = events()
+      .filter((x) => x.kind === Ev.PHASE && x.pasid === h)
+      .map((x) => x.a);
+    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    p.detach();
+  });
+
+  it('EACCES for a PASID of another VM, EBUSY for a second bind, ENOENT for an unbound one, EINVAL for another VM mdev; nothing changes', () => {
+    const p = Platform.create(TWO_VMS);
+    const h0 = p.vcmdAlloc(0);
+    const h1 = p.vcmdAlloc(1);
+    expect(p.guestBindPasid(1, 1, h1)).toBe(h1);
+    const before = new Uint8Array(p.handle.hw).slice();
+    expect(p.guestBindPasid(0, 0, h1)).toBe(-HwErrno.EACCES);
+    expect(p.guestBindPasid(1, 1, h1)).toBe(-HwErrno.EBUSY);
+    expect(p.guestUnbindPasid(0, 0, h0)).toBe(-HwErrno.ENOENT);
+    expect(p.guestBindPasid(0, 1, h0)).toBe(-HwErrno.EINVAL);
+    expect(p.guestProgramWq(0, 0, h0)).toBe(-HwErrno.ENOENT); // no SPID h0 yet
+    expect(Buffer.compare(Buffer.from(new Uint8Array(p.handle.hw)), Buffer.from(before))).toBe(0);
+    expect(p.guestEnqcmd(0, 0, 0, h1)).toBe(72); // VM 0's VMCS has no entry for it
+    expect(() => p.guestBindPasid(2, 0, 1)).toThrow(HwModelError);
+    expect(() => p.guestEnqcmd(0, 5, 0, 1)).toThrow(HwModelError);
+    p.detach();
+  });
+
+  it('a guest refuses to free a bound PASID; a misbehaving one frees it: KVM, VDCM, IOMMU tear it down in that order, the stale unbind is ENOENT', () => {
+    const { p, events } = withLog(TWO_VMS);
+    const h = p.vcmdAlloc(0);
+    p.guestBindPasid(0, 0, h);
+    p.guestProgramWq(0, 0, h);
+    expect(p.vcmdFree(0, h)).toBe(-HwErrno.EBUSY);
+    expect(p.vcmdFree(0, h, 0, false)).toBe(0);
+    expect(p.space.inspect(h).state).toBe('free');
+    expect(entryPresent(p.context, 0, h)).toBe(false);
+    const log = events().filter((x) => x.pasid === h);
+    const notify = log.filter((x) => x.kind === Ev.NOTIFY && x.b === 2).map((x) => x.a);
+    expect(notify).toEqual([0, 1, 2]); // FREE to KVM, VDCM, IOMMU in chain order
+    const order = log.filter((x) => x.kind === Ev.PHASE).map((x) => x.a);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(p.guestUnbindPasid(0, 0, h)).toBe(-HwErrno.ENOENT);
+    p.detach();
+  });
+
+  it('spid mode: both VMs use guest PASID 101 for different host PASIDs', () => {
+    const p = Platform.create({ ...TWO_VMS, guestPasidMode: 'spid' });
+    const a = p.guestBindPasid(0, 0, 101);
+    const b = p.guestBindPasid(1, 1, 101);
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+    expect(a).not.toBe(b);
+    expect(p.space.inspect(a).spid).toBe(101);
+    expect(p.space.inspect(b).spid).toBe(101);
+    expect(p.guestEnqcmd(0, 0, 0, 101)).toBe(0);
+    expect(p.guestEnqcmd(1, 0, 1, 101)).toBe(0);
+    expect(p.guestUnbindPasid(0, 0, 101)).toBe(0);
+    expect(p.space.inspect(a).state).toBe('free'); // the VMM's host PASID goes with the last unbind
+    expect(p.space.inspect(b).state).toBe('active'); // VM 1 still bound (IOMMU, KVM)
+    p.detach();
+  });
+});
+
+describe('vmDestroy', () => {
+  it('every PASID of the VM goes through the FREE path and is reclaimed; nothing names it; the other VM is untouched; the VM boots again', () => {
+    const p = Platform.create(TWO_VMS);
+    const hs = [p.vcmdAlloc(0), p.vcmdAlloc(0), p.vcmdAlloc(0)];
+    for (const h of hs.slice(0, 2)) {
+      p.guestBindPasid(0, 0, h);
+      p.guestProgramWq(0, 0, h);
+    }
+    const other = p.vcmdAlloc(1);
+    p.guestBindPasid(1, 1, other);
+    expect(p.vmDestroy(0)).toBe(0);
+    for (const h of hs) {
+      expect(p.space.inspect(h).state).toBe('free');
+      expect(entryPresent(p.context, 0, h)).toBe(false);
+    }
+    for (let b = 0; b < p.context.g.shape.bonds; b++) {
+      const st = p.context.ld(bf(p.context, b, B_STATE));
+      if (st !== BS_FREE) expect(p.context.ld(bf(p.context, b, 3))).toBe(other);
+    }
+    expect(p.guestEnqcmd(1, 0, 1, other)).toBe(0);
+    expect(p.vmDestroy(0)).toBe(-HwErrno.ESRCH);
+    expect(p.vmBoot(0)).toBeGreaterThanOrEqual(0);
+    expect(p.vcmdAlloc(0)).toBeGreaterThan(0);
+    p.detach();
+  });
+});
+
+describe('the guest kernel space', () => {
+  it('switches to the vcmd allocator only with no default id live (EAGAIN), then allocates host PASIDs of its VM set', () => {
+    const p = Platform.create(TWO_VMS);
+    const gk = GuestKernel.attach(p.context, p.handle.guests[0]!, 0, 0);
+    const early = gk.alloc();
+    expect(early).toBeGreaterThan(0);
+    expect(gk.enableVcmd()).toBe(-HwErrno.EAGAIN);
+    expect(gk.free(early)).toBe(0);
+    expect(gk.enableVcmd()).toBe(0);
+    expect(gk.space.activeAllocator()).toBe('vcmd');
+    const h = gk.alloc();
+    expect(h).toBeGreaterThan(0);
+    expect(p.space.inspect(h).state).toBe('idle'); // the host PASID, in VM 0's set
+    expect(p.guestBindPasid(0, 0, h)).toBe(h);
+    expect(p.guestUnbindPasid(0, 0, h)).toBe(0);
+    expect(gk.free(h)).toBe(0);
+    expect(p.space.inspect(h).state).toBe('free');
+    gk.detach();
+    p.detach();
+  });
+});
