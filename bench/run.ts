@@ -7,7 +7,9 @@
  * - the issue-4 comparison (bench/scaling.ts + bench/comparison.ts): this project against
  *   the raw-CAS limit, a postMessage allocator and a mutex allocator, at 1, 2 and 4 CPUs;
  * - the hardware model (bench/hw-model.ts): ENQCMD submissions and bind+unbind pairs per
- *   second at 1, 2 and 4 CPU workers, with the checker against without it.
+ *   second at 1, 2 and 4 CPU workers, with the checker against without it;
+ * - the VMs (bench/hw-vm.ts): vcmd alloc+free round trips against the host space's own
+ *   alloc+free, guest ENQCMD against host ENQCMD.
  *
  * `--json` prints exactly one JSON document to stdout with every figure; tables and progress
  * go to stderr. `npm run bench -- --help` lists the flags. Exit 0: ran (a missed target is a
@@ -17,12 +19,13 @@ import { availableParallelism } from 'node:os';
 import { format, parseArgs } from 'node:util';
 import { compare, renderComparison, targets } from './comparison.js';
 import { measureHwModel, printHwModel } from './hw-model.js';
+import { measureHwVm, printHwVm } from './hw-vm.js';
 import { main as ioasid } from './ioasid.js';
 import { main as notifier } from './notifier.js';
 import { main as rcu } from './rcu.js';
 import { measureScaling } from './scaling.js';
 
-const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model'] as const;
+const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model', 'hw-vm'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -156,6 +159,10 @@ async function run(argv: string[]): Promise<void> {
       log: (s) => process.stderr.write(`${s}\n`),
     });
     doc.hwModel = { rows, lines: await capture(async () => printHwModel(rows), out) };
+  }
+  if (o.only.has('hw-vm')) {
+    const rows = measureHwVm({ ms: Math.max(100, Math.min(o.ms, 500)), rounds: 4 });
+    doc.hwVm = { rows, lines: await capture(async () => printHwVm(rows), out) };
   }
   if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
