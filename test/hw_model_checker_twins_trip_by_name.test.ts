@@ -27,6 +27,7 @@ import {
   PROCESS_WORDS,
   TH_MSR,
   threadWord,
+  vmToken,
   WQ_FLAGS,
   WQ_PASID,
   WQF_PASID_EN,
@@ -359,5 +360,83 @@ describe('the hardware scans and the per-translation check, on corrupted hardwar
     c.consume();
     c.quiescent();
     trips(c, 'INV-11');
+  });
+});
+
+describe('the guest checks, from a hand-written log', () => {
+  // Tokens of VM 0 and VM 1 (hw-layout vmToken) and a vCPU field (guest PASID | vcpu << 20).
+  const VM0 = vmToken(0, 1);
+  const VM1 = vmToken(1, 1);
+
+  /** PASID 5 gen 7 of VM 0, bound on pf 0 and mapped to guest PASID 5 (identity). */
+  function boundInVm0(feed: ReturnType<typeof offline>['feed']): void {
+    feed(Ev.ALLOC, 5, 7, -1, VM0);
+    feed(Ev.GET, 5, 7, -1, VM0, 1);
+    feed(Ev.GBIND, 5, 7, 0, VM0, 0, 1);
+    feed(Ev.SPID_ATTACH, 5, 7, -1, VM0, 5);
+  }
+
+  it('a correct guest life trips nothing', () => {
+    const { c, feed } = offline();
+    boundInVm0(feed);
+    feed(Ev.GET, 5, 7, -1, VM0, 2);
+    feed(Ev.VMCS_SET, 5, 7, -1, VM0, 5, 1);
+    feed(Ev.GUEST_SUBMIT, 5, 7, 0, 0, VM0, 5);
+    feed(Ev.VCMD_START, 0, 0, -1, 0, 1, 0);
+    feed(Ev.VCMD_FREE, 5, 0, -1, VM0, 0);
+    expect(c.first?.message).toBeUndefined();
+  });
+
+  it('INV-4: a VM binds, or submits with, a PASID of another VM on the shared PF', () => {
+    const a = offline();
+    a.feed(Ev.ALLOC, 5, 7, -1, VM1);
+    a.feed(Ev.GBIND, 5, 7, 0, VM0, 0, 1);
+    trips(a.c, 'INV-4');
+    const b = offline();
+    b.feed(Ev.ALLOC, 5, 7, -1, VM1);
+    b.feed(Ev.GUEST_SUBMIT, 5, 7, 0, 0, VM0, 5);
+    trips(b.c, 'INV-4');
+  });
+
+  it('INV-7: a guest PASID mapped to two host PASIDs; identity broken; a VMCS entry the SPID map does not back', () => {
+    const a = offline();
+    boundInVm0(a.feed);
+    a.feed(Ev.ALLOC, 6, 8, -1, VM0);
+    a.feed(Ev.SPID_ATTACH, 6, 8, -1, VM0, 5);
+    trips(a.c, 'INV-7');
+    const b = offline();
+    b.feed(Ev.ALLOC, 5, 7, -1, VM0);
+    b.feed(Ev.SPID_ATTACH, 5, 7, -1, VM0, 9);
+    trips(b.c, 'INV-7');
+    const c = offline();
+    boundInVm0(c.feed);
+    c.feed(Ev.VMCS_SET, 5, 7, -1, VM0, 6, 1);
+    trips(c.c, 'INV-7');
+  });
+
+  it('INV-8: a guest submission with a free PASID, or after P0 of its teardown', () => {
+    const a = offline();
+    a.feed(Ev.GUEST_SUBMIT, 5, 7, 0, 0, VM0, 5);
+    trips(a.c, 'INV-8');
+    const b = offline();
+    boundInVm0(b.feed);
+    b.feed(Ev.UNBIND, 5, 7, 0, VM0, 0, 0);
+    b.feed(Ev.PHASE, 5, 7, 0, 0, 0, 0);
+    b.feed(Ev.GUEST_SUBMIT, 5, 7, 0, 0, VM0, 5 | (1 << 20));
+    trips(b.c, 'INV-8');
+  });
+
+  it('INV-12: a second command taken while IP is set; an Allocate of a PASID not the VM; a Free of another VM value', () => {
+    const a = offline();
+    a.feed(Ev.VCMD_START, 0, 0, -1, 0, 1 | 0x100, 0);
+    trips(a.c, 'INV-12');
+    const b = offline();
+    b.feed(Ev.ALLOC, 5, 7, -1, VM1);
+    b.feed(Ev.VCMD_DONE, 5, 0, -1, VM0, 1, 0);
+    trips(b.c, 'INV-12');
+    const c = offline();
+    c.feed(Ev.ALLOC, 5, 7, -1, VM1);
+    c.feed(Ev.VCMD_FREE, 5, 0, -1, VM0, 0);
+    trips(c.c, 'INV-12');
   });
 });
