@@ -39,8 +39,8 @@ import { entryOf, tableProgram } from '../src/hw-model/pasid-table.js';
 const SMALL: Partial<Profile> = { pasidBits: 8, processes: 4, pfs: [dsaPf('a'), dsaPf('b')] };
 
 /** A checker on a fresh platform that reads a hand-written log. */
-function offline() {
-  const p = Platform.create(SMALL);
+function offline(profile: Partial<Profile> = SMALL) {
+  const p = Platform.create(profile);
   const c = new ModelChecker(p.context, { consume: false, livenessBound: 50 });
   let seq = 0;
   const feed = (kind: number, pasid: number, gen: number, pf = -1, a = 0, b = 0, k = 0) =>
@@ -412,6 +412,20 @@ describe('the guest checks, from a hand-written log', () => {
     boundInVm0(c.feed);
     c.feed(Ev.VMCS_SET, 5, 7, -1, VM0, 6, 1);
     trips(c.c, 'INV-7');
+    // spid mode: guest 101 -> host 5, then guest 101 -> host 6; host 5 from guest 101 and 102.
+    const spid = { ...SMALL, guestPasidMode: 'spid' as const };
+    const d = offline(spid);
+    d.feed(Ev.ALLOC, 5, 7, -1, VM0);
+    d.feed(Ev.ALLOC, 6, 8, -1, VM0);
+    d.feed(Ev.SPID_ATTACH, 5, 7, -1, VM0, 101);
+    expect(d.c.first).toBeUndefined();
+    d.feed(Ev.SPID_ATTACH, 6, 8, -1, VM0, 101);
+    trips(d.c, 'INV-7');
+    const e = offline(spid);
+    e.feed(Ev.ALLOC, 5, 7, -1, VM0);
+    e.feed(Ev.SPID_ATTACH, 5, 7, -1, VM0, 101);
+    e.feed(Ev.SPID_ATTACH, 5, 7, -1, VM0, 102);
+    trips(e.c, 'INV-7');
   });
 
   it('INV-8: a guest submission with a free PASID, or after P0 of its teardown', () => {
