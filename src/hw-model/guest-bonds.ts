@@ -30,9 +30,7 @@ import {
   REF_NONE,
   REF_PUTTING,
   VP_BOND,
-  VP_GPASID,
   VP_IOMMU_REF,
-  VP_SPID,
 } from './hw-layout.js';
 import { releaseRecordIfDone, vpField } from './vm.js';
 

@@ -126,7 +126,6 @@ import {
 import { MUTATIONS } from './mutations.js';
 import { type Profile, placeMdevs, wqThreshold } from './profile.js';
 import { VCMD_REV_30, VCMD_REV_33 } from './vcmd-regs.js';
-import { vmChainsInit } from './vm-chain.js';
 
 /** What create() decided besides the profile: the VM quota and the subscriber ids. */
 export interface InitParams {
@@ -349,5 +348,4 @@ export function initLog(
   Atomics.store(log, L_VMS, vms);
   logInit(log);
   shimInit(log);
-  vmChainsInit(log);
 }

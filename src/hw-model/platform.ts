@@ -34,7 +34,6 @@
 import { WORD_BYTES } from '../core/cache-line.js';
 import { type IoasidHandle, IoasidSpace, SetType } from '../core/ioasid/ioasid-space.js';
 import { bf } from './bonds.js';
-import { ringInit } from './claim-ring.js';
 import { type Counters, sumCounters } from './counters.js';
 import { enqcmd, enqcmds, movdir64b } from './cpu.js';
 import {
@@ -46,12 +45,10 @@ import {
   swerrClear,
 } from './device.js';
 import { DriverWorkqueue } from './driver-workqueue.js';
-import { logInit } from './event-log.js';
 import {
   CoreFreeChain,
   type FreeChain,
   ShimFreeChain,
-  shimInit,
   shimRing,
   subscribeDriver,
 } from './free-notifier.js';
@@ -71,50 +68,13 @@ import {
   CMDS_DONE,
   CMDS_ERROR,
   CMDS_PENDING,
-  DESC_WORDS,
-  H_ATS_QDEPTH,
-  H_BONDS,
-  H_DEVTLB_ENTRIES,
-  H_FAULT_RECORDS,
-  H_FLAGS,
   H_FREE_SUB,
-  H_IOTLB_ENTRIES,
-  H_LAT_EXEC,
-  H_LAT_INV,
-  H_LAT_PRQ,
-  H_LEAVES_PER_PF,
-  H_LIFETIME,
   H_MAGIC,
-  H_MM_RECORDS,
-  H_MUTATION,
-  H_PAGES_PER_MM,
-  H_PASID_BITS,
-  H_PC_ENTRIES,
-  H_PF_BASE,
-  H_PFS,
-  H_PRG_SLOTS,
-  H_PROCESSES,
-  H_PRQ_ENTRIES,
-  H_QI_LENGTH,
-  H_SVA_SET,
-  H_THREADS,
   H_TOTAL,
   H_VERSION,
-  HF_CACHING_MODE,
-  HF_STOP_MARKER,
   HW_LAYOUT_VERSION,
   HW_MAGIC,
-  type HwShape,
   hwGeometry,
-  KIND_DSA,
-  KIND_NIC,
-  L_ENTRIES,
-  L_MAGIC,
-  L_ROWS,
-  L_VERSION,
-  LIFETIME_BIND,
-  LIFETIME_MM,
-  LOG_MAGIC,
   logWords,
   MM_GEN,
   MM_PASID,
@@ -122,28 +82,11 @@ import {
   MM_TOKEN,
   MMS_ALIVE,
   mmWord,
-  PF_DEVTLB_BASE,
-  PF_DEVTLB_ENTRIES,
-  PF_DIR_BASE,
-  PF_DIR_ENTRIES,
   PF_ENABLED,
-  PF_FLAGS,
-  PF_KIND,
-  PF_LEAF_BASE,
-  PF_N_WQS,
-  PF_PRG_BASE,
-  PF_WIDTH,
-  PFF_ATS,
-  PFF_PDS,
-  PFF_PRI,
-  PRQ_META,
-  PRQ_WORDS,
   QF_SW,
   QG_PAGE,
   QG_PASID_ALL,
   QI_API_STATUS,
-  QI_META,
-  QI_WORDS,
   QT_DEVTLB_PASID,
   QT_IOTLB_PASID,
   QT_PASID_CACHE,
@@ -151,26 +94,13 @@ import {
   ROW_OWNER,
   rowWord,
   SVA_DID,
-  WQ_GEN,
-  WQ_META,
-  WQ_MODE,
-  WQ_PASID,
-  WQ_RING_BASE,
-  WQ_RING_SIZE,
-  WQ_SIZE,
-  WQ_STATE,
-  WQ_THRESH,
-  WQM_DEDICATED,
-  WQM_SHARED,
-  WQS_ENABLED,
 } from './hw-layout.js';
 import { processInvQueue, qiSubmit } from './inv-queue.js';
 import { faultService, translate as iommuTranslate } from './iommu.js';
 import { bindSva, dwqOpen, mapPortal, mmExit, unbindStart } from './iommu-driver.js';
 import { mmOfProcess, spawn } from './mm.js';
-import { MUTATIONS } from './mutations.js';
 import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
-import { type Profile, resolveProfile, wqThreshold } from './profile.js';
+import { type Profile, resolveProfile } from './profile.js';
 import { prqService } from './prq.js';
 import { reapProcess, recoverThread } from './recovery.js';
 import { TD_DONE, teardownStep } from './teardown.js';

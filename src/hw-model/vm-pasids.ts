@@ -125,7 +125,6 @@ export function vmmFree(hw: HwContext, vm: number, r: number): void {
   // Logged before the free, which may reclaim (log-order rule).
   hw.log.emit(Ev.FREE_CALL, pasid, gen, -1, vmTokenOf(hw, vm));
   hw.space.free(vmSet(hw, vm), pasid);
-  hw.vmChains.afterFree(vm, pasid);
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
   // After FREED is stored: of this check and the IOMMU driver's after its put, one sees both.
   releaseRecordIfDone(hw, vm, r);
