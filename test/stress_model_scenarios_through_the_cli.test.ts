@@ -45,7 +45,9 @@ describe('ioasid-stress on the hardware model', () => {
       mode: 'deterministic',
     });
     expect(rep.invariants.map((i) => i.id)).toEqual(INVARIANTS.map((i) => i.id));
-    for (const i of rep.invariants) {
+    // host-sva has no VM: the guest invariants (INV-4, 7, 8, 12) have nothing to check there.
+    const guestOnly = new Set(['INV-4', 'INV-7', 'INV-8', 'INV-12']);
+    for (const i of rep.invariants.filter((x) => !guestOnly.has(x.id))) {
       expect(Object.keys(i).sort()).toEqual(['checkedAt', 'checks', 'id', 'name', 'violations']);
       expect(i.checks).toBeGreaterThan(0);
     }

@@ -51,7 +51,9 @@ import {
   REF_NONE,
   SVA_DID,
   VM_KERNEL_LOCK,
+  VM_VMM_LOCK,
   VP_BOND,
+  VP_FREE_OWED,
   VP_GEN,
   VP_IOMMU_REF,
   VP_PASID,
@@ -67,7 +69,7 @@ import {
   WORK_VDCM_CLEAR,
 } from './hw-layout.js';
 import { M_GUEST_BIND_NO_OWNER_CHECK } from './mutations.js';
-import { lockGive, lockTake } from './owner-lock.js';
+import { lockGive, lockTake, lockTry } from './owner-lock.js';
 import { entryPresent, tableProgram } from './pasid-table.js';
 import { complete, TD_DONE, TD_PROGRESS, teardownStep } from './teardown.js';
 import {
@@ -99,6 +101,24 @@ const GUEST_WIDTH = 20;
  * -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
  */
 export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): number {
+  return underVmmLock(hw, vm, () => bindLocked(hw, vm, mdev, g));
+}
+
+/**
+ * The VMM handles one trapped guest operation at a time per VM (QEMU's vIOMMU emulation):
+ * binds, unbinds, vcmds and the owed frees of spid mode exclude each other.
+ */
+function underVmmLock(hw: HwContext, vm: number, fn: () => number): number {
+  const lock = vmField(hw, vm, VM_VMM_LOCK);
+  lockTake(hw.i32, lock, hw.tag);
+  try {
+    return fn();
+  } finally {
+    lockGive(hw.i32, lock);
+  }
+}
+
+function bindLocked(hw: HwContext, vm: number, mdev: number, g: number): number {
   const set = vmSet(hw, vm);
   if (set < 0) return -HwErrno.ESRCH;
   const pf = hw.ld(mdevField(hw, mdev, MD_PF));
@@ -125,7 +145,11 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
   }
   const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
   const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+  const owed = hw.ld(vpField(hw, vm, r, VP_FREE_OWED));
+  // Bound again before the VMM freed it: it stays (a failed bind leaves the free owed).
+  hw.st(vpField(hw, vm, r, VP_FREE_OWED), 0);
   const undo = (err: number): number => {
+    hw.st(vpField(hw, vm, r, VP_FREE_OWED), owed);
     if (allocated) vmmFree(hw, vm, r);
     if (borrowed) hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
     return err;
@@ -251,6 +275,10 @@ function putIommuRef(
  * reclaimed: a stale unbind); -EBUSY already being torn down
  */
 export function guestUnbind(hw: HwContext, vm: number, mdev: number, g: number): number {
+  return underVmmLock(hw, vm, () => unbindLocked(hw, vm, mdev, g));
+}
+
+function unbindLocked(hw: HwContext, vm: number, mdev: number, g: number): number {
   const set = vmSet(hw, vm);
   if (set < 0) return -HwErrno.ESRCH;
   const pf = hw.ld(mdevField(hw, mdev, MD_PF));
@@ -279,6 +307,45 @@ export function guestUnbind(hw: HwContext, vm: number, mdev: number, g: number):
   workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1);
   workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, 0);
   return 0;
+}
+
+/**
+ * spid mode: free the host PASIDs whose last unbind's teardown is over (VP_FREE_OWED).
+ *
+ * Context: the VMM's thread (or any thread driving it); takes the VMM lock with a try.
+ * @returns PASIDs freed
+ */
+export function vmmOwedFrees(hw: HwContext, vm: number): number {
+  if (!hw.spidMode) return 0;
+  const lock = vmField(hw, vm, VM_VMM_LOCK);
+  if (!lockTry(hw.i32, lock, hw.tag)) return 0;
+  let n = 0;
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    if (hw.ld(vpField(hw, vm, r, VP_FREE_OWED)) === 0) continue;
+    hw.st(vpField(hw, vm, r, VP_FREE_OWED), 0);
+    if (hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE) continue;
+    if (hw.ld(vpField(hw, vm, r, VP_SPID)) !== 0 || anyBond(hw, vm, r)) continue;
+    vmmFree(hw, vm, r);
+    n++;
+  }
+  lockGive(hw.i32, lock);
+  return n;
+}
+
+/** True while the VMM owes a free (spid mode). Context: any thread; stale on return. */
+export function freesOwed(hw: HwContext, vm: number): boolean {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+    if (hw.ld(vpField(hw, vm, r, VP_FREE_OWED)) !== 0) return true;
+  return false;
+}
+
+/** True when record `r` has a bond in any state but free. */
+function anyBond(hw: HwContext, vm: number, r: number): boolean {
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = recordBond(hw, vm, r, pf);
+    if (b >= 0 && hw.ld(bf(hw, b, B_STATE)) !== BS_FREE) return true;
+  }
+  return false;
 }
 
 /** Live (not dying) bonds of record `r`. */
@@ -339,9 +406,10 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
   }
   // spid mode: the host PASID was the VMM's for this guest PASID; it goes once the last
   // unbind's teardown is over (freed earlier, a vCPU that has not acknowledged KVM's epoch
-  // could still submit with it).
+  // could still submit with it). The VMM frees it (vmmOwedFrees), under its own lock, so a
+  // bind of the same guest PASID racing this is seen.
   if (hw.spidMode && hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE)
-    if (hw.ld(vpField(hw, vm, r, VP_SPID)) === 0 && liveBonds(hw, vm, r) === 0) vmmFree(hw, vm, r);
+    hw.st(vpField(hw, vm, r, VP_FREE_OWED), 1);
   return TD_DONE;
 }
 

@@ -693,6 +693,8 @@ export const VP_IOMMU_REF = 4;
 export const VP_SPID = 5;
 /** Ghost: the bind ticket of the first bind (for traces). */
 export const VP_BIND = 6;
+/** spid mode: the last unbind's teardown is over; the VMM owes the host PASID's free. */
+export const VP_FREE_OWED = 7;
 /** Bond + 1 per PF (0: not bound there). */
 export const VP_BOND = 8;
 /** VP_STATE values. */

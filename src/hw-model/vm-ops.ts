@@ -7,7 +7,7 @@
  * @internal
  */
 import { Ev } from './event-log.js';
-import { guestBind, guestUnbind } from './guest-iommu.js';
+import { guestBind, guestUnbind, vmmOwedFrees } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
@@ -15,13 +15,16 @@ import {
   VM_OLD_SET,
   VM_SET,
   VM_STATE,
+  VM_VMM_LOCK,
   VMS_DYING,
   VMS_OFF,
   VMS_RUNNING,
+  VP_FREE_OWED,
   VP_SPID,
   VP_STATE,
   VPS_LIVE,
 } from './hw-layout.js';
+import { lockGive, lockTake } from './owner-lock.js';
 import { VCMD_BUSY, vcmdPoll, vcmdPost, vcmdSplit, vmmVcmdStep } from './vcmd.js';
 import { SC_SUCCESS, scNoPasid, VCMD_ALLOC, VCMD_FREE } from './vcmd-regs.js';
 import { vcpuStep } from './vcpu.js';
@@ -55,6 +58,7 @@ export function vmsStep(hw: HwContext): number {
   for (let vm = 0; vm < s.vms; vm++) {
     for (let vi = 0; vi < s.viommus; vi++) n += vmmVcmdStep(hw, vm, vi);
     n += vmKernelStep(hw, vm);
+    n += vmmOwedFrees(hw, vm);
     for (let c = 0; c < s.vcpus; c++) n += vcpuStep(hw, vm, c);
   }
   return n;
@@ -223,8 +227,14 @@ export function vmDestroyStart(hw: HwContext, vm: number, crash: boolean): numbe
     return -HwErrno.ESRCH;
   hw.log.emit(Ev.VM_DESTROY, 0, 0, -1, vm, crash ? 1 : 0, vmTokenOf(hw, vm));
   vcpusOffline(hw, vm);
-  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+  // Under the VMM lock: no bind or vcmd of the VM is half done while its records go.
+  const lock = vmField(hw, vm, VM_VMM_LOCK);
+  lockTake(hw.i32, lock, hw.tag);
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    hw.st(vpField(hw, vm, r, VP_FREE_OWED), 0);
     if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE) vmmFree(hw, vm, r);
+  }
+  lockGive(hw.i32, lock);
   return 0;
 }
 

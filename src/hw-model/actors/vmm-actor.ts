@@ -4,6 +4,7 @@
  * vm-crash it also destroys its VM now and then (every PASID of the set through the FREE
  * path while the other VMs keep submitting) and boots it again once the teardown is done.
  */
+import { freesOwed, vmmOwedFrees } from '../guest-iommu.js';
 import type { HwContext } from '../hw-context.js';
 import { VM_STATE, VMS_DYING, VMS_OFF } from '../hw-layout.js';
 import type { ModelRng } from '../rng.js';
@@ -39,6 +40,7 @@ export class VmmActor implements Actor {
     let n = 0;
     for (let vi = 0; vi < hw.g.shape.vm.viommus; vi++) n += vmmVcmdStep(hw, this.vm, vi);
     n += vmKernelStep(hw, this.vm);
+    n += vmmOwedFrees(hw, this.vm);
     const state = hw.ld(vmField(hw, this.vm, VM_STATE));
     if (state === VMS_DYING && vmDestroyDone(hw, this.vm)) n++;
     else if (state === VMS_OFF && bootVm(hw, this.vm) >= 0) n++;
@@ -57,6 +59,6 @@ export class VmmActor implements Actor {
 
   quiet(): boolean {
     const state = this.#hw.ld(vmField(this.#hw, this.vm, VM_STATE));
-    return state !== VMS_DYING && vmKernelIdle(this.#hw, this.vm);
+    return state !== VMS_DYING && vmKernelIdle(this.#hw, this.vm) && !freesOwed(this.#hw, this.vm);
   }
 }
