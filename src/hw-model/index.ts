@@ -15,6 +15,13 @@
  * p.mmExit(0);                                        // P8: the core reclaims the PASID
  * const r = runDeterministic({ scenario: 'host-sva', seed: 1, seconds: 5 });
  * r.verdict; r.invariants; r.hardware;
+ *
+ * // VMs (part 2): two VMs whose mdevs share SWQ 0 of one DSA PF
+ * const v = Platform.create({ pfs: [dsaPf('dsa0')], vms: 2, mdevsPerVm: 1 });
+ * const h = v.vcmdAlloc(0);                           // VCMD = Allocate: gPASID = hPASID
+ * v.guestBindPasid(0, 0, h);                          // nested entry; BIND -> KVM's VMCS entry
+ * v.guestEnqcmd(0, 1, 0, h);                          // 0 accepted, 72 VM exit
+ * v.guestUnbindPasid(0, 0, h); v.vcmdFree(0, h);      // KVM (P0), VDCM (P1), IOMMU (P2..P7)
  * ```
  *
  * @module ioasid/hw-model
@@ -77,6 +84,12 @@
  *   PASID (the allocation ticket the driver recorded when `alloc` returned), phase order,
  *   cache scans when an invalidation phase completes, table scans at quiescent points. The
  *   log-order rule (event-log.ts) makes its temporal checks race-free on threads.
+ * - **VMs** (vm.ts, vm-ops.ts, vcmd.ts, vcpu.ts, vmcs.ts, guest-iommu.ts, vdcm.ts, kvm.ts,
+ *   vm-kernel.ts, guest-space.ts): each VM has an IOASID set, vCPUs with a VMCS PASID table
+ *   and an epoch they acknowledge at VM entry, vIOMMUs with a vcmd channel, mdevs on PFs
+ *   shared with the other VMs, and its guest kernel's own `IoasidSpace` whose allocator is
+ *   the vcmd group. KVM, the VDCM and the IOMMU driver read the VM set's notifier chain in
+ *   priority order and run their work on the VM's ordered workqueue: P0, P1, P2..P7.
  * - **Mutations** (mutations.ts) are one `if` each in one driver function.
  * - Arrows point down: src/workers (the fleet) -> src/hw-model -> src/core; nothing here
  *   imports from src/workers or stress.
@@ -88,6 +101,7 @@
  */
 
 export type { TeardownTimeline, Violation } from './checker/checker.js';
+export type { RefWalk, VmStats } from './checker/guest-checks.js';
 export type {
   CheckSite,
   InvariantCount,
@@ -97,6 +111,7 @@ export type {
 export { INVARIANTS } from './checker/invariants.js';
 export { COUNTERS, type CounterName, type Counters } from './counters.js';
 export { runDeterministic } from './deterministic.js';
+export { GuestKernel } from './guest-space.js';
 export { HwErrno, hwErrnoName } from './hw-errno.js';
 export { HwModelError, type HwModelErrorCode } from './hw-errors.js';
 export { MUTATIONS, type MutationName, type MutationSpec } from './mutations.js';
@@ -139,6 +154,8 @@ export {
   MODEL_SCENARIO_NAMES,
   MODEL_SCENARIOS,
   type ModelFault,
+  type GuestMix,
   type ModelScenario,
   type ProcessMix,
 } from './scenarios.js';
+export { EXIT_ENQCMD_PASID } from './vcpu.js';
