@@ -150,11 +150,11 @@ export {
   replayCommand,
 } from './run-result.js';
 export {
+  type GuestMix,
   MODEL_FAULTS,
   MODEL_SCENARIO_NAMES,
   MODEL_SCENARIOS,
   type ModelFault,
-  type GuestMix,
   type ModelScenario,
   type ProcessMix,
 } from './scenarios.js';
