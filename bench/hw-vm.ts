@@ -97,7 +97,7 @@ export function measureHwVm(o: { ms: number; rounds: number }): VmBenchRow[] {
   const p = Platform.create(PROFILE);
   const space = p.space;
   // vcmd round trips through the guest kernel's own space vs the host space.
-  const gk = GuestKernel.attach(p.context, p.handle.guests[0]!, 0, 0);
+  const gk = GuestKernel.attach(p, 0);
   if (gk.enableVcmd() !== 0) throw new Error('vcmd allocator refused');
   const hostSet = space.setAlloc(null, 64, SetType.NULL);
   if (hostSet < 0) throw new Error(`host set: ${hostSet}`);

@@ -201,7 +201,7 @@ describe('vmDestroy', () => {
 describe('the guest kernel space', () => {
   it('switches to the vcmd allocator only with no default id live (EAGAIN), then allocates host PASIDs of its VM set', () => {
     const p = Platform.create(TWO_VMS);
-    const gk = GuestKernel.attach(p.context, p.handle.guests[0]!, 0, 0);
+    const gk = GuestKernel.attach(p, 0);
     const early = gk.alloc();
     expect(early).toBeGreaterThan(0);
     expect(gk.enableVcmd()).toBe(-HwErrno.EAGAIN);

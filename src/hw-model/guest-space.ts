@@ -6,7 +6,7 @@
  * VMM, which allocates from the host space in the VM's set, so guest PASID = host PASID.
  *
  * ```ts
- * const gk = GuestKernel.attach(platform.context, platform.handle.guests[vm]!, vm, 0);
+ * const gk = GuestKernel.attach(platform, vm);
  * gk.enableVcmd();            // -EAGAIN while the default allocator has live ids
  * const pasid = gk.alloc();   // a vcmd round trip: the host PASID of the VM's set
  * gk.free(pasid);             // VCMD = Free
@@ -24,6 +24,8 @@ import type { AllocatorOps } from '../core/ioasid/allocator-registry.js';
 import { type IoasidHandle, IoasidSpace, SetType } from '../core/ioasid/ioasid-space.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
+import { hwErrors } from './hw-errors.js';
+import type { Platform } from './platform.js';
 import { VCMD_BUSY, vcmdPoll, vcmdPost, vcmdSplit, vmmVcmdStep } from './vcmd.js';
 import { SC_SUCCESS, scNoPasid, VCMD_ALLOC, VCMD_FREE } from './vcmd-regs.js';
 
@@ -70,10 +72,25 @@ export class GuestKernel {
   /**
    * Attach VM `vm`'s guest space in this thread, with a vcmd member on vIOMMU `vi`.
    *
-   * Context: any attached thread of the platform.
+   * @param platform - the platform, attached in this thread
+   * @param vm - the VM
+   * @param vi - the vIOMMU its vcmd member uses (default 0)
+   *
+   * Context: any thread that attached the platform; once per thread and VM.
    * @returns the guest kernel
    */
-  static attach(hw: HwContext, handle: IoasidHandle, vm: number, vi: number): GuestKernel {
+  static attach(platform: Platform, vm: number, vi = 0): GuestKernel {
+    const handle = platform.handle.guests[vm];
+    if (handle === undefined) throw hwErrors.badArgument('vm', 'a VM of the platform', vm);
+    return GuestKernel.attachTo(platform.context, handle, vm, vi);
+  }
+
+  /**
+   * `attach` for the model's actors, which hold a context and the handle.
+   *
+   * @internal
+   */
+  static attachTo(hw: HwContext, handle: IoasidHandle, vm: number, vi: number): GuestKernel {
     const space = IoasidSpace.attach(handle);
     const ops: AllocatorOps = {
       name: 'vcmd',

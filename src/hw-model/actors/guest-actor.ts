@@ -203,7 +203,7 @@ export class GuestActor implements Actor {
   #kernel(): GuestKernel | undefined {
     if (this.#hw.spidMode) return undefined;
     if (this.#gk) return this.#gk;
-    const gk = GuestKernel.attach(this.#hw, this.#handle(this.vm), this.vm, 0);
+    const gk = GuestKernel.attachTo(this.#hw, this.#handle(this.vm), this.vm, 0);
     this.#gk = gk;
     if (this.#switchFirst) this.#allocatorSwitch(gk);
     else gk.enableVcmd();

@@ -43,8 +43,9 @@ export interface VmStats {
   vcmds: number;
   /** vcmd Allocates answered "no PASID available" (quota or space exhausted). */
   vcmdNoPasid: number;
-  /** Its guest kernel's switches to the vcmd allocator refused (EAGAIN) and accepted. */
+  /** Its guest kernel's switches to the vcmd allocator refused (EAGAIN). */
   switchRefused: number;
+  /** Its guest kernel's switches to the vcmd allocator accepted. */
   switchAccepted: number;
 }
 
