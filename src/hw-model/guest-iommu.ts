@@ -398,6 +398,7 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
     if (hw.ld(bf(hw, b, B_STATE)) === BS_LIVE) {
+      if (!teardownsBond(hw, vm, r, b)) continue;
       hw.log.emit(Ev.UNBIND, pasid, gen, pf, vmTokenOf(hw, vm), b, 0);
       hw.st(bf(hw, b, B_STATE), BS_DYING);
     }
@@ -425,6 +426,18 @@ export function unbindTarget(hw: HwContext, vm: number, n: VmNotification): numb
   if (r < 0) return -1;
   if (n.event === NOTIFY_UNBIND && hw.ld(vpField(hw, vm, r, VP_SPID)) !== 0) return -1;
   return r;
+}
+
+/**
+ * True when a teardown of record `r` (UNBIND or FREE work) is about bond `b`: a dying bond
+ * always; a live one only on the FREE path (the VMM freed the record). On the UNBIND path a
+ * live bond is a bind made since (the guest PASID bound again): not this teardown's.
+ *
+ * Context: the VM's kernel.
+ */
+export function teardownsBond(hw: HwContext, vm: number, r: number, b: number): boolean {
+  if (hw.ld(bf(hw, b, B_STATE)) !== BS_LIVE) return true;
+  return hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE;
 }
 
 /** True when bond `b` has reached `phase`. */

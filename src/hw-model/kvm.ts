@@ -18,7 +18,7 @@
 import { bf } from './bonds.js';
 import { Ev } from './event-log.js';
 import { HOLDER_KVM } from './guest-bonds.js';
-import { unbindTarget } from './guest-iommu.js';
+import { teardownsBond, unbindTarget } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_PHASES,
@@ -158,6 +158,7 @@ function stopSubmission(hw: HwContext, vm: number, pasid: number, gen: number): 
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+    if (!teardownsBond(hw, vm, r, b)) continue;
     if (hw.ld(bf(hw, b, B_PHASES)) & (1 << P0_STOP_SUBMISSION)) continue;
     complete(hw, b, P0_STOP_SUBMISSION);
   }

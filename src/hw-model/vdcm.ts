@@ -18,7 +18,7 @@ import { bf } from './bonds.js';
 import { commandPost, commandRelease, commandStatus, wqCfg } from './device.js';
 import { Ev, PH_DEVICE } from './event-log.js';
 import { HOLDER_VDCM } from './guest-bonds.js';
-import { unbindTarget } from './guest-iommu.js';
+import { teardownsBond, unbindTarget } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
@@ -207,6 +207,7 @@ function quiescePasidStep(hw: HwContext, vm: number, w: number): number {
     for (let pf = 0; pf < hw.g.pf.length; pf++) {
       const b = recordBond(hw, vm, r, pf);
       if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+      if (!teardownsBond(hw, vm, r, b)) continue;
       if (reached(hw, b, P1_DEVICE_QUIESCED)) continue;
       if (!reached(hw, b, P0_STOP_SUBMISSION))
         return complete(hw, b, P0_STOP_SUBMISSION, PH_DEVICE);
