@@ -18,9 +18,17 @@
  * machine sees it), leaving the run mostly correct around it.
  */
 import { Errno } from '../src/core/ioasid/errno.js';
-import type { IoasidFault, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import {
+  type AllocatorOps,
+  INVALID_IOASID,
+  type IoasidFault,
+  type IoasidSpace,
+  type Notification,
+  NotifyEvent,
+} from '../src/core/ioasid/ioasid-space.js';
 import type { Prng } from '../src/workers/prng.js';
 import type { ViolationKind } from './check/invariants.js';
+import type { SubscriberApi } from './notify/stream-check.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
 import { bindSpace, type StressSpace } from './ops/op.js';
 
@@ -32,6 +40,8 @@ export interface TwinTarget {
   quota: number;
   pasidBits: number;
   maxHeld: number;
+  subscribers: number;
+  customAllocator: boolean;
 }
 
 /** The fields a twin's first violation must name (beyond its kind and reason). */
@@ -47,6 +57,10 @@ export interface BrokenTwin {
   readonly spaceFault?: IoasidFault;
   /** A double of the space that the CPUs call instead of the space. */
   readonly double?: (space: IoasidSpace, rng: Prng) => StressSpace;
+  /** A double of the space that the subscriber CPUs read through instead of the space. */
+  readonly subscriberDouble?: (space: IoasidSpace, rng: Prng) => SubscriberApi;
+  /** A double of the custom allocator host's ops that the op CPUs register instead. */
+  readonly hostDouble?: (ops: AllocatorOps) => AllocatorOps;
   /** What the first violation of `trips` names: the op, the CPU, the id, the set. */
   readonly names: readonly NamedField[];
   /** The operations that first violation may name (each one that calls the broken method). */
@@ -90,6 +104,42 @@ function weight(t: TwinTarget, op: OpName): number {
 
 function needsOp(t: TwinTarget, op: OpName, why: string): string | undefined {
   return weight(t, op) > 0 ? undefined : `the mix has no ${op} (${why})`;
+}
+
+function needsSubscribers(t: TwinTarget): string | undefined {
+  return t.subscribers > 0
+    ? undefined
+    : 'the run has no subscriber CPUs (--subscribers N, or --scenario notifiers)';
+}
+
+/** A double of the subscriber API whose reads `bend` changes, one read in `n` that it can. */
+function bentReads(
+  space: IoasidSpace,
+  n: number,
+  bend: (got: Notification[]) => boolean,
+): SubscriberApi {
+  const due = oneCallIn(n);
+  let armed = false;
+  return {
+    waitNotifications: (sub, ms) => space.waitNotifications(sub, ms),
+    readNotifications: (sub, max) => {
+      armed ||= due();
+      const got = space.readNotifications(sub, max);
+      if (armed && bend(got)) armed = false; // the next read it can bend, once the trigger fired
+      return got;
+    },
+  };
+}
+
+/** An id that is not live, looking from a random point (at most 256 probes), or 0. */
+function someFreeId(space: IoasidSpace, rng: Prng): number {
+  const span = space.maxId;
+  const start = rng.below(span);
+  for (let i = 0; i < Math.min(span, 256); i++) {
+    const id = 1 + ((start + i) % span);
+    if (space.inspect(id).state === 'free') return id;
+  }
+  return 0;
 }
 
 /**
@@ -243,6 +293,89 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
     names: ['op', 'cpu', 'id', 'set'],
     ops: ['free', 'reallocUnderReader'],
     cannotCatch: (t) => needsOp(t, 'free', 'the double fails inside free'),
+  },
+  {
+    name: 'notify-reorders',
+    trips: 'notify-order',
+    description: 'one read of notifications in 16 returns its first two events swapped',
+    subscriberDouble: (space) =>
+      bentReads(space, 16, (got) => {
+        if (got.length < 2 || got[0]!.event === 'overflow') return false;
+        [got[0], got[1]] = [got[1]!, got[0]!];
+        return true;
+      }),
+    names: ['cpu', 'id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-no-gating',
+    trips: 'notify-gating',
+    description:
+      'the space lets a subscriber read an event before the subscribers ahead of it on its chain',
+    spaceFault: 'notify-no-gating',
+    names: ['cpu', 'id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-drops-free',
+    trips: 'notify-missed',
+    description: 'one read of notifications in 64 drops a FREE event (not its last event)',
+    subscriberDouble: (space) =>
+      bentReads(space, 64, (got) => {
+        // Not the last: the reader's published position stays the space's (no gating noise).
+        const i = got.findIndex((r, k) => k < got.length - 1 && r.event === NotifyEvent.FREE);
+        if (i < 0) return false;
+        got.splice(i, 1);
+        return true;
+      }),
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsSubscribers(t) ??
+      needsOp(t, 'get', 'a FREE needs a free that leaves references') ??
+      needsOp(t, 'free', 'only free raises FREE'),
+  },
+  {
+    name: 'notify-phantom',
+    trips: 'notify-spurious',
+    description:
+      'one read of notifications in 64 adds a FREE of an id that is not live, after its last event',
+    subscriberDouble: (space, rng) =>
+      bentReads(space, 64, (got) => {
+        const last = got[got.length - 1];
+        const id = last && last.event !== 'overflow' ? someFreeId(space, rng) : 0;
+        if (id === 0 || !last || last.event === 'overflow') return false;
+        // Between its seq and the next one: the stream stays in order.
+        got.push({
+          event: NotifyEvent.FREE,
+          id,
+          spid: INVALID_IOASID,
+          set: last.set,
+          data: 0,
+          seq: last.seq + 0.5,
+        });
+        return true;
+      }),
+    names: ['id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'host-leaky-free',
+    trips: 'leak',
+    description: "one member free in 64 does not give the id back to the custom allocator's host",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return {
+        name: ops.name,
+        alloc: (min, max) => ops.alloc(min, max),
+        free: (id) => void (due() || ops.free(id)),
+      };
+    },
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      (t.customAllocator ? undefined : 'the run has no custom allocator (--custom-allocator)') ??
+      needsOp(t, 'free', 'the double leaks from inside a reclaim'),
   },
 ];
 

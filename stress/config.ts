@@ -7,6 +7,7 @@ import type { IoasidOptions } from '../src/core/ioasid/ioasid-space.js';
 import type { CpuGeometry } from '../src/workers/run-layout.js';
 import { brokenTwin } from './broken-twins.js';
 import type { CheckGeometry } from './check/check-layout.js';
+import { subscriptionCount } from './notify/subscriptions.js';
 import { N_OPS, OP_NAMES } from './ops/index.js';
 import type { Scenario } from './scenarios.js';
 
@@ -75,7 +76,12 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
 export function geometriesFor(c: StressConfig): { run: CpuGeometry; check: CheckGeometry } {
   return {
     run: { cpus: c.cpus, nOps: N_OPS },
-    check: { cpus: c.cpus, pasidBits: c.pasidBits, maxSets: spaceOptionsFor(c).maxSets! },
+    check: {
+      cpus: c.cpus,
+      pasidBits: c.pasidBits,
+      maxSets: spaceOptionsFor(c).maxSets!,
+      ...(c.subscribers > 0 ? subscriptionCount(c.sets) : {}),
+    },
   };
 }
 
@@ -98,6 +104,15 @@ export function checkConfig(c: StressConfig): string[] {
     );
   if (c.mix.length !== N_OPS || c.mix.every((w) => w <= 0))
     problems.push('the mix has no positive weight');
+  const subs = subscriptionCount(c.sets).subs;
+  if (c.subscribers >= c.cpus)
+    problems.push(
+      `--subscribers ${c.subscribers} leaves no CPU to run operations (--cpus ${c.cpus})`,
+    );
+  else if (c.subscribers > subs)
+    problems.push(
+      `--subscribers ${c.subscribers}: a run has ${subs} subscriptions to read, at most one reader each`,
+    );
   let twin: ReturnType<typeof brokenTwin>;
   try {
     twin = brokenTwin(c.broken);

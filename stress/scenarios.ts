@@ -21,6 +21,18 @@ export interface Scenario {
   faults: Fault[];
   /** Most ids one CPU holds at once. */
   maxHeld: number;
+  /**
+   * How many of the CPUs are subscriber CPUs (the last ones): they read the notifier chains
+   * the harness subscribes to at the start, and check the event streams (stress/notify/).
+   * 0: no subscriber, the chains stay empty.
+   */
+  subscribers: number;
+  /**
+   * Every op CPU (and the harness) allocates through a custom allocator group backed by a
+   * shared-memory host (stress/custom-host.ts), as VT-d guests do through the virtual command
+   * interface.
+   */
+  customAllocator: boolean;
 }
 
 /** A mix from named weights; unnamed ops get 0. */
@@ -57,6 +69,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 256,
+    subscribers: 0,
+    customAllocator: false,
   },
   'quota-storm': {
     description: 'tiny quotas and a tiny PASID space: constant -EDQUOT/-ENOSPC and id reuse',
@@ -69,6 +83,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 16,
+    subscribers: 0,
+    customAllocator: false,
   },
   churn: {
     description: 'alloc/free at the maximum rate',
@@ -81,6 +97,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'cyclic',
     faults: [],
     maxHeld: 64,
+    subscribers: 0,
+    customAllocator: false,
   },
   'lookup-heavy': {
     description: '95% find, on ids held by every CPU',
@@ -93,6 +111,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 256,
+    subscribers: 0,
+    customAllocator: false,
   },
   faults: {
     description: 'the balanced mix while CPUs are killed mid-operation and everyone stutters',
@@ -105,5 +125,37 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: ['kill-cpu', 'stutter'],
     maxHeld: 128,
+    subscribers: 0,
+    customAllocator: false,
+  },
+  notifiers: {
+    description:
+      'notifier chains read by 2 subscriber CPUs (global and set chains, four priorities) while 4 CPUs allocate through a custom allocator',
+    cpus: 6,
+    seconds: 10,
+    mix: mixOf({
+      alloc: 30,
+      free: 22,
+      get: 10,
+      put: 8,
+      find: 12,
+      findBySpid: 4,
+      attachSpid: 5,
+      detachSpid: 4,
+      attachData: 2,
+      detachData: 1,
+      setAlloc: 1,
+      setFree: 1,
+      freeAllInSet: 1,
+      reallocUnderReader: 1,
+    }),
+    sets: 4,
+    quota: 512,
+    pasidBits: 14,
+    policy: 'lowest',
+    faults: [],
+    maxHeld: 128,
+    subscribers: 2,
+    customAllocator: true,
   },
 });

@@ -82,6 +82,7 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     spaceStats: space.stats(),
     byteLength: space.byteLength,
     interrupted: undefined,
+    subscriptions: [],
     ...over,
   };
   space.detach();
