@@ -61,6 +61,11 @@ export interface BrokenTwin {
   readonly subscriberDouble?: (space: IoasidSpace, rng: Prng) => SubscriberApi;
   /** A double of the custom allocator host's ops that the op CPUs register instead. */
   readonly hostDouble?: (ops: AllocatorOps) => AllocatorOps;
+  /**
+   * What the first violation's reason must say, where several twins trip one kind (so the
+   * check that caught it is the one this twin breaks).
+   */
+  readonly says?: RegExp;
   /** What the first violation of `trips` names: the op, the CPU, the id, the set. */
   readonly names: readonly NamedField[];
   /** The operations that first violation may name (each one that calls the broken method). */
@@ -110,6 +115,22 @@ function needsSubscribers(t: TwinTarget): string | undefined {
   return t.subscribers > 0
     ? undefined
     : 'the run has no subscriber CPUs (--subscribers N, or --scenario notifiers)';
+}
+
+/** A member of `ops`'s group that calls `ops` but for the calls `bent` replaces. */
+function memberWith(
+  ops: AllocatorOps,
+  bent: Partial<Pick<AllocatorOps, 'alloc' | 'free'>>,
+): AllocatorOps {
+  return {
+    name: ops.name,
+    alloc: bent.alloc ?? ((min, max) => ops.alloc(min, max)),
+    free: bent.free ?? ((id) => ops.free(id)),
+  };
+}
+
+function needsCustomAllocator(t: TwinTarget): string | undefined {
+  return t.customAllocator ? undefined : 'the run has no custom allocator (--custom-allocator)';
 }
 
 /** A double of the subscriber API whose reads `bend` changes, one read in `n` that it can. */
@@ -365,17 +386,52 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
     description: "one member free in 64 does not give the id back to the custom allocator's host",
     hostDouble(ops) {
       const due = oneCallIn(64);
-      return {
-        name: ops.name,
-        alloc: (min, max) => ops.alloc(min, max),
-        free: (id) => void (due() || ops.free(id)),
-      };
+      return memberWith(ops, { free: (id) => void (due() || ops.free(id)) });
     },
+    says: /custom allocator's host still holds \d+ ids/,
     names: [],
     seenAtEnd: true,
     cannotCatch: (t) =>
-      (t.customAllocator ? undefined : 'the run has no custom allocator (--custom-allocator)') ??
-      needsOp(t, 'free', 'the double leaks from inside a reclaim'),
+      needsCustomAllocator(t) ?? needsOp(t, 'free', 'the double leaks from inside a reclaim'),
+  },
+  {
+    name: 'host-frees-twice',
+    trips: 'leak',
+    description: "one member free in 64 asks the custom allocator's host to free the id twice",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return memberWith(ops, {
+        free(id) {
+          ops.free(id);
+          if (due()) ops.free(id);
+        },
+      });
+    },
+    says: /custom allocator's host was asked \d+ times to free an id it did not hold/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsCustomAllocator(t) ?? needsOp(t, 'free', 'the double frees from inside a reclaim'),
+  },
+  {
+    name: 'host-foreign-id',
+    trips: 'bad-result',
+    description:
+      "one member alloc in 64 returns an id the custom allocator's host took back (not handed out)",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return memberWith(ops, {
+        alloc(min, max) {
+          const id = ops.alloc(min, max);
+          if (id > 0 && due()) ops.free(id); // still in range, not live: the space takes it
+          return id;
+        },
+      });
+    },
+    says: /which the custom allocator 'stress-host' did not hand out/,
+    names: ['op', 'cpu', 'id'],
+    ops: ['alloc', 'reallocUnderReader'],
+    cannotCatch: (t) => needsCustomAllocator(t) ?? needsOp(t, 'alloc', 'the double is the alloc'),
   },
 ];
 

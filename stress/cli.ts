@@ -110,7 +110,7 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'custom-allocator',
     kind: 'boolean',
-    help: 'allocate through a custom allocator group backed by a shared-memory host, registered by every CPU (default: from the scenario)',
+    help: "allocate through a custom allocator group ('stress-host') backed by a hypervisor thread answering over a shared-memory mailbox; every op CPU registers its own member (default: from the scenario)",
   },
   {
     name: 'fault',

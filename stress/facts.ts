@@ -122,6 +122,8 @@ export interface RunFacts {
   interrupted: string | undefined;
   /** The notifier subscriptions (empty without subscriber CPUs). */
   subscriptions: SubscriptionFacts[];
+  /** Requests the custom allocator's hypervisor answered (0 without `--custom-allocator`). */
+  hostRequests: number;
 }
 
 /**

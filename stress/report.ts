@@ -115,7 +115,13 @@ export interface StressReport {
    * counters are in `space`). */
   notifications: { subscriptions: SubscriptionFacts[] } | null;
   /** Runs with `--custom-allocator`: the group every CPU allocated through. */
-  customAllocator: { group: string; deferredFrees: number; abandoned: number } | null;
+  customAllocator: {
+    group: string;
+    /** Requests its hypervisor thread answered over the mailboxes (allocs and frees). */
+    hostRequests: number;
+    deferredFrees: number;
+    abandoned: number;
+  } | null;
 }
 
 function violationReport(v: ReportedViolation, f: RunFacts): ViolationReport {
@@ -274,6 +280,7 @@ export function buildStressReport(f: RunFacts): StressReport {
     customAllocator: c.customAllocator
       ? {
           group: HOST_GROUP,
+          hostRequests: f.hostRequests,
           deferredFrees: f.spaceStats.allocatorDeferredFrees,
           abandoned: f.spaceStats.allocatorAbandoned,
         }
@@ -437,6 +444,7 @@ export function formatStressReport(r: StressReport): string {
   if (r.customAllocator)
     out.push(
       `  custom allocator '${r.customAllocator.group}' (every CPU's member, and the harness's): ` +
+        `${fmt(r.customAllocator.hostRequests)} requests answered by its hypervisor thread, ` +
         `${r.customAllocator.deferredFrees} frees done again for killed CPUs, ` +
         `${r.customAllocator.abandoned} ids abandoned inside a killed CPU's alloc`,
     );

@@ -110,8 +110,12 @@ export async function runStress(
   // custom group (the harness's own member keeps it registered) may become active.
   const subscriptions: Subscription[] =
     config.subscribers > 0 ? registerSubscriptions(space, sets, config.subscribers) : [];
-  const host = config.customAllocator ? CustomHost.create(config.pasidBits) : undefined;
-  const hostOps = host?.ops();
+  // Mailboxes 0 .. cpus - 1 are the CPUs', the last one the harness's (custom-host.ts).
+  const host = config.customAllocator
+    ? CustomHost.create(config.pasidBits, config.cpus + 1)
+    : undefined;
+  const hypervisor = host && startHypervisor(host);
+  const hostOps = host?.ops(config.cpus);
   if (hostOps) {
     const r = space.registerAllocator(hostOps);
     if (r !== 0) throw new Error(`registerAllocator of the custom host returned ${r}`);
@@ -258,6 +262,7 @@ export async function runStress(
         host: host && hostOps && { host, ops: hostOps },
       })
     : 0;
+  await hypervisor?.stop();
   const violations = readViolations(check);
   const facts: RunFacts = {
     config,
@@ -284,7 +289,35 @@ export async function runStress(
     byteLength: space.byteLength,
     interrupted: steered.interrupted,
     subscriptions: readSubscriptionFacts(check, g.check, subscriptions, firstReader),
+    hostRequests: host?.served() ?? 0,
   };
   await fleet.destroy();
   return buildStressReport(facts);
+}
+
+/**
+ * Start the hypervisor thread of a custom host (stress/custom-host-worker.ts).
+ *
+ * @param host - the host whose mailboxes it answers
+ *
+ * Context: main thread, before any member calls.
+ * @returns how to stop it (after the last member's last call); until then it does not keep
+ *   the process alive by itself (a run that throws leaves no thread behind to wait for)
+ */
+function startHypervisor(host: CustomHost): { stop(): Promise<void> } {
+  const worker = new Worker(workerModuleUrl(import.meta.url, './custom-host-worker.js'), {
+    workerData: host.buffer,
+  });
+  worker.unref();
+  const exited = new Promise<void>((resolve) => {
+    worker.once('error', () => resolve());
+    worker.once('exit', () => resolve());
+  });
+  return {
+    async stop() {
+      worker.ref(); // the process waits for its exit now
+      host.stop();
+      await exited;
+    },
+  };
 }

@@ -22,7 +22,7 @@ import type { AllocatorOps, IoasidSpace } from '../src/core/ioasid/ioasid-space.
 import type { CpuGeometry } from '../src/workers/run-layout.js';
 import { type CheckGeometry, shadowOwnerBase, shadowSetBase } from './check/check-layout.js';
 import { Checker } from './check/checker.js';
-import { readViolations, reportViolation } from './check/violations.js';
+import { readViolations, reportAtEnd } from './check/violations.js';
 import { SCRATCH_QUOTA } from './config.js';
 import type { CustomHost } from './custom-host.js';
 import type { Deaths } from './fleet.js';
@@ -66,16 +66,7 @@ export function verifyAtEnd(e: EndOfRun): number {
   const { space, check: w, checkGeometry: g, sets } = e;
   const leak: Leak = (why, detail, set = null, id = null) => {
     e.problems.push(`leak: ${why}`);
-    reportViolation(w, {
-      kind: 'leak',
-      op: null,
-      cpu: null,
-      id,
-      set,
-      detail,
-      why,
-      foundBy: 'end-of-run',
-    });
+    reportAtEnd(w, { kind: 'leak', id, set, detail, why });
   };
   const checker = new Checker(space, e.run, e.runGeometry, w.buffer, g, 'end-of-run');
   checker.pass();
@@ -327,17 +318,14 @@ function nameUnattributedRecycles(space: IoasidSpace, w: Int32Array<SharedArrayB
   const counted = space.stats().recycledUnderReader;
   const named = readViolations(w).find((t) => t.kind === 'record-recycled-under-reader')!.count;
   if (counted > 0 && named === 0)
-    reportViolation(w, {
+    reportAtEnd(w, {
       kind: 'record-recycled-under-reader',
-      op: null,
-      cpu: null,
       id: null,
       set: null,
       detail: counted,
       why:
         `the space counted ${counted} record(s) recycled under a reader (stats().recycledUnderReader), ` +
         'in lookups that did not sleep in their read-side section',
-      foundBy: 'end-of-run',
     });
 }
 

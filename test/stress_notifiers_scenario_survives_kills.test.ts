@@ -1,6 +1,7 @@
 /**
- * The `notifiers` scenario (subscriber CPUs reading the global and set chains at four
- * priorities while the op CPUs allocate through a custom allocator) passes every invariant
+ * The `notifiers` scenario with `--custom-allocator` (subscriber CPUs reading the global and
+ * set chains at four priorities while the op CPUs allocate through a custom allocator group
+ * backed by a hypervisor thread over a shared-memory mailbox) passes every invariant
  * with CPUs killed anywhere and every CPU stuttering: op CPUs killed inside an emit, a custom
  * allocator's call or a distribution, subscriber CPUs killed inside a read or a wait (the
  * harness kills one of them every third kill, the second kill first). Every subscription
@@ -22,6 +23,7 @@ describe('the notifiers scenario', () => {
       seconds: 5,
       seed,
       faults: ['kill-cpu', 'stutter'],
+      customAllocator: true,
     });
     console.log(formatStressReport(report));
     expect(report.problems).toEqual([]);
@@ -40,5 +42,6 @@ describe('the notifiers scenario', () => {
     ).toBe(true);
     for (const sub of report.notifications!.subscriptions) expect(sub.read).toBeGreaterThan(0);
     expect(report.customAllocator?.group).toBe('stress-host');
+    expect(report.customAllocator!.hostRequests).toBeGreaterThan(0);
   });
 });

@@ -83,6 +83,7 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     byteLength: space.byteLength,
     interrupted: undefined,
     subscriptions: [],
+    hostRequests: 0,
     ...over,
   };
   space.detach();

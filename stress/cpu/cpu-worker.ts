@@ -3,7 +3,7 @@
  * - 'ops': a CpuLoop (src/workers) over the stress operations (stress/ops), on a CpuView that
  *   keeps the shadow oracle, run until the harness stops it; then the CPU gives back what it
  *   holds. With a custom allocator, the CPU registers its own member of the host's group
- *   first and unregisters it last.
+ *   (on its own mailbox to the hypervisor thread) first and unregisters it last.
  * - 'subscriber': it reads notifier subscriptions and checks their streams
  *   (subscriber-cpu.ts).
  * Nothing crosses postMessage while it runs.
@@ -93,7 +93,8 @@ export default function runStressCpu(task: CpuTask<StressCpuPlan>): CpuTaskResul
     );
     const twin = brokenTwin(p.broken);
     const api = twin?.double ? twin.double(space, new Prng(p.seed, 1000 + task.cpu)) : space;
-    const member = host && (twin?.hostDouble?.(host.ops()) ?? host.ops());
+    const mine = host?.ops(task.cpu); // CPU k calls through mailbox k
+    const member = mine && (twin?.hostDouble?.(mine) ?? mine);
     if (member) expectMember(view, space.registerAllocator(member), 'registerAllocator');
     const loop = new CpuLoop(cpuOps(api), view, rng, task.run, task.geometry, {
       cpu: task.cpu,

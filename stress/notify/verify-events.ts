@@ -34,7 +34,7 @@ import {
   SUB_READING,
   subOracleBase,
 } from '../check/check-layout.js';
-import { reportViolation } from '../check/violations.js';
+import { reportAtEnd } from '../check/violations.js';
 import type { SpaceProbe } from '../space-probe.js';
 import { type ReaderEnv, StreamReader } from './stream-check.js';
 import { inChainOrder, type Subscription } from './subscriptions.js';
@@ -146,17 +146,7 @@ export function verifyEventsAtEnd(e: EventsAtEnd): number {
     g,
     subs: e.subs,
     probe: e.probe,
-    report: (kind, _s, id, set, detail, why) =>
-      reportViolation(w, {
-        kind,
-        op: null,
-        cpu: null,
-        id,
-        set,
-        detail,
-        why,
-        foundBy: 'end-of-run',
-      }),
+    report: (kind, _s, id, set, detail, why) => reportAtEnd(w, { kind, id, set, detail, why }),
   };
   // In chain order: each one's gate is open once those ahead of it are drained.
   const readers = inChainOrder(e.subs).map((s) => new StreamReader(env, s, false));
