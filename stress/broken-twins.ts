@@ -29,6 +29,7 @@ import {
 import type { Prng } from '../src/workers/prng.js';
 import type { ViolationKind } from './check/invariants.js';
 import type { SubscriberApi } from './notify/stream-check.js';
+import type { Subscription } from './notify/subscriptions.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
 import { bindSpace, type StressSpace } from './ops/op.js';
 
@@ -57,8 +58,15 @@ export interface BrokenTwin {
   readonly spaceFault?: IoasidFault;
   /** A double of the space that the CPUs call instead of the space. */
   readonly double?: (space: IoasidSpace, rng: Prng) => StressSpace;
-  /** A double of the space that the subscriber CPUs read through instead of the space. */
-  readonly subscriberDouble?: (space: IoasidSpace, rng: Prng) => SubscriberApi;
+  /**
+   * A double of the space that the subscriber CPUs read through instead of the space (given
+   * the run's subscriptions, to tell a global chain's reads from a set chain's).
+   */
+  readonly subscriberDouble?: (
+    space: IoasidSpace,
+    rng: Prng,
+    subs: readonly Subscription[],
+  ) => SubscriberApi;
   /** A double of the custom allocator host's ops that the op CPUs register instead. */
   readonly hostDouble?: (ops: AllocatorOps) => AllocatorOps;
   /**
@@ -133,23 +141,53 @@ function needsCustomAllocator(t: TwinTarget): string | undefined {
   return t.customAllocator ? undefined : 'the run has no custom allocator (--custom-allocator)';
 }
 
-/** A double of the subscriber API whose reads `bend` changes, one read in `n` that it can. */
+/**
+ * A double of the subscriber API whose reads `bend` changes, one read in `n` that it can;
+ * with `only`, only reads of subscriptions on the global chain (`global`) or on a set chain.
+ */
 function bentReads(
   space: IoasidSpace,
   n: number,
   bend: (got: Notification[]) => boolean,
+  only?: { subs: readonly Subscription[]; global: boolean },
 ): SubscriberApi {
   const due = oneCallIn(n);
+  const bendable = (sub: number) =>
+    !only || (only.subs.find((s) => s.sub === sub)?.chain === null) === only.global;
   let armed = false;
   return {
     waitNotifications: (sub, ms) => space.waitNotifications(sub, ms),
     readNotifications: (sub, max) => {
       armed ||= due();
       const got = space.readNotifications(sub, max);
-      if (armed && bend(got)) armed = false; // the next read it can bend, once the trigger fired
+      // The next read it can bend, once the trigger fired.
+      if (armed && bendable(sub) && bend(got)) armed = false;
       return got;
     },
   };
+}
+
+/** After the last event of `got`, between its seq and the next one (the order stays right). */
+function appendFree(got: Notification[], id: number, set: number, seq: number): void {
+  got.push({ event: NotifyEvent.FREE, id, spid: INVALID_IOASID, set, data: 0, seq: seq + 0.5 });
+}
+
+/** Reads of which one in 64 that ends with a FREE repeats it (on the chains `only` names). */
+function repeatsLastFree(
+  space: IoasidSpace,
+  only: { subs: readonly Subscription[]; global: boolean },
+): SubscriberApi {
+  return bentReads(
+    space,
+    64,
+    (got) => {
+      const last = got[got.length - 1];
+      if (!last || last.event !== NotifyEvent.FREE) return false;
+      appendFree(got, last.id, last.set, last.seq);
+      return true;
+    },
+    only,
+  );
 }
 
 /** An id that is not live, looking from a random point (at most 256 probes), or 0. */
@@ -360,25 +398,45 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
     name: 'notify-phantom',
     trips: 'notify-spurious',
     description:
-      'one read of notifications in 64 adds a FREE of an id that is not live, after its last event',
-    subscriberDouble: (space, rng) =>
-      bentReads(space, 64, (got) => {
-        const last = got[got.length - 1];
-        const id = last && last.event !== 'overflow' ? someFreeId(space, rng) : 0;
-        if (id === 0 || !last || last.event === 'overflow') return false;
-        // Between its seq and the next one: the stream stays in order.
-        got.push({
-          event: NotifyEvent.FREE,
-          id,
-          spid: INVALID_IOASID,
-          set: last.set,
-          data: 0,
-          seq: last.seq + 0.5,
-        });
-        return true;
-      }),
-    names: ['id'],
+      "one read of a set chain's notifications in 64 adds a FREE of an id that is not live, after its last event",
+    subscriberDouble: (space, rng, subs) =>
+      bentReads(
+        space,
+        64,
+        (got) => {
+          const last = got[got.length - 1];
+          if (!last || last.event === 'overflow') return false;
+          const id = someFreeId(space, rng);
+          if (id !== 0) appendFree(got, id, last.set, last.seq);
+          return id !== 0;
+        },
+        { subs, global: false },
+      ),
+    says: /never its ALLOC/,
+    names: ['cpu', 'id'],
     cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-repeats-free',
+    trips: 'notify-spurious',
+    description: "one read of a set chain's notifications in 64 that ends with a FREE repeats it",
+    subscriberDouble: (space, _rng, subs) => repeatsLastFree(space, { subs, global: false }),
+    says: /a second FREE of one allocation/,
+    names: ['cpu', 'id'],
+    cannotCatch: (t) =>
+      needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
+  },
+  {
+    name: 'notify-global-free-twice',
+    trips: 'notify-spurious',
+    description:
+      "one read of the global chain's notifications in 64 that ends with a FREE repeats it",
+    subscriberDouble: (space, _rng, subs) => repeatsLastFree(space, { subs, global: true }),
+    says: /FREE\(s\) of id \d+, but frees left it free-pending|more than the \d+ FREEs that frees raised/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
   },
   {
     name: 'host-leaky-free',

@@ -42,7 +42,7 @@ export function runSubscriberCpu(task: CpuTask<StressCpuPlan>, space: IoasidSpac
   const probe = new SpaceProbe(space);
   const twin = brokenTwin(p.broken);
   const api: SubscriberApi = twin?.subscriberDouble
-    ? twin.subscriberDouble(space, new Prng(p.seed, 1000 + task.cpu))
+    ? twin.subscriberDouble(space, new Prng(p.seed, 1000 + task.cpu), p.subscriptions)
     : space;
   const env: ReaderEnv = {
     w,

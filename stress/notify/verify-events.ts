@@ -15,7 +15,9 @@
  * ledger counts it already (its word moved past the value before).
  *
  * Against the ledger, per global subscription and id: more FREEs read than made is
- * `notify-spurious` (a FREE twice, or for an id no free made free-pending); in all, fewer read
+ * `notify-spurious` (a FREE twice, or for an id no free made free-pending); so is, in all,
+ * more read plus reported lost than made (a FREE twice of an id whose other FREEs were lost:
+ * a global chain carries FREEs only, so its overflow entries count FREEs); in all, fewer read
  * than made by more than its overflow entries reported lost, plus what its killed readers may
  * have taken without tallying (one batch each), is `notify-missed`.
  */
@@ -192,6 +194,19 @@ export function verifyEventsAtEnd(e: EventsAtEnd): number {
     const o = subOracleBase(g, s.index);
     const lost = Atomics.load(w, o + SUB_LOST);
     const maybe = Atomics.load(w, o + SUB_MAYBE_LOST);
+    // In all: every FREE raised is read or counted lost at most once (a killed reader's
+    // untallied batch and an overflow entry it took only lower the sum), so more is a FREE
+    // read twice, even of an id whose other FREEs were lost.
+    if (extra < 0 && read + lost > made)
+      env.report(
+        'notify-spurious',
+        s,
+        null,
+        null,
+        read + lost - made,
+        `${who} read ${read} FREEs and its overflow entries counted ${lost} lost: ` +
+          `${read + lost - made} more than the ${made} FREEs that frees raised`,
+      );
     if (short > lost + maybe)
       env.report(
         'notify-missed',
