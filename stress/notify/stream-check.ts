@@ -39,7 +39,11 @@
  * it: gating broken. Unless P will never read d: it was dropped for P (d below P's LOST_BELOW,
  * or P's lost count pending), or P's reader died with d read but unpublished (the fleet then
  * publishes P's real position: verify-events.ts). A P inside a read call proves nothing and is
- * not reported.
+ * not reported. P's pending lost count is loaded before READING: a drop of d that count no
+ * longer shows was taken by a read call of P that began before that load, so READING then
+ * shows that call still running, or a later value, stored after the call published
+ * LOST_BELOW above d. (Loaded after READING, P could take the count, between the two loads, in
+ * a call that has not published yet: a false report, seen once in a 30 s run.)
  */
 import type { IoasidSpace, NotifyRecord } from '../../src/core/ioasid/ioasid-space.js';
 import {
@@ -250,11 +254,12 @@ export class StreamReader {
     const { w, g, probe } = this.#env;
     for (const p of this.#ahead) {
       const po = subOracleBase(g, p.index);
-      // READING first: the module notes' argument needs this order.
+      // P's pending drops, then READING, then its published words: the module notes'
+      // argument needs this order.
+      if (probe.subscriberLost(p.sub) !== 0) continue;
       if (Atomics.load(w, po + SUB_READING) !== 0) continue;
       const pLast = Atomics.load(w, po + SUB_LAST_SEQ) >>> 0;
       if (pLast >= d || d < Atomics.load(w, po + SUB_LOST_BELOW) >>> 0) continue;
-      if (probe.subscriberLost(p.sub) !== 0) continue;
       this.#report(
         'notify-gating',
         id,
