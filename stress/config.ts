@@ -60,10 +60,19 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
       Math.max(4096, 4 * Math.min(cap, c.cpus * (c.maxHeld + SCRATCH_QUOTA))),
     ),
     maxThreads: c.cpus * 4 + 8,
+    // Subscriber CPUs start with the op CPUs and, sharing the cores, fall behind at once: deep
+    // queues keep the first seconds of every stream whole, where the checks that hold back
+    // after a drop (stream-check.ts) see everything; later, queues still overflow.
+    ...(c.subscribers > 0
+      ? { maxSubscribers: subscriptionCount(c.sets).subs, notifyQueueDepth: NOTIFY_QUEUE_DEPTH }
+      : {}),
     policy: c.policy,
     fault: brokenTwin(c.broken)?.spaceFault,
   };
 }
+
+/** Queue depth of each subscription in runs with subscriber CPUs (8 of them: 4 MiB). */
+const NOTIFY_QUEUE_DEPTH = 16_384;
 
 /**
  * The geometries of the run's two buffers (run-layout.ts, check-layout.ts).

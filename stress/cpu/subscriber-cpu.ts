@@ -7,7 +7,10 @@
  * It reads a random 1..MAX_READ entries per call, so that fast and slow readers interleave
  * finely, and after one round in 32 it naps up to half a millisecond: a subscriber that lags
  * holds back the ones behind it on its chain, which is what gating must survive, and what
- * gives the gating check an idle subscriber ahead to look at. With nothing to read it waits
+ * gives the gating check an idle subscriber ahead to look at. About every few seconds it stalls
+ * for a third of a second or more: the run's queues are deep enough (config.ts) that readers
+ * keep up otherwise, and a stall is what overflows them (and those gated behind), so the
+ * overflow entries and the checks' accounting of drops are exercised. With nothing to read it waits
  * (`waitNotifications`) on one of its subscriptions for a few milliseconds. It parks in a
  * stutter like an op CPU, so the checker's quiescent checks see every CPU parked.
  */
@@ -25,6 +28,9 @@ import type { StressCpuPlan } from './cpu-worker.js';
 
 /** How long a subscriber CPU with nothing to read waits on one of its subscriptions. */
 const WAIT_MS = 5;
+/** One round in this many ends in a stall of STALL_MS .. 2 * STALL_MS (module notes). */
+const STALL_ONE_IN = 8192;
+const STALL_MS = 300;
 
 /**
  * Read this CPU's subscriptions until the harness stops it.
@@ -72,6 +78,7 @@ export function runSubscriberCpu(task: CpuTask<StressCpuPlan>, space: IoasidSpac
     for (const r of readers) n += r.read(api, 1 + rng.below(MAX_READ));
     events += n;
     if (n === 0) api.waitNotifications(readers[rng.below(readers.length)]!.s.sub, WAIT_MS);
+    else if (rng.oneIn(STALL_ONE_IN)) Atomics.wait(nap, 0, 0, STALL_MS + rng.below(STALL_MS));
     else if (rng.oneIn(32)) Atomics.wait(nap, 0, 0, rng.below(500) / 1000);
   }
   return events;
