@@ -68,6 +68,22 @@ const SAMPLE_MASK = 7; // time one operation in 8
 /** Most fallbacks one step follows (a cycle of ops that all have nothing to do ends here). */
 const MAX_FALLBACKS = 4;
 
+/**
+ * Park while the harness says STATE_PAUSE (a stutter), flagged in the CPU's CPU_PARKED word
+ * meanwhile, so that a checker knows when nobody runs.
+ *
+ * @param w - the run buffer
+ * @param base - the CPU's first word (cpuBase)
+ *
+ * Context: the CPU's own thread; blocks (Atomics.wait) until the pause ends.
+ * @returns nothing
+ */
+export function parkWhilePaused(w: Int32Array<SharedArrayBuffer>, base: number): void {
+  Atomics.store(w, base + CPU_PARKED, 1);
+  while (Atomics.load(w, RUN_STATE) === STATE_PAUSE) Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
+  Atomics.store(w, base + CPU_PARKED, 0);
+}
+
 /** The loop of one CPU. */
 export class CpuLoop<C> {
   readonly #ops: readonly CpuOp<C>[];
@@ -147,11 +163,7 @@ export class CpuLoop<C> {
       }
       if (state === STATE_PAUSE) {
         this.flush();
-        // Flagged while parked, so a checker knows when nobody runs.
-        Atomics.store(w, this.#base + CPU_PARKED, 1);
-        while (Atomics.load(w, RUN_STATE) === STATE_PAUSE)
-          Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
-        Atomics.store(w, this.#base + CPU_PARKED, 0);
+        parkWhilePaused(w, this.#base);
         continue;
       }
       for (let i = 0; i < 64; i++) this.#step();
