@@ -68,6 +68,7 @@ function doesItsJob(name: string, r: ModelRunResult): void {
     expect(w.refs.at(-1)).toBe(0);
     expect(new Set(w.by)).toEqual(new Set(['alloc', 'IOMMU', 'KVM', 'VDCM', 'free']));
   }
+  if (name === 'vm-crash') expect(r.vms[0]!.destroys).toBeGreaterThan(0);
   if (name === 'allocator-switch')
     for (const v of r.vms) expect([v.switchRefused, v.switchAccepted]).toEqual([1, 1]);
   if (name === 'pri-storm') {

@@ -198,7 +198,7 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
     profile: { ...TWO_VMS_ONE_SWQ, processesPerVm: 64, vmPasids: 128, vmQuota: 128 },
     mix: HOST_MIX,
     guest: { ...GUEST_MIX, alloc: 8, bind: 8, free: 1, unbind: 1 },
-    crashOneIn: 4000,
+    crashOneIn: 800,
     bofOneIn: 3,
     cpus: 2,
     seconds: 10,

@@ -47,6 +47,8 @@ export interface VmStats {
   switchRefused: number;
   /** Its guest kernel's switches to the vcmd allocator accepted. */
   switchAccepted: number;
+  /** Times it was destroyed (vmDestroy, or a crash in vm-crash). */
+  destroys: number;
 }
 
 /** The reference-count walk of one PASID: refs after each step. */
@@ -136,6 +138,7 @@ export class GuestChecks {
         vcmdNoPasid: 0,
         switchRefused: 0,
         switchAccepted: 0,
+        destroys: 0,
       };
       this.#stats.set(vm, s);
     }
@@ -195,6 +198,9 @@ export class GuestChecks {
         break;
       case Ev.VCMD_DONE:
         this.#vcmdDone(e);
+        break;
+      case Ev.VM_DESTROY:
+        this.#vm(e.a).destroys++;
         break;
       case Ev.ALLOC_SWITCH:
         if (e.b === -EAGAIN) this.#vm(e.a).switchRefused++;
