@@ -141,6 +141,7 @@ export function prqBegin(hw: HwContext): PrqJob | null {
   if (!lockTry(hw.i32, PRQ_LOCK, hw.tag)) return null;
   const pos = ringPeek(hw.prq);
   if (pos < 0) {
+    clearStatusIfEmpty(hw);
     lockGive(hw.i32, PRQ_LOCK);
     return null;
   }
@@ -223,9 +224,21 @@ export function prqFinish(hw: HwContext, job: PrqJob): boolean {
   // Logged before the slot is released: a drain that sees the slot gone sees this event first.
   hw.log.emit(Ev.PRQ_SERVICE, job.pasid, job.gen, job.pf, job.index, job.resp, rcuOk);
   ringRelease(hw.prq, job.pos);
-  if (ringCount(hw.prq) === 0) Atomics.and(hw.i32, PRQ_PRS, ~(PRS_PPR | PRS_PRO));
+  clearStatusIfEmpty(hw);
   lockGive(hw.i32, PRQ_LOCK);
   return true;
+}
+
+/**
+ * Clear PPR and PRO when the queue is empty (Linux's prq_event_thread clears PRO once HEAD
+ * equals TAIL). Checked on every look at an empty queue, not only when the last entry is
+ * released: a device that found the queue full sets PRO after its failed claim, and when it
+ * is descheduled in between, the PRQ thread may empty the queue and clear first; PRO then
+ * stays set on an empty queue, and every P6 drain sees an overflow, restarts, and never
+ * completes (a wind-down that never comes to rest).
+ */
+function clearStatusIfEmpty(hw: HwContext): void {
+  if (ringCount(hw.prq) === 0) Atomics.and(hw.i32, PRQ_PRS, ~(PRS_PPR | PRS_PRO));
 }
 
 /**
