@@ -61,6 +61,7 @@ import { mmExit } from './iommu-driver.js';
 import { bondOf, mmField, mmOfProcess } from './mm.js';
 import { lockBreak } from './owner-lock.js';
 import { freeMmIfDone } from './teardown.js';
+import { breakVmLocks } from './vm-recovery.js';
 
 /**
  * Take back what the thread tagged `tag` held: tombstone its unpublished ring slots, break
@@ -77,7 +78,7 @@ export function recoverThread(hw: HwContext, tag: number, shim: Ring): number {
   for (const p of hw.g.pf) locks.push(p.base + PF_TABLE_LOCK, p.base + PF_DEVICE_LOCK);
   for (const w of locks) if (lockBreak(hw.i32, w, tag)) n++;
   if (lockBreak(hw.logI32, L_SHIM_LOCK, tag)) n++;
-  return n;
+  return n + breakVmLocks(hw, tag);
 }
 
 /**

@@ -6,7 +6,17 @@
 import { dsaPf, nicPf, type Profile } from './profile.js';
 
 /** Faults a run can inject (threads: real; deterministic: by the scheduler). */
-export const MODEL_FAULTS = ['kill-cpu', 'stutter', 'oversubscribe'] as const;
+/**
+ * Faults of a run. kill-vcpu and kill-vmm kill a VM's guest (vCPU) thread or the VMMs'
+ * thread (threaded runs of VM scenarios; the VM is destroyed as a crash and boots again).
+ */
+export const MODEL_FAULTS = [
+  'kill-cpu',
+  'stutter',
+  'oversubscribe',
+  'kill-vcpu',
+  'kill-vmm',
+] as const;
 /** One of MODEL_FAULTS. */
 export type ModelFault = (typeof MODEL_FAULTS)[number];
 

@@ -23,7 +23,16 @@ import { C } from './counters.js';
 import { Ev } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
-import { VI_GUEST_LOCK, VI_REGS, VM_VMM_LOCK, VP_PASID, VP_STATE, VPS_LIVE } from './hw-layout.js';
+import {
+  VI_GUEST_LOCK,
+  VI_REGS,
+  VM_STATE,
+  VM_VMM_LOCK,
+  VMS_RUNNING,
+  VP_PASID,
+  VP_STATE,
+  VPS_LIVE,
+} from './hw-layout.js';
 import { M_VCMD_NO_OWNER_CHECK } from './mutations.js';
 import { lockGive, lockTry } from './owner-lock.js';
 import {
@@ -110,6 +119,13 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
     lockGive(hw.i32, lock);
     return 0;
   }
+  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_RUNNING) {
+    // A command of a VM being destroyed (its guest crashed or was killed with it posted): no
+    // PASID may join the dying set, so it is dropped; the reboot resets the registers.
+    dropCommand(hw, cmd, reg(hw, vm, vi, vcrspWord(hw.vcmdRev)));
+    lockGive(hw.i32, lock);
+    return 1;
+  }
   const wasBusy = decodeVcrsp(rev, hw.ld(rsp), hw.ld(rsp + 1)).ip;
   let [lo, hi] = encodeVcrsp(rev, true, 0, 0);
   hw.st(rsp + 1, hi);
@@ -135,6 +151,15 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
   hw.st(rsp, lo);
   lockGive(hw.i32, lock);
   return 1;
+}
+
+/** Answer the posted command "no PASID" without handling it (VCMD = 0, then IP = 0). */
+function dropCommand(hw: HwContext, cmd: number, rsp: number): void {
+  hw.st(cmd, 0);
+  hw.st(cmd + 1, 0);
+  const [lo, hi] = encodeVcrsp(hw.vcmdRev, false, scNoPasid(hw.vcmdRev), 0);
+  hw.st(rsp + 1, hi);
+  hw.st(rsp, lo);
 }
 
 /** Free `pasid` for the guest: refused (false) when it is not the VM's. */

@@ -222,11 +222,32 @@ export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: numb
  * @returns 0; -ESRCH the VM is not running
  */
 export function vmDestroyStart(hw: HwContext, vm: number, crash: boolean): number {
+  if (!vmMarkDying(hw, vm, crash)) return -HwErrno.ESRCH;
+  vmFreeRecords(hw, vm);
+  return 0;
+}
+
+/**
+ * The first half of vmDestroyStart: RUNNING -> DYING (logged), every vCPU offline. From here
+ * on the VMM answers no vcmd of the VM (vcmd.ts), so no PASID joins the dying set.
+ *
+ * Context: any attached thread; never blocks.
+ * @returns true when this call marked it; false when the VM was not running
+ */
+export function vmMarkDying(hw: HwContext, vm: number, crash: boolean): boolean {
   const state = vmField(hw, vm, VM_STATE);
-  if (Atomics.compareExchange(hw.i32, state, VMS_RUNNING, VMS_DYING) !== VMS_RUNNING)
-    return -HwErrno.ESRCH;
+  if (Atomics.compareExchange(hw.i32, state, VMS_RUNNING, VMS_DYING) !== VMS_RUNNING) return false;
   hw.log.emit(Ev.VM_DESTROY, 0, 0, -1, vm, crash ? 1 : 0, vmTokenOf(hw, vm));
   vcpusOffline(hw, vm);
+  return true;
+}
+
+/**
+ * The second half: the VMM frees every live PASID of the VM (each through the FREE path).
+ *
+ * Context: any attached thread, the VM DYING; takes the VM's VMM lock (spins briefly).
+ */
+export function vmFreeRecords(hw: HwContext, vm: number): void {
   // Under the VMM lock: no bind or vcmd of the VM is half done while its records go.
   const lock = vmField(hw, vm, VM_VMM_LOCK);
   lockTake(hw.i32, lock, hw.tag);
@@ -235,7 +256,6 @@ export function vmDestroyStart(hw: HwContext, vm: number, crash: boolean): numbe
     if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE) vmmFree(hw, vm, r);
   }
   lockGive(hw.i32, lock);
-  return 0;
 }
 
 /**

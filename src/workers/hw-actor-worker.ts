@@ -6,7 +6,8 @@
  *
  * Kill safety: ROW and RCU_SLOT are published before STATUS = running, so from that store on
  * the main thread may terminate this worker anywhere and recover what it held
- * (`platform.releaseThread(row, rcuSlot)`, then `reapProcess` for each of its processes).
+ * (`platform.releaseThread(row, rcuSlot)`, then `reapProcess` for each of its processes; a
+ * guest's thread also publishes its slot in the guest kernel space, and its VM is destroyed).
  */
 import { threadId, workerData } from 'node:worker_threads';
 import type { Actor } from '../hw-model/actors/actor.js';
@@ -21,6 +22,7 @@ import {
   FS_FINISH,
   FS_PAUSE,
   FS_STOP,
+  W_GUEST_RCU_SLOT,
   W_PARKED,
   W_QUIET,
   W_RCU_SLOT,
@@ -62,6 +64,13 @@ function main(d: HwWorkerData): void {
     (vm) => d.platform.guests[vm]!,
   );
   const rngs = actors.map((a) => new ModelRng(d.seed ^ (d.generation * 0x9e3779b1), a.id));
+  let guestSlot = -1;
+  for (const a of actors)
+    if (a instanceof GuestActor) {
+      if (d.generation > 0) a.replacing();
+      guestSlot = a.attachKernel();
+    }
+  Atomics.store(ctl, slot + W_GUEST_RCU_SLOT, guestSlot);
   Atomics.store(ctl, slot + W_ROW, platform.row);
   Atomics.store(ctl, slot + W_RCU_SLOT, platform.space.rcu.slot);
   Atomics.store(ctl, slot + W_THREAD, threadId);

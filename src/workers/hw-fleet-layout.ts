@@ -16,7 +16,9 @@
  *   STATUS +0 (0 starting, 1 running, 2 done), PARKED +1 (1 while parked in a pause), STEPS +2
  *   (progress steps, flushed every 256 iterations), ROW +3 and RCU_SLOT +4 (published before
  *   STATUS = running: what recovery needs after a kill), THREAD +5, STUTTER +6 (ms to sleep,
- *   written by main, taken by exchange), QUIET +7 (1 when its actors have nothing in flight)
+ *   written by main, taken by exchange), QUIET +7 (1 when its actors have nothing in flight),
+ *   GUEST_RCU_SLOT +8 (a guest's thread: its Rcu slot in the VM's guest kernel space, -1 none;
+ *   published with ROW)
  * ```
  */
 import { LINE_WORDS } from '../core/cache-line.js';
@@ -42,6 +44,7 @@ export const W_RCU_SLOT = 4;
 export const W_THREAD = 5;
 export const W_STUTTER = 6;
 export const W_QUIET = 7;
+export const W_GUEST_RCU_SLOT = 8;
 export const WS_STARTING = 0;
 export const WS_RUNNING = 1;
 export const WS_DONE = 2;

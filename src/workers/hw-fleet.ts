@@ -16,18 +16,22 @@
  * recovery runs once 'exit' fired, and a replacement worker takes the same processes (which
  * the reaper has just exited, so they start as new mms). piscina's queueing would add nothing
  * here; the stress harness's CPU pool keeps it for its many short tasks.
- * Kills take CPU workers only: the engines stand for hardware and kernel threads, which a
- * process's death does not stop. The main thread is attached too (row 0): it reaps dead
+ * Kills take CPU workers (kill-cpu), a guest's thread (kill-vcpu) or the VMMs' (kill-vmm),
+ * never the engines: they stand for hardware and kernel threads, which a process's death
+ * does not stop. A VM that loses a thread is destroyed as a crash (vm-recovery.ts) and its
+ * VMM boots it again. The main thread is attached too (row 0): it reaps dead
  * processes and reads the counters at the end.
  */
 import { Worker } from 'node:worker_threads';
 import { WORD_BYTES } from '../core/cache-line.js';
+import { IoasidSpace } from '../core/ioasid/ioasid-space.js';
 import type { ActorSet } from '../hw-model/actors/fleet.js';
 import { effectiveScenario } from '../hw-model/deterministic.js';
 import { Platform } from '../hw-model/platform.js';
 import { busyParts } from '../hw-model/quiesce.js';
 import { ModelRng } from '../hw-model/rng.js';
 import { type ModelRunConfig, type ModelRunResult, replayCommand } from '../hw-model/run-result.js';
+import { reapVms } from '../hw-model/vm-recovery.js';
 import type { HwWorkerData } from './hw-actor-worker.js';
 import type { HwCheckerData, HwCheckerReport } from './hw-checker-worker.js';
 import {
@@ -42,6 +46,7 @@ import {
   FS_RUN,
   FS_STOP,
   fleetWords,
+  W_GUEST_RCU_SLOT,
   W_PARKED,
   W_QUIET,
   W_RCU_SLOT,
@@ -102,7 +107,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   sets.push({ pids: [], iommu: false, devices: [], prq: true, workqueue: true });
   // Each VM's guest (its processes and vCPUs) on a thread of its own, and the VMMs with the
   // VMs' host kernels on one more (the host's QEMUs and kworkers). kill-cpu picks among the
-  // host's CPU workers only: killing a guest's or a VMM's thread is not recovered yet.
+  // host's CPU workers; kill-vcpu and kill-vmm among these (the VM is destroyed as a crash).
   for (let vm = 0; vm < vms; vm++)
     sets.push({ pids: [], iommu: false, devices: [], prq: false, workqueue: false, guests: [vm] });
   if (vms > 0)
@@ -161,6 +166,26 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   const running = (h: Hosted) => Atomics.load(ctl, workerSlot(h.index) + W_STATUS) === WS_RUNNING;
   while (!hosted.every(running)) await sleep(1);
 
+  // Who kills may take: the host's CPU workers (kill-cpu), the guests' threads (kill-vcpu),
+  // the VMMs' thread (kill-vmm).
+  const victims = hosted
+    .filter(
+      (h) =>
+        (sc.faults.includes('kill-cpu') && h.index < cpus) ||
+        (sc.faults.includes('kill-vcpu') && (h.set.guests?.length ?? 0) > 0) ||
+        (sc.faults.includes('kill-vmm') && (h.set.vmms?.length ?? 0) > 0),
+    )
+    .map((h) => h.index);
+  // The main thread's attachments to the guest kernel spaces (a killed guest's slot there).
+  const guestSpaces = new Map<number, IoasidSpace>();
+  const guestSpace = (vm: number) => {
+    let s = guestSpaces.get(vm);
+    if (!s) {
+      s = IoasidSpace.attach(platform.handle.guests[vm]!);
+      guestSpaces.set(vm, s);
+    }
+    return s;
+  };
   let kills = 0;
   let stutters = 0;
   const stop = cfg.stopOnViolation !== false;
@@ -182,9 +207,9 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       Atomics.store(ctl, workerSlot(h.index) + W_STUTTER, 5 + rng.below(40));
       stutters++;
     }
-    if (sc.faults.includes('kill-cpu') && Date.now() - lastKill >= KILL_EVERY_MS) {
+    if (victims.length > 0 && Date.now() - lastKill >= KILL_EVERY_MS) {
       lastKill = Date.now();
-      const victim = rng.below(cpus);
+      const victim = victims[rng.below(victims.length)]!;
       hosted[victim] = await kill(hosted[victim]!);
       kills++;
     }
@@ -198,10 +223,17 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     while (!running(h)) await sleep(1);
     const row = Atomics.load(ctl, workerSlot(h.index) + W_ROW);
     const rcuSlot = Atomics.load(ctl, workerSlot(h.index) + W_RCU_SLOT);
+    const guestSlot = Atomics.load(ctl, workerSlot(h.index) + W_GUEST_RCU_SLOT);
     await h.worker.terminate();
     await h.exited;
     hw.log.actor = 0;
+    // A VM's thread: the VM goes first (marked dying before the dead thread's locks break).
+    if (h.set.guests?.length) reapVms(hw, h.set.guests, row + 1, false);
+    if (h.set.vmms?.length) reapVms(hw, h.set.vmms, row + 1, true);
+    if (process.env.IOASID_DEBUG_KILLS) console.error(`kill worker ${h.index}`, h.set);
     platform.releaseThread(row, rcuSlot);
+    for (const vm of h.set.guests ?? [])
+      if (guestSlot >= 0) guestSpace(vm).releaseThread(guestSlot);
     for (const pid of h.set.pids) platform.reapProcess(pid);
     return start(h.set, h.index, h.generation + 1);
   }
@@ -251,6 +283,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   const r = await report;
   await checker.terminate();
   const hardware = platform.counters();
+  for (const s of guestSpaces.values()) s.detach();
   platform.detach();
   return {
     scenario: cfg.scenario,

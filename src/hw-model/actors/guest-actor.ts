@@ -71,6 +71,9 @@ export class GuestActor implements Actor {
   readonly #handle: GuestKernelSource;
   readonly #switchFirst: boolean;
   #gk: GuestKernel | undefined;
+  /** The vcmd member is registered (or the allocator switch was tried). */
+  #ready = false;
+  #replaced = false;
   #finishing = false;
   #wasRunning = true;
 
@@ -199,14 +202,38 @@ export class GuestActor implements Actor {
     }
   }
 
+  /**
+   * Attach the guest kernel's space in this thread now (a worker publishes the Rcu slot, for
+   * the recovery of a kill).
+   *
+   * Context: the actor's thread.
+   * @returns the guest space's Rcu slot; -1 in spid mode (the guest has no vcmd space)
+   */
+  attachKernel(): number {
+    if (this.#hw.spidMode) return -1;
+    this.#gk ??= GuestKernel.attachTo(this.#hw, this.#handle(this.vm), this.vm, 0);
+    return this.#gk.space.rcu.slot;
+  }
+
+  /**
+   * This actor replaces a guest whose thread was killed (its VM was destroyed and boots
+   * again): the guest kernel's ids the dead guest held are given back on first use.
+   */
+  replacing(): void {
+    this.#replaced = true;
+  }
+
   /** The guest kernel's space, attached (and its vcmd member registered) on first use. */
   #kernel(): GuestKernel | undefined {
-    if (this.#hw.spidMode) return undefined;
-    if (this.#gk) return this.#gk;
-    const gk = GuestKernel.attachTo(this.#hw, this.#handle(this.vm), this.vm, 0);
-    this.#gk = gk;
+    if (this.attachKernel() < 0) return undefined;
+    const gk = this.#gk!;
+    if (this.#ready) return gk;
+    this.#ready = true;
     if (this.#switchFirst) this.#allocatorSwitch(gk);
     else gk.enableVcmd();
+    // The rebooted guest's kernel starts empty: what the dead guest held goes back (the VMM
+    // refuses the vcmd frees: those PASIDs went with the destroyed VM's set).
+    if (this.#replaced) gk.space.freeAllInSet(0);
     return gk;
   }
 
@@ -235,9 +262,7 @@ export class GuestActor implements Actor {
   /** The VM was destroyed: every process's state is gone; the guest kernel's ids too. */
   #crashed(): void {
     for (const p of this.#procs) Object.assign(p, fresh());
-    if (this.#gk) {
-      this.#gk.space.freeAllInSet(0);
-    }
+    if (this.#gk && this.#ready) this.#gk.space.freeAllInSet(0);
   }
 
   finish(): void {
@@ -252,6 +277,7 @@ export class GuestActor implements Actor {
   stop(): void {
     this.#gk?.detach();
     this.#gk = undefined;
+    this.#ready = false;
   }
 }
 

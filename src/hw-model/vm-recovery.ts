@@ -1,0 +1,131 @@
+/**
+ * Recovery after a VM's thread died: a guest's vCPU thread or the VMM's handler thread. A VM
+ * whose QEMU thread dies is gone (the kernel closes its KVM and vfio files and frees its
+ * IOASID set), so the reaper destroys it as a crash; the VMM's thread, alive or replaced,
+ * finishes the teardown and boots the VM again, and a replaced guest starts as a new guest.
+ *
+ * ## Developer notes
+ * The order matters. The VM is marked DYING before the dead thread's locks are broken: from
+ * then on no thread handles a vcmd of the VM (vcmd.ts drops it) or starts a trapped
+ * operation, so the command the dead thread had in flight is never answered twice (INV-12:
+ * "IP already set") and no PASID joins the dying set. Then the VMM's intent (VM_VMM_OP) is
+ * resolved against the core, and the live records freed through the FREE path as
+ * vmDestroyStart does.
+ *
+ * @internal
+ */
+import { Ev } from './event-log.js';
+import type { HwContext } from './hw-context.js';
+import {
+  VI_GUEST_LOCK,
+  VI_PT_LOCK,
+  VM_KERNEL_LOCK,
+  VM_PENDING_TICKET,
+  VM_VMM_LOCK,
+  VM_VMM_OP,
+  VMOP_ALLOC,
+  VMOP_FREE,
+  VMOP_NONE,
+  VP_GEN,
+  VP_PASID,
+  VP_STATE,
+  VPS_FREE,
+  VPS_FREED,
+} from './hw-layout.js';
+import { lockBreak } from './owner-lock.js';
+import {
+  recordOfPasid,
+  releaseRecordIfDone,
+  viommuField,
+  vmField,
+  vmSet,
+  vmTokenOf,
+  vpField,
+} from './vm.js';
+import { vmFreeRecords, vmMarkDying } from './vm-ops.js';
+import { recordPasid } from './vm-pasids.js';
+
+/**
+ * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
+ *
+ * Context: any attached thread, after the dead thread stopped.
+ * @returns locks broken
+ */
+export function breakVmLocks(hw: HwContext, tag: number): number {
+  let n = 0;
+  for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) {
+    for (const f of [VM_KERNEL_LOCK, VM_VMM_LOCK])
+      if (lockBreak(hw.i32, vmField(hw, vm, f), tag)) n++;
+    for (let vi = 0; vi < hw.g.shape.vm.viommus; vi++)
+      for (const f of [VI_GUEST_LOCK, VI_PT_LOCK])
+        if (lockBreak(hw.i32, viommuField(hw, vm, vi, f), tag)) n++;
+  }
+  return n;
+}
+
+/**
+ * VMs `vms` lost their thread (tag `tag`): destroy them as crashes, resolving what the dead
+ * thread left half done.
+ *
+ * @param vmmDied - the VMM's thread died (its intent in VM_VMM_OP is resolved here); false
+ *   for a guest thread (a live VMM owns its intent)
+ *
+ * Context: any attached thread other than the dead one, after it stopped, before the dead
+ * thread's `releaseThread`; never blocks for long (takes the VMM lock).
+ * @returns how many VMs this call destroyed (one not running, a destroy already under way or
+ * off, is left to the VMM's thread, which finishes or boots it)
+ */
+export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: boolean): number {
+  // Every VM the thread served is DYING before any lock breaks (breakVmLocks takes the dead
+  // thread's locks of every VM).
+  const marked = vms.filter((vm) => vmMarkDying(hw, vm, true));
+  breakVmLocks(hw, tag);
+  for (const vm of vms) if (vmmDied) resolveVmmIntent(hw, vm);
+  for (const vm of marked) vmFreeRecords(hw, vm);
+  return marked.length;
+}
+
+/** An alloc or free the dead VMM did not finish recording. */
+function resolveVmmIntent(hw: HwContext, vm: number): void {
+  const op = hw.ld(vmField(hw, vm, VM_VMM_OP));
+  const kind = op & 0xff;
+  const r = op >>> 8;
+  if (kind === VMOP_ALLOC) {
+    const ticket = hw.ld(vmField(hw, vm, VM_PENDING_TICKET));
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) === 0) {
+      // The claimed record is empty: did the core hand out an id no record names?
+      const set = vmSet(hw, vm);
+      const token = vmTokenOf(hw, vm);
+      let found = 0;
+      if (set >= 0)
+        hw.space.setForEachIoasid(set, (id) => {
+          if (found === 0 && recordOfPasid(hw, vm, id) < 0 && hw.space.find(set, id) === token)
+            found = id;
+        });
+      if (found > 0) {
+        // Logged again if the dead VMM logged it already (same generation: the checker
+        // ignores the repeat).
+        hw.log.emit(Ev.ALLOC, found, ticket, -1, token, 1);
+        recordPasid(hw, vm, r, found, ticket, found);
+      } else hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
+    }
+  } else if (kind === VMOP_FREE) {
+    // FREED is stored and the free logged before the core's free: finish it if it is missing
+    // (logged again: the dead VMM died either side of its log, one statement apart from the
+    // free; the record is FREED only if it got that far).
+    const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+    const set = vmSet(hw, vm);
+    const s = hw.space.inspect(pasid);
+    if (
+      hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREED &&
+      s.state === 'active' &&
+      s.set === set
+    ) {
+      hw.log.emit(Ev.FREE_CALL, pasid, hw.ld(vpField(hw, vm, r, VP_GEN)), -1, vmTokenOf(hw, vm));
+      hw.space.free(set, pasid);
+    }
+    if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREED) releaseRecordIfDone(hw, vm, r);
+  }
+  hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
+  hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
+}
