@@ -62,6 +62,7 @@ import { bondOf, mmField, mmOfProcess } from './mm.js';
 import { lockBreak } from './owner-lock.js';
 import { freeMmIfDone } from './teardown.js';
 import { breakVmLocks } from './vm-recovery.js';
+import { workRing } from './work-ring.js';
 
 /**
  * Take back what the thread tagged `tag` held: tombstone its unpublished ring slots, break
@@ -73,6 +74,7 @@ import { breakVmLocks } from './vm-recovery.js';
 export function recoverThread(hw: HwContext, tag: number, shim: Ring): number {
   let n = 0;
   const rings: Ring[] = [hw.qi, hw.prq, logRing(hw.logI32), shim, ...hw.wq.flat()];
+  for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) rings.push(workRing(hw, vm));
   for (const r of rings) n += ringTombstone(r, tag);
   const locks = [IOMMU_LOCK, PRQ_LOCK, DRIVER_WQ_LOCK];
   for (const p of hw.g.pf) locks.push(p.base + PF_TABLE_LOCK, p.base + PF_DEVICE_LOCK);

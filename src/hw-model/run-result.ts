@@ -8,6 +8,7 @@ import type { RefWalk, VmStats } from './checker/guest-checks.js';
 import type { InvariantCount } from './checker/invariants.js';
 import type { Counters } from './counters.js';
 import type { MutationName } from './mutations.js';
+import type { Platform } from './platform.js';
 import type { Profile } from './profile.js';
 import type { ModelFault, ProcessMix } from './scenarios.js';
 
@@ -37,6 +38,11 @@ export interface ModelRunConfig {
   livenessBound?: number | undefined;
   /** Aborting it ends the busy part early (a signal): the run winds down and reports. */
   signal?: AbortSignal | undefined;
+  /**
+   * Threaded runs: called with the main thread's platform after the wind-down and the end
+   * checks, before it is detached (tests look at the hardware at rest).
+   */
+  atEnd?: ((platform: Platform) => void) | undefined;
 }
 
 /** Why and when a run was ended early. */

@@ -21,6 +21,7 @@ import {
   VI_PT_LOCK,
   VM_KERNEL_LOCK,
   VM_PENDING_TICKET,
+  VM_RESCAN,
   VM_VMM_LOCK,
   VM_VMM_OP,
   VMOP_ALLOC,
@@ -31,9 +32,13 @@ import {
   VP_STATE,
   VPS_FREE,
   VPS_FREED,
+  WORK_IOMMU_TEARDOWN,
+  WORK_VDCM_CLEAR,
 } from './hw-layout.js';
-import { lockBreak } from './owner-lock.js';
+import { kvmRescan } from './kvm.js';
+import { lockBreak, lockGive, lockTake } from './owner-lock.js';
 import {
+  recordHasBonds,
   recordOfPasid,
   releaseRecordIfDone,
   viommuField,
@@ -44,6 +49,7 @@ import {
 } from './vm.js';
 import { vmFreeRecords, vmMarkDying } from './vm-ops.js';
 import { recordPasid } from './vm-pasids.js';
+import { workQueue } from './work-ring.js';
 
 /**
  * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
@@ -80,9 +86,38 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
   // thread's locks of every VM).
   const marked = vms.filter((vm) => vmMarkDying(hw, vm, true));
   breakVmLocks(hw, tag);
-  for (const vm of vms) if (vmmDied) resolveVmmIntent(hw, vm);
+  if (vmmDied)
+    for (const vm of vms) {
+      resolveVmmIntent(hw, vm);
+      requeueTeardowns(hw, vm);
+    }
   for (const vm of marked) vmFreeRecords(hw, vm);
   return marked.length;
+}
+
+/**
+ * The dead VMM's thread ran the VM's kernel: an event it had read from the chains but not
+ * handled is lost. As after an overflow, each consumer rescans in chain order: KVM its
+ * entries (kvmRescan), then the VDCM's clearing and the IOMMU driver's teardown of every
+ * record that still has bonds (a live bond is left alone, as an UNBIND's work does; the FREE
+ * that the destroy sends takes it). Work already queued for the same PASID finds nothing to
+ * do.
+ */
+function requeueTeardowns(hw: HwContext, vm: number): void {
+  const lock = vmField(hw, vm, VM_KERNEL_LOCK);
+  lockTake(hw.i32, lock, hw.tag);
+  try {
+    if (kvmRescan(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
+    for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+      if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREE || !recordHasBonds(hw, vm, r)) continue;
+      const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+      const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+      workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1);
+      workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, 0);
+    }
+  } finally {
+    lockGive(hw.i32, lock);
+  }
 }
 
 /** An alloc or free the dead VMM did not finish recording. */

@@ -283,6 +283,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   const r = await report;
   await checker.terminate();
   const hardware = platform.counters();
+  cfg.atEnd?.(platform);
   for (const s of guestSpaces.values()) s.detach();
   platform.detach();
   return {
