@@ -14,9 +14,25 @@
  *
  * @internal
  */
+import { bf } from './bonds.js';
 import { Ev } from './event-log.js';
+import { HOLDER_IOMMU } from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import {
+  B_BIND,
+  B_CLAIM,
+  B_GEN,
+  B_PASID,
+  B_PF,
+  B_STATE,
+  B_TOKEN,
+  BS_BINDING,
+  BS_FREE,
+  BS_LIVE,
+  GUEST_CLAIM_BASE,
+  REF_GETTING,
+  REF_HELD,
+  REF_NONE,
   VI_GUEST_LOCK,
   VI_PT_LOCK,
   VM_KERNEL_LOCK,
@@ -27,7 +43,9 @@ import {
   VMOP_ALLOC,
   VMOP_FREE,
   VMOP_NONE,
+  VP_BOND,
   VP_GEN,
+  VP_IOMMU_REF,
   VP_PASID,
   VP_STATE,
   VPS_FREE,
@@ -37,6 +55,7 @@ import {
 } from './hw-layout.js';
 import { kvmRescan } from './kvm.js';
 import { lockBreak, lockGive, lockTake } from './owner-lock.js';
+import { entryPresent } from './pasid-table.js';
 import {
   recordHasBonds,
   recordOfPasid,
@@ -85,14 +104,70 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
   // Every VM the thread served is DYING before any lock breaks (breakVmLocks takes the dead
   // thread's locks of every VM).
   const marked = vms.filter((vm) => vmMarkDying(hw, vm, true));
+  // Inside a trapped operation (a guest's bind, unbind or vcmd runs under the VMM lock): its
+  // intent and a half-made guest bond are the dead thread's to resolve.
+  const inTrap = vms.filter((vm) => hw.ld(vmField(hw, vm, VM_VMM_LOCK)) === tag);
   breakVmLocks(hw, tag);
-  if (vmmDied)
-    for (const vm of vms) {
-      resolveVmmIntent(hw, vm);
-      requeueTeardowns(hw, vm);
-    }
+  for (const vm of vms) {
+    if (!vmmDied && !inTrap.includes(vm)) continue;
+    // The VMM lock, then the kernel's (bindLocked's order): no trap and no teardown work
+    // (a bond being freed looks half made) runs meanwhile.
+    const lock = vmField(hw, vm, VM_VMM_LOCK);
+    const kernel = vmField(hw, vm, VM_KERNEL_LOCK);
+    lockTake(hw.i32, lock, hw.tag);
+    lockTake(hw.i32, kernel, hw.tag);
+    resolveVmmIntent(hw, vm);
+    sweepGuestBonds(hw, vm);
+    // A free whose last step (releasing the record once nothing holds it) was cut short.
+    for (let r = 0; r < hw.g.shape.vm.pasids; r++) releaseRecordIfDone(hw, vm, r);
+    lockGive(hw.i32, kernel);
+    lockGive(hw.i32, lock);
+    if (vmmDied) requeueTeardowns(hw, vm);
+  }
   for (const vm of marked) vmFreeRecords(hw, vm);
   return marked.length;
+}
+
+/**
+ * A guest bind cut short (guest-iommu.ts bindLocked): a bond claimed for a record of the VM
+ * but not linked to it. With its PASID-table entry programmed, the bind is finished (linked,
+ * live, logged) so that the destroy's FREE path tears it down; without, the bond goes back,
+ * with the IOMMU driver's reference when it was this bond's to take (the record has no other
+ * bond) and the get had happened.
+ */
+function sweepGuestBonds(hw: HwContext, vm: number): void {
+  const base = GUEST_CLAIM_BASE + (vm << 12);
+  for (let b = hw.g.shape.vm.hostBonds; b < hw.g.shape.bonds; b++) {
+    const claim = hw.ld(bf(hw, b, B_CLAIM));
+    if (claim < base || claim >= base + hw.g.shape.vm.pasids) continue;
+    const r = claim - base;
+    const pf = hw.ld(bf(hw, b, B_PF));
+    const st = hw.ld(bf(hw, b, B_STATE));
+    if (st !== BS_FREE && st !== BS_BINDING) continue;
+    const linked = hw.ld(vpField(hw, vm, r, VP_BOND + pf)) === b + 1;
+    const pasid = hw.ld(bf(hw, b, B_PASID));
+    const gen = hw.ld(bf(hw, b, B_GEN));
+    const token = hw.ld(bf(hw, b, B_TOKEN));
+    if (linked || entryPresent(hw, pf, pasid)) {
+      hw.st(vpField(hw, vm, r, VP_BOND + pf), b + 1);
+      hw.st(bf(hw, b, B_STATE), BS_LIVE);
+      hw.log.emit(Ev.GBIND, pasid, gen, pf, token, b, hw.ld(bf(hw, b, B_BIND)));
+      continue;
+    }
+    hw.st(bf(hw, b, B_STATE), BS_FREE);
+    hw.st(bf(hw, b, B_CLAIM), 0);
+    if (recordHasBonds(hw, vm, r)) continue;
+    const ref = vpField(hw, vm, r, VP_IOMMU_REF);
+    // The record's alloc reference plus the driver's: the get happened.
+    const got =
+      hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
+    if (got) {
+      if (hw.ld(ref) === REF_GETTING) hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU);
+      hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
+      hw.space.put(null, pasid);
+    }
+    hw.st(ref, REF_NONE);
+  }
 }
 
 /**
