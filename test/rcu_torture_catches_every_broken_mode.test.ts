@@ -1,12 +1,14 @@
 /**
  * The torture harness proves it can fail: each deliberately broken variant must be reported
  * as FAILURE. Four break the RCU's grace periods (one of them a resumed grace period that
- * forgets its snapshot); one breaks reclaim in the harness itself. Each runs against both
- * RCU flavors (marks, the default, and mb).
+ * forgets its snapshot); one (qsbr only) counts every readLock as a quiescent state, an
+ * announcement made before the reads it should follow; one breaks reclaim in the harness
+ * itself. Each runs against every RCU flavor it applies to (marks, the default; mb; qsbr).
  */
 import { describe, expect, it } from 'vitest';
 import {
   BROKEN_MODES,
+  brokenModeProblem,
   formatTortureReport,
   runTorture,
   TORTURE_DEFAULTS,
@@ -16,7 +18,9 @@ import { testSeed } from './helpers/seed.js';
 describe('RCU torture, broken variants', () => {
   const seed = testSeed('test/rcu_torture_catches_every_broken_mode.test.ts');
   const cases = BROKEN_MODES.flatMap((broken) =>
-    (['marks', 'mb'] as const).map((flavor) => ({ broken, flavor })),
+    (['marks', 'mb', 'qsbr'] as const)
+      .filter((flavor) => brokenModeProblem(broken, flavor) === undefined)
+      .map((flavor) => ({ broken, flavor })),
   );
   it.each(cases)('reports FAILURE for --broken $broken, $flavor flavor', async ({
     broken,
