@@ -269,6 +269,14 @@ export function renderSideBySide(r: RcuBenchResult, c: UrcuResult): string[] {
         ? `, memb ${c.flavors.memb.read_pair_ns.inline} ns inline (${c.flavors.memb.read_pair_ns.lib} lib)`
         : ''),
   ]);
+  const qsbr = c.flavors.qsbr;
+  rows.push([
+    'qsbr: read pair; quiescent state',
+    `qsbr ${fmtFigure(r.pairs.qsbr.pair, 'ns')}; quiescentState() ${fmtFigure(r.pairs.qsbr.quiescentState, 'ns')}`,
+    qsbr
+      ? `qsbr ${qsbr.read_pair_ns.inline} ns inline (${qsbr.read_pair_ns.lib} lib)`
+      : 'liburcu-qsbr: not measured by the anchor (urcu-bench.c runs mb and memb only)',
+  ]);
   for (const [i, readers] of READER_COUNTS.entries()) {
     const key = (['r0', 'r1', 'r4'] as const)[i]!;
     const mine = (f: RcuFlavor) => r.sync[f].find((s) => s.readers === readers)!;
@@ -277,13 +285,16 @@ export function renderSideBySide(r: RcuBenchResult, c: UrcuResult): string[] {
     rows.push([
       `synchronize, ${readers} reader${readers === 1 ? '' : 's'}: median`,
       FLAVORS.map((f) => `${f} ${mine(f).medianNs.toFixed(0)}`).join(', ') + ' ns',
-      `mb ${mb.median} ns` + (memb ? `, memb ${memb.median} ns` : ''),
+      `mb ${mb.median} ns` +
+        (memb ? `, memb ${memb.median} ns` : '') +
+        (qsbr ? `, qsbr ${qsbr.sync_ns[key].median} ns` : ''),
     ]);
     rows.push([
       `  the same less one clock read`,
       FLAVORS.map((f) => `${f} ${mine(f).medianLessClockNs.toFixed(0)}`).join(', ') + ' ns',
       `mb ${(mb.median - c.clock_gettime_ns).toFixed(0)} ns` +
-        (memb ? `, memb ${(memb.median - c.clock_gettime_ns).toFixed(0)} ns` : ''),
+        (memb ? `, memb ${(memb.median - c.clock_gettime_ns).toFixed(0)} ns` : '') +
+        (qsbr ? `, qsbr ${(qsbr.sync_ns[key].median - c.clock_gettime_ns).toFixed(0)} ns` : ''),
     ]);
   }
   rows.push([

@@ -1,7 +1,8 @@
 /**
  * The liburcu anchor of `npm run bench -- --with-urcu`: runs the C benchmark kept outside this
  * repository, `../shared/bench/urcu-bench.sh` resolved against the repository root at run
- * time (it installs liburcu-dev if needed, builds urcu-bench.c in a temporary folder and
+ * time (from a linked git worktree, against the main worktree's root too: that is where the
+ * path is meant from) (it installs liburcu-dev if needed, builds urcu-bench.c in a temporary folder and
  * prints one JSON object), so its figures come from the same run as ours. No liburcu code and
  * no build script for it live in this repository; where the script is missing or fails, the
  * bench prints one line saying so and judges nothing against it.
@@ -34,7 +35,7 @@ export interface UrcuResult {
   liburcu: string;
   /** Cost of one clock_gettime: every sync_ns sample includes about one. */
   clock_gettime_ns: number;
-  flavors: { mb: UrcuFlavor; memb?: UrcuFlavor };
+  flavors: { mb: UrcuFlavor; memb?: UrcuFlavor; qsbr?: UrcuFlavor };
 }
 
 /** The anchor's figures, or why there are none. */
@@ -52,6 +53,20 @@ export function repoRoot(): string {
 }
 
 /**
+ * Where a relative anchor path may be resolved from: this checkout's root and, when it is a
+ * linked git worktree, the main worktree's root (the parent of the common .git directory).
+ */
+function candidateRoots(): string[] {
+  const root = repoRoot();
+  const git = spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const common = git.status === 0 ? git.stdout.trim() : '';
+  return common.endsWith('.git') ? [root, dirname(common)] : [root];
+}
+
+/**
  * Run the anchor script and parse its JSON.
  *
  * @param script - its path; a relative one is resolved against the repository root
@@ -61,8 +76,10 @@ export function repoRoot(): string {
  * @returns the figures, or `skipped` with a one-line reason
  */
 export function runUrcuBench(script: string = DEFAULT_URCU_BENCH): UrcuOutcome {
-  const path = resolve(repoRoot(), script);
-  if (!existsSync(path)) return { skipped: `liburcu anchor not found at ${path}` };
+  const tried = candidateRoots().map((root) => resolve(root, script));
+  const path = tried.find((p) => existsSync(p));
+  if (path === undefined)
+    return { skipped: `liburcu anchor not found at ${[...new Set(tried)].join(' or ')}` };
   const run = spawnSync('bash', [path], { encoding: 'utf8', timeout: 300_000 });
   const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? '';
   if (run.error) return { skipped: `liburcu anchor could not run: ${run.error.message}` };
