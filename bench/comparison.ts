@@ -40,6 +40,8 @@ export interface ComparisonRow
     | 'opsPerCpuSec'
     | 'busy'
     | 'runqWait'
+    | 'processBusy'
+    | 'machineBusy'
   > {
   label: string;
   /** project / limit (project rows only) */
@@ -100,6 +102,8 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
       opsPerCpuSec: m.opsPerCpuSec,
       busy: m.busy,
       runqWait: m.runqWait,
+      processBusy: m.processBusy,
+      machineBusy: m.machineBusy,
     };
     const one = find(m.impl, m.workload, m.sets, 1);
     if (one && m.cpus !== 1) {
@@ -209,8 +213,10 @@ export function renderComparison(
     'per CPU-s',
     'CPU eff',
     'busy',
+    'proc',
+    'others',
   ];
-  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7];
+  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8];
   const line = (first: string, cells: string[]) =>
     first.padEnd(w) + cells.map((c, i) => c.padStart(widths[i]!)).join('');
   const out = [
@@ -220,6 +226,7 @@ export function renderComparison(
     '  spread: (fastest - slowest run) / median run',
     "  per CPU-s: ops per CPU-second of the workers' threads (Linux schedstat); CPU eff: that at N CPUs / at 1 CPU",
     '    (1.00: CPUs running at once do not slow each other down); busy: CPU time / wall time, summed over workers',
+    "    proc: this process's CPUs' worth (workers + main + V8 threads); others: other processes' (machine - proc, /proc/stat)",
     line('  operation', cols),
   ];
   let prev = '';
@@ -241,6 +248,8 @@ export function renderComparison(
         cpuCols ? fmtRate(r.opsPerCpuSec) : '',
         cpuCols ? ratio(r.cpuEfficiency) : '',
         cpuCols ? r.busy.toFixed(2) : '',
+        r.processBusy.toFixed(2),
+        (r.machineBusy - r.processBusy).toFixed(2),
       ]) + note(r.fails, r.hungRuns, r.gpWaits),
     );
   }

@@ -66,6 +66,15 @@ export interface ParallelRun {
   busy: number;
   /** the workers' run-queue wait over wall time, summed: CPU they wanted and did not get */
   runqWait: number;
+  /**
+   * CPUs' worth of time, over the timed window (main thread's view: start store to last
+   * report): this whole process (workers, main thread, V8's compiler and GC threads), and
+   * the whole machine (every process, from /proc/stat) and its steal (time the hypervisor
+   * gave to other guests). machine - process = other processes. NaN off Linux.
+   */
+  processBusy: number;
+  machineBusy: number;
+  steal: number;
   /** the workers missed the deadline and were terminated; the figures are 0 */
   hung: boolean;
 }
@@ -123,6 +132,9 @@ export async function runParallel(
       opsPerCpuSec: 0,
       busy: 0,
       runqWait: 0,
+      processBusy: 0,
+      machineBusy: 0,
+      steal: 0,
       hung: true,
     };
   };
@@ -131,6 +143,9 @@ export async function runParallel(
     if (Date.now() > deadline) return hung();
     await sleep(1);
   }
+  const proc0 = process.cpuUsage();
+  const stat0 = machineCpuTicks();
+  const wall0 = nowNs();
   // Releases every worker parked in `arriveAndWait`; pairs with their Atomics.wait.
   Atomics.store(ctrl, CTRL_START, 1);
   Atomics.notify(ctrl, CTRL_START);
@@ -140,6 +155,9 @@ export async function runParallel(
   const timer = sleep(Math.max(0, deadline - Date.now()), 'timeout' as const, { ref: false });
   const rs = await Promise.race([Promise.all(reports), timer]);
   if (rs === 'timeout') return hung();
+  const procUs = process.cpuUsage(proc0);
+  const stat1 = machineCpuTicks();
+  const windowNs = nowNs() - wall0;
   const t0 = Math.min(...rs.map((r) => r.t0));
   const t1 = Math.max(...rs.map((r) => r.t1));
   const ops = rs.reduce((s, r) => s + r.ops, 0);
@@ -156,6 +174,9 @@ export async function runParallel(
     opsPerCpuSec: (ops * 1e9) / cpuNs,
     busy: rs.reduce((s, r) => s + r.cpuNs / (r.t1 - r.t0), 0),
     runqWait: rs.reduce((s, r) => s + r.runqNs / (r.t1 - r.t0), 0),
+    processBusy: ((procUs.user + procUs.system) * 1e3) / windowNs,
+    machineBusy: ticksToCpus(stat1.busy - stat0.busy, windowNs),
+    steal: ticksToCpus(stat1.steal - stat0.steal, windowNs),
     hung: false,
   };
 }
@@ -174,6 +195,30 @@ export function threadCpuNs(): [cpu: number, runq: number] {
   } catch {
     return [Number.NaN, Number.NaN];
   }
+}
+
+/** Clock ticks per second of /proc/stat (USER_HZ: 100 on every Linux ABI Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * The machine's CPU time so far from /proc/stat's first line, in USER_HZ ticks: busy (user,
+ * nice, system, irq, softirq) and steal; NaN off Linux.
+ *
+ * Context: main thread; a small synchronous file read.
+ * @returns busy and steal ticks
+ */
+export function machineCpuTicks(): { busy: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = f.slice(1, 9).map(Number) as number[];
+    return { busy: user! + nice! + system! + irq! + softirq!, steal: steal! };
+  } catch {
+    return { busy: Number.NaN, steal: Number.NaN };
+  }
+}
+
+function ticksToCpus(ticks: number, windowNs: number): number {
+  return (ticks * (1e9 / USER_HZ)) / windowNs;
 }
 
 /** In a bench worker: the control words passed by `runParallel`. */

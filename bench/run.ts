@@ -6,7 +6,9 @@
  *   beside the RCU ones;
  * - the scaling comparison (bench/scaling.ts + bench/comparison.ts): this project against
  *   the raw-CAS limit, a pure-compute control loop, a postMessage allocator and a mutex
- *   allocator, at 1, 2 and 4 CPUs.
+ *   allocator, at 1, 2 and 4 CPUs;
+ * - on request only (`--only census`), the atomic census (bench/atomic-census.ts): atomic
+ *   operations per alloc+free pair and the cache lines two CPUs both write.
  *
  * Every target is printed with its figure, its threshold and met / MISSED, by the part that
  * measures it and once more, all together, at the end. `--json` prints exactly one JSON
@@ -16,6 +18,7 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { format, parseArgs } from 'node:util';
+import { main as census } from './atomic-census.js';
 import { compare, renderComparison, targets } from './comparison.js';
 import { main as ioasid } from './ioasid.js';
 import { main as rcu } from './rcu.js';
@@ -23,7 +26,9 @@ import { measureScaling } from './scaling.js';
 import { renderTargets, type Target } from './targets.js';
 import { DEFAULT_URCU_BENCH, runUrcuBench, type UrcuOutcome } from './urcu.js';
 
-const PARTS = ['rcu', 'ioasid', 'scaling'] as const;
+const PARTS = ['rcu', 'ioasid', 'scaling', 'census'] as const;
+/** Parts run when --only is not given (the census counts, it does not time: ask for it). */
+const DEFAULT_PARTS = ['rcu', 'ioasid', 'scaling'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -43,9 +48,13 @@ const OPTIONS = {
   filter: {
     type: 'string',
     default: '',
-    help: "scaling scenarios whose name contains this, e.g. 'project find' ('' = all)",
+    help: "scaling scenarios whose name contains this ('|' separates alternatives), e.g. 'compute|project pair' ('' = all)",
   },
-  only: { type: 'string', default: PARTS.join(','), help: `parts to run, from ${PARTS.join(',')}` },
+  only: {
+    type: 'string',
+    default: DEFAULT_PARTS.join(','),
+    help: `parts to run, from ${PARTS.join(',')} (census: atomic operations per alloc+free and the cache lines two CPUs both write)`,
+  },
   'with-urcu': {
     type: 'boolean',
     default: false,
@@ -182,6 +191,10 @@ async function run(argv: string[]): Promise<void> {
     for (const l of renderComparison(rows, ts, o)) out(l);
     doc.scaling = { measurements, comparison: rows, targets: ts };
     all.push(...ts);
+  }
+  if (o.only.has('census')) {
+    const r = await capture(() => census(), out);
+    doc.census = r.result;
   }
   doc.loadAtEnd = loadavg();
   doc.targets = all;

@@ -69,6 +69,10 @@ export interface Measurement {
   busy: number;
   /** the median run's run-queue wait / wall time, summed over its workers */
   runqWait: number;
+  /** the median run's CPUs' worth of this process's time and the machine's (parallel.ts) */
+  processBusy: number;
+  machineBusy: number;
+  steal: number;
 }
 
 export interface ScalingOptions {
@@ -76,7 +80,7 @@ export interface ScalingOptions {
   /** run time of each sample, ms */
   ms: number;
   reps: number;
-  /** only scenarios whose name (see `scenarioName`) contains this */
+  /** only scenarios whose name (see `scenarioName`) contains one of these '|'-separated parts */
   filter?: string;
   /** progress lines go here (stderr with --json) */
   log: (line: string) => void;
@@ -231,7 +235,10 @@ export function scenarioName(sc: { impl: Impl; workload: ScalingWorkload; sets: 
  * come from the same minutes as the allocator's.
  */
 export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> {
-  const chosen = SCENARIOS.filter((sc) => !o.filter || scenarioName(sc).includes(o.filter));
+  const parts = (o.filter ?? '').split('|').filter((p) => p !== '');
+  const chosen = SCENARIOS.filter(
+    (sc) => parts.length === 0 || parts.some((p) => scenarioName(sc).includes(p)),
+  );
   const runs = chosen.map(() => o.cpus.map((): ParallelRun[] => []));
   for (let rep = 0; rep < o.reps; rep++) {
     o.log(`  rep ${rep + 1} of ${o.reps} (load average ${loadavg()[0]!.toFixed(1)})`);
@@ -257,6 +264,9 @@ export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> 
         opsPerCpuSec: r.opsPerCpuSec,
         busy: r.busy,
         runqWait: r.runqWait,
+        processBusy: r.processBusy,
+        machineBusy: r.machineBusy,
+        steal: r.steal,
       });
       o.log(
         `  ${scenarioName(sc).padEnd(40)} ${String(cpus).padStart(2)} CPU  ${fmtRate(r.opsPerSec).padStart(10)} ops/s${note(r.fails, r.hungRuns, r.gpWaits)}`,
