@@ -528,7 +528,8 @@ export class IoasidSpace {
    * @param fn - called outside any read-side section; it may call any method
    *
    * Context: any attached thread; lock-free and stale: ids allocated or reclaimed during the
-   * walk may or may not be visited. Cost: a scan of the whole id bitmap.
+   * walk may or may not be visited. Cost: a scan of the id bitmap up to the highest id
+   * ever allocated in the space (not the whole id space).
    * @returns the number of calls; -EINVAL not a live set.
    */
   setForEachIoasid(set: number, fn: (id: number) => void): number {
