@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { RcuFlavor } from '../src/core/rcu/rcu.js';
 import { randomSeed } from '../src/workers/prng.js';
 import { exitCodeOf, interruptOnSignals } from './interrupt.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
@@ -101,6 +102,13 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
     choices: FAULTS,
     help: "inject faults (adds to the scenario's own)",
   },
+  {
+    name: 'rcu',
+    kind: 'choice',
+    choices: ['marks', 'mb', 'qsbr'],
+    default: 'marks',
+    help: "the space's RCU flavor; with qsbr the CPU loops announce a quiescent state after every operation and go offline while parked",
+  },
   { name: 'json', kind: 'output', stdout: true, help: 'write the report as JSON to FILE' },
   { name: 'report', kind: 'output', help: 'write a self-contained HTML report to FILE' },
   {
@@ -149,6 +157,7 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     faults,
     maxHeld: s.maxHeld,
     broken: o.broken as BrokenAllocator | undefined,
+    rcu: (o.rcu as RcuFlavor | undefined) ?? 'marks',
   };
   const problems = checkConfig(config);
   if (problems.length > 0) throw new UsageError(problems.join('; '));

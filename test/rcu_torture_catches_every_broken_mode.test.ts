@@ -39,9 +39,22 @@ describe('RCU torture, broken variants', () => {
       seed,
     });
     console.log(formatTortureReport(report));
+    expect(report.config.broken).toBe(broken);
+    expect(report.config.flavor).toBe(flavor);
     expect(report.verdict).toBe('FAILURE');
     expect(report.failures.join('\n')).toMatch(
       /too-short grace period|spanning >= 2 grace periods|poisoned|recycled or torn|cookie checks failed/,
     );
+    // Caught by a reader's or writer's check, not by a thread that crashed or stalled.
+    expect(report.failures.join('\n')).not.toMatch(/crashed|stalled|did not stop/);
+  });
+
+  it('runs the qsbr twin (early-qs: a quiescent state announced at readLock) in the qsbr flavor only', () => {
+    expect(cases).toContainEqual({ broken: 'early-qs', flavor: 'qsbr' });
+    expect(brokenModeProblem('early-qs', 'marks')).toMatch(/early-qs.*--flavor qsbr/);
+    expect(brokenModeProblem('early-qs', 'mb')).toMatch(/early-qs.*--flavor qsbr/);
+    // Every other broken mode runs in every flavor, qsbr included.
+    for (const b of BROKEN_MODES)
+      if (b !== 'early-qs') expect(cases).toContainEqual({ broken: b, flavor: 'qsbr' });
   });
 });
