@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The package as a user gets it: `npm pack` (prepack builds from a clean dist/), check what the
 # tarball ships, install it into a fresh project, run the `ioasid-stress` bin through npx and
-# assert each exit code, then compile a TypeScript consumer of `ioasid` and `ioasid/rcu`
-# (module NodeNext, strict, the shipped .d.ts checked too) with the repository's tsc and run it.
+# assert each exit code, then compile a TypeScript consumer of `ioasid`, `ioasid/rcu` and
+# `ioasid/hw-model` (module NodeNext, strict, the shipped .d.ts checked too) with the
+# repository's tsc and run it.
 # Usage: bash .ci/smoke-pack.sh   (from anywhere; needs the repository's devDependencies)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,7 +38,8 @@ tarball="$work/ioasid-$version.tgz"
 [ -f "$tarball" ] || fail "npm pack made no $tarball"
 tar -tzf "$tarball" | sort >"$work/files"
 for f in package.json README.md LICENSE CHANGELOG.md dist/src/index.js dist/src/index.d.ts \
-  dist/src/core/rcu/rcu.js dist/src/core/rcu/rcu.d.ts dist/stress/bin.js; do
+  dist/src/core/rcu/rcu.js dist/src/core/rcu/rcu.d.ts dist/src/hw-model/index.js \
+  dist/src/hw-model/index.d.ts dist/stress/bin.js; do
   grep -qx "package/$f" "$work/files" || fail "the tarball lacks $f"
 done
 # Only what users need: no tests, benchmarks, sources, source maps, or the CLI's declarations.
@@ -84,7 +86,7 @@ expect 2 "ioasid-stress --json into a missing directory" npx --offline ioasid-st
 one_line err
 contains err 'does not exist'
 
-# 4. A TypeScript consumer: both entry points type-check (with the shipped .d.ts checked too),
+# 4. A TypeScript consumer: the entry points type-check (with the shipped .d.ts checked too),
 # a wrong call is a type error, and the program runs.
 cat >tsconfig.json <<EOF
 {
@@ -104,6 +106,7 @@ EOF
 cat >consumer.ts <<'EOF'
 import { Errno, errnoName, IoasidSpace, type IoasidStats, SetType } from 'ioasid';
 import { Rcu, type RcuStats } from 'ioasid/rcu';
+import { Platform } from 'ioasid/hw-model';
 
 function must(ok: boolean, what: string): void {
   if (!ok) throw new Error(`consumer: ${what}`);
@@ -133,9 +136,17 @@ rcu.synchronize();
 const rcuStats: RcuStats = rcu.stats();
 must(rcuStats.gracePeriods >= 1, 'synchronize completed a grace period');
 rcu.unregisterThread();
-console.log(`consumer ok: id ${id}, ${stats.edquot} EDQUOT, ${rcuStats.gracePeriods} grace periods`);
+
+const hw = Platform.create({ pasidBits: 8, processes: 2 });
+hw.spawn(0);
+const pasid = hw.bindSva(0, 0);
+must(pasid > 0, `bindSva returned ${pasid}`);
+must(hw.unbindSva(0, 0) === 0 && hw.mmExit(0) === 0, 'unbind and exit');
+must(hw.space.inspect(pasid).state === 'free', 'the PASID went back to the core');
+hw.detach();
+console.log(`consumer ok: id ${id}, ${stats.edquot} EDQUOT, ${rcuStats.gracePeriods} grace periods, pasid ${pasid}`);
 EOF
-expect 0 "tsc on a NodeNext consumer of ioasid and ioasid/rcu" node "$repo/node_modules/typescript/bin/tsc" -p .
+expect 0 "tsc on a NodeNext consumer of ioasid, ioasid/rcu and ioasid/hw-model" node "$repo/node_modules/typescript/bin/tsc" -p .
 expect 0 "the consumer runs" node out/consumer.js
 contains out 'consumer ok'
 echo "smoke: PASS"

@@ -7,6 +7,8 @@
  * - the scaling comparison (bench/scaling.ts + bench/comparison.ts): this project against
  *   the raw-CAS limit, a pure-compute control loop, a postMessage allocator and a mutex
  *   allocator, at 1, 2 and 4 CPUs;
+ * - the hardware model (bench/hw-model.ts): ENQCMD submissions and bind+unbind pairs per
+ *   second at 1, 2 and 4 CPU workers, with the checker against without it;
  * - on request only (`--only census`), the atomic census (bench/atomic-census.ts): atomic
  *   operations per alloc+free pair and the cache lines two CPUs both write.
  *
@@ -20,15 +22,16 @@ import { availableParallelism, loadavg } from 'node:os';
 import { format, parseArgs } from 'node:util';
 import { main as census } from './atomic-census.js';
 import { compare, renderComparison, targets } from './comparison.js';
+import { measureHwModel, printHwModel } from './hw-model.js';
 import { main as ioasid } from './ioasid.js';
 import { main as rcu } from './rcu.js';
 import { measureScaling } from './scaling.js';
 import { renderTargets, type Target } from './targets.js';
 import { DEFAULT_URCU_BENCH, runUrcuBench, type UrcuOutcome } from './urcu.js';
 
-const PARTS = ['rcu', 'ioasid', 'scaling', 'census'] as const;
+const PARTS = ['rcu', 'ioasid', 'scaling', 'hw-model', 'census'] as const;
 /** Parts run when --only is not given (the census counts, it does not time: ask for it). */
-const DEFAULT_PARTS = ['rcu', 'ioasid', 'scaling'] as const;
+const DEFAULT_PARTS = ['rcu', 'ioasid', 'scaling', 'hw-model'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -191,6 +194,16 @@ async function run(argv: string[]): Promise<void> {
     for (const l of renderComparison(rows, ts, o)) out(l);
     doc.scaling = { measurements, comparison: rows, targets: ts };
     all.push(...ts);
+  }
+  if (o.only.has('hw-model')) {
+    out('\nHardware-model bench (progress):');
+    const rows = await measureHwModel({
+      cpus: o.cpus,
+      ms: o.ms,
+      reps: Math.min(o.reps, 3),
+      log: (s) => process.stderr.write(`${s}\n`),
+    });
+    doc.hwModel = { rows, lines: (await capture(async () => printHwModel(rows), out)).lines };
   }
   if (o.only.has('census')) {
     const r = await capture(() => census(), out);

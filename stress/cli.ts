@@ -9,8 +9,19 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { RcuFlavor } from '../src/core/rcu/rcu.js';
+import { MODEL_SCENARIO_NAMES, MODEL_SCENARIOS } from '../src/hw-model/scenarios.js';
 import { randomSeed } from '../src/workers/prng.js';
+import { BROKEN_TWIN_NAMES } from './broken-twins.js';
 import { exitCodeOf, interruptOnSignals } from './interrupt.js';
+import {
+  isModelScenario,
+  MUTATION_NAMES,
+  modelConfigFrom,
+  refuseModelFlags,
+  runModelScenario,
+} from './model.js';
+import { buildModelReport, formatModelReport } from './model-report.js';
+import { renderModelHtml } from './model-report-html.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
 import {
   EXIT,
@@ -26,13 +37,7 @@ import {
 import { createProgress } from './progress.js';
 import { formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
-import {
-  BROKEN_ALLOCATORS,
-  type BrokenAllocator,
-  checkConfig,
-  runStress,
-  type StressConfig,
-} from './run-stress.js';
+import { checkConfig, runStress, type StressConfig } from './run-stress.js';
 import { FAULTS, type Fault, mixOf, SCENARIOS } from './scenarios.js';
 import { main as tortureMain } from './torture/cli.js';
 
@@ -41,9 +46,9 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'scenario',
     kind: 'choice',
-    choices: Object.keys(SCENARIOS),
+    choices: [...Object.keys(SCENARIOS), ...MODEL_SCENARIO_NAMES],
     default: 'default',
-    help: 'built-in scenario',
+    help: 'built-in scenario (the allocator alone, or the hardware model)',
   },
   {
     name: 'cpus',
@@ -106,16 +111,33 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
     name: 'rcu',
     kind: 'choice',
     choices: ['marks', 'mb', 'qsbr'],
-    default: 'marks',
-    help: "the space's RCU flavor; with qsbr the CPU loops announce a quiescent state after every operation and go offline while parked",
+    help: "the space's RCU flavor (default: marks); with qsbr the CPU loops announce a quiescent state after every operation and go offline while parked",
   },
   { name: 'json', kind: 'output', stdout: true, help: 'write the report as JSON to FILE' },
   { name: 'report', kind: 'output', help: 'write a self-contained HTML report to FILE' },
   {
     name: 'broken',
     kind: 'choice',
-    choices: BROKEN_ALLOCATORS,
+    choices: BROKEN_TWIN_NAMES,
     help: "run a broken twin of one invariant's mechanism (the run must catch it: exit 1; a scenario that cannot catch it exits 2)",
+  },
+  {
+    name: 'mutation',
+    kind: 'choice',
+    choices: MUTATION_NAMES,
+    help: 'model scenarios: a deliberately broken driver the checker must catch (exit 1, the invariant named)',
+  },
+  {
+    name: 'deterministic',
+    kind: 'boolean',
+    help: 'model scenarios: every actor in one thread under a seeded scheduler (replays exactly)',
+  },
+  {
+    name: 'steps',
+    kind: 'int',
+    min: 1,
+    max: 2 ** 31 - 1,
+    help: 'model scenarios, --deterministic: stop the busy part after this many scheduler steps',
   },
   { name: 'quiet', kind: 'boolean', default: false, help: 'no progress output' },
 ];
@@ -126,6 +148,11 @@ const USAGE = [
   '',
   'Scenarios:',
   ...Object.entries(SCENARIOS).map(
+    ([name, s]) => `  ${name.padEnd(14)}${s.description} (${s.cpus} CPUs, ${s.seconds} s)`,
+  ),
+  '',
+  'Hardware-model scenarios (the VT-d host of iommu-hw-model.md §7 around the allocator):',
+  ...Object.entries(MODEL_SCENARIOS).map(
     ([name, s]) => `  ${name.padEnd(14)}${s.description} (${s.cpus} CPUs, ${s.seconds} s)`,
   ),
 ].join('\n');
@@ -156,7 +183,7 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     seed: (o.seed as number | undefined) ?? randomSeed(),
     faults,
     maxHeld: s.maxHeld,
-    broken: o.broken as BrokenAllocator | undefined,
+    broken: o.broken as string | undefined,
     rcu: (o.rcu as RcuFlavor | undefined) ?? 'marks',
   };
   const problems = checkConfig(config);
@@ -175,8 +202,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(packageVersion());
     return EXIT.pass;
   }
+  if (isModelScenario(o.scenario as string)) return modelMain(o);
+  refuseModelFlags(o);
   const config = configFrom(o);
-  const jsonTarget = o.json as string | undefined;
   const quiet = o.quiet === true;
   if (!quiet)
     console.error(
@@ -189,8 +217,22 @@ export async function main(argv: string[]): Promise<number> {
     signal: interrupt.signal,
   });
   progress.done();
-  const text = formatStressReport(report);
-  // With --json -, stdout carries exactly one JSON document; the table goes to stderr.
+  writeReports(o, formatStressReport(report), report, () => renderHtmlReport(report));
+  interrupt.dispose();
+  return exitCodeOf(report);
+}
+
+/**
+ * Print the text report, write the JSON (to stdout with `--json -`: then stdout carries
+ * exactly one JSON document and the text goes to stderr) and the HTML page (`--report`).
+ */
+function writeReports(
+  o: ReturnType<typeof parseOptions>,
+  text: string,
+  report: object,
+  html: () => string,
+): void {
+  const jsonTarget = o.json as string | undefined;
   if (jsonTarget === '-') {
     console.error(text);
     console.log(JSON.stringify(report, null, 2));
@@ -199,10 +241,25 @@ export async function main(argv: string[]): Promise<number> {
     if (jsonTarget) writeFileSync(jsonTarget, `${JSON.stringify(report, null, 2)}\n`);
   }
   if (o.report) {
-    writeFileSync(o.report as string, renderHtmlReport(report));
-    if (!quiet) console.error(`HTML report: ${o.report}`);
+    writeFileSync(o.report as string, html());
+    if (o.quiet !== true) console.error(`HTML report: ${o.report}`);
   }
+}
+
+/** A model scenario: run it, print the report (text, --json, --report), exit with its verdict. */
+async function modelMain(o: ReturnType<typeof parseOptions>): Promise<number> {
+  const seed = (o.seed as number | undefined) ?? randomSeed();
+  const interrupt = interruptOnSignals();
+  const { cfg, deterministic } = modelConfigFrom(o, seed, interrupt.signal);
+  const quiet = o.quiet === true;
+  if (!quiet)
+    console.error(
+      `ioasid-stress: model scenario '${cfg.scenario}' ${deterministic ? 'in one thread (deterministic)' : 'on worker threads'}, seed ${seed}${cfg.mutation ? `, mutation ${cfg.mutation}` : ''}`,
+    );
+  const result = await runModelScenario(cfg, deterministic);
   interrupt.dispose();
+  const report = buildModelReport(cfg, result);
+  writeReports(o, formatModelReport(report, result), report, () => renderModelHtml(report));
   return exitCodeOf(report);
 }
 

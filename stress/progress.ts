@@ -7,7 +7,7 @@
  * a wrapped line would leave its first rows behind at each redraw.
  */
 import { clearLine, cursorTo } from 'node:readline';
-import type { Sample } from './run-stress.js';
+import type { Sample } from './facts.js';
 
 export interface Progress {
   update(s: Sample, facts: { kills: number; stutters: number }): void;

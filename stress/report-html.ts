@@ -34,7 +34,8 @@ export interface Marker {
   kind: 'kill' | 'stutter' | 'violation';
 }
 
-function esc(s: string): string {
+/** Escape text for HTML. */
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -251,13 +252,50 @@ export function histogramChart(
 ${bars}${marks}${ticks}<text x="${(L + W - R) / 2}" y="${H - 6}" class="axis" text-anchor="middle">latency (log buckets; one op in 8 timed)</text></svg>`;
 }
 
-function table(head: string[], rows: (string | number)[][], cls = ''): string {
+/** A table with a header row; every cell escaped. */
+export function table(head: string[], rows: (string | number)[][], cls = ''): string {
   return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+/**
+ * A whole self-contained page: the shared style, `title`, then `body` (HTML).
+ *
+ * @param title - plain text for the title element (escaped here)
+ * @param body - the page's HTML
+ *
+ * Context: pure.
+ * @returns the document
+ */
+export function htmlPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1340px;padding:0 16px;color:#111}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.verdict{display:inline-block;padding:3px 12px;border-radius:4px;color:#fff;font-weight:600;background:#16a34a} .verdict.fail{background:#dc2626}
+.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600} .banner.broken{background:#fef3c7;border:1px solid #f59e0b} .banner.interrupted{background:#e0e7ff;border:1px solid #6366f1}
+.meta{color:#444} .grid-2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
+svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee;border-radius:4px}
+svg .grid{stroke:#e5e5e5} svg .axisline{stroke:#999} svg .tick{font-size:10px;fill:#555} svg .axis{font-size:11px;fill:#444} svg .title{font-size:13px;font-weight:600} svg .legend{font-size:11px}
+svg .band{fill:#93c5fd;fill-opacity:.35;stroke:none} svg .bandkey{fill:#93c5fd}
+svg .kill{stroke:#ea580c;stroke-width:1.2;stroke-dasharray:3 3} svg rect.stutter{fill:#9ca3af;fill-opacity:.25} svg .violation{stroke:#dc2626;stroke-width:2} svg .vlabel{font-size:10px;fill:#dc2626;font-weight:600}
+svg .bar{fill:#2563eb} svg .pmark{stroke:#dc2626;stroke-width:1.2;stroke-dasharray:4 2} svg .plabel{font-size:10px;fill:#b91c1c}
+.keys{font-size:12px;color:#444} .k{display:inline-block;width:14px;height:10px;margin:0 4px 0 12px;vertical-align:middle} .k.kill{border-left:2px dashed #ea580c} .k.stutter{background:#d1d5db} .k.violation{border-left:3px solid #dc2626}
+table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right;vertical-align:top} th:first-child,td:first-child{text-align:left}
+table.wide td:last-child,table.wide th:last-child{text-align:left;max-width:640px} table.kills td:nth-child(3),table.kills td:nth-child(4),table.kills th:nth-child(3),table.kills th:nth-child(4){text-align:left}
+svg .ph{fill:#2563eb} svg .p8{fill:#16a34a} pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}
+.ok{color:#16a34a;font-weight:600} .fail{color:#dc2626;font-weight:600} code{background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
+</style></head><body>
+${body}
+</body></html>
+`;
+}
+
+/** A count with thousands separators. */
+export const n = (x: number): string => x.toLocaleString('en-US');
 
 /**
  * Throughput over time: all CPUs together, and per CPU the mean with the band from the
@@ -391,26 +429,9 @@ export function renderHtmlReport(r: StressReport): string {
     })
     .join('\n');
   const legend = `<p class="keys">${r.faults.kills ? '<span class="k kill"></span> CPU killed ' : ''}${r.faults.stutters ? '<span class="k stutter"></span> stutter (every CPU parked) ' : ''}${v ? '<span class="k violation"></span> first violation' : ''}</p>`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ioasid-stress ${esc(r.scenario)}: ${r.verdict}${r.broken ? ' (broken run)' : ''}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1340px;padding:0 16px;color:#111}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.verdict{display:inline-block;padding:3px 12px;border-radius:4px;color:#fff;font-weight:600;background:${ok ? '#16a34a' : '#dc2626'}}
-.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600} .banner.broken{background:#fef3c7;border:1px solid #f59e0b} .banner.interrupted{background:#e0e7ff;border:1px solid #6366f1}
-.meta{color:#444} .grid-2{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
-svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee;border-radius:4px}
-svg .grid{stroke:#e5e5e5} svg .axisline{stroke:#999} svg .tick{font-size:10px;fill:#555} svg .axis{font-size:11px;fill:#444} svg .title{font-size:13px;font-weight:600} svg .legend{font-size:11px}
-svg .band{fill:#93c5fd;fill-opacity:.35;stroke:none} svg .bandkey{fill:#93c5fd}
-svg .kill{stroke:#ea580c;stroke-width:1.2;stroke-dasharray:3 3} svg rect.stutter{fill:#9ca3af;fill-opacity:.25} svg .violation{stroke:#dc2626;stroke-width:2} svg .vlabel{font-size:10px;fill:#dc2626;font-weight:600}
-svg .bar{fill:#2563eb} svg .pmark{stroke:#dc2626;stroke-width:1.2;stroke-dasharray:4 2} svg .plabel{font-size:10px;fill:#b91c1c}
-.keys{font-size:12px;color:#444} .k{display:inline-block;width:14px;height:10px;margin:0 4px 0 12px;vertical-align:middle} .k.kill{border-left:2px dashed #ea580c} .k.stutter{background:#d1d5db} .k.violation{border-left:3px solid #dc2626}
-table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right;vertical-align:top} th:first-child,td:first-child{text-align:left}
-table.wide td:last-child,table.wide th:last-child{text-align:left;max-width:640px} table.kills td:nth-child(3),table.kills td:nth-child(4),table.kills th:nth-child(3),table.kills th:nth-child(4){text-align:left}
-.ok{color:#16a34a;font-weight:600} .fail{color:#dc2626;font-weight:600} code{background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
-</style></head><body>
-<h1>ioasid-stress: scenario <code>${esc(r.scenario)}</code> <span class="verdict">${r.verdict}</span></h1>
+  return htmlPage(
+    `ioasid-stress ${r.scenario}: ${r.verdict}${r.broken ? ' (broken run)' : ''}`,
+    `<h1>ioasid-stress: scenario <code>${esc(r.scenario)}</code> <span class="verdict${ok ? '' : ' fail'}">${r.verdict}</span></h1>
 ${r.broken ? `<p class="banner broken">Broken run: <code>--broken ${esc(r.broken.twin)}</code>, ${esc(r.broken.description)}. It must be caught as <code>${esc(r.broken.trips)}</code>: ${r.broken.caught ? 'it was.' : 'it was NOT (the harness cannot see this bug).'}</p>` : ''}
 ${r.interrupted ? `<p class="banner interrupted">Interrupted by ${esc(r.interrupted.signal)} after ${r.interrupted.atSeconds.toFixed(1)} s: a partial run.</p>` : ''}
 <p class="meta">${c.cpus} CPUs, ${r.elapsedSeconds.toFixed(1)} s, ${c.sets} sets &times; quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${esc(c.policy)}, seed ${r.seed}${c.faults.length ? `, faults: ${esc(c.faults.join(', '))}` : ''}.
@@ -467,7 +488,6 @@ ${table(
   ['CPU', 'ops', 'ops/s'],
   r.throughput.perCpu.map((p) => [p.cpu, n(p.ops), n(p.opsPerSec)]),
 )}
-<p class="meta">Shared memory: ${(r.space.byteLength / 2 ** 20).toFixed(2)} MiB. Made by ioasid ${esc(env.packageVersion)} (report schema ${r.schemaVersion}) on Node ${esc(env.node)}, ${env.platform}/${env.arch}, ${env.cores} cores (${esc(env.cpuModel)}), ${esc(env.date)}.</p>
-</body></html>
-`;
+<p class="meta">Shared memory: ${(r.space.byteLength / 2 ** 20).toFixed(2)} MiB. Made by ioasid ${esc(env.packageVersion)} (report schema ${r.schemaVersion}) on Node ${esc(env.node)}, ${env.platform}/${env.arch}, ${env.cores} cores (${esc(env.cpuModel)}), ${esc(env.date)}.</p>`,
+  );
 }

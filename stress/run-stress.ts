@@ -31,7 +31,7 @@ import {
   TIMELINE_SLOTS,
 } from '../src/workers/run-layout.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
-import { BROKEN_TWIN_NAMES, brokenTwin, twinRunSeconds } from './broken-twins.js';
+import { brokenTwin, twinRunSeconds } from './broken-twins.js';
 import { checkWords, shadowSetBase } from './check/check-layout.js';
 import type { CheckerStats } from './check/checker.js';
 import type { CheckerData } from './check/checker-worker.js';
@@ -54,10 +54,6 @@ import { verifyAtEnd } from './verify-at-end.js';
 
 export { checkConfig, type StressConfig, spaceOptionsFor } from './config.js';
 export type { RunEvent, RunFacts, Sample } from './facts.js';
-
-/** Deliberately broken variants for `--broken` (stress/broken-twins.ts). */
-export const BROKEN_ALLOCATORS = BROKEN_TWIN_NAMES;
-export type BrokenAllocator = string;
 
 /** How a caller follows and ends a run. */
 export interface StressHooks {

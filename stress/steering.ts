@@ -9,15 +9,16 @@
  * a stall the harness reports, not a frozen harness. A kill is never started during a
  * stutter (a parked thread is not where a kill should land); the caller's `kill` awaits the
  * thread's real exit before it returns. Later stutters and kills keep clear of the end of
- * the run, but the first of each is made whenever it comes due, however late, and after the
- * run's time if it never came due in it: a run asked to inject a fault injects it, even when
+ * the run, but the first of each (the first `atLeast` kills) is made whenever it comes due,
+ * however late, and after the run's time if it never came due in it: a run asked to inject a fault injects it, even when
  * a loaded machine delays the monitor's wake-ups. Aborting (`signal`) ends
  * the loop at its next wake-up, with a stutter in progress resumed, so the caller can stop
  * its threads the ordinary way and still write its report.
  */
 import { sleep } from './timers.js';
 
-/** Longest stutter, and most kill attempts, made after the run's time when none was made. */
+/** Longest stutter made after the run's time when none was made, and kill attempts per kill
+ * still owed then. */
 const LAST_CHANCE_MS = 500;
 const LAST_CHANCE_TRIES = 20;
 
@@ -52,6 +53,11 @@ export interface KillPlan {
   nextAfterMs(): number;
   /** No kill but the first starts with less than this left of the run. */
   minLeftMs: number;
+  /**
+   * Kills the run makes whatever the machine's load: the first `atLeast` are made whenever
+   * they come due, and after the run's time if they did not (default 1).
+   */
+  atLeast?: number;
   /**
    * Kill one thread (and replace it); `t` is the seconds since the start.
    * @returns false when there was nothing to kill yet (it is tried again at the next wake-up)
@@ -115,6 +121,7 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
   let stutterUntil = 0;
   let stutters = 0;
   let kills = 0;
+  const killsOwed = kill?.atLeast ?? 1;
   const seconds = (now: number): number => (now - t0) / 1000;
   while (!signal?.aborted && performance.now() < endAt && !p.stopWhen?.()) {
     await sleep(p.monitorMs, signal);
@@ -143,7 +150,7 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
       kill &&
       stutterUntil === 0 &&
       now >= nextKill &&
-      (kills === 0 || now + kill.minLeftMs < endAt) &&
+      (kills < killsOwed || now + kill.minLeftMs < endAt) &&
       (await kill.kill(seconds(now)))
     ) {
       kills++;
@@ -153,7 +160,8 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
   }
   if (stutterUntil > 0) stutter?.resume(seconds(performance.now()));
   // A run asked to inject a fault injects it, even when the time ran out first (a slow start,
-  // or a kill that waited long for its CPU, on a loaded machine): one more of each now.
+  // or a kill that waited long for its CPU, on a loaded machine): one stutter, and the kills
+  // still owed, now.
   const finished = !signal?.aborted && !p.stopWhen?.();
   if (finished && stutter && stutters === 0) {
     stutter.pause(seconds(performance.now()));
@@ -161,7 +169,8 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
     await sleep(Math.min(stutter.lengthMs(), LAST_CHANCE_MS), signal);
     stutter.resume(seconds(performance.now()));
   }
-  for (let tries = 0; finished && kill && kills === 0 && tries < LAST_CHANCE_TRIES; tries++) {
+  const killTries = LAST_CHANCE_TRIES * killsOwed;
+  for (let tries = 0; finished && kill && kills < killsOwed && tries < killTries; tries++) {
     if (await kill.kill(seconds(performance.now()))) kills++;
     else await sleep(p.monitorMs, signal);
   }

@@ -17,6 +17,8 @@ describe.each(['marks', 'mb', 'qsbr'] as const)('RCU torture, correct RCU, %s fl
       writers: 1,
       fakeWriters: 2,
       killEveryMs: 400,
+      // The kills asserted below are made even when a loaded machine slows every kill down.
+      minKills: 4,
       stutterEveryMs: 1500,
       stutterForMs: 200,
       flavor,

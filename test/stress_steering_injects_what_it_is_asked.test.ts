@@ -68,6 +68,27 @@ describe('steering', () => {
     expect(log).toEqual(['pause', 'resume', 'kill']);
   });
 
+  it('makes every kill it owes (atLeast), the slow ones after the run', async () => {
+    let kills = 0;
+    await steer({
+      seconds: 0.05,
+      monitorMs: 10,
+      kill: {
+        firstAfterMs: 0,
+        // Each kill takes longer than the whole run, as on a heavily loaded machine.
+        nextAfterMs: () => 1,
+        minLeftMs: 0,
+        atLeast: 4,
+        kill: async () => {
+          kills++;
+          await new Promise((r) => setTimeout(r, 60));
+          return true;
+        },
+      },
+    });
+    expect(kills).toBe(4);
+  });
+
   it('ends at once on abort, with its reason, and resumes a stutter in progress', async () => {
     const ac = new AbortController();
     const log: string[] = [];

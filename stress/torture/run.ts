@@ -82,6 +82,8 @@ export interface TortureConfig {
   flavor: RcuFlavor;
   /** Kill a random reader (trying to catch it mid-section) this often; 0 = never. */
   killEveryMs: number;
+  /** Kills made however loaded the machine is (after the run's time if need be). */
+  minKills: number;
   /** Pause every thread this often, for stutterForMs; 0 = never. */
   stutterEveryMs: number;
   stutterForMs: number;
@@ -104,6 +106,7 @@ export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress
     broken: null,
     flavor: 'marks',
     killEveryMs: 1000,
+    minKills: 1,
     stutterEveryMs: 4000,
     stutterForMs: 300,
     writerStallMs: 5000,
@@ -289,6 +292,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
             firstAfterMs: config.killEveryMs,
             nextAfterMs: () => config.killEveryMs,
             minLeftMs: 0,
+            atLeast: config.minKills,
             kill: killOne,
           }
         : undefined,

@@ -1,0 +1,564 @@
+/**
+ * PCI functions with work queues (§2, §7.3 "Device / PF", "Work queue", "Descriptor"): the
+ * WQ rings CPUs submit into, the device command register (enable/disable WQ, Drain PASID,
+ * Abort PASID), the PRG slots where a block-on-fault descriptor waits for its page response,
+ * SWERR, and the device engine's step, `deviceStep`, which handles the command, retries
+ * answered page faults and executes one descriptor through the IOMMU.
+ *
+ * ## Developer notes
+ * A PF's engine state (PRG slots, WQ heads, the rotor) is written only under the PF's device
+ * lock, taken with a try-lock by whoever steps the device (its engine worker, or a thread
+ * helping a synchronous operation); the IOMMU writes a PRG slot only by CAS on its STATE when a
+ * response arrives. The command register is claimed by CAS with the poster's owner id (a bond
+ * + 1 for a teardown, CMD_OWNER_API for the public methods) and released by the poster after
+ * it read the status, so a teardown resumed by another thread recognises its own command.
+ *
+ * Drain PASID completes when every WQ's HEAD passed the TAIL it had when the command was
+ * accepted (every descriptor accepted before it has finished) and no descriptor of the PASID
+ * waits on a page response. In stop-marker mode (the default) the drain does not wait for
+ * those: it completes them as aborted, abandons their PRG slots (a late response frees the
+ * slot) and sends a Stop Marker, so page requests of the PASID may still sit in the PRQ
+ * after the device stopped: what the IOMMU-side drain (P6) is for.
+ *
+ * @internal
+ */
+
+import {
+  RING_FULL,
+  ringClaim,
+  ringPeek,
+  ringPublish,
+  ringRelease,
+  ringSlot,
+} from './claim-ring.js';
+import { C } from './counters.js';
+import { Ev } from './event-log.js';
+import type { HwContext } from './hw-context.js';
+import { HwErrno } from './hw-errno.js';
+import {
+  CMD_ABORT_PASID,
+  CMD_DISABLE_WQ,
+  CMD_DRAIN_PASID,
+  CMD_ENABLE_WQ,
+  CMD_OWNER_SHIFT,
+  CMDERR_DEVICE_DISABLED,
+  CMDERR_WQ_PASID,
+  CMDERR_WQ_STATE,
+  CMDS_ACCEPTED,
+  CMDS_DONE,
+  CMDS_ERROR,
+  CMDS_PENDING,
+  D_FLAGS,
+  D_GEN,
+  D_PAGE,
+  D_PASID,
+  D_SUBMITTER,
+  DF_BOF,
+  G_FLAGS,
+  G_GEN,
+  G_INDEX,
+  G_PAGE,
+  G_PASID,
+  G_RESP,
+  G_STATE,
+  G_WQ,
+  PF_CMD,
+  PF_CMD_MARKS,
+  PF_CMD_OPERAND,
+  PF_CMD_STATUS,
+  PF_DEVICE_LOCK,
+  PF_ENABLED,
+  PF_FLAGS,
+  PF_PRG_NEXT_INDEX,
+  PF_SWERR,
+  PF_SWERR_GEN,
+  PF_SWERR_PASID,
+  PF_SWERR_WQ,
+  PF_WIDTH,
+  PF_WQ_ROTOR,
+  PFF_ATS,
+  PFF_PRI,
+  PRG_ABANDONED,
+  PRG_ANSWERED,
+  PRG_FREE,
+  PRG_WAITING,
+  PRG_WORDS,
+  RESP_SUCCESS,
+  SWERR_CODE_SHIFT,
+  SWERR_OVF,
+  SWERR_VALID,
+  WQ_FLAGS,
+  WQ_GEN,
+  WQ_MODE,
+  WQ_PASID,
+  WQ_STATE,
+  WQF_PASID_EN,
+  WQM_DEDICATED,
+  WQS_DISABLED,
+  WQS_DISABLING,
+  WQS_ENABLED,
+} from './hw-layout.js';
+import { atsTranslate, translate } from './iommu.js';
+import { lockGive, lockTry } from './owner-lock.js';
+import { pageRequest } from './prq.js';
+import { CompletionStatus, SwerrCode, TR_NOT_MAPPED } from './results.js';
+
+/** Word index of field `f` of WQ `w`'s config line on `pf`. */
+export function wqCfg(hw: HwContext, pf: number, w: number, f: number): number {
+  return hw.g.pf[pf]!.wqCfg[w]! + f;
+}
+
+/** Word index of PF `pf`'s field `f`. */
+export function pfField(hw: HwContext, pf: number, f: number): number {
+  return hw.g.pf[pf]!.base + f;
+}
+
+function prgWord(hw: HwContext, pf: number, slot: number): number {
+  return hw.g.pf[pf]!.prgBase + slot * PRG_WORDS;
+}
+
+/**
+ * Claim a slot of WQ `w` of `pf` if it holds fewer than `limit` and is enabled, and fill it.
+ * The descriptor reaches the device only at `wqPublish` (so the submitter can log it first).
+ *
+ * @param pasidWord - PASID | DESC_PRIV (0 for a DWQ: the device uses WQCFG)
+ *
+ * Context: any attached thread; lock-free.
+ * @returns the ring position, or RING_FULL (nothing queued)
+ */
+export function wqClaim(
+  hw: HwContext,
+  pf: number,
+  w: number,
+  pasidWord: number,
+  gen: number,
+  flags: number,
+  page: number,
+  submitter: number,
+  limit: number,
+): number {
+  if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_ENABLED) return RING_FULL;
+  const r = hw.wq[pf]![w]!;
+  const pos = ringClaim(r, limit, hw.tag);
+  if (pos === RING_FULL) return RING_FULL;
+  const d = ringSlot(r, pos);
+  hw.st(d + D_PASID, pasidWord);
+  hw.st(d + D_GEN, gen);
+  hw.st(d + D_FLAGS, flags);
+  hw.st(d + D_PAGE, page);
+  hw.st(d + D_SUBMITTER, submitter);
+  return pos;
+}
+
+/** Hand a claimed descriptor to the device. Context: its claimer. */
+export function wqPublish(hw: HwContext, pf: number, w: number, pos: number): void {
+  ringPublish(hw.wq[pf]![w]!, pos, hw.tag);
+}
+
+/**
+ * Latch a software error (the completion record could not be written, or a DWQ overflowed).
+ *
+ * Context: the device engine, or a submitter (DWQ overflow); lock-free.
+ */
+export function swerrLatch(
+  hw: HwContext,
+  pf: number,
+  code: number,
+  w: number,
+  pasid: number,
+  gen: number,
+): void {
+  const sw = pfField(hw, pf, PF_SWERR);
+  hw.count(C.swerrs);
+  hw.log.emit(Ev.SWERR, pasid, gen, pf, code, w);
+  if (Atomics.load(hw.i32, sw) & SWERR_VALID) {
+    Atomics.or(hw.i32, sw, SWERR_OVF);
+    return;
+  }
+  hw.st(pfField(hw, pf, PF_SWERR_PASID), pasid);
+  hw.st(pfField(hw, pf, PF_SWERR_WQ), w);
+  hw.st(pfField(hw, pf, PF_SWERR_GEN), gen);
+  hw.st(sw, SWERR_VALID | (code << SWERR_CODE_SHIFT));
+}
+
+/** The driver's error handler reads and clears SWERR. @returns the SWERR word it cleared */
+export function swerrClear(hw: HwContext, pf: number): number {
+  return Atomics.exchange(hw.i32, pfField(hw, pf, PF_SWERR), 0);
+}
+
+/**
+ * A page group response reaches `pf` (from the IOMMU engine, in queue order).
+ *
+ * Context: the IOMMU engine (under the IOMMU lock).
+ */
+export function prgDeliver(
+  hw: HwContext,
+  pf: number,
+  slot: number,
+  pasid: number,
+  index: number,
+  gen: number,
+  code: number,
+): void {
+  const slots = hw.g.shape.prgSlots;
+  let matched = false;
+  if (slot >= 0 && slot < slots) {
+    const g = prgWord(hw, pf, slot);
+    if (hw.ld(g + G_PASID) === pasid && hw.ld(g + G_INDEX) === index && hw.ld(g + G_GEN) === gen) {
+      hw.st(g + G_RESP, code);
+      // Hands the slot back to the device engine; pairs with its loads of STATE.
+      matched =
+        Atomics.compareExchange(hw.i32, g + G_STATE, PRG_WAITING, PRG_ANSWERED) === PRG_WAITING ||
+        Atomics.compareExchange(hw.i32, g + G_STATE, PRG_ABANDONED, PRG_FREE) === PRG_ABANDONED;
+    }
+  }
+  if (!matched) hw.count(C.responsesStale);
+  hw.log.emit(Ev.PRG_RESP, pasid, gen, pf, index, code, slot);
+}
+
+/**
+ * Post a device command. `owner` is a bond + 1 or CMD_OWNER_API.
+ *
+ * Context: any attached thread; lock-free.
+ * @returns 0 posted; -EBUSY the command register holds another command (nothing changed)
+ */
+export function commandPost(
+  hw: HwContext,
+  pf: number,
+  op: number,
+  operand: number,
+  owner: number,
+): number {
+  const cmd = pfField(hw, pf, PF_CMD);
+  const claimed = owner << CMD_OWNER_SHIFT;
+  if (Atomics.compareExchange(hw.i32, cmd, 0, claimed) !== 0) return -HwErrno.EBUSY;
+  hw.st(pfField(hw, pf, PF_CMD_OPERAND), operand);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
+  // Publishes operand and status; pairs with the engine's load of CMD.
+  hw.st(cmd, claimed | op);
+  return 0;
+}
+
+/**
+ * The status of `owner`'s command on `pf`: CMDS_PENDING (posted or running), CMDS_DONE,
+ * CMDS_ERROR | code; -ENOENT when the register does not hold a command of `owner`.
+ */
+export function commandStatus(hw: HwContext, pf: number, owner: number): number {
+  const cmd = hw.ld(pfField(hw, pf, PF_CMD));
+  if (cmd >>> CMD_OWNER_SHIFT !== owner) return -HwErrno.ENOENT;
+  if ((cmd & 0xff) === 0) return CMDS_PENDING;
+  const st = hw.ld(pfField(hw, pf, PF_CMD_STATUS));
+  return st === CMDS_ACCEPTED ? CMDS_PENDING : st;
+}
+
+/** The op of `owner`'s command on `pf` (0 when claimed but not yet published). */
+export function commandOp(hw: HwContext, pf: number): number {
+  return hw.ld(pfField(hw, pf, PF_CMD)) & 0xff;
+}
+
+/** Release `owner`'s finished command. Context: its poster (or a resumed teardown). */
+export function commandRelease(hw: HwContext, pf: number, owner: number): void {
+  const cmd = pfField(hw, pf, PF_CMD);
+  const v = hw.ld(cmd);
+  if (v >>> CMD_OWNER_SHIFT !== owner) return;
+  // The register goes back to idle as a whole (a refused command leaves no trace).
+  hw.st(pfField(hw, pf, PF_CMD_OPERAND), 0);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
+  Atomics.compareExchange(hw.i32, cmd, v, 0);
+}
+
+/**
+ * Re-publish `owner`'s command if its poster died between claiming and publishing.
+ *
+ * Context: a resumed teardown.
+ */
+export function commandRepublish(
+  hw: HwContext,
+  pf: number,
+  op: number,
+  operand: number,
+  owner: number,
+): void {
+  const cmd = pfField(hw, pf, PF_CMD);
+  if (hw.ld(cmd) !== owner << CMD_OWNER_SHIFT) return;
+  hw.st(pfField(hw, pf, PF_CMD_OPERAND), operand);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
+  hw.st(cmd, (owner << CMD_OWNER_SHIFT) | op);
+}
+
+/**
+ * One step of `pf`'s device engine: advance the command, retry one answered page fault,
+ * execute one descriptor.
+ *
+ * Context: any attached thread; takes the PF's device lock with a try-lock (returns 0 when
+ * another thread is stepping this PF) and the IOMMU lock per translation.
+ * @returns how much it did (0 = idle)
+ */
+export function deviceStep(hw: HwContext, pf: number): number {
+  const lock = pfField(hw, pf, PF_DEVICE_LOCK);
+  if (!lockTry(hw.i32, lock, hw.tag)) return 0;
+  let n = stepCommand(hw, pf);
+  n += retryAnswered(hw, pf);
+  n += executeNext(hw, pf);
+  lockGive(hw.i32, lock);
+  return n;
+}
+
+function stepCommand(hw: HwContext, pf: number): number {
+  const cmd = hw.ld(pfField(hw, pf, PF_CMD));
+  const op = cmd & 0xff;
+  const stw = pfField(hw, pf, PF_CMD_STATUS);
+  const st = hw.ld(stw);
+  if (op === 0 || (st !== CMDS_PENDING && st !== CMDS_ACCEPTED)) return 0;
+  const operand = hw.ld(pfField(hw, pf, PF_CMD_OPERAND));
+  const enabled = hw.ld(pfField(hw, pf, PF_ENABLED)) === 1;
+  switch (op) {
+    case CMD_DRAIN_PASID:
+    case CMD_ABORT_PASID:
+      if (!enabled) return fail(hw, stw, CMDERR_DEVICE_DISABLED);
+      if (st === CMDS_PENDING) acceptPasidCommand(hw, pf, op, operand);
+      if (pasidQuiet(hw, pf, operand)) finish(hw, stw);
+      return 1;
+    case CMD_DISABLE_WQ: {
+      const w = operand;
+      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, CMDERR_WQ_STATE);
+      const state = wqCfg(hw, pf, w, WQ_STATE);
+      if (st === CMDS_PENDING) {
+        if (hw.ld(state) !== WQS_ENABLED) return fail(hw, stw, CMDERR_WQ_STATE);
+        hw.st(state, WQS_DISABLING);
+        hw.st(pfField(hw, pf, PF_CMD_MARKS + w), Atomics.load(hw.i32, hw.wq[pf]![w]!.meta + 1));
+        hw.st(stw, CMDS_ACCEPTED);
+        hw.count(C.wqDisables);
+      }
+      if (wqPassedMark(hw, pf, w) && !blockedOn(hw, pf, -1, w)) {
+        hw.st(state, WQS_DISABLED);
+        finish(hw, stw);
+      }
+      return 1;
+    }
+    case CMD_ENABLE_WQ: {
+      const w = operand;
+      if (!enabled) return fail(hw, stw, CMDERR_DEVICE_DISABLED);
+      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, CMDERR_WQ_STATE);
+      const width = hw.ld(pfField(hw, pf, PF_WIDTH));
+      const pasid = hw.ld(wqCfg(hw, pf, w, WQ_PASID));
+      const pasidEn = hw.ld(wqCfg(hw, pf, w, WQ_FLAGS)) & WQF_PASID_EN;
+      if (
+        hw.ld(wqCfg(hw, pf, w, WQ_MODE)) === WQM_DEDICATED &&
+        pasidEn &&
+        (pasid <= 0 || pasid >= 2 ** width)
+      )
+        return fail(hw, stw, CMDERR_WQ_PASID);
+      if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_DISABLED) return fail(hw, stw, CMDERR_WQ_STATE);
+      hw.st(wqCfg(hw, pf, w, WQ_STATE), WQS_ENABLED);
+      finish(hw, stw);
+      return 1;
+    }
+    default:
+      return fail(hw, stw, CMDERR_WQ_STATE);
+  }
+}
+
+function fail(hw: HwContext, stw: number, code: number): number {
+  hw.st(stw, CMDS_ERROR | code);
+  return 1;
+}
+
+function finish(hw: HwContext, stw: number): void {
+  hw.st(stw, CMDS_DONE);
+}
+
+/** Drain/Abort PASID accepted: take the marks; stop PRI for the PASID. */
+function acceptPasidCommand(hw: HwContext, pf: number, op: number, pasid: number): void {
+  const nwq = hw.g.pf[pf]!.wqCfg.length;
+  for (let w = 0; w < nwq; w++)
+    hw.st(pfField(hw, pf, PF_CMD_MARKS + w), Atomics.load(hw.i32, hw.wq[pf]![w]!.meta + 1));
+  hw.count(op === CMD_DRAIN_PASID ? C.drains : C.aborts);
+  if (op === CMD_ABORT_PASID || hw.stopMarker) abandonBlocked(hw, pf, pasid, hw.stopMarker);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_ACCEPTED);
+}
+
+/** Complete the descriptors of `pasid` waiting on page responses as aborted. */
+function abandonBlocked(hw: HwContext, pf: number, pasid: number, stopMarker: boolean): void {
+  let any = false;
+  let gen = 0;
+  for (let s = 0; s < hw.g.shape.prgSlots; s++) {
+    const g = prgWord(hw, pf, s);
+    if (hw.ld(g + G_PASID) !== pasid) continue;
+    let st = hw.ld(g + G_STATE);
+    if (st === PRG_WAITING) {
+      // Loses only to a response arriving right now (WAITING -> ANSWERED): then free it.
+      st = Atomics.compareExchange(hw.i32, g + G_STATE, PRG_WAITING, PRG_ABANDONED);
+      if (st === PRG_WAITING) st = PRG_ABANDONED;
+    }
+    if (st === PRG_ANSWERED) hw.st(g + G_STATE, PRG_FREE);
+    else if (st !== PRG_ABANDONED) continue;
+    any = true;
+    gen = hw.ld(g + G_GEN);
+    complete(hw, pf, hw.ld(g + G_WQ), pasid, gen, CompletionStatus.ABORTED, -1);
+  }
+  if (any && stopMarker) pageRequest(hw, pf, pasid, gen, 0, 0, -1, true);
+}
+
+/** Every WQ passed its mark and no descriptor of `pasid` waits on a page response. */
+function pasidQuiet(hw: HwContext, pf: number, pasid: number): boolean {
+  const nwq = hw.g.pf[pf]!.wqCfg.length;
+  for (let w = 0; w < nwq; w++) if (!wqPassedMark(hw, pf, w)) return false;
+  return !blockedOn(hw, pf, pasid, -1);
+}
+
+function wqPassedMark(hw: HwContext, pf: number, w: number): boolean {
+  const head = Atomics.load(hw.i32, hw.wq[pf]![w]!.meta);
+  return ((head - hw.ld(pfField(hw, pf, PF_CMD_MARKS + w))) | 0) >= 0;
+}
+
+/** A descriptor of `pasid` (or of WQ `w`) waits in a PRG slot. -1 = any. */
+function blockedOn(hw: HwContext, pf: number, pasid: number, w: number): boolean {
+  for (let s = 0; s < hw.g.shape.prgSlots; s++) {
+    const g = prgWord(hw, pf, s);
+    const st = hw.ld(g + G_STATE);
+    if (st !== PRG_WAITING && st !== PRG_ANSWERED) continue;
+    if ((pasid < 0 || hw.ld(g + G_PASID) === pasid) && (w < 0 || hw.ld(g + G_WQ) === w))
+      return true;
+  }
+  return false;
+}
+
+/** Retry one descriptor whose page response arrived. */
+function retryAnswered(hw: HwContext, pf: number): number {
+  for (let s = 0; s < hw.g.shape.prgSlots; s++) {
+    const g = prgWord(hw, pf, s);
+    if (hw.ld(g + G_STATE) !== PRG_ANSWERED) continue;
+    const pasid = hw.ld(g + G_PASID);
+    const gen = hw.ld(g + G_GEN);
+    const w = hw.ld(g + G_WQ);
+    if (hw.ld(g + G_RESP) !== RESP_SUCCESS) {
+      hw.st(g + G_STATE, PRG_FREE);
+      complete(hw, pf, w, pasid, gen, CompletionStatus.PAGE_FAULT, -1);
+      return 1;
+    }
+    hw.st(g + G_STATE, PRG_FREE);
+    run(hw, pf, w, pasid, gen, hw.ld(g + G_PAGE), hw.ld(g + G_FLAGS), -1);
+    return 1;
+  }
+  return 0;
+}
+
+/** Execute the next descriptor of the PF's WQs, round robin. */
+function executeNext(hw: HwContext, pf: number): number {
+  const nwq = hw.g.pf[pf]!.wqCfg.length;
+  const rotor = pfField(hw, pf, PF_WQ_ROTOR);
+  const start = hw.ld(rotor);
+  for (let i = 0; i < nwq; i++) {
+    const w = (start + i) % nwq;
+    const r = hw.wq[pf]![w]!;
+    const pos = ringPeek(r);
+    if (pos < 0) continue;
+    hw.st(rotor, (w + 1) % nwq);
+    const d = ringSlot(r, pos);
+    let pasid = hw.ld(d + D_PASID) & 0xfffff;
+    let gen = hw.ld(d + D_GEN);
+    const flags = hw.ld(d + D_FLAGS);
+    const page = hw.ld(d + D_PAGE);
+    if (hw.ld(wqCfg(hw, pf, w, WQ_MODE)) === WQM_DEDICATED) {
+      // A DWQ descriptor executes with the PASID in WQCFG (§2.2).
+      pasid = hw.ld(wqCfg(hw, pf, w, WQ_PASID));
+      gen = hw.ld(wqCfg(hw, pf, w, WQ_GEN));
+    }
+    if (aborted(hw, pf, w, pos, pasid))
+      complete(hw, pf, w, pasid, gen, CompletionStatus.ABORTED, pos);
+    else run(hw, pf, w, pasid, gen, page, flags, pos);
+    ringRelease(r, pos);
+    return 1;
+  }
+  return 0;
+}
+
+function aborted(hw: HwContext, pf: number, w: number, pos: number, pasid: number): boolean {
+  const cmd = hw.ld(pfField(hw, pf, PF_CMD));
+  if ((cmd & 0xff) !== CMD_ABORT_PASID || hw.ld(pfField(hw, pf, PF_CMD_STATUS)) !== CMDS_ACCEPTED)
+    return false;
+  if (hw.ld(pfField(hw, pf, PF_CMD_OPERAND)) !== pasid) return false;
+  return ((pos - hw.ld(pfField(hw, pf, PF_CMD_MARKS + w))) | 0) < 0;
+}
+
+/** Translate and complete one descriptor (or park it on a page request). */
+function run(
+  hw: HwContext,
+  pf: number,
+  w: number,
+  pasid: number,
+  gen: number,
+  page: number,
+  flags: number,
+  pos: number,
+): void {
+  const pff = hw.ld(pfField(hw, pf, PF_FLAGS));
+  const r =
+    pff & PFF_ATS ? atsTranslate(hw, pf, pasid, page, gen) : translate(hw, pf, pasid, page, gen);
+  if (r >= 0) {
+    complete(hw, pf, w, pasid, gen, CompletionStatus.SUCCESS, pos);
+    return;
+  }
+  if (r !== TR_NOT_MAPPED) {
+    // The completion record lives in the PASID's address space too: SWERR carries the PASID.
+    swerrLatch(hw, pf, SwerrCode.TRANSLATION_FAULT, w, pasid, gen);
+    complete(hw, pf, w, pasid, gen, CompletionStatus.TRANSLATION_FAULT, pos);
+    return;
+  }
+  if (pff & PFF_PRI && flags & DF_BOF && parkOnPageRequest(hw, pf, w, pasid, gen, page, flags))
+    return;
+  hw.count(pff & PFF_PRI ? C.faultPageRequest : C.faultNoPri);
+  complete(hw, pf, w, pasid, gen, CompletionStatus.PAGE_FAULT, pos);
+}
+
+function parkOnPageRequest(
+  hw: HwContext,
+  pf: number,
+  w: number,
+  pasid: number,
+  gen: number,
+  page: number,
+  flags: number,
+): boolean {
+  for (let s = 0; s < hw.g.shape.prgSlots; s++) {
+    const g = prgWord(hw, pf, s);
+    if (hw.ld(g + G_STATE) !== PRG_FREE) continue;
+    const next = pfField(hw, pf, PF_PRG_NEXT_INDEX);
+    const index = hw.ld(next) & 0x1ff;
+    hw.st(next, index + 1);
+    hw.st(g + G_PASID, pasid);
+    hw.st(g + G_GEN, gen);
+    hw.st(g + G_INDEX, index);
+    hw.st(g + G_PAGE, page);
+    hw.st(g + G_FLAGS, flags);
+    hw.st(g + G_WQ, w);
+    hw.st(g + G_RESP, 0);
+    hw.st(g + G_STATE, PRG_WAITING);
+    hw.count(C.faultPageRequest);
+    pageRequest(hw, pf, pasid, gen, page, index, s, false);
+    return true;
+  }
+  return false;
+}
+
+function complete(
+  hw: HwContext,
+  pf: number,
+  w: number,
+  pasid: number,
+  gen: number,
+  status: number,
+  pos: number,
+): void {
+  hw.count(C.executions);
+  if (status === CompletionStatus.ABORTED) hw.count(C.executionsAborted);
+  else if (status !== CompletionStatus.SUCCESS) hw.count(C.executionsFaulted);
+  hw.log.emit(Ev.EXEC, pasid, gen, pf, w, status, pos);
+}
+
+/** WQ occupancy (stale on return). */
+export function wqOccupancy(hw: HwContext, pf: number, w: number): number {
+  const r = hw.wq[pf]![w]!;
+  return (Atomics.load(hw.i32, r.meta + 1) - Atomics.load(hw.i32, r.meta)) | 0;
+}

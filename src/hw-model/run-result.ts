@@ -1,0 +1,111 @@
+/**
+ * What a model run is asked to do and what it reports, shared by the deterministic runner
+ * and the threaded fleet (src/workers) so that both print and compare the same thing.
+ */
+
+import type { TeardownTimeline, Violation } from './checker/checker.js';
+import type { InvariantCount } from './checker/invariants.js';
+import type { Counters } from './counters.js';
+import type { MutationName } from './mutations.js';
+import type { Profile } from './profile.js';
+import type { ModelFault, ProcessMix } from './scenarios.js';
+
+/** A run of one scenario. */
+export interface ModelRunConfig {
+  /** A name of MODEL_SCENARIOS. */
+  scenario: string;
+  /** The run seed (every actor and the scheduler draw from it). */
+  seed: number;
+  /** Wall-time bound of the busy part (the wind-down comes after). */
+  seconds: number;
+  /** Deterministic mode: stop after this many scheduler steps (a fixed budget replays exactly). */
+  maxSteps?: number | undefined;
+  /** A deliberately broken driver, for the checker to catch. */
+  mutation?: MutationName | undefined;
+  /** Default: the scenario's. */
+  faults?: ModelFault[] | undefined;
+  /** CPU workers (threads) / CPU groups for kill-cpu (deterministic). Default: the scenario's. */
+  cpus?: number | undefined;
+  /** Overrides on top of the scenario's profile. */
+  profile?: Partial<Profile> | undefined;
+  /** Overrides on top of the scenario's process mix. */
+  mix?: Partial<ProcessMix> | undefined;
+  /** Stop at the first violation (default true). */
+  stopOnViolation?: boolean | undefined;
+  /** Liveness bound of INV-16, in events. */
+  livenessBound?: number | undefined;
+  /** Aborting it ends the busy part early (a signal): the run winds down and reports. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Why and when a run was ended early. */
+export interface RunInterruption {
+  /** The abort reason (the signal's name, e.g. 'SIGINT'). */
+  signal: string;
+  /** Seconds after the run started. */
+  atSeconds: number;
+}
+
+/** Everything a run reports. */
+export interface ModelRunResult {
+  /** The scenario's name. */
+  scenario: string;
+  /** One thread under the seeded scheduler, or worker threads. */
+  mode: 'deterministic' | 'threads';
+  /** The run seed. */
+  seed: number;
+  /** The mutation the run had, if any. */
+  mutation: MutationName | undefined;
+  /** 'fail' when any invariant was violated. */
+  verdict: 'pass' | 'fail';
+  /** Scheduler steps (deterministic) or actor steps summed over threads. */
+  steps: number;
+  /** Scheduler steps of the busy part (deterministic; the replay's --steps), else 0. */
+  busySteps: number;
+  /** Set when the run was ended early by its signal. */
+  interrupted: RunInterruption | null;
+  /** Events the checker read. */
+  events: number;
+  /** Wall time of the whole run. */
+  elapsedSeconds: number;
+  /** Checks and violations per invariant. */
+  invariants: InvariantCount[];
+  /** Violations found (all of them; the checker keeps the first 100). */
+  violations: number;
+  /** The first violation, with its PASID's trace and the replay command. */
+  firstViolation: Violation | undefined;
+  /** The hardware counters at the end. */
+  hardware: Counters;
+  /** A sample of teardown timelines (log positions of P0 .. P8). */
+  timelines: TeardownTimeline[];
+  /** CPUs killed (kill-cpu). */
+  kills: number;
+  /** Stutters injected. */
+  stutters: number;
+  /** What was still busy when the wind-down gave up (empty: the platform came to rest). */
+  leftBusy: string[];
+  /** The command that replays the run. */
+  replay: string;
+}
+
+/**
+ * The command that replays a run in deterministic mode: with the step budget of a
+ * deterministic run it replays that run exactly, step by step; for a threaded run it runs the
+ * same scenario, seed and faults in one thread (the interleaving differs).
+ *
+ * @param cfg - the run
+ * @param steps - the busy part's step count, when known (a deterministic run)
+ */
+export function replayCommand(cfg: ModelRunConfig, steps?: number): string {
+  const parts = ['ioasid-stress', '--scenario', cfg.scenario, '--deterministic'];
+  parts.push('--seed', String(cfg.seed));
+  const budget = steps ?? cfg.maxSteps;
+  if (budget !== undefined) parts.push('--steps', String(budget));
+  else parts.push('--seconds', String(cfg.seconds));
+  if (cfg.mutation) parts.push('--mutation', cfg.mutation);
+  if (cfg.faults?.length) parts.push('--fault', cfg.faults.join(','));
+  if (cfg.cpus !== undefined) parts.push('--cpus', String(cfg.cpus));
+  if (cfg.profile?.pasidBits !== undefined)
+    parts.push('--pasid-bits', String(cfg.profile.pasidBits));
+  return parts.join(' ');
+}

@@ -1,0 +1,261 @@
+/**
+ * A threaded model run: the platform's actors on real worker threads (one per CPU hosting
+ * its processes, one IOMMU engine, one device engine per PF, the PRQ thread with the IOMMU
+ * driver's workqueue) and a checker thread reading the event log, steered from the main
+ * thread through a control buffer (hw-fleet-layout.ts): periodic pauses for quiescent scans,
+ * stutter, kills of CPU workers with recovery, then a wind-down (every process exits, the
+ * engines drain) and the end checks.
+ *
+ * ```ts
+ * const r = await runThreaded({ scenario: 'host-sva', seed: 7, seconds: 5 });
+ * r.verdict; r.invariants; r.hardware;
+ * ```
+ *
+ * ## Developer notes
+ * Plain `worker_threads` workers, one long-lived task each: a kill is `terminate()`, the
+ * recovery runs once 'exit' fired, and a replacement worker takes the same processes (which
+ * the reaper has just exited, so they start as new mms). piscina's queueing would add nothing
+ * here; the stress harness's CPU pool keeps it for its many short tasks.
+ * Kills take CPU workers only: the engines stand for hardware and kernel threads, which a
+ * process's death does not stop. The main thread is attached too (row 0): it reaps dead
+ * processes and reads the counters at the end.
+ */
+import { Worker } from 'node:worker_threads';
+import { WORD_BYTES } from '../core/cache-line.js';
+import type { ActorSet } from '../hw-model/actors/fleet.js';
+import { effectiveScenario } from '../hw-model/deterministic.js';
+import { Platform } from '../hw-model/platform.js';
+import { busyParts } from '../hw-model/quiesce.js';
+import { ModelRng } from '../hw-model/rng.js';
+import { type ModelRunConfig, type ModelRunResult, replayCommand } from '../hw-model/run-result.js';
+import type { HwWorkerData } from './hw-actor-worker.js';
+import type { HwCheckerData, HwCheckerReport } from './hw-checker-worker.js';
+import {
+  F_CHECK_DONE,
+  F_CHECK_REQ,
+  F_CHECKER_READY,
+  F_END_REQ,
+  F_STATE,
+  F_VIOLATIONS,
+  FS_FINISH,
+  FS_PAUSE,
+  FS_RUN,
+  FS_STOP,
+  fleetWords,
+  W_PARKED,
+  W_QUIET,
+  W_RCU_SLOT,
+  W_ROW,
+  W_STATUS,
+  W_STEPS,
+  W_STUTTER,
+  WS_RUNNING,
+  workerSlot,
+} from './hw-fleet-layout.js';
+import { workerModuleUrl } from './worker-url.js';
+
+const EPOCH_MS = 100;
+const CHECK_EVERY_MS = 1000;
+const KILL_EVERY_MS = 700;
+const WIND_DOWN_MS = 30_000;
+/** No progress for this long ends the wind-down (a stuck teardown). */
+const STALL_MS = 2_000;
+
+interface Hosted {
+  worker: Worker;
+  index: number;
+  set: ActorSet;
+  exited: Promise<void>;
+  generation: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Run a scenario on worker threads.
+ *
+ * Context: the main thread (or any thread with an event loop); resolves after the run's
+ * wind-down; never rejects for a broken model: the verdict says it.
+ * @returns the run's result
+ */
+export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> {
+  const sc = effectiveScenario(cfg);
+  const t0 = Date.now();
+  const platform = Platform.create(sc.profile);
+  const hw = platform.context;
+  const processes = hw.g.shape.processes;
+  const npf = hw.g.pf.length;
+  const cpus = sc.faults.includes('oversubscribe') ? 2 * sc.cpus : sc.cpus;
+  const sets: ActorSet[] = [];
+  for (let c = 0; c < cpus; c++)
+    sets.push({
+      pids: [...Array(processes).keys()].filter((p) => p % cpus === c),
+      iommu: false,
+      devices: [],
+      prq: false,
+      workqueue: false,
+    });
+  sets.push({ pids: [], iommu: true, devices: [], prq: false, workqueue: false });
+  for (let pf = 0; pf < npf; pf++)
+    sets.push({ pids: [], iommu: false, devices: [pf], prq: false, workqueue: false });
+  sets.push({ pids: [], iommu: false, devices: [], prq: true, workqueue: true });
+  const control = new SharedArrayBuffer(fleetWords(sets.length) * WORD_BYTES);
+  const ctl = new Int32Array(control);
+  const replay = replayCommand(cfg);
+
+  const checkerData: HwCheckerData = {
+    platform: platform.handle,
+    control,
+    replay,
+    livenessBound: cfg.livenessBound,
+  };
+  const checker = new Worker(workerModuleUrl(import.meta.url, './hw-checker-worker.js'), {
+    workerData: checkerData,
+  });
+  const report = new Promise<HwCheckerReport>((resolve, reject) => {
+    checker.once('message', resolve);
+    checker.once('error', (e) => {
+      console.error(`hw checker crashed: ${(e as Error).stack ?? e}`);
+      reject(e);
+    });
+  });
+  while (Atomics.load(ctl, F_CHECKER_READY) !== 1) await sleep(1);
+
+  const rng = new ModelRng(cfg.seed, 0xf1ee7);
+  const hosted: Hosted[] = sets.map((set, index) => start(set, index, 0));
+  function start(set: ActorSet, index: number, generation: number): Hosted {
+    Atomics.store(ctl, workerSlot(index) + W_STATUS, 0);
+    const data: HwWorkerData = {
+      platform: platform.handle,
+      control,
+      index,
+      set,
+      scenario: sc,
+      seed: cfg.seed,
+      generation,
+    };
+    const worker = new Worker(workerModuleUrl(import.meta.url, './hw-actor-worker.js'), {
+      workerData: data,
+    });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.on('error', (e) =>
+      console.error(`hw worker ${index} crashed: ${(e as Error).stack ?? e}`),
+    );
+    return { worker, index, set, exited, generation };
+  }
+  const running = (h: Hosted) => Atomics.load(ctl, workerSlot(h.index) + W_STATUS) === WS_RUNNING;
+  while (!hosted.every(running)) await sleep(1);
+
+  let kills = 0;
+  let stutters = 0;
+  const stop = cfg.stopOnViolation !== false;
+  // The busy part is timed from here: starting the workers does not eat into it.
+  const deadline = Date.now() + cfg.seconds * 1000;
+  let lastCheck = Date.now();
+  // The first kill comes half a period in, so every run of a few hundred ms has one.
+  let lastKill = Date.now() - KILL_EVERY_MS / 2;
+  let interrupted: ModelRunResult['interrupted'] = null;
+  while (Date.now() < deadline) {
+    await sleep(EPOCH_MS);
+    if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
+    if (cfg.signal?.aborted) {
+      interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
+      break;
+    }
+    if (sc.faults.includes('stutter')) {
+      const h = hosted[rng.below(hosted.length)]!;
+      Atomics.store(ctl, workerSlot(h.index) + W_STUTTER, 5 + rng.below(40));
+      stutters++;
+    }
+    if (sc.faults.includes('kill-cpu') && Date.now() - lastKill >= KILL_EVERY_MS) {
+      lastKill = Date.now();
+      const victim = rng.below(cpus);
+      hosted[victim] = await kill(hosted[victim]!);
+      kills++;
+    }
+    if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
+      lastCheck = Date.now();
+      await quiescentCheck();
+    }
+  }
+
+  async function kill(h: Hosted): Promise<Hosted> {
+    while (!running(h)) await sleep(1);
+    const row = Atomics.load(ctl, workerSlot(h.index) + W_ROW);
+    const rcuSlot = Atomics.load(ctl, workerSlot(h.index) + W_RCU_SLOT);
+    await h.worker.terminate();
+    await h.exited;
+    hw.log.actor = 0;
+    platform.releaseThread(row, rcuSlot);
+    for (const pid of h.set.pids) platform.reapProcess(pid);
+    return start(h.set, h.index, h.generation + 1);
+  }
+
+  async function quiescentCheck(): Promise<void> {
+    Atomics.store(ctl, F_STATE, FS_PAUSE);
+    const t = Date.now();
+    while (
+      !hosted.every((h) => Atomics.load(ctl, workerSlot(h.index) + W_PARKED) === 1) &&
+      Date.now() - t < 5000
+    )
+      await sleep(1);
+    const req = Atomics.add(ctl, F_CHECK_REQ, 1) + 1;
+    while (Atomics.load(ctl, F_CHECK_DONE) < req) await sleep(1);
+    Atomics.store(ctl, F_STATE, FS_RUN);
+    Atomics.notify(ctl, F_STATE);
+  }
+
+  const early = stop && Atomics.load(ctl, F_VIOLATIONS) > 0;
+  let leftBusy: string[] = [];
+  if (!early) {
+    Atomics.store(ctl, F_STATE, FS_FINISH);
+    Atomics.notify(ctl, F_STATE);
+    const t = Date.now();
+    let lastSteps = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      await sleep(10);
+      const quiet = hosted.every((h) => Atomics.load(ctl, workerSlot(h.index) + W_QUIET) === 1);
+      leftBusy = busyParts(hw);
+      if ((quiet && leftBusy.length === 0) || Date.now() - t > WIND_DOWN_MS) break;
+      if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
+      // Stuck (no actor made progress for a while): leave what is left to the end checks.
+      const s = hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+      if (s !== lastSteps) {
+        lastSteps = s;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > STALL_MS) break;
+    }
+  }
+  Atomics.store(ctl, F_STATE, FS_STOP);
+  Atomics.notify(ctl, F_STATE);
+  await Promise.all(hosted.map((h) => h.exited));
+  const steps = hosted.reduce((s, h) => s + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+  const rested = !early && Atomics.load(ctl, F_VIOLATIONS) === 0;
+  Atomics.store(ctl, F_END_REQ, rested ? 1 : 2);
+  const r = await report;
+  await checker.terminate();
+  const hardware = platform.counters();
+  platform.detach();
+  return {
+    scenario: cfg.scenario,
+    mode: 'threads',
+    seed: cfg.seed,
+    mutation: cfg.mutation,
+    verdict: r.violationCount === 0 ? 'pass' : 'fail',
+    steps,
+    busySteps: 0,
+    interrupted,
+    events: r.events,
+    elapsedSeconds: (Date.now() - t0) / 1000,
+    invariants: r.invariants,
+    violations: r.violationCount,
+    firstViolation: r.first,
+    hardware,
+    timelines: r.timelines,
+    kills,
+    stutters,
+    leftBusy,
+    replay,
+  };
+}

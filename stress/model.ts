@@ -1,0 +1,91 @@
+/**
+ * The hardware model behind `ioasid-stress --scenario host-sva|exhaustion|pri-storm`: which
+ * flags apply to a model scenario, the run's configuration from them, and the run itself (on
+ * worker threads, or in one thread with `--deterministic`).
+ */
+import { MUTATIONS, type MutationName } from '../src/hw-model/mutations.js';
+import type { ModelRunConfig, ModelRunResult } from '../src/hw-model/run-result.js';
+import { MODEL_SCENARIOS, type ModelFault } from '../src/hw-model/scenarios.js';
+import { runModel } from '../src/workers/hw-run.js';
+import type { ParsedOptions } from './options.js';
+import { UsageError } from './options.js';
+
+/** True when `name` is a model scenario. */
+export function isModelScenario(name: string): boolean {
+  return Object.hasOwn(MODEL_SCENARIOS, name);
+}
+
+/** Flags of the allocator's scenarios that mean nothing to the model. */
+const ALLOCATOR_ONLY = ['mix', 'sets', 'quota', 'policy', 'broken', 'rcu'] as const;
+/** Flags of the model that mean nothing to the allocator's scenarios. */
+export const MODEL_ONLY = ['mutation', 'deterministic', 'steps'] as const;
+
+/** The mutation names, for the option table. */
+export const MUTATION_NAMES = Object.keys(MUTATIONS);
+
+/**
+ * Refuse model flags on an allocator scenario.
+ *
+ * @param o - the parsed flags
+ *
+ * Context: pure. Throws UsageError naming the flag.
+ */
+export function refuseModelFlags(o: ParsedOptions): void {
+  for (const f of MODEL_ONLY)
+    if (o[f] !== undefined && o[f] !== false)
+      throw new UsageError(
+        `--${f} applies to the model scenarios only (${Object.keys(MODEL_SCENARIOS).join(', ')})`,
+      );
+}
+
+/**
+ * The model run a command line asks for.
+ *
+ * @param o - the parsed flags (scenario is a model scenario)
+ * @param seed - the run seed
+ * @param signal - ends the run early (SIGINT and friends)
+ *
+ * Context: pure. Throws UsageError for a flag that does not apply.
+ * @returns the run's configuration and whether it runs in one thread
+ */
+export function modelConfigFrom(
+  o: ParsedOptions,
+  seed: number,
+  signal: AbortSignal,
+): { cfg: ModelRunConfig; deterministic: boolean } {
+  for (const f of ALLOCATOR_ONLY)
+    if (o[f] !== undefined)
+      throw new UsageError(`--${f} does not apply to the model scenario '${o.scenario}'`);
+  const deterministic = o.deterministic === true;
+  if (o.steps !== undefined && !deterministic)
+    throw new UsageError('--steps bounds a --deterministic run (threads run for --seconds)');
+  const sc = MODEL_SCENARIOS[o.scenario as string]!;
+  const faults = [...new Set([...sc.faults, ...((o.fault as ModelFault[] | undefined) ?? [])])];
+  const pasidBits = o['pasid-bits'] as number | undefined;
+  const cfg: ModelRunConfig = {
+    scenario: o.scenario as string,
+    seed,
+    seconds: (o.seconds as number | undefined) ?? sc.seconds,
+    maxSteps: o.steps as number | undefined,
+    mutation: o.mutation as MutationName | undefined,
+    faults,
+    cpus: o.cpus as number | undefined,
+    profile: pasidBits === undefined ? undefined : { pasidBits },
+    signal,
+  };
+  return { cfg, deterministic };
+}
+
+/**
+ * Run it.
+ *
+ * Context: main thread; resolves when the run (and its wind-down) ended; a broken model is a
+ * verdict, not a rejection.
+ * @returns the run's result
+ */
+export function runModelScenario(
+  cfg: ModelRunConfig,
+  deterministic: boolean,
+): Promise<ModelRunResult> {
+  return runModel(cfg, deterministic);
+}
