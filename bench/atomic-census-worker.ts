@@ -11,6 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 
+/** workerData of a census worker: the space, its set, how many pairs, and the start barrier. */
 export interface CensusWorkerData {
   handle: IoasidHandle;
   set: number;

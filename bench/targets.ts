@@ -67,7 +67,15 @@ export function notJudged(
   return { name, value: Number.NaN, unit, op, threshold, met: null, from: '', why };
 }
 
-/** A figure with its unit: '1.83x', '142 ns', '-'. */
+/**
+ * A figure with its unit: '1.83x', '142 ns', '-'.
+ *
+ * @param x - the figure
+ * @param unit - its unit
+ *
+ * Context: pure.
+ * @returns the text
+ */
 export function fmtFigure(x: number, unit: Target['unit']): string {
   if (!Number.isFinite(x)) return '-';
   if (unit === 'ns') return `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ns`;

@@ -41,7 +41,12 @@ export interface UrcuResult {
 /** The anchor's figures, or why there are none. */
 export type UrcuOutcome = { result: UrcuResult; script: string } | { skipped: string };
 
-/** The repository root: the nearest directory above this module with a package.json. */
+/**
+ * The repository root: the nearest directory above this module with a package.json.
+ *
+ * Context: any thread; reads the file system.
+ * @returns its absolute path
+ */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
