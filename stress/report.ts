@@ -296,9 +296,10 @@ export function replayCommand(c: StressConfig): string {
     .join(',');
   const faults = c.faults.map((f) => ` --fault ${f}`).join('');
   const broken = c.broken ? ` --broken ${c.broken}` : '';
+  const rcu = c.rcu && c.rcu !== 'marks' ? ` --rcu ${c.rcu}` : '';
   return (
     `npm run stress -- --scenario ${c.scenario} --seed ${c.seed} --cpus ${c.cpus} --seconds ${c.seconds} ` +
-    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${faults}${broken}`
+    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${faults}${broken}${rcu}`
   );
 }
 
@@ -371,7 +372,7 @@ export function formatStressReport(r: StressReport): string {
     );
   out.push(
     `ioasid-stress: scenario '${r.scenario}', ${c.cpus} CPUs, ${r.elapsedSeconds.toFixed(1)} s, ` +
-      `${c.sets} sets x quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${c.policy}, seed ${r.seed}` +
+      `${c.sets} sets x quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${c.policy}, RCU ${c.rcu ?? 'marks'}, seed ${r.seed}` +
       (c.faults.length ? `, faults: ${c.faults.join(', ')}` : ''),
   );
   if (r.interrupted)

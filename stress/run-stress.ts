@@ -98,6 +98,8 @@ export async function runStress(
     Atomics.store(check, shadowSetBase(g.check, set) + 1, config.quota);
   }
   const freeRecords0 = space.stats().freeRecords;
+  // qsbr: this thread awaits from here on; offline until the end-of-run verification.
+  space.rcu.threadOffline();
   const epochMs = Math.max(100, Math.ceil((config.seconds * 1000) / TIMELINE_SLOTS));
   const probe = new SpaceProbe(space);
   const fleet = new Fleet(space, probe, runBuf, checkBuf, g.run, (_cpu, generation) => ({
@@ -211,6 +213,7 @@ export async function runStress(
   const checkerStats = await checkerDone;
   await checkerWorker.terminate();
 
+  space.rcu.threadOnline();
   const recoveredIds = stopped
     ? verifyAtEnd({
         space,

@@ -23,6 +23,7 @@
  * at most one batch of statistics, never correctness data (whatever checks the operations
  * keeps its own state, written at once).
  */
+import type { Rcu } from '../core/rcu/rcu.js';
 import type { Prng } from './prng.js';
 import {
   CPU_PARKED,
@@ -61,6 +62,12 @@ export interface CpuLoopPlan {
   cpu: number;
   /** Weight of each op, in op-table order. */
   mix: readonly number[];
+  /**
+   * The RCU its ops read under. The loop announces a quiescent state after every operation
+   * and goes offline while parked (the qsbr flavor's duties; no-ops in the others), so a
+   * grace period waits for no CPU longer than one operation.
+   */
+  rcu?: Pick<Rcu, 'quiescentState' | 'threadOffline' | 'threadOnline'> | undefined;
 }
 
 const FLUSH_OPS = 256;
@@ -82,6 +89,7 @@ export class CpuLoop<C> {
   readonly #count: Int32Array;
   readonly #errnos: Int32Array;
   readonly #hist: Int32Array;
+  readonly #rcu: CpuLoopPlan['rcu'];
   #sinceFlush = 0;
   /** The epoch this CPU's counts go to: the one it saw at its last check of RUN_EPOCH. */
   #epoch = 0;
@@ -124,6 +132,7 @@ export class CpuLoop<C> {
     this.#count = new Int32Array(this.#nOps);
     this.#errnos = new Int32Array(this.#nOps * ERRNO_SLOTS);
     this.#hist = new Int32Array(this.#nOps * HIST_BUCKETS);
+    this.#rcu = plan.rcu;
   }
 
   /**
@@ -147,11 +156,14 @@ export class CpuLoop<C> {
       }
       if (state === STATE_PAUSE) {
         this.flush();
-        // Flagged while parked, so a checker knows when nobody runs.
+        // Flagged while parked, so a checker knows when nobody runs. Offline while parked:
+        // grace periods must not wait for a CPU that sleeps.
+        this.#rcu?.threadOffline();
         Atomics.store(w, this.#base + CPU_PARKED, 1);
         while (Atomics.load(w, RUN_STATE) === STATE_PAUSE)
           Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
         Atomics.store(w, this.#base + CPU_PARKED, 0);
+        this.#rcu?.threadOnline();
         continue;
       }
       for (let i = 0; i < 64; i++) this.#step();
@@ -170,6 +182,8 @@ export class CpuLoop<C> {
       if (op < 0) break;
       r = this.#ops[op]!.step(this.#ctx);
     }
+    // Between operations: nothing read under RCU is held from here on.
+    this.#rcu?.quiescentState();
     if (r === undefined) return;
     if (sampled) {
       const ns = (performance.now() - t0) * 1e6;
