@@ -121,6 +121,8 @@ export async function runStress(
     if (r !== 0) throw new Error(`registerAllocator of the custom host returned ${r}`);
   }
   const freeRecords0 = space.stats().freeRecords;
+  // qsbr: this thread awaits from here on; offline until the end-of-run verification.
+  space.rcu.threadOffline();
   const epochMs = Math.max(100, Math.ceil((config.seconds * 1000) / TIMELINE_SLOTS));
   const probe = new SpaceProbe(space);
   const firstReader = config.cpus - config.subscribers;
@@ -246,6 +248,7 @@ export async function runStress(
   const checkerStats = await checkerDone;
   await checkerWorker.terminate();
 
+  space.rcu.threadOnline();
   const recoveredIds = stopped
     ? verifyAtEnd({
         space,
