@@ -4,6 +4,8 @@
  * - bench/rcu.ts and bench/ioasid.ts (their own tables, printed by their `main`); with
  *   `--with-urcu`, the liburcu anchor (bench/urcu.ts) runs first and its figures are printed
  *   beside the RCU ones;
+ * - bench/notifier.ts: alloc+free and find with 0, 1 and 4 subscribers on the set's chain,
+ *   against the library as it was before notifier chains (built from git in the same run);
  * - the scaling comparison (bench/scaling.ts + bench/comparison.ts): this project against
  *   the raw-CAS limit, a pure-compute control loop, a postMessage allocator and a mutex
  *   allocator, at 1, 2 and 4 CPUs;
@@ -24,14 +26,15 @@ import { main as census } from './atomic-census.js';
 import { compare, renderComparison, targets } from './comparison.js';
 import { measureHwModel, printHwModel } from './hw-model.js';
 import { main as ioasid } from './ioasid.js';
+import { main as notifier } from './notifier.js';
 import { main as rcu } from './rcu.js';
 import { measureScaling } from './scaling.js';
 import { renderTargets, type Target } from './targets.js';
 import { DEFAULT_URCU_BENCH, runUrcuBench, type UrcuOutcome } from './urcu.js';
 
-const PARTS = ['rcu', 'ioasid', 'scaling', 'hw-model', 'census'] as const;
+const PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model', 'census'] as const;
 /** Parts run when --only is not given (the census counts, it does not time: ask for it). */
-const DEFAULT_PARTS = ['rcu', 'ioasid', 'scaling', 'hw-model'] as const;
+const DEFAULT_PARTS = ['rcu', 'ioasid', 'notifier', 'scaling', 'hw-model'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The one option table: parser config and --help both come from it. */
@@ -179,6 +182,10 @@ async function run(argv: string[]): Promise<void> {
     const r = await capture(ioasid, out);
     doc.ioasid = { lines: r.lines, targets: r.result.targets };
     all.push(...r.result.targets);
+  }
+  if (o.only.has('notifier')) {
+    out('');
+    doc.notifier = { lines: await capture(notifier, out) };
   }
   if (o.only.has('scaling')) {
     out('\nScaling bench (progress):');

@@ -18,9 +18,18 @@
  * machine sees it), leaving the run mostly correct around it.
  */
 import { Errno } from '../src/core/ioasid/errno.js';
-import type { IoasidFault, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import {
+  type AllocatorOps,
+  INVALID_IOASID,
+  type IoasidFault,
+  type IoasidSpace,
+  type Notification,
+  NotifyEvent,
+} from '../src/core/ioasid/ioasid-space.js';
 import type { Prng } from '../src/workers/prng.js';
 import type { ViolationKind } from './check/invariants.js';
+import type { SubscriberApi } from './notify/stream-check.js';
+import type { Subscription } from './notify/subscriptions.js';
 import { OP_NAMES, type OpName } from './ops/index.js';
 import { bindSpace, type StressSpace } from './ops/op.js';
 
@@ -32,6 +41,8 @@ export interface TwinTarget {
   quota: number;
   pasidBits: number;
   maxHeld: number;
+  subscribers: number;
+  customAllocator: boolean;
 }
 
 /** The fields a twin's first violation must name (beyond its kind and reason). */
@@ -47,6 +58,22 @@ export interface BrokenTwin {
   readonly spaceFault?: IoasidFault;
   /** A double of the space that the CPUs call instead of the space. */
   readonly double?: (space: IoasidSpace, rng: Prng) => StressSpace;
+  /**
+   * A double of the space that the subscriber CPUs read through instead of the space (given
+   * the run's subscriptions, to tell a global chain's reads from a set chain's).
+   */
+  readonly subscriberDouble?: (
+    space: IoasidSpace,
+    rng: Prng,
+    subs: readonly Subscription[],
+  ) => SubscriberApi;
+  /** A double of the custom allocator host's ops that the op CPUs register instead. */
+  readonly hostDouble?: (ops: AllocatorOps) => AllocatorOps;
+  /**
+   * What the first violation's reason must say, where several twins trip one kind (so the
+   * check that caught it is the one this twin breaks).
+   */
+  readonly says?: RegExp;
   /** What the first violation of `trips` names: the op, the CPU, the id, the set. */
   readonly names: readonly NamedField[];
   /** The operations that first violation may name (each one that calls the broken method). */
@@ -90,6 +117,88 @@ function weight(t: TwinTarget, op: OpName): number {
 
 function needsOp(t: TwinTarget, op: OpName, why: string): string | undefined {
   return weight(t, op) > 0 ? undefined : `the mix has no ${op} (${why})`;
+}
+
+function needsSubscribers(t: TwinTarget): string | undefined {
+  return t.subscribers > 0
+    ? undefined
+    : 'the run has no subscriber CPUs (--subscribers N, or --scenario notifiers)';
+}
+
+/** A member of `ops`'s group that calls `ops` but for the calls `bent` replaces. */
+function memberWith(
+  ops: AllocatorOps,
+  bent: Partial<Pick<AllocatorOps, 'alloc' | 'free'>>,
+): AllocatorOps {
+  return {
+    name: ops.name,
+    alloc: bent.alloc ?? ((min, max) => ops.alloc(min, max)),
+    free: bent.free ?? ((id) => ops.free(id)),
+  };
+}
+
+function needsCustomAllocator(t: TwinTarget): string | undefined {
+  return t.customAllocator ? undefined : 'the run has no custom allocator (--custom-allocator)';
+}
+
+/**
+ * A double of the subscriber API whose reads `bend` changes, one read in `n` that it can;
+ * with `only`, only reads of subscriptions on the global chain (`global`) or on a set chain.
+ */
+function bentReads(
+  space: IoasidSpace,
+  n: number,
+  bend: (got: Notification[]) => boolean,
+  only?: { subs: readonly Subscription[]; global: boolean },
+): SubscriberApi {
+  const due = oneCallIn(n);
+  const bendable = (sub: number) =>
+    !only || (only.subs.find((s) => s.sub === sub)?.chain === null) === only.global;
+  let armed = false;
+  return {
+    waitNotifications: (sub, ms) => space.waitNotifications(sub, ms),
+    readNotifications: (sub, max) => {
+      armed ||= due();
+      const got = space.readNotifications(sub, max);
+      // The next read it can bend, once the trigger fired.
+      if (armed && bendable(sub) && bend(got)) armed = false;
+      return got;
+    },
+  };
+}
+
+/** After the last event of `got`, between its seq and the next one (the order stays right). */
+function appendFree(got: Notification[], id: number, set: number, seq: number): void {
+  got.push({ event: NotifyEvent.FREE, id, spid: INVALID_IOASID, set, data: 0, seq: seq + 0.5 });
+}
+
+/** Reads of which one in 64 that ends with a FREE repeats it (on the chains `only` names). */
+function repeatsLastFree(
+  space: IoasidSpace,
+  only: { subs: readonly Subscription[]; global: boolean },
+): SubscriberApi {
+  return bentReads(
+    space,
+    64,
+    (got) => {
+      const last = got[got.length - 1];
+      if (!last || last.event !== NotifyEvent.FREE) return false;
+      appendFree(got, last.id, last.set, last.seq);
+      return true;
+    },
+    only,
+  );
+}
+
+/** An id that is not live, looking from a random point (at most 256 probes), or 0. */
+function someFreeId(space: IoasidSpace, rng: Prng): number {
+  const span = space.maxId;
+  const start = rng.below(span);
+  for (let i = 0; i < Math.min(span, 256); i++) {
+    const id = 1 + ((start + i) % span);
+    if (space.inspect(id).state === 'free') return id;
+  }
+  return 0;
 }
 
 /**
@@ -243,6 +352,144 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
     names: ['op', 'cpu', 'id', 'set'],
     ops: ['free', 'reallocUnderReader'],
     cannotCatch: (t) => needsOp(t, 'free', 'the double fails inside free'),
+  },
+  {
+    name: 'notify-reorders',
+    trips: 'notify-order',
+    description: 'one read of notifications in 16 returns its first two events swapped',
+    subscriberDouble: (space) =>
+      bentReads(space, 16, (got) => {
+        if (got.length < 2 || got[0]!.event === 'overflow') return false;
+        [got[0], got[1]] = [got[1]!, got[0]!];
+        return true;
+      }),
+    names: ['cpu', 'id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-no-gating',
+    trips: 'notify-gating',
+    description:
+      'the space lets a subscriber read an event before the subscribers ahead of it on its chain',
+    spaceFault: 'notify-no-gating',
+    names: ['cpu', 'id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-drops-free',
+    trips: 'notify-missed',
+    description: 'one read of notifications in 64 drops a FREE event (not its last event)',
+    subscriberDouble: (space) =>
+      bentReads(space, 64, (got) => {
+        // Not the last: the reader's published position stays the space's (no gating noise).
+        const i = got.findIndex((r, k) => k < got.length - 1 && r.event === NotifyEvent.FREE);
+        if (i < 0) return false;
+        got.splice(i, 1);
+        return true;
+      }),
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsSubscribers(t) ??
+      needsOp(t, 'get', 'a FREE needs a free that leaves references') ??
+      needsOp(t, 'free', 'only free raises FREE'),
+  },
+  {
+    name: 'notify-phantom',
+    trips: 'notify-spurious',
+    description:
+      "one read of a set chain's notifications in 64 adds a FREE of an id that is not live, after its last event",
+    subscriberDouble: (space, rng, subs) =>
+      bentReads(
+        space,
+        64,
+        (got) => {
+          const last = got[got.length - 1];
+          if (!last || last.event === 'overflow') return false;
+          const id = someFreeId(space, rng);
+          if (id !== 0) appendFree(got, id, last.set, last.seq);
+          return id !== 0;
+        },
+        { subs, global: false },
+      ),
+    says: /never its ALLOC/,
+    names: ['cpu', 'id'],
+    cannotCatch: needsSubscribers,
+  },
+  {
+    name: 'notify-repeats-free',
+    trips: 'notify-spurious',
+    description: "one read of a set chain's notifications in 64 that ends with a FREE repeats it",
+    subscriberDouble: (space, _rng, subs) => repeatsLastFree(space, { subs, global: false }),
+    says: /a second FREE of one allocation/,
+    names: ['cpu', 'id'],
+    cannotCatch: (t) =>
+      needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
+  },
+  {
+    name: 'notify-global-free-twice',
+    trips: 'notify-spurious',
+    description:
+      "one read of the global chain's notifications in 64 that ends with a FREE repeats it",
+    subscriberDouble: (space, _rng, subs) => repeatsLastFree(space, { subs, global: true }),
+    says: /FREE\(s\) of id \d+, but frees left it free-pending|more than the \d+ FREEs that frees raised/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
+  },
+  {
+    name: 'host-leaky-free',
+    trips: 'leak',
+    description: "one member free in 64 does not give the id back to the custom allocator's host",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return memberWith(ops, { free: (id) => void (due() || ops.free(id)) });
+    },
+    says: /custom allocator's host still holds \d+ ids/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsCustomAllocator(t) ?? needsOp(t, 'free', 'the double leaks from inside a reclaim'),
+  },
+  {
+    name: 'host-frees-twice',
+    trips: 'leak',
+    description: "one member free in 64 asks the custom allocator's host to free the id twice",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return memberWith(ops, {
+        free(id) {
+          ops.free(id);
+          if (due()) ops.free(id);
+        },
+      });
+    },
+    says: /custom allocator's host was asked \d+ times to free an id it did not hold/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsCustomAllocator(t) ?? needsOp(t, 'free', 'the double frees from inside a reclaim'),
+  },
+  {
+    name: 'host-foreign-id',
+    trips: 'bad-result',
+    description:
+      "one member alloc in 64 returns an id the custom allocator's host took back (not handed out)",
+    hostDouble(ops) {
+      const due = oneCallIn(64);
+      return memberWith(ops, {
+        alloc(min, max) {
+          const id = ops.alloc(min, max);
+          if (id > 0 && due()) ops.free(id); // still in range, not live: the space takes it
+          return id;
+        },
+      });
+    },
+    says: /which the custom allocator 'stress-host' did not hand out/,
+    names: ['op', 'cpu', 'id'],
+    ops: ['alloc', 'reallocUnderReader'],
+    cannotCatch: (t) => needsCustomAllocator(t) ?? needsOp(t, 'alloc', 'the double is the alloc'),
   },
 ];
 

@@ -102,6 +102,18 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
     help: 'PRNG seed (default: random, printed)',
   },
   {
+    name: 'subscribers',
+    kind: 'int',
+    min: 0,
+    max: 8,
+    help: `how many of the CPUs are subscriber CPUs: they read notifier chains the harness subscribes to (global and set chains, four priorities) and check the event streams (default: ${FROM_SCENARIO})`,
+  },
+  {
+    name: 'custom-allocator',
+    kind: 'boolean',
+    help: "allocate through a custom allocator group ('stress-host') backed by a hypervisor thread answering over a shared-memory mailbox; every op CPU registers its own member (default: from the scenario)",
+  },
+  {
     name: 'fault',
     kind: 'list',
     choices: FAULTS,
@@ -183,6 +195,8 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     seed: (o.seed as number | undefined) ?? randomSeed(),
     faults,
     maxHeld: s.maxHeld,
+    subscribers: (o.subscribers as number | undefined) ?? s.subscribers,
+    customAllocator: o['custom-allocator'] === true || s.customAllocator,
     broken: o.broken as string | undefined,
     rcu: (o.rcu as RcuFlavor | undefined) ?? 'marks',
   };

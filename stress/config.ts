@@ -8,6 +8,7 @@ import type { RcuFlavor } from '../src/core/rcu/rcu.js';
 import type { CpuGeometry } from '../src/workers/run-layout.js';
 import { brokenTwin } from './broken-twins.js';
 import type { CheckGeometry } from './check/check-layout.js';
+import { subscriptionCount } from './notify/subscriptions.js';
 import { N_OPS, OP_NAMES } from './ops/index.js';
 import type { Scenario } from './scenarios.js';
 
@@ -66,11 +67,20 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
       Math.max(4096, 4 * Math.min(cap, c.cpus * (c.maxHeld + SCRATCH_QUOTA))),
     ),
     maxThreads: c.cpus * 4 + 8,
+    // Subscriber CPUs start with the op CPUs and, sharing the cores, fall behind at once: deep
+    // queues keep the first seconds of every stream whole, where the checks that hold back
+    // after a drop (stream-check.ts) see everything; later, queues still overflow.
+    ...(c.subscribers > 0
+      ? { maxSubscribers: subscriptionCount(c.sets).subs, notifyQueueDepth: NOTIFY_QUEUE_DEPTH }
+      : {}),
     policy: c.policy,
     rcuFlavor: c.rcu ?? 'marks',
     fault: brokenTwin(c.broken)?.spaceFault,
   };
 }
+
+/** Queue depth of each subscription in runs with subscriber CPUs (8 of them: 4 MiB). */
+const NOTIFY_QUEUE_DEPTH = 16_384;
 
 /**
  * The geometries of the run's two buffers (run-layout.ts, check-layout.ts).
@@ -83,7 +93,12 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
 export function geometriesFor(c: StressConfig): { run: CpuGeometry; check: CheckGeometry } {
   return {
     run: { cpus: c.cpus, nOps: N_OPS },
-    check: { cpus: c.cpus, pasidBits: c.pasidBits, maxSets: spaceOptionsFor(c).maxSets! },
+    check: {
+      cpus: c.cpus,
+      pasidBits: c.pasidBits,
+      maxSets: spaceOptionsFor(c).maxSets!,
+      ...(c.subscribers > 0 ? subscriptionCount(c.sets) : {}),
+    },
   };
 }
 
@@ -106,6 +121,15 @@ export function checkConfig(c: StressConfig): string[] {
     );
   if (c.mix.length !== N_OPS || c.mix.every((w) => w <= 0))
     problems.push('the mix has no positive weight');
+  const subs = subscriptionCount(c.sets).subs;
+  if (c.subscribers >= c.cpus)
+    problems.push(
+      `--subscribers ${c.subscribers} leaves no CPU to run operations (--cpus ${c.cpus})`,
+    );
+  else if (c.subscribers > subs)
+    problems.push(
+      `--subscribers ${c.subscribers}: a run has ${subs} subscriptions to read, at most one reader each`,
+    );
   let twin: ReturnType<typeof brokenTwin>;
   try {
     twin = brokenTwin(c.broken);

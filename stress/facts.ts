@@ -13,11 +13,21 @@ import {
   RUN_EPOCH,
   TIMELINE_SLOTS,
 } from '../src/workers/run-layout.js';
-import { CPU_HELD, cpuOracleBase } from './check/check-layout.js';
+import {
+  type CheckGeometry,
+  CPU_HELD,
+  cpuOracleBase,
+  SUB_FREES,
+  SUB_LOST,
+  SUB_MAYBE_LOST,
+  SUB_READ,
+  subOracleBase,
+} from './check/check-layout.js';
 import type { CheckerStats } from './check/checker.js';
 import type { KindTally, ReportedViolation } from './check/violations.js';
 import { violationTotal } from './check/violations.js';
 import type { StressConfig } from './config.js';
+import type { Subscription } from './notify/subscriptions.js';
 import type { DeathSite } from './space-probe.js';
 
 /** What the harness samples once per epoch. */
@@ -49,6 +59,24 @@ export interface RunEvent {
   diedIn?: DeathPlace[];
   /** For a kill: ids the CPU held when it died. */
   held?: number;
+}
+
+/** What one notifier subscription read over the run (its final drain included). */
+export interface SubscriptionFacts {
+  index: number;
+  /** The set whose chain it is on, or null for the global chain. */
+  chain: number | null;
+  priority: number;
+  /** The subscriber CPU that read it. */
+  readerCpu: number;
+  /** Entries it read (overflow entries included). */
+  read: number;
+  /** FREE events it read (global chain). */
+  frees: number;
+  /** Events its overflow entries counted lost. */
+  lost: number;
+  /** Events its killed readers may have taken without tallying (a bound). */
+  maybeLost: number;
 }
 
 /** How many kills were aimed, and where the killed CPUs were when they died. */
@@ -92,6 +120,42 @@ export interface RunFacts {
   byteLength: number;
   /** The signal (or abort reason) that ended the run early, if any. */
   interrupted: string | undefined;
+  /** The notifier subscriptions (empty without subscriber CPUs). */
+  subscriptions: SubscriptionFacts[];
+  /** Requests the custom allocator's hypervisor answered (0 without `--custom-allocator`). */
+  hostRequests: number;
+}
+
+/**
+ * What each subscription read.
+ *
+ * @param check - the check buffer
+ * @param g - its geometry
+ * @param subs - the run's subscriptions
+ * @param firstReader - the CPU index of reader 0 (the subscriber CPUs are the last ones)
+ *
+ * Context: main thread, at the end of the run.
+ * @returns one entry per subscription
+ */
+export function readSubscriptionFacts(
+  check: Int32Array<SharedArrayBuffer>,
+  g: CheckGeometry,
+  subs: readonly Subscription[],
+  firstReader: number,
+): SubscriptionFacts[] {
+  return subs.map((s) => {
+    const o = subOracleBase(g, s.index);
+    return {
+      index: s.index,
+      chain: s.chain,
+      priority: s.prio,
+      readerCpu: firstReader + s.reader,
+      read: Atomics.load(check, o + SUB_READ),
+      frees: Atomics.load(check, o + SUB_FREES),
+      lost: Atomics.load(check, o + SUB_LOST),
+      maybeLost: Atomics.load(check, o + SUB_MAYBE_LOST),
+    };
+  });
 }
 
 /**

@@ -31,6 +31,7 @@ import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { CPU_HELD, CPU_SCRATCH, cpuOracleBase, SCRATCH_CREATING } from './check/check-layout.js';
 import type { StressCpuPlan } from './cpu/cpu-worker.js';
 import type { DeathPlace, KillSites, RunEvent } from './facts.js';
+import { settleKilledFreer, settleKilledReader } from './notify/verify-events.js';
 import {
   CRITICAL_SECTIONS,
   type CriticalSection,
@@ -68,6 +69,8 @@ export class Fleet {
   readonly #g: CpuGeometry;
   readonly #planFor: (cpu: number, generation: number) => StressCpuPlan;
   readonly #alive: boolean[];
+  /** The plan of each CPU's current task. */
+  readonly #plans: StressCpuPlan[] = [];
   readonly #tasks = new Map<number, Promise<void>>();
   readonly #killing = new Set<number>();
   #generation = 0;
@@ -130,6 +133,7 @@ export class Fleet {
 
   #start(cpu: number): void {
     const plan = this.#planFor(cpu, this.#generation++);
+    this.#plans[cpu] = plan;
     this.#alive[cpu] = true;
     Atomics.add(this.running, 0, 1);
     const task = this.#pool
@@ -199,7 +203,8 @@ export class Fleet {
     if (diedIn.length === 0) diedIn.push('elsewhere');
     const oracle = cpuOracleBase(cpu);
     const held = Atomics.load(this.#check, oracle + CPU_HELD);
-    d.heldBound += held + 1; // + an alloc in flight
+    const plan = this.#plans[cpu]!;
+    if (plan.role === 'ops') d.heldBound += held + 1; // + an alloc in flight
     const scratch = Atomics.load(this.#check, oracle + CPU_SCRATCH);
     if (scratch === SCRATCH_CREATING) d.diedCreating++;
     else if (scratch > 0) d.scratchSets.add(scratch - 1);
@@ -207,6 +212,11 @@ export class Fleet {
     // set or SPID lock it held and any half-done alloc, reclaim or setAlloc: the space
     // recovers them all. Its ids stay live until the end (verify-at-end.ts).
     this.#space.releaseThread(slot);
+    // What it published half way about the event streams (stress/notify/verify-events.ts).
+    const cg = plan.checkGeometry;
+    if (plan.role === 'subscriber')
+      settleKilledReader(this.#check, cg, plan.subscriptions, plan.reader, this.#probe);
+    else if ((cg.subs ?? 0) > 0) settleKilledFreer(this.#space, this.#check, cg, cpu);
     Atomics.store(run, base + CPU_PARKED, 0);
     Atomics.store(this.#check, oracle + CPU_SCRATCH, 0);
     Atomics.store(this.#check, oracle + CPU_HELD, 0);

@@ -16,7 +16,16 @@ export function isModelScenario(name: string): boolean {
 }
 
 /** Flags of the allocator's scenarios that mean nothing to the model. */
-const ALLOCATOR_ONLY = ['mix', 'sets', 'quota', 'policy', 'broken', 'rcu'] as const;
+const ALLOCATOR_ONLY = [
+  'mix',
+  'sets',
+  'quota',
+  'policy',
+  'broken',
+  'subscribers',
+  'custom-allocator',
+  'rcu',
+] as const;
 /** Flags of the model that mean nothing to the allocator's scenarios. */
 export const MODEL_ONLY = ['mutation', 'deterministic', 'steps'] as const;
 

@@ -12,6 +12,7 @@
 import {
   describeErrnos,
   describeKillSites,
+  describeNotifications,
   describeViolation,
   duration,
   type EpochThroughput,
@@ -382,6 +383,22 @@ function checkerSection(r: StressReport): string {
   return `<p class="meta">The checker read ${n(c.entriesChecked)} log entries online and <b>missed ${n(c.entriesMissed)}</b> (${pct.toFixed(pct < 1 ? 3 : 1)}%: overwritten by their CPU before it read them; every result is also checked by its own CPU). ${n(c.passes)} passes; ${c.quiescentChecks} exact capacity checks while every CPU was parked.</p>`;
 }
 
+function notificationsSection(r: StressReport): string {
+  if (!r.notifications) return '';
+  const rows = r.notifications.subscriptions.map((s) => [
+    s.index,
+    s.chain === null ? 'global' : `set ${s.chain}`,
+    s.priority,
+    s.readerCpu,
+    n(s.read),
+    n(s.frees),
+    n(s.lost),
+  ]);
+  return `<h2 id="notifications">Notifications</h2>
+<p class="meta">${esc(describeNotifications(r))}.</p>
+${table(['subscription', 'chain', 'priority', 'read by CPU', 'entries read', 'FREE (global)', 'lost'], rows)}`;
+}
+
 /**
  * The report as a self-contained HTML page.
  *
@@ -442,7 +459,7 @@ ${table(
   ['invariant', 'result', 'violations', 'first violation'],
   r.invariants.map((i) => [
     i.name,
-    i.ok ? 'ok' : 'FAIL',
+    !i.checked ? 'n/a' : i.ok ? 'ok' : 'FAIL',
     i.violations,
     i.first ? describeViolation(i.first) : '',
   ]),
@@ -483,6 +500,7 @@ ${histograms}
 ${killTable(r)}
 <h2 id="checker">Checker</h2>
 ${checkerSection(r)}
+${notificationsSection(r)}
 <h2 id="per-cpu">Per CPU</h2>
 ${table(
   ['CPU', 'ops', 'ops/s'],

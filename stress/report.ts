@@ -9,8 +9,9 @@ import type { Finder } from './check/check-layout.js';
 import { INVARIANTS, type ViolationKind } from './check/invariants.js';
 import { msBetween, type ReportedViolation, type Violation } from './check/violations.js';
 import type { StressConfig } from './config.js';
+import { HOST_GROUP } from './custom-host.js';
 import { type Environment, environment } from './environment.js';
-import type { KillSites, RunEvent, RunFacts } from './facts.js';
+import type { KillSites, RunEvent, RunFacts, SubscriptionFacts } from './facts.js';
 import { N_OPS, OP_NAMES } from './ops/index.js';
 import { showResult } from './ops/view.js';
 
@@ -41,6 +42,8 @@ export interface InvariantReport {
   name: string;
   kind: ViolationKind;
   ok: boolean;
+  /** Whether this run checked it (the notifier invariants need subscriber CPUs). */
+  checked: boolean;
   violations: number;
   byFinder: Record<Finder, number>;
   /** The first violation of this kind, if any. */
@@ -108,6 +111,17 @@ export interface StressReport {
     samples: { t: number; liveIds: number; gracePeriods: number; violations: number }[];
   };
   space: RunFacts['spaceStats'] & { byteLength: number };
+  /** Runs with subscriber CPUs: what each subscription read (the space's own notifier
+   * counters are in `space`). */
+  notifications: { subscriptions: SubscriptionFacts[] } | null;
+  /** Runs with `--custom-allocator`: the group every CPU allocated through. */
+  customAllocator: {
+    group: string;
+    /** Requests its hypervisor thread answered over the mailboxes (allocs and frees). */
+    hostRequests: number;
+    deferredFrees: number;
+    abandoned: number;
+  } | null;
 }
 
 function violationReport(v: ReportedViolation, f: RunFacts): ViolationReport {
@@ -178,6 +192,7 @@ export function buildStressReport(f: RunFacts): StressReport {
       violations: t.count,
       byFinder: t.byFinder,
       ok: t.count === 0,
+      checked: !('needsSubscribers' in inv) || c.subscribers > 0,
       first: t.first ? violationReport(t.first, f) : null,
     };
   });
@@ -204,8 +219,10 @@ export function buildStressReport(f: RunFacts): StressReport {
     row.slice(0, f.epochEnds.length).map((n, e) => Math.round(n / length(e))),
   );
   const epochs = Math.min(f.epochEnds.length, ...opsPerSecPerCpu.map((r) => r.length));
+  // The slowest and fastest op CPU (subscriber CPUs, the last ones, run no operation).
+  const opCpus = opsPerSecPerCpu.slice(0, Math.max(1, c.cpus - c.subscribers));
   const opsPerSec: EpochThroughput[] = Array.from({ length: epochs }, (_, e) => {
-    const col = opsPerSecPerCpu.map((r) => r[e]!);
+    const col = opCpus.map((r) => r[e]!);
     return {
       t: round(f.epochEnds[e]!, 3),
       total: col.reduce((a, x) => a + x, 0),
@@ -259,6 +276,15 @@ export function buildStressReport(f: RunFacts): StressReport {
       })),
     },
     space: { ...f.spaceStats, byteLength: f.byteLength },
+    notifications: c.subscribers > 0 ? { subscriptions: f.subscriptions } : null,
+    customAllocator: c.customAllocator
+      ? {
+          group: HOST_GROUP,
+          hostRequests: f.hostRequests,
+          deferredFrees: f.spaceStats.allocatorDeferredFrees,
+          abandoned: f.spaceStats.allocatorAbandoned,
+        }
+      : null,
   };
 }
 
@@ -296,10 +322,11 @@ export function replayCommand(c: StressConfig): string {
     .join(',');
   const faults = c.faults.map((f) => ` --fault ${f}`).join('');
   const broken = c.broken ? ` --broken ${c.broken}` : '';
+  const hooks = ` --subscribers ${c.subscribers}${c.customAllocator ? ' --custom-allocator' : ''}`;
   const rcu = c.rcu && c.rcu !== 'marks' ? ` --rcu ${c.rcu}` : '';
   return (
     `npm run stress -- --scenario ${c.scenario} --seed ${c.seed} --cpus ${c.cpus} --seconds ${c.seconds} ` +
-    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${faults}${broken}${rcu}`
+    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${hooks}${faults}${broken}${rcu}`
   );
 }
 
@@ -314,7 +341,7 @@ export function replayCommand(c: StressConfig): string {
 export function describeViolation(v: ViolationReport): string {
   const where =
     v.cpu !== null
-      ? `in ${v.op ?? 'an operation'} on CPU ${v.cpu}`
+      ? `${v.op ? `in ${v.op} ` : ''}on CPU ${v.cpu}`
       : v.foundBy === 'checker'
         ? `found by the checker${v.op ? ` in ${v.op}` : ''}`
         : `found by the end-of-run verification`;
@@ -337,6 +364,26 @@ export function describeErrnos(o: OpReport): string {
     .sort((a, b) => b[1] - a[1])
     .map(([name, n]) => `${name} ${((100 * n) / o.count).toFixed(1)}%`)
     .join(', ');
+}
+
+/**
+ * What the subscriptions read, in one phrase.
+ *
+ * @param r - the report of a run with subscriber CPUs
+ *
+ * Context: pure.
+ * @returns e.g. "notifier: 8 subscriptions read by CPUs 4-5: 812,345 entries (40,123 FREE on the global chain), 2,341 events lost in overflow entries; the space distributed 310,222 events"
+ */
+export function describeNotifications(r: StressReport): string {
+  const subs = r.notifications?.subscriptions ?? [];
+  const sum = (f: (s: SubscriptionFacts) => number) => subs.reduce((a, s) => a + f(s), 0);
+  const cpus = [...new Set(subs.map((s) => s.readerCpu))].sort((a, b) => a - b);
+  return (
+    `notifier: ${subs.length} subscriptions read by CPU${cpus.length > 1 ? 's' : ''} ${cpus.join(', ')}: ` +
+    `${fmt(sum((s) => s.read))} entries (${fmt(sum((s) => s.frees))} FREE on the global chain), ` +
+    `${fmt(sum((s) => s.lost))} events lost in overflow entries; the space distributed ` +
+    `${fmt(r.space.notifierEvents)} events`
+  );
 }
 
 /**
@@ -394,6 +441,14 @@ export function formatStressReport(r: StressReport): string {
       `  killed CPUs (${r.faults.killSites.aimed} kills aimed at a critical section) died holding ` +
         describeKillSites(r.faults.killSites),
     );
+  if (r.notifications) out.push(`  ${describeNotifications(r)}`);
+  if (r.customAllocator)
+    out.push(
+      `  custom allocator '${r.customAllocator.group}' (every CPU's member, and the harness's): ` +
+        `${fmt(r.customAllocator.hostRequests)} requests answered by its hypervisor thread, ` +
+        `${r.customAllocator.deferredFrees} frees done again for killed CPUs, ` +
+        `${r.customAllocator.abandoned} ids abandoned inside a killed CPU's alloc`,
+    );
   if (r.checker)
     out.push(
       `  checker: ${fmt(r.checker.entriesChecked)} log entries checked online, ${fmt(r.checker.entriesMissed)} missed ` +
@@ -421,7 +476,7 @@ export function formatStressReport(r: StressReport): string {
   out.push('  invariants:');
   for (const inv of r.invariants) {
     out.push(
-      `    ${inv.ok ? 'ok  ' : 'FAIL'}  ${inv.name}${inv.ok ? '' : ` (${inv.violations} violations)`}`,
+      `    ${!inv.checked ? 'n/a ' : inv.ok ? 'ok  ' : 'FAIL'}  ${inv.name}${inv.ok ? '' : ` (${inv.violations} violations)`}`,
     );
     // Each broken invariant's first violation (the run's first one is printed below).
     if (inv.first && inv.kind !== r.firstViolation?.kind)

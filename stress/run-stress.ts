@@ -45,8 +45,17 @@ import {
   type StressConfig,
   spaceOptionsFor,
 } from './config.js';
-import { type RunEvent, type RunFacts, readCpuCounters, type Sample, sample } from './facts.js';
+import { CustomHost } from './custom-host.js';
+import {
+  type RunEvent,
+  type RunFacts,
+  readCpuCounters,
+  readSubscriptionFacts,
+  type Sample,
+  sample,
+} from './facts.js';
 import { Fleet } from './fleet.js';
+import { registerSubscriptions, type Subscription } from './notify/subscriptions.js';
 import { buildStressReport, type StressReport } from './report.js';
 import { SpaceProbe } from './space-probe.js';
 import { steer } from './steering.js';
@@ -97,12 +106,27 @@ export async function runStress(
     sets.push(set);
     Atomics.store(check, shadowSetBase(g.check, set) + 1, config.quota);
   }
+  // Before any id exists: the subscriptions then get every event of their chains, and the
+  // custom group (the harness's own member keeps it registered) may become active.
+  const subscriptions: Subscription[] =
+    config.subscribers > 0 ? registerSubscriptions(space, sets, config.subscribers) : [];
+  // Mailboxes 0 .. cpus - 1 are the CPUs', the last one the harness's (custom-host.ts).
+  const host = config.customAllocator
+    ? CustomHost.create(config.pasidBits, config.cpus + 1)
+    : undefined;
+  const hypervisor = host && startHypervisor(host);
+  const hostOps = host?.ops(config.cpus);
+  if (hostOps) {
+    const r = space.registerAllocator(hostOps);
+    if (r !== 0) throw new Error(`registerAllocator of the custom host returned ${r}`);
+  }
   const freeRecords0 = space.stats().freeRecords;
   // qsbr: this thread awaits from here on; offline until the end-of-run verification.
   space.rcu.threadOffline();
   const epochMs = Math.max(100, Math.ceil((config.seconds * 1000) / TIMELINE_SLOTS));
   const probe = new SpaceProbe(space);
-  const fleet = new Fleet(space, probe, runBuf, checkBuf, g.run, (_cpu, generation) => ({
+  const firstReader = config.cpus - config.subscribers;
+  const fleet = new Fleet(space, probe, runBuf, checkBuf, g.run, (cpu, generation) => ({
     seed: (config.seed + generation * 7919) | 0,
     generation,
     mix: config.mix,
@@ -116,6 +140,12 @@ export async function runStress(
     check: checkBuf,
     checkGeometry: g.check,
     broken: config.broken,
+    role: cpu >= firstReader ? 'subscriber' : 'ops',
+    subscriptions,
+    reader: cpu - firstReader,
+    // The first tasks take generations 0 .. cpus - 1 (fleet.ts startAll).
+    replacement: generation >= config.cpus,
+    customHost: host?.buffer,
   }));
   const checkerData: CheckerData = {
     space: space.handle,
@@ -192,7 +222,12 @@ export async function runStress(
           nextAfterMs: () => KILL_EVERY_MS + rng.below(800),
           minLeftMs: 500,
           async kill(t) {
-            const e = await fleet.kill(rng.below(config.cpus), rng, t);
+            // With subscriber CPUs, every third kill (the second first) is one of them.
+            const reader = config.subscribers > 0 && fleet.deaths.kills % 3 === 1;
+            const cpu = reader
+              ? firstReader + rng.below(config.subscribers)
+              : rng.below(firstReader);
+            const e = await fleet.kill(cpu, rng, t);
             if (e) events.push(e);
             return e !== undefined;
           },
@@ -226,8 +261,11 @@ export async function runStress(
         freeRecords0,
         deaths: fleet.deaths,
         problems: fleet.problems,
+        subscriptions,
+        host: host && hostOps && { host, ops: hostOps },
       })
     : 0;
+  await hypervisor?.stop();
   const violations = readViolations(check);
   const facts: RunFacts = {
     config,
@@ -253,7 +291,36 @@ export async function runStress(
     // The space's byteLength counts its RCU buffer already.
     byteLength: space.byteLength,
     interrupted: steered.interrupted,
+    subscriptions: readSubscriptionFacts(check, g.check, subscriptions, firstReader),
+    hostRequests: host?.served() ?? 0,
   };
   await fleet.destroy();
   return buildStressReport(facts);
+}
+
+/**
+ * Start the hypervisor thread of a custom host (stress/custom-host-worker.ts).
+ *
+ * @param host - the host whose mailboxes it answers
+ *
+ * Context: main thread, before any member calls.
+ * @returns how to stop it (after the last member's last call); until then it does not keep
+ *   the process alive by itself (a run that throws leaves no thread behind to wait for)
+ */
+function startHypervisor(host: CustomHost): { stop(): Promise<void> } {
+  const worker = new Worker(workerModuleUrl(import.meta.url, './custom-host-worker.js'), {
+    workerData: host.buffer,
+  });
+  worker.unref();
+  const exited = new Promise<void>((resolve) => {
+    worker.once('error', () => resolve());
+    worker.once('exit', () => resolve());
+  });
+  return {
+    async stop() {
+      worker.ref(); // the process waits for its exit now
+      host.stop();
+      await exited;
+    },
+  };
 }

@@ -21,6 +21,18 @@ export interface Scenario {
   faults: Fault[];
   /** Most ids one CPU holds at once. */
   maxHeld: number;
+  /**
+   * How many of the CPUs are subscriber CPUs (the last ones): they read the notifier chains
+   * the harness subscribes to at the start, and check the event streams (stress/notify/).
+   * 0: no subscriber, the chains stay empty.
+   */
+  subscribers: number;
+  /**
+   * Every op CPU (and the harness) allocates through a custom allocator group backed by a
+   * hypervisor thread answering over a shared-memory mailbox (stress/custom-host.ts), as VT-d
+   * guests do through the virtual command interface.
+   */
+  customAllocator: boolean;
 }
 
 /** A mix from named weights; unnamed ops get 0. */
@@ -28,7 +40,7 @@ export function mixOf(weights: Partial<Record<OpName, number>>): number[] {
   return OP_NAMES.map((op) => weights[op] ?? 0);
 }
 
-const BALANCED = mixOf({
+const BALANCED_WEIGHTS: Partial<Record<OpName, number>> = {
   alloc: 30,
   free: 22,
   get: 6,
@@ -43,7 +55,8 @@ const BALANCED = mixOf({
   setFree: 1,
   freeAllInSet: 1,
   reallocUnderReader: 1,
-});
+};
+const BALANCED = mixOf(BALANCED_WEIGHTS);
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   default: {
@@ -57,6 +70,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 256,
+    subscribers: 0,
+    customAllocator: false,
   },
   'quota-storm': {
     description: 'tiny quotas and a tiny PASID space: constant -EDQUOT/-ENOSPC and id reuse',
@@ -69,6 +84,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 16,
+    subscribers: 0,
+    customAllocator: false,
   },
   churn: {
     description: 'alloc/free at the maximum rate',
@@ -81,6 +98,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'cyclic',
     faults: [],
     maxHeld: 64,
+    subscribers: 0,
+    customAllocator: false,
   },
   'lookup-heavy': {
     description: '95% find, on ids held by every CPU',
@@ -93,6 +112,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: [],
     maxHeld: 256,
+    subscribers: 0,
+    customAllocator: false,
   },
   faults: {
     description: 'the balanced mix while CPUs are killed mid-operation and everyone stutters',
@@ -105,5 +126,31 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
     policy: 'lowest',
     faults: ['kill-cpu', 'stutter'],
     maxHeld: 128,
+    subscribers: 0,
+    customAllocator: false,
+  },
+  notifiers: {
+    description:
+      'notifier chains read by 2 subscriber CPUs (global and set chains, four priorities) while 4 CPUs allocate, free, bind and unbind (add --custom-allocator for a hypervisor-backed group)',
+    cpus: 6,
+    seconds: 10,
+    // The balanced mix with more get/put (frees that leave references raise FREE) and more
+    // attachSpid/detachSpid (BIND, UNBIND).
+    mix: mixOf({
+      ...BALANCED_WEIGHTS,
+      get: 10,
+      put: 8,
+      find: 12,
+      attachSpid: 5,
+      detachSpid: 4,
+    }),
+    sets: 4,
+    quota: 512,
+    pasidBits: 14,
+    policy: 'lowest',
+    faults: [],
+    maxHeld: 128,
+    subscribers: 2,
+    customAllocator: false,
   },
 });

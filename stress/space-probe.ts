@@ -2,7 +2,8 @@
  * Read-only probes of the words of a space that a killed thread can leave behind: the owners
  * of the set lock and the SPID lock, the holder of the RCU grace-period lock, a reader slot's
  * mark, a thread slot's intent, the SPID table, and the count of records recycled under a
- * reader. The stress harness uses them to aim a kill at a CPU inside a critical section, to
+ * reader; of its hooks buffer, a subscriber's read position and pending losses and the
+ * custom allocators' deferred frees. The stress harness uses them to aim a kill at a CPU inside a critical section, to
  * record where each killed CPU really died, to check at the end of a run that nothing a dead
  * CPU held survived its recovery, and (in each CPU) to see a recycling during its own lookup.
  *
@@ -19,6 +20,17 @@
  * GP_LOCK is freed only by its holder or `releaseSlot`; a reader mark and a thread slot's
  * intent only by their owner or the recovery.
  */
+import {
+  GLOBAL_LOST_WORD,
+  type HooksGeometry,
+  HSTAT_DEFERRED_FREES_WORD,
+  hooksHeaderGeometry,
+  LOG_HEAD_WORD,
+  S_LOST,
+  S_READ_SEQ,
+  SUB_SLOT_MASK,
+  subWord,
+} from '../src/core/ioasid/hooks-layout.js';
 import type { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
   SPACE_LOCK_OWNER_MASK,
@@ -73,13 +85,70 @@ export interface Leftovers {
 export class SpaceProbe {
   readonly #space: Int32Array<SharedArrayBuffer>;
   readonly #rcu: Int32Array<SharedArrayBuffer>;
+  readonly #hk: Int32Array<SharedArrayBuffer>;
   readonly #g: SpaceGeometry;
+  readonly #hg: HooksGeometry;
 
   constructor(space: IoasidSpace) {
     const i32 = new Int32Array(space.handle.buffer);
     this.#space = i32;
     this.#rcu = new Int32Array(space.rcu.handle.buffer);
+    this.#hk = new Int32Array(space.handle.hooks);
     this.#g = spaceHeaderGeometry(i32);
+    this.#hg = hooksHeaderGeometry(this.#hk);
+  }
+
+  /**
+   * Events the space dropped for subscriber `sub` since its last read (its next read starts
+   * with an overflow entry for them).
+   *
+   * Context: any thread; one load, stale on return.
+   * @returns the count
+   */
+  subscriberLost(sub: number): number {
+    return Atomics.load(this.#hk, subWord(this.#hg, sub & SUB_SLOT_MASK) + S_LOST);
+  }
+
+  /**
+   * Events of `set`'s chain (null: the global chain) that found the event log full, not yet
+   * charged to the chain's subscribers (their next reads will report them).
+   *
+   * Context: any thread; one load, stale on return.
+   * @returns the count
+   */
+  chainLost(set: number | null): number {
+    return Atomics.load(this.#hk, set === null ? GLOBAL_LOST_WORD : this.#hg.lostBase + set);
+  }
+
+  /**
+   * The next seq an event will claim: every event raised so far has a lower one.
+   *
+   * Context: any thread; one load, stale on return.
+   * @returns the seq (unsigned)
+   */
+  logHead(): number {
+    return Atomics.load(this.#hk, LOG_HEAD_WORD) >>> 0;
+  }
+
+  /**
+   * The seq of the last event subscriber `sub` read, as the space keeps it (its gate).
+   *
+   * Context: any thread; exact once every reader of `sub` is idle or dead.
+   * @returns the seq (unsigned)
+   */
+  subscriberReadSeq(sub: number): number {
+    return Atomics.load(this.#hk, subWord(this.#hg, sub & SUB_SLOT_MASK) + S_READ_SEQ) >>> 0;
+  }
+
+  /**
+   * Frees a dead thread owed a custom allocator, done since by another member
+   * (`stats().allocatorDeferredFrees`, without the census of `stats()`).
+   *
+   * Context: any thread; one load.
+   * @returns the count
+   */
+  deferredFrees(): number {
+    return Atomics.load(this.#hk, HSTAT_DEFERRED_FREES_WORD);
   }
 
   /**

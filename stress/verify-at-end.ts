@@ -18,13 +18,16 @@
  * else they held (locks, GP_LOCK, a half-done alloc, reclaim or setAlloc, records, capacity)
  * `releaseThread` took back, and this checks it did, exactly.
  */
-import type { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import type { AllocatorOps, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import type { CpuGeometry } from '../src/workers/run-layout.js';
 import { type CheckGeometry, shadowOwnerBase, shadowSetBase } from './check/check-layout.js';
 import { Checker } from './check/checker.js';
-import { readViolations, reportViolation } from './check/violations.js';
+import { readViolations, reportAtEnd } from './check/violations.js';
 import { SCRATCH_QUOTA } from './config.js';
+import type { CustomHost } from './custom-host.js';
 import type { Deaths } from './fleet.js';
+import type { Subscription } from './notify/subscriptions.js';
+import { ledgerFreed, verifyEventsAtEnd } from './notify/verify-events.js';
 import type { SpaceProbe } from './space-probe.js';
 
 /** What the verification looks at. */
@@ -42,6 +45,10 @@ export interface EndOfRun {
   deaths: Deaths;
   /** Where each leak's text also goes (the report's problems). */
   problems: string[];
+  /** The notifier subscriptions (empty in a run without subscriber CPUs). */
+  subscriptions?: readonly Subscription[] | undefined;
+  /** The custom allocator's host and the harness's own member of its group, if any. */
+  host?: { host: CustomHost; ops: AllocatorOps } | undefined;
 }
 
 /** Report a leak: `why`, the number it explains, and the set and id it concerns. */
@@ -59,23 +66,17 @@ export function verifyAtEnd(e: EndOfRun): number {
   const { space, check: w, checkGeometry: g, sets } = e;
   const leak: Leak = (why, detail, set = null, id = null) => {
     e.problems.push(`leak: ${why}`);
-    reportViolation(w, {
-      kind: 'leak',
-      op: null,
-      cpu: null,
-      id,
-      set,
-      detail,
-      why,
-      foundBy: 'end-of-run',
-    });
+    reportAtEnd(w, { kind: 'leak', id, set, detail, why });
   };
   const checker = new Checker(space, e.run, e.runGeometry, w.buffer, g, 'end-of-run');
   checker.pass();
   checker.quiescentCheck();
   checkEveryKillRecovered(space, e.probe, e.deaths, leak);
   checkShadowCounts(space, w, g, e.deaths, leak);
-  const recovered = recoverWhatKilledCpusLeft(space, sets, g, e.deaths, leak);
+  // Its frees that leave references raise FREE: the ledger counts them (notify/).
+  const subs = e.subscriptions ?? [];
+  const onPending = subs.length > 0 ? (id: number) => ledgerFreed(w, g, id) : () => {};
+  const recovered = recoverWhatKilledCpusLeft(space, sets, g, e.deaths, leak, onPending);
   for (const set of sets) {
     const info = space.setInfo(set);
     if (info?.count !== 0)
@@ -113,7 +114,46 @@ export function verifyAtEnd(e: EndOfRun): number {
     leak(`${spidEntries} SPID bindings left after every id was freed`, spidEntries);
   checkShadowClaims(w, g, recovered, e.deaths, leak);
   nameUnattributedRecycles(space, w);
+  // Every event was raised now: drain the subscriptions, count the FREEs.
+  if (subs.length > 0) verifyEventsAtEnd({ space, probe: e.probe, w, g, subs });
+  if (e.host) checkCustomHost(space, e.host.host, e.host.ops, leak);
   return recovered.size;
+}
+
+/**
+ * With every id freed, the harness's member (the last one) leaves the custom group, which
+ * runs the frees owed for dead threads; then the host holds no id but those handed to threads
+ * that died inside a member's alloc (`allocatorAbandoned`), and freed twice no id but those a
+ * deferred free gave back again (a member's free is at least once).
+ */
+function checkCustomHost(
+  space: IoasidSpace,
+  host: CustomHost,
+  ops: AllocatorOps,
+  leak: Leak,
+): void {
+  const r = space.unregisterAllocator(ops);
+  if (r !== 0) leak(`the last member of the custom allocator group could not leave: ${r}`, r);
+  if (space.activeAllocator() !== 'default')
+    leak(
+      `the custom group's last member left, but '${space.activeAllocator()}' is still active`,
+      1,
+    );
+  const st = space.stats();
+  const held = host.held();
+  if (held > st.allocatorAbandoned)
+    leak(
+      `the custom allocator's host still holds ${held} ids with every id freed (ids abandoned ` +
+        `by threads killed inside its alloc: ${st.allocatorAbandoned})`,
+      held - st.allocatorAbandoned,
+    );
+  const twice = host.doubleFrees();
+  if (twice > st.allocatorDeferredFrees)
+    leak(
+      `the custom allocator's host was asked ${twice} times to free an id it did not hold ` +
+        `(frees done again for dead threads: ${st.allocatorDeferredFrees})`,
+      twice - st.allocatorDeferredFrees,
+    );
 }
 
 /** Each kill was recovered exactly once, and no lock or GP_LOCK outlived its dead holder. */
@@ -187,6 +227,7 @@ function recoverWhatKilledCpusLeft(
   g: CheckGeometry,
   deaths: Deaths,
   leak: Leak,
+  onPending: (id: number) => void,
 ): Set<number> {
   const recovered = new Set<number>();
   let firstLeft: { id: number; set: number } | undefined;
@@ -208,7 +249,7 @@ function recoverWhatKilledCpusLeft(
         leak(`set ${set} is neither shared nor a scratch set (quota ${info.quota})`, 1, set);
     }
     const before = recovered.size;
-    dropEveryReference(space, set, recovered);
+    dropEveryReference(space, set, recovered, onPending);
     if (!firstLeft && recovered.size > before) firstLeft = { id: Math.min(...recovered), set };
     // A free-pending scratch set is destroyed with its last id.
     if (!space.setInfo(set)) continue;
@@ -277,26 +318,29 @@ function nameUnattributedRecycles(space: IoasidSpace, w: Int32Array<SharedArrayB
   const counted = space.stats().recycledUnderReader;
   const named = readViolations(w).find((t) => t.kind === 'record-recycled-under-reader')!.count;
   if (counted > 0 && named === 0)
-    reportViolation(w, {
+    reportAtEnd(w, {
       kind: 'record-recycled-under-reader',
-      op: null,
-      cpu: null,
       id: null,
       set: null,
       detail: counted,
       why:
         `the space counted ${counted} record(s) recycled under a reader (stats().recycledUnderReader), ` +
         'in lookups that did not sleep in their read-side section',
-      foundBy: 'end-of-run',
     });
 }
 
 /**
  * What a release path does for a dead owner (VFIO closing a dead VM's fd): free every id of
  * `set` and put every reference the dead holder still had, so free-pending ids are reclaimed.
- * Adds each id it reclaimed to `reclaimed`.
+ * Adds each id it reclaimed to `reclaimed`; `onPending` hears of each free that left
+ * references (it raised a FREE).
  */
-function dropEveryReference(space: IoasidSpace, set: number, reclaimed: Set<number>): void {
+function dropEveryReference(
+  space: IoasidSpace,
+  set: number,
+  reclaimed: Set<number>,
+  onPending: (id: number) => void,
+): void {
   const ids: number[] = [];
   space.setForEachIoasid(set, (id) => ids.push(id));
   for (const id of ids) {
@@ -306,7 +350,7 @@ function dropEveryReference(space: IoasidSpace, set: number, reclaimed: Set<numb
         if (space.free(set, id) === 0) reclaimed.add(id);
         continue;
       }
-      space.free(set, id);
+      if (space.free(set, id) === 0) onPending(id);
     }
     while (space.inspect(id).state === 'free-pending')
       if (space.put(set, id) === 1) reclaimed.add(id);

@@ -232,6 +232,7 @@ describe('attach refuses forged handles with a typed error and changes nothing',
       kind: real.kind,
       version: real.version,
       rcu: real.rcu,
+      hooks: real.hooks,
       get buffer(): SharedArrayBuffer {
         return reads++ === 0 ? real.buffer : new SharedArrayBuffer(8);
       },

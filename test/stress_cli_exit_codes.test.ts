@@ -103,6 +103,47 @@ describe('ioasid-stress CLI', () => {
     );
   });
 
+  it.each([
+    ['notify-no-gating', [], /no subscriber reads an event before those ahead of it/],
+    ['host-frees-twice', ['--custom-allocator'], /nothing leaked/],
+  ])('--scenario notifiers --broken %s %s exits 1 naming its check', (broken, extra, named) => {
+    const r = run(
+      '--scenario',
+      'notifiers',
+      '--seconds',
+      '3',
+      '--seed',
+      '9',
+      '--quiet',
+      ...extra,
+      '--broken',
+      broken,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`FAIL  (${named.source})`));
+    expect(r.stdout).toMatch(new RegExp(`the broken twin '${broken}' was caught`));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `replay: npm run stress -- --scenario notifiers .*${extra.join(' ')}.*--broken ${broken}$`,
+        'm',
+      ),
+    );
+  });
+
+  it('a custom allocator twin without --custom-allocator is refused (exit 2)', () => {
+    const r = run(
+      '--scenario',
+      'notifiers',
+      '--seconds',
+      '3',
+      '--quiet',
+      '--broken',
+      'host-leaky-free',
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--broken host-leaky-free cannot be caught .*--custom-allocator/);
+  });
+
   it('a broken allocator on the default scenario is caught (exit 1) or refused (exit 2)', () => {
     const caught = run(
       '--seconds',

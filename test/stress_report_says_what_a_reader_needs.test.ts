@@ -82,6 +82,8 @@ function facts(over: Partial<RunFacts> = {}): RunFacts {
     spaceStats: space.stats(),
     byteLength: space.byteLength,
     interrupted: undefined,
+    subscriptions: [],
+    hostRequests: 0,
     ...over,
   };
   space.detach();

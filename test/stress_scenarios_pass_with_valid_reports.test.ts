@@ -20,7 +20,22 @@ function checkReportShape(r: StressReport): void {
     'wrong-data',
     'bad-result',
     'leak',
+    'notify-order',
+    'notify-gating',
+    'notify-missed',
+    'notify-spurious',
   ]);
+  // The notifier invariants are checked only with subscriber CPUs, and say so.
+  for (const i of copy.invariants)
+    expect(i.checked, i.kind).toBe(!i.kind.startsWith('notify-') || r.config.subscribers > 0);
+  if (r.config.subscribers > 0) {
+    const subs = copy.notifications!.subscriptions;
+    expect(subs.length).toBeGreaterThan(0);
+    for (const s of subs) expect(s.read, `subscription ${s.index} read nothing`).toBeGreaterThan(0);
+    expect(subs.some((s) => s.frees > 0)).toBe(true);
+    expect(copy.space.notifierEvents).toBeGreaterThan(0);
+  } else expect(copy.notifications).toBeNull();
+  expect(copy.customAllocator !== null).toBe(r.config.customAllocator);
   expect(copy.throughput.perCpu).toHaveLength(r.config.cpus);
   expect(copy.operations.length).toBeGreaterThan(0);
   for (const op of copy.operations) {

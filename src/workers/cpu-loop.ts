@@ -75,6 +75,31 @@ const SAMPLE_MASK = 7; // time one operation in 8
 /** Most fallbacks one step follows (a cycle of ops that all have nothing to do ends here). */
 const MAX_FALLBACKS = 4;
 
+/**
+ * Park while the harness says STATE_PAUSE (a stutter), flagged in the CPU's CPU_PARKED word
+ * meanwhile, so that a checker knows when nobody runs; offline in `rcu` meanwhile (qsbr: grace
+ * periods must not wait for a CPU that sleeps).
+ *
+ * @param w - the run buffer
+ * @param base - the CPU's first word (cpuBase)
+ * @param rcu - the RCU the CPU reads under, if any
+ *
+ * Context: the CPU's own thread, outside any read-side section; blocks (Atomics.wait) until
+ * the pause ends.
+ * @returns nothing
+ */
+export function parkWhilePaused(
+  w: Int32Array<SharedArrayBuffer>,
+  base: number,
+  rcu?: Pick<Rcu, 'threadOffline' | 'threadOnline'>,
+): void {
+  rcu?.threadOffline();
+  Atomics.store(w, base + CPU_PARKED, 1);
+  while (Atomics.load(w, RUN_STATE) === STATE_PAUSE) Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
+  Atomics.store(w, base + CPU_PARKED, 0);
+  rcu?.threadOnline();
+}
+
 /** The loop of one CPU. */
 export class CpuLoop<C> {
   readonly #ops: readonly CpuOp<C>[];
@@ -156,14 +181,9 @@ export class CpuLoop<C> {
       }
       if (state === STATE_PAUSE) {
         this.flush();
-        // Flagged while parked, so a checker knows when nobody runs. Offline while parked:
-        // grace periods must not wait for a CPU that sleeps.
-        this.#rcu?.threadOffline();
-        Atomics.store(w, this.#base + CPU_PARKED, 1);
-        while (Atomics.load(w, RUN_STATE) === STATE_PAUSE)
-          Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
-        Atomics.store(w, this.#base + CPU_PARKED, 0);
-        this.#rcu?.threadOnline();
+        // Flagged while parked (a checker knows when nobody runs); offline meanwhile (qsbr:
+        // grace periods must not wait for a CPU that sleeps).
+        parkWhilePaused(w, this.#base, this.#rcu);
         continue;
       }
       for (let i = 0; i < 64; i++) this.#step();

@@ -23,6 +23,21 @@
  *                                                               0 free, else cpu + 1: who holds the id
  * shadow sets    after that, 2 words per set    2 * maxSets     CPUs; main            checker, main    add / load
  *                                                               live ids the CPUs hold in the set, quota
+ * notify         after that, only with subscriptions (subs > 0):
+ *   CLOCK          +0                                           subscriber CPUs, main (add): the logical clock
+ *                                                               read before and after each read call
+ *   sub i          +16 + 16 * i                   16 * subs     its reader (a subscriber CPU; main at the end)
+ *     READING        +0                                         clock value when its read call began, 0 between reads
+ *     LAST_SEQ       +1                                         highest seq it read (stored before READING 0)
+ *     LOST_BELOW     +2                                         every event dropped for it so far that its reads
+ *                                                               reported has a seq below this (same; 0: none)
+ *     LOST, READ, FREES +3, +4, +5                              events its overflow entries counted lost; events and
+ *                                                               FREE events it read (add)
+ *     MAYBE_LOST     +6                                         events its killed readers may have taken untallied
+ *   free ledger    after the subs, one per id     2^pasidBits     CPUs, main            main             store / load: FREE
+ *                                                               transitions the ops made on the id (free leaving refs)
+ *   free tallies   then per global sub i          2^pasidBits     its reader (add)      main             FREE events of
+ *                                                  each                                                  the id it read
  * ```
  * The shadow state is the harness's own oracle: a CPU claims the shadow word after `alloc`
  * returned the id and releases it before the call that reclaims it, so a CAS that finds the
@@ -32,6 +47,11 @@
  * stress/cpu/cpu-view.ts.
  *
  * Null fields of a violation (no CPU, id or set) are stored as NONE.
+ *
+ * The notify region is the oracle of the event streams (stress/notify/): the free ledger is
+ * what the operations did (a CPU's free that left references, published with an intent a kill
+ * cannot lose: CPU_FREEING), the tallies what each global-chain subscriber read, and the sub
+ * words what the gating check of the subscribers behind each one reads.
  */
 import { LINE_WORDS } from '../../src/core/cache-line.js';
 import { VIOLATION_KINDS } from './invariants.js';
@@ -41,6 +61,10 @@ export interface CheckGeometry {
   cpus: number;
   pasidBits: number;
   maxSets: number;
+  /** Notifier subscriptions the harness registered (0: no notify region). */
+  subs?: number | undefined;
+  /** How many of them, the first ones, are on the global chain (a FREE tally each). */
+  globalSubs?: number | undefined;
 }
 
 /** Who found a violation. */
@@ -73,6 +97,10 @@ export const WHY_MAX_BYTES = (KIND_WORDS - KIND_WHY) * 4;
 export const CPU_HELD = 0;
 export const CPU_SCRATCH = 1;
 export const SCRATCH_CREATING = -1;
+/** The id a free that leaves references is about to make free-pending (0: none), and the
+ * free ledger's word for it before the call: set before the call, cleared after the ledger. */
+export const CPU_FREEING = 2;
+export const CPU_FREEING_BEFORE = 3;
 const CPU_ORACLE_WORDS = LINE_WORDS;
 
 /**
@@ -124,6 +152,66 @@ export function shadowSetBase(g: CheckGeometry, set: number): number {
   return shadowOwnerBase(g) + 2 ** g.pasidBits + 2 * set;
 }
 
+export const NOTIFY_CLOCK = 0;
+export const SUB_READING = 0;
+export const SUB_LAST_SEQ = 1;
+export const SUB_LOST_BELOW = 2;
+export const SUB_LOST = 3;
+export const SUB_READ = 4;
+export const SUB_FREES = 5;
+export const SUB_MAYBE_LOST = 6;
+const SUB_WORDS = LINE_WORDS;
+
+/**
+ * First word of the notify region (its CLOCK).
+ *
+ * @param g - the check buffer's geometry
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function notifyBase(g: CheckGeometry): number {
+  return shadowSetBase(g, g.maxSets);
+}
+
+/**
+ * First word of subscription `i`'s words (READING ..).
+ *
+ * @param g - the check buffer's geometry
+ * @param i - a subscription's index
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function subOracleBase(g: CheckGeometry, i: number): number {
+  return notifyBase(g) + LINE_WORDS + i * SUB_WORDS;
+}
+
+/**
+ * The free ledger: word `freeLedgerBase(g) + id` counts the FREE transitions made on id.
+ *
+ * @param g - the check buffer's geometry (with subscriptions)
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function freeLedgerBase(g: CheckGeometry): number {
+  return subOracleBase(g, g.subs ?? 0);
+}
+
+/**
+ * Global subscription `i`'s FREE tally: word `freeTallyBase(g, i) + id`.
+ *
+ * @param g - the check buffer's geometry
+ * @param i - a global subscription's index (below g.globalSubs)
+ *
+ * Context: pure.
+ * @returns a word index into the check buffer
+ */
+export function freeTallyBase(g: CheckGeometry, i: number): number {
+  return freeLedgerBase(g) + (1 + i) * 2 ** g.pasidBits;
+}
+
 /**
  * Size of a check buffer.
  *
@@ -133,5 +221,5 @@ export function shadowSetBase(g: CheckGeometry, set: number): number {
  * @returns its length in 32-bit words
  */
 export function checkWords(g: CheckGeometry): number {
-  return shadowSetBase(g, g.maxSets);
+  return (g.subs ?? 0) > 0 ? freeTallyBase(g, g.globalSubs ?? 0) : notifyBase(g);
 }

@@ -13,6 +13,8 @@ export interface Invariant {
   readonly title: string;
   /** Who checks it, and how (README's table). */
   readonly checkedBy: string;
+  /** Checked only in runs with notifier subscribers (--subscribers); n/a otherwise. */
+  readonly needsSubscribers?: boolean;
 }
 
 export const INVARIANTS = [
@@ -50,6 +52,33 @@ export const INVARIANTS = [
     kind: 'leak',
     title: 'nothing leaked (after the final free-all and grace period)',
     checkedBy: 'the end-of-run verification',
+  },
+  {
+    kind: 'notify-order',
+    title: 'each subscriber reads its events in seq order, each once',
+    checkedBy: 'each subscriber CPU, at every read',
+    needsSubscribers: true,
+  },
+  {
+    kind: 'notify-gating',
+    title: 'no subscriber reads an event before those ahead of it on its chain',
+    checkedBy:
+      'each subscriber CPU: the subscribers ahead, idle between reads, must have read the event (a logical clock around every read)',
+    needsSubscribers: true,
+  },
+  {
+    kind: 'notify-missed',
+    title: 'every FREE reaches every global-chain subscriber (or is counted in an overflow entry)',
+    checkedBy:
+      "the end-of-run verification: each global subscriber's FREE count per id against the frees that left references",
+    needsSubscribers: true,
+  },
+  {
+    kind: 'notify-spurious',
+    title: 'no event for an id that was not live, no FREE that no free raised',
+    checkedBy:
+      'each subscriber CPU (a set chain: an id needs its ALLOC first, one FREE per allocation) and the end-of-run FREE count per id',
+    needsSubscribers: true,
   },
 ] as const satisfies readonly Invariant[];
 

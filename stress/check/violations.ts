@@ -101,6 +101,22 @@ export function msBetween(fromMs: number, toMs: number): number {
 }
 
 /**
+ * Report a violation the end-of-run verification found (no operation, no CPU).
+ *
+ * @param w - the check buffer
+ * @param v - what was violated, what it concerns and why
+ *
+ * Context: main thread, after the run.
+ * @returns nothing
+ */
+export function reportAtEnd(
+  w: Int32Array<SharedArrayBuffer>,
+  v: Omit<Violation, 'op' | 'cpu' | 'foundBy'>,
+): void {
+  reportViolation(w, { ...v, op: null, cpu: null, foundBy: 'end-of-run' });
+}
+
+/**
  * Count a violation and, if it is the first of its kind, record it.
  *
  * @param w - the check buffer

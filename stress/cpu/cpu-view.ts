@@ -36,19 +36,27 @@
  *   `releaseThread`); the harness empties and frees them at the end.
  * - SPIDs carry the task's generation, so a replacement CPU never collides with the SPIDs of
  *   its predecessor's ids, which stay bound until the harness frees those ids at the end.
+ * - A free that leaves references (with subscribers: the FREE the event streams are counted
+ *   against, stress/notify/verify-events.ts): FREEING_BEFORE, then FREEING (the id), then the
+ *   call, then the ledger's word, then FREEING 0; the harness settles a CPU killed in between
+ *   from the id's state.
  * What the harness checks after the run is in stress/verify-at-end.ts.
  */
 import type { OpLog } from '../../src/workers/op-log.js';
 import {
   type CheckGeometry,
+  CPU_FREEING,
+  CPU_FREEING_BEFORE,
   CPU_HELD,
   CPU_SCRATCH,
   cpuOracleBase,
+  freeLedgerBase,
   SCRATCH_CREATING,
   shadowOwnerBase,
   shadowSetBase,
 } from '../check/check-layout.js';
 import { reportViolation } from '../check/violations.js';
+import { type CustomHost, HOST_GROUP } from '../custom-host.js';
 import { free } from '../ops/free.js';
 import { opIndex } from '../ops/index.js';
 import { perform, type StressSpace } from '../ops/op.js';
@@ -67,6 +75,11 @@ export class CpuView extends View {
   readonly #me: number;
   readonly #log: OpLog;
   readonly #probe: SpaceProbe | undefined;
+  readonly #host: CustomHost | undefined;
+  /** The free ledger (freeLedgerBase), or -1 in a run without subscribers. */
+  readonly #ledger: number;
+  /** The ledger's word of the id in CPU_FREEING, before the call. */
+  #freeingBefore = 0;
 
   /**
    * @param o - the view's setup (o.complete must be false)
@@ -74,6 +87,7 @@ export class CpuView extends View {
    * @param g - its geometry
    * @param log - this CPU's log ring
    * @param probe - reads the space's count of records recycled under a reader (optional)
+   * @param host - the custom allocator every alloc goes through (`--custom-allocator`), if any
    *
    * Context: the CPU's own thread.
    */
@@ -83,8 +97,11 @@ export class CpuView extends View {
     g: CheckGeometry,
     log: OpLog,
     probe?: SpaceProbe,
+    host?: CustomHost,
   ) {
     super(o);
+    this.#host = host;
+    this.#ledger = (g.subs ?? 0) > 0 ? freeLedgerBase(g) : -1;
     this.#w = new Int32Array(check);
     this.#oracle = cpuOracleBase(o.cpu);
     this.#owners = shadowOwnerBase(g);
@@ -125,6 +142,31 @@ export class CpuView extends View {
       );
     super.adopt(h, op);
     Atomics.store(w, this.#oracle + CPU_HELD, this.held.length);
+    // With a custom allocator the id came from the host, which holds it while it is live. (A
+    // deferred free, done for a dead thread, may give a re-handed id back once: then skip.)
+    if (this.#host && !this.#host.holds(h.id) && this.#probe?.deferredFrees() === 0)
+      this.#report(
+        'bad-result',
+        op,
+        h.id,
+        h.set,
+        h.id,
+        `${op} returned id ${h.id}, which the custom allocator '${HOST_GROUP}' did not hand out`,
+      );
+  }
+
+  override leavingPending(h: HeldId): void {
+    if (this.#ledger < 0) return;
+    const w = this.#w;
+    this.#freeingBefore = Atomics.load(w, this.#ledger + h.id);
+    Atomics.store(w, this.#oracle + CPU_FREEING_BEFORE, this.#freeingBefore);
+    Atomics.store(w, this.#oracle + CPU_FREEING, h.id);
+  }
+
+  override leftPending(h: HeldId, pending: boolean): void {
+    if (this.#ledger < 0) return;
+    if (pending) Atomics.store(this.#w, this.#ledger + h.id, this.#freeingBefore + 1);
+    Atomics.store(this.#w, this.#oracle + CPU_FREEING, 0);
   }
 
   override releasing(h: HeldId): void {

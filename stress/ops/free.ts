@@ -50,13 +50,24 @@ export const free: StressOp<FreeCall, 'free'> = defineOp<FreeCall, 'free'>({
     const h = v.heldId(c.id);
     return h && h.refs === 1 && predictFree(v, c.set, c.id) === 0 ? [h] : NOTHING;
   },
+  before(v, c) {
+    const h = v.heldId(c.id);
+    if (h && h.refs > 1 && predictFree(v, c.set, c.id) === 0) v.leavingPending(h);
+  },
   call: (space, c) => space.free(c.set, c.id),
   logSet: (c) => c.set ?? -1,
   logId: (c) => c.id,
   check: (v, c, r) => expectResult(free, predictFree(v, c.set, c.id), r, v.heldId(c.id)),
   apply(v, c, r) {
     const h = v.heldId(c.id);
-    if (h && r === 0) applyFree(v, h);
+    if (!h || r !== 0) return;
+    const pending = h.refs > 1;
+    applyFree(v, h);
+    if (pending) v.leftPending(h, true);
+  },
+  abandon(v, c) {
+    const h = v.heldId(c.id);
+    if (h) v.leftPending(h, false);
   },
   show: (c) => `free(${showSet(c.set)}, ${c.id})`,
 });

@@ -90,6 +90,8 @@ export interface ViewOptions {
   scratchQuota: number;
   /** One find in this many sleeps inside its getter (inside the RCU read-side section). */
   getterSleepOneIn: number;
+  /** Allocations go through a custom allocator (then alloc may return -EAGAIN). */
+  customAllocator?: boolean | undefined;
 }
 
 /** A result broke the contract of a view that cannot report it (the model test). */
@@ -260,6 +262,25 @@ export class View {
    * @returns nothing
    */
   releasing(_h: HeldId, _op: string): void {}
+
+  /**
+   * Called before a free of `h` that will leave references (so `h` turns free-pending and
+   * the FREE event is raised) if it returns as predicted.
+   *
+   * @param _h - the id about to turn free-pending
+   * @returns nothing
+   */
+  leavingPending(_h: HeldId): void {}
+
+  /**
+   * The free announced by `leavingPending` returned: `h` is free-pending now (`pending`), or
+   * the call broke its contract.
+   *
+   * @param _h - the id
+   * @param _pending - the free took effect
+   * @returns nothing
+   */
+  leftPending(_h: HeldId, _pending: boolean): void {}
 
   /**
    * The call announced by `releasing` broke its contract: `h` is still held.

@@ -24,8 +24,12 @@ export const Errno = Object.freeze({
   EACCES: 13,
   /** In use: already installed, attached or free-pending, or ids remain. */
   EBUSY: 16,
-  /** Already exists (a live MM set with this token). */
+  /** Already exists (a live MM set with this token, a registered ops object, a live id a
+   * custom allocator handed out). */
   EEXIST: 17,
+  /** No allocator for this thread: a custom allocator group is active and the thread has no
+   * member of it. */
+  ENODEV: 19,
   /** An invalid argument: unknown set, empty range, value out of range. */
   EINVAL: 22,
   /** No free id in the range, or no capacity left for a quota. */

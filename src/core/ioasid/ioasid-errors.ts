@@ -12,7 +12,8 @@ export type IoasidErrorCode =
   | 'ERR_IOASID_BAD_HANDLE'
   | 'ERR_IOASID_LAYOUT_VERSION'
   | 'ERR_IOASID_DETACHED'
-  | 'ERR_IOASID_IN_READ_SECTION';
+  | 'ERR_IOASID_IN_READ_SECTION'
+  | 'ERR_IOASID_NOT_SUBSCRIBED';
 
 /** Thrown when the IOASID API is used against its contract. Shared state is unchanged. */
 export class IoasidError extends Error {
@@ -47,6 +48,11 @@ export const ioasidErrors = {
     ),
   detached: (what: string) =>
     new IoasidError('ERR_IOASID_DETACHED', `${what} on a space this thread has detached`),
+  notSubscribed: (sub: number) =>
+    new IoasidError(
+      'ERR_IOASID_NOT_SUBSCRIBED',
+      `subscriber ${sub} is not registered (never was, or was unregistered)`,
+    ),
   inReadSection: (what: string) =>
     new IoasidError(
       'ERR_IOASID_IN_READ_SECTION',

@@ -47,7 +47,21 @@
 import { randomInt } from 'node:crypto';
 import { WORD_BYTES } from '../cache-line.js';
 import { Rcu, type RcuFlavor, type RcuHandle } from '../rcu/rcu.js';
+import { ALLOCATOR_NAME_MAX, type AllocatorOps } from './allocator-registry.js';
 import { Errno } from './errno.js';
+import { SpaceHooks } from './hooks.js';
+import {
+  hooksBufferCheck,
+  hooksBufferCreate,
+  NOTIFY_QUEUE_DEPTH_MAX,
+  type Notification,
+} from './hooks-api.js';
+import {
+  HOOKS_FAULT_NO_GATING,
+  HOOKS_FAULT_NONE,
+  HOOKS_MAX_SUBS,
+  hooksHeaderGeometry,
+} from './hooks-layout.js';
 import { ioasidErrors } from './ioasid-errors.js';
 import { recordsInit } from './records.js';
 import { type SetInfo, setWord } from './sets.js';
@@ -79,6 +93,14 @@ import {
 } from './space-layout.js';
 
 export { Errno, type ErrnoValue, errnoName } from './errno.js';
+export {
+  type AllocatorOps,
+  type Notification,
+  NotifierPriority,
+  NotifyEvent,
+  type NotifyRecord,
+  type OverflowRecord,
+} from './hooks-api.js';
 export { IoasidError, type IoasidErrorCode } from './ioasid-errors.js';
 export type { SetInfo } from './sets.js';
 export type { IdState, IoasidStats } from './space-core.js';
@@ -114,6 +136,10 @@ export interface IoasidOptions {
   policy: AllocPolicy;
   /** RCU stall warning threshold, ms. */
   stallMs: number;
+  /** Notifier subscribers that may be registered at once (all chains). 0..4096. */
+  maxSubscribers: number;
+  /** Events each subscriber's queue holds before it overflows. A power of two, 1..65536. */
+  notifyQueueDepth: number;
   /**
    * The flavor of the space's Rcu (`RcuOptions.flavor`). With 'qsbr', `find` and the other
    * lookups cost no read-side atomics, and every attached thread is online: it must call
@@ -128,22 +154,28 @@ export interface IoasidOptions {
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
    * plain load and increments it afterwards, so concurrent allocs can pass the quota;
    * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
-   * hint in `free` matches again after 4096 republishes. Stored in the buffer's header, so
-   * every attached thread runs the same fault.
+   * hint in `free` matches again after 4096 republishes; `notify-no-gating` lets a subscriber
+   * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
+   * headers, so every attached thread runs the same fault.
    */
   fault?: IoasidFault | undefined;
 }
 
 /** @internal Values of {@link IoasidOptions.fault}. */
-export type IoasidFault = 'reclaim-without-gp' | 'quota-check-then-act' | 'narrow-incarnation';
+export type IoasidFault =
+  | 'reclaim-without-gp'
+  | 'quota-check-then-act'
+  | 'narrow-incarnation'
+  | 'notify-no-gating';
 
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
+  'notify-no-gating': SPACE_FAULT_NONE, // the hooks header's (HOOKS_FAULT_NO_GATING)
 });
 
-/** Defaults of {@link IoasidOptions}: byteLength about 7.2 MiB. */
+/** Defaults of {@link IoasidOptions}: byteLength about 7.6 MiB. */
 export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   pasidBits: 20,
   maxSets: 1024,
@@ -151,6 +183,8 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   maxThreads: 64,
   policy: 'lowest',
   stallMs: 10_000,
+  maxSubscribers: 32,
+  notifyQueueDepth: 256,
   rcuFlavor: 'marks',
   fault: undefined,
 });
@@ -173,6 +207,10 @@ export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): Ioas
     checkOption(name, o[name], lo, hi);
   }
   checkOption('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  checkOption('maxSubscribers', o.maxSubscribers, 0, HOOKS_MAX_SUBS);
+  checkOption('notifyQueueDepth', o.notifyQueueDepth, 1, NOTIFY_QUEUE_DEPTH_MAX);
+  if ((o.notifyQueueDepth & (o.notifyQueueDepth - 1)) !== 0)
+    throw ioasidErrors.badOption('notifyQueueDepth', 'a power of two', o.notifyQueueDepth);
   if (o.policy !== 'lowest' && o.policy !== 'cyclic')
     throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
   if (o.rcuFlavor !== 'marks' && o.rcuFlavor !== 'mb' && o.rcuFlavor !== 'qsbr')
@@ -203,6 +241,8 @@ export interface IoasidHandle {
   readonly buffer: SharedArrayBuffer;
   /** The handle of the space's own RCU instance, which guards record reuse. */
   readonly rcu: RcuHandle;
+  /** Notifier chains and the custom allocator registry (hooks-layout.ts). */
+  readonly hooks: SharedArrayBuffer;
 }
 
 const DATA_MAX = 0x7fffffff;
@@ -220,8 +260,15 @@ export class IoasidSpace {
   readonly #g: SpaceGeometry;
   #detached = false;
 
-  /** `buffer` and `rcu` are checked (or new) and belong together; `rcu` is registered. */
-  private constructor(buffer: SharedArrayBuffer, rcu: Rcu, header: SpaceHeader, g: SpaceGeometry) {
+  /** `buffer`, `hooks` and `rcu` are checked (or new) and belong together; `rcu` is
+   * registered. */
+  private constructor(
+    buffer: SharedArrayBuffer,
+    hooks: SharedArrayBuffer,
+    rcu: Rcu,
+    header: SpaceHeader,
+    g: SpaceGeometry,
+  ) {
     this.#g = g;
     // A fresh, frozen handle: never the caller's object, whose getters could change.
     this.#handle = Object.freeze({
@@ -229,15 +276,19 @@ export class IoasidSpace {
       version: SPACE_LAYOUT_VERSION,
       buffer,
       rcu: rcu.handle,
+      hooks,
     });
+    const i32 = new Int32Array(buffer);
+    const hk = new Int32Array(hooks);
     this.#core = new SpaceCore(
-      new Int32Array(buffer),
+      i32,
       g,
       rcu,
       header.policy === SPACE_POLICY_CYCLIC,
       header.retireBatch,
       rcu.slot,
       header.fault,
+      new SpaceHooks(hk, hooksHeaderGeometry(hk), i32, g, rcu.slot),
     );
     // Claims this thread's slot, recovering what a dead predecessor left in it.
     this.#core.attach();
@@ -279,6 +330,14 @@ export class IoasidSpace {
       Atomics.store(i32, setWord(g, set) + SET_COUNT, SET_DEAD);
     recordsInit(i32, g, header.retireBatch);
     Atomics.store(i32, SPACE_MAGIC_WORD, SPACE_MAGIC);
+    const hooks = hooksBufferCreate(
+      o.maxSubscribers,
+      o.notifyQueueDepth,
+      o.maxThreads,
+      o.maxSets,
+      o.fault === 'notify-no-gating' ? HOOKS_FAULT_NO_GATING : HOOKS_FAULT_NONE,
+      header.rcuTag,
+    );
     const rcu = Rcu.create({
       maxThreads: o.maxThreads,
       stallMs: o.stallMs,
@@ -286,7 +345,7 @@ export class IoasidSpace {
       tag: header.rcuTag,
     });
     rcu.registerThread();
-    return new IoasidSpace(buffer, rcu, header, g);
+    return new IoasidSpace(buffer, hooks, rcu, header, g);
   }
 
   /**
@@ -314,15 +373,18 @@ export class IoasidSpace {
    * maxThreads threads are attached
    */
   static attach(handle: IoasidHandle): IoasidSpace {
-    const { buffer, rcu: rcuHandle } = snapshotHandle(handle);
+    const { buffer, rcu: rcuHandle, hooks } = snapshotHandle(handle);
     const { header, g } = spaceReadHeader(buffer);
+    // The hooks buffer must be this space's own (same tag and geometry), checked before any
+    // shared word is written.
+    const hooksBuffer = hooksBufferCheck(hooks, g.maxThreads, g.maxSets, header.rcuTag);
     const rcu = Rcu.attach(rcuHandle);
     // The Rcu must be this space's own: the same tag, as many reader slots as thread slots
     // (a larger Rcu would give a thread a slot past the thread-slot region), and no fault.
     if (rcu.tag !== header.rcuTag || rcu.maxThreads !== header.maxThreads || rcu.faulty)
       throw ioasidErrors.badHandle('its Rcu is not the one this space was created with');
     rcu.registerThread();
-    return new IoasidSpace(buffer, rcu, header, g);
+    return new IoasidSpace(buffer, hooksBuffer, rcu, header, g);
   }
 
   /** The structured-cloneable handle to send to other threads. */
@@ -335,9 +397,10 @@ export class IoasidSpace {
     return this.#core.rcu;
   }
 
-  /** Total shared bytes: the space buffer plus its Rcu buffer. */
+  /** Total shared bytes: the space buffer, its Rcu buffer and its hooks buffer. */
   get byteLength(): number {
-    return this.#handle.buffer.byteLength + this.#handle.rcu.buffer.byteLength;
+    const h = this.#handle;
+    return h.buffer.byteLength + h.rcu.buffer.byteLength + h.hooks.byteLength;
   }
 
   /** Highest allocatable id, 2^pasidBits - 1. */
@@ -851,6 +914,182 @@ export class IoasidSpace {
   }
 
   // -------------------------------------------------------------------------------------------
+  // notifier chains
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Subscribe to a notifier chain: set `set`'s (ALLOC, FREE, BIND, UNBIND of its ids) or, with
+   * null, the global chain (FREE of every id). Events are queued for the subscriber in shared
+   * memory and read with `readNotifications`/`waitNotifications` from any thread; a
+   * subscriber reads an event only after every subscriber ahead of it on the chain (higher
+   * priority, or equal priority registered earlier) that received it has read it. It
+   * receives the events emitted after it registered. Subscribers belong to no thread.
+   *
+   * @param set - a live set id, or null for the global chain
+   * @param priority - a {@link NotifierPriority} (0..3)
+   *
+   * Context: any attached thread; takes the distribution lock briefly (may block); not inside
+   * a read-side section.
+   * @returns the subscriber id (>= 0; a number, to send to other threads); -EINVAL not a live
+   * set or a bad priority; -ENOSPC every subscriber slot (maxSubscribers) is taken. On error
+   * nothing changes.
+   */
+  registerNotifier(set: number | null, priority: number): number {
+    this.#attached('registerNotifier()');
+    if (set !== null) checkInt('set', set);
+    checkInt('priority', priority);
+    if (priority < 0 || priority > 3) return -Errno.EINVAL;
+    if (set !== null && !this.#setInRange(set)) return -Errno.EINVAL;
+    return this.#core.hooks.register(set ?? -1, priority);
+  }
+
+  /**
+   * Subscribe to the chain of the MM set whose token is `token`. If there is no such set yet,
+   * the subscriber waits (pending) and is attached when `setAlloc(token, _, SetType.MM)`
+   * creates it; when that set is destroyed it goes back to pending for the token.
+   *
+   * @param token - an MM token (0 .. 2^31 - 1)
+   * @param priority - a {@link NotifierPriority} (0..3)
+   *
+   * Context: any attached thread; takes the set lock and the distribution lock briefly (may
+   * block); not inside a read-side section.
+   * @returns the subscriber id (>= 0); -EINVAL bad token or priority; -EBUSY the MM set
+   * exists and already has ids (events are not replayed); -ENOSPC no subscriber slot. On
+   * error nothing changes.
+   */
+  registerNotifierMm(token: number, priority: number): number {
+    this.#attached('registerNotifierMm()');
+    checkInt('token', token);
+    checkInt('priority', priority);
+    if (priority < 0 || priority > 3 || token < 0 || token > TOKEN_MAX) return -Errno.EINVAL;
+    return this.#core.registerNotifierMm(token, priority);
+  }
+
+  /**
+   * Unregister a subscriber, from any thread: its queued events are dropped, and the
+   * subscribers gated behind it on its chain are released.
+   *
+   * @param sub - a subscriber id
+   *
+   * Context: any attached thread; takes the distribution lock briefly (may block); not inside
+   * a read-side section.
+   * @returns 0; -ENOENT not a registered subscriber (nothing changes)
+   */
+  unregisterNotifier(sub: number): number {
+    this.#attached('unregisterNotifier()');
+    checkInt('sub', sub);
+    return this.#core.hooks.unregister(sub);
+  }
+
+  /**
+   * Take the events subscriber `sub` may read now, oldest first: an overflow entry
+   * `{ event: 'overflow', lost }` first when events were dropped for it (its queue of
+   * notifyQueueDepth entries was full), then `{ event, id, spid, set, data, seq }` records
+   * in seq order, stopping at the first one a subscriber ahead of it has not read yet.
+   *
+   * @param sub - a registered subscriber id
+   * @param max - at most this many entries (default: all readable)
+   *
+   * Context: any attached thread (usually the subscriber's own); never blocks; legal inside a
+   * read-side section. Several threads may read one subscriber; each entry goes to one.
+   * @returns the entries (possibly none)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT for a non-integer sub or a max that is not a
+   * non-negative integer (or Infinity); ERR_IOASID_NOT_SUBSCRIBED when `sub` is not registered
+   * (never was, or was unregistered)
+   */
+  readNotifications(sub: number, max = Number.POSITIVE_INFINITY): Notification[] {
+    this.#attached('readNotifications()');
+    checkInt('sub', sub);
+    if (max !== Number.POSITIVE_INFINITY && (!Number.isInteger(max) || max < 0))
+      throw ioasidErrors.badArgument('max', 'a non-negative integer or Infinity', max);
+    const out = this.#core.hooks.read(sub, max);
+    if (out === undefined) throw ioasidErrors.notSubscribed(sub);
+    return out;
+  }
+
+  /**
+   * Block until subscriber `sub` has at least one readable entry (an event it is no longer
+   * gated from, or an overflow entry), or until `timeoutMs` passes.
+   *
+   * @param sub - a registered subscriber id
+   * @param timeoutMs - how long to wait at most, ms (>= 0; Infinity allowed)
+   *
+   * Context: blocks (Atomics.wait); any attached thread, not inside a read-side section.
+   * @returns how many entries `readNotifications` would return now (> 0); 0 on timeout;
+   * -ENOENT `sub` is not registered, or was unregistered while waiting
+   * @throws IoasidError ERR_IOASID_IN_READ_SECTION inside a read-side section;
+   * ERR_IOASID_BAD_ARGUMENT for a non-integer sub or a negative or NaN timeout
+   */
+  waitNotifications(sub: number, timeoutMs: number): number {
+    this.#attached('waitNotifications()');
+    checkInt('sub', sub);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
+      throw ioasidErrors.badArgument('timeoutMs', 'a number >= 0', timeoutMs);
+    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('waitNotifications()');
+    return this.#core.hooks.wait(sub, timeoutMs);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // pluggable allocators
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Register this thread's member of the custom allocator group `ops.name`. The name is the
+   * group: every thread registers its own ops object under it, and all share the group's ids.
+   * The first group becomes active at once (custom allocators take precedence); a group
+   * registered while another exists stands by. With a group active, `alloc` takes the quota
+   * unit, then calls this thread's member's `alloc(min, max)` (a negative return is passed
+   * through; a value out of [min, max] or 0 is given back with `free` and refused with
+   * -EINVAL; one already live is refused with -EEXIST), and a reclaim calls `free(id)` while
+   * the id is still findable. Members must not call back into this space.
+   *
+   * @param ops - `{ name, alloc(min, max), free(id) }`; name: 1..32 UTF-16 units, not 'default'
+   *
+   * Context: any attached thread; takes the registry lock briefly (may block); not inside a
+   * read-side section.
+   * @returns 0; -EEXIST this ops object is already registered; -EAGAIN it would be the first
+   * group while the default allocator has live ids; -ENOSPC 8 groups exist. On error nothing
+   * changes.
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT when ops is not such an object
+   */
+  registerAllocator(ops: AllocatorOps): number {
+    this.#attached('registerAllocator()');
+    checkAllocatorOps(ops);
+    return this.#core.hooks.registerAllocator(ops);
+  }
+
+  /**
+   * Unregister this thread's member `ops`. When it is the last member of its group the group
+   * goes, which needs its ids to be freed first; removing the active group activates the
+   * first remaining group (in registration order), or the default allocator.
+   *
+   * @param ops - an ops object this thread registered
+   *
+   * Context: any attached thread; takes the registry lock briefly (may block); may call
+   * `ops.free` for ids that dead threads owed the group; not inside a read-side section.
+   * @returns 0; -ENOENT not registered by this thread; -EBUSY last member of a group whose
+   * ids are live (the kernel only warns and orphans them; nothing changes)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT when ops is not an object
+   */
+  unregisterAllocator(ops: AllocatorOps): number {
+    this.#attached('unregisterAllocator()');
+    if (typeof ops !== 'object' || ops === null)
+      throw ioasidErrors.badArgument('ops', 'an allocator ops object', ops);
+    return this.#core.hooks.unregisterAllocator(ops);
+  }
+
+  /**
+   * The allocator `alloc` uses now.
+   *
+   * Context: any attached thread; lock-free; stale on return.
+   * @returns 'default', or the active group's name
+   */
+  activeAllocator(): string {
+    this.#attached('activeAllocator()');
+    return this.#core.hooks.allocators.activeName();
+  }
+
+  // -------------------------------------------------------------------------------------------
   // validation helpers (cold)
   // -------------------------------------------------------------------------------------------
 
@@ -890,15 +1129,20 @@ export class IoasidSpace {
  * Read a handle's fields once each (a getter cannot answer differently later) and check
  * their kinds; the buffers themselves are checked by spaceReadHeader and Rcu.attach.
  */
-function snapshotHandle(handle: unknown): { buffer: SharedArrayBuffer; rcu: RcuHandle } {
+function snapshotHandle(handle: unknown): {
+  buffer: SharedArrayBuffer;
+  rcu: RcuHandle;
+  hooks: unknown;
+} {
   if (typeof handle !== 'object' || handle === null)
     throw ioasidErrors.badHandle(`kind is not '${HANDLE_KIND}'`);
   let kind: unknown;
   let version: unknown;
   let buffer: unknown;
   let rcu: unknown;
+  let hooks: unknown;
   try {
-    ({ kind, version, buffer, rcu } = handle as IoasidHandle);
+    ({ kind, version, buffer, rcu, hooks } = handle as IoasidHandle);
   } catch {
     throw ioasidErrors.badHandle('reading its fields threw');
   }
@@ -907,7 +1151,7 @@ function snapshotHandle(handle: unknown): { buffer: SharedArrayBuffer; rcu: RcuH
     throw ioasidErrors.badHandle('buffer is not a SharedArrayBuffer');
   if (version !== SPACE_LAYOUT_VERSION)
     throw ioasidErrors.layoutVersion(Number(version), SPACE_LAYOUT_VERSION);
-  return { buffer, rcu: rcu as RcuHandle };
+  return { buffer, rcu: rcu as RcuHandle, hooks };
 }
 
 /**
@@ -916,6 +1160,22 @@ function snapshotHandle(handle: unknown): { buffer: SharedArrayBuffer; rcu: RcuH
  */
 function isI32(v: unknown): v is number {
   return typeof v === 'number' && (v | 0) === v;
+}
+
+/** Throws unless `ops` is `{ name, alloc, free }` with a usable name. */
+function checkAllocatorOps(ops: unknown): asserts ops is AllocatorOps {
+  const rule = `an object { name: 1..${ALLOCATOR_NAME_MAX} characters, not 'default'; alloc(min, max); free(id) }`;
+  if (typeof ops !== 'object' || ops === null) throw ioasidErrors.badArgument('ops', rule, ops);
+  const o = ops as Partial<AllocatorOps>;
+  if (
+    typeof o.name !== 'string' ||
+    o.name.length === 0 ||
+    o.name.length > ALLOCATOR_NAME_MAX ||
+    o.name === 'default' ||
+    typeof o.alloc !== 'function' ||
+    typeof o.free !== 'function'
+  )
+    throw ioasidErrors.badArgument('ops', rule, o.name);
 }
 
 function isInt(v: unknown): v is number {

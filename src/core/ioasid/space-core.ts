@@ -72,6 +72,12 @@
 
 import type { Rcu } from '../rcu/rcu.js';
 import {
+  type AllocatorChoice,
+  CUSTOM_GAVE_BACK,
+  CUSTOM_RESTART,
+  CUSTOM_THREW,
+} from './allocator-registry.js';
+import {
   capacityAvailable,
   capacityCancelHeld,
   capacityInstallLocked,
@@ -79,6 +85,19 @@ import {
   capacityTotal,
 } from './capacity.js';
 import { Errno } from './errno.js';
+import type { SpaceHooks } from './hooks.js';
+import {
+  CU_IN_FREE,
+  CU_TRACKED,
+  EVK_OWED,
+  HK_CU_ID,
+  HK_CU_OP,
+  HK_EV_KIND,
+  HOOKS_WORD,
+  HSTAT_ABANDONED_WORD,
+  HSTAT_DEFERRED_FREES_WORD,
+} from './hooks-layout.js';
+import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
 import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
 import {
   batchSeal,
@@ -89,6 +108,7 @@ import {
   setStateFlag,
 } from './records.js';
 import {
+  SET_TYPE_MM,
   type SetInfo,
   setAllocLocked,
   setFindMmLocked,
@@ -112,6 +132,7 @@ import {
   REC_ID,
   REC_INC,
   REC_KEY,
+  REC_KEY_CUSTOM,
   REC_KEY_SET_MASK,
   REC_NEXT,
   REC_REF_ONE,
@@ -189,6 +210,11 @@ const PUB_ID = 0;
 const PUB_SET = 1;
 const PUB_MAP = 2;
 const PUB_INC = 3;
+/** How long a custom alloc waits for the reclaim that is giving its id back (rounds x ms). */
+const CUSTOM_CLAIM_ROUNDS = 100;
+const CUSTOM_CLAIM_NAP_MS = 0.1;
+/** Custom allocs that gave their id back (its reclaim stalled) before one returns -EAGAIN. */
+const CUSTOM_GIVE_BACKS = 3;
 
 /** `inspect` result. */
 export interface IdState {
@@ -227,6 +253,18 @@ export interface IoasidStats {
   recycledUnderReader: number;
   /** Dead threads whose share of the space `releaseThread` (or `attach`) recovered. */
   threadsRecovered: number;
+  /** Notifier events distributed to their chains' subscribers. */
+  notifierEvents: number;
+  /** Events dropped for a subscriber (its queue or the log was full); each is reported to
+   * its subscriber by an overflow entry. */
+  notifierLost: number;
+  /** Overflow entries returned by readNotifications. */
+  notifierOverflows: number;
+  /** Ids a dead thread owed a custom allocator, freed later by another member. */
+  allocatorDeferredFrees: number;
+  /** Ids a custom allocator may have handed to a thread that died inside its `alloc` (no one
+   * can free them), or deferred frees that found no room. */
+  allocatorAbandoned: number;
   /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
    * batches) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
@@ -249,6 +287,9 @@ export class SpaceCore {
   readonly tag: number;
   /** SPACE_FAULT_* of this space (0 in every real system). */
   readonly fault: number;
+  /** Notifier chains and custom allocators (hooks.ts); their HOOKS word gates every use. */
+  readonly hooks: SpaceHooks;
+  readonly #hk: I32;
   readonly #batchLimit: number;
   /** Full batches between two grace periods this thread drives (see #batchFullSlow). */
   readonly #driveEvery: number;
@@ -272,6 +313,8 @@ export class SpaceCore {
   readonly #pub = new Int32Array(PUB_HINTS * PUB_WORDS);
   /** REC_INC's mask: all 32 bits, or the generation's 12 (the narrow-incarnation fault). */
   readonly #incMask: number;
+  /** A private word to sleep on (Atomics.wait with a timeout; nobody notifies it). */
+  readonly #nap = new Int32Array(new SharedArrayBuffer(4));
   /** SPACE_ID_HIGH_WORD as this thread last saw it (it only grows): no atomic below it. */
   #idHighSeen = 0;
 
@@ -283,8 +326,11 @@ export class SpaceCore {
     retireBatch: number,
     slot: number,
     fault: number,
+    hooks: SpaceHooks,
   ) {
     this.i32 = i32;
+    this.hooks = hooks;
+    this.#hk = hooks.hk;
     this.g = g;
     this.rcu = rcu;
     this.cyclic = cyclic;
@@ -307,6 +353,8 @@ export class SpaceCore {
 
   /** Allocate an id of live `set` in [lo, hi] (1 <= lo <= hi <= idMax) with `data`. */
   alloc(set: number, lo: number, hi: number, data: number): number {
+    // Zero cost while no subscriber and no custom allocator exist: one load (hooks.ts).
+    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) return this.#allocHooked(set, lo, hi, data);
     const w = this.#cWord;
     // The guessed reservation: exact for a guess of any age (sets.ts setReserveGuess).
     if (set !== this.#cSet || !setReserveGuess(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w))
@@ -364,11 +412,121 @@ export class SpaceCore {
 
   /** Holding a unit of `set`: claim an id, then publish a record. */
   #allocWithUnit(set: number, lo: number, hi: number, data: number): number {
+    // A custom allocator may have been registered after our first look (allocator-registry.ts
+    // "handshake"): look again now that we hold the unit.
+    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) {
+      this.#releaseUnit(set, TS_OP_NONE);
+      return this.#allocHooked(set, lo, hi, data);
+    }
     const id = this.#claimId(lo, hi);
     if (id < 0) return this.#allocUndo(set, -1, -Errno.ENOSPC);
     this.i32[this.ts + TS_ID] = id; // kill point rule: right after the CAS in #claimId
     this.i32[this.ts + TS_OP] = TS_ALLOC_BIT;
     return this.#publish(set, id, data);
+  }
+
+  /**
+   * alloc while HOOKS is non-zero: the allocator to use (default, or this thread's member of
+   * the active custom group: -ENODEV with none, before any write), a quota unit, the id (the
+   * bitmap, or the member's answer claimed as is), the ALLOC event's seq claimed before the
+   * publish (so every later event of the id has a greater seq), the publish, the commit.
+   * Starts over when the registry changed under it (each restart follows a registration).
+   */
+  #allocHooked(set: number, lo: number, hi: number, data: number): number {
+    const { i32, g, ts, hooks } = this;
+    for (let giveBacks = 0; ; ) {
+      const choice = hooks.chooseAllocator();
+      if (choice === null) return -Errno.ENODEV;
+      const w = setReserveUnit(i32, g, set);
+      if (setReserveFailed(w)) {
+        if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
+        return w;
+      }
+      i32[ts + TS_SET] = set; // kill point rule: right after the CAS
+      i32[ts + TS_OP] = TS_ALLOC_UNIT;
+      this.#cSet = set;
+      this.#cWord = w;
+      if (!hooks.allocators.stillActive(choice)) {
+        this.#releaseUnit(set, TS_OP_NONE);
+        continue;
+      }
+      // A record first, so that nothing can fail between the member's answer (or the event's
+      // claim) and the publish.
+      if (i32[ts + TS_CACHE_HEAD] === 0 && this.#refillSlow() === 0)
+        return this.#allocUndo(set, -1, -Errno.ENOMEM);
+      let id = choice.ops === undefined ? this.#claimId(lo, hi) : this.#claimCustom(choice, lo, hi);
+      if (id < 0 && choice.ops === undefined) id = -Errno.ENOSPC; // #claimId says -1
+      if (id === CUSTOM_RESTART || id === CUSTOM_GAVE_BACK) {
+        this.#releaseUnit(set, TS_OP_NONE);
+        if (id === CUSTOM_GAVE_BACK && ++giveBacks === CUSTOM_GIVE_BACKS) return -Errno.EAGAIN;
+        continue;
+      }
+      if (id < 0) return this.#allocHookedFail(set, id);
+      i32[ts + TS_ID] = id; // (#claimCustom and #claimCyclic recorded it already)
+      i32[ts + TS_OP] = TS_ALLOC_BIT;
+      // A member that called back into this space may have used the record ensured above.
+      if (i32[ts + TS_CACHE_HEAD] === 0) return this.#allocHookedNoRecord(set, id, choice);
+      const claimed = hooks.setHasSubscribers(set) && hooks.claimAlloc(id, set, data);
+      // KEY's custom bit (the set argument goes into KEY and the free hint only, given a
+      // record: ensured above); the hint's flagged set sends free to its slow path.
+      const v = this.#publish(choice.ops === undefined ? set : set | REC_KEY_CUSTOM, id, data);
+      hooks.finishAlloc(claimed, v > 0);
+      if (choice.ops !== undefined) hooks.allocators.allocDone(choice, v > 0);
+      return v;
+    }
+  }
+
+  /**
+   * Ask this thread's member for an id and claim exactly that id's bit.
+   * @returns the id; CUSTOM_RESTART or CUSTOM_GAVE_BACK; or a negative errno (CUSTOM_THREW
+   * included), holding only the quota unit
+   */
+  #claimCustom(choice: AllocatorChoice, lo: number, hi: number): number {
+    const { i32, ts } = this;
+    const x = this.hooks.allocators.customAlloc(choice, lo, hi);
+    if (x < 0) return x;
+    const bit = 1 << (x & 31);
+    for (let round = 0; ; round++) {
+      // Claims the id the member handed out; pairs with the release of a reclaim. A set bit
+      // is left as it is.
+      const old = Atomics.or(i32, this.#bmBase + (x >>> 5), bit);
+      if ((old & bit) === 0) {
+        i32[ts + TS_ID] = x; // kill point rule: right after the claim
+        i32[ts + TS_OP] = TS_ALLOC_BIT;
+        this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+        this.#bmIdx = -1;
+        return x;
+      }
+      // Its bit is taken. Live (published, not reclaimed): refuse it, it is its owner's. Else
+      // its previous owner's reclaim gave it back to the provider (which handed it to us) and
+      // has not released the bit yet: wait for that, then give up on it (allocator-registry.ts).
+      if (this.#idLive(x)) return this.hooks.allocators.refuseLive();
+      if (round === CUSTOM_CLAIM_ROUNDS) return this.hooks.allocators.giveBack(choice);
+      Atomics.wait(this.#nap, 0, 0, CUSTOM_CLAIM_NAP_MS);
+    }
+  }
+
+  /** Is `id` published and not reclaimed (its record's STATE not FREE)? A snapshot. */
+  #idLive(id: number): boolean {
+    const m = Atomics.load(this.i32, this.#mapBase + id);
+    if (m === 0) return false;
+    const s = Atomics.load(this.i32, this.#rec(m) + REC_STATE);
+    return (s & REC_ST_MASK) !== REC_ST_FREE && ((s ^ m) & REC_GEN_BITS) === 0;
+  }
+
+  /** The hooked alloc holds a unit and an id but no record: roll back, give the id back. */
+  #allocHookedNoRecord(set: number, id: number, choice: AllocatorChoice): number {
+    const v = this.#allocUndo(set, id, -Errno.ENOMEM);
+    if (choice.ops !== undefined) this.hooks.allocators.allocDone(choice, false);
+    return v;
+  }
+
+  /** The hooked alloc failed holding only its unit: roll it back, count, rethrow a member's. */
+  #allocHookedFail(set: number, err: number): number {
+    if (err === -Errno.ENOSPC) return this.#allocUndo(set, -1, err);
+    this.#releaseUnit(set, TS_OP_NONE);
+    if (err === CUSTOM_THREW) this.hooks.allocators.rethrow();
+    return err;
   }
 
   /** Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. */
@@ -557,9 +715,13 @@ export class SpaceCore {
     const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
     const s = (m & REC_GEN_BITS) | REC_REF_ONE | REC_ST_LIVE;
     // INC is immutable while the incarnation is published; a plain read (module notes).
-    if (this.i32[r + REC_INC] !== this.#pub[p + PUB_INC] || !this.#claimReclaim(r, s, m, id, set))
+    // (A custom id's hint holds its set with REC_KEY_CUSTOM: it fails the set check above.)
+    if (
+      this.i32[r + REC_INC] !== this.#pub[p + PUB_INC] ||
+      !this.#claimReclaim(r, s, m, id, set, null)
+    )
       return this.#freeSlow(set, id);
-    this.#reclaim(r, m, id, set, false);
+    this.#reclaim(r, m, id, set, false, null);
     return 0;
   }
 
@@ -591,12 +753,23 @@ export class SpaceCore {
       if ((key & REC_KEY_SET_MASK) !== set) return -Errno.EACCES;
       if ((s & REC_ST_MASK) === REC_ST_PENDING) return -Errno.EBUSY;
       if (refsOf(s) === 1) {
-        if (!this.#claimReclaim(r, s, m, id, set)) continue;
-        this.#reclaim(r, m, id, set, (s & REC_HAS_SPID) !== 0);
+        const custom = this.#customReclaim(key);
+        if (custom === undefined) return -Errno.ENODEV;
+        if (!this.#claimReclaim(r, s, m, id, set, custom)) continue;
+        this.#reclaim(r, m, id, set, (s & REC_HAS_SPID) !== 0, custom);
+        if (custom !== null) this.hooks.allocators.rethrow();
         return 0;
       }
+      // Free-pending: the FREE event (set and global chains), recorded before the CAS (its
+      // payload while the id surely lives; its unit keeps the set, and its generation, alive).
+      const freeEv = Atomics.load(this.#hk, HOOKS_WORD) !== 0 && this.hooks.freeHasSubscribers(set);
+      if (freeEv) this.#recordFree(r, id, set);
       const pending = ((s - REC_REF_ONE) & ~REC_ST_MASK) | REC_ST_PENDING;
-      if (Atomics.compareExchange(i32, r + REC_STATE, s, pending) === s) return 0;
+      if (Atomics.compareExchange(i32, r + REC_STATE, s, pending) === s) {
+        if (freeEv) this.#hk[this.hooks.hts + HK_EV_KIND] = EVK_OWED; // kill point rule
+        if (freeEv) this.#emitOwedSlow(); // once per transition (V4)
+        return 0;
+      }
     }
   }
 
@@ -637,8 +810,11 @@ export class SpaceCore {
       const owner = key & REC_KEY_SET_MASK;
       if (set >= 0 && owner !== set) return -Errno.EACCES;
       if (refsOf(s) === 1) {
-        if (!this.#claimReclaim(r, s, m, id, owner)) continue;
-        this.#reclaim(r, m, id, owner, (s & REC_HAS_SPID) !== 0);
+        const custom = this.#customReclaim(key);
+        if (custom === undefined) return -Errno.ENODEV;
+        if (!this.#claimReclaim(r, s, m, id, owner, custom)) continue;
+        this.#reclaim(r, m, id, owner, (s & REC_HAS_SPID) !== 0, custom);
+        if (custom !== null) this.hooks.allocators.rethrow();
         return 1;
       }
       if (Atomics.compareExchange(i32, r + REC_STATE, s, s - REC_REF_ONE) === s) return 0;
@@ -646,11 +822,33 @@ export class SpaceCore {
   }
 
   /**
+   * The member a reclaim of the id whose KEY is `key` must give it back to: null for a
+   * default id; for a custom one (REC_KEY_CUSTOM), this thread's member of the active group
+   * (a custom id is the active group's: allocator-registry.ts), its deferred frees run and its
+   * group recorded first (prepareFree); undefined when this thread has none (-ENODEV).
+   */
+  #customReclaim(key: number): AllocatorChoice | null | undefined {
+    if ((key & REC_KEY_CUSTOM) === 0) return null;
+    const c = this.hooks.chooseAllocator();
+    if (c === null || c.ops === undefined) return undefined;
+    this.hooks.allocators.prepareFree(c);
+    return c;
+  }
+
+  /**
    * CAS record `r`'s STATE from `s` to FREE (same generation): the reclaim of `id` (map word
    * `m`, set `set`). When it wins, the reclaim is recorded in this thread's slot with no call
-   * in between (kill point rule), and the caller owns it: it must call #reclaim next.
+   * in between (kill point rule), and the caller owns it: it must call #reclaim next. For a
+   * custom id (`custom`), the free its member owes the provider is recorded too.
    */
-  #claimReclaim(r: number, s: number, m: number, id: number, set: number): boolean {
+  #claimReclaim(
+    r: number,
+    s: number,
+    m: number,
+    id: number,
+    set: number,
+    custom: AllocatorChoice | null,
+  ): boolean {
     const { i32 } = this;
     if (Atomics.compareExchange(i32, r + REC_STATE, s, m & REC_GEN_BITS) !== s) return false;
     const ts = this.ts;
@@ -658,12 +856,26 @@ export class SpaceCore {
     i32[ts + TS_ID] = id;
     i32[ts + TS_SET] = set;
     i32[ts + TS_OP] = TS_RECLAIM_WON;
+    if (custom !== null) this.#hk[this.hooks.hts + HK_CU_ID] = id;
+    if (custom !== null) this.#hk[this.hooks.hts + HK_CU_OP] = CU_IN_FREE;
     return true;
   }
 
-  /** The caller won the STATE CAS to FREE of record `r` (map word `m`) and recorded it. */
-  #reclaim(r: number, m: number, id: number, set: number, hasSpid: boolean): void {
+  /**
+   * The caller won the STATE CAS to FREE of record `r` (map word `m`) and recorded it; `custom`
+   * is the member to give a custom id back to (null: the default allocator).
+   */
+  #reclaim(
+    r: number,
+    m: number,
+    id: number,
+    set: number,
+    hasSpid: boolean,
+    custom: AllocatorChoice | null,
+  ): void {
     const { i32, ts } = this;
+    // While the id is still findable (the map word is still set), as the kernel's reclaim.
+    if (custom !== null) this.hooks.allocators.customFree(custom, id);
     // Pairs with attachSpid's CAS that sets HAS_SPID: both CAS STATE, so either it set the
     // flag before our CAS (we saw it and unhash, lock-free; spid.ts) or it failed on FREE.
     if (hasSpid) unhashSpid(i32, this.g, r, set);
@@ -831,6 +1043,8 @@ export class SpaceCore {
     if (m !== 0) {
       const r = this.#rec(m);
       const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
+      // BIND's payload, recorded ahead (the record, which holds a unit, keeps the set alive).
+      const bind = this.#recordSpidEvent(EV_BIND, r, id, spid, set);
       if (spidLookup(i32, g, set, spid) >= 0) v = -Errno.EINVAL;
       else {
         i32[ts + TS_AUX] = m; // the intent's operands, before the step it records
@@ -838,15 +1052,45 @@ export class SpaceCore {
         i32[ts + TS_SET] = set;
         if (setStateFlag(i32, r, m, REC_HAS_SPID)) {
           i32[ts + TS_OP] = TS_SPID_ATTACH_FLAGGED; // kill point rule: right after the CAS
+          // From here the binding completes (recovery finishes it): the event is owed.
+          if (bind) this.#hk[this.hooks.hts + HK_EV_KIND] = EVK_OWED;
           spidBindLocked(i32, g, r, m, set, spid);
           i32[ts + TS_OP] = TS_OP_NONE;
           v = 0;
+          // The seq is claimed under the SPID lock: BIND/UNBIND of one id are in lock order.
+          if (bind) this.hooks.postOwed();
         }
       }
     }
     this.rcu.readUnlock();
     lockRelease(i32, SPACE_SPID_LOCK_WORD);
+    if (v === 0 && Atomics.load(this.#hk, HOOKS_WORD) !== 0) this.hooks.flush();
     return v;
+  }
+
+  /**
+   * If `set`'s chain has subscribers, record a BIND/UNBIND of record `r` ahead of its step
+   * (hooks.ts record) and say so. Under the SPID lock with a live record, which holds a unit
+   * of the set, so the set's generation read here is the one at the step.
+   */
+  #recordSpidEvent(event: number, r: number, id: number, spid: number, set: number): boolean {
+    const { hooks } = this;
+    if (Atomics.load(this.#hk, HOOKS_WORD) === 0 || !hooks.setHasSubscribers(set)) return false;
+    hooks.record(event, id, spid, set, hooks.setGen(set), Atomics.load(this.i32, r + REC_DATA));
+    return true;
+  }
+
+  /** Record the FREE event of record `r` (before the CAS that makes it free-pending). */
+  #recordFree(r: number, id: number, set: number): void {
+    const { i32, hooks } = this;
+    const spid = Atomics.load(i32, r + REC_SPID);
+    hooks.record(EV_FREE, id, spid, set, hooks.setGen(set), Atomics.load(i32, r + REC_DATA));
+  }
+
+  /** Emit the event recorded and marked owed (HK_EV_KIND) after its operation took effect. */
+  #emitOwedSlow(): void {
+    this.hooks.postOwed();
+    this.hooks.flush();
   }
 
   /**
@@ -865,17 +1109,23 @@ export class SpaceCore {
       const spid = Atomics.load(i32, r + REC_SPID);
       if (spid !== REC_SPID_NONE) {
         const set = Atomics.load(i32, r + REC_KEY) & REC_KEY_SET_MASK;
+        // UNBIND carries the old SPID (V4); recorded ahead, owed once the intent is recorded
+        // (recovery finishes the unbinding from there).
+        const unbind = this.#recordSpidEvent(EV_UNBIND, r, id, spid, set);
         i32[ts + TS_AUX] = m;
         i32[ts + TS_ID] = spid;
         i32[ts + TS_SET] = set;
         i32[ts + TS_OP] = TS_SPID_DETACHING;
+        if (unbind) this.#hk[this.hooks.hts + HK_EV_KIND] = EVK_OWED;
         spidUnbindLocked(i32, g, r, m, set, spid);
         i32[ts + TS_OP] = TS_OP_NONE;
         v = 0;
+        if (unbind) this.hooks.postOwed(); // claimed under the lock, as BIND
       }
     }
     this.rcu.readUnlock();
     lockRelease(i32, SPACE_SPID_LOCK_WORD);
+    if (v === 0 && Atomics.load(this.#hk, HOOKS_WORD) !== 0) this.hooks.flush();
     return v;
   }
 
@@ -988,9 +1238,12 @@ export class SpaceCore {
 
   /** setAlloc under the set lock (sets.ts setAllocLocked). */
   setAlloc(token: number, quota: number, type: number): number {
-    const { i32 } = this;
+    const { i32, hooks } = this;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
+    // Pending MM subscribers of the token attach; stale ones of the slot's last life detach.
+    const owed = hooks.setCreating(type === SET_TYPE_MM ? token : -1);
     const v = setAllocLocked(i32, this.g, token, quota, type, this.ts);
+    if (owed) hooks.setCreatedLocked(v);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -1000,6 +1253,16 @@ export class SpaceCore {
     const { i32 } = this;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     const v = setFreeLocked(i32, this.g, set, this.ts);
+    lockRelease(i32, SPACE_SET_LOCK_WORD);
+    return v;
+  }
+
+  /** registerNotifierMm: the MM set of `token` found under the set lock (hooks.ts). */
+  registerNotifierMm(token: number, prio: number): number {
+    const { i32 } = this;
+    lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
+    const mm = setFindMmLocked(i32, this.g, token);
+    const v = this.hooks.registerMmLocked(token, prio, mm < 0 ? -1 : mm);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -1054,16 +1317,17 @@ export class SpaceCore {
    * that died in it without `releaseThread` left (thread-recovery.ts claimThreadSlot).
    */
   attach(): number {
-    return claimThreadSlot(this.i32, this.g, this.rcu, this.rcu.slot);
+    return claimThreadSlot(this.i32, this.g, this.rcu, this.rcu.slot, this.hooks);
   }
 
   /** releaseThread(slot) for a dead thread (thread-recovery.ts releaseDeadThread). */
   releaseThread(slot: number): number {
-    return releaseDeadThread(this.i32, this.g, this.rcu, this.rcu.slot, slot);
+    return releaseDeadThread(this.i32, this.g, this.rcu, this.rcu.slot, slot, this.hooks);
   }
 
   /** Give back what this thread holds privately, free its thread slot, unregister it. */
   detach(): void {
+    this.hooks.allocators.leaveAll();
     this.flushBatch();
     this.flushCache();
     const held = this.i32[this.ts + TS_RESERVED]!;
@@ -1087,7 +1351,9 @@ export class SpaceCore {
   /** Counters and a record census (records.ts recordsCensus). */
   stats(): IoasidStats {
     const { i32 } = this;
+    const hk = this.#hk;
     const c = recordsCensus(i32, this.g);
+    const nc = notifierCounters(hk);
     return {
       enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
       edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
@@ -1097,6 +1363,11 @@ export class SpaceCore {
       setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
       recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),
       threadsRecovered: Atomics.load(i32, SPACE_STAT_THREADS_RECOVERED_WORD),
+      notifierEvents: nc.events,
+      notifierLost: nc.lost,
+      notifierOverflows: nc.overflows,
+      allocatorDeferredFrees: Atomics.load(hk, HSTAT_DEFERRED_FREES_WORD),
+      allocatorAbandoned: Atomics.load(hk, HSTAT_ABANDONED_WORD),
       freeRecords: c.free,
       limboRecords: c.limbo,
       liveRecords: c.live,

@@ -112,7 +112,8 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                                                              +1 per publish; gen = its
 //                                                                                              low 12 bits
 //   KEY           +2                                   publish (plain, private)   find, free immutable after publish:
-//   ID            +3                                                              findBySpid [gen:12 | 0:4 | set:16]; id
+//   ID            +3                                                              findBySpid [gen:12 | 0:3 | CUSTOM |
+//                                                                                              set:16]; id
 //   DATA          +4                                   publish (plain, private),  find       L/S/CAS after publish
 //                                                      attach/detachData
 //   SPID          +5                                   attach/detachSpid (spid    findBySpid L/S/CAS; -1 = none (also
@@ -164,7 +165,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 4;
+export const SPACE_LAYOUT_VERSION = 5;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -381,6 +382,9 @@ export const REC_GEN_MASK = 0xfff;
 export const REC_GEN_BITS = ~0xfffff;
 /** REC_KEY: the owning set. */
 export const REC_KEY_SET_MASK = 0xffff;
+/** REC_KEY bit 16: the id came from a custom allocator group (allocator-registry.ts); its
+ * reclaim gives it back to the group. Set at publish, immutable like the rest of KEY. */
+export const REC_KEY_CUSTOM = 1 << 16;
 /** Id-map word: record index + 1. */
 export const MAP_IDX_MASK = 0xfffff;
 

@@ -104,3 +104,22 @@ export function assertLocked(i32: I32, word: number): void {
     throw new Error(`internal: lock at word ${word} is not held`);
   }
 }
+
+/**
+ * Take the mutex at `word` over from owner `deadTag` (a dead thread), keeping its CONTENDED
+ * bit, so that the new owner finishes what the dead one left under the lock before anyone else
+ * sees it.
+ *
+ * CAS loop: retries only while `deadTag` still owns the word and a waiter is setting CONTENDED.
+ *
+ * Context: any thread, for a thread known to be dead; never blocks. The caller releases it
+ * with lockRelease.
+ * @returns true if `deadTag` held the lock and the caller now does
+ */
+export function lockTakeOver(i32: I32, word: number, deadTag: number, tag: number): boolean {
+  for (;;) {
+    const v = Atomics.load(i32, word);
+    if ((v & SPACE_LOCK_OWNER_MASK) !== deadTag) return false;
+    if (Atomics.compareExchange(i32, word, v, tag | (v & SPACE_LOCK_CONTENDED)) === v) return true;
+  }
+}

@@ -97,6 +97,8 @@ import {
   TS_ID,
   TS_INSTALL_SWUNG,
   TS_OP,
+  TS_OP_ALLOC,
+  TS_OP_MASK,
   TS_OP_NONE,
   TS_REC,
   TS_RECLAIM_BIT_FREED,
@@ -124,6 +126,15 @@ type I32 = Int32Array<SharedArrayBuffer>;
 /** What recovery needs from the space's Rcu. */
 export interface RecoveryRcu extends GracePeriodSource {
   resumeRelease(slot: number): boolean;
+}
+
+/**
+ * The hooks' step of a recovery (notifier chains and custom allocators, hooks.ts): run before
+ * the dead thread's intent is continued, told whether a half-done alloc published. It keeps
+ * this module's rules (no wait, no lock, resumable).
+ */
+export interface RecoveryHooks {
+  recoverSlot(slot: number, published: boolean): number;
 }
 
 /** STATE of a slot being recovered by the thread whose tag is `tag`. */
@@ -154,6 +165,7 @@ export function releaseDeadThread(
   rcu: RecoveryRcu,
   mySlot: number,
   slot: number,
+  hooks: RecoveryHooks,
 ): number {
   const ts = threadSlotWord(g, slot);
   for (;;) {
@@ -170,7 +182,7 @@ export function releaseDeadThread(
     const mine = threadSlotWord(g, mySlot);
     i32[mine + TS_RECOVERING_SLOT] = slot + 1;
     const wasHeld = (st & TS_STATE_MASK) !== TS_UNUSED;
-    return finishRecovery(i32, g, rcu, slot, mySlot + 1, TS_UNUSED, mine, wasHeld);
+    return finishRecovery(i32, g, rcu, hooks, slot, mySlot + 1, TS_UNUSED, mine, wasHeld);
   }
 }
 
@@ -194,6 +206,7 @@ export function claimThreadSlot(
   g: SpaceGeometry,
   rcu: RecoveryRcu,
   slot: number,
+  hooks: RecoveryHooks,
 ): number {
   const ts = threadSlotWord(g, slot);
   const tag = slot + 1;
@@ -210,7 +223,7 @@ export function claimThreadSlot(
       if (st !== claimed && Atomics.compareExchange(i32, ts + TS_STATE, st, claimed) !== st)
         continue;
       i32[ts + TS_RECOVERED] = 0; // kill point rule: no call since the claim
-      return finishRecovery(i32, g, rcu, slot, tag, TS_ATTACHED, -1, true);
+      return finishRecovery(i32, g, rcu, hooks, slot, tag, TS_ATTACHED, -1, true);
     }
     // RECOVERING by another thread R.
     if (Atomics.load(i32, ts + TS_RECOVERED) !== 0) {
@@ -234,6 +247,7 @@ function finishRecovery(
   i32: I32,
   g: SpaceGeometry,
   rcu: RecoveryRcu,
+  hooks: RecoveryHooks,
   slot: number,
   tag: number,
   final: number,
@@ -245,7 +259,7 @@ function finishRecovery(
   // again, since an attach may now own the slot and be using its words. (Defensive against a
   // live attacher running in parallel between the caller's STATE check and here; the
   // single-threaded kill-point tests cannot interleave inside a live thread's operation.)
-  let n = Atomics.load(i32, ts + TS_RECOVERED) === 0 ? recoverShare(i32, g, rcu, slot) : 0;
+  let n = Atomics.load(i32, ts + TS_RECOVERED) === 0 ? recoverShare(i32, g, rcu, hooks, slot) : 0;
   if (tag !== slot + 1 && Atomics.load(i32, ts + TS_RECOVERED) === 0) {
     const released = rcu.resumeRelease(slot);
     i32[ts + TS_RECOVERED] = 1; // kill point rule: its last step was the OWNER CAS
@@ -263,7 +277,13 @@ function finishRecovery(
  * the slot's own words right after it (rule 2). Safe to run again from any kill point.
  * @returns how many things were recovered
  */
-function recoverShare(i32: I32, g: SpaceGeometry, rcu: RecoveryRcu, slot: number): number {
+function recoverShare(
+  i32: I32,
+  g: SpaceGeometry,
+  rcu: RecoveryRcu,
+  hooks: RecoveryHooks,
+  slot: number,
+): number {
   const ts = threadSlotWord(g, slot);
   let n = 0;
   // 0. A recovery this thread was running when it died: it is ours to finish (rule 3).
@@ -272,11 +292,14 @@ function recoverShare(i32: I32, g: SpaceGeometry, rcu: RecoveryRcu, slot: number
     const target = p - 1;
     const st = Atomics.load(i32, threadSlotWord(g, target) + TS_STATE);
     if (isRecoveringBy(st, slot + 1))
-      n += finishRecovery(i32, g, rcu, target, slot + 1, TS_UNUSED, ts, true);
+      n += finishRecovery(i32, g, rcu, hooks, target, slot + 1, TS_UNUSED, ts, true);
     else i32[ts + TS_RECOVERING_SLOT] = 0;
   }
   // 1. Capacity owed by a set destruction (before the intent, which may destroy a set too).
   n += returnUnits(i32, ts, TS_CAP);
+  // 1b. Notifier chains and custom allocators (hooks.ts), before the intent is continued: an
+  // event of an alloc is owed only if the alloc published (its intent is gone then).
+  n += hooks.recoverSlot(slot, (Atomics.load(i32, ts + TS_OP) & TS_OP_MASK) !== TS_OP_ALLOC);
   // 2. The operation in flight.
   n += continueIntent(i32, g, ts);
   // 3. Locks, once the intents that ran under them are finished.
