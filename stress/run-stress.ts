@@ -165,9 +165,11 @@ export async function runStress(
     checkerWorker.once('exit', () => resolve(undefined));
   });
 
-  const startWallMs = wallMs();
   Atomics.store(run, RUN_STATE, STATE_RUN);
   fleet.startAll();
+  // The run's clock starts once every CPU works (fleet.ts `started`).
+  await fleet.started(hooks.signal);
+  const startWallMs = wallMs();
   const samples: Sample[] = [];
   /** When each epoch ended (seconds since the start): a late wake-up makes one longer. */
   const epochEnds: number[] = [];
