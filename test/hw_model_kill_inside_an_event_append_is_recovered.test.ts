@@ -19,13 +19,13 @@ class Killed extends Error {}
  * Make the next append of `kind` die, once: before it writes anything, or (`appended`) right
  * after it was appended, before the caller's next statement. Records every kind appended.
  */
-function dieInsideAppendOf(p: Platform, kind: number, appended = false) {
+function dieInsideAppendOf(p: Platform, kind: number, appended = false, phase = -1) {
   const log = p.context.log;
   const emit = log.emit.bind(log);
   const kinds: number[] = [];
   let died = false;
   log.emit = (k, pasid, gen, pf, a, b, c) => {
-    const dies = k === kind && !died;
+    const dies = k === kind && (phase < 0 || a === phase) && !died;
     if (dies) died = true;
     if (dies && !appended) throw new Killed(`killed inside the append of event ${k}`);
     kinds.push(k);
@@ -77,4 +77,58 @@ describe('a kill inside an event append', () => {
     expect(binds).toBe(appended ? 2 : 1);
     expect(k.kinds.indexOf(Ev.BIND)).toBeLessThan(k.kinds.indexOf(Ev.PHASE));
   });
+});
+
+describe('a kill inside the teardown of an unbind', () => {
+  /** Process 0 bound on pf 0 unbinds; its thread dies in the append of `kind`; reaped. */
+  function unbindKilled(kind: number, appended: boolean, phase = -1) {
+    const p = Platform.create(SMALL);
+    const c = new ModelChecker(p.context, {});
+    p.spawn(0);
+    p.spawn(1);
+    expect(p.bindSva(0, 0)).toBeGreaterThan(0);
+    expect(p.bindSva(1, 1)).toBeGreaterThan(0);
+    const k = dieInsideAppendOf(p, kind, appended, phase);
+    expect(() => p.unbindSva(0, 0)).toThrow(Killed);
+    expect(k.died()).toBe(true);
+    reapedCleanly(p, c);
+    // Another process's exit drives the driver's workqueue, which finishes the handed-over bond.
+    expect(p.mmExit(1)).toBe(0);
+    c.consume();
+    c.end();
+    expect(c.first?.message).toBeUndefined();
+    return p;
+  }
+
+  it.each([
+    false,
+    true,
+  ])("PUT (appended: %s): the driver's reference is put once, and the PASID reclaimed", (appended) => {
+    const p = unbindKilled(Ev.PUT, appended);
+    expect(p.space.inspect(1).state).toBe('free');
+  });
+
+  it.each([
+    false,
+    true,
+  ])("P7 (appended: %s): the resumed teardown drops the driver's reference instead of leaking it", (appended) => {
+    const p = unbindKilled(Ev.PHASE, appended, 7);
+    expect(p.space.inspect(1).state).toBe('free');
+  });
+});
+
+it.each([0, 3, 6])('a kill inside the append of P%i: the resumed teardown logs it', (phase) => {
+  const p = Platform.create(SMALL);
+  const c = new ModelChecker(p.context, {});
+  p.spawn(0);
+  p.spawn(1);
+  expect(p.bindSva(0, 0)).toBeGreaterThan(0);
+  expect(p.bindSva(1, 1)).toBeGreaterThan(0);
+  dieInsideAppendOf(p, Ev.PHASE, false, phase);
+  expect(() => p.unbindSva(0, 0)).toThrow(Killed);
+  reapedCleanly(p, c);
+  expect(p.mmExit(1)).toBe(0);
+  c.consume();
+  c.end();
+  expect(c.first?.message).toBeUndefined();
 });

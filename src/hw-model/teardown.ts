@@ -182,8 +182,9 @@ function setSub(hw: HwContext, b: number, phase: number, sub: number): void {
 
 /** Mark `phase` of bond `b` done and log it (after the fact). */
 export function complete(hw: HwContext, b: number, phase: number, extra = 0): number {
-  Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << phase);
-  hw.st(bf(hw, b, B_SUB), 0);
+  // Logged before its bit is set: a thread killed inside the append leaves the phase undone,
+  // and whoever resumes the bond completes (and logs) it again, which the checker takes as one.
+  // Set first, a kill there would lose the event and the next phase would come "before" it.
   const flags = hw.ld(bf(hw, b, B_FLAGS));
   const c = extra | (flags & BF_EXCEPTION ? PH_EXCEPTION : 0);
   hw.log.emit(
@@ -195,6 +196,8 @@ export function complete(hw: HwContext, b: number, phase: number, extra = 0): nu
     b,
     c,
   );
+  Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << phase);
+  hw.st(bf(hw, b, B_SUB), 0);
   return TD_PROGRESS;
 }
 
