@@ -1,10 +1,18 @@
 /**
- * The issue-4 comparison: ratios between the scaling bench's figures (this project / limit,
- * this project / each baseline, N CPUs / 1 CPU), the three issue targets, and the table.
+ * The scaling comparison: ratios between the scaling bench's figures (this project / limit,
+ * this project / each baseline, N CPUs / 1 CPU, in wall time and per CPU-second), the targets
+ * of issues 4 and 13, and the table.
  *
  * Ratios are of throughput at the same CPU count, so "per CPU" and total ratios are equal.
  * The limit for a shared-set alloc+free is the CAS loop on one shared word; for everything
  * else it is the CAS loop on a word of the worker's own line.
+ *
+ * Issue 13's scaling targets (alloc+free 1 -> 2 CPUs: >= 1.8x on disjoint sets, >= 1.5x on
+ * one set) assume a machine that gives two CPUs to code of this shape. This machine's answer
+ * is the control loop's own 1 -> 2 scaling in the same run: where it reaches less than 2x, a
+ * target is the issue's figure times 0.9 x control / 1.8 (90% of what the control reaches,
+ * for the 1.8x target; the 1.5x target in the same proportion), and never more than the
+ * issue's figure.
  */
 import {
   fmtRate,
@@ -14,12 +22,26 @@ import {
   type ScalingWorkload,
   type Sets,
 } from './scaling.js';
+import { renderTargets, type Target, target } from './targets.js';
 
 /** A measurement's figures (without its raw samples) plus the ratios computed from them. */
 export interface ComparisonRow
   extends Pick<
     Measurement,
-    'impl' | 'workload' | 'sets' | 'cpus' | 'opsPerSec' | 'perCpu' | 'fails' | 'hungRuns'
+    | 'impl'
+    | 'workload'
+    | 'sets'
+    | 'cpus'
+    | 'opsPerSec'
+    | 'perCpu'
+    | 'fails'
+    | 'gpWaits'
+    | 'hungRuns'
+    | 'opsPerCpuSec'
+    | 'busy'
+    | 'runqWait'
+    | 'processBusy'
+    | 'machineBusy'
   > {
   label: string;
   /** project / limit (project rows only) */
@@ -30,25 +52,19 @@ export interface ComparisonRow
   vsPostMessage?: number;
   /** throughput at `cpus` / throughput at 1 CPU */
   vs1Cpu?: number;
+  /** ops per CPU-second at `cpus` / at 1 CPU: the code's own scaling efficiency */
+  cpuEfficiency?: number;
   /** (fastest - slowest run) / median run, over the runs behind this figure */
   spread: number;
 }
 
-export interface Target {
-  name: string;
-  value: number;
-  /** value must be >= this */
-  min: number;
-  met: boolean;
-  /** the row the value comes from */
-  from: string;
-}
-
 const LABELS: Record<string, string> = {
+  'limit compute n/a': 'control: pure compute',
   'limit cas-own n/a': 'limit: load+CAS, own line',
   'limit cas-shared n/a': 'limit: load+CAS loop, one word',
   'project pair disjoint': 'alloc+free, disjoint sets',
   'project pair shared': 'alloc+free, one shared set',
+  'project pair separate': 'alloc+free, separate spaces',
   'project find shared': 'find',
   'project rcu-pair n/a': 'readLock+readUnlock',
   'project synchronize n/a': 'synchronize',
@@ -81,10 +97,19 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
       perCpu: m.perCpu,
       spread: m.samples.length > 0 ? (m.samples.at(-1)! - m.samples[0]!) / m.opsPerSec : 0,
       fails: m.fails,
+      gpWaits: m.gpWaits,
       hungRuns: m.hungRuns,
+      opsPerCpuSec: m.opsPerCpuSec,
+      busy: m.busy,
+      runqWait: m.runqWait,
+      processBusy: m.processBusy,
+      machineBusy: m.machineBusy,
     };
     const one = find(m.impl, m.workload, m.sets, 1);
-    if (one && m.cpus !== 1) row.vs1Cpu = m.opsPerSec / one.opsPerSec;
+    if (one && m.cpus !== 1) {
+      row.vs1Cpu = m.opsPerSec / one.opsPerSec;
+      row.cpuEfficiency = m.opsPerCpuSec / one.opsPerCpuSec;
+    }
     if (m.impl !== 'project') return row;
     const limit = find(
       'limit',
@@ -101,35 +126,64 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
   });
 }
 
-/** The issue-4 targets, each with the figure it is judged on. */
+/** Issue 13's scaling targets, before the machine's factor. */
+export const SCALING_DISJOINT = 1.8;
+export const SCALING_SHARED = 1.5;
+
+/** The targets of issues 4 and 13, each with the figure it is judged on. */
 export function targets(rows: ComparisonRow[]): Target[] {
   const out: Target[] = [];
-  const push = (name: string, value: number, min: number, r: ComparisonRow) =>
-    out.push({
-      name,
-      value,
-      min,
-      met: value >= min,
-      from: `${r.label}, ${r.cpus} CPU${r.cpus === 1 ? '' : 's'}`,
-    });
+  const where = (r: ComparisonRow) => `${r.label}, ${r.cpus} CPU${r.cpus === 1 ? '' : 's'}`;
+  const push = (name: string, value: number, min: number, r: ComparisonRow, more = '') =>
+    out.push(target(name, value, 'x', '>=', min, where(r) + more));
   const vsPm = rows.filter((r) => r.vsPostMessage !== undefined);
   if (vsPm.length > 0) {
     const worst = vsPm.reduce((a, b) => (b.vsPostMessage! < a.vsPostMessage! ? b : a));
+    const cpus = [...new Set(vsPm.map((r) => r.cpus))].join(', ');
     push(
-      'throughput per CPU vs postMessage baseline (worst row)',
+      `throughput per CPU vs postMessage baseline (worst row of ${cpus} CPUs)`,
       worst.vsPostMessage!,
       300,
       worst,
     );
   }
+  const project2 = (sets: Sets) =>
+    rows.find(
+      (r) => r.impl === 'project' && r.workload === 'pair' && r.sets === sets && r.cpus === 2,
+    );
+  const control2 = rows.find((r) => r.impl === 'limit' && r.workload === 'compute' && r.cpus === 2);
+  if (control2?.vs1Cpu !== undefined) {
+    // The machine's factor: 1 when the control reaches 2x, less when it cannot.
+    const factor = Math.min(1, (0.9 * control2.vs1Cpu) / SCALING_DISJOINT);
+    const why = `; control loop ${control2.vs1Cpu.toFixed(2)}x in this run (target x${factor.toFixed(2)})`;
+    for (const [sets, goal] of [
+      ['disjoint', SCALING_DISJOINT],
+      ['shared', SCALING_SHARED],
+    ] as const) {
+      const r = project2(sets);
+      if (r?.vs1Cpu !== undefined)
+        push(
+          `alloc+free throughput scaling 1 -> 2 CPUs, ${sets === 'shared' ? 'one shared set' : 'disjoint sets'}`,
+          r.vs1Cpu,
+          goal * factor,
+          r,
+          why,
+        );
+    }
+  }
   const shared2 = rows.find(
     (r) => r.impl === 'project' && r.workload === 'pair' && r.sets === 'shared' && r.cpus === 2,
   );
   if (shared2?.vsMutex !== undefined)
-    push('alloc+free vs mutex baseline, 2 CPUs, one shared set', shared2.vsMutex, 1.5, shared2);
+    push(
+      'alloc+free vs mutex baseline, 2 CPUs, one shared set (issue 4)',
+      shared2.vsMutex,
+      1.5,
+      shared2,
+    );
   const find2 = rows.find((r) => r.impl === 'project' && r.workload === 'find' && r.cpus === 2);
   if (find2?.vs1Cpu !== undefined)
-    push('find throughput scaling, 1 -> 2 CPUs', find2.vs1Cpu, 1.8, find2);
+    push('find throughput scaling, 1 -> 2 CPUs (issue 4)', find2.vs1Cpu, 1.8, find2);
   return out;
 }
 
@@ -147,21 +201,40 @@ export function renderComparison(
   meta: { ms: number; reps: number },
 ): string[] {
   const w = Math.max(...rows.map((r) => r.label.length)) + 2;
-  const cols = ['CPUs', 'ops/s', 'per CPU', 'spread', '/limit', '/mutex', '/postMsg', 'vs 1 CPU'];
-  const widths = [5, 10, 10, 8, 9, 9, 9, 9];
+  const cols = [
+    'CPUs',
+    'ops/s',
+    'per CPU',
+    'spread',
+    '/limit',
+    '/mutex',
+    '/postMsg',
+    'vs 1 CPU',
+    'per CPU-s',
+    'CPU eff',
+    'busy',
+    'proc',
+    'others',
+  ];
+  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8];
   const line = (first: string, cells: string[]) =>
     first.padEnd(w) + cells.map((c, i) => c.padStart(widths[i]!)).join('');
   const out = [
     '',
-    `Scaling (worker_threads on a SAB barrier; median of ${meta.reps} runs of ${meta.ms} ms; ops/s = total ops / wall time)`,
+    `Scaling (worker_threads on a SAB barrier; median of ${meta.reps} runs of ${meta.ms} ms, all scenarios interleaved; ops/s = total ops / wall time)`,
     `  ratios: this project / limit or baseline at the same CPU count; "vs 1 CPU" = throughput / 1-CPU throughput`,
     '  spread: (fastest - slowest run) / median run',
+    "  per CPU-s: ops per CPU-second of the workers' threads (Linux schedstat); CPU eff: that at N CPUs / at 1 CPU",
+    '    (1.00: CPUs running at once do not slow each other down); busy: CPU time / wall time, summed over workers',
+    "    proc: this process's CPUs' worth (workers + main + V8 threads); others: other processes' (machine - proc, /proc/stat)",
     line('  operation', cols),
   ];
   let prev = '';
   for (const r of rows) {
     if (r.label !== prev && prev !== '') out.push('');
     prev = r.label;
+    // A postMessage worker's CPU time leaves out the main thread that serves it.
+    const cpuCols = r.impl !== 'postmessage' && Number.isFinite(r.opsPerCpuSec);
     out.push(
       line(`  ${r.label}`, [
         String(r.cpus),
@@ -172,14 +245,14 @@ export function renderComparison(
         ratio(r.vsMutex),
         ratio(r.vsPostMessage),
         ratio(r.vs1Cpu),
-      ]) + note(r.fails, r.hungRuns),
+        cpuCols ? fmtRate(r.opsPerCpuSec) : '',
+        cpuCols ? ratio(r.cpuEfficiency) : '',
+        cpuCols ? r.busy.toFixed(2) : '',
+        r.processBusy.toFixed(2),
+        (r.machineBusy - r.processBusy).toFixed(2),
+      ]) + note(r.fails, r.hungRuns, r.gpWaits),
     );
   }
-  out.push('', 'Targets (issue 4)');
-  const tw = Math.max(...ts.map((t) => t.name.length)) + 2;
-  for (const t of ts)
-    out.push(
-      `  ${t.name.padEnd(tw)}${ratio(t.value).padStart(8)}  target >= ${t.min}x  ${t.met ? 'met' : 'MISSED'}  (${t.from})`,
-    );
+  out.push(...renderTargets('Targets (scaling: issues 4 and 13)', ts));
   return out;
 }

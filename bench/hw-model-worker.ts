@@ -9,7 +9,14 @@ import { enqcmd } from '../src/hw-model/cpu.js';
 import { bindSva, unbindStart } from '../src/hw-model/iommu-driver.js';
 import { Platform, type PlatformHandle } from '../src/hw-model/platform.js';
 import { TD_BLOCKED, TD_DONE, teardownStep } from '../src/hw-model/teardown.js';
-import { arriveAndWait, nowNs, report, stopRequested, workerCtrl } from './parallel.js';
+import {
+  arriveAndWait,
+  nowNs,
+  report,
+  stopRequested,
+  threadCpuNs,
+  workerCtrl,
+} from './parallel.js';
 
 interface Data {
   platform: PlatformHandle;
@@ -46,11 +53,14 @@ const ctrl = workerCtrl();
 // Warm-up: the same operations, not counted.
 for (let i = 0; i < 4 * CHUNK; i++) op(i);
 arriveAndWait(ctrl);
+const [cpu0, runq0] = threadCpuNs();
 const t0 = nowNs();
 let ops = 0;
 let i = 0;
 while (!stopRequested(ctrl)) {
   for (let k = 0; k < CHUNK; k++, i++) if (op(i)) ops++;
 }
-report({ ops, t0, t1: nowNs(), fails: 0 });
+const t1 = nowNs();
+const [cpu1, runq1] = threadCpuNs();
+report({ ops, t0, t1, fails: 0, cpuNs: cpu1 - cpu0, runqNs: runq1 - runq0 });
 platform.detach();

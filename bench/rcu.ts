@@ -1,16 +1,51 @@
 /**
- * RCU costs: read-side pair against the raw Atomics it is made of, and synchronize latency
- * with 0, 1 and 4 registered readers (idle, and busy reading).
+ * RCU costs: the read-side pair of each flavor against the raw Atomics it is made of, the
+ * qsbr flavor's quiescent state, and synchronize() latency with 0, 1 and 4 reader threads
+ * shaped like liburcu's urcu-bench readers (16 dependent multiply-adds inside a section, 512
+ * outside it), from an unregistered updater on the main thread, as urcu-bench measures it.
+ *
+ * With the liburcu anchor (bench/urcu.ts, `npm run bench -- --with-urcu`), the same figures of
+ * liburcu's mb and memb flavors are printed beside ours and two targets of issue 13 are judged:
+ * synchronize with readers (1 and 4), median <= liburcu-mb's; the qsbr read pair <= 3x
+ * liburcu-memb's inline pair. Latency samples time one call each, so each includes one clock
+ * read: ours (process.hrtime.bigint) costs more than C's clock_gettime, so both medians are
+ * also shown less their own clock's cost, measured in this run, and the targets compare those.
  */
 import { Worker } from 'node:worker_threads';
-import { Rcu } from '../src/core/rcu/rcu.js';
+import { Rcu, type RcuFlavor } from '../src/core/rcu/rcu.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { type BenchRow, consume, median, nsPerOp, percentile, printTable } from './harness.js';
+import type { PairFigures } from './rcu-pair-worker.js';
+import { fmtFigure, notJudged, renderTargets, type Target, target } from './targets.js';
+import type { UrcuOutcome, UrcuResult } from './urcu.js';
 
 const N = 5_000_000;
+/** Reader counts of the synchronize figures (urcu-bench's r0, r1, r4). */
+const READER_COUNTS = [0, 1, 4] as const;
+/** Calls per synchronize figure, or its time budget, whichever ends first (urcu-bench's). */
+const SYNC_CALLS = 20_000;
+const SYNC_BUDGET_MS = 1500;
+const FLAVORS: readonly RcuFlavor[] = ['marks', 'mb', 'qsbr'];
 
+/** A synchronize() latency distribution: raw per-call samples, and less the clock's cost. */
+export interface SyncLatency {
+  readers: number;
+  n: number;
+  medianNs: number;
+  p99Ns: number;
+  /** The median less one clock read (hrtime.bigint), measured in the same run. */
+  medianLessClockNs: number;
+}
+
+/** Everything bench/rcu.ts measures, for the JSON document. */
 export interface RcuBenchResult {
   rows: BenchRow[];
+  pairs: Record<RcuFlavor, PairFigures>;
+  /** synchronize latency per flavor, per reader count. */
+  sync: Record<RcuFlavor, SyncLatency[]>;
+  /** Cost of one process.hrtime.bigint() read, ns (median of back-to-back pairs). */
+  clockNs: number;
+  targets: Target[];
 }
 
 /** The limits: what one Atomics.load and one load+compareExchange cost here, now. */
@@ -27,8 +62,8 @@ export function measureAtomicsLimits(): { load: number; loadCas: number; rawPair
       Atomics.compareExchange(w, 5, v, (v + 1) | 0);
     }
   }, N);
-  // What the read-side pair must do at least: store a mark into the slot, exchange it for 0
-  // and test the old value's WAIT bit.
+  // What the marks read-side pair must do at least: store a mark into the slot, exchange it
+  // for 0 and test the old value's WAIT bit.
   const rawPair = nsPerOp((n) => {
     for (let i = 0; i < n; i++) {
       Atomics.store(w, 32, (i << 1) | 1);
@@ -38,113 +73,260 @@ export function measureAtomicsLimits(): { load: number; loadCas: number; rawPair
   return { load, loadCas, rawPair };
 }
 
-function syncLatencies(rcu: Rcu, samples: number): { p50: number; p99: number } {
-  const xs: number[] = [];
-  for (let i = 0; i < 200; i++) rcu.synchronize();
-  for (let i = 0; i < samples; i++) {
-    const t0 = process.hrtime.bigint();
-    rcu.synchronize();
-    xs.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  return { p50: median(xs), p99: percentile(xs, 99) };
+/** One flavor's read-side figures, measured in a worker of its own (rcu-pair-worker.ts). */
+function measurePairs(flavor: RcuFlavor): Promise<PairFigures> {
+  const url = workerModuleUrl(import.meta.url, './rcu-pair-worker.js');
+  const w = new Worker(url, { workerData: { flavor, iterations: N } });
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
 }
 
-async function withReaders<T>(rcu: Rcu, count: number, busy: boolean, body: () => T): Promise<T> {
+/** Median cost of one process.hrtime.bigint() read, from back-to-back pairs. */
+function clockCost(): number {
+  const xs: number[] = [];
+  for (let i = 0; i < 50_000; i++) {
+    const t0 = process.hrtime.bigint();
+    xs.push(Number(process.hrtime.bigint() - t0));
+  }
+  return median(xs);
+}
+
+/** synchronize() latency on `rcu` from this (unregistered) thread: per-call samples, ns. */
+function syncSamples(rcu: Rcu, object: Int32Array<SharedArrayBuffer>): number[] {
+  for (let i = 0; i < 50; i++) rcu.synchronize();
+  const xs: number[] = [];
+  const end = performance.now() + SYNC_BUDGET_MS;
+  for (let i = 0; i < SYNC_CALLS && performance.now() < end; i++) {
+    Atomics.store(object, 0, i); // publish, then wait for readers (as urcu-bench does)
+    const t0 = process.hrtime.bigint();
+    rcu.synchronize();
+    xs.push(Number(process.hrtime.bigint() - t0));
+  }
+  return xs;
+}
+
+/** Start `count` urcu-bench-shaped readers of `rcu`, run `body`, stop them. */
+async function withReaders<T>(
+  rcu: Rcu,
+  object: Int32Array<SharedArrayBuffer>,
+  count: number,
+  body: () => T,
+): Promise<T> {
   const ctrl = new Int32Array(new SharedArrayBuffer(64));
   const url = workerModuleUrl(import.meta.url, './rcu-reader-worker.js');
   const workers = Array.from(
     { length: count },
-    () => new Worker(url, { workerData: { handle: rcu.handle, ctrl: ctrl.buffer, busy } }),
+    () =>
+      new Worker(url, {
+        workerData: { handle: rcu.handle, ctrl: ctrl.buffer, object: object.buffer },
+      }),
   );
   while (Atomics.load(ctrl, 1) < count) await new Promise((r) => setTimeout(r, 5));
   try {
     return body();
   } finally {
     Atomics.store(ctrl, 0, 1);
-    Atomics.notify(ctrl, 0);
     await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
   }
 }
 
-export async function benchRcu(): Promise<RcuBenchResult> {
+async function measureSync(flavor: RcuFlavor, clockNs: number): Promise<SyncLatency[]> {
+  const out: SyncLatency[] = [];
+  for (const readers of READER_COUNTS) {
+    const rcu = Rcu.create({ maxThreads: 8, flavor });
+    const object = new Int32Array(new SharedArrayBuffer(32));
+    const xs = await withReaders(rcu, object, readers, () => syncSamples(rcu, object));
+    const m = median(xs);
+    out.push({
+      readers,
+      n: xs.length,
+      medianNs: m,
+      p99Ns: percentile(xs, 99),
+      medianLessClockNs: m - clockNs,
+    });
+  }
+  return out;
+}
+
+/**
+ * Measure everything; judge the liburcu targets when `urcu` has figures.
+ *
+ * Context: main thread; starts worker threads; takes about 15 s.
+ * @returns the rows of the table, the figures, and the targets
+ */
+export async function benchRcu(urcu?: UrcuOutcome): Promise<RcuBenchResult> {
   const { load, loadCas, rawPair } = measureAtomicsLimits();
-  const rcu = Rcu.create({ maxThreads: 16 });
-  rcu.registerThread();
-  const pair = nsPerOp((n) => {
-    for (let i = 0; i < n; i++) {
-      rcu.readLock();
-      rcu.readUnlock();
-    }
-  }, N);
-  const mbRcu = Rcu.create({ maxThreads: 16, flavor: 'mb' });
-  mbRcu.registerThread();
-  const mbPair = nsPerOp((n) => {
-    for (let i = 0; i < n; i++) {
-      mbRcu.readLock();
-      mbRcu.readUnlock();
-    }
-  }, N);
-  mbRcu.unregisterThread();
-  const nested = nsPerOp((n) => {
-    rcu.readLock();
-    for (let i = 0; i < n; i++) {
-      rcu.readLock();
-      rcu.readUnlock();
-    }
-    rcu.readUnlock();
-  }, N);
-  rcu.unregisterThread();
+  const pairs = {} as Record<RcuFlavor, PairFigures>;
+  for (const f of FLAVORS) pairs[f] = await measurePairs(f);
+  const clockNs = clockCost();
+  const sync = {} as Record<RcuFlavor, SyncLatency[]>;
+  for (const f of FLAVORS) sync[f] = await measureSync(f, clockNs);
+
   const rows: BenchRow[] = [
     { name: 'Atomics.load', value: load, unit: 'ns', ratio: '(limit)' },
     { name: 'load + compareExchange', value: loadCas, unit: 'ns', ratio: '(limit)' },
+    { name: 'raw pair (store + exchange)', value: rawPair, unit: 'ns', ratio: '(limit of marks)' },
     {
-      name: 'raw pair (store + exchange)',
-      value: rawPair,
+      name: 'readLock + readUnlock, marks',
+      value: pairs.marks.pair,
       unit: 'ns',
-      ratio: '(limit of the design)',
+      ratio: `${(pairs.marks.pair / rawPair).toFixed(2)}x raw pair, ${(pairs.marks.pair / loadCas).toFixed(2)}x load+CAS`,
     },
     {
-      name: 'readLock + readUnlock',
-      value: pair,
+      name: 'readLock + readUnlock, mb',
+      value: pairs.mb.pair,
       unit: 'ns',
-      ratio: `${(pair / rawPair).toFixed(2)}x raw pair, ${(pair / loadCas).toFixed(2)}x load+CAS`,
-      target: 'target <= 30 ns (C urcu-mb: 19.5-58 ns)',
+      ratio: `${(pairs.mb.pair / pairs.marks.pair).toFixed(2)}x the marks pair`,
     },
     {
-      name: 'readLock + readUnlock, mb flavor',
-      value: mbPair,
+      name: 'readLock + readUnlock, qsbr',
+      value: pairs.qsbr.pair,
       unit: 'ns',
-      ratio: `${(mbPair / pair).toFixed(2)}x the marks pair, ${(mbPair / loadCas).toFixed(2)}x load+CAS`,
+      ratio: `loop with a trivial body: ${pairs.qsbr.emptyLoop.toFixed(2)} ns`,
     },
     {
-      name: 'nested readLock + readUnlock',
-      value: nested,
+      name: 'quiescentState(), qsbr',
+      value: pairs.qsbr.quiescentState,
       unit: 'ns',
-      ratio: `${(nested / rawPair).toFixed(2)}x raw pair`,
+      ratio: `${(pairs.qsbr.quiescentState / load).toFixed(2)}x one Atomics.load`,
     },
   ];
-  const configs: [number, boolean][] = [
-    [0, false],
-    [1, false],
-    [4, false],
-    [1, true],
-    [4, true],
-  ];
-  for (const [count, busy] of configs) {
-    const lat = await withReaders(rcu, count, busy, () => syncLatencies(rcu, busy ? 2000 : 20_000));
-    const label = `synchronize, ${count} ${busy ? 'busy' : 'idle'} reader${count === 1 ? '' : 's'}`;
-    rows.push({
-      name: `${label} p50`,
-      value: lat.p50,
-      unit: 'us',
-      target: busy ? '' : 'target <= 5 us (C urcu-mb: 0.15 us)',
-    });
-    rows.push({ name: `${label} p99`, value: lat.p99, unit: 'us' });
-  }
-  return { rows };
+  for (const f of FLAVORS)
+    for (const s of sync[f])
+      rows.push({
+        name: `synchronize, ${s.readers} reader${s.readers === 1 ? '' : 's'}, ${f}: median / p99`,
+        value: s.medianNs,
+        unit: 'ns',
+        ratio: `p99 ${s.p99Ns.toFixed(0)} ns; less one clock read: ${s.medianLessClockNs.toFixed(0)} ns (n=${s.n})`,
+      });
+  return { rows, pairs, sync, clockNs, targets: rcuTargets(pairs, sync, clockNs, urcu) };
 }
 
-export async function main(): Promise<void> {
-  const r = await benchRcu();
-  printTable('RCU (one thread; synchronize from the main thread)', r.rows);
+/** Issue 13's RCU targets against the liburcu anchor (not judged without it). */
+function rcuTargets(
+  pairs: Record<RcuFlavor, PairFigures>,
+  sync: Record<RcuFlavor, SyncLatency[]>,
+  clockNs: number,
+  urcu: UrcuOutcome | undefined,
+): Target[] {
+  const names = {
+    r1: 'synchronize, 1 reader: median less clock, marks vs liburcu-mb',
+    r4: 'synchronize, 4 readers: median less clock, marks vs liburcu-mb',
+    qsbr: 'qsbr readLock+readUnlock vs 3x liburcu-memb inline pair',
+  };
+  if (urcu === undefined || 'skipped' in urcu) {
+    const why = urcu === undefined ? 'run with --with-urcu' : `no liburcu figures: ${urcu.skipped}`;
+    return [
+      notJudged(names.r1, 'ns', '<=', Number.NaN, why),
+      notJudged(names.r4, 'ns', '<=', Number.NaN, why),
+      notJudged(names.qsbr, 'ns', '<=', Number.NaN, why),
+    ];
+  }
+  const c = urcu.result;
+  const ours = (readers: number) => sync.marks.find((s) => s.readers === readers)!;
+  const theirs = (r: 'r1' | 'r4') => c.flavors.mb.sync_ns[r].median - c.clock_gettime_ns;
+  const from = (readers: number, r: 'r1' | 'r4') =>
+    `JS median ${ours(readers).medianNs.toFixed(0)} - clock ${clockNs.toFixed(0)} ns; ` +
+    `liburcu-mb median ${c.flavors.mb.sync_ns[r].median} - clock ${c.clock_gettime_ns} ns`;
+  const out = [
+    target(names.r1, ours(1).medianLessClockNs, 'ns', '<=', theirs('r1'), from(1, 'r1')),
+    target(names.r4, ours(4).medianLessClockNs, 'ns', '<=', theirs('r4'), from(4, 'r4')),
+  ];
+  const memb = c.flavors.memb?.read_pair_ns.inline;
+  out.push(
+    memb === undefined
+      ? notJudged(names.qsbr, 'ns', '<=', Number.NaN, 'liburcu anchor built without memb')
+      : target(
+          names.qsbr,
+          pairs.qsbr.pair,
+          'ns',
+          '<=',
+          3 * memb,
+          `liburcu-memb inline pair ${memb} ns, same run`,
+        ),
+  );
+  return out;
+}
+
+/**
+ * Our figures beside liburcu's, as table lines.
+ *
+ * @param r - this run's RCU figures
+ * @param c - liburcu's, from the same run
+ *
+ * Context: pure.
+ * @returns the lines
+ */
+export function renderSideBySide(r: RcuBenchResult, c: UrcuResult): string[] {
+  const rows: [string, string, string][] = [];
+  rows.push([
+    'read pair (lock + unlock)',
+    `marks ${fmtFigure(r.pairs.marks.pair, 'ns')}, mb ${fmtFigure(r.pairs.mb.pair, 'ns')}, qsbr ${fmtFigure(r.pairs.qsbr.pair, 'ns')}`,
+    `mb ${c.flavors.mb.read_pair_ns.inline} ns inline (${c.flavors.mb.read_pair_ns.lib} lib)` +
+      (c.flavors.memb
+        ? `, memb ${c.flavors.memb.read_pair_ns.inline} ns inline (${c.flavors.memb.read_pair_ns.lib} lib)`
+        : ''),
+  ]);
+  const qsbr = c.flavors.qsbr;
+  rows.push([
+    'qsbr: read pair; quiescent state',
+    `qsbr ${fmtFigure(r.pairs.qsbr.pair, 'ns')}; quiescentState() ${fmtFigure(r.pairs.qsbr.quiescentState, 'ns')}`,
+    qsbr
+      ? `qsbr ${qsbr.read_pair_ns.inline} ns inline (${qsbr.read_pair_ns.lib} lib)`
+      : 'liburcu-qsbr: not measured by the anchor (urcu-bench.c runs mb and memb only)',
+  ]);
+  for (const [i, readers] of READER_COUNTS.entries()) {
+    const key = (['r0', 'r1', 'r4'] as const)[i]!;
+    const mine = (f: RcuFlavor) => r.sync[f].find((s) => s.readers === readers)!;
+    const mb = c.flavors.mb.sync_ns[key];
+    const memb = c.flavors.memb?.sync_ns[key];
+    rows.push([
+      `synchronize, ${readers} reader${readers === 1 ? '' : 's'}: median`,
+      FLAVORS.map((f) => `${f} ${mine(f).medianNs.toFixed(0)}`).join(', ') + ' ns',
+      `mb ${mb.median} ns` +
+        (memb ? `, memb ${memb.median} ns` : '') +
+        (qsbr ? `, qsbr ${qsbr.sync_ns[key].median} ns` : ''),
+    ]);
+    rows.push([
+      `  the same less one clock read`,
+      FLAVORS.map((f) => `${f} ${mine(f).medianLessClockNs.toFixed(0)}`).join(', ') + ' ns',
+      `mb ${(mb.median - c.clock_gettime_ns).toFixed(0)} ns` +
+        (memb ? `, memb ${(memb.median - c.clock_gettime_ns).toFixed(0)} ns` : '') +
+        (qsbr ? `, qsbr ${(qsbr.sync_ns[key].median - c.clock_gettime_ns).toFixed(0)} ns` : ''),
+    ]);
+  }
+  rows.push([
+    'one clock read',
+    `${r.clockNs.toFixed(0)} ns (hrtime.bigint)`,
+    `${c.clock_gettime_ns} ns (clock_gettime)`,
+  ]);
+  const w0 = Math.max(...rows.map((x) => x[0].length)) + 2;
+  const w1 = Math.max(...rows.map((x) => x[1].length)) + 2;
+  return [
+    '',
+    `Side by side with liburcu ${c.liburcu} (same run)`,
+    `  ${'figure'.padEnd(w0)}${'this project (JS)'.padEnd(w1)}liburcu (C)`,
+    ...rows.map(([a, b, d]) => `  ${a.padEnd(w0)}${b.padEnd(w1)}${d}`),
+  ];
+}
+
+/**
+ * Print the RCU table (and, with liburcu figures, the side-by-side rows and the targets).
+ *
+ * @param urcu - the liburcu anchor's outcome, if it was asked for
+ *
+ * Context: main thread; about 15 s.
+ * @returns the figures and targets
+ */
+export async function main(urcu?: UrcuOutcome): Promise<RcuBenchResult> {
+  const r = await benchRcu(urcu);
+  printTable(
+    'RCU (read pairs: each flavor in a worker of its own; synchronize from the main thread)',
+    r.rows,
+  );
+  if (urcu && 'result' in urcu) for (const l of renderSideBySide(r, urcu.result)) console.log(l);
+  for (const l of renderTargets('Targets (issue 13, RCU)', r.targets)) console.log(l);
+  return r;
 }

@@ -1,9 +1,9 @@
 /**
- * Worker for bench/scaling.ts: one workload of this project (or the raw-CAS limit) in a
- * timed loop. The header of bench/scaling.ts says what one operation is.
+ * Worker for bench/scaling.ts: one workload of this project (or a limit: the control loop,
+ * load+CAS) in a timed loop. The header of bench/scaling.ts says what one operation is.
  */
 import { workerData } from 'node:worker_threads';
-import { type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
+import { Errno, type IoasidHandle, IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import { consume } from './harness.js';
 import type { ScalingWorkload } from './scaling.js';
 import { timedLoop } from './timed-loop.js';
@@ -24,6 +24,21 @@ const d = workerData as ScalingWorkerData;
 /** Ints per 64-byte line: each worker's cas-own word sits on its own line. */
 const LINE = 16;
 
+/** The control loop: dependent ALU steps on a local, touching no memory. */
+function computeLoop(seed: number): (n: number) => number {
+  let x = seed | 1;
+  return (n) => {
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < 32; k++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x = Math.imul(x ^ (x << 5), 0x2545f491);
+      }
+    consume(x);
+    return 0;
+  };
+}
+
 function casLoop(words: Int32Array<SharedArrayBuffer>, at: number): (n: number) => number {
   // A CAS-loop increment; on a shared word a failed CAS retries (the operation is the
   // increment that succeeds), on an own word it never fails.
@@ -40,6 +55,25 @@ function casLoop(words: Int32Array<SharedArrayBuffer>, at: number): (n: number) 
   };
 }
 
+/**
+ * Allocations that found no free record. The record pool recycles through grace periods, and
+ * a grace period waits for a reader inside a section: with two threads allocating 5 M/s each,
+ * a reader preempted inside its section for ~10 ms (a loaded machine) leaves the pool empty,
+ * and alloc returns -ENOMEM, which is correct (it never blocks). What a caller does then, the
+ * bench does: wait for a grace period (flushRecords) and try again; it counts the waits.
+ */
+let gpWaits = 0;
+
+function allocOrWait(space: IoasidSpace, set: number, max: number): number {
+  let id = space.alloc(set, 1, max);
+  if (id === -Errno.ENOMEM) {
+    gpWaits++;
+    space.flushRecords();
+    id = space.alloc(set, 1, max);
+  }
+  return id;
+}
+
 function spaceLoop(space: IoasidSpace): [chunk: number, body: (n: number) => number] {
   const set = d.set!;
   const max = space.maxId;
@@ -51,7 +85,7 @@ function spaceLoop(space: IoasidSpace): [chunk: number, body: (n: number) => num
         (n) => {
           let fails = 0;
           for (let i = 0; i < n; i++) {
-            const id = space.alloc(set, 1, max);
+            const id = allocOrWait(space, set, max);
             if (id < 0 || space.free(set, id) !== 0) fails++;
           }
           return fails;
@@ -99,12 +133,16 @@ function spaceLoop(space: IoasidSpace): [chunk: number, body: (n: number) => num
   }
 }
 
-if (d.workload === 'cas-own' || d.workload === 'cas-shared') {
+if (d.workload === 'compute') {
+  timedLoop(1024, 200_000, computeLoop(0x9e3779b9 + d.index));
+} else if (d.workload === 'cas-own' || d.workload === 'cas-shared') {
   const words = new Int32Array(d.words!);
   timedLoop(1024, 200_000, casLoop(words, d.workload === 'cas-own' ? LINE * (d.index + 1) : 0));
 } else {
   const space = IoasidSpace.attach(d.handle!);
   const [chunk, body] = spaceLoop(space);
-  timedLoop(chunk, d.workload === 'synchronize' ? 2_000 : 100_000, body);
+  // A long warm-up: V8 optimizes on background threads, which take CPU from the other
+  // workers of a run if that happens inside the timed window.
+  timedLoop(chunk, d.workload === 'synchronize' ? 2_000 : 200_000, body, () => gpWaits);
   space.detach();
 }

@@ -1,19 +1,29 @@
 /**
- * Issue-4 scaling bench: this project, the raw-CAS limit and the two baselines, each at 1, 2
- * and 4 CPUs (worker_threads), all measured in the same run by the same harness
- * (./parallel.ts: SAB barrier, fixed time, throughput = total ops / wall time, median of
- * `reps` runs). ./comparison.ts turns the figures into ratios and targets.
+ * Scaling bench (issues 4 and 13): this project, the limits (a pure-compute control loop and
+ * load+CAS) and the two baselines, each at 1, 2 and 4 CPUs (worker_threads), all measured in
+ * the same run by the same harness (./parallel.ts: SAB barrier, fixed time, throughput =
+ * total ops / wall time, and per CPU-second of the workers' threads; median of `reps` runs).
+ * ./comparison.ts turns the figures into ratios and targets.
+ *
+ * The runs of every scenario and CPU count are interleaved (rep 1 of everything, then rep 2,
+ * ...), so a burst of load from elsewhere on the machine hits the control loop and the
+ * allocator alike: the control's 1 -> 2 CPU scaling is what this machine gave code of this
+ * shape while the allocator was measured.
  *
  * What one operation is:
+ * - `compute` (limit, the control loop): 32 dependent xorshift-multiply steps on a local,
+ *   touching no memory: what the CPUs give code that shares nothing at all;
  * - `cas-own` / `cas-shared` (limit): one Atomics.load + successful compareExchange
  *   increment, on a word of the worker's own 64-byte line / on one word all workers share;
- * - `pair`: alloc(set, 1, max) + free, on one set per worker (`disjoint`) or one set for all
- *   (`shared`); the disjoint sets still share one id space, as kernel PASID sets do;
+ * - `pair`: alloc(set, 1, max) + free, on one set per worker (`disjoint`), one set for all
+ *   (`shared`), or one set per worker in a space per worker (`separate`: no word shared);
+ *   the disjoint sets share one id space, as kernel PASID sets do;
  * - `find`: find(set, id) over 64 live ids of one set;
  * - `rcu-pair`: readLock + readUnlock; `synchronize`: one synchronize() per call, every
  *   worker calling it (concurrent callers share grace periods).
  * Baselines run `pair` and `find` with the same sets, ranges and ids.
  */
+import { loadavg } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
@@ -23,6 +33,7 @@ import type { SeqAllocatorOptions } from './baselines/seq-allocator.js';
 import { medianOf, type ParallelRun, runParallel, type WorkerInit } from './parallel.js';
 
 export type ScalingWorkload =
+  | 'compute'
   | 'cas-own'
   | 'cas-shared'
   | 'pair'
@@ -30,7 +41,7 @@ export type ScalingWorkload =
   | 'rcu-pair'
   | 'synchronize';
 export type Impl = 'limit' | 'project' | 'mutex' | 'postmessage';
-export type Sets = 'disjoint' | 'shared' | 'n/a';
+export type Sets = 'disjoint' | 'shared' | 'separate' | 'n/a';
 
 /** One scenario measured at one CPU count. */
 export interface Measurement {
@@ -46,10 +57,22 @@ export interface Measurement {
   wallNs: number;
   /** opsPerSec of every run that did not hang, ascending */
   samples: number[];
-  /** operations that failed unexpectedly (e.g. -ENOMEM), summed over the runs */
+  /** operations that failed unexpectedly, summed over the runs */
   fails: number;
+  /** allocations that found no free record (-ENOMEM) and waited for a grace period */
+  gpWaits: number;
   /** runs terminated by the watchdog (a livelock in the code under test) */
   hungRuns: number;
+  /** median over the runs of ops per CPU-second of the workers (NaN without schedstat) */
+  opsPerCpuSec: number;
+  /** the median run's CPU time / wall time, summed over its workers */
+  busy: number;
+  /** the median run's run-queue wait / wall time, summed over its workers */
+  runqWait: number;
+  /** the median run's CPUs' worth of this process's time and the machine's (parallel.ts) */
+  processBusy: number;
+  machineBusy: number;
+  steal: number;
 }
 
 export interface ScalingOptions {
@@ -57,7 +80,7 @@ export interface ScalingOptions {
   /** run time of each sample, ms */
   ms: number;
   reps: number;
-  /** only scenarios whose name (see `scenarioName`) contains this */
+  /** only scenarios whose name (see `scenarioName`) contains one of these '|'-separated parts */
   filter?: string;
   /** progress lines go here (stderr with --json) */
   log: (line: string) => void;
@@ -70,10 +93,12 @@ interface Scenario {
 }
 
 export const SCENARIOS: readonly Scenario[] = [
+  { impl: 'limit', workload: 'compute', sets: 'n/a' },
   { impl: 'limit', workload: 'cas-own', sets: 'n/a' },
   { impl: 'limit', workload: 'cas-shared', sets: 'n/a' },
   { impl: 'project', workload: 'pair', sets: 'disjoint' },
   { impl: 'project', workload: 'pair', sets: 'shared' },
+  { impl: 'project', workload: 'pair', sets: 'separate' },
   { impl: 'project', workload: 'find', sets: 'shared' },
   { impl: 'project', workload: 'rcu-pair', sets: 'n/a' },
   { impl: 'project', workload: 'synchronize', sets: 'n/a' },
@@ -125,7 +150,25 @@ function runOnce(sc: Scenario, cpus: number, ms: number): Promise<ParallelRun> {
       }));
     }
     case 'project': {
-      const space = IoasidSpace.create({ pasidBits: PASID_BITS, maxSets: MAX_SETS, maxThreads: 8 });
+      const newSpace = () =>
+        IoasidSpace.create({ pasidBits: PASID_BITS, maxSets: MAX_SETS, maxThreads: 8 });
+      if (sc.sets === 'separate') {
+        // One space per worker, one set in each: nothing shared but the process.
+        const spaces = Array.from({ length: cpus }, newSpace);
+        const sets = spaces.map((sp) => sp.setAlloc(null, DISJOINT_QUOTA, SetType.NULL));
+        const url = workerModuleUrl(here, './scaling-worker.js');
+        return runParallel(url, cpus, ms, (index) => ({
+          workerData: {
+            workload: sc.workload,
+            index,
+            handle: spaces[index]!.handle,
+            set: sets[index],
+          },
+        })).finally(() => {
+          for (const sp of spaces) sp.detach();
+        });
+      }
+      const space = newSpace();
       const t: SetupTarget = {
         setAlloc: (q) => space.setAlloc(null, q, SetType.NULL),
         alloc: (s, lo, hi, data) => space.alloc(s, lo, hi, data),
@@ -176,25 +219,37 @@ function runOnce(sc: Scenario, cpus: number, ms: number): Promise<ParallelRun> {
 
 /** Label of a scenario, e.g. "project pair (shared set)". */
 export function scenarioName(sc: { impl: Impl; workload: ScalingWorkload; sets: Sets }): string {
-  const sets = { disjoint: ' (disjoint sets)', shared: ' (one set)', 'n/a': '' }[sc.sets];
+  const sets = {
+    disjoint: ' (disjoint sets)',
+    shared: ' (one set)',
+    separate: ' (separate spaces)',
+    'n/a': '',
+  }[sc.sets];
   return `${sc.impl} ${sc.workload}${sets}`;
 }
 
 /**
- * Measure every scenario at every CPU count. Repetitions go round the CPU counts (1, 2, 4,
- * 1, 2, 4, ...), so a burst of load from elsewhere on the machine hits all of them alike
- * instead of skewing one, and the N / 1 CPU ratios compare runs made close together.
+ * Measure every scenario at every CPU count. Repetitions go round all scenarios and CPU
+ * counts (rep 1 of everything, then rep 2, ...), so a burst of load from elsewhere on the
+ * machine hits every scenario alike instead of skewing one, and the control loop's figures
+ * come from the same minutes as the allocator's.
  */
 export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> {
+  const parts = (o.filter ?? '').split('|').filter((p) => p !== '');
+  const chosen = SCENARIOS.filter(
+    (sc) => parts.length === 0 || parts.some((p) => scenarioName(sc).includes(p)),
+  );
+  const runs = chosen.map(() => o.cpus.map((): ParallelRun[] => []));
+  for (let rep = 0; rep < o.reps; rep++) {
+    o.log(`  rep ${rep + 1} of ${o.reps} (load average ${loadavg()[0]!.toFixed(1)})`);
+    for (const [s, sc] of chosen.entries())
+      for (const [i, cpus] of o.cpus.entries()) runs[s]![i]!.push(await runOnce(sc, cpus, o.ms));
+  }
   const out: Measurement[] = [];
-  for (const sc of SCENARIOS) {
-    if (o.filter && !scenarioName(sc).includes(o.filter)) continue;
-    const runs = o.cpus.map((): ParallelRun[] => []);
-    for (let rep = 0; rep < o.reps; rep++)
-      for (const [i, cpus] of o.cpus.entries()) runs[i]!.push(await runOnce(sc, cpus, o.ms));
+  for (const [s, sc] of chosen.entries()) {
     for (const [i, cpus] of o.cpus.entries()) {
       // Failures and hangs are findings about the code under test: reported, not fatal.
-      const r = medianOf(runs[i]!);
+      const r = medianOf(runs[s]![i]!);
       out.push({
         ...sc,
         cpus,
@@ -204,20 +259,28 @@ export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> 
         wallNs: r.wallNs,
         samples: r.samples,
         fails: r.fails,
+        gpWaits: r.gpWaits,
         hungRuns: r.hungRuns,
+        opsPerCpuSec: r.opsPerCpuSec,
+        busy: r.busy,
+        runqWait: r.runqWait,
+        processBusy: r.processBusy,
+        machineBusy: r.machineBusy,
+        steal: r.steal,
       });
       o.log(
-        `  ${scenarioName(sc).padEnd(40)} ${String(cpus).padStart(2)} CPU  ${fmtRate(r.opsPerSec).padStart(10)} ops/s${note(r.fails, r.hungRuns)}`,
+        `  ${scenarioName(sc).padEnd(40)} ${String(cpus).padStart(2)} CPU  ${fmtRate(r.opsPerSec).padStart(10)} ops/s${note(r.fails, r.hungRuns, r.gpWaits)}`,
       );
     }
   }
   return out;
 }
 
-/** ", 39 failed ops, 2 runs hung" or "". */
-export function note(fails: number, hungRuns: number): string {
+/** ", 39 failed ops, 2 runs hung, 3 grace-period waits" or "". */
+export function note(fails: number, hungRuns: number, gpWaits = 0): string {
   const parts = [];
   if (fails > 0) parts.push(`${fails} failed ops`);
+  if (gpWaits > 0) parts.push(`${gpWaits} allocs waited for a grace period`);
   if (hungRuns > 0) parts.push(`${hungRuns} run${hungRuns === 1 ? '' : 's'} hung`);
   return parts.length > 0 ? `  (${parts.join(', ')})` : '';
 }

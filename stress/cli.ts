@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { RcuFlavor } from '../src/core/rcu/rcu.js';
 import { MODEL_SCENARIO_NAMES, MODEL_SCENARIOS } from '../src/hw-model/scenarios.js';
 import { randomSeed } from '../src/workers/prng.js';
 import { BROKEN_TWIN_NAMES } from './broken-twins.js';
@@ -118,6 +119,12 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
     choices: FAULTS,
     help: "inject faults (adds to the scenario's own)",
   },
+  {
+    name: 'rcu',
+    kind: 'choice',
+    choices: ['marks', 'mb', 'qsbr'],
+    help: "the space's RCU flavor (default: marks); with qsbr the CPU loops announce a quiescent state after every operation and go offline while parked",
+  },
   { name: 'json', kind: 'output', stdout: true, help: 'write the report as JSON to FILE' },
   { name: 'report', kind: 'output', help: 'write a self-contained HTML report to FILE' },
   {
@@ -191,6 +198,7 @@ export function configFrom(o: ReturnType<typeof parseOptions>): StressConfig {
     subscribers: (o.subscribers as number | undefined) ?? s.subscribers,
     customAllocator: o['custom-allocator'] === true || s.customAllocator,
     broken: o.broken as string | undefined,
+    rcu: (o.rcu as RcuFlavor | undefined) ?? 'marks',
   };
   const problems = checkConfig(config);
   if (problems.length > 0) throw new UsageError(problems.join('; '));

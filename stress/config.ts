@@ -4,6 +4,7 @@
  * whether it makes sense at all (`checkConfig`: the CLI turns its problems into exit 2).
  */
 import type { IoasidOptions } from '../src/core/ioasid/ioasid-space.js';
+import type { RcuFlavor } from '../src/core/rcu/rcu.js';
 import type { CpuGeometry } from '../src/workers/run-layout.js';
 import { brokenTwin } from './broken-twins.js';
 import type { CheckGeometry } from './check/check-layout.js';
@@ -17,6 +18,12 @@ export interface StressConfig extends Omit<Scenario, 'description'> {
   seed: number;
   /** @internal a deliberately broken variant (stress/broken-twins.ts), to prove a check can fail */
   broken?: string | undefined;
+  /**
+   * The space's RCU flavor (`--rcu`; default 'marks'). With 'qsbr' every thread attached to
+   * the space announces quiescent states: the CPUs between operations, offline while parked
+   * and between tasks; the checker and the main thread stay offline except while they work.
+   */
+  rcu?: RcuFlavor | undefined;
 }
 
 /** Quota of a CPU's scratch set. */
@@ -67,6 +74,7 @@ export function spaceOptionsFor(c: StressConfig): Partial<IoasidOptions> {
       ? { maxSubscribers: subscriptionCount(c.sets).subs, notifyQueueDepth: NOTIFY_QUEUE_DEPTH }
       : {}),
     policy: c.policy,
+    rcuFlavor: c.rcu ?? 'marks',
     fault: brokenTwin(c.broken)?.spaceFault,
   };
 }

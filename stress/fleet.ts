@@ -25,6 +25,7 @@ import {
   type CpuGeometry,
   cpuBase,
   STATUS_DEAD,
+  STATUS_IDLE,
   STATUS_RUNNING,
 } from '../src/workers/run-layout.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
@@ -57,6 +58,8 @@ export interface Deaths {
 const AIM_MS = 20;
 /** Polls (5 ms apart) for a CPU's task to publish its Rcu slot and threadId before a kill. */
 const START_POLLS = 400;
+/** How long `started` waits for the CPUs' first tasks: only a broken worker takes this long. */
+const START_WAIT_MS = 120_000;
 const TASK_MODULE = workerModuleUrl(import.meta.url, './cpu/cpu-worker.js');
 
 /** The CPUs of one run. */
@@ -129,6 +132,34 @@ export class Fleet {
    */
   startAll(): void {
     for (let cpu = 0; cpu < this.#g.cpus; cpu++) this.#start(cpu);
+  }
+
+  /**
+   * Wait until every CPU's first task runs (STATUS_RUNNING), so that a run's `--seconds`
+   * are seconds of work: on a loaded machine, starting the worker threads and loading their
+   * modules can take longer than a short run (a 2 s run once did no operation at all).
+   * A crash, an abort or a CPU still not started after `START_WAIT_MS` ends the wait (the
+   * crash is already in `problems`; a CPU that does not start is added there).
+   *
+   * @param signal - ends the wait early (the run is being interrupted)
+   *
+   * Context: main thread, after `startAll`.
+   * @returns nothing
+   */
+  async started(signal?: AbortSignal): Promise<void> {
+    const deadline = performance.now() + START_WAIT_MS;
+    for (let cpu = 0; cpu < this.#g.cpus; cpu++) {
+      const status = cpuBase(this.#g, cpu) + CPU_STATUS;
+      // IDLE until the task's STATUS_RUNNING store (it may be DONE or DEAD already).
+      while (Atomics.load(this.#run, status) === STATUS_IDLE) {
+        if (signal?.aborted || this.problems.length > 0) return;
+        if (performance.now() > deadline) {
+          this.problems.push(`cpu ${cpu} did not start within ${START_WAIT_MS / 1000} s`);
+          return;
+        }
+        await sleep(5);
+      }
+    }
   }
 
   #start(cpu: number): void {

@@ -24,6 +24,7 @@ const ALLOCATOR_ONLY = [
   'broken',
   'subscribers',
   'custom-allocator',
+  'rcu',
 ] as const;
 /** Flags of the model that mean nothing to the allocator's scenarios. */
 export const MODEL_ONLY = ['mutation', 'deterministic', 'steps'] as const;

@@ -323,9 +323,10 @@ export function replayCommand(c: StressConfig): string {
   const faults = c.faults.map((f) => ` --fault ${f}`).join('');
   const broken = c.broken ? ` --broken ${c.broken}` : '';
   const hooks = ` --subscribers ${c.subscribers}${c.customAllocator ? ' --custom-allocator' : ''}`;
+  const rcu = c.rcu && c.rcu !== 'marks' ? ` --rcu ${c.rcu}` : '';
   return (
     `npm run stress -- --scenario ${c.scenario} --seed ${c.seed} --cpus ${c.cpus} --seconds ${c.seconds} ` +
-    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${hooks}${faults}${broken}`
+    `--sets ${c.sets} --quota ${c.quota} --pasid-bits ${c.pasidBits} --policy ${c.policy} --mix ${mix}${hooks}${faults}${broken}${rcu}`
   );
 }
 
@@ -418,7 +419,7 @@ export function formatStressReport(r: StressReport): string {
     );
   out.push(
     `ioasid-stress: scenario '${r.scenario}', ${c.cpus} CPUs, ${r.elapsedSeconds.toFixed(1)} s, ` +
-      `${c.sets} sets x quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${c.policy}, seed ${r.seed}` +
+      `${c.sets} sets x quota ${c.quota}, ${c.pasidBits}-bit PASIDs, policy ${c.policy}, RCU ${c.rcu ?? 'marks'}, seed ${r.seed}` +
       (c.faults.length ? `, faults: ${c.faults.join(', ')}` : ''),
   );
   if (r.interrupted)

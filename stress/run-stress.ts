@@ -121,6 +121,8 @@ export async function runStress(
     if (r !== 0) throw new Error(`registerAllocator of the custom host returned ${r}`);
   }
   const freeRecords0 = space.stats().freeRecords;
+  // qsbr: this thread awaits from here on; offline until the end-of-run verification.
+  space.rcu.threadOffline();
   const epochMs = Math.max(100, Math.ceil((config.seconds * 1000) / TIMELINE_SLOTS));
   const probe = new SpaceProbe(space);
   const firstReader = config.cpus - config.subscribers;
@@ -163,9 +165,11 @@ export async function runStress(
     checkerWorker.once('exit', () => resolve(undefined));
   });
 
-  const startWallMs = wallMs();
   Atomics.store(run, RUN_STATE, STATE_RUN);
   fleet.startAll();
+  // The run's clock starts once every CPU works (fleet.ts `started`).
+  await fleet.started(hooks.signal);
+  const startWallMs = wallMs();
   const samples: Sample[] = [];
   /** When each epoch ended (seconds since the start): a late wake-up makes one longer. */
   const epochEnds: number[] = [];
@@ -246,6 +250,7 @@ export async function runStress(
   const checkerStats = await checkerDone;
   await checkerWorker.terminate();
 
+  space.rcu.threadOnline();
   const recoveredIds = stopped
     ? verifyAtEnd({
         space,

@@ -46,7 +46,12 @@ import {
   TS_OP_NONE,
   threadSlotWord,
 } from '../src/core/ioasid/space-layout.js';
-import { RCU_GP_LOCK_WORD, RCU_SLOT_CTR, rcuSlotBase } from '../src/core/rcu/rcu-layout.js';
+import {
+  RCU_GP_LOCK_WORD,
+  RCU_SLOT_CTR,
+  rcuLockOwner,
+  rcuSlotBase,
+} from '../src/core/rcu/rcu-layout.js';
 
 /** What an aimed kill waits for its CPU to hold (see `holds`). */
 export const CRITICAL_SECTIONS = ['setLock', 'spidLock', 'gracePeriod'] as const;
@@ -157,7 +162,7 @@ export class SpaceProbe {
       case 'spidLock':
         return this.#lockOwner(SPACE_SPID_LOCK_WORD) === slot + 1;
       case 'gracePeriod':
-        return Atomics.load(this.#rcu, RCU_GP_LOCK_WORD) === threadId + 1;
+        return rcuLockOwner(Atomics.load(this.#rcu, RCU_GP_LOCK_WORD)) === threadId + 1;
     }
   }
 
@@ -193,7 +198,7 @@ export class SpaceProbe {
     return {
       setLockOwner: this.#lockOwner(SPACE_SET_LOCK_WORD),
       spidLockOwner: this.#lockOwner(SPACE_SPID_LOCK_WORD),
-      gpLockOwner: Atomics.load(this.#rcu, RCU_GP_LOCK_WORD),
+      gpLockOwner: rcuLockOwner(Atomics.load(this.#rcu, RCU_GP_LOCK_WORD)),
       spidEntries,
     };
   }

@@ -76,12 +76,15 @@ describe('Rcu API contract (main thread)', () => {
       expect(code(() => resolveRcuOptions({ maxThreads: bad }))).toBe('ERR_RCU_BAD_ARGUMENT');
     expect(code(() => resolveRcuOptions({ stallMs: 0 }))).toBe('ERR_RCU_BAD_ARGUMENT');
     expect(() => resolveRcuOptions({ maxThreads: 0 })).toThrow(/maxThreads/);
-    expect(() => resolveRcuOptions({ flavor: 'qsbr' as never })).toThrow(/flavor/);
+    expect(() => resolveRcuOptions({ flavor: 'signal' as never })).toThrow(/flavor/);
+    expect(() => resolveRcuOptions({ fault: { mode: 'early-qs' } })).toThrow(/early-qs/);
+    expect(code(() => Rcu.create({}, { debug: 1 as never }))).toBe('ERR_RCU_BAD_ARGUMENT');
     // The flavor is in the buffer's header: every attached thread runs the creator's.
     const mb = Rcu.create({ flavor: 'mb' });
     expect(mb.stats().flavor).toBe('mb');
     expect(Rcu.attach(structuredClone(mb.handle)).stats().flavor).toBe('mb');
     expect(Rcu.create().stats().flavor).toBe('marks');
+    expect(Rcu.attach(Rcu.create({ flavor: 'qsbr' }).handle).stats().flavor).toBe('qsbr');
     const rcu = Rcu.create({ maxThreads: 2 });
     // Further ahead than any getState() could return: refused, not polled for ever.
     const ahead = rcu.getState() + 2;

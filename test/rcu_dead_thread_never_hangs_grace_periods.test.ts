@@ -20,7 +20,11 @@ function agent(rcu: Rcu, script: AgentData['script']) {
   return { ctrl, worker, done: exited(worker) };
 }
 
-describe.each(['marks', 'mb'] as const)('dead threads and grace periods, %s flavor', (flavor) => {
+describe.each([
+  'marks',
+  'mb',
+  'qsbr',
+] as const)('dead threads and grace periods, %s flavor', (flavor) => {
   it('a reader killed mid-section stalls grace periods until its slot is released', async () => {
     const stalls: number[] = [];
     const rcu = Rcu.create({ stallMs: 30, flavor }, { onStall: (slot) => stalls.push(slot) });

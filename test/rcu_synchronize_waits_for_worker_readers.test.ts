@@ -25,6 +25,7 @@ function agent(rcu: Rcu, script: AgentData['script'], count?: number) {
 describe.each([
   'marks',
   'mb',
+  'qsbr',
 ] as const)('synchronize across worker threads, %s flavor', (flavor) => {
   it('does not return while a pre-existing reader in another worker is inside', async () => {
     const rcu = Rcu.create({ flavor });
@@ -35,9 +36,10 @@ describe.each([
     await until(() => rcu.stats().inProgress && rcu.stats().sleeps > 0);
     expect(Atomics.load(syncer.ctrl, AGENT_DONE)).toBe(0);
     // Marks: before sleeping the leader marked the holder's section WAIT, and its leaving
-    // exchange wakes it. mb: the holder's leaving store is followed by a GP_FUTEX load.
+    // exchange wakes it; qsbr: likewise, the exchange of its going offline. mb: the holder's
+    // leaving store is followed by a GP_FUTEX load.
     expect(rcu.stats().slots.filter((s) => s.inSection)).toMatchObject([
-      { leaderWaiting: flavor === 'marks' },
+      { leaderWaiting: flavor !== 'mb' },
     ]);
     Atomics.store(holder.ctrl, AGENT_RELEASE, 1);
     Atomics.notify(holder.ctrl, AGENT_RELEASE);

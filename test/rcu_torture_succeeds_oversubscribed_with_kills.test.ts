@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { formatTortureReport, runTorture, TORTURE_DEFAULTS } from '../stress/torture/run.js';
 import { testSeed } from './helpers/seed.js';
 
-describe.each(['marks', 'mb'] as const)('RCU torture, correct RCU, %s flavor', (flavor) => {
+describe.each(['marks', 'mb', 'qsbr'] as const)('RCU torture, correct RCU, %s flavor', (flavor) => {
   it('succeeds oversubscribed, with kills mid-section and stutter', async () => {
     const seed = testSeed('test/rcu_torture_succeeds_oversubscribed_with_kills.test.ts');
     const report = await runTorture({

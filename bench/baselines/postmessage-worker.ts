@@ -4,7 +4,14 @@
  * is checked after every operation; the check costs nothing next to a message round trip.
  */
 import { type MessagePort, workerData } from 'node:worker_threads';
-import { arriveAndWait, nowNs, report, stopRequested, workerCtrl } from '../parallel.js';
+import {
+  arriveAndWait,
+  nowNs,
+  report,
+  stopRequested,
+  threadCpuNs,
+  workerCtrl,
+} from '../parallel.js';
 import { PostMessageAllocatorClient } from './postmessage-allocator.js';
 
 interface PostMessageWorkerData {
@@ -34,11 +41,14 @@ const ctrl = workerCtrl();
 let fails = 0;
 for (let w = 0; w < WARMUP; w++) fails += await op();
 arriveAndWait(ctrl);
+const [cpu0, runq0] = threadCpuNs();
 const t0 = nowNs();
 let ops = 0;
 while (!stopRequested(ctrl)) {
   fails += await op();
   ops++;
 }
-report({ ops, t0, t1: nowNs(), fails });
+const t1 = nowNs();
+const [cpu1, runq1] = threadCpuNs();
+report({ ops, t0, t1, fails, cpuNs: cpu1 - cpu0, runqNs: runq1 - runq0 });
 client.close();

@@ -57,9 +57,9 @@ export const Ev = Object.freeze({
   ALLOC_FAIL: 2,
   /** before free (the mm gives back its alloc reference): a = token. */
   FREE_CALL: 3,
-  /** after get succeeded (the driver's reference while it has bonds): a = token. */
+  /** after get succeeded (the driver's reference while it has bonds): a = token, b = 1 if logged again by a reaper. */
   GET: 4,
-  /** before put: a = token. */
+  /** before put (the driver's reference): a = token, b = 1 if logged again by a reaper. */
   PUT: 5,
   /** after the driver read a FREE notification: a = data (token), b = 1 shim chain. */
   NOTIFY_FREE: 6,

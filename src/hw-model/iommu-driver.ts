@@ -149,9 +149,13 @@ export function bindSva(hw: HwContext, pf: number, pid: number): number {
   if (r < 0) return undoBind(hw, pf, rec, existing, b, allocated, tookRef === 1, r);
   if (hw.cachingMode) flushForCachingMode(hw, pasid);
   if (hw.bindLifetime && allocated) loadMsrs(hw, rec, pasid, gen);
+  // Logged while the bond is still BINDING: a thread killed inside the append leaves it so,
+  // and the reaper logs the BIND again (relogBinds). LIVE first, a kill there would lose the
+  // event, and the checker would take this bond's teardown for the finished one of an earlier
+  // bond of the same (PF, PASID, generation) (page requests "after its P6").
+  hw.log.emit(Ev.BIND, pasid, gen, pf, token, b, bind);
   hw.st(bf(hw, b, B_STATE), BS_LIVE);
   hw.count(C.binds);
-  hw.log.emit(Ev.BIND, pasid, gen, pf, token, b, bind);
   return pasid;
 }
 
@@ -224,8 +228,11 @@ function takeDriverReference(
     hw.st(ref, SVM_NONE);
     return r;
   }
-  hw.st(ref, SVM_HELD);
+  // Logged while still GETTING: a thread killed inside the append leaves GETTING, and
+  // recovery logs the GET again (b = 1) if the core holds it; HELD first, a kill there would
+  // lose the event and the reaper's PUT would look like a reclaim nobody took.
   hw.log.emit(Ev.GET, pasid, gen, -1, token);
+  hw.st(ref, SVM_HELD);
   return 1;
 }
 

@@ -23,8 +23,11 @@ import type { FreeChain } from './free-notifier.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
+  B_BIND,
   B_CLAIM,
   B_FLAGS,
+  B_GEN,
+  B_PASID,
   B_PF,
   B_STATE,
   B_TOKEN,
@@ -33,6 +36,7 @@ import {
   BS_DYING,
   BS_FREE,
   DRIVER_WQ_LOCK,
+  E_BIND,
   FREE_DONE,
   FREE_FREEING,
   H_SVA_SET,
@@ -60,6 +64,7 @@ import {
 import { mmExit } from './iommu-driver.js';
 import { bondOf, mmField, mmOfProcess } from './mm.js';
 import { lockBreak } from './owner-lock.js';
+import { entryOf, entryPresent } from './pasid-table.js';
 import { freeMmIfDone } from './teardown.js';
 import { breakVmLocks } from './vm-recovery.js';
 import { workRing } from './work-ring.js';
@@ -100,6 +105,7 @@ export function reapProcess(hw: HwContext, pid: number, chain: FreeChain): numbe
   resolveDriverReference(hw, rec, token);
   resolveFree(hw, rec, token, chain);
   dropOrphanReference(hw, rec, token);
+  relogBinds(hw, rec, token);
   const r = mmExit(hw, pid, chain, true);
   // A teardown the dead process was driving, past the point where its mm still lists it.
   for (let b = 0; b < hw.g.shape.bonds; b++)
@@ -182,6 +188,22 @@ function dropOrphanReference(hw: HwContext, rec: number, token: number): void {
   hw.st(fs, FREE_DONE);
 }
 
+/**
+ * A bind that died around its BIND event (logged while the bond is BINDING, its entry
+ * programmed): log it again; the checker ignores a BIND of the bond it already has.
+ */
+function relogBinds(hw: HwContext, rec: number, token: number): void {
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = bondOf(hw, rec, pf);
+    if (b < 0 || hw.ld(bf(hw, b, B_STATE)) !== BS_BINDING) continue;
+    const pasid = hw.ld(bf(hw, b, B_PASID));
+    const bind = hw.ld(bf(hw, b, B_BIND));
+    const e = entryOf(hw, pf, pasid);
+    if (bind === 0 || e < 0 || hw.ld(e + E_BIND) !== bind || !entryPresent(hw, pf, pasid)) continue;
+    hw.log.emit(Ev.BIND, pasid, hw.ld(bf(hw, b, B_GEN)), pf, token, b, bind);
+  }
+}
+
 /** References of the PASID other than the driver's: the mm's own, until it is freed. */
 function othersRefs(hw: HwContext, rec: number): number {
   return hw.ld(mmField(hw, rec, MM_FREE_STATE)) === FREE_DONE ? 0 : 1;
@@ -195,13 +217,18 @@ function resolveDriverReference(hw: HwContext, rec: number, token: number): void
   const pasid = hw.ld(mmField(hw, rec, MM_PASID));
   const gen = hw.ld(mmField(hw, rec, MM_GEN));
   const held = hw.space.inspect(pasid).refs > othersRefs(hw, rec);
+  // Either event may or may not have been appended before the thread died: logged again with
+  // b = 1, which the checker ignores when it already counted it.
   if (st === SVM_GETTING) {
-    if (held) hw.log.emit(Ev.GET, pasid, gen, -1, token);
+    if (held) hw.log.emit(Ev.GET, pasid, gen, -1, token, 1);
     hw.st(ref, held ? SVM_HELD : SVM_NONE);
     return;
   }
-  // PUTTING: the PUT is logged already; finish it.
-  if (held) hw.space.put(null, pasid);
+  // PUTTING and still held: the put did not happen (its PUT is appended before the call).
+  if (held) {
+    hw.log.emit(Ev.PUT, pasid, gen, -1, token, 1);
+    hw.space.put(null, pasid);
+  }
   hw.st(ref, SVM_NONE);
 }
 

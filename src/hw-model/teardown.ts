@@ -74,6 +74,7 @@ import {
   CMDS_PENDING,
   FREE_DONE,
   FREE_FREEING,
+  FREE_NONE,
   H_SVA_SET,
   MM_BOND,
   MM_CLAIM,
@@ -191,8 +192,9 @@ function setSub(hw: HwContext, b: number, phase: number, sub: number): void {
 
 /** Mark `phase` of bond `b` done and log it (after the fact). */
 export function complete(hw: HwContext, b: number, phase: number, extra = 0): number {
-  Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << phase);
-  hw.st(bf(hw, b, B_SUB), 0);
+  // Logged before its bit is set: a thread killed inside the append leaves the phase undone,
+  // and whoever resumes the bond completes (and logs) it again, which the checker takes as one.
+  // Set first, a kill there would lose the event and the next phase would come "before" it.
   const flags = hw.ld(bf(hw, b, B_FLAGS));
   const c = extra | (flags & BF_EXCEPTION ? PH_EXCEPTION : 0);
   hw.log.emit(
@@ -204,6 +206,8 @@ export function complete(hw: HwContext, b: number, phase: number, extra = 0): nu
     b,
     c,
   );
+  Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << phase);
+  hw.st(bf(hw, b, B_SUB), 0);
   return TD_PROGRESS;
 }
 
@@ -400,8 +404,12 @@ function release(hw: HwContext, b: number): number {
     return TD_BLOCKED;
   const rec = hw.ld(bf(hw, b, B_MM));
   const flags = hw.ld(bf(hw, b, B_FLAGS));
+  const dropped = (flags & BF_REF_DROPPED) !== 0;
   Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P7_REFS_DROPPED);
-  if (!(flags & BF_REF_DROPPED)) dropReference(hw, b);
+  // Marked dropped already: the thread that dropped may have died inside the drop, before its
+  // P7 or its put. While a host bond's reference is still held nothing was reclaimed, so drop
+  // again (a P7 logged twice is one phase to the checker) instead of leaking the reference.
+  if (!dropped || (!(flags & BF_GUEST) && referenceStillHeld(hw, b))) dropReference(hw, b, dropped);
   bondFree(hw, b);
   if (flags & BF_GUEST) guestBondFreed(hw, b);
   else freeMmIfDone(hw, rec);
@@ -424,16 +432,14 @@ function unlink(hw: HwContext, b: number): void {
  * bind lifetime: the PASID itself is freed). Normally after the grace period; under mutation
  * reclaim-at-p2 right after P2 (the bond is then unlinked here too).
  */
-function dropReference(hw: HwContext, b: number): void {
-  const rec = hw.ld(bf(hw, b, B_MM));
+function dropReference(hw: HwContext, b: number, resumed = false): void {
   const pf = hw.ld(bf(hw, b, B_PF));
   const pasid = hw.ld(bf(hw, b, B_PASID));
   const gen = hw.ld(bf(hw, b, B_GEN));
-  const token = hw.ld(bf(hw, b, B_TOKEN));
   Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_REF_DROPPED);
   unlink(hw, b);
   const flags = hw.ld(bf(hw, b, B_FLAGS));
-  hw.count(C.teardowns);
+  if (!resumed) hw.count(C.teardowns);
   // Logged before the reference drop below (log-order rule): P7 precedes any reclaim.
   hw.log.emit(
     Ev.PHASE,
@@ -448,6 +454,31 @@ function dropReference(hw: HwContext, b: number): void {
     guestDropReference(hw, b);
     return;
   }
+  giveBackReference(hw, b);
+}
+
+/**
+ * The driver's reference of bond `b`'s mm is still held (mm lifetime: SVM_REF HELD; bind
+ * lifetime: the PASID not freed). The record is still the bond's mm: it is not recycled while
+ * a bond of its token exists.
+ */
+function referenceStillHeld(hw: HwContext, b: number): boolean {
+  const rec = hw.ld(bf(hw, b, B_MM));
+  if (hw.ld(mmField(hw, rec, MM_TOKEN)) !== hw.ld(bf(hw, b, B_TOKEN))) return false;
+  if (!hw.bindLifetime) return hw.ld(mmField(hw, rec, MM_SVM_REF)) === SVM_HELD;
+  return (
+    hw.ld(mmField(hw, rec, MM_PASID)) === hw.ld(bf(hw, b, B_PASID)) &&
+    hw.ld(mmField(hw, rec, MM_GEN)) === hw.ld(bf(hw, b, B_GEN)) &&
+    hw.ld(mmField(hw, rec, MM_FREE_STATE)) === FREE_NONE
+  );
+}
+
+/** With the mm's last bond (the one whose mark is not set), give the driver's reference back. */
+function giveBackReference(hw: HwContext, b: number): void {
+  const rec = hw.ld(bf(hw, b, B_MM));
+  const pasid = hw.ld(bf(hw, b, B_PASID));
+  const gen = hw.ld(bf(hw, b, B_GEN));
+  const token = hw.ld(bf(hw, b, B_TOKEN));
   if (otherBondsHoldRef(hw, token, b)) return;
   if (hw.bindLifetime) freeBindLifetimePasid(hw, rec, pasid, gen, token);
   else putDriverReference(hw, rec, pasid, gen, token);

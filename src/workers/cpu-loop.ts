@@ -23,6 +23,7 @@
  * at most one batch of statistics, never correctness data (whatever checks the operations
  * keeps its own state, written at once).
  */
+import type { Rcu } from '../core/rcu/rcu.js';
 import type { Prng } from './prng.js';
 import {
   CPU_PARKED,
@@ -61,6 +62,12 @@ export interface CpuLoopPlan {
   cpu: number;
   /** Weight of each op, in op-table order. */
   mix: readonly number[];
+  /**
+   * The RCU its ops read under. The loop announces a quiescent state after every operation
+   * and goes offline while parked (the qsbr flavor's duties; no-ops in the others), so a
+   * grace period waits for no CPU longer than one operation.
+   */
+  rcu?: Pick<Rcu, 'quiescentState' | 'threadOffline' | 'threadOnline'> | undefined;
 }
 
 const FLUSH_OPS = 256;
@@ -70,18 +77,27 @@ const MAX_FALLBACKS = 4;
 
 /**
  * Park while the harness says STATE_PAUSE (a stutter), flagged in the CPU's CPU_PARKED word
- * meanwhile, so that a checker knows when nobody runs.
+ * meanwhile, so that a checker knows when nobody runs; offline in `rcu` meanwhile (qsbr: grace
+ * periods must not wait for a CPU that sleeps).
  *
  * @param w - the run buffer
  * @param base - the CPU's first word (cpuBase)
+ * @param rcu - the RCU the CPU reads under, if any
  *
- * Context: the CPU's own thread; blocks (Atomics.wait) until the pause ends.
+ * Context: the CPU's own thread, outside any read-side section; blocks (Atomics.wait) until
+ * the pause ends.
  * @returns nothing
  */
-export function parkWhilePaused(w: Int32Array<SharedArrayBuffer>, base: number): void {
+export function parkWhilePaused(
+  w: Int32Array<SharedArrayBuffer>,
+  base: number,
+  rcu?: Pick<Rcu, 'threadOffline' | 'threadOnline'>,
+): void {
+  rcu?.threadOffline();
   Atomics.store(w, base + CPU_PARKED, 1);
   while (Atomics.load(w, RUN_STATE) === STATE_PAUSE) Atomics.wait(w, RUN_STATE, STATE_PAUSE, 50);
   Atomics.store(w, base + CPU_PARKED, 0);
+  rcu?.threadOnline();
 }
 
 /** The loop of one CPU. */
@@ -98,6 +114,7 @@ export class CpuLoop<C> {
   readonly #count: Int32Array;
   readonly #errnos: Int32Array;
   readonly #hist: Int32Array;
+  readonly #rcu: CpuLoopPlan['rcu'];
   #sinceFlush = 0;
   /** The epoch this CPU's counts go to: the one it saw at its last check of RUN_EPOCH. */
   #epoch = 0;
@@ -140,6 +157,7 @@ export class CpuLoop<C> {
     this.#count = new Int32Array(this.#nOps);
     this.#errnos = new Int32Array(this.#nOps * ERRNO_SLOTS);
     this.#hist = new Int32Array(this.#nOps * HIST_BUCKETS);
+    this.#rcu = plan.rcu;
   }
 
   /**
@@ -163,7 +181,9 @@ export class CpuLoop<C> {
       }
       if (state === STATE_PAUSE) {
         this.flush();
-        parkWhilePaused(w, this.#base);
+        // Flagged while parked (a checker knows when nobody runs); offline meanwhile (qsbr:
+        // grace periods must not wait for a CPU that sleeps).
+        parkWhilePaused(w, this.#base, this.#rcu);
         continue;
       }
       for (let i = 0; i < 64; i++) this.#step();
@@ -182,6 +202,8 @@ export class CpuLoop<C> {
       if (op < 0) break;
       r = this.#ops[op]!.step(this.#ctx);
     }
+    // Between operations: nothing read under RCU is held from here on.
+    this.#rcu?.quiescentState();
     if (r === undefined) return;
     if (sampled) {
       const ns = (performance.now() - t0) * 1e6;

@@ -67,6 +67,8 @@ export function runCpuTask<P>(
   body: (space: IoasidSpace) => number,
 ): CpuTaskResult {
   const space = spaceFor(task.space);
+  // qsbr: online for the task, offline between tasks (a pool thread idles between them).
+  space.rcu.threadOnline();
   const w = new Int32Array(task.run);
   const base = cpuBase(task.geometry, task.cpu);
   Atomics.store(w, base + CPU_RCU_SLOT, space.rcu.slot);
@@ -80,6 +82,7 @@ export function runCpuTask<P>(
   // period), so the harness's end-of-run census sees every record.
   Atomics.store(w, base + CPU_PHASE, PHASE_FLUSHING);
   space.flushRecords();
+  space.rcu.threadOffline();
   Atomics.store(w, base + CPU_PHASE, PHASE_DONE);
   Atomics.store(w, base + CPU_STATUS, STATUS_DONE);
   return { cpu: task.cpu, ops, threadId };

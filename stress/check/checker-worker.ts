@@ -44,7 +44,10 @@ function parkedCpus(): number {
   return n;
 }
 
+// qsbr: offline while it sleeps between passes, so grace periods never wait for the checker.
+space.rcu.threadOffline();
 while (Atomics.load(w, RUN_STATE) !== STATE_STOP) {
+  space.rcu.threadOnline();
   checker.pass();
   const paused = Atomics.load(w, RUN_STATE) === STATE_PAUSE;
   if (!paused) checkedThisPause = false;
@@ -52,8 +55,10 @@ while (Atomics.load(w, RUN_STATE) !== STATE_STOP) {
     checker.quiescentCheck();
     checkedThisPause = true;
   }
+  space.rcu.threadOffline();
   Atomics.wait(nap, 0, 0, d.intervalMs);
 }
+space.rcu.threadOnline();
 checker.pass();
 parentPort?.postMessage(checker.stats);
 space.detach();

@@ -99,6 +99,7 @@ export default function runStressCpu(task: CpuTask<StressCpuPlan>): CpuTaskResul
     const loop = new CpuLoop(cpuOps(api), view, rng, task.run, task.geometry, {
       cpu: task.cpu,
       mix: p.mix,
+      rcu: space.rcu,
     });
     const ops = loop.run();
     Atomics.store(

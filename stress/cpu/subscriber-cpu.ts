@@ -66,6 +66,9 @@ export function runSubscriberCpu(task: CpuTask<StressCpuPlan>, space: IoasidSpac
   const base = cpuBase(task.geometry, task.cpu);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   let events = 0;
+  // It reads nothing under RCU, and blocks (waits, naps, stalls): offline for the whole loop,
+  // so that a qsbr grace period never waits for it (runCpuTask brought it online).
+  space.rcu.threadOffline();
   for (;;) {
     const state = Atomics.load(run, RUN_STATE);
     if (state === STATE_STOP) break;
@@ -81,5 +84,6 @@ export function runSubscriberCpu(task: CpuTask<StressCpuPlan>, space: IoasidSpac
     else if (rng.oneIn(STALL_ONE_IN)) Atomics.wait(nap, 0, 0, STALL_MS + rng.below(STALL_MS));
     else if (rng.oneIn(32)) Atomics.wait(nap, 0, 0, rng.below(500) / 1000);
   }
+  space.rcu.threadOnline();
   return events;
 }

@@ -18,10 +18,12 @@ import {
   packageVersion,
   parseOptions,
   runCli,
+  UsageError,
 } from '../options.js';
 import {
   BROKEN_MODES,
   type BrokenMode,
+  brokenModeProblem,
   formatTortureReport,
   runTorture,
   TORTURE_DEFAULTS,
@@ -56,9 +58,9 @@ export const TORTURE_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'flavor',
     kind: 'choice',
-    choices: ['marks', 'mb'] as const,
+    choices: ['marks', 'mb', 'qsbr'] as const,
     default: D.flavor,
-    help: "the RCU flavor under test: 'marks' (the default) or 'mb' (liburcu-mb phase flips)",
+    help: "the RCU flavor under test: 'marks' (the default), 'mb' (liburcu-mb phase flips) or 'qsbr' (quiescent states)",
   },
   {
     name: 'seed',
@@ -122,6 +124,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const seed = (o.seed as number | undefined) ?? randomSeed();
   const broken = (o.broken as BrokenMode | undefined) ?? null;
+  const problem = brokenModeProblem(broken, o.flavor as RcuFlavor);
+  if (problem) throw new UsageError(problem);
   const quiet = o.quiet === true;
   if (!quiet)
     console.error(

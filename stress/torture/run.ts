@@ -53,8 +53,22 @@ export const BROKEN_MODES = [
   'skip-nth',
   'ignore-reader',
   'lose-snapshot',
+  'early-qs',
   'early-recycle',
 ] as const;
+
+/**
+ * Why `broken` cannot run with `flavor`, or undefined when it can: 'early-qs' breaks the qsbr
+ * flavor's quiescent-state announcements, which the other flavors do not have.
+ */
+export function brokenModeProblem(
+  broken: BrokenMode | null,
+  flavor: RcuFlavor,
+): string | undefined {
+  if (broken === 'early-qs' && flavor !== 'qsbr')
+    return "--broken early-qs breaks the qsbr flavor's quiescent states: use it with --flavor qsbr";
+  return undefined;
+}
 export type BrokenMode = (typeof BROKEN_MODES)[number];
 
 export interface TortureConfig {
@@ -328,7 +342,10 @@ function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
       .reduce((a, b) => a + b, 0);
   return (
     late(R_PIPE) + late(R_BATCH) > 0 ||
-    sumOver(words, readers, R_MBERR) + sumOver(words, readers, R_GENERR) > 0
+    sumOver(words, readers, R_MBERR) +
+      sumOver(words, readers, R_GENERR) +
+      sumOver(words, readers, R_COOKIE_ERR) >
+      0
   );
 }
 

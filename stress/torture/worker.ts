@@ -2,6 +2,12 @@
  * One torture thread: a reader, a writer or a fake writer, chosen by `workerData.role`.
  * Ported in spirit (not code) from the kernel's rcutorture and liburcu's rcutorture.h; see
  * ../shared/spec/rcu-and-js-concurrency.md A2.3 for the design.
+ *
+ * Every thread follows the qsbr flavor's rules whatever the flavor (the calls do nothing in
+ * the others): it announces a quiescent state after each read, and in every loop that waits
+ * for a grace period by polling; and it goes offline around anything that blocks outside a
+ * section (stutter parks and sleeps). A reader's sleep inside a section stays online: that is
+ * the preemption it models. The Rcu is attached for debugging, so a broken rule throws.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rcu, type RcuHandle } from '../../src/core/rcu/rcu.js';
@@ -60,7 +66,7 @@ const data = workerData as TortureWorkerData;
 const words = new Int32Array(data.buffer);
 const g = data.geometry;
 const rng = new Prng(data.seed, roleStream(data.role, data.index));
-const rcu = Rcu.attach(data.rcu);
+const rcu = Rcu.attach(data.rcu, { debug: true });
 
 function roleStream(role: TortureRole, index: number): number {
   return (role === 'reader' ? 1000 : role === 'writer' ? 2000 : 3000) + index;
@@ -70,16 +76,26 @@ function stopping(): boolean {
   return Atomics.load(words, CTRL_STOP) !== 0;
 }
 
-/** Stutter: park outside any read-side section until the harness releases everyone. */
+/** Stutter: park (offline) outside any read-side section until the harness releases everyone. */
 function stutterPoint(): void {
+  if (Atomics.load(words, CTRL_PAUSE) !== 1) return;
+  rcu.threadOffline();
   while (Atomics.load(words, CTRL_PAUSE) === 1 && !stopping()) {
     Atomics.wait(words, CTRL_PAUSE, 1, 100);
   }
+  rcu.threadOnline();
 }
 
 /** Sleep `ms` in Atomics.wait: a real deschedule, the JS analogue of a preemption. */
 function sleepMs(ms: number): void {
   Atomics.wait(words, CTRL_SLEEP, 0, ms);
+}
+
+/** Sleep outside any section: offline meanwhile (qsbr), so no grace period waits for it. */
+function sleepOffline(ms: number): void {
+  rcu.threadOffline();
+  sleepMs(ms);
+  rcu.threadOnline();
 }
 
 function spin(iterations: number): number {
@@ -111,6 +127,7 @@ function runReader(): void {
     stutterPoint();
     for (let n = 0; n < 256; n++) {
       const age = readOnce(base, rng.below(g.writers));
+      rcu.quiescentState(); // the section's record is no longer used
       if (age < 0) continue;
       pipe[Math.min(age & 0xffff, PIPE_LEN)]!++;
       batch[Math.min(age >>> 16, PIPE_LEN)]!++;
@@ -150,7 +167,13 @@ function readOnce(base: number, w: number): number {
   return Math.min(age, PIPE_LEN) | (Math.min(completed, PIPE_LEN) << 16);
 }
 
-/** Random work inside the section: short spins, rare sleeps (preemption), rare nesting. */
+/**
+ * Random work inside the section: short spins, rare nesting, rare sleeps (preemption). Half of
+ * the sleeps are followed by a nested section with a second sleep: what the outer section
+ * read before may have been retired during the first sleep, and only the outer section still
+ * protects it during the second (where a nested lock that counted as a quiescent state, the
+ * 'early-qs' twin, lets a grace period end).
+ */
 function readerDelay(base: number): void {
   const roll = rng.nextU32() % 65536;
   if (roll < 32768) return;
@@ -164,6 +187,12 @@ function readerDelay(base: number): void {
   } else {
     Atomics.add(words, base + R_SLEEPS, 1);
     sleepMs(1 + rng.below(3));
+    if (roll === 65535) {
+      rcu.readLock();
+      sleepMs(1 + rng.below(3));
+      rcu.readUnlock();
+      Atomics.add(words, base + R_NESTED, 1);
+    }
   }
 }
 
@@ -219,7 +248,7 @@ function runWriter(): void {
     Atomics.add(words, wb + W_VERSION, 1);
     cookieCheckInsideReader(wb);
     waitOneGracePeriod(wb, ageAll);
-    if (rng.oneIn(64)) sleepMs(1);
+    if (rng.oneIn(64)) sleepOffline(1);
   }
   rcu.barrier();
 }
@@ -252,7 +281,11 @@ function waitOneGracePeriod(wb: number, ageAll: () => void): void {
     rcu.synchronize();
     ageAll();
   } else if (method === 1) {
-    while (!rcu.pollState(cookie)) if (rng.oneIn(16)) sleepMs(0);
+    // qsbr: the grace period also waits for this thread, outside any section here.
+    while (!rcu.pollState(cookie)) {
+      rcu.quiescentState();
+      if (rng.oneIn(16)) sleepOffline(0);
+    }
     ageAll();
   } else {
     let done = false;
@@ -261,7 +294,11 @@ function waitOneGracePeriod(wb: number, ageAll: () => void): void {
       done = true;
     });
     if (method === 3) rcu.barrier();
-    else while (!done) if (rcu.runCallbacks() === 0 && rng.oneIn(16)) sleepMs(0);
+    else
+      while (!done) {
+        rcu.quiescentState();
+        if (rcu.runCallbacks() === 0 && rng.oneIn(16)) sleepOffline(0);
+      }
   }
   // Cookie check 2: after any of the waits, a cookie from before it is satisfied.
   if (!rcu.peekState(cookie)) Atomics.add(words, wb + W_COOKIE_ERR, 1);
@@ -275,12 +312,15 @@ function runFakeWriter(): void {
   const ops = fakeBase(g, data.index) + F_OPS;
   while (!stopping()) {
     stutterPoint();
-    sleepMs(rng.below(3));
+    sleepOffline(rng.below(3));
     const roll = rng.below(8);
     if (roll < 5) rcu.synchronize();
     else if (roll < 7) {
       const c = rcu.getState();
-      while (!rcu.pollState(c) && !stopping()) sleepMs(0);
+      while (!rcu.pollState(c) && !stopping()) {
+        rcu.quiescentState();
+        sleepOffline(0);
+      }
     } else {
       rcu.callRcu(() => {});
       rcu.barrier();

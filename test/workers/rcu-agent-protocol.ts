@@ -12,6 +12,13 @@ export const AGENT_WORDS = 16;
 export interface AgentData {
   rcu: RcuHandle;
   ctrl: SharedArrayBuffer;
-  script: 'hold' | 'synchronize' | 'register-synchronize' | 'synchronize-many';
+  /**
+   * hold: register, enter a section, leave it when released (then go offline: qsbr).
+   * synchronize / register-synchronize: one synchronize, from an unregistered / registered
+   * thread. synchronize-many: `count` of them. online-idle (qsbr): register (online) and
+   * announce nothing until released once (then one quiescent state, AGENT_COUNT 1), go
+   * offline when released twice.
+   */
+  script: 'hold' | 'synchronize' | 'register-synchronize' | 'synchronize-many' | 'online-idle';
   count?: number;
 }

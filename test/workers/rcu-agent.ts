@@ -25,6 +25,13 @@ if (d.script === 'hold') {
   while (Atomics.load(ctrl, AGENT_RELEASE) === 0) Atomics.wait(ctrl, AGENT_RELEASE, 0, 50);
   Atomics.store(ctrl, AGENT_LEAVING, 1);
   rcu.readUnlock();
+} else if (d.script === 'online-idle') {
+  Atomics.store(ctrl, AGENT_SLOT, rcu.registerThread());
+  Atomics.store(ctrl, AGENT_INSIDE, 1);
+  while (Atomics.load(ctrl, AGENT_RELEASE) === 0) Atomics.wait(ctrl, AGENT_RELEASE, 0, 50);
+  rcu.quiescentState();
+  Atomics.store(ctrl, AGENT_COUNT, 1);
+  while (Atomics.load(ctrl, AGENT_RELEASE) === 1) Atomics.wait(ctrl, AGENT_RELEASE, 1, 50);
 } else if (d.script === 'synchronize' || d.script === 'register-synchronize') {
   if (d.script === 'register-synchronize') Atomics.store(ctrl, AGENT_SLOT, rcu.registerThread());
   Atomics.store(ctrl, AGENT_INSIDE, 1); // here: "about to call synchronize"
@@ -35,4 +42,7 @@ if (d.script === 'hold') {
     Atomics.add(ctrl, AGENT_COUNT, 1);
   }
 }
+// qsbr: a registered thread stays online, and would hold later grace periods up; the others:
+// nothing to do.
+rcu.threadOffline();
 Atomics.store(ctrl, AGENT_DONE, 1);

@@ -46,7 +46,7 @@
 
 import { randomInt } from 'node:crypto';
 import { WORD_BYTES } from '../cache-line.js';
-import { Rcu, type RcuHandle } from '../rcu/rcu.js';
+import { Rcu, type RcuFlavor, type RcuHandle } from '../rcu/rcu.js';
 import { ALLOCATOR_NAME_MAX, type AllocatorOps } from './allocator-registry.js';
 import { Errno } from './errno.js';
 import { SpaceHooks } from './hooks.js';
@@ -141,6 +141,14 @@ export interface IoasidOptions {
   /** Events each subscriber's queue holds before it overflows. A power of two, 1..65536. */
   notifyQueueDepth: number;
   /**
+   * The flavor of the space's Rcu (`RcuOptions.flavor`). With 'qsbr', `find` and the other
+   * lookups cost no read-side atomics, and every attached thread is online: it must call
+   * `space.rcu.quiescentState()` between operations and `space.rcu.threadOffline()` before
+   * it blocks or idles (the creating thread included), or grace periods wait for it and
+   * records of freed ids stay in limbo (alloc may return -ENOMEM).
+   */
+  rcuFlavor: RcuFlavor;
+  /**
    * @internal Fault injection, for the stress harness's tests that prove its checks can fail
    * (never set it otherwise): `reclaim-without-gp` recycles a reclaimed record at once, with
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
@@ -177,6 +185,7 @@ export const IOASID_DEFAULTS: Readonly<IoasidOptions> = Object.freeze({
   stallMs: 10_000,
   maxSubscribers: 32,
   notifyQueueDepth: 256,
+  rcuFlavor: 'marks',
   fault: undefined,
 });
 
@@ -204,6 +213,8 @@ export function resolveIoasidOptions(options: Partial<IoasidOptions> = {}): Ioas
     throw ioasidErrors.badOption('notifyQueueDepth', 'a power of two', o.notifyQueueDepth);
   if (o.policy !== 'lowest' && o.policy !== 'cyclic')
     throw ioasidErrors.badOption('policy', "'lowest' or 'cyclic'", o.policy);
+  if (o.rcuFlavor !== 'marks' && o.rcuFlavor !== 'mb' && o.rcuFlavor !== 'qsbr')
+    throw ioasidErrors.badOption('rcuFlavor', "'marks', 'mb' or 'qsbr'", o.rcuFlavor);
   if (o.fault !== undefined && !Object.hasOwn(FAULT_CODES, o.fault))
     throw ioasidErrors.badOption(
       'fault',
@@ -327,7 +338,12 @@ export class IoasidSpace {
       o.fault === 'notify-no-gating' ? HOOKS_FAULT_NO_GATING : HOOKS_FAULT_NONE,
       header.rcuTag,
     );
-    const rcu = Rcu.create({ maxThreads: o.maxThreads, stallMs: o.stallMs, tag: header.rcuTag });
+    const rcu = Rcu.create({
+      maxThreads: o.maxThreads,
+      stallMs: o.stallMs,
+      flavor: o.rcuFlavor,
+      tag: header.rcuTag,
+    });
     rcu.registerThread();
     return new IoasidSpace(buffer, hooks, rcu, header, g);
   }
@@ -575,7 +591,8 @@ export class IoasidSpace {
    * @param fn - called outside any read-side section; it may call any method
    *
    * Context: any attached thread; lock-free and stale: ids allocated or reclaimed during the
-   * walk may or may not be visited. Cost: a scan of the whole id bitmap.
+   * walk may or may not be visited. Cost: a scan of the id bitmap up to the highest id
+   * ever allocated in the space (not the whole id space).
    * @returns the number of calls; -EINVAL not a live set.
    */
   setForEachIoasid(set: number, fn: (id: number) => void): number {

@@ -153,6 +153,7 @@ import {
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
+  SPACE_ID_HIGH_WORD,
   SPACE_REC_WORDS,
   SPACE_SET_LOCK_WORD,
   SPACE_SET_WORDS,
@@ -314,6 +315,8 @@ export class SpaceCore {
   readonly #incMask: number;
   /** A private word to sleep on (Atomics.wait with a timeout; nobody notifies it). */
   readonly #nap = new Int32Array(new SharedArrayBuffer(4));
+  /** SPACE_ID_HIGH_WORD as this thread last saw it (it only grows): no atomic below it. */
+  #idHighSeen = 0;
 
   constructor(
     i32: I32,
@@ -561,6 +564,7 @@ export class SpaceCore {
    */
   #publish(set: number, id: number, data: number): number {
     const { i32, ts } = this;
+    if (id > this.#idHighSeen) this.#raiseIdHigh(id);
     let x = i32[ts + TS_CACHE_HEAD]!;
     if (x === 0) x = this.#refillSlow();
     if (x === 0) return this.#allocUndo(set, id, -Errno.ENOMEM);
@@ -590,6 +594,20 @@ export class SpaceCore {
     this.#pub[p + PUB_MAP] = gen | x;
     this.#pub[p + PUB_INC] = inc;
     return id;
+  }
+
+  /**
+   * Raise SPACE_ID_HIGH_WORD to at least `id`, before `id` is published (a kill before the
+   * publish rolls the allocation back, so a raise without a publish only lengthens walks).
+   */
+  #raiseIdHigh(id: number): void {
+    let high = Atomics.load(this.i32, SPACE_ID_HIGH_WORD);
+    while (high < id) {
+      const seen = Atomics.compareExchange(this.i32, SPACE_ID_HIGH_WORD, high, id);
+      if (seen === high) high = id;
+      else high = seen;
+    }
+    this.#idHighSeen = high;
   }
 
   /**
@@ -1154,7 +1172,10 @@ export class SpaceCore {
   forEachInSet(set: number, fn: (id: number) => void): number {
     const { i32, g } = this;
     let n = 0;
-    for (let id = 1; id <= this.idMax; id++) {
+    // Ids above ID_HIGH were never published: a walk is as long as the ids ever in use, not
+    // the id space (an id published during the walk may or may not be visited, as before).
+    const top = Math.min(this.idMax, Atomics.load(i32, SPACE_ID_HIGH_WORD));
+    for (let id = 1; id <= top; id++) {
       if ((id & 31) === 0 && Atomics.load(i32, g.bitmapBase + (id >>> 5)) === 0) {
         id += 31;
         continue;

@@ -54,6 +54,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                                                              idx+1 of the newest batch's
 //                                                                                              head, 0 = empty
 // cyclic next   96                    16 (one line)    alloc (policy cyclic)      alloc      L/S; a hint only
+//   ID_HIGH       97                                   alloc, before its publish, set walks  CAS-max loop / load;
+//                                                      only when the id is above             highest id ever published:
+//                                                      what the thread saw last              walks stop there
 // stats         112                   16 (one line)    failing paths, drain,      stats()    Atomics.add / load
 //                                                      find, releaseThread
 //   ENOSPC 112, EDQUOT 113, ENOMEM 114, RECYCLED 115, DRAINS 116, SET_DESTROYED 117,
@@ -162,7 +165,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 4;
+export const SPACE_LAYOUT_VERSION = 5;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -196,6 +199,12 @@ export const SPACE_SPID_LOCK_WORD = 48;
 export const SPACE_FREE_HEAD_WORD = 64;
 export const SPACE_LIMBO_HEAD_WORD = 80;
 export const SPACE_CYCLIC_NEXT_WORD = 96;
+/**
+ * The highest id ever published (monotone; 0 until the first). Raised before the publish, so
+ * every id live when a walk loads it is at or below it: setForEachIoasid and freeAllInSet
+ * scan [1, ID_HIGH] instead of the whole id space.
+ */
+export const SPACE_ID_HIGH_WORD = 97;
 
 export const SPACE_STAT_ENOSPC_WORD = 112;
 export const SPACE_STAT_EDQUOT_WORD = 113;

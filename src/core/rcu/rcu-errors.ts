@@ -18,7 +18,8 @@ export type RcuErrorCode =
   | 'ERR_RCU_ALREADY_REGISTERED'
   | 'ERR_RCU_UNLOCK_WITHOUT_LOCK'
   | 'ERR_RCU_IN_READ_SECTION'
-  | 'ERR_RCU_NEST_OVERFLOW';
+  | 'ERR_RCU_NEST_OVERFLOW'
+  | 'ERR_RCU_OFFLINE';
 
 /** Thrown when the RCU API is used against its contract. State is unchanged when it is thrown. */
 export class RcuError extends Error {
@@ -68,4 +69,10 @@ export const rcuErrors = {
     ),
   nestOverflow: (max: number) =>
     new RcuError('ERR_RCU_NEST_OVERFLOW', `readLock() nested deeper than ${max}`),
+  offline: (what: string) =>
+    new RcuError(
+      'ERR_RCU_OFFLINE',
+      `${what} in a thread that is offline (qsbr flavor): a grace period does not wait for it; ` +
+        'call threadOnline() first',
+    ),
 };

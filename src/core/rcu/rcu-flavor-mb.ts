@@ -26,43 +26,42 @@
  */
 
 import { rcuErrors } from './rcu-errors.js';
+import { gpSeqStore, seqCompleted, seqStep } from './rcu-gp-seq.js';
 import {
+  completeGracePeriod,
   FaultMode,
   faultSkipsThisGracePeriod,
   type GracePeriodContext,
   type ReaderScan,
+  reportStalledSlot,
   waitForReaders,
 } from './rcu-grace-period.js';
 import {
   RCU_GP_COUNT,
   RCU_GP_CTR_WORD,
   RCU_GP_FUTEX_WORD,
-  RCU_GP_SEQ_I64,
   RCU_NEST_MASK,
   RCU_PHASE,
-  RCU_SEQ_SHIFT,
-  RCU_SEQ_STEP_MASK,
+  RCU_SEQ_STEPS,
   RCU_SLOT_CTR,
   RCU_SLOT_HWM_WORD,
-  RCU_SLOT_OWNER,
-  RCU_STAT_SKIPPED_WORD,
-  RCU_STAT_STALLS_WORD,
   rcuSlotBase,
 } from './rcu-layout.js';
-import { RCU_MAX_NESTING, wakeGracePeriodLeader } from './rcu-read-side.js';
+import {
+  RCU_MAX_NESTING,
+  type ReadSide,
+  SelfEndingReadSide,
+  wakeGracePeriodLeader,
+} from './rcu-read-side.js';
 
 /** @internal The mb flavor's read side; same interface as RcuReadSide. */
-export class RcuReadSideMb {
+export class RcuReadSideMb extends SelfEndingReadSide implements ReadSide {
   readonly #words: Int32Array<SharedArrayBuffer>;
-  #ctr = -1;
   #nest = 0;
 
   constructor(words: Int32Array<SharedArrayBuffer>) {
+    super();
     this.#words = words;
-  }
-
-  bind(slot: number, _firstMark = 1): void {
-    this.#ctr = slot < 0 ? -1 : rcuSlotBase(slot) + RCU_SLOT_CTR;
   }
 
   get nesting(): number {
@@ -70,57 +69,61 @@ export class RcuReadSideMb {
   }
 
   lock(): void {
-    if (this.#nest === 0 && this.#ctr >= 0) {
+    if (this.#nest === 0 && this.ctr >= 0) {
       // Enter: publish the phase we saw. Pairs with the leader's scan in scanPhase.
-      Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, RCU_GP_CTR_WORD));
+      Atomics.store(this.#words, this.ctr, Atomics.load(this.#words, RCU_GP_CTR_WORD));
       this.#nest = 1;
       return;
     }
-    if (this.#ctr < 0) throw rcuErrors.notRegistered();
+    if (this.ctr < 0) throw rcuErrors.notRegistered();
     if (this.#nest >= RCU_MAX_NESTING) throw rcuErrors.nestOverflow(RCU_MAX_NESTING);
     this.#nest += 1; // nested: only the depth changes, the phase stays the outermost lock's
-    Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, this.#ctr) + 1);
+    Atomics.store(this.#words, this.ctr, Atomics.load(this.#words, this.ctr) + 1);
   }
 
   unlock(): void {
     if (this.#nest === 1) {
       this.#nest = 0;
       // Leave; pairs with the leader's "store GP_FUTEX = -1, rescan, wait".
-      Atomics.store(this.#words, this.#ctr, 0);
+      Atomics.store(this.#words, this.ctr, 0);
       if (Atomics.load(this.#words, RCU_GP_FUTEX_WORD) === -1) wakeGracePeriodLeader(this.#words);
       return;
     }
     if (this.#nest === 0) throw rcuErrors.unlockWithoutLock();
     this.#nest -= 1;
-    Atomics.store(this.#words, this.#ctr, Atomics.load(this.#words, this.#ctr) - 1);
+    Atomics.store(this.#words, this.ctr, Atomics.load(this.#words, this.ctr) - 1);
   }
 }
 
 /** The mb flavor's `GracePeriodContext.advance`: two phase flips, each followed by a wait. */
-export function advanceMbGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean {
+export function advanceMbGracePeriod(
+  ctx: GracePeriodContext,
+  s: number,
+  blocking: boolean,
+): number {
   const { words, seq } = ctx;
-  const s = Atomics.load(seq, RCU_GP_SEQ_I64);
-  const base = s & ~RCU_SEQ_STEP_MASK;
-  let step = s & RCU_SEQ_STEP_MASK;
-  let skip = faultSkipsThisGracePeriod(ctx, Number(s >> RCU_SEQ_SHIFT));
+  const done = seqCompleted(s);
+  const base = done * RCU_SEQ_STEPS;
+  let step = seqStep(s);
+  let skip = faultSkipsThisGracePeriod(ctx, done);
   // The mb analogue of lose-snapshot: a resumed grace period forgets what it waited for.
-  if (step !== 0n && ctx.faultMode === FaultMode.loseSnapshot) skip = true;
-  if (step === 0n) {
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | 1n); // start (see rcu-grace-period.ts cookies)
-    step = 1n;
+  if (step !== 0 && ctx.faultMode === FaultMode.loseSnapshot) skip = true;
+  if (step === 0) {
+    gpSeqStore(words, seq, s, base + 1); // start (see rcu-grace-period.ts cookies)
+    s = base + 1;
+    step = 1;
   }
-  if (step === 1n) {
+  if (step === 1) {
     // Flip to phase 1; readers entering from now on record phase 1.
     Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT | RCU_PHASE);
-    if (!skip && !waitForReaders(ctx, scanPhase, RCU_PHASE, blocking)) return false;
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | 2n);
+    if (!skip && !waitForReaders(ctx, scanPhase, RCU_PHASE, blocking)) return s;
+    gpSeqStore(words, seq, s, base + 2);
+    s = base + 2;
   }
   // Step 2: flip back to phase 0 and wait for phase-1 readers.
   Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT);
-  if (!skip && !waitForReaders(ctx, scanPhase, 0, blocking)) return false;
-  if (skip) Atomics.add(words, RCU_STAT_SKIPPED_WORD, 1);
-  Atomics.store(seq, RCU_GP_SEQ_I64, base + (1n << RCU_SEQ_SHIFT));
-  return true;
+  if (!skip && !waitForReaders(ctx, scanPhase, 0, blocking)) return s;
+  return completeGracePeriod(ctx, s, skip);
 }
 
 /**
@@ -136,10 +139,7 @@ const scanPhase: ReaderScan = (ctx, phase, _prepareSleep, report) => {
     const ctr = Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_CTR);
     if ((ctr & RCU_NEST_MASK) === 0 || (ctr & RCU_PHASE) === phase || slot === ignored) continue;
     pending++;
-    if (report >= 0) {
-      Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
-      ctx.onStall(slot, Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_OWNER) - 1, report);
-    }
+    if (report >= 0) reportStalledSlot(ctx, slot, report);
   }
   return pending;
 };

@@ -4,7 +4,7 @@
  *
  * ## Developer notes
  * **State lives in shared memory, so anyone can resume it.** One 64-bit word, GP_SEQ, holds
- * `completed * 4 + step`. Step 0 is idle; step 1 takes the snapshot (copies every reader's
+ * `completed * 4 + step` (read and written with Int32 atomics: rcu-gp-seq.ts). Step 0 is idle; step 1 takes the snapshot (copies every reader's
  * CTR into SNAP); step 2 waits until no reader's CTR still holds the mark SNAP recorded for
  * it. Whoever holds GP_LOCK can resume from GP_SEQ and SNAP alone: redo step 1 from the top,
  * or go on waiting in step 2. That is what lets `pollState` advance a grace period one
@@ -34,9 +34,18 @@
  *
  * **Sharing.** Callers do not queue: they compare completions with their cookie, and the one
  * that wins GP_LOCK runs whole grace periods until its own cookie is met. Everyone else sleeps
- * on GP_LOCK's value and rechecks when the leader releases it; since a cookie only needs
- * grace periods that start after it was taken, N concurrent callers cost about two grace
- * periods, not N.
+ * on GP_LOCK's value (after setting its LOCK_WAITERS bit, so that only a release that has
+ * sleepers pays for a notify) and rechecks when the leader releases it; since a cookie only
+ * needs grace periods that start after it was taken, N concurrent callers cost about two grace
+ * periods, not N. A caller that wins GP_LOCK at once reads GP_SEQ only after taking it: with
+ * the lock held nothing else advances a grace period, and the cookie rule gives the same
+ * answer as one read before (the read still follows the call's start).
+ *
+ * **What an uncontended grace period costs** (the marks flavor, idle readers): the GP_LOCK CAS,
+ * one GP_SEQ read (three loads), the start store, two loads per reader slot (its CTR, and
+ * SNAP, which is written only when it must change), the completion store and the release
+ * exchange. The step-2 store is skipped when the snapshot found no reader inside a section
+ * (a resumer of step 1 simply snapshots again).
  *
  * **Waiting for readers** follows liburcu's adaptive wait: scan, spin for a bounded time
  * (about 30 µs: a futex wake-up costs about 22 µs on these VMs), then store GP_FUTEX = -1,
@@ -61,12 +70,20 @@
  * cannot share wait-queue nodes; counters suffice).
  */
 import {
+  completedGracePeriods,
+  cookieOf,
+  gpSeqLoad,
+  gpSeqLoadLocked,
+  gpSeqStore,
+  seqCompleted,
+  seqStep,
+} from './rcu-gp-seq.js';
+import {
   RCU_GP_BEAT_WORD,
   RCU_GP_FUTEX_WORD,
   RCU_GP_LOCK_WORD,
-  RCU_GP_SEQ_I64,
-  RCU_SEQ_SHIFT,
-  RCU_SEQ_STEP_MASK,
+  RCU_LOCK_WAITERS,
+  RCU_SEQ_STEPS,
   RCU_SLOT_CTR,
   RCU_SLOT_HWM_WORD,
   RCU_SLOT_OWNER,
@@ -76,9 +93,12 @@ import {
   RCU_STEP_SNAPSHOT,
   RCU_STEP_WAIT,
   RCU_WAIT,
+  rcuLockOwner,
   rcuSlotBase,
   rcuSnapWord,
 } from './rcu-layout.js';
+
+export { completedGracePeriods } from './rcu-gp-seq.js';
 
 /** Fault-injection modes (torture testing only; 0 in every real system). */
 export const FaultMode = {
@@ -94,6 +114,12 @@ export const FaultMode = {
    * snapshot and completes at once: the bug that resumable state exists to prevent.
    */
   loseSnapshot: 4,
+  /**
+   * qsbr only: every readLock announces a quiescent state, i.e. before the reads of the
+   * section it opens (and, when nested, in the middle of the outer section): an announcement
+   * not ordered after the thread's reads.
+   */
+  earlyQs: 5,
 } as const;
 
 /**
@@ -106,6 +132,7 @@ export type StallReporter = (slot: number, ownerThreadId: number, waitedMs: numb
 /** @internal Everything the machinery needs; built once per attached Rcu. */
 export interface GracePeriodContext {
   readonly words: Int32Array<SharedArrayBuffer>;
+  /** The same buffer as 64-bit words: GP_SEQ's rare whole-word store (rcu-gp-seq.ts). */
   readonly seq: BigInt64Array<SharedArrayBuffer>;
   readonly maxThreads: number;
   readonly stallMs: number;
@@ -113,10 +140,14 @@ export interface GracePeriodContext {
   readonly faultArg: number;
   readonly onStall: StallReporter;
   /**
-   * Runs the grace period in GP_SEQ from its current step (caller holds GP_LOCK): the marks
-   * flavor's `advanceMarksGracePeriod` below, or the mb flavor's (rcu-flavor-mb.ts).
+   * Runs the grace period in GP_SEQ (whose value is `s`: the caller holds GP_LOCK and just
+   * read or wrote it) from its current step: the marks flavor's `advanceMarksGracePeriod`
+   * below, the mb flavor's (rcu-flavor-mb.ts) or the qsbr flavor's (rcu-flavor-qsbr.ts).
+   * Returns GP_SEQ's value afterwards: one more completion when it completed a grace period;
+   * the same count when, not `blocking`, one scan found a reader still pending (the state
+   * stays in GP_SEQ, and SNAP, for the next caller).
    */
-  readonly advance: (ctx: GracePeriodContext, blocking: boolean) => boolean;
+  readonly advance: (ctx: GracePeriodContext, s: number, blocking: boolean) => number;
   /**
    * This thread's watch over non-blocking polls (pollState, runCallbacks, the callRcu timer):
    * since when it has seen grace period `gp` (a completed count) wait for readers, and when
@@ -130,43 +161,60 @@ const SPIN_MS = 0.03;
 /** Safety-net timeout of every Atomics.wait here: a lost wake-up costs at most this. */
 const WAIT_TIMEOUT_MS = 10;
 
-/** Completed grace periods so far. Lock-free; stale as soon as it returns. */
-export function completedGracePeriods(seq: BigInt64Array<SharedArrayBuffer>): number {
-  return Number(Atomics.load(seq, RCU_GP_SEQ_I64) >> RCU_SEQ_SHIFT);
-}
-
 /** The completion count at which a full grace period will have passed since this call. */
-export function snapshotCookie(seq: BigInt64Array<SharedArrayBuffer>): number {
-  const s = Atomics.load(seq, RCU_GP_SEQ_I64);
-  const completed = Number(s >> RCU_SEQ_SHIFT);
-  return (s & RCU_SEQ_STEP_MASK) === 0n ? completed + 1 : completed + 2;
+export function snapshotCookie(words: Int32Array<SharedArrayBuffer>): number {
+  return cookieOf(gpSeqLoad(words));
 }
 
 /**
- * Block until `cookie` grace periods have completed, leading them if nobody else is.
+ * Block until a full grace period has passed since this call (`cookie` undefined) or until
+ * `cookie` grace periods have completed, leading them if nobody else is.
  *
  * Context: blocks (spins ~30 µs, then Atomics.wait); the caller must be outside any read-side
  * section of this Rcu (checked by the facade). `lockToken` identifies the caller's thread.
  */
-export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken: number): void {
-  const { words, seq } = ctx;
+export function waitForCookie(
+  ctx: GracePeriodContext,
+  cookie: number | undefined,
+  lockToken: number,
+): void {
+  const { words } = ctx;
+  // Fast path: nobody leads. With GP_LOCK held, GP_SEQ moves only by our hand, so a cookie
+  // read now is the one a read before the CAS would have given (see Sharing above).
+  if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken) === 0) {
+    try {
+      let s = gpSeqLoadLocked(words);
+      const target = cookie ?? cookieOf(s);
+      while (seqCompleted(s) < target) s = ctx.advance(ctx, s, true);
+    } finally {
+      releaseGracePeriodLock(words);
+    }
+    return;
+  }
+  waitBehindLeader(ctx, cookie ?? snapshotCookie(words), lockToken);
+}
+
+/** waitForCookie's slow path: another thread held GP_LOCK when we tried. */
+function waitBehindLeader(ctx: GracePeriodContext, cookie: number, lockToken: number): void {
+  const { words } = ctx;
   // Leader watch: the (GP_SEQ, GP_BEAT) pair a live leader changes at least every 10 ms.
-  let seen = Atomics.load(seq, RCU_GP_SEQ_I64);
+  let seen = gpSeqLoad(words);
   let beat = Atomics.load(words, RCU_GP_BEAT_WORD);
   let since = performance.now();
   let reported = since;
-  while (completedGracePeriods(seq) < cookie) {
+  while (seqCompleted(gpSeqLoad(words)) < cookie) {
     const holder = Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken);
     if (holder === 0) {
       try {
-        while (completedGracePeriods(seq) < cookie) ctx.advance(ctx, true);
+        let s = gpSeqLoadLocked(words);
+        while (seqCompleted(s) < cookie) s = ctx.advance(ctx, s, true);
       } finally {
         releaseGracePeriodLock(words);
       }
       return;
     }
     waitForLockChange(ctx, holder, cookie);
-    const nowSeq = Atomics.load(seq, RCU_GP_SEQ_I64);
+    const nowSeq = gpSeqLoad(words);
     const nowBeat = Atomics.load(words, RCU_GP_BEAT_WORD);
     const now = performance.now();
     if (nowSeq !== seen || nowBeat !== beat) {
@@ -174,11 +222,14 @@ export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken
       beat = nowBeat;
       since = now;
       reported = now;
-    } else if (now - reported >= ctx.stallMs && Atomics.load(words, RCU_GP_LOCK_WORD) === holder) {
+    } else if (
+      now - reported >= ctx.stallMs &&
+      rcuLockOwner(Atomics.load(words, RCU_GP_LOCK_WORD)) === rcuLockOwner(holder)
+    ) {
       // The leader made no progress for a whole stall period: report it (slot -1), wait on.
       reported = now;
       Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
-      ctx.onStall(-1, holder - 1, now - since);
+      ctx.onStall(-1, rcuLockOwner(holder) - 1, now - since);
     }
   }
 }
@@ -191,54 +242,94 @@ export function waitForCookie(ctx: GracePeriodContext, cookie: number, lockToken
  * itself just stays pending).
  */
 export function pollCookie(ctx: GracePeriodContext, cookie: number, lockToken: number): boolean {
-  const { words, seq } = ctx;
-  if (completedGracePeriods(seq) >= cookie) return true;
+  const { words } = ctx;
+  if (completedGracePeriods(words) >= cookie) return true;
   // A cookie is at most two grace periods ahead (snapshotCookie), so the loop below runs at
   // most two; the facade refuses anything further ahead.
   if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken) === 0) {
     try {
-      while (completedGracePeriods(seq) < cookie && ctx.advance(ctx, false));
+      let s = gpSeqLoadLocked(words);
+      while (seqCompleted(s) < cookie) {
+        const next = ctx.advance(ctx, s, false);
+        if (seqCompleted(next) === seqCompleted(s)) break; // a reader still pending
+        s = next;
+      }
     } finally {
       releaseGracePeriodLock(words);
     }
   }
-  return completedGracePeriods(seq) >= cookie;
+  return completedGracePeriods(words) >= cookie;
 }
 
-/** Release GP_LOCK and wake every caller sleeping on it (they recheck their cookies). */
+/** Release GP_LOCK; wake the callers sleeping on it, if any (they recheck their cookies). */
 export function releaseGracePeriodLock(words: Int32Array<SharedArrayBuffer>): void {
-  Atomics.store(words, RCU_GP_LOCK_WORD, 0);
-  Atomics.notify(words, RCU_GP_LOCK_WORD);
+  if ((Atomics.exchange(words, RCU_GP_LOCK_WORD, 0) & RCU_LOCK_WAITERS) !== 0)
+    Atomics.notify(words, RCU_GP_LOCK_WORD);
 }
 
 /**
- * Marks flavor: run the grace period in GP_SEQ from its current step. Caller holds GP_LOCK.
- * With `blocking`, returns true once it completed; without, returns false as soon as one scan
- * finds a reader still pending (the state stays in GP_SEQ and SNAP for the next caller).
+ * Marks flavor: run the grace period in GP_SEQ (value `s`) from its current step. Caller
+ * holds GP_LOCK. With `blocking`, returns once it completed; without, returns as soon as one
+ * scan finds a reader still pending (the state stays in GP_SEQ and SNAP for the next caller).
+ * @returns GP_SEQ's value afterwards (see GracePeriodContext.advance)
  */
-export function advanceMarksGracePeriod(ctx: GracePeriodContext, blocking: boolean): boolean {
-  const { seq } = ctx;
-  const s = Atomics.load(seq, RCU_GP_SEQ_I64);
-  const base = s & ~RCU_SEQ_STEP_MASK;
-  let step = s & RCU_SEQ_STEP_MASK;
-  let skip = faultSkipsThisGracePeriod(ctx, Number(s >> RCU_SEQ_SHIFT));
-  if (step === 0n) {
+export function advanceMarksGracePeriod(
+  ctx: GracePeriodContext,
+  s: number,
+  blocking: boolean,
+): number {
+  const { words, seq } = ctx;
+  const done = seqCompleted(s);
+  const base = done * RCU_SEQ_STEPS;
+  const step = seqStep(s);
+  let skip = faultSkipsThisGracePeriod(ctx, done);
+  let pending = -1; // unknown: a resumed step 2 scans
+  if (step !== RCU_STEP_WAIT) {
     // Start: from this store on, a getState() asks for one more completion (see header).
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_SNAPSHOT);
-    step = RCU_STEP_SNAPSHOT;
-  }
-  if (step === RCU_STEP_SNAPSHOT) {
-    takeSnapshot(ctx, skip);
-    Atomics.store(seq, RCU_GP_SEQ_I64, base | RCU_STEP_WAIT);
+    if (step === 0) gpSeqStore(words, seq, s, base + RCU_STEP_SNAPSHOT);
+    s = base + RCU_STEP_SNAPSHOT;
+    // A resumed step 1 may find SNAP half written by a dead leader; a fresh one finds it all
+    // zero (SNAP's invariant: zero everywhere while no grace period is in flight).
+    pending = takeSnapshot(ctx, skip, step !== 0);
+    // With nobody inside a section there is nothing to wait for: complete straight from
+    // step 1 (a resumer of step 1 would only snapshot again).
+    if (pending !== 0) {
+      gpSeqStore(words, seq, s, base + RCU_STEP_WAIT);
+      s = base + RCU_STEP_WAIT;
+    }
   } else if (ctx.faultMode === FaultMode.loseSnapshot) {
     skip = true;
   }
-  if (!skip && !waitForReaders(ctx, scanMarks, 0, blocking)) return false;
-  if (skip) Atomics.add(ctx.words, RCU_STAT_SKIPPED_WORD, 1);
-  // Complete: publishes "every section open at the snapshot has ended"; pairs with the loads
-  // in completedGracePeriods()/pollState().
-  Atomics.store(seq, RCU_GP_SEQ_I64, base + (1n << RCU_SEQ_SHIFT));
-  return true;
+  if (!skip && pending !== 0 && !waitForReaders(ctx, scanMarks, 0, blocking)) return s;
+  if (skip) clearSnapshot(ctx); // keep SNAP's invariant on the fault's path too
+  return completeGracePeriod(ctx, s, skip);
+}
+
+/**
+ * End the grace period in flight (GP_SEQ value `s`): publishes "everything it waited for is
+ * over"; pairs with the loads in completedGracePeriods()/pollState(). `skipped`: its wait was
+ * skipped by fault injection (counted).
+ *
+ * Context: the GP_LOCK holder, at the end of a flavor's advance.
+ * @returns GP_SEQ's new value (one more completion, step 0)
+ */
+export function completeGracePeriod(ctx: GracePeriodContext, s: number, skipped: boolean): number {
+  if (skipped) Atomics.add(ctx.words, RCU_STAT_SKIPPED_WORD, 1);
+  const next = (seqCompleted(s) + 1) * RCU_SEQ_STEPS;
+  gpSeqStore(ctx.words, ctx.seq, s, next);
+  return next;
+}
+
+/**
+ * Report reader slot `slot` as holding the grace period up for `waitedMs` (counted, and
+ * passed to the onStall reporter with the slot owner's thread id).
+ *
+ * Context: the GP_LOCK holder, from a flavor's ReaderScan.
+ * @returns nothing
+ */
+export function reportStalledSlot(ctx: GracePeriodContext, slot: number, waitedMs: number): void {
+  Atomics.add(ctx.words, RCU_STAT_STALLS_WORD, 1);
+  ctx.onStall(slot, Atomics.load(ctx.words, rcuSlotBase(slot) + RCU_SLOT_OWNER) - 1, waitedMs);
 }
 
 /** Deliberately broken modes for the torture harness's self-test. */
@@ -253,14 +344,34 @@ export function faultSkipsThisGracePeriod(ctx: GracePeriodContext, gpNumber: num
  * after the HWM load enters its first section after this scan began, so it is not needed
  * (registerThread raises HWM before its first readLock). A skipped grace period (fault
  * injection) snapshots nobody.
+ *
+ * SNAP's invariant: every entry is 0 while no grace period is in flight (step 2 zeroes each
+ * entry whose section it sees end, and completes only when none is left; the fault paths
+ * clear it explicitly). So a fresh snapshot stores only the marks of slots inside a section:
+ * one load per idle slot. A `resumed` one (step 1 of a dead leader, who may have stored some
+ * entries) rewrites every entry that differs.
+ * @returns how many slots were inside a section
  */
-function takeSnapshot(ctx: GracePeriodContext, skip: boolean): void {
+function takeSnapshot(ctx: GracePeriodContext, skip: boolean, resumed: boolean): number {
   const { words, maxThreads } = ctx;
   const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
+  let inside = 0;
   for (let slot = 0; slot < hwm; slot++) {
+    // Pairs with the reader's entering store (rcu-read-side.ts lock).
     const ctr = skip ? 0 : Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_CTR) & ~RCU_WAIT;
-    Atomics.store(words, rcuSnapWord(maxThreads, slot), ctr);
+    const snapWord = rcuSnapWord(maxThreads, slot);
+    if (ctr !== 0) {
+      inside++;
+      words[snapWord] = ctr; // plain: SNAP is the lock holder's (rcu-layout.ts)
+    } else if (resumed) words[snapWord] = 0;
   }
+  return inside;
+}
+
+/** Zero every SNAP entry (fault paths only: a skipped wait left some behind). */
+function clearSnapshot(ctx: GracePeriodContext): void {
+  const hwm = Atomics.load(ctx.words, RCU_SLOT_HWM_WORD);
+  for (let slot = 0; slot < hwm; slot++) ctx.words[rcuSnapWord(ctx.maxThreads, slot)] = 0;
 }
 
 /**
@@ -276,8 +387,12 @@ function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
   let pending = 0;
   for (let slot = 0; slot < hwm; slot++) {
     const snapWord = rcuSnapWord(maxThreads, slot);
-    const mark = Atomics.load(words, snapWord);
-    if (mark === 0 || slot === ignored) continue;
+    const mark = words[snapWord]!; // plain: SNAP is the lock holder's (rcu-layout.ts)
+    if (mark === 0) continue;
+    if (slot === ignored) {
+      words[snapWord] = 0; // the fault: not waited for (SNAP's invariant kept)
+      continue;
+    }
     const ctrWord = rcuSlotBase(slot) + RCU_SLOT_CTR;
     let ctr = Atomics.load(words, ctrWord);
     if (markWaiting && ctr === mark) {
@@ -287,7 +402,7 @@ function pendingReaders(ctx: GracePeriodContext, markWaiting: boolean): number {
       ctr = seen === mark ? mark | RCU_WAIT : seen;
     }
     if ((ctr & ~RCU_WAIT) === mark) pending++;
-    else Atomics.store(words, snapWord, 0);
+    else words[snapWord] = 0;
   }
   return pending;
 }
@@ -362,7 +477,7 @@ export function waitForReaders(
  * would wait in silence forever.
  */
 function pollStallWatch(ctx: GracePeriodContext, scan: ReaderScan, arg: number): void {
-  const gp = completedGracePeriods(ctx.seq);
+  const gp = completedGracePeriods(ctx.words);
   const now = performance.now();
   const w = ctx.poll;
   if (w.gp !== gp) {
@@ -379,27 +494,34 @@ function reportStalls(ctx: GracePeriodContext, waitedMs: number): void {
   const { words, maxThreads } = ctx;
   const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
   for (let slot = 0; slot < hwm; slot++) {
-    const mark = Atomics.load(words, rcuSnapWord(maxThreads, slot));
+    const mark = words[rcuSnapWord(maxThreads, slot)]!; // plain: the lock holder's
     const base = rcuSlotBase(slot);
     if (mark === 0 || (Atomics.load(words, base + RCU_SLOT_CTR) & ~RCU_WAIT) !== mark) continue;
     if (ctx.faultMode === FaultMode.ignoreReader && slot === ctx.faultArg) continue;
-    Atomics.add(words, RCU_STAT_STALLS_WORD, 1);
-    ctx.onStall(slot, Atomics.load(words, base + RCU_SLOT_OWNER) - 1, waitedMs);
+    reportStalledSlot(ctx, slot, waitedMs);
   }
 }
 
 /**
- * Caller lost the race for GP_LOCK to `holder`: spin briefly, then sleep until the lock word
- * changes (the leader's release notifies), and let the caller's loop recheck its cookie.
+ * Caller lost the race for GP_LOCK to `holder`: spin briefly, then set LOCK_WAITERS (so the
+ * release notifies) and sleep until the lock word changes; the caller's loop rechecks its
+ * cookie.
  */
 function waitForLockChange(ctx: GracePeriodContext, holder: number, cookie: number): void {
-  const { words, seq } = ctx;
+  const { words } = ctx;
   const start = performance.now();
   for (let pass = 1; ; pass++) {
     if (Atomics.load(words, RCU_GP_LOCK_WORD) !== holder) return;
-    if (completedGracePeriods(seq) >= cookie) return;
+    if (completedGracePeriods(words) >= cookie) return;
     if ((pass & 7) === 0 && performance.now() - start >= SPIN_MS) break;
   }
-  // "not-equal" if the leader released meanwhile: its notify then cannot be lost.
-  Atomics.wait(words, RCU_GP_LOCK_WORD, holder, WAIT_TIMEOUT_MS);
+  const sleeping = holder | RCU_LOCK_WAITERS;
+  // A failed CAS: the leader released (or another waiter set the bit first, then we sleep on
+  // the same value). Either way no notify can be lost: the release's exchange follows our CAS.
+  if (holder !== sleeping) {
+    const seen = Atomics.compareExchange(words, RCU_GP_LOCK_WORD, holder, sleeping);
+    if (seen !== holder && seen !== sleeping) return;
+  }
+  // "not-equal" if the leader released meanwhile.
+  Atomics.wait(words, RCU_GP_LOCK_WORD, sleeping, WAIT_TIMEOUT_MS);
 }

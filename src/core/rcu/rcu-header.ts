@@ -17,7 +17,7 @@ import {
   RCU_FAULT_ARG_WORD,
   RCU_FAULT_MODE_WORD,
   RCU_FLAVOR_MARKS,
-  RCU_FLAVOR_MB,
+  RCU_FLAVOR_QSBR,
   RCU_FLAVOR_WORD,
   RCU_HEADER_WORDS,
   RCU_LAYOUT_VERSION,
@@ -73,7 +73,7 @@ export function rcuFaultArgRange(faultMode: number, maxThreads: number): [number
  */
 export function rcuReadHeader(buffer: SharedArrayBuffer): RcuHeader {
   const bad = (why: string) => rcuErrors.badHandle(`buffer ${why}`);
-  // 8: the 64-bit grace-period sequence is read through a BigInt64Array view of the buffer.
+  // 8: the 64-bit grace-period sequence is written through a BigInt64Array view of the buffer.
   if (buffer.byteLength % 8 !== 0) throw bad('length is not a whole number of 64-bit words');
   if (buffer.byteLength < RCU_HEADER_WORDS * WORD_BYTES) throw bad('is shorter than a header');
   const words = new Int32Array(buffer);
@@ -97,7 +97,7 @@ export function rcuReadHeader(buffer: SharedArrayBuffer): RcuHeader {
     'fault mode',
     Atomics.load(words, RCU_FAULT_MODE_WORD),
     FaultMode.none,
-    FaultMode.loseSnapshot,
+    FaultMode.earlyQs,
   );
   const [argLo, argHi] = rcuFaultArgRange(faultMode, maxThreads);
   const faultArg = inRange('fault argument', Atomics.load(words, RCU_FAULT_ARG_WORD), argLo, argHi);
@@ -105,8 +105,10 @@ export function rcuReadHeader(buffer: SharedArrayBuffer): RcuHeader {
     'flavor',
     Atomics.load(words, RCU_FLAVOR_WORD),
     RCU_FLAVOR_MARKS,
-    RCU_FLAVOR_MB,
+    RCU_FLAVOR_QSBR,
   );
+  if (faultMode === FaultMode.earlyQs && flavor !== RCU_FLAVOR_QSBR)
+    throw bad(`header fault mode ${faultMode} (early-qs) needs the qsbr flavor`);
   // Not a header word (registerThread raises it), but the bound of every grace period's scan.
   inRange('reader high-water mark', Atomics.load(words, RCU_SLOT_HWM_WORD), 0, maxThreads);
   return {

@@ -47,17 +47,62 @@ import {
 /** Deepest nesting accepted; one more `lock()` throws ERR_RCU_NEST_OVERFLOW. */
 export const RCU_MAX_NESTING = 0xffff;
 
-/** @internal */
-export class RcuReadSide {
-  readonly #words: Int32Array<SharedArrayBuffer>;
+/**
+ * @internal What the facade needs of a flavor's read side: one object per attached thread.
+ * The quiescent-state calls are the qsbr flavor's (rcu-flavor-qsbr.ts); the others' sections
+ * end by themselves, so for them these do nothing.
+ */
+export interface ReadSide {
+  /** Point the read side at `slot` (-1: detach it); only while outside a section. */
+  bind(slot: number, firstMark?: number): void;
+  /** Current nesting depth (qsbr outside debug attachments: always 0). */
+  readonly nesting: number;
+  /** Registered and not offline (qsbr); registered (the others). */
+  readonly isOnline: boolean;
+  lock(): void;
+  unlock(): void;
+  quiescentState(): void;
+  /** Go offline; true if the thread was online (qsbr), false otherwise. */
+  offline(): boolean;
+  online(): void;
+}
+
+/**
+ * @internal What the marks and mb read sides share: their sections end by themselves, so
+ * there is no quiescent state to announce and no offline state (the ReadSide calls the qsbr
+ * flavor needs do nothing here).
+ */
+export abstract class SelfEndingReadSide {
   /** Word index of this thread's slot CTR, or -1 while unregistered. */
-  #ctr = -1;
+  protected ctr = -1;
+
+  bind(slot: number, _firstMark = 1): void {
+    this.ctr = slot < 0 ? -1 : rcuSlotBase(slot) + RCU_SLOT_CTR;
+  }
+
+  get isOnline(): boolean {
+    return this.ctr >= 0;
+  }
+
+  quiescentState(): void {}
+
+  offline(): boolean {
+    return false;
+  }
+
+  online(): void {}
+}
+
+/** @internal The marks flavor's read side (the default). */
+export class RcuReadSide extends SelfEndingReadSide implements ReadSide {
+  readonly #words: Int32Array<SharedArrayBuffer>;
   /** Current nesting depth (0 = outside any read-side section). Thread-local. */
   #nest = 0;
   /** Mark of the current or last section: odd, within RCU_MARK_MASK. Thread-local. */
   #mark = 1;
 
   constructor(words: Int32Array<SharedArrayBuffer>) {
+    super();
     this.#words = words;
   }
 
@@ -66,8 +111,8 @@ export class RcuReadSide {
    * seeds the marks, so a new owner of a released slot is unlikely to repeat the mark its dead
    * predecessor left in a leader's snapshot (a repeat would only lengthen that grace period).
    */
-  bind(slot: number, firstMark = 1): void {
-    this.#ctr = slot < 0 ? -1 : rcuSlotBase(slot) + RCU_SLOT_CTR;
+  override bind(slot: number, firstMark = 1): void {
+    super.bind(slot);
     this.#mark = (firstMark | 1) & RCU_MARK_MASK;
   }
 
@@ -76,13 +121,13 @@ export class RcuReadSide {
   }
 
   lock(): void {
-    if (this.#nest === 0 && this.#ctr >= 0) {
+    if (this.#nest === 0 && this.ctr >= 0) {
       // Enter: publish a fresh mark. Pairs with the leader's snapshot load in
       // rcu-grace-period.ts `takeSnapshot`: once this store is visible the leader waits for us.
       const mark = (this.#mark + 2) & RCU_MARK_MASK;
       this.#mark = mark;
       this.#nest = 1;
-      Atomics.store(this.#words, this.#ctr, mark);
+      Atomics.store(this.#words, this.ctr, mark);
       return;
     }
     this.#lockSlow();
@@ -94,7 +139,7 @@ export class RcuReadSide {
       // Leave: from here on the leader may end a grace period without us. Pairs with the
       // leader's "store GP_FUTEX = -1, CAS WAIT into our mark, sleep": either its CAS fails on
       // our 0, or our exchange returns WAIT and we wake it.
-      if ((Atomics.exchange(this.#words, this.#ctr, 0) & RCU_WAIT) !== 0)
+      if ((Atomics.exchange(this.#words, this.ctr, 0) & RCU_WAIT) !== 0)
         wakeGracePeriodLeader(this.#words);
       return;
     }
@@ -102,7 +147,7 @@ export class RcuReadSide {
   }
 
   #lockSlow(): void {
-    if (this.#ctr < 0) throw rcuErrors.notRegistered();
+    if (this.ctr < 0) throw rcuErrors.notRegistered();
     if (this.#nest >= RCU_MAX_NESTING) throw rcuErrors.nestOverflow(RCU_MAX_NESTING);
     this.#nest += 1; // nested: part of the outer section, nothing to publish
   }

@@ -36,6 +36,12 @@ import { WORD_BYTES } from '../cache-line.js';
 import { rcuErrors } from './rcu-errors.js';
 import { advanceMbGracePeriod, RcuReadSideMb } from './rcu-flavor-mb.js';
 import {
+  advanceQsbrGracePeriod,
+  RcuReadSideQsbr,
+  RcuReadSideQsbrDebug,
+} from './rcu-flavor-qsbr.js';
+import { gpSeqLoad, seqCompleted, seqStep } from './rcu-gp-seq.js';
+import {
   advanceMarksGracePeriod,
   completedGracePeriods,
   FaultMode,
@@ -57,17 +63,17 @@ import {
   RCU_FAULT_MODE_WORD,
   RCU_FLAVOR_MARKS,
   RCU_FLAVOR_MB,
+  RCU_FLAVOR_QSBR,
   RCU_FLAVOR_WORD,
   RCU_GP_COUNT,
   RCU_GP_CTR_WORD,
   RCU_GP_LOCK_WORD,
-  RCU_GP_SEQ_I64,
   RCU_LAYOUT_VERSION,
+  RCU_LOCK_OWNER_MASK,
+  RCU_LOCK_WAITERS,
   RCU_MAGIC,
   RCU_MAGIC_WORD,
   RCU_MAX_THREADS_WORD,
-  RCU_SEQ_SHIFT,
-  RCU_SEQ_STEP_MASK,
   RCU_SLOT_CLAIMS,
   RCU_SLOT_CTR,
   RCU_SLOT_HWM_WORD,
@@ -82,16 +88,18 @@ import {
   RCU_VERSION_WORD,
   RCU_WAIT,
   rcuBufferWords,
+  rcuLockOwner,
   rcuOwnerReleasing,
+  rcuQsbrCtr,
   rcuSlotBase,
 } from './rcu-layout.js';
-import { RcuReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
+import { RcuReadSide, type ReadSide, wakeGracePeriodLeader } from './rcu-read-side.js';
 
 export { RcuError, type RcuErrorCode } from './rcu-errors.js';
 export type { StallReporter } from './rcu-grace-period.js';
 
 /** Deliberately broken grace periods, for proving a torture harness can fail. */
-export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader' | 'lose-snapshot';
+export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader' | 'lose-snapshot' | 'early-qs';
 
 /** Options of `Rcu.create`. */
 export interface RcuOptions {
@@ -103,12 +111,16 @@ export interface RcuOptions {
    * 'marks' (default): a reader stores a fresh mark to enter and exchanges it for 0 to leave;
    * a grace period snapshots the marks once. 'mb': liburcu's mb flavor, two loads and two
    * stores per section and two phase flips per grace period (rcu-flavor-mb.ts); slower
-   * readers, kept for comparison.
+   * readers, kept for comparison. 'qsbr': liburcu's qsbr flavor (rcu-flavor-qsbr.ts):
+   * sections cost nothing, and every registered thread must announce quiescent states
+   * (`quiescentState()`) and go offline around anything that blocks (`threadOffline()`), or
+   * it holds every grace period up; for loops that never block, not oversubscribed.
    */
   flavor: RcuFlavor;
   /**
    * @internal Torture self-test only: break grace periods on purpose. `arg` is N for
    * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
+   * 'early-qs' (qsbr only): every readLock announces a quiescent state.
    */
   fault?: { mode: RcuFaultMode; arg?: number } | undefined;
   /**
@@ -119,13 +131,30 @@ export interface RcuOptions {
 }
 
 /** How readers and grace periods meet (see `RcuOptions.flavor`). */
-export type RcuFlavor = 'marks' | 'mb';
+export type RcuFlavor = 'marks' | 'mb' | 'qsbr';
 
 /** Options of `Rcu.attach`, local to the attaching thread. */
 export interface RcuAttachOptions {
   /** Called for each reader slot holding a grace period up past `stallMs`. */
   onStall?: StallReporter;
+  /**
+   * Check the read side's contract at run time, as liburcu's debug builds do. Matters to
+   * the qsbr flavor only, whose readLock/readUnlock otherwise do nothing at all: with it they
+   * count nesting and refuse a section in an offline thread (ERR_RCU_OFFLINE), and
+   * quiescentState, threadOffline, synchronize and barrier refuse to run inside a section
+   * (ERR_RCU_IN_READ_SECTION). Default: true when the environment sets IOASID_DEBUG=1.
+   */
+  debug?: boolean;
 }
+
+const FLAVOR_CODES: Readonly<Record<RcuFlavor, number>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<RcuFlavor, number>, {
+    marks: RCU_FLAVOR_MARKS,
+    mb: RCU_FLAVOR_MB,
+    qsbr: RCU_FLAVOR_QSBR,
+  }),
+);
+const FLAVOR_NAMES: readonly RcuFlavor[] = ['marks', 'mb', 'qsbr'];
 
 /** Defaults of `RcuOptions`. */
 export const RCU_DEFAULTS: Readonly<RcuOptions> = Object.freeze({
@@ -143,6 +172,7 @@ const FAULT_CODES: Readonly<Record<RcuFaultMode, number>> = Object.freeze(
     'skip-nth': FaultMode.skipNth,
     'ignore-reader': FaultMode.ignoreReader,
     'lose-snapshot': FaultMode.loseSnapshot,
+    'early-qs': FaultMode.earlyQs,
   }),
 );
 const HANDLE_KIND = 'ioasid/rcu';
@@ -165,9 +195,16 @@ export interface RcuSlotState {
   ownerThreadId: number;
   /** How many times the slot has been claimed. */
   claims: number;
-  /** Inside a read-side section (the depth of nesting is known only to the owner: `nesting`). */
+  /**
+   * Inside a read-side section (the depth of nesting is known only to the owner: `nesting`).
+   * qsbr flavor: online, since its sections leave no trace and an online thread may hold
+   * references anywhere between two quiescent states.
+   */
   inSection: boolean;
-  /** A grace-period leader asked this section's end to wake it (marks flavor; mb: false). */
+  /** Not offline (qsbr flavor); always true for the other flavors' registered slots. */
+  online: boolean;
+  /** A grace-period leader asked this section's end (qsbr: this thread's next quiescent
+   * state) to wake it; mb: false. */
   leaderWaiting: boolean;
 }
 
@@ -212,8 +249,8 @@ export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions
   const o = { ...RCU_DEFAULTS, ...options };
   checkInt('maxThreads', o.maxThreads, 1, RCU_MAX_THREADS);
   checkInt('stallMs', o.stallMs, 1, RCU_MAX_STALL_MS);
-  if (o.flavor !== 'marks' && o.flavor !== 'mb')
-    throw rcuErrors.badArgument('flavor', "'marks' | 'mb'", o.flavor);
+  if (typeof o.flavor !== 'string' || !Object.hasOwn(FLAVOR_CODES, o.flavor))
+    throw rcuErrors.badArgument('flavor', "'marks' | 'mb' | 'qsbr'", o.flavor);
   if (o.fault !== undefined) {
     if (typeof o.fault !== 'object' || o.fault === null)
       throw rcuErrors.badArgument('fault', 'undefined or { mode, arg? }', o.fault);
@@ -222,6 +259,8 @@ export function resolveRcuOptions(options: Partial<RcuOptions> = {}): RcuOptions
       throw rcuErrors.badArgument('fault.mode', Object.keys(FAULT_CODES).join(' | '), mode);
     const [lo, hi] = rcuFaultArgRange(FAULT_CODES[mode], o.maxThreads);
     checkInt('fault.arg', arg ?? 0, lo, hi);
+    if (mode === 'early-qs' && o.flavor !== 'qsbr')
+      throw rcuErrors.badArgument('fault.mode', "'early-qs' only with flavor 'qsbr'", mode);
   }
   if (o.tag !== undefined) checkInt('tag', o.tag, 0, 2 ** 31 - 1);
   return o;
@@ -232,10 +271,12 @@ function checkAttachOptions(attach: unknown): RcuAttachOptions {
   if (attach === undefined) return {};
   if (typeof attach !== 'object' || attach === null)
     throw rcuErrors.badArgument('attach options', 'an object', attach);
-  const { onStall } = attach as RcuAttachOptions;
+  const { onStall, debug } = attach as RcuAttachOptions;
   if (onStall !== undefined && typeof onStall !== 'function')
     throw rcuErrors.badArgument('onStall', 'a function', onStall);
-  return { onStall };
+  if (debug !== undefined && typeof debug !== 'boolean')
+    throw rcuErrors.badArgument('debug', 'a boolean', debug);
+  return { onStall, debug: debug ?? process.env.IOASID_DEBUG === '1' };
 }
 
 function checkInt(name: string, value: unknown, min: number, max: number): void {
@@ -249,7 +290,9 @@ function checkInt(name: string, value: unknown, min: number, max: number): void 
 export class Rcu {
   readonly #words: Int32Array<SharedArrayBuffer>;
   readonly #ctx: GracePeriodContext;
-  readonly #reader: RcuReadSide | RcuReadSideMb;
+  readonly #reader: ReadSide;
+  /** The qsbr flavor: blocking waits take an online caller offline. */
+  readonly #qsbr: boolean;
   readonly #handle: RcuHandle;
   readonly #header: RcuHeader;
   /** GP_LOCK value while this thread leads; never 0. */
@@ -266,10 +309,23 @@ export class Rcu {
     this.#handle = handle;
     this.#header = header;
     // The header (checked by rcuReadHeader, or just written by create) is immutable.
-    const mb = header.flavor === RCU_FLAVOR_MB;
-    this.#reader = mb ? new RcuReadSideMb(words) : new RcuReadSide(words);
+    const earlyQs = header.faultMode === FaultMode.earlyQs;
+    this.#qsbr = header.flavor === RCU_FLAVOR_QSBR;
+    let advance = advanceMarksGracePeriod;
+    if (header.flavor === RCU_FLAVOR_MB) {
+      this.#reader = new RcuReadSideMb(words);
+      advance = advanceMbGracePeriod;
+    } else if (header.flavor === RCU_FLAVOR_QSBR) {
+      this.#reader =
+        attach.debug || earlyQs
+          ? new RcuReadSideQsbrDebug(words, earlyQs)
+          : new RcuReadSideQsbr(words);
+      advance = advanceQsbrGracePeriod;
+    } else {
+      this.#reader = new RcuReadSide(words);
+    }
     this.#ctx = {
-      advance: mb ? advanceMbGracePeriod : advanceMarksGracePeriod,
+      advance,
       words,
       seq: new BigInt64Array(handle.buffer),
       maxThreads: header.maxThreads,
@@ -298,7 +354,7 @@ export class Rcu {
       stallMs: o.stallMs,
       faultMode: o.fault ? FAULT_CODES[o.fault.mode] : FaultMode.none,
       faultArg: o.fault?.arg ?? 0,
-      flavor: o.flavor === 'mb' ? RCU_FLAVOR_MB : RCU_FLAVOR_MARKS,
+      flavor: FLAVOR_CODES[o.flavor],
       tag: o.tag ?? 0,
     };
     const buffer = new SharedArrayBuffer(rcuBufferWords(o.maxThreads) * WORD_BYTES);
@@ -311,7 +367,8 @@ export class Rcu {
     Atomics.store(words, RCU_FAULT_ARG_WORD, header.faultArg);
     Atomics.store(words, RCU_FLAVOR_WORD, header.flavor);
     Atomics.store(words, RCU_TAG_WORD, header.tag);
-    Atomics.store(words, RCU_GP_CTR_WORD, RCU_GP_COUNT); // mb flavor: phase 0, count 1
+    // mb: phase 0 with a count of one; qsbr: the value of grace period 0 (none yet).
+    Atomics.store(words, RCU_GP_CTR_WORD, o.flavor === 'qsbr' ? rcuQsbrCtr(0) : RCU_GP_COUNT);
     Atomics.store(words, RCU_MAGIC_WORD, RCU_MAGIC);
     const handle = Object.freeze({ kind: HANDLE_KIND, version: RCU_LAYOUT_VERSION, buffer });
     return new Rcu(handle, header, at);
@@ -377,13 +434,25 @@ export class Rcu {
     return this.#slot;
   }
 
-  /** Current read-side nesting depth of this thread (0 = outside). */
+  /**
+   * Current read-side nesting depth of this thread (0 = outside). The qsbr flavor tracks it
+   * only in debug attachments (`RcuAttachOptions.debug`); otherwise it is always 0.
+   */
   get nesting(): number {
     return this.#reader.nesting;
   }
 
   /**
-   * Claim a reader slot for this thread.
+   * Is this thread online: registered and, in the qsbr flavor, not offline? Grace periods
+   * wait for an online qsbr thread's next quiescent state.
+   */
+  get online(): boolean {
+    return this.#reader.isOnline;
+  }
+
+  /**
+   * Claim a reader slot for this thread. In the qsbr flavor the thread is online from here
+   * on: it must announce quiescent states, or go offline, or every grace period waits for it.
    *
    * Context: any thread, once per attached instance; never blocks.
    * @returns the slot index (also passed to `releaseSlot` if this thread dies)
@@ -405,6 +474,7 @@ export class Rcu {
       this.#slot = slot;
       // Seed marks apart from the slot's earlier owners' (see RcuReadSide.bind).
       this.#reader.bind(slot, Math.imul(claims + 1, 0x9e3779b1));
+      this.#reader.online(); // qsbr: a registered thread is online, as in liburcu
       return slot;
     }
     throw rcuErrors.noSlot(maxThreads);
@@ -422,7 +492,9 @@ export class Rcu {
     const base = rcuSlotBase(this.#slot);
     this.#reader.bind(-1);
     this.#slot = -1;
-    Atomics.store(this.#words, base + RCU_SLOT_CTR, 0);
+    // Outside any section; a qsbr thread may still be online and awaited by a sleeping leader.
+    if ((Atomics.exchange(this.#words, base + RCU_SLOT_CTR, 0) & RCU_WAIT) !== 0)
+      wakeGracePeriodLeader(this.#words);
     Atomics.store(this.#words, base + RCU_SLOT_OWNER, 0);
   }
 
@@ -500,21 +572,23 @@ export class Rcu {
    *
    * Context: any thread; never blocks. Calling it for a live leader breaks RCU.
    * @returns true if that thread held GP_LOCK and it is now free
-   * @throws RcuError ERR_RCU_BAD_ARGUMENT if `threadId` is not a non-negative integer or is
-   *   this thread's own
+   * @throws RcuError ERR_RCU_BAD_ARGUMENT if `threadId` is not an integer in [0, 2^30 - 2]
+   *   or is this thread's own
    */
   releaseDeadLeader(threadId: number): boolean {
-    checkInt('threadId', threadId, 0, 2 ** 31 - 2);
+    checkInt('threadId', threadId, 0, RCU_LOCK_OWNER_MASK - 1);
     if (threadId + 1 === this.#lockToken)
       throw rcuErrors.badArgument('threadId', "another thread's id", threadId);
     return freeLockOf(this.#words, threadId + 1);
   }
 
   /**
-   * Enter a read-side section. Nestable.
+   * Enter a read-side section. Nestable. In the qsbr flavor this does nothing (a debug
+   * attachment checks the thread is registered and online and counts the nesting).
    *
-   * Context: a registered thread; never blocks, never allocates.
-   * @throws RcuError ERR_RCU_NOT_REGISTERED, ERR_RCU_NEST_OVERFLOW (65535 levels)
+   * Context: a registered thread (qsbr: online); never blocks, never allocates.
+   * @throws RcuError ERR_RCU_NOT_REGISTERED, ERR_RCU_NEST_OVERFLOW (65535 levels);
+   *   ERR_RCU_OFFLINE (qsbr, debug attachments)
    */
   readLock(): void {
     this.#reader.lock();
@@ -535,12 +609,61 @@ export class Rcu {
    * ended when it returns. Concurrent callers share grace periods.
    *
    * Context: blocks (spins ~30 µs, then Atomics.wait; legal on Node's main thread); any
-   * thread, registered or not; not inside a read-side section.
+   * thread, registered or not; not inside a read-side section. qsbr flavor: an online caller
+   * is offline while it waits (it is quiescent, being outside any section) and online again
+   * when this returns, as in liburcu-qsbr.
    * @throws RcuError ERR_RCU_IN_READ_SECTION
    */
   synchronize(): void {
     if (this.#reader.nesting > 0) throw rcuErrors.inReadSection('synchronize()');
-    waitForCookie(this.#ctx, snapshotCookie(this.#ctx.seq), this.#lockToken);
+    if (!this.#qsbr) {
+      waitForCookie(this.#ctx, undefined, this.#lockToken);
+      return;
+    }
+    // qsbr: the caller is outside any section, hence quiescent: offline for the wait, so the
+    // grace period does not wait for it (rcu-flavor-qsbr.ts).
+    const wasOnline = this.#reader.offline();
+    try {
+      waitForCookie(this.#ctx, undefined, this.#lockToken);
+    } finally {
+      if (wasOnline) this.#reader.online();
+    }
+  }
+
+  /**
+   * qsbr flavor: announce a quiescent state. This thread holds no reference it obtained under
+   * RCU; every grace period in flight may count it from here. One atomic load when no grace
+   * period waits for this thread, an exchange when one does. Other flavors: does nothing.
+   *
+   * Context: a registered thread outside any read-side section (checked in debug
+   * attachments); never blocks. An offline thread stays offline.
+   * @throws RcuError ERR_RCU_IN_READ_SECTION (qsbr, debug attachments)
+   */
+  quiescentState(): void {
+    this.#reader.quiescentState();
+  }
+
+  /**
+   * qsbr flavor: go offline. Grace periods stop waiting for this thread until
+   * `threadOnline()`; it must not read under RCU meanwhile. Call it before anything that
+   * blocks or idles (Atomics.wait, await, returning to a task pool). Other flavors: nothing.
+   *
+   * Context: a registered thread outside any read-side section (checked in debug
+   * attachments); never blocks. Offline already: does nothing.
+   * @throws RcuError ERR_RCU_IN_READ_SECTION (qsbr, debug attachments)
+   */
+  threadOffline(): void {
+    this.#reader.offline();
+  }
+
+  /**
+   * qsbr flavor: come back online (announcing a quiescent state at the same time). Other
+   * flavors, or online already, or not registered: does nothing.
+   *
+   * Context: a registered thread; never blocks.
+   */
+  threadOnline(): void {
+    this.#reader.online();
   }
 
   /**
@@ -550,7 +673,7 @@ export class Rcu {
    * @returns an integer cookie (< 2^53)
    */
   getState(): number {
-    return snapshotCookie(this.#ctx.seq);
+    return snapshotCookie(this.#words);
   }
 
   /**
@@ -558,14 +681,16 @@ export class Rcu {
    * advances the grace period in flight by one non-blocking scan (so a poll loop finishes even
    * if nobody calls synchronize).
    *
-   * Context: any thread, also inside a read-side section; never blocks.
+   * Context: any thread, also inside a read-side section; never blocks. qsbr flavor: the
+   * caller's own quiescent state counts only once it announces it (`quiescentState()`):
+   * while an online caller polls, the grace period waits for it.
    * @throws RcuError ERR_RCU_BAD_ARGUMENT if `cookie` is not a cookie
    */
   pollState(cookie: number): boolean {
     checkCookie(cookie);
     // getState() never returns more than completed + 2, and completed only grows; anything
     // further ahead is not a cookie, and polling for it would run grace periods unbounded.
-    if (cookie > completedGracePeriods(this.#ctx.seq) + 2)
+    if (cookie > completedGracePeriods(this.#words) + 2)
       throw rcuErrors.badArgument('cookie', 'a value returned by getState()', cookie);
     return pollCookie(this.#ctx, cookie, this.#lockToken);
   }
@@ -577,12 +702,12 @@ export class Rcu {
    */
   peekState(cookie: number): boolean {
     checkCookie(cookie);
-    return completedGracePeriods(this.#ctx.seq) >= cookie;
+    return completedGracePeriods(this.#words) >= cookie;
   }
 
   /** Grace periods completed so far (lock-free, stale on return). */
   completedGracePeriods(): number {
-    return completedGracePeriods(this.#ctx.seq);
+    return completedGracePeriods(this.#words);
   }
 
   /**
@@ -597,7 +722,7 @@ export class Rcu {
    */
   callRcu(fn: () => void): void {
     if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
-    this.#cbCookies.push(snapshotCookie(this.#ctx.seq));
+    this.#cbCookies.push(snapshotCookie(this.#words));
     this.#cbFns.push(fn);
     if (this.#cbTimer === undefined) this.#armTimer();
   }
@@ -623,13 +748,14 @@ export class Rcu {
   runCallbacks(): number {
     if (this.pendingCallbacks === 0) return 0;
     pollCookie(this.#ctx, this.#cbCookies[this.#cbHead]!, this.#lockToken);
-    return this.#runReady(completedGracePeriods(this.#ctx.seq));
+    return this.#runReady(completedGracePeriods(this.#words));
   }
 
   /**
    * Return once every callback this thread queued before the call has run.
    *
-   * Context: blocks like `synchronize()`; not inside a read-side section.
+   * Context: blocks like `synchronize()` (qsbr: offline while it waits, likewise); not
+   * inside a read-side section.
    * @throws RcuError ERR_RCU_IN_READ_SECTION
    */
   barrier(): void {
@@ -637,10 +763,15 @@ export class Rcu {
     const last = this.#cbFns.length;
     if (last === this.#cbHead) return;
     const cookie = this.#cbCookies[last - 1]!;
-    waitForCookie(this.#ctx, cookie, this.#lockToken);
+    const wasOnline = this.#reader.offline();
+    try {
+      waitForCookie(this.#ctx, cookie, this.#lockToken);
+    } finally {
+      if (wasOnline) this.#reader.online();
+    }
     // Every callback queued before the call has cookie <= `cookie` (cookies never decrease
     // along the queue); callbacks they queue carry later cookies and may stay queued.
-    this.#runReady(completedGracePeriods(this.#ctx.seq));
+    this.#runReady(completedGracePeriods(this.#words));
   }
 
   /**
@@ -649,8 +780,9 @@ export class Rcu {
    * Context: any thread; never blocks.
    */
   stats(): RcuStats {
-    const { words, seq, maxThreads } = this.#ctx;
-    const s = Atomics.load(seq, RCU_GP_SEQ_I64);
+    const { words, maxThreads } = this.#ctx;
+    const s = gpSeqLoad(words);
+    const qsbr = this.#qsbr;
     const slots: RcuSlotState[] = [];
     const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
     for (let slot = 0; slot < hwm; slot++) {
@@ -663,14 +795,15 @@ export class Rcu {
         ownerThreadId: owner - 1,
         claims: Atomics.load(words, base + RCU_SLOT_CLAIMS),
         inSection: ctr !== 0,
+        online: !qsbr || ctr !== 0,
         leaderWaiting: (ctr & RCU_WAIT) !== 0,
       });
     }
     return {
-      flavor: this.#reader instanceof RcuReadSideMb ? 'mb' : 'marks',
-      gracePeriods: Number(s >> RCU_SEQ_SHIFT),
-      inProgress: (s & RCU_SEQ_STEP_MASK) !== 0n,
-      leaderThreadId: Atomics.load(words, RCU_GP_LOCK_WORD) - 1,
+      flavor: FLAVOR_NAMES[this.#header.flavor]!,
+      gracePeriods: seqCompleted(s),
+      inProgress: seqStep(s) !== 0,
+      leaderThreadId: rcuLockOwner(Atomics.load(words, RCU_GP_LOCK_WORD)) - 1,
       stalls: Atomics.load(words, RCU_STAT_STALLS_WORD),
       sleeps: Atomics.load(words, RCU_STAT_SLEEPS_WORD),
       wakeups: Atomics.load(words, RCU_STAT_WAKEUPS_WORD),
@@ -723,12 +856,19 @@ function finishRelease(words: Int32Array<SharedArrayBuffer>, slot: number, owner
   Atomics.compareExchange(words, base + RCU_SLOT_OWNER, rcuOwnerReleasing(owner), 0);
 }
 
-/** Free GP_LOCK if `token` holds it, and wake its waiters. True if it did. */
+/**
+ * Free GP_LOCK if `token` holds it, and wake its waiters. True if it did. CAS loop: retries
+ * only when a waiter set LOCK_WAITERS meanwhile (the owner cannot change: it is dead).
+ */
 function freeLockOf(words: Int32Array<SharedArrayBuffer>, token: number): boolean {
-  // Only the CAS frees it: a second store of 0 could free a lock a new leader just took.
-  if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, token, 0) !== token) return false;
-  Atomics.notify(words, RCU_GP_LOCK_WORD);
-  return true;
+  for (;;) {
+    const lock = Atomics.load(words, RCU_GP_LOCK_WORD);
+    if (rcuLockOwner(lock) !== token) return false;
+    // Only the CAS frees it: a second store of 0 could free a lock a new leader just took.
+    if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, lock, 0) !== lock) continue;
+    if ((lock & RCU_LOCK_WAITERS) !== 0) Atomics.notify(words, RCU_GP_LOCK_WORD);
+    return true;
+  }
 }
 
 function checkCookie(cookie: number): void {

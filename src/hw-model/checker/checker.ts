@@ -344,6 +344,7 @@ export class ModelChecker {
     g.ordinal++;
     g.owner = e.a;
     g.refs = 1;
+    g.driverRef = false;
     g.notifyOwed = 0;
     g.notified = 0;
     g.pendingSeq = -1;
@@ -352,6 +353,8 @@ export class ModelChecker {
 
   #get(e: LogEvent): void {
     const g = this.#ghost.of(e.pasid);
+    // A reaper logs the GET of a thread that died appending it: counted once.
+    if (e.b === 1 && g.driverRef && g.gen === e.gen) return;
     this.#judge(
       'INV-11',
       e.pasid,
@@ -361,11 +364,14 @@ export class ModelChecker {
       e,
     );
     g.refs++;
+    g.driverRef = true;
   }
 
   /** PUT or FREE_CALL: one reference fewer; 0 is P8. */
   #drop(e: LogEvent, what: 'PUT' | 'FREE'): void {
     const g = this.#ghost.of(e.pasid);
+    // A reaper logs the PUT of a thread that died appending it: counted once.
+    if (what === 'PUT' && e.b === 1 && !g.driverRef && g.gen === e.gen) return;
     const ok =
       g.state !== 'free' &&
       g.gen === e.gen &&
@@ -381,6 +387,7 @@ export class ModelChecker {
     );
     if (!ok) return;
     g.refs--;
+    if (what === 'PUT') g.driverRef = false;
     if (what === 'FREE' && g.refs > 0) {
       g.state = 'free-pending';
       g.notifyOwed++;
@@ -435,6 +442,9 @@ export class ModelChecker {
 
   #bind(e: LogEvent): void {
     const g = this.#ghost.of(e.pasid);
+    // A reaper logs the BIND of a thread that died appending it: the bind ticket names it.
+    const had = g.bonds.get(e.pf);
+    if (had && had.bind === e.c && g.gen === e.gen) return;
     const width = this.#hw.ld(pfField(this.#hw, e.pf, PF_WIDTH));
     this.#judge(
       'INV-1',

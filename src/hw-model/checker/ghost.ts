@@ -40,6 +40,8 @@ export interface PasidGhost {
   ordinal: number;
   owner: number;
   refs: number;
+  /** The IOMMU driver's reference (GET .. PUT) is among `refs`: a reaper's repeat is ignored. */
+  driverRef: boolean;
   /** FREE notifications owed / received for the current generation. */
   notifyOwed: number;
   notified: number;
@@ -70,6 +72,7 @@ export class Ghost {
         ordinal: 0,
         owner: 0,
         refs: 0,
+        driverRef: false,
         notifyOwed: 0,
         notified: 0,
         pendingSeq: -1,
