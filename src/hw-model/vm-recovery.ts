@@ -15,7 +15,7 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { Ev } from './event-log.js';
+import { Ev, RELOGGED } from './event-log.js';
 import { HOLDER_IOMMU } from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import {
@@ -162,7 +162,8 @@ function sweepGuestBonds(hw: HwContext, vm: number): void {
     const got =
       hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
     if (got) {
-      if (hw.ld(ref) === REF_GETTING) hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU);
+      if (hw.ld(ref) === REF_GETTING)
+        hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
       hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
       hw.space.put(null, pasid);
     }
