@@ -76,6 +76,7 @@ import {
   claimRecord,
   mdevField,
   recordBond,
+  recordOfGeneration,
   recordOfGpasid,
   recordOfPasid,
   vmField,
@@ -392,8 +393,8 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
   }
   const pasid = wk(hw, w, WK_PASID);
   const gen = wk(hw, w, WK_GEN);
-  const r = recordOfPasid(hw, vm, pasid);
-  if (r < 0 || hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) return TD_DONE;
+  const r = recordOfGeneration(hw, vm, pasid, gen);
+  if (r < 0) return TD_DONE;
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;

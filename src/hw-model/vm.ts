@@ -74,6 +74,7 @@ import {
   VMS_OFF,
   VMS_RUNNING,
   VP_BOND,
+  VP_GEN,
   VP_GPASID,
   VP_IOMMU_REF,
   VP_PASID,
@@ -139,20 +140,46 @@ export function vmTokenOf(hw: HwContext, vm: number): number {
 }
 
 /**
- * The VMM record of host PASID `pasid` of VM `vm`: a LIVE one first, else a FREED one.
+ * The VMM record of host PASID `pasid` of VM `vm`: a LIVE one first, else the FREED one of
+ * the latest generation. A small PASID space reuses a value while the record of its older
+ * generation is still FREED (its teardown between the reclaim and the record's release):
+ * that one is never the value's current record.
  *
  * Context: any thread; lock-free; stale on return.
  * @returns the record index, or -1
  */
 export function recordOfPasid(hw: HwContext, vm: number, pasid: number): number {
   let freed = -1;
+  let freedGen = 0;
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     const st = hw.ld(vpField(hw, vm, r, VP_STATE));
     if (st === VPS_LIVE) return r;
-    if (st === VPS_FREED && freed < 0) freed = r;
+    const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+    // Tickets only grow (serial-number comparison: they may wrap).
+    if (st === VPS_FREED && (freed < 0 || gen - freedGen > 0)) {
+      freed = r;
+      freedGen = gen;
+    }
   }
   return freed;
+}
+
+/**
+ * The VMM record of generation `gen` of host PASID `pasid` (LIVE or FREED): what a work item
+ * queued for that generation acts on.
+ *
+ * Context: any thread; lock-free; stale on return.
+ * @returns the record index, or -1
+ */
+export function recordOfGeneration(hw: HwContext, vm: number, pasid: number, gen: number): number {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
+    if (hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) continue;
+    const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    if (st === VPS_LIVE || st === VPS_FREED) return r;
+  }
+  return -1;
 }
 
 /**
