@@ -60,6 +60,7 @@ import {
   VM_LEAF_NEXT,
   VM_OLD_SET,
   VM_PENDING_TICKET,
+  VM_RECORDS_FREED,
   VM_SET,
   VM_STATE,
   VM_TOKEN,
@@ -288,6 +289,7 @@ function resetVm(hw: HwContext, vm: number): void {
   hw.st(vmField(hw, vm, VM_EPOCH), 0);
   hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
+  hw.st(vmField(hw, vm, VM_RECORDS_FREED), 0);
   for (let p = 0; p < s.procs; p++)
     for (const f of [GP_STATE, GP_GPASID, GP_MDEV, GP_PROGRAMMED, GP_STALE])
       hw.st(gprocField(hw, vm, p, f), 0);
@@ -306,7 +308,28 @@ function resetVm(hw: HwContext, vm: number): void {
   }
 }
 
-/** Take every vCPU of the VM out of the guest (KVM then waits for none of them). */
+/**
+ * Ask every vCPU of a VM that is no longer running to leave the guest: a kick, as for an
+ * epoch; the vCPU's own thread takes it out at its next exit (vcpu.ts vcpuStep), never inside
+ * an instruction. Context: any thread; never blocks.
+ */
+export function vcpusStop(hw: HwContext, vm: number): void {
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
+    if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) === VCS_IN_GUEST)
+      hw.st(vcpuField(hw, vm, c, VC_KICK), 1);
+}
+
+/** True when no vCPU of the VM is in the guest. Context: any thread; stale on return. */
+export function vcpusStopped(hw: HwContext, vm: number): boolean {
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
+    if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) !== VCS_OFFLINE) return false;
+  return true;
+}
+
+/**
+ * Take every vCPU of the VM out of the guest at once (KVM then waits for none of them): only
+ * for vCPUs whose thread is dead (vm-recovery.ts), which runs no instruction any more.
+ */
 export function vcpusOffline(hw: HwContext, vm: number): void {
   for (let c = 0; c < hw.g.shape.vm.vcpus; c++) hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_OFFLINE);
 }
