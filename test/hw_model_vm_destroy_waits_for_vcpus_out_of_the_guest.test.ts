@@ -13,23 +13,12 @@ import { ModelChecker } from '../src/hw-model/checker/checker.js';
 import { deviceStep } from '../src/hw-model/device.js';
 import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
 import { VC_STATE, VCS_IN_GUEST, VM_STATE, VMS_OFF } from '../src/hw-model/hw-layout.js';
-import { dsaPf, HwErrno, Platform, type Profile } from '../src/hw-model/index.js';
+import { HwErrno, Platform } from '../src/hw-model/index.js';
 import { processInvQueue } from '../src/hw-model/inv-queue.js';
 import { prqService } from '../src/hw-model/prq.js';
 import { vcpuField, vmField } from '../src/hw-model/vm.js';
 import { vmDestroyDone, vmDestroyStart, vmsStep } from '../src/hw-model/vm-ops.js';
-
-/** Two VMs whose mdevs 0 (VM 0) and 1 (VM 1) share SWQ 0 of one DSA PF. */
-const TWO_VMS: Partial<Profile> = {
-  pasidBits: 8,
-  processes: 2,
-  pfs: [dsaPf('dsa0')],
-  vms: 2,
-  vcpusPerVm: 2,
-  mdevsPerVm: 1,
-  processesPerVm: 4,
-  vmQuota: 8,
-};
+import { TWO_VMS } from './helpers/two-vms.js';
 
 /** Step the VMs, the IOMMU and the device (what the threads would do) until `done`. */
 function driveUntil(p: Platform, done: () => boolean): boolean {

@@ -23,25 +23,13 @@ import {
   VP_STATE,
   VPS_FREED,
 } from '../src/hw-model/hw-layout.js';
-import { dsaPf, HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
+import { HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
 import { entryPresent } from '../src/hw-model/pasid-table.js';
 import { decodeVcmd, decodeVcrsp, encodeVcmd, encodeVcrsp } from '../src/hw-model/vcmd-regs.js';
 import { recordOfPasid, vpField } from '../src/hw-model/vm.js';
 import { vmmFree } from '../src/hw-model/vm-pasids.js';
 import { vmcsEntry } from '../src/hw-model/vmcs.js';
-
-/** Two VMs whose mdevs 0 (VM 0) and 1 (VM 1) share SWQ 0 of one DSA PF. */
-const TWO_VMS: Partial<Profile> = {
-  pasidBits: 8,
-  processes: 2,
-  threadsPerProcess: 1,
-  pfs: [dsaPf('dsa0')],
-  vms: 2,
-  vcpusPerVm: 2,
-  mdevsPerVm: 1,
-  processesPerVm: 4,
-  vmQuota: 8,
-};
+import { TWO_VMS } from './helpers/two-vms.js';
 
 /** A platform whose log is read from its first event (the log keeps events for a reader). */
 function withLog(profile: Partial<Profile>): { p: Platform; events: () => LogEvent[] } {
