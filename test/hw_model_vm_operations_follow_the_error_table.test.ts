@@ -17,6 +17,12 @@ import {
   REF_HELD,
   VE_CUR,
   VE_VALID,
+  VM_OLD_SUB_IOMMU,
+  VM_OLD_SUB_KVM,
+  VM_OLD_SUB_VDCM,
+  VM_SUB_IOMMU,
+  VM_SUB_KVM,
+  VM_SUB_VDCM,
   VP_GEN,
   VP_IOMMU_REF,
   VP_PASID,
@@ -26,7 +32,7 @@ import {
 import { HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
 import { entryPresent } from '../src/hw-model/pasid-table.js';
 import { decodeVcmd, decodeVcrsp, encodeVcmd, encodeVcrsp } from '../src/hw-model/vcmd-regs.js';
-import { recordOfPasid, vpField } from '../src/hw-model/vm.js';
+import { recordOfPasid, vmField, vpField } from '../src/hw-model/vm.js';
 import { vmmFree } from '../src/hw-model/vm-pasids.js';
 import { vmcsEntry } from '../src/hw-model/vmcs.js';
 import { TWO_VMS } from './helpers/two-vms.js';
@@ -181,6 +187,25 @@ describe('guest bind, program, ENQCMD, unbind', () => {
       .map((x) => x.a);
     expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.space.inspect(h).state).toBe('free');
+    p.detach();
+  });
+
+  it("a VMM killed inside its consumers' retire (both words naming the current subscriber): after the retry no poll reads an unregistered subscriber", () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const words = [
+      [VM_SUB_KVM, VM_OLD_SUB_KVM],
+      [VM_SUB_VDCM, VM_OLD_SUB_VDCM],
+      [VM_SUB_IOMMU, VM_OLD_SUB_IOMMU],
+    ] as const;
+    // Killed between copying each current subscriber to the old word and clearing it.
+    for (const [cur, old] of words) hw.st(vmField(hw, 0, old), hw.ld(vmField(hw, 0, cur)));
+    hw.vmChains.retire(0); // the retry unregisters them (as the previous instance's)
+    expect(() => hw.vmChains.poll(0, () => {})).not.toThrow();
+    for (const [cur, old] of words) {
+      expect(hw.ld(vmField(hw, 0, cur))).toBe(-1);
+      expect(hw.ld(vmField(hw, 0, old))).toBe(-1);
+    }
     p.detach();
   });
 
