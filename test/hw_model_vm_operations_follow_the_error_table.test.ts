@@ -57,6 +57,13 @@ function withLog(profile: Partial<Profile>): { p: Platform; events: () => LogEve
   };
 }
 
+/** The phases logged for generation `gen` of `pasid`, in log order. */
+function phasesOf(log: LogEvent[], pasid: number, gen: number): number[] {
+  return log
+    .filter((x) => x.kind === Ev.PHASE && x.pasid === pasid && x.gen === gen)
+    .map((x) => x.a);
+}
+
 describe('vcmd', () => {
   it.each(['3.0', '3.3'] as const)('VT-d %s encoding: registers round-trip', (rev) => {
     const r = rev === '3.3' ? 1 : 0;
@@ -188,10 +195,7 @@ describe('guest bind, program, ENQCMD, unbind', () => {
     vmmFree(hw, 0, r);
     expect(recordOfPasid(hw, 0, h)).toBe(r); // the latest generation's record
     expect(p.guestMdevClear(0, 0)).toBe(0); // runs the queued work to the end
-    const phases = events()
-      .filter((x) => x.kind === Ev.PHASE && x.pasid === h && x.gen === gen)
-      .map((x) => x.a);
-    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.space.inspect(h).state).toBe('free');
     p.detach();
   });
@@ -227,10 +231,7 @@ describe('guest bind, program, ENQCMD, unbind', () => {
     while (hw.vmChains.poll(0, () => {}) > 0); // ... read and lost
     hw.st(vmField(hw, 0, VM_RESCAN), 1);
     expect(p.guestMdevClear(0, 0)).toBe(0); // drives the VM's kernel until it is idle
-    const phases = events()
-      .filter((x) => x.kind === Ev.PHASE && x.pasid === h && x.gen === gen)
-      .map((x) => x.a);
-    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.space.inspect(h).state).toBe('free');
     p.detach();
   });
@@ -250,10 +251,7 @@ describe('guest bind, program, ENQCMD, unbind', () => {
     workDone(hw, 0, head.pos);
     vmmFree(hw, 0, r); // the VMM frees it now: its FREE's own items come after
     expect(p.guestMdevClear(0, 0)).toBe(0);
-    const phases = events()
-      .filter((x) => x.kind === Ev.PHASE && x.pasid === h && x.gen === gen)
-      .map((x) => x.a);
-    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.space.inspect(h).state).toBe('free');
     p.detach();
   });
