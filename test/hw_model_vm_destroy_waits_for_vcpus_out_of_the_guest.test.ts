@@ -103,4 +103,15 @@ describe('a VM destroyed while a vCPU is inside an ENQCMD', () => {
     expect(p.guestEnqcmd(0, 0, 0, h)).toBe(72); // an instruction runs (no valid entry: exit)
     p.detach();
   });
+
+  it('a dying VM binds nothing (its PASIDs may be freed already): ESRCH, nothing changes', () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const h = p.vcmdAlloc(0);
+    expect(vmDestroyStart(hw, 0, true)).toBe(0);
+    const before = new Uint8Array(p.handle.hw).slice();
+    expect(p.guestBindPasid(0, 0, h)).toBe(-HwErrno.ESRCH);
+    expect(Buffer.compare(Buffer.from(new Uint8Array(p.handle.hw)), Buffer.from(before))).toBe(0);
+    p.detach();
+  });
 });
