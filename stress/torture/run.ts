@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
+import { untilStarted } from '../../src/workers/start-wait.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
 import { type Environment, environment } from '../environment.js';
 import { steer } from '../steering.js';
@@ -186,7 +187,9 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   let killsLeading = 0;
   let stopping = false;
 
-  const spawn = (role: TortureRole, index: number, generation: number): Promise<void> => {
+  /** Workers that said they run (their ready message), by key. */
+  const ready = new Set<Worker>();
+  const spawn = (role: TortureRole, index: number, generation: number): Worker => {
     const wd: TortureWorkerData = {
       role,
       index,
@@ -208,10 +211,19 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
         }),
       ),
     );
-    return new Promise((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
+    worker.once('message', () => ready.add(worker));
+    return worker;
+  };
+  /** Wait until `workers` run (start-wait.ts); one that never starts fails the run. */
+  const started = async (...workers: Worker[]): Promise<void> => {
+    const problem = await untilStarted({
+      count: workers.length,
+      started: (i) => ready.has(workers[i]!),
+      failed: () => failures.length > 0,
+      signal: config.signal,
+      name: (i) => `torture thread ${workers[i]!.threadId}`,
     });
+    if (problem) failures.push(problem);
   };
 
   /**
@@ -243,17 +255,18 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     if (role === 'reader' && slotInSection(rcu, slot)) killsInSection++;
     if (role === 'fake-writer' && rcu.stats().leaderThreadId === victimThreadId) killsLeading++;
     rcu.releaseSlot(slot);
-    if (!stopping) await spawn(role, index, kills);
+    if (!stopping) await started(spawn(role, index, kills));
     return true;
   };
 
-  // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel.
-  await spawn('reader', 0, 0);
-  const starts: Promise<void>[] = [];
+  // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel. The
+  // run's clock (steer) starts once they all run.
+  await started(spawn('reader', 0, 0));
+  const starts: Worker[] = [];
   for (let r = 1; r < g.readers; r++) starts.push(spawn('reader', r, 0));
   for (let w = 0; w < g.writers; w++) starts.push(spawn('writer', w, 0));
   for (let f = 0; f < g.fakeWriters; f++) starts.push(spawn('fake-writer', f, 0));
-  await Promise.all(starts);
+  await started(...starts);
 
   let writerStalls = 0;
   const lastVersion = new Array<number>(g.writers).fill(-1);
