@@ -33,6 +33,15 @@ import { dsaPf, Platform } from '../src/hw-model/index.js';
 const A = 1; // owner of the finished command (bond 0 + 1)
 const B = 2; // owner of the next one (bond 1 + 1)
 
+/** A platform whose PF 0 has finished A's command `op operand` (not released yet). */
+function finishedByA(op: number, operand: number): Platform['context'] {
+  const hw = Platform.create({ pasidBits: 8, processes: 2, pfs: [dsaPf('dsa0')] }).context;
+  expect(commandPost(hw, 0, op, operand, A)).toBe(0);
+  for (let i = 0; i < 10 && commandStatus(hw, 0, A) !== CMDS_DONE; i++) deviceStep(hw, 0);
+  expect(commandStatus(hw, 0, A)).toBe(CMDS_DONE);
+  return hw;
+}
+
 /** The engine's next steps accept B's Drain PASID and finish it. */
 function acceptedAndDone(hw: Platform['context']): void {
   for (let i = 0; i < 10 && commandStatus(hw, 0, B) !== CMDS_DONE; i++) deviceStep(hw, 0);
@@ -41,12 +50,8 @@ function acceptedAndDone(hw: Platform['context']): void {
 
 describe('a released device command and the next one', () => {
   it('the engine never finishes a command it did not accept', () => {
-    const p = Platform.create({ pasidBits: 8, processes: 2, pfs: [dsaPf('dsa0')] });
-    const hw = p.context;
+    const hw = finishedByA(CMD_DRAIN_PASID, 5);
     const status = pfField(hw, 0, PF_CMD_STATUS);
-    expect(commandPost(hw, 0, CMD_DRAIN_PASID, 5, A)).toBe(0);
-    for (let i = 0; i < 10 && commandStatus(hw, 0, A) !== CMDS_DONE; i++) deviceStep(hw, 0);
-    expect(commandStatus(hw, 0, A)).toBe(CMDS_DONE);
 
     // A releases; whatever it stores, the engine steps in the middle of it, and B posts while
     // the engine's status store is on its way.
@@ -83,13 +88,9 @@ describe('a released device command and the next one', () => {
   });
 
   it("the engine never runs the next command's operand under the released one's op", () => {
-    const p = Platform.create({ pasidBits: 8, processes: 2, pfs: [dsaPf('dsa0')] });
-    const hw = p.context;
-    const status = pfField(hw, 0, PF_CMD_STATUS);
     // A's finished command is a Disable WQ 0; B's is a Drain PASID 7.
-    expect(commandPost(hw, 0, CMD_DISABLE_WQ, 0, A)).toBe(0);
-    for (let i = 0; i < 10 && commandStatus(hw, 0, A) !== CMDS_DONE; i++) deviceStep(hw, 0);
-    expect(commandStatus(hw, 0, A)).toBe(CMDS_DONE);
+    const hw = finishedByA(CMD_DISABLE_WQ, 0);
+    const status = pfField(hw, 0, PF_CMD_STATUS);
     // The engine loads the register (A's), then, before it loads the status, A releases and
     // B posts: the status and operand it then reads are B's.
     const ld = hw.ld.bind(hw);
