@@ -242,7 +242,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   }
 
   async function kill(h: Hosted): Promise<Hosted> {
-    while (!running(h)) await sleep(1);
+    // A replacement may still be starting: its ROW and RCU_SLOT are published with RUNNING.
+    await started(1, () => running(h), `hw worker ${h.index}`);
     const row = Atomics.load(ctl, workerSlot(h.index) + W_ROW);
     const rcuSlot = Atomics.load(ctl, workerSlot(h.index) + W_RCU_SLOT);
     const guestSlot = Atomics.load(ctl, workerSlot(h.index) + W_GUEST_RCU_SLOT);
