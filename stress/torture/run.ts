@@ -189,6 +189,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
 
   /** Workers that said they run (their ready message), by key. */
   const ready = new Set<Worker>();
+  /** Workers that crashed or exited (before or after they said they run). */
+  const gone = new Set<Worker>();
   const spawn = (role: TortureRole, index: number, generation: number): Worker => {
     const wd: TortureWorkerData = {
       role,
@@ -202,10 +204,14 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     const worker = new Worker(WORKER_URL, { workerData: wd });
     const key = `${role}#${index}`;
     live.set(key, worker);
-    worker.on('error', (err) => failures.push(`${key} crashed: ${err.message}`));
+    worker.on('error', (err) => {
+      gone.add(worker);
+      failures.push(`${key} crashed: ${err.message}`);
+    });
     exits.push(
       new Promise((resolve) =>
         worker.on('exit', () => {
+          gone.add(worker);
           if (live.get(key) === worker) live.delete(key);
           resolve();
         }),
@@ -219,7 +225,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     const problem = await untilStarted({
       count: workers.length,
       started: (i) => ready.has(workers[i]!),
-      failed: () => failures.length > 0,
+      // One of them died first (its crash is in `failures`; a bare exit is the stop's).
+      failed: () => workers.some((w) => gone.has(w)),
       signal: config.signal,
       name: (i) => `torture thread ${workers[i]!.threadId}`,
     });
@@ -235,7 +242,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     const role = g.fakeWriters > 0 && rng.below(3) === 0 ? 'fake-writer' : 'reader';
     const index = rng.below(role === 'reader' ? g.readers : g.fakeWriters);
     const victim = live.get(`${role}#${index}`);
-    if (!victim) return false;
+    // Not yet running: its slot word still names its predecessor's slot.
+    if (!victim || !ready.has(victim)) return false;
     const slot =
       role === 'reader'
         ? Atomics.load(words, readerBase(g, index) + R_SLOT)
