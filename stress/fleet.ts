@@ -28,6 +28,7 @@ import {
   STATUS_IDLE,
   STATUS_RUNNING,
 } from '../src/workers/run-layout.js';
+import { untilStarted } from '../src/workers/start-wait.js';
 import { workerModuleUrl } from '../src/workers/worker-url.js';
 import { CPU_HELD, CPU_SCRATCH, cpuOracleBase, SCRATCH_CREATING } from './check/check-layout.js';
 import type { StressCpuPlan } from './cpu/cpu-worker.js';
@@ -58,8 +59,6 @@ export interface Deaths {
 const AIM_MS = 20;
 /** Polls (5 ms apart) for a CPU's task to publish its Rcu slot and threadId before a kill. */
 const START_POLLS = 400;
-/** How long `started` waits for the CPUs' first tasks: only a broken worker takes this long. */
-const START_WAIT_MS = 120_000;
 const TASK_MODULE = workerModuleUrl(import.meta.url, './cpu/cpu-worker.js');
 
 /** The CPUs of one run. */
@@ -147,19 +146,15 @@ export class Fleet {
    * @returns nothing
    */
   async started(signal?: AbortSignal): Promise<void> {
-    const deadline = performance.now() + START_WAIT_MS;
-    for (let cpu = 0; cpu < this.#g.cpus; cpu++) {
-      const status = cpuBase(this.#g, cpu) + CPU_STATUS;
-      // IDLE until the task's STATUS_RUNNING store (it may be DONE or DEAD already).
-      while (Atomics.load(this.#run, status) === STATUS_IDLE) {
-        if (signal?.aborted || this.problems.length > 0) return;
-        if (performance.now() > deadline) {
-          this.problems.push(`cpu ${cpu} did not start within ${START_WAIT_MS / 1000} s`);
-          return;
-        }
-        await sleep(5);
-      }
-    }
+    // IDLE until the task's STATUS_RUNNING store (it may be DONE or DEAD already).
+    const problem = await untilStarted({
+      count: this.#g.cpus,
+      started: (cpu) => Atomics.load(this.#run, cpuBase(this.#g, cpu) + CPU_STATUS) !== STATUS_IDLE,
+      failed: () => this.problems.length > 0,
+      signal,
+      name: (cpu) => `cpu ${cpu}`,
+    });
+    if (problem) this.problems.push(problem);
   }
 
   #start(cpu: number): void {

@@ -79,25 +79,42 @@ describe('a kill inside an event append', () => {
   });
 });
 
+/**
+ * Processes 0 and 1 bound on pfs 0 and 1; `before` runs, then `act` on process 0 dies in the
+ * append of `kind`; process 0 is reaped, and process 1's exit drives the driver's workqueue,
+ * which finishes the handed-over bonds. The checker must have seen nothing wrong.
+ * @returns the platform, and the kinds appended up to the end of the reap
+ */
+function killedAndReaped(
+  act: (p: Platform) => unknown,
+  kind: number,
+  appended: boolean,
+  phase = -1,
+  before: (p: Platform) => void = () => {},
+) {
+  const p = Platform.create(SMALL);
+  const c = new ModelChecker(p.context, {});
+  p.spawn(0);
+  p.spawn(1);
+  expect(p.bindSva(0, 0)).toBeGreaterThan(0);
+  expect(p.bindSva(1, 1)).toBeGreaterThan(0);
+  before(p);
+  const k = dieInsideAppendOf(p, kind, appended, phase);
+  expect(() => act(p)).toThrow(Killed);
+  expect(k.died()).toBe(true);
+  reapedCleanly(p, c);
+  const kinds = [...k.kinds];
+  expect(p.mmExit(1)).toBe(0);
+  c.consume();
+  c.end();
+  expect(c.first?.message).toBeUndefined();
+  return { p, kinds };
+}
+
 describe('a kill inside the teardown of an unbind', () => {
   /** Process 0 bound on pf 0 unbinds; its thread dies in the append of `kind`; reaped. */
   function unbindKilled(kind: number, appended: boolean, phase = -1) {
-    const p = Platform.create(SMALL);
-    const c = new ModelChecker(p.context, {});
-    p.spawn(0);
-    p.spawn(1);
-    expect(p.bindSva(0, 0)).toBeGreaterThan(0);
-    expect(p.bindSva(1, 1)).toBeGreaterThan(0);
-    const k = dieInsideAppendOf(p, kind, appended, phase);
-    expect(() => p.unbindSva(0, 0)).toThrow(Killed);
-    expect(k.died()).toBe(true);
-    reapedCleanly(p, c);
-    // Another process's exit drives the driver's workqueue, which finishes the handed-over bond.
-    expect(p.mmExit(1)).toBe(0);
-    c.consume();
-    c.end();
-    expect(c.first?.message).toBeUndefined();
-    return p;
+    return killedAndReaped((p) => p.unbindSva(0, 0), kind, appended, phase).p;
   }
 
   it.each([
@@ -120,5 +137,28 @@ describe('a kill inside the teardown of an unbind', () => {
     0, 3, 6,
   ])('P%i: the resumed teardown logs the phase the dead thread did not', (phase) => {
     unbindKilled(Ev.PHASE, false, phase);
+  });
+});
+
+describe('a kill inside the free of an exit', () => {
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])("FREE_CALL (appended: %s, unbound first: %s): the mm's reference is freed and counted once", (appended, unbound) => {
+    // Process 0 (still bound on pf 0 unless unbound first) exits and dies in its FREE_CALL.
+    const { p, kinds } = killedAndReaped(
+      (p) => p.mmExit(0),
+      Ev.FREE_CALL,
+      appended,
+      -1,
+      (p) => {
+        if (unbound) expect(p.unbindSva(0, 0)).toBe(0);
+      },
+    );
+    expect(p.space.inspect(1).state).toBe('free');
+    // The reaper logged it (again) before it freed.
+    expect(kinds.filter((x) => x === Ev.FREE_CALL).length).toBe(appended ? 2 : 1);
   });
 });

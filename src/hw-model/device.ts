@@ -256,15 +256,27 @@ export function commandOp(hw: HwContext, pf: number): number {
   return hw.ld(pfField(hw, pf, PF_CMD)) & 0xff;
 }
 
-/** Release `owner`'s finished command. Context: its poster (or a resumed teardown). */
+/**
+ * Release `owner`'s finished command (DONE or ERROR: the engine stores nothing more for it).
+ *
+ * Context: its poster (or a resumed teardown).
+ */
 export function commandRelease(hw: HwContext, pf: number, owner: number): void {
   const cmd = pfField(hw, pf, PF_CMD);
   const v = hw.ld(cmd);
   if (v >>> CMD_OWNER_SHIFT !== owner) return;
-  // The register goes back to idle as a whole (a refused command leaves no trace).
+  // The register goes back to idle as a whole (a refused command leaves no trace), but the
+  // command is withdrawn first: held as claimed-but-unpublished (op 0, which the engine skips
+  // and other posters see as busy) while operand and status are reset, then freed. Resetting
+  // the status first (as this once did) let an engine step that loaded this command right
+  // then take it for a new pending one; descheduled before its stores, its ACCEPTED and DONE
+  // landed on the next poster's command: a Drain PASID reported done that never ran (a P1
+  // that did not quiesce its PASID, whose page requests then came after P6). A poster killed
+  // in between leaves its claim, which its resumed teardown re-publishes (commandRepublish).
+  if (Atomics.compareExchange(hw.i32, cmd, v, owner << CMD_OWNER_SHIFT) !== v) return;
   hw.st(pfField(hw, pf, PF_CMD_OPERAND), 0);
   hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
-  Atomics.compareExchange(hw.i32, cmd, v, 0);
+  hw.st(cmd, 0);
 }
 
 /**
@@ -311,6 +323,13 @@ function stepCommand(hw: HwContext, pf: number): number {
   const st = hw.ld(stw);
   if (op === 0 || (st !== CMDS_PENDING && st !== CMDS_ACCEPTED)) return 0;
   const operand = hw.ld(pfField(hw, pf, PF_CMD_OPERAND));
+  // Status and operand are this command's only if the register still holds it: released and
+  // posted again in between, they may be the release's reset or the next command's, under
+  // this one's op. While it is held with PENDING or ACCEPTED its poster waits, so the stores
+  // below land on it. (Released and posted again by the same owner with the same op between
+  // the two loads, it would read as unchanged: that takes a teardown killed right after its
+  // release and resumed at once, while this step is descheduled; no sequence number guards it.)
+  if (hw.ld(pfField(hw, pf, PF_CMD)) !== cmd) return 0;
   const enabled = hw.ld(pfField(hw, pf, PF_ENABLED)) === 1;
   switch (op) {
     case CMD_DRAIN_PASID:

@@ -47,7 +47,7 @@ import {
 } from './hw-layout.js';
 
 /**
- * Operand c of a GET or PUT logged again by a reaper (the dead thread may or may not have
+ * Operand c of a GET, PUT or FREE_CALL logged again by a reaper (the dead thread may or may not have
  * appended it): the checker counts it only if it did not.
  */
 export const RELOGGED = 1;
@@ -61,7 +61,7 @@ export const Ev = Object.freeze({
   ALLOC: 1,
   /** after: a = errno, b = mm token. */
   ALLOC_FAIL: 2,
-  /** before free (the mm gives back its alloc reference): a = token. */
+  /** before free (the mm gives back its alloc reference): a = token, c = RELOGGED if logged again by a reaper. */
   FREE_CALL: 3,
   /** after get succeeded: a = token, b = holder (HOLDER_*: host driver, IOMMU, KVM, VDCM), c = RELOGGED if logged again by a reaper. */
   GET: 4,

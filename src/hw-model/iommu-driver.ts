@@ -331,6 +331,8 @@ export function mmExit(hw: HwContext, pid: number, chain: FreeChain, reaped: boo
   }
   if (pasid !== 0 && !hw.bindLifetime && hw.ld(mmField(hw, rec, MM_FREE_STATE)) !== FREE_DONE) {
     const pending = hw.ld(mmField(hw, rec, MM_SVM_REF)) !== SVM_NONE;
+    // FREEING before the append: a thread killed inside it leaves FREEING, and the reaper
+    // (resolveFree) logs the FREE_CALL again before it frees; the checker counts it once.
     hw.st(mmField(hw, rec, MM_FREE_STATE), FREE_FREEING);
     hw.log.emit(Ev.FREE_CALL, pasid, gen, -1, token);
     hw.space.free(hw.ld(H_SVA_SET), pasid);

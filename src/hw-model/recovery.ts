@@ -233,14 +233,22 @@ function resolveDriverReference(hw: HwContext, rec: number, token: number): void
   hw.st(ref, SVM_NONE);
 }
 
-/** An exit that died around its free: finish the free (logged already) and post FREE. */
+/**
+ * An exit (or an undone bind) that died around its free: finish the free and post FREE. The
+ * FREE_CALL is appended after FREEING is stored and before the free: not freed yet, the dead
+ * thread may have died inside that append, so it is logged again (RELOGGED), which the checker
+ * ignores when it already counted it. Freed, it was appended.
+ */
 function resolveFree(hw: HwContext, rec: number, token: number, chain: FreeChain): void {
   const fs = mmField(hw, rec, MM_FREE_STATE);
   if (hw.ld(fs) !== FREE_FREEING) return;
   const pasid = hw.ld(mmField(hw, rec, MM_PASID));
   const s = hw.space.inspect(pasid);
   const freed = s.state === 'free' || s.state === 'free-pending' || s.data !== token;
-  if (!freed) hw.space.free(hw.ld(H_SVA_SET), pasid);
+  if (!freed) {
+    hw.log.emit(Ev.FREE_CALL, pasid, hw.ld(mmField(hw, rec, MM_GEN)), -1, token, 0, RELOGGED);
+    hw.space.free(hw.ld(H_SVA_SET), pasid);
+  }
   hw.st(fs, FREE_DONE);
   chain.afterFree(pasid, token, hw.ld(mmField(hw, rec, MM_SVM_REF)) !== SVM_NONE);
 }

@@ -230,7 +230,9 @@ function resolveVmmIntent(hw: HwContext, vm: number): void {
       s.state === 'active' &&
       s.set === set
     ) {
-      hw.log.emit(Ev.FREE_CALL, pasid, hw.ld(vpField(hw, vm, r, VP_GEN)), -1, vmTokenOf(hw, vm));
+      const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+      // RELOGGED: if the dead VMM's own FREE_CALL made it into the log, the checker counts one.
+      hw.log.emit(Ev.FREE_CALL, pasid, gen, -1, vmTokenOf(hw, vm), 0, RELOGGED);
       hw.space.free(set, pasid);
     }
     if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREED) releaseRecordIfDone(hw, vm, r);

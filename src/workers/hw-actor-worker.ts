@@ -35,6 +35,7 @@ import {
   WS_RUNNING,
   workerSlot,
 } from './hw-fleet-layout.js';
+import { slowStartForTests } from './start-wait.js';
 
 /** What the main thread gives a worker. Structured-cloneable. */
 export interface HwWorkerData {
@@ -52,6 +53,8 @@ const IDLE_SPINS = 16;
 const IDLE_WAIT_MS = 0.2;
 
 function main(d: HwWorkerData): void {
+  // A loaded machine's slow start, on demand (IOASID_SLOW_START_MS; start-wait.ts).
+  slowStartForTests();
   const platform = Platform.attach(d.platform);
   const ctl = new Int32Array(d.control);
   const slot = workerSlot(d.index);

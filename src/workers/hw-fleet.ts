@@ -57,6 +57,7 @@ import {
   WS_RUNNING,
   workerSlot,
 } from './hw-fleet-layout.js';
+import { untilStarted } from './start-wait.js';
 import { workerModuleUrl } from './worker-url.js';
 
 const EPOCH_MS = 100;
@@ -139,7 +140,26 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       reject(e);
     });
   });
-  while (Atomics.load(ctl, F_CHECKER_READY) !== 1) await sleep(1);
+  let crashed = false;
+  checker.once('error', () => {
+    crashed = true;
+  });
+  await started(1, () => Atomics.load(ctl, F_CHECKER_READY) === 1, 'the checker thread');
+
+  /**
+   * Wait for `count` threads to start (`is(i)`); a crash or one that never starts is an
+   * internal error of the run (a signal ends the wait, the busy loop then stops at once).
+   */
+  async function started(count: number, is: (i: number) => boolean, what: string) {
+    const problem = await untilStarted({
+      count,
+      started: is,
+      failed: () => crashed,
+      signal: cfg.signal,
+      name: (i) => (count === 1 ? what : `${what} ${i}`),
+    });
+    if (problem || crashed) throw new Error(problem ?? `${what}: a thread crashed at start`);
+  }
 
   const rng = new ModelRng(cfg.seed, 0xf1ee7);
   const hosted: Hosted[] = sets.map((set, index) => start(set, index, 0));
@@ -158,13 +178,15 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       workerData: data,
     });
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.on('error', (e) =>
-      console.error(`hw worker ${index} crashed: ${(e as Error).stack ?? e}`),
-    );
+    worker.on('error', (e) => {
+      crashed = true;
+      console.error(`hw worker ${index} crashed: ${(e as Error).stack ?? e}`);
+    });
     return { worker, index, set, exited, generation };
   }
   const running = (h: Hosted) => Atomics.load(ctl, workerSlot(h.index) + W_STATUS) === WS_RUNNING;
-  while (!hosted.every(running)) await sleep(1);
+  // The busy part's clock starts once every worker steps its actors (start-wait.ts).
+  await started(hosted.length, (i) => running(hosted[i]!), 'hw worker');
 
   // Who kills may take: the host's CPU workers (kill-cpu), the guests' threads (kill-vcpu),
   // the VMMs' thread (kill-vmm).
@@ -220,7 +242,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   }
 
   async function kill(h: Hosted): Promise<Hosted> {
-    while (!running(h)) await sleep(1);
+    // A replacement may still be starting: its ROW and RCU_SLOT are published with RUNNING.
+    await started(1, () => running(h), `hw worker ${h.index}`);
     const row = Atomics.load(ctl, workerSlot(h.index) + W_ROW);
     const rcuSlot = Atomics.load(ctl, workerSlot(h.index) + W_RCU_SLOT);
     const guestSlot = Atomics.load(ctl, workerSlot(h.index) + W_GUEST_RCU_SLOT);

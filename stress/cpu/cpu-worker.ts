@@ -13,6 +13,7 @@ import { type CpuTask, type CpuTaskResult, runCpuTask } from '../../src/workers/
 import { OpLog } from '../../src/workers/op-log.js';
 import { Prng } from '../../src/workers/prng.js';
 import { CPU_PHASE, cpuBase, PHASE_RELEASING } from '../../src/workers/run-layout.js';
+import { slowStartForTests } from '../../src/workers/start-wait.js';
 import { brokenTwin } from '../broken-twins.js';
 import type { CheckGeometry } from '../check/check-layout.js';
 import { CustomHost, HOST_GROUP } from '../custom-host.js';
@@ -61,6 +62,9 @@ export interface StressCpuPlan {
  * Context: a pool worker thread; blocks for the whole run.
  * @returns its operation count
  */
+// A loaded machine's slow module load, on demand (IOASID_SLOW_START_MS; start-wait.ts).
+slowStartForTests();
+
 export default function runStressCpu(task: CpuTask<StressCpuPlan>): CpuTaskResult {
   return runCpuTask(task, (space) => {
     const p = task.plan;

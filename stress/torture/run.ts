@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { Rcu, type RcuFaultMode, type RcuFlavor } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
+import { untilStarted } from '../../src/workers/start-wait.js';
 import { workerModuleUrl } from '../../src/workers/worker-url.js';
 import { type Environment, environment } from '../environment.js';
 import { steer } from '../steering.js';
@@ -186,7 +187,11 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   let killsLeading = 0;
   let stopping = false;
 
-  const spawn = (role: TortureRole, index: number, generation: number): Promise<void> => {
+  /** Workers that said they run (their ready message), by key. */
+  const ready = new Set<Worker>();
+  /** Workers that crashed or exited (before or after they said they run). */
+  const gone = new Set<Worker>();
+  const spawn = (role: TortureRole, index: number, generation: number): Worker => {
     const wd: TortureWorkerData = {
       role,
       index,
@@ -199,19 +204,33 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     const worker = new Worker(WORKER_URL, { workerData: wd });
     const key = `${role}#${index}`;
     live.set(key, worker);
-    worker.on('error', (err) => failures.push(`${key} crashed: ${err.message}`));
+    worker.on('error', (err) => {
+      gone.add(worker);
+      failures.push(`${key} crashed: ${err.message}`);
+    });
     exits.push(
       new Promise((resolve) =>
         worker.on('exit', () => {
+          gone.add(worker);
           if (live.get(key) === worker) live.delete(key);
           resolve();
         }),
       ),
     );
-    return new Promise((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
+    worker.once('message', () => ready.add(worker));
+    return worker;
+  };
+  /** Wait until `workers` run (start-wait.ts); one that never starts fails the run. */
+  const started = async (...workers: Worker[]): Promise<void> => {
+    const problem = await untilStarted({
+      count: workers.length,
+      started: (i) => ready.has(workers[i]!),
+      // One of them died first (its crash is in `failures`; a bare exit is the stop's).
+      failed: () => workers.some((w) => gone.has(w)),
+      signal: config.signal,
+      name: (i) => `torture thread ${workers[i]!.threadId}`,
     });
+    if (problem) failures.push(problem);
   };
 
   /**
@@ -223,7 +242,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     const role = g.fakeWriters > 0 && rng.below(3) === 0 ? 'fake-writer' : 'reader';
     const index = rng.below(role === 'reader' ? g.readers : g.fakeWriters);
     const victim = live.get(`${role}#${index}`);
-    if (!victim) return false;
+    // Not yet running: its slot word still names its predecessor's slot.
+    if (!victim || !ready.has(victim)) return false;
     const slot =
       role === 'reader'
         ? Atomics.load(words, readerBase(g, index) + R_SLOT)
@@ -243,17 +263,18 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     if (role === 'reader' && slotInSection(rcu, slot)) killsInSection++;
     if (role === 'fake-writer' && rcu.stats().leaderThreadId === victimThreadId) killsLeading++;
     rcu.releaseSlot(slot);
-    if (!stopping) await spawn(role, index, kills);
+    if (!stopping) await started(spawn(role, index, kills));
     return true;
   };
 
-  // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel.
-  await spawn('reader', 0, 0);
-  const starts: Promise<void>[] = [];
+  // Reader 0 first so that it owns slot 0 (see Developer notes); the rest in parallel. The
+  // run's clock (steer) starts once they all run.
+  await started(spawn('reader', 0, 0));
+  const starts: Worker[] = [];
   for (let r = 1; r < g.readers; r++) starts.push(spawn('reader', r, 0));
   for (let w = 0; w < g.writers; w++) starts.push(spawn('writer', w, 0));
   for (let f = 0; f < g.fakeWriters; f++) starts.push(spawn('fake-writer', f, 0));
-  await Promise.all(starts);
+  await started(...starts);
 
   let writerStalls = 0;
   const lastVersion = new Array<number>(g.writers).fill(-1);

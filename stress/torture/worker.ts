@@ -12,6 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rcu, type RcuHandle } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
+import { slowStartForTests } from '../../src/workers/start-wait.js';
 import {
   CTRL_PAUSE,
   CTRL_SLEEP,
@@ -331,6 +332,8 @@ function runFakeWriter(): void {
 
 // ---------------------------------------------------------------------------------------------
 
+// A loaded machine's slow start, on demand (IOASID_SLOW_START_MS; start-wait.ts).
+slowStartForTests();
 const slot = rcu.registerThread();
 if (data.role === 'reader') Atomics.store(words, readerBase(g, data.index) + R_SLOT, slot);
 if (data.role === 'fake-writer') Atomics.store(words, fakeBase(g, data.index) + F_SLOT, slot);

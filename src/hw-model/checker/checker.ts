@@ -257,8 +257,7 @@ export class ModelChecker {
         if (this.#drop(ev, 'PUT')) this.#guest.track(ev, 'put');
         break;
       case Ev.FREE_CALL:
-        this.#drop(ev, 'FREE');
-        this.#guest.track(ev, 'free');
+        if (this.#drop(ev, 'FREE')) this.#guest.track(ev, 'free');
         break;
       case Ev.NOTIFY_FREE:
         this.#notify(ev);
@@ -370,12 +369,16 @@ export class ModelChecker {
 
   /**
    * PUT or FREE_CALL: one reference fewer; 0 is P8.
-   * @returns false for a reaper's repeat of a PUT already counted
+   * @returns false for a reaper's repeat of a PUT or FREE already counted
    */
   #drop(e: LogEvent, what: 'PUT' | 'FREE'): boolean {
     const g = this.#ghost.of(e.pasid);
     // A reaper logs the PUT of a thread that died appending it: counted once.
     if (what === 'PUT' && e.c === RELOGGED && !((g.held[e.b] ?? 0) > 0) && g.gen === e.gen)
+      return false;
+    // A reaper logs the FREE of an owner that died appending it: once freed, the generation
+    // is no longer 'allocated' (only a FREE leaves it), so the repeat is counted once.
+    if (what === 'FREE' && e.c === RELOGGED && g.state !== 'allocated' && g.gen === e.gen)
       return false;
     const ok =
       g.state !== 'free' &&
