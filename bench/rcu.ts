@@ -1,8 +1,10 @@
 /**
  * RCU costs: the read-side pair of each flavor against the raw Atomics it is made of, the
  * qsbr flavor's quiescent state, and synchronize() latency with 0, 1 and 4 reader threads
- * shaped like liburcu's urcu-bench readers (16 dependent multiply-adds inside a section, 512
- * outside it), from an unregistered updater on the main thread, as urcu-bench measures it.
+ * shaped like liburcu's urcu-bench readers (a section loads the published pointer and does 16
+ * dependent multiply-adds on the object it names, then 512 outside it:
+ * bench/rcu-reader-worker.ts), from an unregistered updater on the main thread that flips
+ * the pointer before each call, as urcu-bench measures it.
  *
  * With the liburcu anchor (bench/urcu.ts, `npm run bench -- --with-urcu`), the same figures of
  * liburcu's mb and memb flavors are printed beside ours and two targets of issue 13 are judged:
@@ -26,6 +28,8 @@ const READER_COUNTS = [0, 1, 4] as const;
 const SYNC_CALLS = 20_000;
 const SYNC_BUDGET_MS = 1500;
 const FLAVORS: readonly RcuFlavor[] = ['marks', 'mb', 'qsbr'];
+/** Words of each object the readers read (urcu-bench's `struct obj`: 8 values). */
+const OBJECT_WORDS = 8;
 
 /** A synchronize() latency distribution: raw per-call samples, and less the clock's cost. */
 export interface SyncLatency {
@@ -93,13 +97,29 @@ function clockCost(): number {
   return median(xs);
 }
 
+/** The readers' shared data: two immutable objects and the word that publishes one of them. */
+interface Published {
+  objects: SharedArrayBuffer;
+  pointer: Int32Array<SharedArrayBuffer>;
+}
+
+/** urcu-bench's two objects ({1..8} and {8..1}), written before any reader starts. */
+function publishedObjects(): Published {
+  const objects = new Int32Array(new SharedArrayBuffer(2 * OBJECT_WORDS * 4));
+  for (let k = 0; k < OBJECT_WORDS; k++) {
+    objects[k] = k + 1; // plain: no other thread has the buffer yet
+    objects[OBJECT_WORDS + k] = OBJECT_WORDS - k;
+  }
+  return { objects: objects.buffer, pointer: new Int32Array(new SharedArrayBuffer(4)) };
+}
+
 /** synchronize() latency on `rcu` from this (unregistered) thread: per-call samples, ns. */
-function syncSamples(rcu: Rcu, object: Int32Array<SharedArrayBuffer>): number[] {
+function syncSamples(rcu: Rcu, pointer: Int32Array<SharedArrayBuffer>): number[] {
   for (let i = 0; i < 50; i++) rcu.synchronize();
   const xs: number[] = [];
   const end = performance.now() + SYNC_BUDGET_MS;
   for (let i = 0; i < SYNC_CALLS && performance.now() < end; i++) {
-    Atomics.store(object, 0, i); // publish, then wait for readers (as urcu-bench does)
+    Atomics.store(pointer, 0, (i + 1) & 1); // publish, then wait for readers (as urcu-bench does)
     const t0 = process.hrtime.bigint();
     rcu.synchronize();
     xs.push(Number(process.hrtime.bigint() - t0));
@@ -108,19 +128,19 @@ function syncSamples(rcu: Rcu, object: Int32Array<SharedArrayBuffer>): number[] 
 }
 
 /** Start `count` urcu-bench-shaped readers of `rcu`, run `body`, stop them. */
-async function withReaders<T>(
-  rcu: Rcu,
-  object: Int32Array<SharedArrayBuffer>,
-  count: number,
-  body: () => T,
-): Promise<T> {
+async function withReaders<T>(rcu: Rcu, data: Published, count: number, body: () => T): Promise<T> {
   const ctrl = new Int32Array(new SharedArrayBuffer(64));
   const url = workerModuleUrl(import.meta.url, './rcu-reader-worker.js');
   const workers = Array.from(
     { length: count },
     () =>
       new Worker(url, {
-        workerData: { handle: rcu.handle, ctrl: ctrl.buffer, object: object.buffer },
+        workerData: {
+          handle: rcu.handle,
+          ctrl: ctrl.buffer,
+          objects: data.objects,
+          pointer: data.pointer.buffer,
+        },
       }),
   );
   while (Atomics.load(ctrl, 1) < count) await new Promise((r) => setTimeout(r, 5));
@@ -136,8 +156,8 @@ async function measureSync(flavor: RcuFlavor, clockNs: number): Promise<SyncLate
   const out: SyncLatency[] = [];
   for (const readers of READER_COUNTS) {
     const rcu = Rcu.create({ maxThreads: 8, flavor });
-    const object = new Int32Array(new SharedArrayBuffer(32));
-    const xs = await withReaders(rcu, object, readers, () => syncSamples(rcu, object));
+    const data = publishedObjects();
+    const xs = await withReaders(rcu, data, readers, () => syncSamples(rcu, data.pointer));
     const m = median(xs);
     out.push({
       readers,
