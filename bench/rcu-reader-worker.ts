@@ -23,7 +23,7 @@ const OUTSIDE_WORK = 512;
 
 const { handle, ctrl, objects, pointer } = workerData as {
   handle: RcuHandle;
-  /** [0] stop flag, [1] readers registered. */
+  /** [0] stop flag, [1] readers registered and warm. */
   ctrl: SharedArrayBuffer;
   /** Two objects of 8 words each (urcu-bench's `struct obj`); immutable once readers start. */
   objects: SharedArrayBuffer;
@@ -34,17 +34,32 @@ const flags = new Int32Array(ctrl);
 const objs = new Int32Array(objects);
 const ptr = new Int32Array(pointer);
 const objectWords = objs.length / 2;
+/**
+ * Sections run before the reader counts itself ready: urcu-bench's readers are compiled code
+ * from their first section; ours reach V8's optimizing tier only after some thousands, and
+ * until then a section lasts several times as long (a grace period finds it inside more
+ * often: the first figure of a run was 2.5x the same figure measured again).
+ */
+const WARMUP_SECTIONS = 20_000;
+
 const rcu = Rcu.attach(handle);
 rcu.registerThread();
-Atomics.add(flags, 1, 1); // registered
 let x = 0x2545f491;
-while (Atomics.load(flags, 0) === 0) {
-  rcu.readLock();
-  const o = Atomics.load(ptr, 0) * objectWords; // rcu_dereference
-  for (let k = 0; k < CS_WORK; k++) x = (Math.imul(x, 0x5851f42d) + objs[o + (k & 7)]!) | 0;
-  rcu.readUnlock();
-  rcu.quiescentState();
-  for (let k = 0; k < OUTSIDE_WORK; k++) x = (Math.imul(x, 0x5851f42d) + 0x14057b7e) | 0;
+
+/** `sections` read-side sections in urcu-bench's shape, or until told to stop. */
+function read(sections: number): void {
+  for (let i = 0; i < sections && Atomics.load(flags, 0) === 0; i++) {
+    rcu.readLock();
+    const o = Atomics.load(ptr, 0) * objectWords; // rcu_dereference
+    for (let k = 0; k < CS_WORK; k++) x = (Math.imul(x, 0x5851f42d) + objs[o + (k & 7)]!) | 0;
+    rcu.readUnlock();
+    rcu.quiescentState();
+    for (let k = 0; k < OUTSIDE_WORK; k++) x = (Math.imul(x, 0x5851f42d) + 0x14057b7e) | 0;
+  }
 }
+
+read(WARMUP_SECTIONS);
+Atomics.add(flags, 1, 1); // registered and warm
+read(Number.POSITIVE_INFINITY);
 consume(x);
 rcu.unregisterThread();

@@ -33,7 +33,7 @@ const SYNC_BUDGET_MS = 1500;
  * figure of a run (marks, no reader) timed mostly interpreted code, 2x the later ones. Also
  * bounded in time: qsbr grace periods with 4 oversubscribed readers take milliseconds each.
  */
-const SYNC_WARMUP = 5_000;
+const SYNC_WARMUP = 20_000;
 const SYNC_WARMUP_MS = 300;
 const FLAVORS: readonly RcuFlavor[] = ['marks', 'mb', 'qsbr'];
 /** Words of each object the readers read (urcu-bench's `struct obj`: 8 values). */
