@@ -439,6 +439,29 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
       needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
   },
   {
+    name: 'notify-overcounts-lost',
+    trips: 'notify-spurious',
+    description:
+      "one read of the global chain's notifications in 64 starts with an overflow entry that counts a FREE lost when none was",
+    // No FREE of any id is read twice, so only the end-of-run total (read + lost <= made)
+    // can see it: the twin of that check alone (notify/verify-events.ts).
+    subscriberDouble: (space, _rng, subs) =>
+      bentReads(
+        space,
+        64,
+        (got) => {
+          got.unshift({ event: 'overflow', lost: 1 });
+          return true;
+        },
+        { subs, global: true },
+      ),
+    says: /more than the \d+ FREEs that frees raised/,
+    names: [],
+    seenAtEnd: true,
+    cannotCatch: (t) =>
+      needsSubscribers(t) ?? needsOp(t, 'get', 'a FREE needs a free that leaves references'),
+  },
+  {
     name: 'host-leaky-free',
     trips: 'leak',
     description: "one member free in 64 does not give the id back to the custom allocator's host",

@@ -19,10 +19,13 @@
  *   alloc's reservation). So "is this id custom" is "is a group active", and every custom id
  *   belongs to the active group.
  * - The handshake with alloc, which takes its quota unit before it looks at the registry:
- *   registering the first group sets HOOKS bit 0 first, then scans the sets' counts; an alloc
- *   looks at HOOKS after taking its unit. Either the scan sees the unit (-EAGAIN), or the
- *   alloc sees the bit and, finding no group active yet, waits for the registry lock to learn
- *   the outcome.
+ *   registering the first group sets HOOKS bit 0 first, mirrors HOOKS into the sets' COUNT
+ *   words (hooks-mirror.ts), then scans the sets' counts. An alloc on the default path took its
+ *   unit from a word without SET_HOOKED, so before the mirror reached its set: the scan sees
+ *   the unit (-EAGAIN). An alloc on the hooked path looks at HOOKS after taking its unit
+ *   (stillActive). Either the scan sees the unit, or the alloc sees the bit and, finding no
+ *   group active yet, waits for the registry lock to learn the outcome. Every other change of
+ *   bit 0 is mirrored before the registry lock is released.
  * - Calls into a member hold no lock (a provider may take long, e.g. a vcmd round trip to the
  *   hypervisor); a G_LIVE reservation taken before the call keeps the group in place.
  * - A reclaim gives a custom id back to the provider while the id is still findable (the
@@ -135,6 +138,12 @@ export interface RegistryEnv {
   readonly idMax: number;
   /** Does any set hold a quota unit (a live, free-pending or in-flight id)? */
   unitsHeld(): boolean;
+  /**
+   * Mirror HOOKS into the sets' COUNT words (hooks-mirror.ts), after a change of bit 0;
+   * `wait` false (recovery, which waits for nothing) only if no one else is sweeping: a
+   * cleared bit left mirrored costs slow paths, never a guarantee.
+   */
+  mirror(wait: boolean): void;
 }
 
 const DEFAULT_CHOICE: AllocatorChoice = Object.freeze({ active: 0, ops: undefined });
@@ -181,8 +190,10 @@ export class AllocatorRegistry {
       if (first) {
         // Handshake with alloc (module notes): the bit first, then the scan.
         Atomics.or(hk, HOOKS_WORD, HOOKS_CUSTOM);
+        this.#env.mirror(true);
         if (this.#env.unitsHeld()) {
           Atomics.and(hk, HOOKS_WORD, ~HOOKS_CUSTOM);
+          this.#env.mirror(true);
           return -Errno.EAGAIN;
         }
       }
@@ -233,7 +244,7 @@ export class AllocatorRegistry {
         lockRelease(hk, REG_LOCK_WORD);
         return -Errno.EBUSY;
       }
-      this.#groupGoneLocked(m.slot);
+      this.#groupGoneLocked(m.slot, true);
     }
     Atomics.sub(hk, gw + G_MEMBERS, 1);
     hk[hts + HK_MEMBERS + m.slot]! -= 1; // kill point rule: right after the sub
@@ -242,8 +253,9 @@ export class AllocatorRegistry {
     return 0;
   }
 
-  /** Group `slot` is DEAD: if it was active, activate the next one or the default. */
-  #groupGoneLocked(slot: number): void {
+  /** Group `slot` is DEAD: if it was active, activate the next one or the default (`wait`:
+   * as RegistryEnv.mirror). */
+  #groupGoneLocked(slot: number, wait: boolean): void {
     const { hk, hg } = this.#env;
     const a = Atomics.load(hk, ACTIVE_WORD);
     if (a === 0 || (a & ACTIVE_SLOT_MASK) - 1 !== slot) return;
@@ -261,6 +273,7 @@ export class AllocatorRegistry {
     if (best < 0) {
       Atomics.store(hk, ACTIVE_WORD, 0);
       Atomics.and(hk, HOOKS_WORD, ~HOOKS_CUSTOM);
+      this.#env.mirror(wait);
     } else {
       Atomics.store(
         hk,
@@ -630,7 +643,7 @@ export class AllocatorRegistry {
       Atomics.load(hk, REG_SWEEP_WORD) !== 0 &&
       Atomics.compareExchange(hk, REG_LOCK_WORD, 0, this.#env.tag) === 0
     ) {
-      this.#sweepLocked();
+      this.#sweepLocked(false);
       lockRelease(hk, REG_LOCK_WORD);
     }
     return n;
@@ -659,19 +672,27 @@ export class AllocatorRegistry {
   /**
    * Repair what members leaving without the registry lock (recovery) or a dead holder of it
    * left: a group with no member and no ids goes (the first remaining one, or the default
-   * allocator, becomes active); HOOKS bit 0 matches "a group is active".
+   * allocator, becomes active); HOOKS bit 0 matches "a group is active". `wait` false in
+   * recovery (its mirror sync is a try: RegistryEnv.mirror).
    *
-   * Context: the caller holds the registry lock; never blocks.
+   * Context: the caller holds the registry lock; with `wait`, may block briefly on the mirror
+   * lock (a leaf), else never blocks.
    */
-  #sweepLocked(): void {
+  #sweepLocked(wait = true): void {
     const { hk, hg } = this.#env;
     if (Atomics.exchange(hk, REG_SWEEP_WORD, 0) === 0) return;
     for (let g = 0; g < hg.maxGroups; g++) {
       const gw = groupWord(hg, g);
       if (Atomics.load(hk, gw + G_MEMBERS) > 0) continue;
-      if (Atomics.compareExchange(hk, gw + G_LIVE, 0, G_DEAD) === 0) this.#groupGoneLocked(g);
+      if (Atomics.compareExchange(hk, gw + G_LIVE, 0, G_DEAD) === 0) this.#groupGoneLocked(g, wait);
     }
-    if (Atomics.load(hk, ACTIVE_WORD) === 0) Atomics.and(hk, HOOKS_WORD, ~HOOKS_CUSTOM);
+    if (
+      Atomics.load(hk, ACTIVE_WORD) === 0 &&
+      (Atomics.load(hk, HOOKS_WORD) & HOOKS_CUSTOM) !== 0
+    ) {
+      Atomics.and(hk, HOOKS_WORD, ~HOOKS_CUSTOM);
+      this.#env.mirror(wait);
+    }
   }
 
   /** Take the registry lock, sweeping first if a recovery asked for it. */

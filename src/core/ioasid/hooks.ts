@@ -6,11 +6,15 @@
  * thread slot and lock tag).
  *
  * Developer notes.
- * - Zero cost when unused: the engine loads HOOKS in alloc (free and find load nothing new:
- *   a custom id's KEY and free hint carry REC_KEY_CUSTOM) and comes here only when it is
- *   non-zero (a subscriber exists, or a custom group is registered).
+ * - Zero cost when unused: HOOKS (a subscriber exists, or a custom group is registered) is
+ *   mirrored into each live set's COUNT word (hooks-mirror.ts), so alloc's default path learns
+ *   it from its reservation CAS and loads nothing; free and find load nothing new either (a
+ *   custom id's KEY and free hint carry REC_KEY_CUSTOM). The engine comes here only when the
+ *   mirror or HOOKS says so. Every membership change syncs the mirror before DLOCK is released
+ *   (`#unlockMembership`), a registration before anything looks at the set counts.
  * - Lock order: set lock, then DLOCK (setAlloc, registerNotifierMm); the registry lock is
- *   never held with another. The DLOCK holder never waits for a grace period or a set lock.
+ *   never held with another but the mirror lock, a leaf taken last. The DLOCK holder never
+ *   waits for a grace period or a set lock.
  * - `recoverSlot` is the hooks' step of a dead thread's recovery (thread-recovery.ts
  *   recoverShare), run before the engine continues the thread's intent (it needs that intent
  *   to know whether a half-done alloc published). It keeps the engine's order-free rule: it
@@ -68,6 +72,7 @@ import {
   SUBK_SET,
   subWord,
 } from './hooks-layout.js';
+import { mirrorRepair, mirrorSync } from './hooks-mirror.js';
 import {
   type ChainsEnv,
   chainsRebuildLocked,
@@ -127,7 +132,28 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
       bitmapBase: g.bitmapBase,
       idMax: g.idCount - 1,
       unitsHeld: () => this.#unitsHeld(),
+      mirror: (wait) => (wait ? this.mirror() : this.mirrorRepair()),
     });
+  }
+
+  /**
+   * Mirror HOOKS into the sets' COUNT words (hooks-mirror.ts mirrorSync): called after every
+   * change of HOOKS, before the change is reported.
+   *
+   * Context: any attached thread; takes the mirror lock (a leaf; may block briefly).
+   */
+  mirror(): void {
+    mirrorSync(this.#i32, this.#g, this.hk, this.tag);
+  }
+
+  /**
+   * An alloc met SET_HOOKED while HOOKS was 0: sweep it away if no one else is sweeping
+   * (hooks-mirror.ts mirrorRepair).
+   *
+   * Context: any attached thread; never blocks.
+   */
+  mirrorRepair(): void {
+    mirrorRepair(this.#i32, this.#g, this.hk, this.tag);
   }
 
   /** Does any set hold a quota unit? (The default allocator has ids, or is allocating one.) */
@@ -249,6 +275,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
   }
 
   #unlockMembership(): void {
+    this.mirror(); // HOOKS may have changed (a registration syncs earlier too: #registerLocked)
     this.hk[DIST_OP_WORD] = DOP_NONE;
     lockRelease(this.hk, DLOCK_WORD);
     tryDistribute(this);
@@ -290,7 +317,11 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     // generation and the rebuild orphans it at once (as if the set died right after).
     this.hk[this.hts + HK_REG_ARG] = slot;
     this.hk[this.hts + HK_REG_OP] = REG_REGISTERING;
-    return subRegisterLocked(this, slot, spec);
+    const sub = subRegisterLocked(this, slot, spec);
+    // Before registerMmLocked looks at the set's count again: an alloc whose reservation comes
+    // after this sync finds SET_HOOKED and looks at the chain; one before it is counted there.
+    this.mirror();
+    return sub;
   }
 
   /**
@@ -308,8 +339,9 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     this.#lockMembership(REG_NONE);
     const setGen = mmSet < 0 ? -1 : this.setGen(mmSet);
     let v = this.#registerLocked({ kind: SUBK_MM, set: mmSet, setGen, token, prio });
-    // Attach, then look at the count again: an alloc that took its unit after this look sees
-    // the subscriber (it checks HOOKS and the chain after its unit); one before is seen here.
+    // Attach, then look at the count again: an alloc that took its unit after the registration's
+    // mirror sync sees the subscriber (the hooked path checks the chain after its unit); one
+    // before is seen here.
     if (v >= 0 && mmSet >= 0 && this.#setUnits(mmSet) > 0) {
       subUnregisterLocked(this, v);
       v = -Errno.EBUSY;

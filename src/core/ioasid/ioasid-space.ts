@@ -1014,7 +1014,10 @@ export class IoasidSpace {
    * @param sub - a registered subscriber id
    * @param timeoutMs - how long to wait at most, ms (>= 0; Infinity allowed)
    *
-   * Context: blocks (Atomics.wait); any attached thread, not inside a read-side section.
+   * Context: blocks (Atomics.wait); any attached thread, not inside a read-side section. qsbr
+   * flavor: an online caller is offline while it waits (it is quiescent, being outside any
+   * section) and online again when this returns, as `synchronize` does; otherwise a
+   * subscriber waiting for events would hold up every grace period until they came.
    * @returns how many entries `readNotifications` would return now (> 0); 0 on timeout;
    * -ENOENT `sub` is not registered, or was unregistered while waiting
    * @throws IoasidError ERR_IOASID_IN_READ_SECTION inside a read-side section;
@@ -1025,8 +1028,17 @@ export class IoasidSpace {
     checkInt('sub', sub);
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
       throw ioasidErrors.badArgument('timeoutMs', 'a number >= 0', timeoutMs);
-    if (this.#core.rcu.nesting > 0) throw ioasidErrors.inReadSection('waitNotifications()');
-    return this.#core.hooks.wait(sub, timeoutMs);
+    const { rcu } = this.#core;
+    if (rcu.nesting > 0) throw ioasidErrors.inReadSection('waitNotifications()');
+    // qsbr: offline for the wait (a no-op in the other flavors); the wait reads no record
+    // under RCU, only the hooks buffer. An offline caller stays offline.
+    const wasOnline = rcu.online;
+    if (wasOnline) rcu.threadOffline();
+    try {
+      return this.#core.hooks.wait(sub, timeoutMs);
+    } finally {
+      if (wasOnline) rcu.threadOnline();
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -15,6 +15,11 @@
  *   trusted, only compared, and no generation is needed: the former 8-bit generation in COUNT,
  *   checked against a quota read apart from it, let a slot re-created 256 times with a smaller
  *   quota pass the CAS and go over it (issue 8).
+ * - HOOKED (hooks-mirror.ts) rides along in COUNT: every CAS here keeps it (a release or
+ *   setFree changes the field or PENDING only; death stores exactly DEAD, creation sets it as
+ *   the mirror says). A reservation refuses a word with it unless the caller is the hooked
+ *   path of alloc: that is how alloc's default path learns of subscribers and custom
+ *   allocators without a load of its own.
  * - The last release of a PENDING set swings it to DEAD in the same CAS, so no alloc can slip
  *   in between "count reached 0" and "set destroyed".
  * - TYPE/TOKEN/QUOTA are written by setAlloc under the set lock inside a seqlock (SEQ odd while
@@ -41,9 +46,11 @@
 import { capacityReserve, capacityReturn } from './capacity.js';
 import { Errno } from './errno.js';
 import {
+  MIRROR_OFF,
   SET_COUNT,
   SET_DEAD,
   SET_FLAGS,
+  SET_HOOKED,
   SET_PENDING,
   SET_QUOTA,
   SET_SEQ,
@@ -52,6 +59,8 @@ import {
   SET_TYPE,
   SET_UNIT,
   SET_UNIT_SHIFT,
+  SPACE_MIRROR_LOCK_WORD,
+  SPACE_MIRROR_WORD,
   SPACE_SET_LOCK_WORD,
   SPACE_SET_WORDS,
   SPACE_STAT_SET_DESTROYED_WORD,
@@ -62,7 +71,7 @@ import {
   TS_OP_NONE,
   TS_SET_ALLOC_RESERVED,
 } from './space-layout.js';
-import { assertLocked } from './space-lock.js';
+import { assertLocked, lockAcquire, lockRelease } from './space-lock.js';
 
 type I32 = Int32Array<SharedArrayBuffer>;
 
@@ -99,22 +108,29 @@ export function setCountOf(w: number, quota: number): number {
  * compares, alone (module notes), so a slot re-created any number of times in between is
  * harmless.
  *
+ * @param hooked - the caller is alloc's hooked path; otherwise a word with SET_HOOKED is refused
+ *
  * Context: any thread; never blocks; legal inside a read-side section. Kill point rule: the
  * caller records the unit in its thread slot right after this returns.
  * @returns the COUNT word it stored, which has SET_FLAGS clear (it may be negative: test the
- * result with setReserveFailed); -EINVAL set not alive (DEAD or PENDING); -EDQUOT count
- * already at quota. Both errnos have SET_FLAGS bits set, which no stored word has.
+ * result with setReserveFailed); -EINVAL set not alive (DEAD or PENDING); SET_RESERVE_HOOKED
+ * the word has SET_HOOKED and `hooked` is false (nothing taken); -EDQUOT count already at
+ * quota. All three have SET_FLAGS bits set, which no stored word has.
  */
-export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number): number {
+export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number, hooked: boolean): number {
   const word = setWord(g, set) + SET_COUNT;
   for (;;) {
     const w = Atomics.load(i32, word);
     if ((w & SET_FLAGS) !== 0) return -Errno.EINVAL;
+    if (!hooked && (w & SET_HOOKED) !== 0) return SET_RESERVE_HOOKED;
     if (w >= 0) return -Errno.EDQUOT;
     // Linearisation point of the reservation: count never exceeds quota, even for an instant.
     if (Atomics.compareExchange(i32, word, w, w + SET_UNIT) === w) return w + SET_UNIT;
   }
 }
+
+/** setReserveUnit's refusal of a word with SET_HOOKED (not an errno: its low bits are set). */
+export const SET_RESERVE_HOOKED = -0x7ffffffd;
 
 /**
  * Did setReserveUnit fail?
@@ -128,7 +144,11 @@ export function setReserveFailed(w: number): boolean {
   return (w & SET_FLAGS) !== 0;
 }
 // The one property setReserveFailed relies on (checked once, at load).
-if (!setReserveFailed(-Errno.EINVAL) || !setReserveFailed(-Errno.EDQUOT))
+if (
+  !setReserveFailed(-Errno.EINVAL) ||
+  !setReserveFailed(-Errno.EDQUOT) ||
+  !setReserveFailed(SET_RESERVE_HOOKED)
+)
   throw new Error('internal: setReserveUnit errnos must have SET_FLAGS bits');
 
 /**
@@ -136,8 +156,9 @@ if (!setReserveFailed(-Errno.EINVAL) || !setReserveFailed(-Errno.EDQUOT))
  * value the caller saw earlier): one CAS, no load.
  *
  * Exact whatever the guess's age: the CAS succeeds only if COUNT holds `guess` now, and
- * `guess` alone says the set is live, not pending and below its quota (module notes); a
- * wrong guess only fails. No generation, so no wrap bound.
+ * `guess` alone says the set is live, not pending, below its quota and not HOOKED (module
+ * notes); a wrong guess only fails. No generation, so no wrap bound. A guess with SET_HOOKED
+ * is refused without a CAS: success proves the word had no SET_HOOKED at the CAS.
  *
  * Context: as setReserveUnit. Kill point rule: the caller records the unit right after.
  * @returns true if a unit was taken (COUNT is now `guess + SET_UNIT`)
@@ -145,7 +166,7 @@ if (!setReserveFailed(-Errno.EINVAL) || !setReserveFailed(-Errno.EDQUOT))
 export function setReserveGuess(i32: I32, word: number, guess: number): boolean {
   return (
     guess < 0 &&
-    (guess & SET_FLAGS) === 0 &&
+    (guess & (SET_FLAGS | SET_HOOKED)) === 0 &&
     Atomics.compareExchange(i32, word, guess, guess + SET_UNIT) === guess
   );
 }
@@ -282,12 +303,13 @@ export function setFindMmLocked(i32: I32, g: SpaceGeometry, token: number): numb
  * @param quota - ids the set may hold at once; 0 takes all available capacity
  * @param type - SET_TYPE_NULL or SET_TYPE_MM
  * @param ts - the caller's thread slot base word
+ * @param tag - the caller's lock-owner tag (for the mirror lock)
  *
  * Kill points: the reserved capacity is recorded as a SET_ALLOC intent right after the
  * reservation and cleared right after the publishing store, so `releaseThread` gives it back
  * if the caller died in between (TYPE/TOKEN/QUOTA of a DEAD slot are harmless leftovers).
  *
- * Context: caller holds the set lock; never blocks.
+ * Context: caller holds the set lock; takes the mirror lock (a leaf, held briefly).
  * @returns the set id; -EINVAL bad type or token for the type; -EEXIST an MM set with this
  * token is live; -ENOSPC no free slot, or quota exceeds available capacity (or quota 0 and
  * nothing is available). On error nothing changes.
@@ -299,6 +321,7 @@ export function setAllocLocked(
   quota: number,
   type: number,
   ts: number,
+  tag: number,
 ): number {
   if (DEBUG_LOCKS) assertLocked(i32, SPACE_SET_LOCK_WORD);
   if (type !== SET_TYPE_NULL && type !== SET_TYPE_MM) return -Errno.EINVAL;
@@ -320,11 +343,17 @@ export function setAllocLocked(
   Atomics.store(i32, base + SET_TOKEN, token);
   Atomics.store(i32, base + SET_QUOTA, reserved);
   Atomics.store(i32, base + SET_SEQ, (seq + 1) | 0);
+  // Under the mirror lock, so a mirror sweep (hooks-mirror.ts) either ran before, and the
+  // state it left says whether the new set gets SET_HOOKED, or runs after and sees it live.
+  // MIRROR_DIRTY (a sweep killed midway) counts as on: a stray HOOKED only costs slow paths.
+  lockAcquire(i32, SPACE_MIRROR_LOCK_WORD, tag);
+  const hooked = Atomics.load(i32, SPACE_MIRROR_WORD) !== MIRROR_OFF ? SET_HOOKED : 0;
   // Publishes TYPE/TOKEN/QUOTA: the slot becomes live here, with count 0. Pairs with the
   // COUNT loads in setReserveUnit, setInfo and setFindMmLocked. A store, not a CAS: DEAD
   // slots are only written under the set lock, which we hold.
-  Atomics.store(i32, base + SET_COUNT, (-reserved * SET_UNIT) | 0);
-  i32[ts + TS_OP] = TS_OP_NONE;
+  Atomics.store(i32, base + SET_COUNT, (-reserved * SET_UNIT) | hooked);
+  i32[ts + TS_OP] = TS_OP_NONE; // kill point rule: before the release (a call)
+  lockRelease(i32, SPACE_MIRROR_LOCK_WORD);
   return set;
 }
 

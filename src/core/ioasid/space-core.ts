@@ -108,6 +108,7 @@ import {
   setStateFlag,
 } from './records.js';
 import {
+  SET_RESERVE_HOOKED,
   SET_TYPE_MM,
   type SetInfo,
   setAllocLocked,
@@ -353,10 +354,10 @@ export class SpaceCore {
 
   /** Allocate an id of live `set` in [lo, hi] (1 <= lo <= hi <= idMax) with `data`. */
   alloc(set: number, lo: number, hi: number, data: number): number {
-    // Zero cost while no subscriber and no custom allocator exist: one load (hooks.ts).
-    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) return this.#allocHooked(set, lo, hi, data);
     const w = this.#cWord;
-    // The guessed reservation: exact for a guess of any age (sets.ts setReserveGuess).
+    // The guessed reservation: exact for a guess of any age (sets.ts setReserveGuess). It also
+    // proves that no subscriber or custom allocator existed as of the CAS (no SET_HOOKED:
+    // hooks-mirror.ts), so this path loads nothing for them.
     if (set !== this.#cSet || !setReserveGuess(this.i32, this.#setsBase + set * SPACE_SET_WORDS, w))
       return this.#allocSlow(set, lo, hi, data);
     // Took a quota unit (the guess was right). Kill point rule: record it before any call.
@@ -369,13 +370,10 @@ export class SpaceCore {
   /** Reserve a unit with a load-CAS loop (or the injected check-then-act fault). */
   #allocSlow(set: number, lo: number, hi: number, data: number): number {
     const { i32, g } = this;
-    if (this.fault === SPACE_FAULT_QUOTA_CHECK_THEN_ACT)
+    if (this.fault === SPACE_FAULT_QUOTA_CHECK_THEN_ACT && Atomics.load(this.#hk, HOOKS_WORD) === 0)
       return this.#allocCheckThenAct(set, lo, hi, data);
-    const w = setReserveUnit(i32, g, set);
-    if (setReserveFailed(w)) {
-      if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
-      return w;
-    }
+    const w = setReserveUnit(i32, g, set, false);
+    if (setReserveFailed(w)) return this.#allocRefused(set, lo, hi, data, w);
     i32[this.ts + TS_SET] = set; // kill point rule: right after the CAS
     i32[this.ts + TS_OP] = TS_ALLOC_UNIT;
     this.#cSet = set;
@@ -410,14 +408,22 @@ export class SpaceCore {
     return this.#publish(set, id, data);
   }
 
-  /** Holding a unit of `set`: claim an id, then publish a record. */
+  /**
+   * The default path's reservation failed (`w`: an errno, or SET_RESERVE_HOOKED). With hooks
+   * (the set's SET_HOOKED, or HOOKS for a set that refused, e.g. a dead one) the hooked path
+   * decides again from the start, so that -ENODEV comes before any errno of the set, as it did
+   * when alloc looked at HOOKS first; else count and return the errno. Nothing is held.
+   */
+  #allocRefused(set: number, lo: number, hi: number, data: number, w: number): number {
+    const hooksOn = Atomics.load(this.#hk, HOOKS_WORD) !== 0;
+    if (w === SET_RESERVE_HOOKED && !hooksOn) this.hooks.mirrorRepair(); // stale: hooks-mirror.ts
+    if (w === SET_RESERVE_HOOKED || hooksOn) return this.#allocHooked(set, lo, hi, data);
+    if (w === -Errno.EDQUOT) Atomics.add(this.i32, SPACE_STAT_EDQUOT_WORD, 1);
+    return w;
+  }
+
+  /** Holding a unit of `set`, reserved from a word without SET_HOOKED: claim an id, publish. */
   #allocWithUnit(set: number, lo: number, hi: number, data: number): number {
-    // A custom allocator may have been registered after our first look (allocator-registry.ts
-    // "handshake"): look again now that we hold the unit.
-    if (Atomics.load(this.#hk, HOOKS_WORD) !== 0) {
-      this.#releaseUnit(set, TS_OP_NONE);
-      return this.#allocHooked(set, lo, hi, data);
-    }
     const id = this.#claimId(lo, hi);
     if (id < 0) return this.#allocUndo(set, -1, -Errno.ENOSPC);
     this.i32[this.ts + TS_ID] = id; // kill point rule: right after the CAS in #claimId
@@ -437,7 +443,7 @@ export class SpaceCore {
     for (let giveBacks = 0; ; ) {
       const choice = hooks.chooseAllocator();
       if (choice === null) return -Errno.ENODEV;
-      const w = setReserveUnit(i32, g, set);
+      const w = setReserveUnit(i32, g, set, true);
       if (setReserveFailed(w)) {
         if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
         return w;
@@ -1242,7 +1248,7 @@ export class SpaceCore {
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     // Pending MM subscribers of the token attach; stale ones of the slot's last life detach.
     const owed = hooks.setCreating(type === SET_TYPE_MM ? token : -1);
-    const v = setAllocLocked(i32, this.g, token, quota, type, this.ts);
+    const v = setAllocLocked(i32, this.g, token, quota, type, this.ts, this.tag);
     if (owed) hooks.setCreatedLocked(v);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;

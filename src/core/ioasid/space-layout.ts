@@ -44,6 +44,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //   AVAILABLE     17                                     reserve/cancel, setAlloc,   all      CAS loop / Atomics.add
 //                                                        set destruction
 //   INSTALLED     18                                     installCapacity (set lock)  same     L/S; 0/1
+//   MIRROR_LOCK   19                                     HOOKS mirror sweeps, set    waiters  futex mutex (leaf lock);
+//                                                        creation (hooks-mirror.ts)           rare: registrations only
+//   MIRROR        20                                     mirror-lock holder          same     L/S; MIRROR_OFF/ON/DIRTY
 // set lock      32                    16 (one line)    setAlloc/findMmSet/install waiters    futex mutex: 0 free, else
 //                                                                                              owner slot + 1, | bit 30
 //                                                                                              when waiters may sleep
@@ -97,8 +100,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                                                              record and its generation
 // set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
 //   COUNT         +0                                   alloc/reclaim/setFree      all        CAS loop;
-//                                                      (set lock)/setAlloc                   [count - quota:30 (signed) |
-//                                                      (set lock)                            DEAD | PENDING]; < 0 = room
+//                                                      (set lock)/setAlloc                   [count - quota:29 (signed) |
+//                                                      (set + mirror lock),                  HOOKED | DEAD | PENDING];
+//                                                      mirror sweeps                         < 0 = room
 //   TYPE          +1                                   setAlloc (set lock),       setInfo,   L/S; valid for the COUNT
 //   TOKEN         +2                                   before COUNT is published  findMmSet, published after them (SEQ)
 //   QUOTA         +3                                                              release
@@ -165,7 +169,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 5;
+export const SPACE_LAYOUT_VERSION = 6;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -194,6 +198,19 @@ export const SPACE_FAULT_NARROW_INCARNATION = 3;
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
 export const SPACE_INSTALLED_WORD = 18;
+/**
+ * The HOOKS mirror (hooks-mirror.ts): a lock (encoded as the set lock) that serializes the
+ * sweeps copying "the hooks buffer's HOOKS word is non-zero" into SET_HOOKED of every live
+ * set, and the state the sweeps left (MIRROR_*), written only under that lock. A leaf lock:
+ * its holder takes no other lock and waits for nothing.
+ */
+export const SPACE_MIRROR_LOCK_WORD = 19;
+export const SPACE_MIRROR_WORD = 20;
+/** Values of SPACE_MIRROR_WORD: every live set's SET_HOOKED clear / set / unknown (a sweep
+ * in progress, or killed midway). */
+export const MIRROR_OFF = 0;
+export const MIRROR_ON = 1;
+export const MIRROR_DIRTY = 2;
 export const SPACE_SET_LOCK_WORD = 32;
 export const SPACE_SPID_LOCK_WORD = 48;
 export const SPACE_FREE_HEAD_WORD = 64;
@@ -328,15 +345,20 @@ export const SET_TOKEN_NULL = -1;
 /** Seqlock word of TYPE/TOKEN/QUOTA: odd while setAlloc rewrites them (sets.ts setInfo). */
 export const SET_SEQ = 4;
 /**
- * SET_COUNT encoding: `(count - quota) << SET_UNIT_SHIFT | DEAD | PENDING`, a signed field in
- * the high 30 bits. The word is negative exactly when the set has room (count < quota), so
- * "live, not pending and below quota" is a property of the word alone: a CAS that succeeds
- * on it needs nothing read elsewhere (sets.ts). A DEAD slot holds exactly SET_DEAD.
+ * SET_COUNT encoding: `(count - quota) << SET_UNIT_SHIFT | HOOKED | DEAD | PENDING`, a
+ * signed field in the high 29 bits. The word is negative exactly when the set has room
+ * (count < quota), so "live, not pending and below quota" is a property of the word alone: a
+ * CAS that succeeds on it needs nothing read elsewhere (sets.ts). A DEAD slot holds exactly
+ * SET_DEAD. HOOKED mirrors "HOOKS is non-zero" (hooks-mirror.ts): alloc's default path
+ * reserves only from a word without it, so it learns of subscribers and custom allocators
+ * from the CAS it makes anyway.
  */
 export const SET_PENDING = 1;
 export const SET_DEAD = 2;
+/** The flags that refuse a reservation (the set is dying or dead). */
 export const SET_FLAGS = SET_PENDING | SET_DEAD;
-export const SET_UNIT_SHIFT = 2;
+export const SET_HOOKED = 4;
+export const SET_UNIT_SHIFT = 3;
 /** One id of a set, in COUNT's field: a reservation adds it, a release subtracts it. */
 export const SET_UNIT = 1 << SET_UNIT_SHIFT;
 

@@ -75,6 +75,7 @@ import {
   REC_GEN_BITS,
   REC_NEXT,
   REC_STATE,
+  SPACE_MIRROR_LOCK_WORD,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
   SPACE_STAT_THREADS_RECOVERED_WORD,
@@ -305,6 +306,8 @@ function recoverShare(
   // 3. Locks, once the intents that ran under them are finished.
   if (lockForceRelease(i32, SPACE_SET_LOCK_WORD, slot + 1)) n++;
   if (lockForceRelease(i32, SPACE_SPID_LOCK_WORD, slot + 1)) n++;
+  // The mirror lock's holder leaves MIRROR_DIRTY (or a true state): the next sweep redoes it.
+  if (lockForceRelease(i32, SPACE_MIRROR_LOCK_WORD, slot + 1)) n++;
   // 4. Capacity reserved outside sets.
   n += returnUnits(i32, ts, TS_RESERVED);
   // 5. Records: drain chains back to limbo, then the retire batch and the cache.

@@ -41,7 +41,7 @@
  *                                           (re)writes first, so a resumed grace period can rewrite it;
  *                                           qsbr: rcuQsbrCtr(number of the grace period in flight or
  *                                           last completed): odd, 30 bits, stored once per grace period
- *   GP_LOCK       19                        synchronize/pollState        waiters                CAS / exchange;
+ *   GP_LOCK       19                        synchronize/pollState        waiters, getState      CAS / exchange;
  *                                           0 free, else owner threadId + 1 (30 bits) | LOCK_WAITERS  wait/notify
  *                                           once a caller may sleep on it (the release notifies only then)
  *   GP_FUTEX      20                        leader -> -1 before it sleeps, wakers (CAS -1 -> 0),  L/S/CAS; wait/notify
@@ -94,8 +94,12 @@ import { LINE_WORDS } from '../cache-line.js';
 // RCU buffer
 // ---------------------------------------------------------------------------------------------
 
-/** Bumped whenever any RCU_* index or encoding below changes; `Rcu.attach` refuses a mismatch. */
-export const RCU_LAYOUT_VERSION = 5;
+/**
+ * Bumped whenever any RCU_* index or encoding below changes, or what a word's value means to
+ * another thread; `Rcu.attach` refuses a mismatch. 6: a GP_LOCK holder may be running a grace
+ * period with GP_SEQ still at step 0 (getState loads GP_LOCK first; rcu-grace-period.ts).
+ */
+export const RCU_LAYOUT_VERSION = 6;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 

@@ -326,6 +326,7 @@ export class Rcu {
     }
     this.#ctx = {
       advance,
+      zeroIsQuiescent: header.flavor !== RCU_FLAVOR_QSBR,
       words,
       seq: new BigInt64Array(handle.buffer),
       maxThreads: header.maxThreads,
