@@ -7,7 +7,8 @@
  *
  * - INV-4 at a guest bind: the PASID is owned by the VM binding it (a VM's entry on a shared
  *   PF never names another tenant's PASID); at a guest submission: the host PASID the CPU put
- *   in the descriptor is the submitting VM's.
+ *   in the descriptor is the submitting VM's. At rest the quiescent scan checks every present
+ *   entry's tenant (scan.ts `scanTables`).
  * - INV-7: SPID maps injective in both directions per VM; a VMCS entry made valid names
  *   (h, gen) with spid(g) = h, owner(h) = the VM, gen current; identity mode: g = h.
  * - INV-8: a translated guest ENQCMD carries a live (allocated, current generation) host

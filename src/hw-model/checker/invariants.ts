@@ -61,8 +61,8 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
   {
     id: 'INV-4',
     name: 'tenant isolation on a shared PF',
-    sites: ['online'],
-    how: 'a guest bind names a PASID its VM owns; a guest submission carries a host PASID of the submitting VM',
+    sites: ['online', 'quiescent'],
+    how: 'a guest bind names a PASID its VM owns; a guest submission carries a host PASID of the submitting VM; at rest every present entry is bound for the host or a VM with an mdev on that PF, and names a PASID of that tenant',
   },
   {
     id: 'INV-5',

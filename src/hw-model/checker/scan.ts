@@ -30,6 +30,7 @@ import {
   G_GEN,
   G_PASID,
   G_STATE,
+  isVmToken,
   LEAF_ENTRIES,
   MM_GEN,
   MM_PASID,
@@ -50,6 +51,7 @@ import {
   TH_MSR,
   TH_MSR_GEN,
   threadWord,
+  vmOfToken,
   WQ_FLAGS,
   WQ_GEN,
   WQ_MODE,
@@ -57,7 +59,7 @@ import {
   WQF_PASID_EN,
   WQM_DEDICATED,
 } from '../hw-layout.js';
-import type { Ghost } from './ghost.js';
+import type { Ghost, PasidGhost } from './ghost.js';
 import type { InvariantId } from './invariants.js';
 
 /** Counts a check and, when `bad` is a message, a violation. */
@@ -101,9 +103,16 @@ export function scanAll(hw: HwContext, ghost: Ghost, judge: Judge): void {
   scanMms(hw, ghost, judge);
 }
 
-/** INV-1, INV-3, INV-5 on every present PASID-table entry. */
+/**
+ * INV-1, INV-3, INV-4, INV-5 on every present PASID-table entry. INV-4 (tenant isolation on a
+ * shared PF) at rest: an entry bound for a VM is on a PF where that VM has an mdev, and names
+ * a PASID that VM owns; an entry bound for an mm names one the host owns. Checked before
+ * INV-3 (which also compares binding and owner) so that a cross-tenant entry is reported as
+ * the isolation breach it is.
+ */
 export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
   const owners = new Map<number, number>();
+  const tenants = pfTenants(hw);
   hw.g.pf.forEach((p, pf) => {
     const width = hw.ld(pfField(hw, pf, PF_WIDTH));
     for (let d = 0; d < p.dirEntries; d++) {
@@ -123,6 +132,7 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
         );
         const binding = hw.ld(e + E_BINDING);
         const g = ghost.peek(pasid);
+        judge('INV-4', pasid, tenantBreach(pf, pasid, binding, g, tenants.get(pf)));
         const bonds = liveBonds(hw, pf, pasid);
         let bad: string | false = false;
         if (bonds !== 1) bad = `pf${pf} pasid ${pasid}: present entry with ${bonds} bonds`;
@@ -140,6 +150,39 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
       }
     }
   });
+}
+
+/** The VMs that have an mdev on each PF (placed at create(): immutable). */
+function pfTenants(hw: HwContext): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  for (const m of hw.g.shape.vm.mdevs) {
+    let s = out.get(m.pf);
+    if (!s) out.set(m.pf, (s = new Set()));
+    s.add(m.vm);
+  }
+  return out;
+}
+
+/** INV-4 on one present entry: the message when its tenant may not be there, else false. */
+function tenantBreach(
+  pf: number,
+  pasid: number,
+  binding: number,
+  g: PasidGhost | undefined,
+  vms: Set<number> | undefined,
+): string | false {
+  const owner = g && g.state !== 'free' ? g.owner : undefined;
+  const ownerIsVm = owner !== undefined && isVmToken(owner);
+  if (!isVmToken(binding))
+    return ownerIsVm
+      ? `pf${pf}'s entry for pasid ${pasid} is bound for mm ${binding}, but VM ${vmOfToken(owner!)} owns the PASID`
+      : false;
+  const vm = vmOfToken(binding);
+  if (!vms?.has(vm))
+    return `pf${pf} has a present entry for pasid ${pasid} bound for VM ${vm}, which has no mdev on pf${pf}`;
+  if (owner !== undefined && owner !== binding)
+    return `pf${pf}'s entry for pasid ${pasid} is bound for VM ${vm}, but ${ownerIsVm ? `VM ${vmOfToken(owner)}` : `mm ${owner}`} owns the PASID`;
+  return false;
 }
 
 /** Bonds of (pf, pasid) whose entry is not cleared yet. */
