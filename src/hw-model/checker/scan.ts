@@ -156,9 +156,9 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
 function pfTenants(hw: HwContext): Map<number, Set<number>> {
   const out = new Map<number, Set<number>>();
   for (const m of hw.g.shape.vm.mdevs) {
-    let s = out.get(m.pf);
-    if (!s) out.set(m.pf, (s = new Set()));
+    const s = out.get(m.pf) ?? new Set<number>();
     s.add(m.vm);
+    out.set(m.pf, s);
   }
   return out;
 }
