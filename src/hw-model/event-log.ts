@@ -53,7 +53,7 @@ import {
 export const Ev = Object.freeze({
   /** after alloc returned: a = mm token, b = 1 if recovered by a reaper. */
   ALLOC: 1,
-  /** after: a = errno, b = mm token. */
+  /** after: gen = the allocation's ticket, a = errno, b = owner token. */
   ALLOC_FAIL: 2,
   /** before free (the mm gives back its alloc reference): a = token. */
   FREE_CALL: 3,
@@ -124,7 +124,7 @@ export const Ev = Object.freeze({
   VCMD_START: 35,
   /** before the VMM frees for a vcmd Free it accepted: a = VM token, b = vIOMMU. */
   VCMD_FREE: 36,
-  /** before the VMM clears IP: pasid = result or operand, a = VM token, b = op | SC << 8, c = vIOMMU. */
+  /** before the VMM clears IP: pasid = result or operand, gen = the ticket counter after the call, a = VM token, b = op | SC << 8, c = vIOMMU. */
   VCMD_DONE: 37,
   /** after the guest read the response with IP = 0: a = VM index, b = SC, c = vIOMMU. */
   VCMD_RESULT: 38,

@@ -234,6 +234,8 @@ export const H_MDEV_BASE = 53;
 export const H_GUEST_PROCS = 54;
 /** Priority the IOMMU driver's guest subscriber registers with (NotifierPriority). */
 export const H_IOMMU_PRIO = 55;
+/** Reserved PASIDs held from create() on in a set of their own, never logged (checker: INV-12). */
+export const H_RESERVED_IDS = 56;
 export const HEADER_WORDS = 64;
 
 /** H_LIFETIME values. */

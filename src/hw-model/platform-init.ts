@@ -41,6 +41,7 @@ import {
   H_PROCESSES,
   H_PRQ_ENTRIES,
   H_QI_LENGTH,
+  H_RESERVED_IDS,
   H_SVA_SET,
   H_THREADS,
   H_TOTAL,
@@ -133,6 +134,8 @@ export interface InitParams {
   freeSub: number;
   vmQuota: number;
   iommuPriority: number;
+  /** Reserved values held outside the log (every one but 0). */
+  reservedIds: number;
 }
 
 /**
@@ -307,6 +310,7 @@ function initVms(i32: Int32Array<SharedArrayBuffer>, s: HwShape, p: Profile, ip:
   st(H_MDEV_BASE, g.mdevBase);
   st(H_GUEST_PROCS, v.procs);
   st(H_IOMMU_PRIO, ip.iommuPriority);
+  st(H_RESERVED_IDS, ip.reservedIds);
   v.mdevs.forEach((m, i) => {
     const w = mdevWord(g, i);
     st(w + MD_VM, m.vm);

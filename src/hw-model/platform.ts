@@ -100,7 +100,7 @@ import { faultService, translate as iommuTranslate } from './iommu.js';
 import { bindSva, dwqOpen, mapPortal, mmExit, unbindStart } from './iommu-driver.js';
 import { mmOfProcess, spawn } from './mm.js';
 import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
-import { type Profile, resolveProfile } from './profile.js';
+import { type Profile, resolveProfile, VM_RECORDS_MAX } from './profile.js';
 import { prqService } from './prq.js';
 import { reapProcess, recoverThread } from './recovery.js';
 import { TD_DONE, teardownStep } from './teardown.js';
@@ -235,7 +235,14 @@ export class Platform {
       for (const r of reservedOthers) space.alloc(set, r, r);
     }
     // VM sets take their quota when they boot (below): keep it out of the SVA set's share.
-    const vmQuota = Math.min(p.vmQuota, Math.floor(space.available() / (p.vms + 1)));
+    // The VMM keeps records for twice the VM's quota (vmPasids is raised to that): a record
+    // outlives its quota unit while its bond waits for a grace period, and a VMM whose
+    // bookkeeping ran out first would answer "no PASID" with quota left (INV-12).
+    const vmQuota = Math.min(
+      p.vmQuota,
+      VM_RECORDS_MAX / 2,
+      Math.floor(space.available() / (p.vms + 1)),
+    );
     if (p.vms > 0 && vmQuota < 1)
       throw hwErrors.badProfile('vms', 'few enough that each VM gets a PASID', p.vms);
     const held = p.vms * vmQuota;
@@ -243,7 +250,7 @@ export class Platform {
     const svaSet = space.setAlloc(null, p.svaQuota, SetType.NULL);
     if (svaSet < 0)
       throw hwErrors.badProfile('svaQuota', 'at most the capacity left after reserved', p.svaQuota);
-    const shape = shapeOf(p);
+    const shape = shapeOf({ ...p, vmPasids: Math.max(p.vmPasids, 2 * vmQuota) });
     const g = hwGeometry(shape);
     const hw = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
     initHardware(new Int32Array(hw), shape, p, {
@@ -251,6 +258,7 @@ export class Platform {
       freeSub: subscribeDriver(space),
       vmQuota,
       iommuPriority: p.mutation === 'wrong-notifier-order' ? PRIO_IOMMU : PRIO_LAST,
+      reservedIds: reservedOthers.length,
     });
     const log = new SharedArrayBuffer(
       logWords(PLATFORM_MAX_THREADS, LOG_ENTRIES, p.vms) * WORD_BYTES,

@@ -15,6 +15,7 @@
  *   PASID of its VM, and none after P0 of that PASID's teardown on the PF it submits to.
  * - INV-12: one command in flight per vIOMMU (the VMM never starts one with IP set); an
  *   Allocate success is in [1, 0xFFFFF] and owned by the VM; a Free names a PASID the VM owns.
+ *   A "no PASID" answer only when the quota or the space was exhausted: no-pasid.ts.
  *
  * @internal
  */

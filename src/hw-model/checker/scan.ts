@@ -113,6 +113,7 @@ export function scanAll(hw: HwContext, ghost: Ghost, judge: Judge): void {
 export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
   const owners = new Map<number, number>();
   const tenants = pfTenants(hw);
+  const bondCount = liveBonds(hw);
   hw.g.pf.forEach((p, pf) => {
     const width = hw.ld(pfField(hw, pf, PF_WIDTH));
     for (let d = 0; d < p.dirEntries; d++) {
@@ -133,7 +134,7 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
         const binding = hw.ld(e + E_BINDING);
         const g = ghost.peek(pasid);
         judge('INV-4', pasid, tenantBreach(pf, pasid, binding, g, tenants.get(pf)));
-        const bonds = liveBonds(hw, pf, pasid);
+        const bonds = bondCount.get(pf * 2 ** 20 + pasid) ?? 0;
         let bad: string | false = false;
         if (bonds !== 1) bad = `pf${pf} pasid ${pasid}: present entry with ${bonds} bonds`;
         else if (g && binding !== g.owner)
@@ -185,15 +186,19 @@ function tenantBreach(
   return false;
 }
 
-/** Bonds of (pf, pasid) whose entry is not cleared yet. */
-function liveBonds(hw: HwContext, pf: number, pasid: number): number {
-  let n = 0;
+/**
+ * Bonds whose entry is not cleared yet, per `pf * 2^20 + pasid` (one pass over the pool:
+ * with VMs it holds thousands of bonds, too many to walk once per present entry).
+ */
+function liveBonds(hw: HwContext): Map<number, number> {
+  const out = new Map<number, number>();
   for (let b = 0; b < hw.g.shape.bonds; b++) {
     if (hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
-    if (hw.ld(bf(hw, b, B_PF)) !== pf || hw.ld(bf(hw, b, B_PASID)) !== pasid) continue;
-    if (!(hw.ld(bf(hw, b, B_PHASES)) & (1 << P2_ENTRY_CLEARED))) n++;
+    if (hw.ld(bf(hw, b, B_PHASES)) & (1 << P2_ENTRY_CLEARED)) continue;
+    const k = hw.ld(bf(hw, b, B_PF)) * 2 ** 20 + hw.ld(bf(hw, b, B_PASID));
+    out.set(k, (out.get(k) ?? 0) + 1);
   }
-  return n;
+  return out;
 }
 
 /** INV-5 on every PASID-cache, IOTLB and device-TLB entry. */
