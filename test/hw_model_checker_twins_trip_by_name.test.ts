@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { pcFill } from '../src/hw-model/caches.js';
 import { ModelChecker } from '../src/hw-model/checker/checker.js';
 import type { InvariantId } from '../src/hw-model/checker/invariants.js';
-import { Ev, type LogEvent, PH_EXCEPTION } from '../src/hw-model/event-log.js';
+import { Ev, type LogEvent, PH_EXCEPTION, RELOGGED } from '../src/hw-model/event-log.js';
+import { HOLDER_HOST, HOLDER_IOMMU, HOLDER_KVM, HOLDER_VDCM } from '../src/hw-model/guest-bonds.js';
 import {
   D_GEN,
   E_BINDING,
@@ -385,6 +386,48 @@ describe('the guest checks, from a hand-written log', () => {
     feed(Ev.VCMD_START, 0, 0, -1, 0, 1, 0);
     feed(Ev.VCMD_FREE, 5, 0, -1, VM0, 0);
     expect(c.first?.message).toBeUndefined();
+  });
+
+  it("references count per holder: KVM's and the VDCM's PUTs before the IOMMU driver's, whose PUT reclaims", () => {
+    const { c, feed } = offline();
+    boundInVm0(feed);
+    feed(Ev.GET, 5, 7, -1, VM0, HOLDER_KVM);
+    feed(Ev.GET, 5, 7, -1, VM0, HOLDER_VDCM);
+    feed(Ev.FREE_CALL, 5, 7, -1, VM0);
+    feed(Ev.PUT, 5, 7, -1, VM0, HOLDER_KVM);
+    feed(Ev.PUT, 5, 7, -1, VM0, HOLDER_VDCM);
+    for (let ph = 0; ph < 8; ph++) feed(Ev.PHASE, 5, 7, 0, ph, 0, 0);
+    feed(Ev.PUT, 5, 7, -1, VM0, HOLDER_IOMMU);
+    // Reclaimed: the value may go to the other VM.
+    feed(Ev.ALLOC, 5, 8, -1, VM1);
+    expect(c.first?.message).toBeUndefined();
+  });
+
+  it("a reaper's repeat of a GET or a PUT counts once; a holder's first GET or PUT always counts", () => {
+    // The GET repeated: counted twice, the FREE would leave the PASID free-pending.
+    const a = offline();
+    a.feed(Ev.ALLOC, 5, 1, -1, VM0);
+    a.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_IOMMU);
+    a.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_IOMMU, RELOGGED);
+    a.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_IOMMU);
+    a.feed(Ev.FREE_CALL, 5, 1, -1, VM0);
+    a.feed(Ev.ALLOC, 5, 2, -1, VM1);
+    // The PUT repeated: counted twice, it would reclaim and the FREE would find no reference.
+    a.feed(Ev.GET, 5, 2, -1, VM1, HOLDER_HOST);
+    a.feed(Ev.PUT, 5, 2, -1, VM1, HOLDER_HOST);
+    a.feed(Ev.PUT, 5, 2, -1, VM1, HOLDER_HOST, RELOGGED);
+    a.feed(Ev.FREE_CALL, 5, 2, -1, VM1);
+    expect(a.c.first?.message).toBeUndefined();
+    // A repeat of a GET the dead thread never appended is the GET.
+    const b = offline();
+    b.feed(Ev.ALLOC, 5, 1, -1, VM0);
+    b.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_KVM);
+    b.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_IOMMU, RELOGGED);
+    b.feed(Ev.FREE_CALL, 5, 1, -1, VM0);
+    b.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_KVM);
+    b.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_IOMMU);
+    b.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_IOMMU);
+    trips(b.c, 'INV-11');
   });
 
   it('INV-4: a VM binds, or submits with, a PASID of another VM on the shared PF', () => {

@@ -9,25 +9,27 @@
 import { describe, expect, it } from 'vitest';
 import { bf } from '../src/hw-model/bonds.js';
 import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
+import { guestUnbind } from '../src/hw-model/guest-iommu.js';
 import { GuestKernel } from '../src/hw-model/guest-space.js';
-import { B_STATE, BS_FREE, VE_CUR, VE_VALID } from '../src/hw-model/hw-layout.js';
-import { dsaPf, HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
+import {
+  B_STATE,
+  BS_FREE,
+  REF_HELD,
+  VE_CUR,
+  VE_VALID,
+  VP_GEN,
+  VP_IOMMU_REF,
+  VP_PASID,
+  VP_STATE,
+  VPS_FREED,
+} from '../src/hw-model/hw-layout.js';
+import { HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
 import { entryPresent } from '../src/hw-model/pasid-table.js';
 import { decodeVcmd, decodeVcrsp, encodeVcmd, encodeVcrsp } from '../src/hw-model/vcmd-regs.js';
+import { recordOfPasid, vpField } from '../src/hw-model/vm.js';
+import { vmmFree } from '../src/hw-model/vm-pasids.js';
 import { vmcsEntry } from '../src/hw-model/vmcs.js';
-
-/** Two VMs whose mdevs 0 (VM 0) and 1 (VM 1) share SWQ 0 of one DSA PF. */
-const TWO_VMS: Partial<Profile> = {
-  pasidBits: 8,
-  processes: 2,
-  threadsPerProcess: 1,
-  pfs: [dsaPf('dsa0')],
-  vms: 2,
-  vcpusPerVm: 2,
-  mdevsPerVm: 1,
-  processesPerVm: 4,
-  vmQuota: 8,
-};
+import { TWO_VMS } from './helpers/two-vms.js';
 
 /** A platform whose log is read from its first event (the log keeps events for a reader). */
 function withLog(profile: Partial<Profile>): { p: Platform; events: () => LogEvent[] } {
@@ -150,6 +152,35 @@ describe('guest bind, program, ENQCMD, unbind', () => {
     const order = log.filter((x) => x.kind === Ev.PHASE).map((x) => x.a);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.guestUnbindPasid(0, 0, h)).toBe(-HwErrno.ENOENT);
+    p.detach();
+  });
+
+  it("a value reused while its previous generation's record is still FREED: the new generation's teardown is P0 (KVM), P1 (VDCM), P2..P7 (IOMMU)", () => {
+    const { p, events } = withLog(TWO_VMS);
+    const hw = p.context;
+    const d = p.vcmdAlloc(0); // record 0
+    const h = p.vcmdAlloc(0); // record 1
+    expect(p.vcmdFree(0, d)).toBe(0); // record 0 free again
+    const r = recordOfPasid(hw, 0, h);
+    expect(r).toBe(1);
+    // Record 0 as an earlier generation of h whose teardown is between the reclaim and the
+    // record's release (a small PASID space reuses values that fast): FREED, its ref held.
+    const gen = hw.ld(vpField(hw, 0, r, VP_GEN));
+    hw.st(vpField(hw, 0, 0, VP_PASID), h);
+    hw.st(vpField(hw, 0, 0, VP_GEN), gen - 1);
+    hw.st(vpField(hw, 0, 0, VP_IOMMU_REF), REF_HELD);
+    hw.st(vpField(hw, 0, 0, VP_STATE), VPS_FREED);
+    expect(p.guestBindPasid(0, 0, h)).toBe(h);
+    // The guest unbinds, then frees before the consumers' UNBIND work ran (the actor's order).
+    expect(guestUnbind(hw, 0, 0, h)).toBe(0);
+    vmmFree(hw, 0, r);
+    expect(recordOfPasid(hw, 0, h)).toBe(r); // the latest generation's record
+    expect(p.guestMdevClear(0, 0)).toBe(0); // runs the queued work to the end
+    const phases = events()
+      .filter((x) => x.kind === Ev.PHASE && x.pasid === h && x.gen === gen)
+      .map((x) => x.a);
+    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(p.space.inspect(h).state).toBe('free');
     p.detach();
   });
 

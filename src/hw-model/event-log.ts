@@ -47,6 +47,12 @@ import {
 } from './hw-layout.js';
 
 /**
+ * Operand c of a GET or PUT logged again by a reaper (the dead thread may or may not have
+ * appended it): the checker counts it only if it did not.
+ */
+export const RELOGGED = 1;
+
+/**
  * Event kinds. Operands: `pasid`, `gen` (the ghost ticket), `pf`, then `a`, `b`, `c` as listed.
  * "before"/"after" is the log-order rule above.
  */
@@ -57,9 +63,9 @@ export const Ev = Object.freeze({
   ALLOC_FAIL: 2,
   /** before free (the mm gives back its alloc reference): a = token. */
   FREE_CALL: 3,
-  /** after get succeeded (the driver's reference while it has bonds): a = token, b = 1 if logged again by a reaper. */
+  /** after get succeeded: a = token, b = holder (HOLDER_*: host driver, IOMMU, KVM, VDCM), c = RELOGGED if logged again by a reaper. */
   GET: 4,
-  /** before put (the driver's reference): a = token, b = 1 if logged again by a reaper. */
+  /** before put: a = token, b = holder, c = RELOGGED if logged again by a reaper. */
   PUT: 5,
   /** after the driver read a FREE notification: a = data (token), b = 1 shim chain. */
   NOTIFY_FREE: 6,

@@ -51,7 +51,9 @@ import {
   REF_NONE,
   SVA_DID,
   VM_KERNEL_LOCK,
+  VM_STATE,
   VM_VMM_LOCK,
+  VMS_RUNNING,
   VP_BOND,
   VP_FREE_OWED,
   VP_GEN,
@@ -76,6 +78,7 @@ import {
   claimRecord,
   mdevField,
   recordBond,
+  recordOfGeneration,
   recordOfGpasid,
   recordOfPasid,
   vmField,
@@ -120,7 +123,9 @@ function underVmmLock(hw: HwContext, vm: number, fn: () => number): number {
 
 function bindLocked(hw: HwContext, vm: number, mdev: number, g: number): number {
   const set = vmSet(hw, vm);
-  if (set < 0) return -HwErrno.ESRCH;
+  // A dying VM keeps its set until its teardown is done: nothing may join it (the VMM's free
+  // of the VM's records may have run already).
+  if (set < 0 || hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_RUNNING) return -HwErrno.ESRCH;
   const pf = hw.ld(mdevField(hw, mdev, MD_PF));
   if (hw.ld(pfField(hw, pf, PF_WIDTH)) < GUEST_WIDTH) return -HwErrno.EINVAL;
   let r: number;
@@ -392,8 +397,8 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
   }
   const pasid = wk(hw, w, WK_PASID);
   const gen = wk(hw, w, WK_GEN);
-  const r = recordOfPasid(hw, vm, pasid);
-  if (r < 0 || hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) return TD_DONE;
+  const r = recordOfGeneration(hw, vm, pasid, gen);
+  if (r < 0) return TD_DONE;
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;

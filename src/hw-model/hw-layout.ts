@@ -613,6 +613,11 @@ export const VM_KERNEL_LOCK = 16;
 export const VM_VMM_LOCK = 17;
 /** The VMM operation in flight (an intent for recovery): VMOP_* | record << 8. */
 export const VM_VMM_OP = 18;
+/**
+ * DYING: 1 once the VMM freed the VM's records, which it does only after every vCPU left the
+ * guest (vm-ops.ts vmFreeRecordsOnceStopped); 0 from boot.
+ */
+export const VM_RECORDS_FREED = 19;
 export const VM_WORK_META = 32;
 export const VM_VIOMMU_BASE = 48;
 export const VIOMMU_WORDS = 32;

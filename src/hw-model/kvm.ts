@@ -48,7 +48,15 @@ import {
 } from './hw-layout.js';
 import { M_SKIP_EPOCH_WAIT } from './mutations.js';
 import { complete, TD_BLOCKED, TD_DONE, TD_PROGRESS } from './teardown.js';
-import { recordBond, recordOfPasid, vmField, vmSet, vmTokenOf, vpField } from './vm.js';
+import {
+  recordBond,
+  recordOfGeneration,
+  recordOfPasid,
+  vmField,
+  vmSet,
+  vmTokenOf,
+  vpField,
+} from './vm.js';
 import {
   NOTIFY_BIND,
   NOTIFY_FREE,
@@ -86,11 +94,10 @@ export function kvmProgramStep(hw: HwContext, vm: number, w: number): number {
   const pasid = wk(hw, w, WK_PASID);
   const gen = wk(hw, w, WK_GEN);
   const g = wk(hw, w, WK_ARG);
-  const r = recordOfPasid(hw, vm, pasid);
+  const r = recordOfGeneration(hw, vm, pasid, gen);
   // Only a PASID still bound, of the generation the BIND was for, for this guest PASID.
   if (r < 0 || hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE) return TD_DONE;
-  if (hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen || hw.ld(vpField(hw, vm, r, VP_GPASID)) !== g)
-    return TD_DONE;
+  if (hw.ld(vpField(hw, vm, r, VP_GPASID)) !== g) return TD_DONE;
   if (hw.ld(vpField(hw, vm, r, VP_SPID)) !== 1) return TD_DONE;
   const e = vmcsEntryEnsure(hw, vm, g);
   if (e < 0) return TD_DONE; // no leaf left: the guest's ENQCMD with it exits (72)
@@ -153,8 +160,8 @@ export function kvmAckStep(hw: HwContext, vm: number, w: number): number {
 
 /** P0 of every bond of (pasid, gen) that has not reached it: no vCPU submits with it. */
 function stopSubmission(hw: HwContext, vm: number, pasid: number, gen: number): void {
-  const r = recordOfPasid(hw, vm, pasid);
-  if (r < 0 || hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) return;
+  const r = recordOfGeneration(hw, vm, pasid, gen);
+  if (r < 0) return;
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;

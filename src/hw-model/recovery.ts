@@ -18,8 +18,9 @@
  */
 import { anyBondOf, bf, bondFree } from './bonds.js';
 import { type Ring, ringTombstone } from './claim-ring.js';
-import { Ev, logRing } from './event-log.js';
+import { Ev, logRing, RELOGGED } from './event-log.js';
 import type { FreeChain } from './free-notifier.js';
+import { HOLDER_HOST } from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
@@ -217,16 +218,16 @@ function resolveDriverReference(hw: HwContext, rec: number, token: number): void
   const pasid = hw.ld(mmField(hw, rec, MM_PASID));
   const gen = hw.ld(mmField(hw, rec, MM_GEN));
   const held = hw.space.inspect(pasid).refs > othersRefs(hw, rec);
-  // Either event may or may not have been appended before the thread died: logged again with
-  // b = 1, which the checker ignores when it already counted it.
+  // Either event may or may not have been appended before the thread died: logged again
+  // (RELOGGED), which the checker ignores when it already counted it.
   if (st === SVM_GETTING) {
-    if (held) hw.log.emit(Ev.GET, pasid, gen, -1, token, 1);
+    if (held) hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_HOST, RELOGGED);
     hw.st(ref, held ? SVM_HELD : SVM_NONE);
     return;
   }
   // PUTTING and still held: the put did not happen (its PUT is appended before the call).
   if (held) {
-    hw.log.emit(Ev.PUT, pasid, gen, -1, token, 1);
+    hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_HOST, RELOGGED);
     hw.space.put(null, pasid);
   }
   hw.st(ref, SVM_NONE);

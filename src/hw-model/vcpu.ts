@@ -8,6 +8,13 @@
  * exits and re-enters, acknowledging the epoch. Until then it translates through the entry as
  * it was: the window KVM's epoch wait closes (mutation skip-epoch-wait leaves it open).
  *
+ * A VM that stops running (destroyed, crashed) kicks its vCPUs the same way; at that exit a
+ * vCPU does not enter again. Only the vCPU's own thread takes it out of the guest, between
+ * two instructions, so a guest ENQCMD that started in the guest is logged before the VMM,
+ * which waits for every vCPU to be out, frees any PASID of the VM (INV-8: the host PASID of
+ * an accepted submission is Allocated. A VMM that took the vCPUs out itself and freed at once
+ * let a vCPU inside an ENQCMD submit after the FREE of its PASID).
+ *
  * @internal
  */
 import { C } from './counters.js';
@@ -27,7 +34,10 @@ import {
   VC_MSR,
   VC_STATE,
   VCS_IN_GUEST,
+  VCS_OFFLINE,
   VM_EPOCH,
+  VM_STATE,
+  VMS_RUNNING,
 } from './hw-layout.js';
 import { mdevField, vcpuField, vmField, vmTokenOf } from './vm.js';
 import { vmcsLookup } from './vmcs.js';
@@ -44,7 +54,8 @@ const MSR_VALID = 1 << 31;
  * Context: the vCPU's thread; lock-free.
  * @returns ZF_ACCEPTED (0) or ZF_RETRY (1) as a host ENQCMD; EXIT_ENQCMD_PASID (72) the
  * entry is not valid for this vCPU (no descriptor; the hypervisor injects #GP); -EINVAL the
- * mdev is not a vSWQ of this VM (nothing changes)
+ * mdev is not a vSWQ of this VM; -ESRCH the vCPU is not in the guest (its VM stopped running:
+ * no instruction runs). Nothing changes on error.
  */
 export function guestEnqcmd(
   hw: HwContext,
@@ -56,6 +67,8 @@ export function guestEnqcmd(
 ): number {
   if (hw.ld(mdevField(hw, mdev, MD_VM)) !== vm || hw.ld(mdevField(hw, mdev, MD_TYPE)) !== MDT_SWQ)
     return -HwErrno.EINVAL;
+  // Out of the guest only by this thread's own vcpuStep: in the guest for the whole ENQCMD.
+  if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) !== VCS_IN_GUEST) return -HwErrno.ESRCH;
   hw.st(vcpuField(hw, vm, c, VC_MSR), MSR_VALID | g);
   const view = vmcsLookup(hw, vm, c, g);
   const pf = hw.ld(mdevField(hw, mdev, MD_PF));
@@ -83,13 +96,20 @@ function vmEntry(hw: HwContext, vm: number, c: number): void {
 
 /**
  * One step of vCPU `c`'s exit handling: a kick starts the exit latency; when it runs out the
- * vCPU exits and re-enters (acknowledging the epoch).
+ * vCPU exits and re-enters (acknowledging the epoch). A vCPU of a VM no longer running exits
+ * for good (OFFLINE): the VMM frees the VM's PASIDs once all are out.
  *
  * Context: the vCPU's thread (or a thread driving it); lock-free.
  * @returns 1 when it moved, 0 when there was nothing to do
  */
 export function vcpuStep(hw: HwContext, vm: number, c: number): number {
-  if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) !== VCS_IN_GUEST) return 0;
+  const state = vcpuField(hw, vm, c, VC_STATE);
+  if (hw.ld(state) !== VCS_IN_GUEST) return 0;
+  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_RUNNING) {
+    hw.st(vcpuField(hw, vm, c, VC_KICK), 0);
+    hw.st(state, VCS_OFFLINE);
+    return 1;
+  }
   if (hw.ld(vcpuField(hw, vm, c, VC_KICK)) === 0) return 0;
   const w = vcpuField(hw, vm, c, VC_EXIT_IN);
   const left = hw.ld(w);

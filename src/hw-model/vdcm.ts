@@ -53,7 +53,16 @@ import {
   WQ_PASID,
 } from './hw-layout.js';
 import { complete, quiesceStep, TD_BLOCKED, TD_DONE, TD_PROGRESS } from './teardown.js';
-import { mdevField, mdevsOf, recordBond, recordOfPasid, vmSet, vmTokenOf, vpField } from './vm.js';
+import {
+  mdevField,
+  mdevsOf,
+  recordBond,
+  recordOfGeneration,
+  recordOfPasid,
+  vmSet,
+  vmTokenOf,
+  vpField,
+} from './vm.js';
 import { NOTIFY_FREE, NOTIFY_OVERFLOW, NOTIFY_UNBIND, type VmNotification } from './vm-chain.js';
 import { wk, wkSet, workQueue } from './work-ring.js';
 
@@ -202,8 +211,8 @@ function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number 
 function quiescePasidStep(hw: HwContext, vm: number, w: number): number {
   const pasid = wk(hw, w, WK_PASID);
   const gen = wk(hw, w, WK_GEN);
-  const r = recordOfPasid(hw, vm, pasid);
-  if (r >= 0 && hw.ld(vpField(hw, vm, r, VP_GEN)) === gen)
+  const r = recordOfGeneration(hw, vm, pasid, gen);
+  if (r >= 0)
     for (let pf = 0; pf < hw.g.pf.length; pf++) {
       const b = recordBond(hw, vm, r, pf);
       if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;

@@ -13,6 +13,7 @@ import { HwErrno } from './hw-errno.js';
 import {
   MD_VM,
   VM_OLD_SET,
+  VM_RECORDS_FREED,
   VM_SET,
   VM_STATE,
   VM_VMM_LOCK,
@@ -33,7 +34,8 @@ import {
   mdevField,
   recordOfPasid,
   recordsFree,
-  vcpusOffline,
+  vcpusStop,
+  vcpusStopped,
   vmBoot,
   vmField,
   vmSet,
@@ -59,6 +61,7 @@ export function vmsStep(hw: HwContext): number {
     for (let vi = 0; vi < s.viommus; vi++) n += vmmVcmdStep(hw, vm, vi);
     n += vmKernelStep(hw, vm);
     n += vmmOwedFrees(hw, vm);
+    n += vmFreeRecordsOnceStopped(hw, vm);
     for (let c = 0; c < s.vcpus; c++) n += vcpuStep(hw, vm, c);
   }
   return n;
@@ -212,9 +215,9 @@ export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: numb
 }
 
 /**
- * Start destroying VM `vm` (vmDestroy, and a guest crash): every vCPU stops, the VMM frees
- * every PASID of the VM's set (each one through the FREE path: KVM, VDCM, IOMMU driver in
- * chain order).
+ * Start destroying VM `vm` (vmDestroy, and a guest crash): every vCPU is asked to stop; once
+ * all are out of the guest the VMM frees every PASID of the VM's set (each one through the
+ * FREE path: KVM, VDCM, IOMMU driver in chain order; vmFreeRecordsOnceStopped).
  *
  * @param crash - log it as a crash (the same teardown)
  *
@@ -223,13 +226,14 @@ export function guestMdevClear(hw: HwContext, pump: Pump, vm: number, mdev: numb
  */
 export function vmDestroyStart(hw: HwContext, vm: number, crash: boolean): number {
   if (!vmMarkDying(hw, vm, crash)) return -HwErrno.ESRCH;
-  vmFreeRecords(hw, vm);
+  vmFreeRecordsOnceStopped(hw, vm);
   return 0;
 }
 
 /**
- * The first half of vmDestroyStart: RUNNING -> DYING (logged), every vCPU offline. From here
- * on the VMM answers no vcmd of the VM (vcmd.ts), so no PASID joins the dying set.
+ * The first half of vmDestroyStart: RUNNING -> DYING (logged), every vCPU kicked to leave the
+ * guest. From here on the VMM answers no vcmd of the VM (vcmd.ts) and binds nothing, so no
+ * PASID joins the dying set.
  *
  * Context: any attached thread; never blocks.
  * @returns true when this call marked it; false when the VM was not running
@@ -238,12 +242,30 @@ export function vmMarkDying(hw: HwContext, vm: number, crash: boolean): boolean 
   const state = vmField(hw, vm, VM_STATE);
   if (Atomics.compareExchange(hw.i32, state, VMS_RUNNING, VMS_DYING) !== VMS_RUNNING) return false;
   hw.log.emit(Ev.VM_DESTROY, 0, 0, -1, vm, crash ? 1 : 0, vmTokenOf(hw, vm));
-  vcpusOffline(hw, vm);
+  vcpusStop(hw, vm);
   return true;
 }
 
 /**
- * The second half: the VMM frees every live PASID of the VM (each through the FREE path).
+ * The second half, once every vCPU is out of the guest: the VMM frees the VM's records (once;
+ * a VMM killed inside is redone by the next call, vmFreeRecords is idempotent). Freed while a
+ * vCPU was still inside an ENQCMD, the submission would carry a free-pending PASID (INV-8).
+ *
+ * Context: any attached thread (the VMM's); never blocks for long (takes the VMM lock).
+ * @returns 1 when it freed them now, 0 otherwise
+ */
+export function vmFreeRecordsOnceStopped(hw: HwContext, vm: number): number {
+  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_DYING) return 0;
+  const done = vmField(hw, vm, VM_RECORDS_FREED);
+  if (hw.ld(done) !== 0 || !vcpusStopped(hw, vm)) return 0;
+  vmFreeRecords(hw, vm);
+  hw.st(done, 1);
+  return 1;
+}
+
+/**
+ * The VMM frees every live PASID of the VM (each through the FREE path); called by
+ * vmFreeRecordsOnceStopped once every vCPU is out of the guest.
  *
  * Context: any attached thread, the VM DYING; takes the VM's VMM lock (spins briefly).
  */
@@ -266,6 +288,7 @@ export function vmFreeRecords(hw: HwContext, vm: number): void {
  * @returns true when it finished (this call), false while work or records remain
  */
 export function vmDestroyDone(hw: HwContext, vm: number): boolean {
+  if (hw.ld(vmField(hw, vm, VM_RECORDS_FREED)) === 0) return false;
   if (!vmKernelIdle(hw, vm) || !recordsFree(hw, vm)) return false;
   const state = vmField(hw, vm, VM_STATE);
   if (hw.ld(state) !== VMS_DYING) return false;
@@ -287,5 +310,6 @@ export function vmDestroy(hw: HwContext, pump: Pump, vm: number, crash: boolean)
   const r = vmDestroyStart(hw, vm, crash);
   if (r < 0) return r;
   const off = () => hw.ld(vmField(hw, vm, VM_STATE)) === VMS_OFF;
+  // The pump steps the vCPUs out and frees the records (vmsStep).
   return pump(() => off() || vmDestroyDone(hw, vm)) ? 0 : -HwErrno.ETIMEDOUT;
 }

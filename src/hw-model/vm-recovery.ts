@@ -10,12 +10,13 @@
  * operation, so the command the dead thread had in flight is never answered twice (INV-12:
  * "IP already set") and no PASID joins the dying set. Then the VMM's intent (VM_VMM_OP) is
  * resolved against the core, and the live records freed through the FREE path as
- * vmDestroyStart does.
+ * vmDestroyStart does, once every vCPU of the VM is out of the guest: a dead guest thread's
+ * at once, a live one's when that thread takes them out (the VMM's thread frees then).
  *
  * @internal
  */
 import { bf } from './bonds.js';
-import { Ev } from './event-log.js';
+import { Ev, RELOGGED } from './event-log.js';
 import { HOLDER_IOMMU } from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import {
@@ -38,11 +39,13 @@ import {
   VM_KERNEL_LOCK,
   VM_PENDING_TICKET,
   VM_RESCAN,
+  VM_STATE,
   VM_VMM_LOCK,
   VM_VMM_OP,
   VMOP_ALLOC,
   VMOP_FREE,
   VMOP_NONE,
+  VMS_DYING,
   VP_BOND,
   VP_GEN,
   VP_IOMMU_REF,
@@ -60,13 +63,14 @@ import {
   recordHasBonds,
   recordOfPasid,
   releaseRecordIfDone,
+  vcpusOffline,
   viommuField,
   vmField,
   vmSet,
   vmTokenOf,
   vpField,
 } from './vm.js';
-import { vmFreeRecords, vmMarkDying } from './vm-ops.js';
+import { vmFreeRecordsOnceStopped, vmMarkDying } from './vm-ops.js';
 import { recordPasid } from './vm-pasids.js';
 import { workQueue } from './work-ring.js';
 
@@ -124,7 +128,13 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
     lockGive(hw.i32, lock);
     if (vmmDied) requeueTeardowns(hw, vm);
   }
-  for (const vm of marked) vmFreeRecords(hw, vm);
+  for (const vm of vms) {
+    // A dead guest thread's vCPUs run no instruction any more: out of the guest now. A dead
+    // VMM's VMs keep their guest threads, which take their vCPUs out at their next exit.
+    if (!vmmDied && hw.ld(vmField(hw, vm, VM_STATE)) === VMS_DYING) vcpusOffline(hw, vm);
+    // The records go once every vCPU is out (else the VMM's thread frees them then).
+    vmFreeRecordsOnceStopped(hw, vm);
+  }
   return marked.length;
 }
 
@@ -162,7 +172,8 @@ function sweepGuestBonds(hw: HwContext, vm: number): void {
     const got =
       hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
     if (got) {
-      if (hw.ld(ref) === REF_GETTING) hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU);
+      if (hw.ld(ref) === REF_GETTING)
+        hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
       hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
       hw.space.put(null, pasid);
     }

@@ -60,6 +60,7 @@ import {
   VM_LEAF_NEXT,
   VM_OLD_SET,
   VM_PENDING_TICKET,
+  VM_RECORDS_FREED,
   VM_SET,
   VM_STATE,
   VM_TOKEN,
@@ -74,6 +75,7 @@ import {
   VMS_OFF,
   VMS_RUNNING,
   VP_BOND,
+  VP_GEN,
   VP_GPASID,
   VP_IOMMU_REF,
   VP_PASID,
@@ -139,20 +141,46 @@ export function vmTokenOf(hw: HwContext, vm: number): number {
 }
 
 /**
- * The VMM record of host PASID `pasid` of VM `vm`: a LIVE one first, else a FREED one.
+ * The VMM record of host PASID `pasid` of VM `vm`: a LIVE one first, else the FREED one of
+ * the latest generation. A small PASID space reuses a value while the record of its older
+ * generation is still FREED (its teardown between the reclaim and the record's release):
+ * that one is never the value's current record.
  *
  * Context: any thread; lock-free; stale on return.
  * @returns the record index, or -1
  */
 export function recordOfPasid(hw: HwContext, vm: number, pasid: number): number {
   let freed = -1;
+  let freedGen = 0;
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     const st = hw.ld(vpField(hw, vm, r, VP_STATE));
     if (st === VPS_LIVE) return r;
-    if (st === VPS_FREED && freed < 0) freed = r;
+    const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+    // Tickets only grow (serial-number comparison: they may wrap).
+    if (st === VPS_FREED && (freed < 0 || gen - freedGen > 0)) {
+      freed = r;
+      freedGen = gen;
+    }
   }
   return freed;
+}
+
+/**
+ * The VMM record of generation `gen` of host PASID `pasid` (LIVE or FREED): what a work item
+ * queued for that generation acts on.
+ *
+ * Context: any thread; lock-free; stale on return.
+ * @returns the record index, or -1
+ */
+export function recordOfGeneration(hw: HwContext, vm: number, pasid: number, gen: number): number {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
+    if (hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) continue;
+    const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    if (st === VPS_LIVE || st === VPS_FREED) return r;
+  }
+  return -1;
 }
 
 /**
@@ -261,6 +289,7 @@ function resetVm(hw: HwContext, vm: number): void {
   hw.st(vmField(hw, vm, VM_EPOCH), 0);
   hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
+  hw.st(vmField(hw, vm, VM_RECORDS_FREED), 0);
   for (let p = 0; p < s.procs; p++)
     for (const f of [GP_STATE, GP_GPASID, GP_MDEV, GP_PROGRAMMED, GP_STALE])
       hw.st(gprocField(hw, vm, p, f), 0);
@@ -279,7 +308,28 @@ function resetVm(hw: HwContext, vm: number): void {
   }
 }
 
-/** Take every vCPU of the VM out of the guest (KVM then waits for none of them). */
+/**
+ * Ask every vCPU of a VM that is no longer running to leave the guest: a kick, as for an
+ * epoch; the vCPU's own thread takes it out at its next exit (vcpu.ts vcpuStep), never inside
+ * an instruction. Context: any thread; never blocks.
+ */
+export function vcpusStop(hw: HwContext, vm: number): void {
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
+    if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) === VCS_IN_GUEST)
+      hw.st(vcpuField(hw, vm, c, VC_KICK), 1);
+}
+
+/** True when no vCPU of the VM is in the guest. Context: any thread; stale on return. */
+export function vcpusStopped(hw: HwContext, vm: number): boolean {
+  for (let c = 0; c < hw.g.shape.vm.vcpus; c++)
+    if (hw.ld(vcpuField(hw, vm, c, VC_STATE)) !== VCS_OFFLINE) return false;
+  return true;
+}
+
+/**
+ * Take every vCPU of the VM out of the guest at once (KVM then waits for none of them): only
+ * for vCPUs whose thread is dead (vm-recovery.ts), which runs no instruction any more.
+ */
 export function vcpusOffline(hw: HwContext, vm: number): void {
   for (let c = 0; c < hw.g.shape.vm.vcpus; c++) hw.st(vcpuField(hw, vm, c, VC_STATE), VCS_OFFLINE);
 }

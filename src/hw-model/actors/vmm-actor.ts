@@ -11,7 +11,7 @@ import type { ModelRng } from '../rng.js';
 import { vmmVcmdStep } from '../vcmd.js';
 import { vmField } from '../vm.js';
 import { vmKernelIdle, vmKernelStep } from '../vm-kernel.js';
-import { bootVm, vmDestroyDone, vmDestroyStart } from '../vm-ops.js';
+import { bootVm, vmDestroyDone, vmDestroyStart, vmFreeRecordsOnceStopped } from '../vm-ops.js';
 import type { Actor } from './actor.js';
 
 /** The VMM and host kernel of VM `vm`. */
@@ -42,8 +42,11 @@ export class VmmActor implements Actor {
     n += vmKernelStep(hw, this.vm);
     n += vmmOwedFrees(hw, this.vm);
     const state = hw.ld(vmField(hw, this.vm, VM_STATE));
-    if (state === VMS_DYING && vmDestroyDone(hw, this.vm)) n++;
-    else if (state === VMS_OFF && bootVm(hw, this.vm) >= 0) n++;
+    if (state === VMS_DYING) {
+      // The records go once the guest's vCPUs are out (its thread takes them out).
+      n += vmFreeRecordsOnceStopped(hw, this.vm);
+      if (vmDestroyDone(hw, this.vm)) n++;
+    } else if (state === VMS_OFF && bootVm(hw, this.vm) >= 0) n++;
     else if (this.#crashOneIn > 0 && !this.#finishing && rng.oneIn(this.#crashOneIn)) {
       if (vmDestroyStart(hw, this.vm, true) === 0) {
         this.crashes++;

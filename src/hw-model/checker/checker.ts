@@ -38,6 +38,7 @@ import {
   PH_SKIPPED,
   PR_OVERFLOW,
   PR_STOP,
+  RELOGGED,
 } from '../event-log.js';
 import type { HwContext } from '../hw-context.js';
 import { H_PASID_BITS, H_RESERVED_IDS, H_VM_QUOTA, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
@@ -262,12 +263,10 @@ export class ModelChecker {
         this.#alloc(ev);
         break;
       case Ev.GET:
-        this.#get(ev);
-        this.#guest.track(ev, 'get');
+        if (this.#get(ev)) this.#guest.track(ev, 'get');
         break;
       case Ev.PUT:
-        this.#drop(ev, 'PUT');
-        this.#guest.track(ev, 'put');
+        if (this.#drop(ev, 'PUT')) this.#guest.track(ev, 'put');
         break;
       case Ev.FREE_CALL:
         this.#drop(ev, 'FREE');
@@ -356,7 +355,7 @@ export class ModelChecker {
     g.ordinal++;
     g.owner = e.a;
     g.refs = 1;
-    g.driverRef = false;
+    g.held = [0, 0, 0, 0];
     g.notifyOwed = 0;
     g.notified = 0;
     g.pendingSeq = -1;
@@ -364,10 +363,11 @@ export class ModelChecker {
     this.#noPasid.allocated(e.a);
   }
 
-  #get(e: LogEvent): void {
+  /** @returns false for a reaper's repeat of a GET already counted */
+  #get(e: LogEvent): boolean {
     const g = this.#ghost.of(e.pasid);
     // A reaper logs the GET of a thread that died appending it: counted once.
-    if (e.b === 1 && g.driverRef && g.gen === e.gen) return;
+    if (e.c === RELOGGED && (g.held[e.b] ?? 0) > 0 && g.gen === e.gen) return false;
     this.#judge(
       'INV-11',
       e.pasid,
@@ -377,14 +377,19 @@ export class ModelChecker {
       e,
     );
     g.refs++;
-    g.driverRef = true;
+    g.held[e.b] = (g.held[e.b] ?? 0) + 1;
+    return true;
   }
 
-  /** PUT or FREE_CALL: one reference fewer; 0 is P8. */
-  #drop(e: LogEvent, what: 'PUT' | 'FREE'): void {
+  /**
+   * PUT or FREE_CALL: one reference fewer; 0 is P8.
+   * @returns false for a reaper's repeat of a PUT already counted
+   */
+  #drop(e: LogEvent, what: 'PUT' | 'FREE'): boolean {
     const g = this.#ghost.of(e.pasid);
     // A reaper logs the PUT of a thread that died appending it: counted once.
-    if (what === 'PUT' && e.b === 1 && !g.driverRef && g.gen === e.gen) return;
+    if (what === 'PUT' && e.c === RELOGGED && !((g.held[e.b] ?? 0) > 0) && g.gen === e.gen)
+      return false;
     const ok =
       g.state !== 'free' &&
       g.gen === e.gen &&
@@ -398,9 +403,9 @@ export class ModelChecker {
         : `${what} of pasid ${e.pasid} gen ${e.gen} with ${g.refs} references, ${g.state} (gen ${g.gen})`,
       e,
     );
-    if (!ok) return;
+    if (!ok) return true;
     g.refs--;
-    if (what === 'PUT') g.driverRef = false;
+    if (what === 'PUT') g.held[e.b] = Math.max(0, (g.held[e.b] ?? 0) - 1);
     if (what === 'FREE' && g.refs > 0) {
       g.state = 'free-pending';
       g.notifyOwed++;
@@ -412,6 +417,7 @@ export class ModelChecker {
       });
     }
     if (g.refs === 0) this.#reclaim(g, e);
+    return true;
   }
 
   /** P8: every bond of the generation must have reached P7. */

@@ -40,8 +40,12 @@ export interface PasidGhost {
   ordinal: number;
   owner: number;
   refs: number;
-  /** The IOMMU driver's reference (GET .. PUT) is among `refs`: a reaper's repeat is ignored. */
-  driverRef: boolean;
+  /**
+   * References among `refs` by holder (GET/PUT operand b: host driver, IOMMU driver's guest
+   * side, KVM, VDCM): a reaper's repeat (operand c = 1) of a GET its holder already counts, or
+   * of a PUT it already counted, is ignored.
+   */
+  held: number[];
   /** FREE notifications owed / received for the current generation. */
   notifyOwed: number;
   notified: number;
@@ -72,7 +76,7 @@ export class Ghost {
         ordinal: 0,
         owner: 0,
         refs: 0,
-        driverRef: false,
+        held: [0, 0, 0, 0],
         notifyOwed: 0,
         notified: 0,
         pendingSeq: -1,
