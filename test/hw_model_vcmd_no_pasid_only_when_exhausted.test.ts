@@ -11,22 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { ModelChecker } from '../src/hw-model/checker/checker.js';
 import { Ev, type LogEvent } from '../src/hw-model/event-log.js';
 import { H_VM_QUOTA, VP_STATE, VPS_FREE, VPS_LIVE, vmToken } from '../src/hw-model/hw-layout.js';
-import { dsaPf, HwErrno, Platform, type Profile } from '../src/hw-model/index.js';
+import { HwErrno, Platform } from '../src/hw-model/index.js';
 import { VCMD_BUSY, vcmdPoll, vcmdPost, vmmVcmdStep } from '../src/hw-model/vcmd.js';
 import { scNoPasid, VCMD_ALLOC } from '../src/hw-model/vcmd-regs.js';
 import { vpField } from '../src/hw-model/vm.js';
+import { TWO_VMS } from './helpers/two-vms.js';
 
-const TWO_VMS: Partial<Profile> = {
-  pasidBits: 8,
-  processes: 2,
-  threadsPerProcess: 1,
-  pfs: [dsaPf('dsa0')],
-  vms: 2,
-  vcpusPerVm: 2,
-  mdevsPerVm: 1,
-  processesPerVm: 4,
-  vmQuota: 8,
-};
 const VM0 = vmToken(0, 1);
 
 /** A checker reading a hand-written log; `feed` takes the actor too. */
