@@ -91,7 +91,7 @@ export interface Profile {
   mdevsPerVm: number;
   /** How many of each VM's mdevs are dedicated-WQ mdevs (`1dwq`, a DWQ of their own), 0..8. */
   dwqMdevs: number;
-  /** Guest processes per VM, 0..100 (each uses at most one PASID, as in Linux). */
+  /** Guest processes per VM, 0..1024 (each uses at most one PASID, as in Linux). */
   processesPerVm: number;
   /**
    * PASID quota of a VM's IOASID set; capped at an equal share (VMs and host) of the space and
@@ -187,7 +187,13 @@ export function nicPf(name: string): PfProfile {
 }
 
 /** Defaults of {@link Profile} (§7.2 where it gives one). */
-/** Most records a VMM keeps for one VM (and so the largest effective VM quota). */
+/**
+ * Most guest processes per VM: §7.9 suggests 1..100, scenario 5 (vm-crash) needs a guest with
+ * 500 bound PASIDs, one per process (the Linux rule).
+ */
+export const PROCESSES_PER_VM_MAX = 1024;
+
+/** Most records a VMM keeps for one VM (and so the largest effective VM quota is half). */
 export const VM_RECORDS_MAX = 4096;
 
 export const PROFILE_DEFAULTS: Readonly<Profile> = Object.freeze({
@@ -273,7 +279,7 @@ export function resolveProfile(profile: Partial<Profile> = {}): Profile {
   int('vcpusPerVm', p.vcpusPerVm, 1, 16);
   int('mdevsPerVm', p.mdevsPerVm, 0, 8);
   int('dwqMdevs', p.dwqMdevs, 0, p.mdevsPerVm);
-  int('processesPerVm', p.processesPerVm, 0, 100);
+  int('processesPerVm', p.processesPerVm, 0, PROCESSES_PER_VM_MAX);
   int('vmQuota', p.vmQuota, 1, 2 ** 20);
   int('vmPasids', p.vmPasids, 1, VM_RECORDS_MAX);
   int('vmcsLeaves', p.vmcsLeaves, 1, 1024);

@@ -84,6 +84,7 @@ export class GuestActor implements Actor {
     mix: GuestMix,
     guestSpace: GuestKernelSource,
     switchFirst: boolean,
+    processes?: number,
   ) {
     this.#hw = hw;
     this.vm = vm;
@@ -100,7 +101,8 @@ export class GuestActor implements Actor {
       hw.spidMode ? 0 : mix.misfree,
       hw.spidMode ? 0 : mix.rogue,
     ];
-    const n = Math.max(1, hw.g.shape.vm.procs);
+    // `processes`: run only the first ones (vm-crash: the VM that keeps submitting).
+    const n = Math.max(1, Math.min(processes ?? hw.g.shape.vm.procs, hw.g.shape.vm.procs));
     this.#procs = Array.from({ length: n }, () => fresh());
     this.#swqs = mdevsOf(hw, vm).filter((m) => hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_SWQ);
     this.#handle = guestSpace;

@@ -51,6 +51,8 @@ export interface VmStats {
   switchAccepted: number;
   /** Times it was destroyed (vmDestroy, or a crash in vm-crash). */
   destroys: number;
+  /** The most PASIDs it had bound (an entry present on some PF) when it was destroyed. */
+  boundAtDestroy: number;
 }
 
 /** The reference-count walk of one PASID: refs after each step. */
@@ -141,6 +143,7 @@ export class GuestChecks {
         switchRefused: 0,
         switchAccepted: 0,
         destroys: 0,
+        boundAtDestroy: 0,
       };
       this.#stats.set(vm, s);
     }
@@ -201,9 +204,12 @@ export class GuestChecks {
       case Ev.VCMD_DONE:
         this.#vcmdDone(e);
         break;
-      case Ev.VM_DESTROY:
-        this.#vm(e.a).destroys++;
+      case Ev.VM_DESTROY: {
+        const s = this.#vm(e.a);
+        s.destroys++;
+        s.boundAtDestroy = Math.max(s.boundAtDestroy, this.#bound(e.c));
         break;
+      }
       case Ev.ALLOC_SWITCH:
         if (e.b === -EAGAIN) this.#vm(e.a).switchRefused++;
         else if (e.b === 0) this.#vm(e.a).switchAccepted++;
@@ -214,6 +220,20 @@ export class GuestChecks {
       default:
         break;
     }
+  }
+
+  /** PASIDs of `token` the log shows bound on some PF (entry not cleared yet). */
+  #bound(token: number): number {
+    let n = 0;
+    for (const g of this.#ghost.all()) {
+      if (g.state === 'free' || g.owner !== token) continue;
+      for (const b of g.bonds.values())
+        if (b.phases[2]! < 0) {
+          n++;
+          break;
+        }
+    }
+    return n;
   }
 
   #owner(pasid: number): string {
