@@ -146,6 +146,8 @@ export const Ev = Object.freeze({
   VM_DESTROY: 43,
   /** after a guest kernel tried to make vcmd its allocator: a = VM, b = result, c = default ids live. */
   ALLOC_SWITCH: 44,
+  /** before a guest's MOVDIR64B to its vDWQ reaches the device: pasid/gen = WQCFG's then, a = wq, b = VM token, c = mdev | vcpu << 20. */
+  GUEST_MOVDIR: 45,
 } as const);
 
 /** Names of the kinds, for traces. */

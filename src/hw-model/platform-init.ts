@@ -122,6 +122,7 @@ import {
   WQ_THRESH,
   WQM_DEDICATED,
   WQM_SHARED,
+  WQS_DISABLED,
   WQS_ENABLED,
 } from './hw-layout.js';
 import { MUTATIONS } from './mutations.js';
@@ -318,7 +319,11 @@ function initVms(i32: Int32Array<SharedArrayBuffer>, s: HwShape, p: Profile, ip:
     st(w + MD_WQ, m.wq);
     st(w + MD_TYPE, m.type);
     // A DWQ given to an mdev is the VDCM's: host processes never open it.
-    if (m.type === MDT_DWQ) st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_OWNER, mdevWqOwner(i));
+    // Disabled until the VDCM programs the guest's PASID into it (guestProgramWq).
+    if (m.type === MDT_DWQ) {
+      st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_OWNER, mdevWqOwner(i));
+      st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_STATE, WQS_DISABLED);
+    }
   });
   g.vm.forEach((vm) => {
     for (const f of [VM_SET, VM_OLD_SET, VM_SUB_KVM, VM_SUB_VDCM, VM_SUB_IOMMU])

@@ -52,6 +52,7 @@ import {
   shimRing,
   subscribeDriver,
 } from './free-notifier.js';
+import { guestMovdir64b } from './guest-dwq.js';
 import { createGuestSpace } from './guest-space.js';
 import { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
@@ -815,7 +816,8 @@ export class Platform {
    * Context: any attached thread; never blocks.
    * @returns the host PASID (> 0); -ENOENT no PASID of the VM has that SPID (virtual SWERR);
    * -EBUSY being freed; -EEXIST already programmed; -ENOSPC no slot; -EINVAL not the VM's
-   * mdev; -ESRCH VM not running. Nothing changes on error.
+   * mdev; -ESRCH VM not running; -EBUSY a vDWQ that already runs a PASID (clear it first) or
+   * is still being cleared. Nothing changes on error.
    */
   guestProgramWq(vm: number, mdev: number, gpasid: number): number {
     this.#mdev(vm, mdev);
@@ -837,6 +839,22 @@ export class Platform {
     checkIndex('gpasid', gpasid, 0, 0xfffff);
     this.#page(page);
     return guestEnqcmd(this.#hw, vm, vcpu, mdev, gpasid, page);
+  }
+
+  /**
+   * The guest on vCPU `vcpu` runs MOVDIR64B to its vDWQ `mdev` (`dwqMdevs`): no PASID in the
+   * descriptor, no VMCS translation; the device runs it with the PASID the VDCM programmed
+   * into the WQ's WQCFG (guestProgramWq). A posted write.
+   *
+   * Context: any attached thread (the vCPU's); lock-free.
+   * @returns 0 posted; 1 dropped (the vDWQ is not enabled: no PASID programmed; or full: SWERR
+   * latched); -EINVAL not a vDWQ of the VM; -ESRCH the vCPU is not in the guest
+   */
+  guestMovdir64b(vm: number, vcpu: number, mdev: number, page = 0): number {
+    this.#mdev(vm, mdev);
+    checkIndex('vcpu', vcpu, 0, this.#hw.g.shape.vm.vcpus - 1);
+    this.#page(page);
+    return guestMovdir64b(this.#hw, vm, vcpu, mdev, page);
   }
 
   /**

@@ -105,14 +105,18 @@ const GUEST_MIX: GuestMix = {
   rogue: 0,
 };
 
-/** Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it. */
+/**
+ * Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it; each
+ * VM also has a vDWQ mdev (a dedicated WQ of its own on that PF, MOVDIR64B with WQCFG's PASID).
+ */
 const TWO_VMS_ONE_SWQ: Partial<Profile> = {
   processes: 2,
   threadsPerProcess: 2,
   pfs: [dsaPf('dsa0')],
   vms: 2,
   vcpusPerVm: 2,
-  mdevsPerVm: 1,
+  mdevsPerVm: 2,
+  dwqMdevs: 1,
   processesPerVm: 4,
   vmQuota: 64,
   latencies: { invalidation: 2, execution: 2, prqService: 4, vmExit: 3 },

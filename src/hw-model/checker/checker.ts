@@ -145,7 +145,7 @@ export class ModelChecker {
     for (const inv of INVARIANTS)
       this.#counts.set(inv.id, { id: inv.id, name: inv.name, checks: 0, violations: 0 });
     this.#reader = options.consume === false ? undefined : new EventReader(hw.logI32);
-    this.#guest = new GuestChecks(this.#ghost, this.#judge, hw.spidMode);
+    this.#guest = new GuestChecks(this.#ghost, this.#judge, hw.spidMode, hw.g.shape.vm.mdevs);
     this.#noPasid = new NoPasidWitness(
       this.#judge,
       hw.ld(H_VM_QUOTA),
