@@ -73,6 +73,7 @@ export function guestMovdir64b(
       swerrLatch(hw, pf, SwerrCode.WQ_OVERFLOW, w, pasid, gen);
     return DWQ_DROPPED;
   }
+  hw.count(C.submissions);
   hw.count(C.guestSubmissions);
   // Logged before the device can see it (log-order rule).
   hw.log.emit(Ev.GUEST_MOVDIR, pasid, gen, pf, w, vmTokenOf(hw, vm), mdev | (c << 20));
