@@ -12,10 +12,18 @@ import { describe, expect, it } from 'vitest';
 import { ModelChecker } from '../src/hw-model/checker/checker.js';
 import { deviceStep } from '../src/hw-model/device.js';
 import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
-import { VC_STATE, VCS_IN_GUEST, VM_STATE, VMS_OFF } from '../src/hw-model/hw-layout.js';
+import {
+  VC_STATE,
+  VCS_IN_GUEST,
+  VM_STATE,
+  VMS_BOOTING,
+  VMS_OFF,
+  VMS_RUNNING,
+} from '../src/hw-model/hw-layout.js';
 import { HwErrno, Platform } from '../src/hw-model/index.js';
 import { processInvQueue } from '../src/hw-model/inv-queue.js';
 import { prqService } from '../src/hw-model/prq.js';
+import { vcpuStep } from '../src/hw-model/vcpu.js';
 import { vcpuField, vmField } from '../src/hw-model/vm.js';
 import { vmDestroyDone, vmDestroyStart, vmsStep } from '../src/hw-model/vm-ops.js';
 import { TWO_VMS } from './helpers/two-vms.js';
@@ -78,6 +86,32 @@ describe('a VM destroyed while a vCPU is inside an ENQCMD', () => {
     checker.end(true);
     expect(checker.first?.message).toBeUndefined();
     expect(checker.counts().find((x) => x.id === 'INV-8')!.checks).toBeGreaterThan(0);
+    p.detach();
+  });
+
+  it('a vCPU stepped while its VM boots stays in the guest (the boot put it there)', () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const h = p.vcmdAlloc(0);
+    expect(p.vmDestroy(0)).toBe(0);
+    // The VMM's boot is between its reset of the vCPUs (in the guest) and RUNNING.
+    expect(p.vmBoot(0)).toBeGreaterThanOrEqual(0);
+    hw.st(vmField(hw, 0, VM_STATE), VMS_BOOTING);
+    for (let c = 0; c < 2; c++) vcpuStep(hw, 0, c);
+    hw.st(vmField(hw, 0, VM_STATE), VMS_RUNNING);
+    for (let c = 0; c < 2; c++) expect(hw.ld(vcpuField(hw, 0, c, VC_STATE))).toBe(VCS_IN_GUEST);
+    expect(p.guestEnqcmd(0, 0, 0, h)).toBe(72); // an instruction runs (no valid entry: exit)
+    p.detach();
+  });
+
+  it('a dying VM binds nothing (its PASIDs may be freed already): ESRCH, nothing changes', () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const h = p.vcmdAlloc(0);
+    expect(vmDestroyStart(hw, 0, true)).toBe(0);
+    const before = new Uint8Array(p.handle.hw).slice();
+    expect(p.guestBindPasid(0, 0, h)).toBe(-HwErrno.ESRCH);
+    expect(Buffer.compare(Buffer.from(new Uint8Array(p.handle.hw)), Buffer.from(before))).toBe(0);
     p.detach();
   });
 });

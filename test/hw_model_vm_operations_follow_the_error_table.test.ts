@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { bf } from '../src/hw-model/bonds.js';
 import { Ev, EventReader, type LogEvent } from '../src/hw-model/event-log.js';
-import { guestUnbind } from '../src/hw-model/guest-iommu.js';
+import { guestUnbind, IOMMU_RESCANNED } from '../src/hw-model/guest-iommu.js';
 import { GuestKernel } from '../src/hw-model/guest-space.js';
 import {
   B_STATE,
@@ -17,18 +17,30 @@ import {
   REF_HELD,
   VE_CUR,
   VE_VALID,
+  VM_OLD_SUB_IOMMU,
+  VM_OLD_SUB_KVM,
+  VM_OLD_SUB_VDCM,
+  VM_RESCAN,
+  VM_SUB_IOMMU,
+  VM_SUB_KVM,
+  VM_SUB_VDCM,
   VP_GEN,
   VP_IOMMU_REF,
   VP_PASID,
   VP_STATE,
   VPS_FREED,
+  WORK_IOMMU_TEARDOWN,
+  WORK_VDCM_CLEAR,
 } from '../src/hw-model/hw-layout.js';
 import { HwErrno, HwModelError, Platform, type Profile } from '../src/hw-model/index.js';
 import { entryPresent } from '../src/hw-model/pasid-table.js';
+import { TD_DONE } from '../src/hw-model/teardown.js';
 import { decodeVcmd, decodeVcrsp, encodeVcmd, encodeVcrsp } from '../src/hw-model/vcmd-regs.js';
-import { recordOfPasid, vpField } from '../src/hw-model/vm.js';
+import { vdcmStep } from '../src/hw-model/vdcm.js';
+import { recordOfPasid, vmField, vpField } from '../src/hw-model/vm.js';
 import { vmmFree } from '../src/hw-model/vm-pasids.js';
 import { vmcsEntry } from '../src/hw-model/vmcs.js';
+import { workDone, workHead, workQueue } from '../src/hw-model/work-ring.js';
 import { TWO_VMS } from './helpers/two-vms.js';
 
 /** A platform whose log is read from its first event (the log keeps events for a reader). */
@@ -43,6 +55,13 @@ function withLog(profile: Partial<Profile>): { p: Platform; events: () => LogEve
       return out;
     },
   };
+}
+
+/** The phases logged for generation `gen` of `pasid`, in log order. */
+function phasesOf(log: LogEvent[], pasid: number, gen: number): number[] {
+  return log
+    .filter((x) => x.kind === Ev.PHASE && x.pasid === pasid && x.gen === gen)
+    .map((x) => x.a);
 }
 
 describe('vcmd', () => {
@@ -176,10 +195,63 @@ describe('guest bind, program, ENQCMD, unbind', () => {
     vmmFree(hw, 0, r);
     expect(recordOfPasid(hw, 0, h)).toBe(r); // the latest generation's record
     expect(p.guestMdevClear(0, 0)).toBe(0); // runs the queued work to the end
-    const phases = events()
-      .filter((x) => x.kind === Ev.PHASE && x.pasid === h && x.gen === gen)
-      .map((x) => x.a);
-    expect(phases).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(p.space.inspect(h).state).toBe('free');
+    p.detach();
+  });
+
+  it("a VMM killed inside its consumers' retire (both words naming the current subscriber): after the retry no poll reads an unregistered subscriber", () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const words = [
+      [VM_SUB_KVM, VM_OLD_SUB_KVM],
+      [VM_SUB_VDCM, VM_OLD_SUB_VDCM],
+      [VM_SUB_IOMMU, VM_OLD_SUB_IOMMU],
+    ] as const;
+    // Killed between copying each current subscriber to the old word and clearing it.
+    for (const [cur, old] of words) hw.st(vmField(hw, 0, old), hw.ld(vmField(hw, 0, cur)));
+    hw.vmChains.retire(0); // the retry unregisters them (as the previous instance's)
+    expect(() => hw.vmChains.poll(0, () => {})).not.toThrow();
+    for (const [cur, old] of words) {
+      expect(hw.ld(vmField(hw, 0, cur))).toBe(-1);
+      expect(hw.ld(vmField(hw, 0, old))).toBe(-1);
+    }
+    p.detach();
+  });
+
+  it("events lost (a queue overflow, a VMM killed holding them): the consumers' rescan tears down every freed PASID in chain order", () => {
+    const { p, events } = withLog(TWO_VMS);
+    const hw = p.context;
+    const h = p.vcmdAlloc(0);
+    expect(p.guestBindPasid(0, 0, h)).toBe(h);
+    expect(p.guestProgramWq(0, 0, h)).toBe(h);
+    const r = recordOfPasid(hw, 0, h);
+    const gen = hw.ld(vpField(hw, 0, r, VP_GEN));
+    vmmFree(hw, 0, r); // free before unbind: FREE to KVM, the VDCM and the IOMMU driver
+    while (hw.vmChains.poll(0, () => {}) > 0); // ... read and lost
+    hw.st(vmField(hw, 0, VM_RESCAN), 1);
+    expect(p.guestMdevClear(0, 0)).toBe(0); // drives the VM's kernel until it is idle
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(p.space.inspect(h).state).toBe('free');
+    p.detach();
+  });
+
+  it("a rescan's teardown takes a live bond only once the VDCM quiesced it: the VMM freed the record between the rescan's VDCM and IOMMU items", () => {
+    const { p, events } = withLog(TWO_VMS);
+    const hw = p.context;
+    const h = p.vcmdAlloc(0);
+    expect(p.guestBindPasid(0, 0, h)).toBe(h);
+    const r = recordOfPasid(hw, 0, h);
+    const gen = hw.ld(vpField(hw, 0, r, VP_GEN));
+    // A rescan's pair for the live record (a VMM's recovery queued them for every record).
+    workQueue(hw, 0, WORK_VDCM_CLEAR, h, gen, -1);
+    workQueue(hw, 0, WORK_IOMMU_TEARDOWN, h, gen, IOMMU_RESCANNED);
+    const head = workHead(hw, 0)!;
+    expect(vdcmStep(hw, 0, head.w)).toBe(TD_DONE); // the record is live: nothing to quiesce
+    workDone(hw, 0, head.pos);
+    vmmFree(hw, 0, r); // the VMM frees it now: its FREE's own items come after
+    expect(p.guestMdevClear(0, 0)).toBe(0);
+    expect(phasesOf(events(), h, gen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(p.space.inspect(h).state).toBe('free');
     p.detach();
   });

@@ -1,8 +1,7 @@
 /**
- * Kills of a VM's guest (vCPU) thread, on real worker threads (fault kill-vcpu; kill-vmm, the
- * VMMs' thread, is not in this gate yet: a VMM killed while vm-crash destroys a VM can leave
- * the VM kernel's workqueue blocked, CHANGELOG): each kill destroys the VM as a crash
- * (vm-recovery.ts), the VMM boots them again, and the run goes on. After the fact, with the
+ * Kills of a VM's guest (vCPU) thread and of the VMMs' thread, on real worker threads (faults
+ * kill-vcpu, kill-vmm): each kill destroys the VM(s) the thread served as a crash
+ * (vm-recovery.ts), the VMM (alive or replaced) boots them again, and the run goes on. After the fact, with the
  * platform at rest: the run passes (INV-16 included: nothing left anywhere), every host
  * PASID was reclaimed (the destroyed VMs' with the rest), no VMCS entry is valid and no WQCFG
  * names a PASID, and each guest kernel's space holds no id.
@@ -79,7 +78,7 @@ function passesAtRest(r: ModelRunResult, left: Leftovers): void {
   expect(left).toEqual({ livePasids: [], validVmcsEntries: [], wqcfgPasids: [], guestIds: [] });
 }
 
-describe('kills of guest (vCPU) threads leave nothing behind', () => {
+describe('kills of guest (vCPU) and VMM threads leave nothing behind', () => {
   const seed = testSeed(FILE);
 
   it.each([
@@ -87,6 +86,10 @@ describe('kills of guest (vCPU) threads leave nothing behind', () => {
     ['vm-spid', 'kill-vcpu'],
     ['vm-crash', 'kill-vcpu'],
     ['free-before-unbind', 'kill-vcpu'],
+    ['vm-swq', 'kill-vmm'],
+    ['vm-spid', 'kill-vmm'],
+    ['vm-crash', 'kill-vmm'],
+    ['free-before-unbind', 'kill-vmm'],
   ] as const)('%s with %s: every killed VM destroyed, and at rest nothing leaked', async (scenario, fault) => {
     const { r, left } = await killRun(scenario, seed, [fault, 'stutter']);
     passesAtRest(r, left);

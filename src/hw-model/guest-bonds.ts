@@ -14,7 +14,7 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { Ev } from './event-log.js';
+import { Ev, RELOGGED } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_FLAGS,
@@ -26,13 +26,36 @@ import {
   B_TOKEN,
   BF_REF_DROPPED,
   BS_FREE,
+  MD_SLOT_COUNT,
+  MD_SLOT_WORDS,
+  MD_SLOTS,
   REF_HELD,
   REF_NONE,
   REF_PUTTING,
+  SL_GEN,
+  SL_PASID,
+  SL_STATE,
+  VE_REF,
+  VE_REF_GEN,
+  VM_VMM_OP,
+  VMOP_NONE,
   VP_BOND,
+  VP_GEN,
+  VP_GPASID,
   VP_IOMMU_REF,
+  VP_STATE,
+  VPS_LIVE,
 } from './hw-layout.js';
-import { releaseRecordIfDone, vpField } from './vm.js';
+import {
+  mdevField,
+  mdevsOf,
+  recordOfPasid,
+  releaseRecordIfDone,
+  vmField,
+  vmSet,
+  vpField,
+} from './vm.js';
+import { vmcsEntry } from './vmcs.js';
 
 /** GET/PUT event operand b: which consumer holds the reference (0: the host driver). */
 export const HOLDER_HOST = 0;
@@ -77,7 +100,7 @@ export function guestOtherBondsHoldRef(hw: HwContext, b: number): boolean {
  *
  * Context: the thread driving the teardown of `b`; never blocks.
  */
-export function guestDropReference(hw: HwContext, b: number): void {
+export function guestDropReference(hw: HwContext, b: number, resumed = false): void {
   if (guestOtherBondsHoldRef(hw, b)) return;
   const { vm, r } = guestBondOwner(hw, b);
   const ref = vpField(hw, vm, r, VP_IOMMU_REF);
@@ -88,9 +111,80 @@ export function guestDropReference(hw: HwContext, b: number): void {
   // FREE before unbind leaves the SPID attached: the reclaim unhashes it, and no UNBIND
   // follows a FREE (a detach here would send one, which a consumer could take for the
   // value's next generation).
-  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
+  // Resumed after a kill: the dead thread may have appended it already (counted once).
+  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU, resumed ? RELOGGED : 0);
   hw.space.put(null, pasid);
   hw.st(ref, REF_NONE);
+}
+
+/** guestDropOwed: the driver's reference is still to be given back (drop again). */
+export const DROP_OWED = 0;
+/** guestDropOwed: nothing is owed (given back, or held for another bond of the record). */
+export const DROP_DONE = 1;
+/** guestDropOwed: the VMM is allocating or freeing in the VM right now: ask again later. */
+export const DROP_BUSY = 2;
+
+/**
+ * Guest bond `b` was marked dropped (BF_REF_DROPPED) by a thread that may have died inside
+ * the drop: is the IOMMU driver's reference still owed? HELD: it died before taking the word
+ * (owed; with another bond still holding it, guestDropReference leaves it). PUTTING: it died
+ * between taking the word and NONE, either side of the core's put, which the core's count
+ * tells against the references others hold on that generation (the record's own until the
+ * VMM freed it, KVM's VMCS entry, the VDCM's slots; the VM's kernel lock, held, keeps the last
+ * two still); owed, the word goes back to HELD for the drop, else to NONE. A value the core
+ * reclaimed (free, another set, or a LIVE record of a later generation) was put.
+ *
+ * Context: the VM's kernel (its lock held), resuming the bond's P7; never blocks.
+ * @returns DROP_OWED, DROP_DONE or DROP_BUSY
+ */
+export function guestDropOwed(hw: HwContext, b: number): number {
+  const { vm, r } = guestBondOwner(hw, b);
+  const ref = vpField(hw, vm, r, VP_IOMMU_REF);
+  const st = hw.ld(ref);
+  if (st === REF_HELD) return DROP_OWED;
+  if (st !== REF_PUTTING) return DROP_DONE;
+  const pasid = hw.ld(bf(hw, b, B_PASID));
+  const gen = hw.ld(bf(hw, b, B_GEN));
+  const op = vmField(hw, vm, VM_VMM_OP);
+  const state = vpField(hw, vm, r, VP_STATE);
+  // The record's state and the VMM's intent around the read of the core: a free or alloc in
+  // between would make the count disagree with them.
+  const before = hw.ld(state);
+  if (hw.ld(op) !== VMOP_NONE) return DROP_BUSY;
+  const s = hw.space.inspect(pasid);
+  if (hw.ld(op) !== VMOP_NONE || hw.ld(state) !== before) return DROP_BUSY;
+  const later = recordOfPasid(hw, vm, pasid);
+  const reclaimed =
+    s.state === 'free' ||
+    s.set !== vmSet(hw, vm) ||
+    (later >= 0 && later !== r && hw.ld(vpField(hw, vm, later, VP_GEN)) !== gen);
+  const others =
+    (before === VPS_LIVE ? 1 : 0) + kvmHolds(hw, vm, r, pasid, gen) + vdcmHolds(hw, vm, pasid, gen);
+  const owed = !reclaimed && s.refs > others;
+  hw.st(ref, owed ? REF_HELD : REF_NONE);
+  return owed ? DROP_OWED : DROP_DONE;
+}
+
+/** 1 when KVM's VMCS entry of the record's guest PASID holds a reference on (pasid, gen). */
+function kvmHolds(hw: HwContext, vm: number, r: number, pasid: number, gen: number): number {
+  const e = vmcsEntry(hw, vm, hw.ld(vpField(hw, vm, r, VP_GPASID)));
+  return e >= 0 && hw.ld(e + VE_REF) === pasid && hw.ld(e + VE_REF_GEN) === gen ? 1 : 0;
+}
+
+/** The VDCM's references on (pasid, gen): the mdev slots of the VM holding it. */
+function vdcmHolds(hw: HwContext, vm: number, pasid: number, gen: number): number {
+  let n = 0;
+  for (const m of mdevsOf(hw, vm))
+    for (let s = 0; s < MD_SLOT_COUNT; s++) {
+      const w = MD_SLOTS + s * MD_SLOT_WORDS;
+      if (
+        hw.ld(mdevField(hw, m, w + SL_STATE)) === REF_HELD &&
+        hw.ld(mdevField(hw, m, w + SL_PASID)) === pasid &&
+        hw.ld(mdevField(hw, m, w + SL_GEN)) === gen
+      )
+        n++;
+    }
+  return n;
 }
 
 /** After the bond is free: release its record if nothing else holds it. */

@@ -44,6 +44,7 @@ import {
   L_TICKETS,
   MD_PF,
   P0_STOP_SUBMISSION,
+  P1_DEVICE_QUIESCED,
   PF_WIDTH,
   PGTT_NESTED,
   REF_GETTING,
@@ -64,6 +65,7 @@ import {
   VPASID_WORDS,
   VPS_FREE,
   VPS_LIVE,
+  WK_ARG,
   WK_AUX,
   WK_GEN,
   WK_PASID,
@@ -379,10 +381,16 @@ export function iommuGuestHandle(hw: HwContext, vm: number, n: VmNotification): 
   return !workQueue(hw, vm, WORK_IOMMU_TEARDOWN, n.id, gen, 0);
 }
 
+/** WK_ARG of an IOMMU teardown item queued by a rescan (vm-kernel.ts), not by an event. */
+export const IOMMU_RESCANNED = 1;
+
 /**
  * One step of the teardown work of (pasid, gen) (work item `w`): every bond of its record,
  * live ones (FREE before unbind) made dying first, through P2..P7. The bond in progress is
- * kept in the item (WK_AUX = bond + 1): P7 unlinks it from the record.
+ * kept in the item (WK_AUX = bond + 1): P7 unlinks it from the record. An item of a rescan
+ * takes a live bond only once the VDCM quiesced it (P1): its VDCM item, just ahead, may have
+ * found the record still live, and the VMM freed it in between (the FREE's own items then
+ * tear it down, in chain order).
  *
  * Context: the VM's kernel (its lock held); never blocks.
  * @returns TD_DONE, TD_BLOCKED or TD_PROGRESS
@@ -404,6 +412,8 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
     if (hw.ld(bf(hw, b, B_STATE)) === BS_LIVE) {
       if (!teardownsBond(hw, vm, r, b)) continue;
+      if (wk(hw, w, WK_ARG) === IOMMU_RESCANNED && !bondReached(hw, b, P1_DEVICE_QUIESCED))
+        continue;
       hw.log.emit(Ev.UNBIND, pasid, gen, pf, vmTokenOf(hw, vm), b, 0);
       hw.st(bf(hw, b, B_STATE), BS_DYING);
     }

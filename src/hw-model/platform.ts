@@ -831,7 +831,8 @@ export class Platform {
    *
    * Context: any attached thread (the vCPU's); lock-free.
    * @returns 0 accepted (ZF = 0); 1 retry (ZF = 1: full, above threshold); 72 VM exit
-   * "ENQCMD PASID translation failure" (no descriptor); -EINVAL not a vSWQ of the VM
+   * "ENQCMD PASID translation failure" (no descriptor); -EINVAL not a vSWQ of the VM; -ESRCH
+   * the vCPU is out of the guest (its VM destroyed)
    */
   guestEnqcmd(vm: number, vcpu: number, mdev: number, gpasid: number, page = 0): number {
     this.#mdev(vm, mdev);

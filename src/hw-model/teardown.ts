@@ -50,7 +50,14 @@ import {
   wqCfg,
 } from './device.js';
 import { Ev, PH_EXCEPTION, PH_FPD, PH_SKIPPED } from './event-log.js';
-import { guestBondFreed, guestDropReference, guestUnlink } from './guest-bonds.js';
+import {
+  DROP_BUSY,
+  DROP_OWED,
+  guestBondFreed,
+  guestDropOwed,
+  guestDropReference,
+  guestUnlink,
+} from './guest-bonds.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_FLAGS,
@@ -407,9 +414,14 @@ function release(hw: HwContext, b: number): number {
   const dropped = (flags & BF_REF_DROPPED) !== 0;
   Atomics.or(hw.i32, bf(hw, b, B_PHASES), 1 << P7_REFS_DROPPED);
   // Marked dropped already: the thread that dropped may have died inside the drop, before its
-  // P7 or its put. While a host bond's reference is still held nothing was reclaimed, so drop
-  // again (a P7 logged twice is one phase to the checker) instead of leaking the reference.
-  if (!dropped || (!(flags & BF_GUEST) && referenceStillHeld(hw, b))) dropReference(hw, b, dropped);
+  // P7 or its put. While the reference is still owed nothing was reclaimed, so drop again (a
+  // P7 logged twice is one phase to the checker) instead of leaking the reference.
+  if (!dropped) dropReference(hw, b);
+  else if (flags & BF_GUEST) {
+    const owed = guestDropOwed(hw, b);
+    if (owed === DROP_BUSY) return TD_BLOCKED;
+    if (owed === DROP_OWED) dropReference(hw, b, true);
+  } else if (referenceStillHeld(hw, b)) dropReference(hw, b, true);
   bondFree(hw, b);
   if (flags & BF_GUEST) guestBondFreed(hw, b);
   else freeMmIfDone(hw, rec);
@@ -451,7 +463,7 @@ function dropReference(hw: HwContext, b: number, resumed = false): void {
     flags & BF_EXCEPTION ? PH_EXCEPTION : 0,
   );
   if (flags & BF_GUEST) {
-    guestDropReference(hw, b);
+    guestDropReference(hw, b, resumed);
     return;
   }
   giveBackReference(hw, b);

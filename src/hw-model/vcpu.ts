@@ -37,7 +37,7 @@ import {
   VCS_OFFLINE,
   VM_EPOCH,
   VM_STATE,
-  VMS_RUNNING,
+  VMS_DYING,
 } from './hw-layout.js';
 import { mdevField, vcpuField, vmField, vmTokenOf } from './vm.js';
 import { vmcsLookup } from './vmcs.js';
@@ -96,7 +96,7 @@ function vmEntry(hw: HwContext, vm: number, c: number): void {
 
 /**
  * One step of vCPU `c`'s exit handling: a kick starts the exit latency; when it runs out the
- * vCPU exits and re-enters (acknowledging the epoch). A vCPU of a VM no longer running exits
+ * vCPU exits and re-enters (acknowledging the epoch). A vCPU of a dying VM exits
  * for good (OFFLINE): the VMM frees the VM's PASIDs once all are out.
  *
  * Context: the vCPU's thread (or a thread driving it); lock-free.
@@ -105,7 +105,8 @@ function vmEntry(hw: HwContext, vm: number, c: number): void {
 export function vcpuStep(hw: HwContext, vm: number, c: number): number {
   const state = vcpuField(hw, vm, c, VC_STATE);
   if (hw.ld(state) !== VCS_IN_GUEST) return 0;
-  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_RUNNING) {
+  // DYING only: a VM that is booting has its vCPUs in the guest already (vm.ts resetVm).
+  if (hw.ld(vmField(hw, vm, VM_STATE)) === VMS_DYING) {
     hw.st(vcpuField(hw, vm, c, VC_KICK), 0);
     hw.st(state, VCS_OFFLINE);
     return 1;

@@ -115,9 +115,12 @@ export class CoreVmChains implements VmChains {
   retire(vm: number): void {
     const base = this.#vmBase(vm);
     for (let c = 0; c < 3; c++) {
-      const old = this.#hw.ld(base + OLD_SUB_WORDS[c]!);
+      const oldWord = base + OLD_SUB_WORDS[c]!;
+      const old = this.#hw.ld(oldWord);
+      // The word first: a VMM killed after it leaves no word naming an unregistered id.
+      this.#hw.st(oldWord, -1);
       if (old >= 0) this.#api.unregisterNotifier(old);
-      this.#hw.st(base + OLD_SUB_WORDS[c]!, this.#hw.ld(base + SUB_WORDS[c]!));
+      this.#hw.st(oldWord, this.#hw.ld(base + SUB_WORDS[c]!));
       this.#hw.st(base + SUB_WORDS[c]!, -1);
     }
   }
@@ -129,7 +132,8 @@ export class CoreVmChains implements VmChains {
       for (const c of TRY_ORDER) {
         const sub = this.#hw.ld(base + words[c]!);
         if (sub < 0) continue;
-        for (const e of this.#api.readNotifications(sub, 1)) {
+        const events = this.#read(base + words[c]!, sub);
+        for (const e of events) {
           n++;
           if (e.event === 'overflow') handle(c, { event: NOTIFY_OVERFLOW, id: 0, spid: -1 });
           else
@@ -141,5 +145,21 @@ export class CoreVmChains implements VmChains {
         }
       }
     return n;
+  }
+
+  /**
+   * One event of subscriber `sub` (in word `word`). A VMM killed inside `retire`, between
+   * copying the current subscriber to the old word and clearing the current one, leaves both
+   * naming it, and the retry unregisters it: the word then names a subscriber that is gone,
+   * whose events (of a VM whose teardown is over) nobody needs; the word is cleared.
+   */
+  #read(word: number, sub: number): ReturnType<NotifierApi['readNotifications']> {
+    try {
+      return this.#api.readNotifications(sub, 1);
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'ERR_IOASID_NOT_SUBSCRIBED') throw e;
+      Atomics.compareExchange(this.#hw.i32, word, sub, -1);
+      return [];
+    }
   }
 }

@@ -11,12 +11,21 @@
  *
  * @internal
  */
+
+import { bf } from './bonds.js';
 import { Ev } from './event-log.js';
-import { iommuGuestHandle, iommuTeardownStep } from './guest-iommu.js';
+import { IOMMU_RESCANNED, iommuGuestHandle, iommuTeardownStep } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import {
+  B_STATE,
+  BS_DYING,
   VM_KERNEL_LOCK,
   VM_RESCAN,
+  VP_GEN,
+  VP_PASID,
+  VP_STATE,
+  VPS_FREE,
+  VPS_LIVE,
   WK_KIND,
   WORK_IOMMU_TEARDOWN,
   WORK_KVM_ACK,
@@ -27,9 +36,9 @@ import { kvmAckStep, kvmHandle, kvmProgramStep, kvmRescan } from './kvm.js';
 import { lockGive, lockTry } from './owner-lock.js';
 import { TD_BLOCKED, TD_DONE } from './teardown.js';
 import { vdcmHandle, vdcmStep } from './vdcm.js';
-import { vmField } from './vm.js';
+import { recordBond, vmField, vpField } from './vm.js';
 import { IOMMU, KVM, VDCM, type VmNotification } from './vm-chain.js';
-import { wk, workDone, workHead } from './work-ring.js';
+import { wk, workDone, workHead, workQueue } from './work-ring.js';
 
 /** Steps of the head work item a kernel step runs at most (it yields when blocked). */
 const ITEM_STEPS = 8;
@@ -48,7 +57,7 @@ export function vmKernelStep(hw: HwContext, vm: number): number {
     let n = hw.vmChains.poll(vm, (c, e) => dispatch(hw, vm, c, e));
     if (hw.ld(vmField(hw, vm, VM_RESCAN)) !== 0) {
       hw.st(vmField(hw, vm, VM_RESCAN), 0);
-      if (kvmRescan(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
+      if (rescanConsumers(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
       n++;
     }
     for (let i = 0; i < ITEM_STEPS; i++) {
@@ -63,6 +72,38 @@ export function vmKernelStep(hw: HwContext, vm: number): number {
   } finally {
     lockGive(hw.i32, lock);
   }
+}
+
+/**
+ * After lost events (a consumer's queue overflowed, or a VMM died with events read but not
+ * handled): each consumer rescans, in chain order. KVM its entries (kvmRescan); then, for
+ * every record being torn down (FREED by the VMM, or with a dying bond: a lost FREE or
+ * UNBIND), the VDCM's quiescing and the IOMMU driver's teardown, as the events would have
+ * queued them. A live record with live bonds is left alone (its programmed mdevs stay).
+ * Work already queued for the same PASID finds nothing to do.
+ *
+ * Context: the VM's kernel (its lock held); never blocks.
+ * @returns true when the workqueue filled up before the scan ended (rescan later)
+ */
+export function rescanConsumers(hw: HwContext, vm: number): boolean {
+  if (kvmRescan(hw, vm)) return true;
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    if (st === VPS_FREE || (st === VPS_LIVE && !hasDyingBond(hw, vm, r))) continue;
+    const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+    const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+    if (!workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1)) return true;
+    if (!workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, IOMMU_RESCANNED)) return true;
+  }
+  return false;
+}
+
+function hasDyingBond(hw: HwContext, vm: number, r: number): boolean {
+  for (let pf = 0; pf < hw.g.pf.length; pf++) {
+    const b = recordBond(hw, vm, r, pf);
+    if (b >= 0 && hw.ld(bf(hw, b, B_STATE)) === BS_DYING) return true;
+  }
+  return false;
 }
 
 function dispatch(hw: HwContext, vm: number, consumer: number, e: VmNotification): void {

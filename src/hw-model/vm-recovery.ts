@@ -53,10 +53,7 @@ import {
   VP_STATE,
   VPS_FREE,
   VPS_FREED,
-  WORK_IOMMU_TEARDOWN,
-  WORK_VDCM_CLEAR,
 } from './hw-layout.js';
-import { kvmRescan } from './kvm.js';
 import { lockBreak, lockGive, lockTake } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
 import {
@@ -70,9 +67,9 @@ import {
   vmTokenOf,
   vpField,
 } from './vm.js';
+import { rescanConsumers } from './vm-kernel.js';
 import { vmFreeRecordsOnceStopped, vmMarkDying } from './vm-ops.js';
 import { recordPasid } from './vm-pasids.js';
-import { workQueue } from './work-ring.js';
 
 /**
  * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
@@ -183,24 +180,15 @@ function sweepGuestBonds(hw: HwContext, vm: number): void {
 
 /**
  * The dead VMM's thread ran the VM's kernel: an event it had read from the chains but not
- * handled is lost. As after an overflow, each consumer rescans in chain order: KVM its
- * entries (kvmRescan), then the VDCM's clearing and the IOMMU driver's teardown of every
- * record that still has bonds (a live bond is left alone, as an UNBIND's work does; the FREE
- * that the destroy sends takes it). Work already queued for the same PASID finds nothing to
- * do.
+ * handled is lost. As after an overflow, each consumer rescans in chain order
+ * (vm-kernel.ts rescanConsumers; a live record is left alone: the FREE that the destroy
+ * sends takes it).
  */
 function requeueTeardowns(hw: HwContext, vm: number): void {
   const lock = vmField(hw, vm, VM_KERNEL_LOCK);
   lockTake(hw.i32, lock, hw.tag);
   try {
-    if (kvmRescan(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
-    for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
-      if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREE || !recordHasBonds(hw, vm, r)) continue;
-      const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
-      const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
-      workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1);
-      workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, 0);
-    }
+    if (rescanConsumers(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
   } finally {
     lockGive(hw.i32, lock);
   }
