@@ -61,7 +61,7 @@ export interface ModelReport {
   faults: { kills: number; stutters: number };
   /** What was still busy when the wind-down gave up (empty: the platform came to rest). */
   leftBusy: string[];
-  /** Per VM: PASIDs live at the end and at the peak, guest ENQCMDs, ZF = 1, exits 72, vcmds. */
+  /** Per VM: PASIDs live (end, peak), guest ENQCMDs, ZF = 1, exits 72, vDWQ MOVDIR64Bs, vcmds, destroys (bound PASIDs). */
   vms: ModelRunResult['vms'];
   /** The reference-count walk of one vcmd PASID (the one that reached the most references). */
   refWalk: ModelRunResult['refWalk'] | null;

@@ -67,8 +67,14 @@ function doesItsJob(name: string, r: ModelRunResult): void {
     expect(w.refs[0]).toBe(1);
     expect(w.refs.at(-1)).toBe(0);
     expect(new Set(w.by)).toEqual(new Set(['alloc', 'IOMMU', 'KVM', 'VDCM', 'free']));
+    // Each VM's vDWQ mdev: MOVDIR64B run with WQCFG's PASID (INV-8's DWQ clause).
+    for (const v of r.vms) expect(v.dwqSubmissions, `VM ${v.vm}`).toBeGreaterThan(0);
   }
-  if (name === 'vm-crash') expect(r.vms[0]!.destroys).toBeGreaterThan(0);
+  if (name === 'vm-crash') {
+    // §7.10 scenario 5 at its real size: VM 0 destroyed with 500 bound PASIDs.
+    expect(r.vms[0]!.destroys).toBeGreaterThan(0);
+    expect(r.vms[0]!.boundAtDestroy).toBeGreaterThanOrEqual(500);
+  }
   if (name === 'allocator-switch')
     for (const v of r.vms) expect([v.switchRefused, v.switchAccepted]).toEqual([1, 1]);
   if (name === 'pri-storm') {

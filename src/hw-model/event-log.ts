@@ -59,7 +59,7 @@ export const RELOGGED = 1;
 export const Ev = Object.freeze({
   /** after alloc returned: a = mm token, b = 1 if recovered by a reaper. */
   ALLOC: 1,
-  /** after: a = errno, b = mm token. */
+  /** after: gen = the allocation's ticket, a = errno, b = owner token. */
   ALLOC_FAIL: 2,
   /** before free (the mm gives back its alloc reference): a = token, c = RELOGGED if logged again by a reaper. */
   FREE_CALL: 3,
@@ -130,7 +130,7 @@ export const Ev = Object.freeze({
   VCMD_START: 35,
   /** before the VMM frees for a vcmd Free it accepted: a = VM token, b = vIOMMU. */
   VCMD_FREE: 36,
-  /** before the VMM clears IP: pasid = result or operand, a = VM token, b = op | SC << 8, c = vIOMMU. */
+  /** before the VMM clears IP: pasid = result or operand, gen = the ticket counter after the call, a = VM token, b = op | SC << 8, c = vIOMMU. */
   VCMD_DONE: 37,
   /** after the guest read the response with IP = 0: a = VM index, b = SC, c = vIOMMU. */
   VCMD_RESULT: 38,
@@ -146,6 +146,8 @@ export const Ev = Object.freeze({
   VM_DESTROY: 43,
   /** after a guest kernel tried to make vcmd its allocator: a = VM, b = result, c = default ids live. */
   ALLOC_SWITCH: 44,
+  /** before a guest's MOVDIR64B to its vDWQ reaches the device: pasid/gen = WQCFG's then, a = wq, b = VM token, c = mdev | vcpu << 20. */
+  GUEST_MOVDIR: 45,
 } as const);
 
 /** Names of the kinds, for traces. */

@@ -179,7 +179,7 @@
 import { LINE_WORDS } from '../core/cache-line.js';
 
 /** Bumped whenever any index or encoding below changes; `attach` refuses a mismatch. */
-export const HW_LAYOUT_VERSION = 2;
+export const HW_LAYOUT_VERSION = 3;
 /** 'HWMD' in ASCII. */
 export const HW_MAGIC = 0x48574d44;
 /** 'HWLG' in ASCII. */
@@ -234,6 +234,8 @@ export const H_MDEV_BASE = 53;
 export const H_GUEST_PROCS = 54;
 /** Priority the IOMMU driver's guest subscriber registers with (NotifierPriority). */
 export const H_IOMMU_PRIO = 55;
+/** Reserved PASIDs held from create() on in a set of their own, never logged (checker: INV-12). */
+export const H_RESERVED_IDS = 56;
 export const HEADER_WORDS = 64;
 
 /** H_LIFETIME values. */
@@ -715,7 +717,14 @@ export const REF_PUTTING = 3;
 
 // The VM's ordered kernel workqueue (consumer work deferred from notifier handlers).
 export const WORK_WORDS = 8;
-export const WORK_ENTRIES = 2048;
+/**
+ * Work items a VM's kernel can have queued: a guest crash with 500 bound PASIDs (vm-crash)
+ * queues a KVM, a VDCM and an IOMMU item per PASID, and a guest that unbinds and frees them
+ * all queues two of each. With 2048 entries the wind-down of 500 bound PASIDs filled it, the
+ * handlers fell back to a rescan, and a teardown went from UNBIND to P2 with no P0 (INV-6):
+ * the rescan path is not a full substitute, so the ring is sized never to fill.
+ */
+export const WORK_ENTRIES = 8192;
 export const WK_STATE = 0;
 export const WK_KIND = 1;
 export const WK_PASID = 2;

@@ -198,7 +198,7 @@ function allocPasid(hw: HwContext, rec: number, token: number, max: number): num
   const pasid = hw.space.alloc(hw.ld(H_SVA_SET), 1, max, token);
   if (pasid < 0) {
     hw.st(mmField(hw, rec, MM_PENDING_TICKET), 0);
-    hw.log.emit(Ev.ALLOC_FAIL, 0, 0, -1, pasid, token);
+    hw.log.emit(Ev.ALLOC_FAIL, 0, ticket, -1, pasid, token);
     return pasid;
   }
   // Logged before it is recorded: a thread killed in between leaves PENDING_TICKET set and

@@ -41,6 +41,7 @@ import {
   H_PROCESSES,
   H_PRQ_ENTRIES,
   H_QI_LENGTH,
+  H_RESERVED_IDS,
   H_SVA_SET,
   H_THREADS,
   H_TOTAL,
@@ -121,6 +122,7 @@ import {
   WQ_THRESH,
   WQM_DEDICATED,
   WQM_SHARED,
+  WQS_DISABLED,
   WQS_ENABLED,
 } from './hw-layout.js';
 import { MUTATIONS } from './mutations.js';
@@ -133,6 +135,8 @@ export interface InitParams {
   freeSub: number;
   vmQuota: number;
   iommuPriority: number;
+  /** Reserved values held outside the log (every one but 0). */
+  reservedIds: number;
 }
 
 /**
@@ -307,6 +311,7 @@ function initVms(i32: Int32Array<SharedArrayBuffer>, s: HwShape, p: Profile, ip:
   st(H_MDEV_BASE, g.mdevBase);
   st(H_GUEST_PROCS, v.procs);
   st(H_IOMMU_PRIO, ip.iommuPriority);
+  st(H_RESERVED_IDS, ip.reservedIds);
   v.mdevs.forEach((m, i) => {
     const w = mdevWord(g, i);
     st(w + MD_VM, m.vm);
@@ -314,7 +319,11 @@ function initVms(i32: Int32Array<SharedArrayBuffer>, s: HwShape, p: Profile, ip:
     st(w + MD_WQ, m.wq);
     st(w + MD_TYPE, m.type);
     // A DWQ given to an mdev is the VDCM's: host processes never open it.
-    if (m.type === MDT_DWQ) st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_OWNER, mdevWqOwner(i));
+    // Disabled until the VDCM programs the guest's PASID into it (guestProgramWq).
+    if (m.type === MDT_DWQ) {
+      st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_OWNER, mdevWqOwner(i));
+      st(g.pf[m.pf]!.wqCfg[m.wq]! + WQ_STATE, WQS_DISABLED);
+    }
   });
   g.vm.forEach((vm) => {
     for (const f of [VM_SET, VM_OLD_SET, VM_SUB_KVM, VM_SUB_VDCM, VM_SUB_IOMMU])

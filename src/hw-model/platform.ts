@@ -52,6 +52,7 @@ import {
   shimRing,
   subscribeDriver,
 } from './free-notifier.js';
+import { guestMovdir64b } from './guest-dwq.js';
 import { createGuestSpace } from './guest-space.js';
 import { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
@@ -100,7 +101,7 @@ import { faultService, translate as iommuTranslate } from './iommu.js';
 import { bindSva, dwqOpen, mapPortal, mmExit, unbindStart } from './iommu-driver.js';
 import { mmOfProcess, spawn } from './mm.js';
 import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
-import { type Profile, resolveProfile } from './profile.js';
+import { type Profile, resolveProfile, VM_RECORDS_MAX } from './profile.js';
 import { prqService } from './prq.js';
 import { reapProcess, recoverThread } from './recovery.js';
 import { TD_DONE, teardownStep } from './teardown.js';
@@ -235,7 +236,14 @@ export class Platform {
       for (const r of reservedOthers) space.alloc(set, r, r);
     }
     // VM sets take their quota when they boot (below): keep it out of the SVA set's share.
-    const vmQuota = Math.min(p.vmQuota, Math.floor(space.available() / (p.vms + 1)));
+    // The VMM keeps records for twice the VM's quota (vmPasids is raised to that): a record
+    // outlives its quota unit while its bond waits for a grace period, and a VMM whose
+    // bookkeeping ran out first would answer "no PASID" with quota left (INV-12).
+    const vmQuota = Math.min(
+      p.vmQuota,
+      VM_RECORDS_MAX / 2,
+      Math.floor(space.available() / (p.vms + 1)),
+    );
     if (p.vms > 0 && vmQuota < 1)
       throw hwErrors.badProfile('vms', 'few enough that each VM gets a PASID', p.vms);
     const held = p.vms * vmQuota;
@@ -243,7 +251,7 @@ export class Platform {
     const svaSet = space.setAlloc(null, p.svaQuota, SetType.NULL);
     if (svaSet < 0)
       throw hwErrors.badProfile('svaQuota', 'at most the capacity left after reserved', p.svaQuota);
-    const shape = shapeOf(p);
+    const shape = shapeOf({ ...p, vmPasids: Math.max(p.vmPasids, 2 * vmQuota) });
     const g = hwGeometry(shape);
     const hw = new SharedArrayBuffer(g.totalWords * WORD_BYTES);
     initHardware(new Int32Array(hw), shape, p, {
@@ -251,6 +259,7 @@ export class Platform {
       freeSub: subscribeDriver(space),
       vmQuota,
       iommuPriority: p.mutation === 'wrong-notifier-order' ? PRIO_IOMMU : PRIO_LAST,
+      reservedIds: reservedOthers.length,
     });
     const log = new SharedArrayBuffer(
       logWords(PLATFORM_MAX_THREADS, LOG_ENTRIES, p.vms) * WORD_BYTES,
@@ -807,7 +816,8 @@ export class Platform {
    * Context: any attached thread; never blocks.
    * @returns the host PASID (> 0); -ENOENT no PASID of the VM has that SPID (virtual SWERR);
    * -EBUSY being freed; -EEXIST already programmed; -ENOSPC no slot; -EINVAL not the VM's
-   * mdev; -ESRCH VM not running. Nothing changes on error.
+   * mdev; -ESRCH VM not running; -EBUSY a vDWQ that already runs a PASID (clear it first) or
+   * is still being cleared. Nothing changes on error.
    */
   guestProgramWq(vm: number, mdev: number, gpasid: number): number {
     this.#mdev(vm, mdev);
@@ -830,6 +840,22 @@ export class Platform {
     checkIndex('gpasid', gpasid, 0, 0xfffff);
     this.#page(page);
     return guestEnqcmd(this.#hw, vm, vcpu, mdev, gpasid, page);
+  }
+
+  /**
+   * The guest on vCPU `vcpu` runs MOVDIR64B to its vDWQ `mdev` (`dwqMdevs`): no PASID in the
+   * descriptor, no VMCS translation; the device runs it with the PASID the VDCM programmed
+   * into the WQ's WQCFG (guestProgramWq). A posted write.
+   *
+   * Context: any attached thread (the vCPU's); lock-free.
+   * @returns 0 posted; 1 dropped (the vDWQ is not enabled: no PASID programmed; or full: SWERR
+   * latched); -EINVAL not a vDWQ of the VM; -ESRCH the vCPU is not in the guest
+   */
+  guestMovdir64b(vm: number, vcpu: number, mdev: number, page = 0): number {
+    this.#mdev(vm, mdev);
+    checkIndex('vcpu', vcpu, 0, this.#hw.g.shape.vm.vcpus - 1);
+    this.#page(page);
+    return guestMovdir64b(this.#hw, vm, vcpu, mdev, page);
   }
 
   /**

@@ -91,11 +91,19 @@ export interface Profile {
   mdevsPerVm: number;
   /** How many of each VM's mdevs are dedicated-WQ mdevs (`1dwq`, a DWQ of their own), 0..8. */
   dwqMdevs: number;
-  /** Guest processes per VM, 0..100 (each uses at most one PASID, as in Linux). */
+  /** Guest processes per VM, 0..1024 (each uses at most one PASID, as in Linux). */
   processesPerVm: number;
-  /** PASID quota of a VM's IOASID set; capped at an equal share (VMs and host) of the space. */
+  /**
+   * PASID quota of a VM's IOASID set; capped at an equal share (VMs and host) of the space and
+   * at VM_RECORDS_MAX / 2 (the VMM keeps records for twice the quota).
+   */
   vmQuota: number;
-  /** Host PASIDs a VM's VMM keeps records of at once, 1..4096. */
+  /**
+   * Host PASIDs a VM's VMM keeps records of at once, 1..4096; raised to twice the VM's quota:
+   * a record outlives its PASID's quota unit while its bond waits for a grace period, and a
+   * VMM must not run out of bookkeeping before the quota (INV-12). With every record taken
+   * the VMM leaves an Allocate posted until one is released.
+   */
   vmPasids: number;
   /** Leaves (1024 guest PASIDs each) of a VM's VMCS PASID table, 1..1024. */
   vmcsLeaves: number;
@@ -179,6 +187,15 @@ export function nicPf(name: string): PfProfile {
 }
 
 /** Defaults of {@link Profile} (§7.2 where it gives one). */
+/**
+ * Most guest processes per VM: §7.9 suggests 1..100, scenario 5 (vm-crash) needs a guest with
+ * 500 bound PASIDs, one per process (the Linux rule).
+ */
+export const PROCESSES_PER_VM_MAX = 1024;
+
+/** Most records a VMM keeps for one VM (and so the largest effective VM quota is half). */
+export const VM_RECORDS_MAX = 4096;
+
 export const PROFILE_DEFAULTS: Readonly<Profile> = Object.freeze({
   arch: 'vtd',
   pasidBits: 20,
@@ -262,9 +279,9 @@ export function resolveProfile(profile: Partial<Profile> = {}): Profile {
   int('vcpusPerVm', p.vcpusPerVm, 1, 16);
   int('mdevsPerVm', p.mdevsPerVm, 0, 8);
   int('dwqMdevs', p.dwqMdevs, 0, p.mdevsPerVm);
-  int('processesPerVm', p.processesPerVm, 0, 100);
+  int('processesPerVm', p.processesPerVm, 0, PROCESSES_PER_VM_MAX);
   int('vmQuota', p.vmQuota, 1, 2 ** 20);
-  int('vmPasids', p.vmPasids, 1, 4096);
+  int('vmPasids', p.vmPasids, 1, VM_RECORDS_MAX);
   int('vmcsLeaves', p.vmcsLeaves, 1, 1024);
   if (profile.mdevsPerVm === undefined) {
     p.mdevsPerVm = hostableMdevs(p);

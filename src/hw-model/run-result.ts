@@ -93,7 +93,7 @@ export interface ModelRunResult {
   leftBusy: string[];
   /** The command that replays the run. */
   replay: string;
-  /** Per VM: PASIDs live at the end, guest submissions translated / retried, exits 72, vcmds. */
+  /** Per VM: PASIDs live at the end, guest submissions (vDWQ MOVDIR64B among them) / retried, exits 72, vcmds, destroys with bound PASIDs. */
   vms: VmStats[];
   /** The reference-count walk of the first PASID a vcmd Allocate handed out. */
   refWalk: RefWalk | undefined;

@@ -78,6 +78,16 @@ export interface ModelScenario {
   guest?: GuestMix;
   /** VM 0's VMM destroys its VM one step in this many (vm-crash). */
   crashOneIn?: number;
+  /**
+   * VM 0's VMM destroys its VM once this many of its PASIDs are bound (vm-crash: 500, §7.10
+   * scenario 5); capped at 80% of the VM's processes (one PASID each), so that a profile with
+   * fewer processes (a short test) still crashes.
+   */
+  crashAtBound?: number;
+  /** What VM 0's guest processes do, when not `guest` (vm-crash: bind and keep, until the crash). */
+  crashGuest?: GuestMix;
+  /** How many of their processes the VMs other than VM 0 run (default: all of processesPerVm). */
+  otherVmProcesses?: number;
   /** The guests try to switch to the vcmd allocator with default ids live first (allocator-switch). */
   allocatorSwitch?: boolean;
 }
@@ -95,14 +105,18 @@ const GUEST_MIX: GuestMix = {
   rogue: 0,
 };
 
-/** Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it. */
+/**
+ * Two VMs whose mdevs share SWQ 0 of one DSA PF, next to two host SVA processes on it; each
+ * VM also has a vDWQ mdev (a dedicated WQ of its own on that PF, MOVDIR64B with WQCFG's PASID).
+ */
 const TWO_VMS_ONE_SWQ: Partial<Profile> = {
   processes: 2,
   threadsPerProcess: 2,
   pfs: [dsaPf('dsa0')],
   vms: 2,
   vcpusPerVm: 2,
-  mdevsPerVm: 1,
+  mdevsPerVm: 2,
+  dwqMdevs: 1,
   processesPerVm: 4,
   vmQuota: 64,
   latencies: { invalidation: 2, execution: 2, prqService: 4, vmExit: 3 },
@@ -204,11 +218,24 @@ export const MODEL_SCENARIOS: Readonly<Record<string, ModelScenario>> = Object.f
   },
   'vm-crash': {
     description:
-      '§7.10 scenario 5: VM 0 is destroyed now and then with up to 64 bound PASIDs (each through the FREE path) while VM 1 keeps submitting on the shared SWQ; VM 0 boots again',
-    profile: { ...TWO_VMS_ONE_SWQ, processesPerVm: 64, vmPasids: 128, vmQuota: 128 },
+      '§7.10 scenario 5: VM 0 (640 guest processes) is destroyed (a guest crash) each time 500 of its PASIDs are bound, every one through the FREE path, while VM 1 keeps submitting on the shared SWQ; VM 0 boots again',
+    profile: { ...TWO_VMS_ONE_SWQ, processesPerVm: 640, vmQuota: 800 },
     mix: HOST_MIX,
     guest: { ...GUEST_MIX, alloc: 8, bind: 8, free: 1, unbind: 1 },
-    crashOneIn: 800,
+    // VM 0's processes get a PASID, bind it and keep it: the crash tears them all down.
+    crashGuest: {
+      ...GUEST_MIX,
+      alloc: 30,
+      bind: 30,
+      program: 2,
+      submit: 10,
+      clear: 0,
+      unbind: 0,
+      free: 0,
+    },
+    crashAtBound: 500,
+    // VM 1 keeps submitting on the shared SWQ with the processes of vm-swq's scale.
+    otherVmProcesses: 64,
     bofOneIn: 3,
     cpus: 2,
     seconds: 10,

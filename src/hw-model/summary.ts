@@ -48,15 +48,23 @@ export function formatModelRun(r: ModelRunResult): string[] {
   return out;
 }
 
-/** The VM lines: per VM its PASIDs, guest submissions and exits 72; the refcount walk. */
+/**
+ * The VM lines: per VM its PASIDs, guest submissions and exits 72; how many PASIDs a
+ * destroyed VM had bound; the refcount walk.
+ */
 function formatVms(r: ModelRunResult): string[] {
   const out = [
-    'VMs          PASIDs live (peak)  guest ENQCMD accepted  ZF=1  exits 72  vcmds',
+    'VMs          PASIDs live (peak)  guest ENQCMD accepted  ZF=1  exits 72  vDWQ MOVDIR64B  vcmds',
     ...r.vms.map(
       (v) =>
-        `  VM ${String(v.vm).padEnd(8)} ${`${v.pasidsLive} (${v.peakLive})`.padStart(18)}  ${String(v.submissions - v.retries).padStart(21)}  ${String(v.retries).padStart(4)}  ${String(v.exits72).padStart(8)}  ${String(v.vcmds).padStart(5)}`,
+        `  VM ${String(v.vm).padEnd(8)} ${`${v.pasidsLive} (${v.peakLive})`.padStart(18)}  ${String(v.submissions - v.dwqSubmissions - v.retries).padStart(21)}  ${String(v.retries).padStart(4)}  ${String(v.exits72).padStart(8)}  ${String(v.dwqSubmissions).padStart(14)}  ${String(v.vcmds).padStart(5)}`,
     ),
   ];
+  for (const v of r.vms)
+    if (v.destroys > 0)
+      out.push(
+        `  VM ${v.vm} destroyed ${v.destroys} time${v.destroys === 1 ? '' : 's'}, with up to ${v.boundAtDestroy} PASIDs bound`,
+      );
   const w = r.refWalk;
   if (w)
     out.push(

@@ -24,6 +24,7 @@ import { Ev } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
+  L_TICKETS,
   VI_GUEST_LOCK,
   VI_REGS,
   VM_STATE,
@@ -51,7 +52,7 @@ import {
   vcrspWord,
 } from './vcmd-regs.js';
 import { recordOfPasid, viommuField, vmField, vmSet, vmTokenOf, vpField } from './vm.js';
-import { vmmAlloc, vmmFree } from './vm-pasids.js';
+import { recordAvailable, vmmAlloc, vmmFree } from './vm-pasids.js';
 
 /** What the guest read back: still busy, or the status code and result. */
 export const VCMD_BUSY = -1;
@@ -126,6 +127,13 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
     lockGive(hw.i32, lock);
     return 1;
   }
+  if (op === VCMD_ALLOC && !recordAvailable(hw, vm)) {
+    // Every record is taken, some by PASIDs whose teardown waits for a grace period (their
+    // quota units may be back already): answering "no PASID" would be wrong (INV-12), so the
+    // command stays posted and is taken at a later step, as a VMM busy elsewhere would.
+    lockGive(hw.i32, lock);
+    return 0;
+  }
   const wasBusy = decodeVcrsp(rev, hw.ld(rsp), hw.ld(rsp + 1)).ip;
   let [lo, hi] = encodeVcrsp(rev, true, 0, 0);
   hw.st(rsp + 1, hi);
@@ -142,7 +150,10 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
     else result = hw.ld(vpField(hw, vm, r, VP_PASID));
   } else if (!vmmFreeOp(hw, vm, vi, operand)) sc = scNoPasid(rev);
   else result = operand;
-  hw.log.emit(Ev.VCMD_DONE, result, 0, -1, vmTokenOf(hw, vm), op | (sc << 8), vi);
+  // gen: the ticket counter after the call (the checker's bound on the allocations that may
+  // have raced a no-PASID answer: checker/no-pasid.ts).
+  const tickets = Atomics.load(hw.logI32, L_TICKETS);
+  hw.log.emit(Ev.VCMD_DONE, result, tickets, -1, vmTokenOf(hw, vm), op | (sc << 8), vi);
   hw.st(cmd, 0);
   hw.st(cmd + 1, 0);
   [lo, hi] = encodeVcrsp(rev, false, sc, result);

@@ -6,8 +6,10 @@
  * - program: the guest writes a guest PASID into its mdev (a vDWQ's WQCFG, or the PASID it
  *   enables on its vSWQ portal): the VDCM looks the host PASID up by SPID in the VM's set,
  *   taking a reference (b.3's 4th), and records it in one of the mdev's PASID slots; a DWQ's
- *   real WQCFG gets the host PASID.
- * - clear (guestMdevClear): drain each slot's PASID on the mdev's WQ, clear it, put.
+ *   real WQCFG gets the host PASID (one at a time) and the WQ is enabled: the guest's
+ *   MOVDIR64B descriptors carry no PASID, the device runs them with WQCFG's (guest-dwq.ts).
+ * - clear (guestMdevClear): drain each slot's PASID on the mdev's WQ (a DWQ: disable the WQ,
+ *   which drains it and stops taking descriptors), clear it, put.
  * - on UNBIND or FREE of a PASID (its handler queues, the work runs after KVM's epoch wait):
  *   P1 of every bond of the PASID (Drain PASID on the PF: the SWQ is shared with other VMs,
  *   whose PASIDs keep flowing), then every slot holding it is cleared and put.
@@ -15,7 +17,7 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { commandPost, commandRelease, commandStatus, wqCfg } from './device.js';
+import { commandPost, commandRelease, commandStatus, wqCfg, wqOccupancy } from './device.js';
 import { Ev, PH_DEVICE } from './event-log.js';
 import { HOLDER_VDCM } from './guest-bonds.js';
 import { teardownsBond, unbindTarget } from './guest-iommu.js';
@@ -25,6 +27,7 @@ import {
   B_PHASES,
   B_STATE,
   BS_FREE,
+  CMD_DISABLE_WQ,
   CMD_DRAIN_PASID,
   CMD_OWNER_VDCM,
   CMDS_PENDING,
@@ -49,8 +52,13 @@ import {
   WK_PASID,
   WK_SUB,
   WORK_VDCM_CLEAR,
+  WQ_FLAGS,
   WQ_GEN,
   WQ_PASID,
+  WQ_STATE,
+  WQF_PASID_EN,
+  WQS_DISABLED,
+  WQS_ENABLED,
 } from './hw-layout.js';
 import { complete, quiesceStep, TD_BLOCKED, TD_DONE, TD_PROGRESS } from './teardown.js';
 import {
@@ -89,6 +97,13 @@ export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number):
     if (st === REF_NONE && free < 0) free = s;
   }
   if (free < 0) return -HwErrno.ENOSPC;
+  const pf = hw.ld(mdevField(hw, mdev, MD_PF));
+  const w = hw.ld(mdevField(hw, mdev, MD_WQ));
+  const dwq = hw.ld(mdevField(hw, mdev, MD_TYPE)) === MDT_DWQ;
+  // A DWQ runs one PASID (WQCFG's): programmed only while idle and disabled.
+  if (dwq && (free > 0 || hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_DISABLED))
+    return -HwErrno.EBUSY;
+  if (dwq && wqOccupancy(hw, pf, w) !== 0) return -HwErrno.EBUSY;
   const pasid = hw.space.findBySpid(set, g, true);
   if (pasid < 0) return pasid === -HwErrno.EBUSY ? pasid : -HwErrno.ENOENT;
   const r = recordOfPasid(hw, vm, pasid);
@@ -106,13 +121,14 @@ export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number):
   hw.st(slot(hw, mdev, free, SL_PASID), pasid);
   hw.st(slot(hw, mdev, free, SL_GEN), gen);
   hw.st(slot(hw, mdev, free, SL_STATE), REF_HELD);
-  const pf = hw.ld(mdevField(hw, mdev, MD_PF));
-  const w = hw.ld(mdevField(hw, mdev, MD_WQ));
-  if (hw.ld(mdevField(hw, mdev, MD_TYPE)) === MDT_DWQ) {
+  if (dwq) {
     hw.st(wqCfg(hw, pf, w, WQ_GEN), gen);
     hw.st(wqCfg(hw, pf, w, WQ_PASID), pasid);
+    hw.st(wqCfg(hw, pf, w, WQ_FLAGS), WQF_PASID_EN);
   }
   hw.log.emit(Ev.MDEV_PROGRAM, pasid, gen, pf, mdev, token, free);
+  // Last, after the log: nothing runs with the new WQCFG before the checker knows it.
+  if (dwq) hw.st(wqCfg(hw, pf, w, WQ_STATE), WQS_ENABLED);
   return pasid;
 }
 
@@ -139,6 +155,7 @@ function releaseSlot(hw: HwContext, vm: number, m: number, s: number): void {
   const w = hw.ld(mdevField(hw, m, MD_WQ));
   const token = vmTokenOf(hw, vm);
   if (hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_DWQ && hw.ld(wqCfg(hw, pf, w, WQ_PASID)) === pasid) {
+    hw.st(wqCfg(hw, pf, w, WQ_FLAGS), 0);
     hw.st(wqCfg(hw, pf, w, WQ_PASID), 0);
     hw.st(wqCfg(hw, pf, w, WQ_GEN), 0);
   }
@@ -194,7 +211,12 @@ function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number 
   const owner = CMD_OWNER_VDCM + m;
   const pasid = hw.ld(slot(hw, m, s, SL_PASID));
   if (wk(hw, w, WK_SUB) === 0) {
-    if (commandPost(hw, pf, CMD_DRAIN_PASID, pasid, owner) < 0) return TD_BLOCKED;
+    // A DWQ: WQ disable (drain, then refuse descriptors), so nothing runs after WQCFG is cleared.
+    const dwqOp = hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_DWQ;
+    const [op, operand] = dwqOp
+      ? [CMD_DISABLE_WQ, hw.ld(mdevField(hw, m, MD_WQ))]
+      : [CMD_DRAIN_PASID, pasid];
+    if (commandPost(hw, pf, op, operand, owner) < 0) return TD_BLOCKED;
     wkSet(hw, w, WK_SUB, 1);
     return TD_PROGRESS;
   }
@@ -229,10 +251,33 @@ function quiescePasidStep(hw: HwContext, vm: number, w: number): number {
         hw.ld(slot(hw, m, s, SL_PASID)) === pasid &&
         hw.ld(slot(hw, m, s, SL_GEN)) === gen
       ) {
+        const r = dwqStopped(hw, m);
+        if (r !== TD_DONE) return r;
         releaseSlot(hw, vm, m, s);
         return TD_PROGRESS;
       }
   return TD_DONE;
+}
+
+/**
+ * Before a DWQ mdev's slot is released on UNBIND/FREE: its WQ disabled (drained, taking no
+ * more descriptors), since the device runs them with WQCFG's PASID. A vSWQ: nothing to do.
+ *
+ * @returns TD_DONE when stopped; TD_PROGRESS (posted) or TD_BLOCKED otherwise
+ */
+function dwqStopped(hw: HwContext, m: number): number {
+  if (hw.ld(mdevField(hw, m, MD_TYPE)) !== MDT_DWQ) return TD_DONE;
+  const pf = hw.ld(mdevField(hw, m, MD_PF));
+  const owner = CMD_OWNER_VDCM + m;
+  const st = commandStatus(hw, pf, owner);
+  if (st === CMDS_PENDING) return TD_BLOCKED;
+  if (st !== -HwErrno.ENOENT) {
+    commandRelease(hw, pf, owner);
+    return TD_DONE;
+  }
+  const w = hw.ld(mdevField(hw, m, MD_WQ));
+  if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) === WQS_DISABLED) return TD_DONE;
+  return commandPost(hw, pf, CMD_DISABLE_WQ, w, owner) < 0 ? TD_BLOCKED : TD_PROGRESS;
 }
 
 function reached(hw: HwContext, b: number, phase: number): boolean {

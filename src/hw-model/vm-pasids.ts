@@ -60,7 +60,7 @@ export function vmmAlloc(hw: HwContext, vm: number, gpasid: number): number {
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_ALLOC | (r << 8));
   const pasid = hw.space.alloc(set, 1, GUEST_PASID_MAX, token);
   if (pasid < 0) {
-    hw.log.emit(Ev.ALLOC_FAIL, 0, 0, -1, pasid, token);
+    hw.log.emit(Ev.ALLOC_FAIL, 0, ticket, -1, pasid, token);
     unclaimRecord(hw, vm, r);
     hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
     hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
@@ -86,6 +86,18 @@ export function recordPasid(
   hw.st(vpField(hw, vm, r, VP_PASID), pasid);
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
   hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
+}
+
+/**
+ * True when VM `vm`'s VMM has a free record (only its VMM claims them, under the VMM lock:
+ * true stays true until it claims one).
+ *
+ * Context: the VMM; never blocks.
+ */
+export function recordAvailable(hw: HwContext, vm: number): boolean {
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++)
+    if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREE) return true;
+  return false;
 }
 
 function claimRecordSaved(hw: HwContext, vm: number): number {

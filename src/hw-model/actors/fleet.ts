@@ -73,11 +73,28 @@ export function buildActors(
     out.push(new WorkqueueActor(hw, ids.workqueue, new DriverWorkqueue(hw, chain, ids.workqueue)));
   const guest = scenario.guest;
   if (guest)
-    for (const vm of set.guests ?? [])
+    for (const vm of set.guests ?? []) {
+      const mix = vm === 0 ? (scenario.crashGuest ?? guest) : guest;
+      const procs = vm === 0 ? undefined : scenario.otherVmProcesses;
       out.push(
-        new GuestActor(hw, vm, ids.guest(vm), guest, guests, scenario.allocatorSwitch === true),
+        new GuestActor(
+          hw,
+          vm,
+          ids.guest(vm),
+          mix,
+          guests,
+          scenario.allocatorSwitch === true,
+          procs,
+        ),
       );
+    }
+  const crashAt = Math.min(scenario.crashAtBound ?? 0, Math.floor(0.8 * hw.g.shape.vm.procs));
   for (const vm of set.vmms ?? [])
-    out.push(new VmmActor(hw, vm, ids.vmm(vm), vm === 0 ? (scenario.crashOneIn ?? 0) : 0));
+    out.push(
+      new VmmActor(hw, vm, ids.vmm(vm), {
+        oneIn: vm === 0 ? (scenario.crashOneIn ?? 0) : 0,
+        atBound: vm === 0 ? crashAt : 0,
+      }),
+    );
   return out;
 }

@@ -3,7 +3,8 @@
  * run on the VM's vCPUs. Each step one process does one thing its mix picks: get a PASID
  * (identity: from the guest kernel's space, whose vcmd allocator asks the VMM; spid: the guest
  * numbers its own, 101 + process, so every VM uses the same guest PASIDs), bind it on one of
- * the VM's vSWQ mdevs, program it into the mdev, ENQCMD from a random vCPU, clear the mdev,
+ * the VM's vSWQ mdevs, program it into the mdev (or into the VM's vDWQ on that PF, when it has
+ * one and it is free), ENQCMD from a random vCPU (MOVDIR64B to the vDWQ), clear the mdev,
  * unbind, free; a misbehaving process frees while still bound (b.3's exception flow) and
  * unbinds the stale value later. The actor also handles its vCPUs' VM exits (the epoch
  * acknowledgement KVM waits for).
@@ -13,10 +14,20 @@
  */
 
 import { Ev } from '../event-log.js';
+import { guestMovdir64b } from '../guest-dwq.js';
 import { guestBind, guestUnbind } from '../guest-iommu.js';
 import { GuestKernel, roundTrip } from '../guest-space.js';
 import type { HwContext } from '../hw-context.js';
-import { MD_TYPE, MDT_SWQ, VE_CUR, VE_VALID, VM_STATE, VMS_RUNNING } from '../hw-layout.js';
+import {
+  MD_PF,
+  MD_TYPE,
+  MDT_DWQ,
+  MDT_SWQ,
+  VE_CUR,
+  VE_VALID,
+  VM_STATE,
+  VMS_RUNNING,
+} from '../hw-layout.js';
 import type { ModelRng } from '../rng.js';
 import type { GuestMix } from '../scenarios.js';
 import { VCMD_FREE } from '../vcmd-regs.js';
@@ -68,6 +79,8 @@ export class GuestActor implements Actor {
   readonly #weights: number[];
   readonly #procs: GuestProc[];
   readonly #swqs: number[];
+  /** The VM's vDWQ mdevs (`dwqMdevs`): a process may program its PASID into a free one. */
+  readonly #dwqs: number[];
   readonly #handle: GuestKernelSource;
   readonly #switchFirst: boolean;
   #gk: GuestKernel | undefined;
@@ -84,6 +97,7 @@ export class GuestActor implements Actor {
     mix: GuestMix,
     guestSpace: GuestKernelSource,
     switchFirst: boolean,
+    processes?: number,
   ) {
     this.#hw = hw;
     this.vm = vm;
@@ -100,9 +114,11 @@ export class GuestActor implements Actor {
       hw.spidMode ? 0 : mix.misfree,
       hw.spidMode ? 0 : mix.rogue,
     ];
-    const n = Math.max(1, hw.g.shape.vm.procs);
+    // `processes`: run only the first ones (vm-crash: the VM that keeps submitting).
+    const n = Math.max(1, Math.min(processes ?? hw.g.shape.vm.procs, hw.g.shape.vm.procs));
     this.#procs = Array.from({ length: n }, () => fresh());
     this.#swqs = mdevsOf(hw, vm).filter((m) => hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_SWQ);
+    this.#dwqs = mdevsOf(hw, vm).filter((m) => hw.ld(mdevField(hw, m, MD_TYPE)) === MDT_DWQ);
     this.#handle = guestSpace;
     this.#switchFirst = switchFirst;
   }
@@ -159,12 +175,23 @@ export class GuestActor implements Actor {
         if (guestBind(hw, vm, m, p.g) > 0) Object.assign(p, { mdev: m, waitVmcs: VMCS_WAIT });
         return 1;
       }
-      case PROGRAM:
+      case PROGRAM: {
         if (p.mdev < 0 || p.programmed >= 0) return 0;
-        if (vdcmProgram(hw, vm, p.mdev, p.g) > 0) p.programmed = p.mdev;
+        // Half the time its vDWQ, if one on the PF it is bound on runs no PASID yet.
+        const pf = hw.ld(mdevField(hw, p.mdev, MD_PF));
+        const dwq = this.#dwqs.find((m) => hw.ld(mdevField(hw, m, MD_PF)) === pf);
+        const m = dwq !== undefined && rng.oneIn(2) ? dwq : p.mdev;
+        if (vdcmProgram(hw, vm, m, p.g) > 0) p.programmed = m;
         return 1;
+      }
       case SUBMIT: {
         if (p.g === 0) return 0;
+        if (p.programmed >= 0 && this.#dwqs.includes(p.programmed) && rng.oneIn(2)) {
+          // MOVDIR64B to the vDWQ: the device uses WQCFG's PASID (no VMCS lookup).
+          const c = rng.below(hw.g.shape.vm.vcpus);
+          guestMovdir64b(hw, vm, c, p.programmed, rng.below(hw.g.shape.pagesPerMm));
+          return 1;
+        }
         const m = p.mdev >= 0 ? p.mdev : this.#swqs[rng.below(this.#swqs.length)]!;
         const c = rng.below(hw.g.shape.vm.vcpus);
         guestEnqcmd(hw, vm, c, m, p.g, rng.below(hw.g.shape.pagesPerMm));

@@ -41,11 +41,13 @@ import {
   RELOGGED,
 } from '../event-log.js';
 import type { HwContext } from '../hw-context.js';
-import { H_PASID_BITS, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
+import { H_PASID_BITS, H_RESERVED_IDS, H_VM_QUOTA, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
 import { busyParts } from '../quiesce.js';
+import { scNoPasid } from '../vcmd-regs.js';
 import { type BondGhost, Ghost, type PasidGhost } from './ghost.js';
 import { GuestChecks, type RefWalk, type VmStats } from './guest-checks.js';
 import { INVARIANTS, type InvariantCount, type InvariantId } from './invariants.js';
+import { NoPasidWitness } from './no-pasid.js';
 import { cacheHolds, scanAll } from './scan.js';
 
 /** One violation, as reported. */
@@ -130,6 +132,7 @@ export class ModelChecker {
   /** Started and not finished: teardowns (to P7) and free-pending PASIDs (to P8). */
   readonly #pending = new Map<string, { seq: number; pasid: number; what: string }>();
   readonly #guest: GuestChecks;
+  readonly #noPasid: NoPasidWitness;
   #seq = 0;
   #violationCount = 0;
 
@@ -142,7 +145,13 @@ export class ModelChecker {
     for (const inv of INVARIANTS)
       this.#counts.set(inv.id, { id: inv.id, name: inv.name, checks: 0, violations: 0 });
     this.#reader = options.consume === false ? undefined : new EventReader(hw.logI32);
-    this.#guest = new GuestChecks(this.#ghost, this.#judge, hw.spidMode);
+    this.#guest = new GuestChecks(this.#ghost, this.#judge, hw.spidMode, hw.g.shape.vm.mdevs);
+    this.#noPasid = new NoPasidWitness(
+      this.#judge,
+      hw.ld(H_VM_QUOTA),
+      NoPasidWitness.capacity(hw.ld(H_PASID_BITS), hw.ld(H_RESERVED_IDS)),
+      scNoPasid(hw.vcmdRev),
+    );
   }
 
   /** The first violation, or undefined. */
@@ -202,6 +211,7 @@ export class ModelChecker {
    * Context: the checker's thread; takes the IOMMU lock for the cache scan.
    */
   quiescent(): void {
+    this.#noPasid.settle();
     this.#guest.sample();
     scanAll(this.#hw, this.#ghost, this.#judge);
   }
@@ -224,6 +234,7 @@ export class ModelChecker {
         busy.length ? `the platform did not come to rest: ${busy.join(', ')}` : false,
       );
     }
+    this.#noPasid.settle();
     for (const [, p] of this.#pending)
       this.#judge('INV-16', p.pasid, `${p.what} never finished (started at event #${p.seq})`);
     this.#pending.clear();
@@ -245,6 +256,7 @@ export class ModelChecker {
     const ev = e;
     ev.seq = seq;
     this.#ghost.remember(ev);
+    this.#noPasid.observe(ev);
     if ((seq & 255) === 0) this.#checkLiveness();
     switch (ev.kind) {
       case Ev.ALLOC:
@@ -347,6 +359,7 @@ export class ModelChecker {
     g.notified = 0;
     g.pendingSeq = -1;
     g.bonds = new Map();
+    this.#noPasid.allocated(e.a);
   }
 
   /** @returns false for a reaper's repeat of a GET already counted */
@@ -430,6 +443,7 @@ export class ModelChecker {
       e,
     );
     g.state = 'free';
+    this.#noPasid.reclaimed(g.owner, e.actor);
     this.#pending.delete(`p8:${g.pasid}:${g.gen}`);
     for (const t of this.#timelines)
       if (t.pasid === g.pasid && t.ordinal === g.ordinal && t.phases[8] === -1) t.phases[8] = e.seq;

@@ -7,18 +7,23 @@
  *
  * - INV-4 at a guest bind: the PASID is owned by the VM binding it (a VM's entry on a shared
  *   PF never names another tenant's PASID); at a guest submission: the host PASID the CPU put
- *   in the descriptor is the submitting VM's.
+ *   in the descriptor is the submitting VM's. At rest the quiescent scan checks every present
+ *   entry's tenant (scan.ts `scanTables`).
  * - INV-7: SPID maps injective in both directions per VM; a VMCS entry made valid names
  *   (h, gen) with spid(g) = h, owner(h) = the VM, gen current; identity mode: g = h.
  * - INV-8: a translated guest ENQCMD carries a live (allocated, current generation) host
- *   PASID of its VM, and none after P0 of that PASID's teardown on the PF it submits to.
+ *   PASID of its VM, and none after P0 of that PASID's teardown on the PF it submits to. A
+ *   descriptor a guest wrote to its vDWQ (MOVDIR64B, no PASID of its own) executes with
+ *   WQCFG.pasid: the PASID and generation the VDCM programmed there (MDEV_PROGRAM, until its
+ *   MDEV_CLEAR), live, of the mdev's VM (INV-4's second clause for DWQs).
  * - INV-12: one command in flight per vIOMMU (the VMM never starts one with IP set); an
  *   Allocate success is in [1, 0xFFFFF] and owned by the VM; a Free names a PASID the VM owns.
+ *   A "no PASID" answer only when the quota or the space was exhausted: no-pasid.ts.
  *
  * @internal
  */
 import { Ev, type LogEvent } from '../event-log.js';
-import { isVmToken, vmOfToken } from '../hw-layout.js';
+import { isVmToken, MDT_DWQ, vmOfToken } from '../hw-layout.js';
 import type { Ghost } from './ghost.js';
 import type { InvariantId } from './invariants.js';
 
@@ -33,8 +38,10 @@ export interface VmStats {
   pasidsLive: number;
   /** The most it had live at a quiescent point of the run. */
   peakLive: number;
-  /** Guest ENQCMDs the CPU translated (accepted or ZF = 1). */
+  /** Guest ENQCMDs the CPU translated (accepted or ZF = 1), and MOVDIR64Bs to its vDWQs. */
   submissions: number;
+  /** Of those, MOVDIR64Bs to its vDWQ mdevs (the device used WQCFG's PASID). */
+  dwqSubmissions: number;
   /** Of those, ZF = 1 (the WQ was full). */
   retries: number;
   /** VM exits 72 (no valid VMCS entry). */
@@ -49,6 +56,8 @@ export interface VmStats {
   switchAccepted: number;
   /** Times it was destroyed (vmDestroy, or a crash in vm-crash). */
   destroys: number;
+  /** The most PASIDs it had bound (an entry present on some PF) when it was destroyed. */
+  boundAtDestroy: number;
 }
 
 /** The reference-count walk of one PASID: refs after each step. */
@@ -72,6 +81,12 @@ const WALK_PEAK = 4;
 const MAX_WALKS = 32;
 const SUBMITTER_VM = (vm: number) => -(vm + 1);
 
+/** How much a walk is the one the report should show: b.3's peak first, else the highest. */
+function walkScore(w: RefWalk): number {
+  const peak = Math.max(...w.refs);
+  return peak === WALK_PEAK ? Number.POSITIVE_INFINITY : peak;
+}
+
 /** The guest checks of one checker. */
 export class GuestChecks {
   readonly #ghost: Ghost;
@@ -85,11 +100,25 @@ export class GuestChecks {
   /** Walks in progress, by PASID (with their generation), and the best finished one. */
   readonly #walks = new Map<number, { gen: number; walk: RefWalk }>();
   #walk: RefWalk | undefined;
+  /** The guests' DWQs, `pf:wq` -> mdev and VM; what the VDCM programmed into each. */
+  readonly #dwqs = new Map<string, { mdev: number; vm: number }>();
+  readonly #wqcfg = new Map<string, { pasid: number; gen: number; token: number }>();
 
-  constructor(ghost: Ghost, judge: Judge, spidMode: boolean) {
+  /**
+   * @param mdevs - every mdev's placement (hw.g.shape.vm.mdevs): `type` MDT_DWQ marks a vDWQ
+   */
+  constructor(
+    ghost: Ghost,
+    judge: Judge,
+    spidMode: boolean,
+    mdevs: readonly { vm: number; pf: number; wq: number; type: number }[] = [],
+  ) {
     this.#ghost = ghost;
     this.#judge = judge;
     this.#spidMode = spidMode;
+    mdevs.forEach((m, i) => {
+      if (m.type === MDT_DWQ) this.#dwqs.set(`${m.pf}:${m.wq}`, { mdev: i, vm: m.vm });
+    });
   }
 
   /** Per-VM figures. */
@@ -132,6 +161,7 @@ export class GuestChecks {
         pasidsLive: 0,
         peakLive: 0,
         submissions: 0,
+        dwqSubmissions: 0,
         retries: 0,
         exits72: 0,
         vcmds: 0,
@@ -139,6 +169,7 @@ export class GuestChecks {
         switchRefused: 0,
         switchAccepted: 0,
         destroys: 0,
+        boundAtDestroy: 0,
       };
       this.#stats.set(vm, s);
     }
@@ -154,8 +185,9 @@ export class GuestChecks {
     t.walk.by.push(e.kind === Ev.GET || e.kind === Ev.PUT ? (HOLDERS[e.b] ?? by) : by);
     if (g.refs > 0) return;
     this.#walks.delete(e.pasid);
-    // Keep the walk that reached the most references (b.3's walk reaches 4).
-    if (!this.#walk || Math.max(...t.walk.refs) > Math.max(...this.#walk.refs)) this.#walk = t.walk;
+    // Keep b.3's walk (its peak is 4: alloc, IOMMU, KVM, VDCM), else the one that reached the
+    // most (a PASID programmed into a vDWQ and, while that clear was queued, a vSWQ reaches 5).
+    if (!this.#walk || walkScore(t.walk) > walkScore(this.#walk)) this.#walk = t.walk;
   }
 
   /** One VM event (the checker calls it for every kind it does not handle itself). */
@@ -199,9 +231,12 @@ export class GuestChecks {
       case Ev.VCMD_DONE:
         this.#vcmdDone(e);
         break;
-      case Ev.VM_DESTROY:
-        this.#vm(e.a).destroys++;
+      case Ev.VM_DESTROY: {
+        const s = this.#vm(e.a);
+        s.destroys++;
+        s.boundAtDestroy = Math.max(s.boundAtDestroy, this.#bound(e.c));
         break;
+      }
       case Ev.ALLOC_SWITCH:
         if (e.b === -EAGAIN) this.#vm(e.a).switchRefused++;
         else if (e.b === 0) this.#vm(e.a).switchAccepted++;
@@ -209,9 +244,36 @@ export class GuestChecks {
       case Ev.VCMD_FREE:
         this.#vcmdFree(e);
         break;
+      case Ev.MDEV_PROGRAM:
+        if (this.#dwqs.has(`${e.pf}:${this.#wqOf(e.a)}`))
+          this.#wqcfg.set(`${e.pf}:${this.#wqOf(e.a)}`, { pasid: e.pasid, gen: e.gen, token: e.b });
+        break;
+      case Ev.MDEV_CLEAR:
+        this.#wqcfg.delete(`${e.pf}:${this.#wqOf(e.a)}`);
+        break;
+      case Ev.GUEST_MOVDIR:
+        this.#movdir(e);
+        break;
+      case Ev.EXEC:
+        if (this.#dwqs.has(`${e.pf}:${e.a}`)) this.#dwqExec(e);
+        break;
       default:
         break;
     }
+  }
+
+  /** PASIDs of `token` the log shows bound on some PF (entry not cleared yet). */
+  #bound(token: number): number {
+    let n = 0;
+    for (const g of this.#ghost.all()) {
+      if (g.state === 'free' || g.owner !== token) continue;
+      for (const b of g.bonds.values())
+        if (b.phases[2]! < 0) {
+          n++;
+          break;
+        }
+    }
+    return n;
   }
 
   #owner(pasid: number): string {
@@ -298,6 +360,53 @@ export class GuestChecks {
     this.#judge('INV-8', e.pasid, bad, e);
   }
 
+  /** The WQ of mdev `m` (its placement is fixed at create()). */
+  #wqOf(m: number): number {
+    for (const [k, d] of this.#dwqs) if (d.mdev === m) return Number(k.split(':')[1]);
+    return -1;
+  }
+
+  /** A guest's MOVDIR64B: WQCFG's PASID at submission is the VM's (INV-4). */
+  #movdir(e: LogEvent): void {
+    const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
+    if (vm >= 0) {
+      this.#vm(vm).submissions++;
+      this.#vm(vm).dwqSubmissions++;
+    }
+    const g = this.#ghost.of(e.pasid);
+    this.#judge(
+      'INV-4',
+      e.pasid,
+      g.state !== 'free' && g.owner !== e.b
+        ? `${this.#vmOf(e.b)} vCPU ${e.c >>> 20} wrote to its vDWQ (pf${e.pf} wq ${e.a}), whose WQCFG names pasid ${e.pasid} of ${this.#owner(e.pasid)}`
+        : false,
+      e,
+    );
+  }
+
+  /** A descriptor executed on a guest's DWQ: with the PASID the VDCM programmed (INV-8, INV-4). */
+  #dwqExec(e: LogEvent): void {
+    const d = this.#dwqs.get(`${e.pf}:${e.a}`)!;
+    const cfg = this.#wqcfg.get(`${e.pf}:${e.a}`);
+    const g = this.#ghost.of(e.pasid);
+    const where = `a descriptor of VM ${d.vm}'s vDWQ (mdev ${d.mdev}, pf${e.pf} wq ${e.a})`;
+    let bad: string | false = false;
+    if (!cfg)
+      bad = `${where} executed with pasid ${e.pasid} while the VDCM had no PASID programmed there`;
+    else if (cfg.pasid !== e.pasid || cfg.gen !== e.gen)
+      bad = `${where} executed with pasid ${e.pasid} gen ${e.gen}, not WQCFG's pasid ${cfg.pasid} gen ${cfg.gen}`;
+    else if (g.state === 'free' || g.gen !== e.gen)
+      bad = `${where} executed with pasid ${e.pasid} gen ${e.gen}, which is ${g.state} gen ${g.gen}`;
+    this.#judge('INV-8', e.pasid, bad, e);
+    const mine = g.state === 'free' || (isVmToken(g.owner) && vmOfToken(g.owner) === d.vm);
+    this.#judge(
+      'INV-4',
+      e.pasid,
+      mine ? false : `${where} executed with pasid ${e.pasid} of ${this.#owner(e.pasid)}`,
+      e,
+    );
+  }
+
   #vcmdDone(e: LogEvent): void {
     const op = e.b & 0xff;
     const sc = e.b >>> 8;
@@ -312,7 +421,7 @@ export class GuestChecks {
         : `vcmd Allocate for ${this.#vmOf(e.a)} returned pasid ${e.pasid} (${g.state}, ${this.#owner(e.pasid)})`,
       e,
     );
-    const done = this.#walk !== undefined && Math.max(...this.#walk.refs) >= WALK_PEAK;
+    const done = this.#walk !== undefined && Math.max(...this.#walk.refs) === WALK_PEAK;
     if (!done && this.#walks.size < MAX_WALKS)
       this.#walks.set(e.pasid, {
         gen: g.gen,

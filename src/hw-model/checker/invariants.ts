@@ -61,8 +61,8 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
   {
     id: 'INV-4',
     name: 'tenant isolation on a shared PF',
-    sites: ['online'],
-    how: 'a guest bind names a PASID its VM owns; a guest submission carries a host PASID of the submitting VM',
+    sites: ['online', 'quiescent'],
+    how: 'a guest bind names a PASID its VM owns; a guest submission carries a host PASID of the submitting VM; at rest every present entry is bound for the host or a VM with an mdev on that PF, and names a PASID of that tenant',
   },
   {
     id: 'INV-5',
@@ -109,8 +109,8 @@ export const INVARIANTS: readonly InvariantSpec[] = Object.freeze([
   {
     id: 'INV-12',
     name: 'vcmd',
-    sites: ['online'],
-    how: 'one command in flight per vIOMMU; Allocate success in [1, 0xFFFFF] owned by the VM; Free only of a PASID the VM owns',
+    sites: ['online', 'quiescent'],
+    how: 'one command in flight per vIOMMU; Allocate success in [1, 0xFFFFF] owned by the VM; Free only of a PASID the VM owns; "no PASID" only when the VM\'s quota or the space was exhausted (upper bounds from the log, judged at the next quiescent point)',
   },
   {
     id: 'INV-14',

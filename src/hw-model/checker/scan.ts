@@ -30,6 +30,7 @@ import {
   G_GEN,
   G_PASID,
   G_STATE,
+  isVmToken,
   LEAF_ENTRIES,
   MM_GEN,
   MM_PASID,
@@ -50,6 +51,7 @@ import {
   TH_MSR,
   TH_MSR_GEN,
   threadWord,
+  vmOfToken,
   WQ_FLAGS,
   WQ_GEN,
   WQ_MODE,
@@ -57,7 +59,7 @@ import {
   WQF_PASID_EN,
   WQM_DEDICATED,
 } from '../hw-layout.js';
-import type { Ghost } from './ghost.js';
+import type { Ghost, PasidGhost } from './ghost.js';
 import type { InvariantId } from './invariants.js';
 
 /** Counts a check and, when `bad` is a message, a violation. */
@@ -101,9 +103,17 @@ export function scanAll(hw: HwContext, ghost: Ghost, judge: Judge): void {
   scanMms(hw, ghost, judge);
 }
 
-/** INV-1, INV-3, INV-5 on every present PASID-table entry. */
+/**
+ * INV-1, INV-3, INV-4, INV-5 on every present PASID-table entry. INV-4 (tenant isolation on a
+ * shared PF) at rest: an entry bound for a VM is on a PF where that VM has an mdev, and names
+ * a PASID that VM owns; an entry bound for an mm names one the host owns. Checked before
+ * INV-3 (which also compares binding and owner) so that a cross-tenant entry is reported as
+ * the isolation breach it is.
+ */
 export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
   const owners = new Map<number, number>();
+  const tenants = pfTenants(hw);
+  const bondCount = liveBonds(hw);
   hw.g.pf.forEach((p, pf) => {
     const width = hw.ld(pfField(hw, pf, PF_WIDTH));
     for (let d = 0; d < p.dirEntries; d++) {
@@ -123,7 +133,8 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
         );
         const binding = hw.ld(e + E_BINDING);
         const g = ghost.peek(pasid);
-        const bonds = liveBonds(hw, pf, pasid);
+        judge('INV-4', pasid, tenantBreach(pf, pasid, binding, g, tenants.get(pf)));
+        const bonds = bondCount.get(pf * 2 ** 20 + pasid) ?? 0;
         let bad: string | false = false;
         if (bonds !== 1) bad = `pf${pf} pasid ${pasid}: present entry with ${bonds} bonds`;
         else if (g && binding !== g.owner)
@@ -142,15 +153,52 @@ export function scanTables(hw: HwContext, ghost: Ghost, judge: Judge): void {
   });
 }
 
-/** Bonds of (pf, pasid) whose entry is not cleared yet. */
-function liveBonds(hw: HwContext, pf: number, pasid: number): number {
-  let n = 0;
+/** The VMs that have an mdev on each PF (placed at create(): immutable). */
+function pfTenants(hw: HwContext): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  for (const m of hw.g.shape.vm.mdevs) {
+    const s = out.get(m.pf) ?? new Set<number>();
+    s.add(m.vm);
+    out.set(m.pf, s);
+  }
+  return out;
+}
+
+/** INV-4 on one present entry: the message when its tenant may not be there, else false. */
+function tenantBreach(
+  pf: number,
+  pasid: number,
+  binding: number,
+  g: PasidGhost | undefined,
+  vms: Set<number> | undefined,
+): string | false {
+  const owner = g && g.state !== 'free' ? g.owner : undefined;
+  const ownerIsVm = owner !== undefined && isVmToken(owner);
+  if (!isVmToken(binding))
+    return ownerIsVm
+      ? `pf${pf}'s entry for pasid ${pasid} is bound for mm ${binding}, but VM ${vmOfToken(owner!)} owns the PASID`
+      : false;
+  const vm = vmOfToken(binding);
+  if (!vms?.has(vm))
+    return `pf${pf} has a present entry for pasid ${pasid} bound for VM ${vm}, which has no mdev on pf${pf}`;
+  if (owner !== undefined && owner !== binding)
+    return `pf${pf}'s entry for pasid ${pasid} is bound for VM ${vm}, but ${ownerIsVm ? `VM ${vmOfToken(owner)}` : `mm ${owner}`} owns the PASID`;
+  return false;
+}
+
+/**
+ * Bonds whose entry is not cleared yet, per `pf * 2^20 + pasid` (one pass over the pool:
+ * with VMs it holds thousands of bonds, too many to walk once per present entry).
+ */
+function liveBonds(hw: HwContext): Map<number, number> {
+  const out = new Map<number, number>();
   for (let b = 0; b < hw.g.shape.bonds; b++) {
     if (hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
-    if (hw.ld(bf(hw, b, B_PF)) !== pf || hw.ld(bf(hw, b, B_PASID)) !== pasid) continue;
-    if (!(hw.ld(bf(hw, b, B_PHASES)) & (1 << P2_ENTRY_CLEARED))) n++;
+    if (hw.ld(bf(hw, b, B_PHASES)) & (1 << P2_ENTRY_CLEARED)) continue;
+    const k = hw.ld(bf(hw, b, B_PF)) * 2 ** 20 + hw.ld(bf(hw, b, B_PASID));
+    out.set(k, (out.get(k) ?? 0) + 1);
   }
-  return n;
+  return out;
 }
 
 /** INV-5 on every PASID-cache, IOTLB and device-TLB entry. */
