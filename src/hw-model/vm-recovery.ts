@@ -18,6 +18,7 @@
 import { bf } from './bonds.js';
 import { Ev, RELOGGED } from './event-log.js';
 import { guestBondMm, HOLDER_IOMMU } from './guest-bonds.js';
+import { putIommuRef } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_BIND,
@@ -199,13 +200,10 @@ function giveBackRef(
   // The record's alloc reference plus the driver's: the get happened.
   const got =
     hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
-  if (got) {
-    if (hw.ld(ref) === REF_GETTING)
-      hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
-    hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
-    hw.space.put(null, pasid);
-  }
-  hw.st(ref, REF_NONE);
+  if (got && hw.ld(ref) === REF_GETTING)
+    hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
+  if (got) putIommuRef(hw, vm, r, pasid, gen, token);
+  else hw.st(ref, REF_NONE);
 }
 
 /**
