@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { bf } from './bonds.js';
+import { bf, bondFree } from './bonds.js';
 import { Ev, RELOGGED } from './event-log.js';
 import type { HwContext } from './hw-context.js';
 import {
@@ -187,8 +187,17 @@ function vdcmHolds(hw: HwContext, vm: number, pasid: number, gen: number): numbe
   return n;
 }
 
-/** After the bond is free: release its record if nothing else holds it. */
-export function guestBondFreed(hw: HwContext, b: number): void {
+/**
+ * Free guest bond `b` (the end of its P7), then release its record if nothing else holds it.
+ * The record is read before the free: a free bond may be claimed at once by another guest
+ * bind, which rewrites B_MM, and a release that looked at the bond after the free would try
+ * that bind's record and leave this one FREED for good (the VMM's own check, made while the
+ * bond still stood, has already passed).
+ *
+ * Context: the thread driving the teardown of `b`; never blocks.
+ */
+export function guestBondFree(hw: HwContext, b: number): void {
   const { vm, r } = guestBondOwner(hw, b);
+  bondFree(hw, b);
   releaseRecordIfDone(hw, vm, r);
 }

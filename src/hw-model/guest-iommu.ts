@@ -258,7 +258,12 @@ function takeIommuRef(
   return 1;
 }
 
-function putIommuRef(
+/**
+ * Give the IOMMU driver's reference on record `r` back (logged before the put).
+ *
+ * Context: the VMM's thread in a trap, or a reaper holding the VM's VMM lock; never blocks.
+ */
+export function putIommuRef(
   hw: HwContext,
   vm: number,
   r: number,

@@ -53,7 +53,7 @@ import { Ev, PH_EXCEPTION, PH_FPD, PH_SKIPPED } from './event-log.js';
 import {
   DROP_BUSY,
   DROP_OWED,
-  guestBondFreed,
+  guestBondFree,
   guestDropOwed,
   guestDropReference,
   guestUnlink,
@@ -422,9 +422,11 @@ function release(hw: HwContext, b: number): number {
     if (owed === DROP_BUSY) return TD_BLOCKED;
     if (owed === DROP_OWED) dropReference(hw, b, true);
   } else if (referenceStillHeld(hw, b)) dropReference(hw, b, true);
-  bondFree(hw, b);
-  if (flags & BF_GUEST) guestBondFreed(hw, b);
-  else freeMmIfDone(hw, rec);
+  if (flags & BF_GUEST) guestBondFree(hw, b);
+  else {
+    bondFree(hw, b);
+    freeMmIfDone(hw, rec);
+  }
   return TD_DONE;
 }
 

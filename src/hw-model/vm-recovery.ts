@@ -17,12 +17,14 @@
  */
 import { bf } from './bonds.js';
 import { Ev, RELOGGED } from './event-log.js';
-import { HOLDER_IOMMU } from './guest-bonds.js';
+import { guestBondMm, HOLDER_IOMMU } from './guest-bonds.js';
+import { putIommuRef } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import {
   B_BIND,
   B_CLAIM,
   B_GEN,
+  B_MM,
   B_PASID,
   B_PF,
   B_STATE,
@@ -164,18 +166,44 @@ function sweepGuestBonds(hw: HwContext, vm: number): void {
     hw.st(bf(hw, b, B_STATE), BS_FREE);
     hw.st(bf(hw, b, B_CLAIM), 0);
     if (recordHasBonds(hw, vm, r)) continue;
-    const ref = vpField(hw, vm, r, VP_IOMMU_REF);
-    // The record's alloc reference plus the driver's: the get happened.
-    const got =
-      hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
-    if (got) {
-      if (hw.ld(ref) === REF_GETTING)
-        hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
-      hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_IOMMU);
-      hw.space.put(null, pasid);
-    }
-    hw.st(ref, REF_NONE);
+    giveBackRef(hw, vm, r, pasid, gen, token);
   }
+  // A bind cut short after the driver's get and before it claimed a bond: no bond holds the
+  // reference, and no teardown would ever give it back.
+  for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
+    const ref = hw.ld(vpField(hw, vm, r, VP_IOMMU_REF));
+    if (ref !== REF_HELD && ref !== REF_GETTING) continue;
+    if (guestBondNamesRecord(hw, vm, r)) continue;
+    const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
+    giveBackRef(hw, vm, r, pasid, hw.ld(vpField(hw, vm, r, VP_GEN)), vmTokenOf(hw, vm));
+  }
+}
+
+/** True when a guest bond in use (linked or not: P7 unlinks first) belongs to record `r`. */
+function guestBondNamesRecord(hw: HwContext, vm: number, r: number): boolean {
+  for (let b = hw.g.shape.vm.hostBonds; b < hw.g.shape.bonds; b++)
+    if (hw.ld(bf(hw, b, B_STATE)) !== BS_FREE && hw.ld(bf(hw, b, B_MM)) === guestBondMm(vm, r))
+      return true;
+  return false;
+}
+
+/** The driver's reference on record `r`, which no bond holds, goes back if it was taken. */
+function giveBackRef(
+  hw: HwContext,
+  vm: number,
+  r: number,
+  pasid: number,
+  gen: number,
+  token: number,
+): void {
+  const ref = vpField(hw, vm, r, VP_IOMMU_REF);
+  // The record's alloc reference plus the driver's: the get happened.
+  const got =
+    hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
+  if (got && hw.ld(ref) === REF_GETTING)
+    hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
+  if (got) putIommuRef(hw, vm, r, pasid, gen, token);
+  else hw.st(ref, REF_NONE);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   FS_PAUSE,
   FS_STOP,
   W_GUEST_RCU_SLOT,
+  W_ITERS,
   W_PARKED,
   W_QUIET,
   W_RCU_SLOT,
@@ -100,6 +101,7 @@ function main(d: HwWorkerData): void {
     steps += progress;
     if ((iter & 255) === 0) {
       Atomics.store(ctl, slot + W_STEPS, steps);
+      Atomics.store(ctl, slot + W_ITERS, iter);
       Atomics.store(ctl, slot + W_QUIET, finishing && actors.every((a) => a.quiet()) ? 1 : 0);
       const ms = Atomics.exchange(ctl, slot + W_STUTTER, 0);
       if (ms > 0) Atomics.wait(nap, 0, 0, ms);

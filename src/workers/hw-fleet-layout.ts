@@ -18,7 +18,8 @@
  *   STATUS = running: what recovery needs after a kill), THREAD +5, STUTTER +6 (ms to sleep,
  *   written by main, taken by exchange), QUIET +7 (1 when its actors have nothing in flight),
  *   GUEST_RCU_SLOT +8 (a guest's thread: its Rcu slot in the VM's guest kernel space, -1 none;
- *   published with ROW)
+ *   published with ROW), ITERS +9 (loop iterations, flushed with STEPS: a worker that iterates
+ *   without progress is idle, one that does not iterate has not been running)
  * ```
  */
 import { LINE_WORDS } from '../core/cache-line.js';
@@ -45,6 +46,7 @@ export const W_THREAD = 5;
 export const W_STUTTER = 6;
 export const W_QUIET = 7;
 export const W_GUEST_RCU_SLOT = 8;
+export const W_ITERS = 9;
 export const WS_STARTING = 0;
 export const WS_RUNNING = 1;
 export const WS_DONE = 2;

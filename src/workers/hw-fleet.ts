@@ -47,6 +47,7 @@ import {
   FS_STOP,
   fleetWords,
   W_GUEST_RCU_SLOT,
+  W_ITERS,
   W_PARKED,
   W_QUIET,
   W_RCU_SLOT,
@@ -63,9 +64,15 @@ import { workerModuleUrl } from './worker-url.js';
 const EPOCH_MS = 100;
 const CHECK_EVERY_MS = 1000;
 const KILL_EVERY_MS = 700;
-const WIND_DOWN_MS = 30_000;
-/** No progress for this long ends the wind-down (a stuck teardown). */
-const STALL_MS = 2_000;
+/** A bound on a wind-down that keeps making progress (a livelock), not on a slow one. */
+const WIND_DOWN_MS = 60_000;
+/**
+ * A stuck wind-down: no progress while every worker ran this many loop iterations (it looked
+ * at all its actors that often and found nothing to do). Judged by iterations, not by time:
+ * on a loaded machine a worker may not run for seconds, and the teardown it owes is then
+ * slow, not stuck.
+ */
+const STALL_ITERS = 8 * 256;
 
 interface Hosted {
   worker: Worker;
@@ -282,19 +289,24 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.notify(ctl, F_STATE);
     const t = Date.now();
     let lastSteps = -1;
-    let lastChange = Date.now();
+    let itersAtChange: number[] = [];
+    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
     for (;;) {
       await sleep(10);
-      const quiet = hosted.every((h) => Atomics.load(ctl, workerSlot(h.index) + W_QUIET) === 1);
+      const quiet = hosted.every((h) => word(h, W_QUIET) === 1);
       leftBusy = busyParts(hw);
       if ((quiet && leftBusy.length === 0) || Date.now() - t > WIND_DOWN_MS) break;
       if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
-      // Stuck (no actor made progress for a while): leave what is left to the end checks.
-      const s = hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+      // Stuck (every worker kept looking and none made progress): leave what is left to the
+      // end checks.
+      const s = hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
       if (s !== lastSteps) {
         lastSteps = s;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > STALL_MS) break;
+        itersAtChange = hosted.map((h) => word(h, W_ITERS));
+      } else if (
+        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
+      )
+        break;
     }
   }
   Atomics.store(ctl, F_STATE, FS_STOP);

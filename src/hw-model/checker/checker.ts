@@ -42,7 +42,7 @@ import {
 } from '../event-log.js';
 import type { HwContext } from '../hw-context.js';
 import { H_PASID_BITS, H_RESERVED_IDS, H_VM_QUOTA, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
-import { busyParts } from '../quiesce.js';
+import { busyParts, firstBusyPasid } from '../quiesce.js';
 import { scNoPasid } from '../vcmd-regs.js';
 import { type BondGhost, Ghost, type PasidGhost } from './ghost.js';
 import { GuestChecks, type RefWalk, type VmStats } from './guest-checks.js';
@@ -228,9 +228,10 @@ export class ModelChecker {
       this.quiescent();
       // A killed actor must not leak: after the wind-down nothing may be left anywhere.
       const busy = busyParts(this.#hw);
+      // With the trace of the first PASID left (its teardown's last events).
       this.#judge(
         'INV-16',
-        0,
+        busy.length ? firstBusyPasid(this.#hw) : 0,
         busy.length ? `the platform did not come to rest: ${busy.join(', ')}` : false,
       );
     }
