@@ -78,6 +78,14 @@ export interface SteeringPlan {
   tick?(now: number, stuttering: boolean): void;
   /** Checked before every wake-up: true ends the run early. */
   stopWhen?(): boolean;
+  /**
+   * Checked once the run's time is up: while true, the run goes on (work a loaded machine
+   * did not get to do in the time, e.g. a minimum number of grace periods), for at most
+   * `maxExtraSeconds` more.
+   */
+  extendWhile?(): boolean;
+  /** The bound on `extendWhile`'s extension (default 0: no extension). */
+  maxExtraSeconds?: number;
 }
 
 /** How the run ended. */
@@ -123,7 +131,10 @@ export async function steer(p: SteeringPlan): Promise<SteeringResult> {
   let kills = 0;
   const killsOwed = kill?.atLeast ?? 1;
   const seconds = (now: number): number => (now - t0) / 1000;
-  while (!signal?.aborted && performance.now() < endAt && !p.stopWhen?.()) {
+  const hardEndAt = endAt + (p.maxExtraSeconds ?? 0) * 1000;
+  const timeLeft = (now: number): boolean =>
+    now < endAt || (now < hardEndAt && (p.extendWhile?.() ?? false));
+  while (!signal?.aborted && timeLeft(performance.now()) && !p.stopWhen?.()) {
     await sleep(p.monitorMs, signal);
     if (signal?.aborted) break;
     const now = performance.now();

@@ -19,6 +19,8 @@ describe.each(['marks', 'mb', 'qsbr'] as const)('RCU torture, correct RCU, %s fl
       killEveryMs: 400,
       // The kills asserted below are made even when a loaded machine slows every kill down.
       minKills: 4,
+      // Likewise the grace periods asserted below (30 in 5 s at load 44 before this).
+      minGracePeriods: 60,
       stutterEveryMs: 1500,
       stutterForMs: 200,
       flavor,

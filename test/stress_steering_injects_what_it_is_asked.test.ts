@@ -2,7 +2,8 @@
  * The monitor loop shared by the stress run and the torture (stress/steering.ts): a run asked
  * for a stutter and a kill gets at least one of each even when the first comes due too close
  * to the end (a loaded machine's late wake-ups); a kill with nothing to kill yet is tried
- * again; an abort ends the loop with its reason, and a stutter in progress is resumed.
+ * again; an abort ends the loop with its reason, and a stutter in progress is resumed; a run
+ * goes on past its time while work is owed (`extendWhile`), within its bound.
  */
 import { describe, expect, it } from 'vitest';
 import { steer } from '../stress/steering.js';
@@ -112,5 +113,33 @@ describe('steering', () => {
     expect(r.elapsedSeconds).toBeLessThan(600);
     expect(log).toEqual(['pause', 'resume']);
     expect(ticks.length).toBeGreaterThan(0);
+  });
+
+  it('goes on past its time while work is owed, and no further than its bound', async () => {
+    // Counted in wake-ups, not in time: the run's own time is one wake-up's worth.
+    let ticks = 0;
+    const owed = await steer({
+      seconds: 0.01,
+      monitorMs: 5,
+      maxExtraSeconds: 60,
+      extendWhile: () => ticks < 20,
+      tick: () => void ticks++,
+    });
+    expect(ticks).toBe(20);
+    expect(owed.interrupted).toBeUndefined();
+    // Never owed-off: the bound ends it (0.05 s is at most 10 wake-ups of 5 ms or more).
+    ticks = 0;
+    await steer({
+      seconds: 0.01,
+      monitorMs: 5,
+      maxExtraSeconds: 0.05,
+      extendWhile: () => true,
+      tick: () => void ticks++,
+    });
+    expect(ticks).toBeLessThanOrEqual(12);
+    // No bound given: no extension at all.
+    ticks = 0;
+    await steer({ seconds: 0.01, monitorMs: 5, extendWhile: () => true, tick: () => void ticks++ });
+    expect(ticks).toBeLessThanOrEqual(4);
   });
 });

@@ -85,6 +85,11 @@ export interface TortureConfig {
   killEveryMs: number;
   /** Kills made however loaded the machine is (after the run's time if need be). */
   minKills: number;
+  /**
+   * Grace periods the run completes however loaded the machine is: it goes on past its time
+   * (at most its time again) until this many completed.
+   */
+  minGracePeriods: number;
   /** Pause every thread this often, for stutterForMs; 0 = never. */
   stutterEveryMs: number;
   stutterForMs: number;
@@ -108,6 +113,7 @@ export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress
     flavor: 'marks',
     killEveryMs: 1000,
     minKills: 1,
+    minGracePeriods: 0,
     stutterEveryMs: 4000,
     stutterForMs: 300,
     writerStallMs: 5000,
@@ -333,6 +339,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     },
     // Stop early once a reader has seen a broken grace period: the verdict cannot change.
     stopWhen: () => failures.length > 0 || readersSawBreakage(words, g),
+    extendWhile: () => rcu.stats().gracePeriods < config.minGracePeriods,
+    maxExtraSeconds: config.seconds,
   });
 
   stopping = true;
