@@ -21,18 +21,15 @@ import {
   threadSlotWord,
 } from '../../src/core/ioasid/space-layout.js';
 import { RCU_SLOT_OWNER, rcuSlotBase } from '../../src/core/rcu/rcu-layout.js';
+import { armInjection, armKill, KILL, killPoint } from './kill-countdown.js';
 
-/** What a killed call throws. */
-export const KILL = Symbol('kill');
+export { KILL, killableModule } from './kill-countdown.js';
 
 /** Thrown when a call waits, again and again, for something only a dead thread can do. */
 export class HangError extends Error {}
 
 const HANG_WAITS = 2000;
-let countdown = -1;
 let waits = 0;
-/** Run at the countdown's end instead of a kill (see runInjectedAt). */
-let injection: (() => void) | undefined;
 const patched: Array<[object, string, unknown]> = [];
 
 /** Patch the builtins (call once, e.g. in beforeAll). */
@@ -42,13 +39,7 @@ export function installKillPoints(): void {
       const orig = obj[name] as (...a: unknown[]) => unknown;
       patched.push([obj, name, orig]);
       obj[name] = (...a: unknown[]) => {
-        if (countdown > 0 && --countdown === 0) {
-          countdown = -1;
-          const inject = injection;
-          injection = undefined;
-          if (inject === undefined) throw KILL;
-          inject(); // another "thread" acts here, before the builtin's effect
-        }
+        killPoint();
         return orig.apply(obj, a);
       };
     }
@@ -85,7 +76,7 @@ export function uninstallKillPoints(): void {
  * @returns true if the kill happened (fn was cut short), false if fn completed first
  */
 export function runKilledAt(k: number, fn: () => unknown): boolean {
-  countdown = k > 0 ? k : -1;
+  armKill(k > 0 ? k : -1);
   waits = 0;
   try {
     fn();
@@ -93,7 +84,7 @@ export function runKilledAt(k: number, fn: () => unknown): boolean {
     if (e !== KILL) throw e;
     return true;
   } finally {
-    countdown = -1;
+    armKill(-1);
   }
   return false;
 }
@@ -105,24 +96,22 @@ export function runKilledAt(k: number, fn: () => unknown): boolean {
  */
 export function runInjectedAt(k: number, fn: () => unknown, inject: () => void): boolean {
   let ran = false;
-  injection = () => {
+  armInjection(k, () => {
     ran = true;
     inject();
-  };
-  countdown = k;
+  });
   waits = 0;
   try {
     fn();
   } finally {
-    countdown = -1;
-    injection = undefined;
+    armKill(-1);
   }
   return ran;
 }
 
 /** Run `fn` with no kill armed, failing (HangError) if it keeps waiting. */
 export function runAlive<T>(fn: () => T): T {
-  countdown = -1;
+  armKill(-1);
   waits = 0;
   return fn();
 }

@@ -65,10 +65,12 @@ import {
   SPACE_SET_WORDS,
   SPACE_STAT_SET_DESTROYED_WORD,
   type SpaceGeometry,
+  TS_ALLOC_UNIT,
   TS_AUX,
   TS_CAP,
   TS_OP,
   TS_OP_NONE,
+  TS_SET,
   TS_SET_ALLOC_RESERVED,
 } from './space-layout.js';
 import { assertLocked, lockAcquire, lockRelease } from './space-lock.js';
@@ -109,15 +111,23 @@ export function setCountOf(w: number, quota: number): number {
  * harmless.
  *
  * @param hooked - the caller is alloc's hooked path; otherwise a word with SET_HOOKED is refused
+ * @param ts - the caller's thread slot base word
  *
- * Context: any thread; never blocks; legal inside a read-side section. Kill point rule: the
- * caller records the unit in its thread slot right after this returns.
+ * Context: any thread; never blocks; legal inside a read-side section. Kill points: right
+ * after the CAS, with no call in between, TS_SET and TS_OP (TS_ALLOC_UNIT) record the unit, so
+ * `releaseThread` gives it back wherever the caller dies afterwards.
  * @returns the COUNT word it stored, which has SET_FLAGS clear (it may be negative: test the
  * result with setReserveFailed); -EINVAL set not alive (DEAD or PENDING); SET_RESERVE_HOOKED
  * the word has SET_HOOKED and `hooked` is false (nothing taken); -EDQUOT count already at
  * quota. All three have SET_FLAGS bits set, which no stored word has.
  */
-export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number, hooked: boolean): number {
+export function setReserveUnit(
+  i32: I32,
+  g: SpaceGeometry,
+  set: number,
+  hooked: boolean,
+  ts: number,
+): number {
   const word = setWord(g, set) + SET_COUNT;
   for (;;) {
     const w = Atomics.load(i32, word);
@@ -125,7 +135,13 @@ export function setReserveUnit(i32: I32, g: SpaceGeometry, set: number, hooked: 
     if (!hooked && (w & SET_HOOKED) !== 0) return SET_RESERVE_HOOKED;
     if (w >= 0) return -Errno.EDQUOT;
     // Linearisation point of the reservation: count never exceeds quota, even for an instant.
-    if (Atomics.compareExchange(i32, word, w, w + SET_UNIT) === w) return w + SET_UNIT;
+    if (Atomics.compareExchange(i32, word, w, w + SET_UNIT) === w) {
+      // Kill point rule, here and not in the caller: a caller's check of the result (a call
+      // to setReserveFailed unless inlined) is a kill point that leaked the unit.
+      i32[ts + TS_SET] = set;
+      i32[ts + TS_OP] = TS_ALLOC_UNIT;
+      return w + SET_UNIT;
+    }
   }
 }
 

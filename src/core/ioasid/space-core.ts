@@ -372,10 +372,9 @@ export class SpaceCore {
     const { i32, g } = this;
     if (this.fault === SPACE_FAULT_QUOTA_CHECK_THEN_ACT && Atomics.load(this.#hk, HOOKS_WORD) === 0)
       return this.#allocCheckThenAct(set, lo, hi, data);
-    const w = setReserveUnit(i32, g, set, false);
+    // Records the unit in our slot itself (kill point rule; the check below is a call).
+    const w = setReserveUnit(i32, g, set, false, this.ts);
     if (setReserveFailed(w)) return this.#allocRefused(set, lo, hi, data, w);
-    i32[this.ts + TS_SET] = set; // kill point rule: right after the CAS
-    i32[this.ts + TS_OP] = TS_ALLOC_UNIT;
     this.#cSet = set;
     this.#cWord = w;
     return this.#allocWithUnit(set, lo, hi, data);
@@ -443,13 +442,11 @@ export class SpaceCore {
     for (let giveBacks = 0; ; ) {
       const choice = hooks.chooseAllocator();
       if (choice === null) return -Errno.ENODEV;
-      const w = setReserveUnit(i32, g, set, true);
+      const w = setReserveUnit(i32, g, set, true, ts); // records the unit (kill point rule)
       if (setReserveFailed(w)) {
         if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
         return w;
       }
-      i32[ts + TS_SET] = set; // kill point rule: right after the CAS
-      i32[ts + TS_OP] = TS_ALLOC_UNIT;
       this.#cSet = set;
       this.#cWord = w;
       if (!hooks.allocators.stillActive(choice)) {
