@@ -196,6 +196,10 @@ export const PROCESSES_PER_VM_MAX = 1024;
 /** Most records a VMM keeps for one VM (and so the largest effective VM quota is half). */
 export const VM_RECORDS_MAX = 4096;
 
+/**
+ * Every profile knob's default (iommu-hw-model.md §7.2); `resolveProfile` fills a partial
+ * profile from it.
+ */
 export const PROFILE_DEFAULTS: Readonly<Profile> = Object.freeze({
   arch: 'vtd',
   pasidBits: 20,
