@@ -17,13 +17,13 @@ import {
   REG_LOCK_WORD,
 } from '../src/core/ioasid/hooks-layout.js';
 import {
-  type AllocatorOps,
   INVALID_IOASID,
   IoasidSpace,
   type Notification,
   NotifierPriority,
   SetType,
 } from '../src/core/ioasid/ioasid-space.js';
+import { inThreadProvider } from './helpers/in-thread-provider.js';
 import { installKillPoints, runKilledAt, uninstallKillPoints } from './helpers/kill-points.js';
 
 beforeAll(installKillPoints);
@@ -257,21 +257,7 @@ describe('notifier chains: a thread killed at any builtin call is recovered exac
 function customSetup() {
   const main = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 64, maxThreads: 4 });
   const victim = IoasidSpace.attach(main.handle);
-  const held = new Set<number>();
-  const make = (): AllocatorOps => ({
-    name: 'vcmd',
-    alloc(min, max) {
-      for (let id = min; id <= max; id++)
-        if (!held.has(id)) {
-          held.add(id);
-          return id;
-        }
-      return -28;
-    },
-    free(id) {
-      held.delete(id);
-    },
-  });
+  const { held, make } = inThreadProvider();
   const S = main.setAlloc(null, 10, SetType.NULL);
   const opsMain = make();
   const opsVictim = make();

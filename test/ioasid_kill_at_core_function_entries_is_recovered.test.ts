@@ -12,12 +12,8 @@
  * worker killed at the entry of a call made between taking a quota unit and recording it.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  type AllocatorOps,
-  type IoasidSpace,
-  NotifierPriority,
-  SetType,
-} from '../src/core/ioasid/ioasid-space.js';
+import { type IoasidSpace, NotifierPriority, SetType } from '../src/core/ioasid/ioasid-space.js';
+import { inThreadProvider } from './helpers/in-thread-provider.js';
 import {
   audit,
   installKillPoints,
@@ -110,21 +106,7 @@ function quotaAudit(space: IoasidSpace): string[] {
  * set, and one custom id the victim holds. */
 function customSetup() {
   const x = setup(false);
-  const held = new Set<number>();
-  const make = (): AllocatorOps => ({
-    name: 'vcmd',
-    alloc(min, max) {
-      for (let id = min; id <= max; id++)
-        if (!held.has(id)) {
-          held.add(id);
-          return id;
-        }
-      return -28;
-    },
-    free(id) {
-      held.delete(id);
-    },
-  });
+  const { make } = inThreadProvider();
   expect(x.main.registerAllocator(make())).toBe(0);
   expect(x.victim.registerAllocator(make())).toBe(0);
   const S = x.main.setAlloc(null, 10, SetType.NULL);
