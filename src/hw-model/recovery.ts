@@ -32,6 +32,7 @@ import {
   B_PF,
   B_STATE,
   B_TOKEN,
+  BF_EXCEPTION,
   BF_HANDED_OVER,
   BS_BINDING,
   BS_DYING,
@@ -107,12 +108,30 @@ export function reapProcess(hw: HwContext, pid: number, chain: FreeChain): numbe
   resolveFree(hw, rec, token, chain);
   dropOrphanReference(hw, rec, token);
   relogBinds(hw, rec, token);
+  const pasid = hw.ld(mmField(hw, rec, MM_PASID));
   const r = mmExit(hw, pid, chain, true);
-  // A teardown the dead process was driving, past the point where its mm still lists it.
+  finishDeadTeardowns(hw, token, pasid);
+  return r;
+}
+
+/**
+ * Teardowns the dead process was driving (an unbind it had started, listed by its mm or
+ * already unlinked at P7) go to the driver's workqueue. While the exit's free left the PASID
+ * free-pending, the FREE notification the core owes the driver hands them over (`handleFree`
+ * marks every dying bond of the PASID and token), as it does every teardown of an exited mm:
+ * handing them over here too would let the workqueue drop the driver's reference, reclaiming
+ * the PASID, before the driver read that notification (the core distributes lazily, so it may
+ * be read late), and a FREE notification would reach the driver after the reclaim (INV-11).
+ * They are marked as exit teardowns instead, so that a FREE lost to a queue overflow still
+ * finds them (`handleLostFrees`). Otherwise no notification is coming (the driver's reference
+ * was dropped already, or the PASID reclaimed or never freed): they are handed over now.
+ */
+function finishDeadTeardowns(hw: HwContext, token: number, pasid: number): void {
+  const s = pasid !== 0 ? hw.space.inspect(pasid) : undefined;
+  const notified = s?.state === 'free-pending' && s.data === token;
   for (let b = 0; b < hw.g.shape.bonds; b++)
     if (hw.ld(bf(hw, b, B_STATE)) === BS_DYING && hw.ld(bf(hw, b, B_TOKEN)) === token)
-      Atomics.or(hw.i32, bf(hw, b, B_FLAGS), BF_HANDED_OVER);
-  return r;
+      Atomics.or(hw.i32, bf(hw, b, B_FLAGS), notified ? BF_EXCEPTION : BF_HANDED_OVER);
 }
 
 /**
