@@ -6,6 +6,12 @@
  * as it started: available() == capacity(), every record free, every id free and
  * allocatable. This is issue 3's "a worker killed mid-operation leaves at most the ids it
  * held, which freeAllInSet can recover".
+ *
+ * Bounded by work, not time: a worker is killed once it has run a random number of loop
+ * iterations (it keeps running until the kill lands, so the kill point stays random), and
+ * replacements are started ahead, parked until their turn, so a kill never waits for a worker
+ * to start. On a loaded machine the test then takes as long as its work takes there, instead
+ * of paying each worker's slow start in series.
  */
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -22,11 +28,14 @@ import {
 } from '../src/core/ioasid/space-layout.js';
 import { Prng } from '../src/workers/prng.js';
 import { testSeed } from './helpers/seed.js';
-import { startTestWorker } from './helpers/workers.js';
+import { exited, startTestWorker } from './helpers/workers.js';
 import {
   type KillWorkerData,
+  type KillWorkerReached,
   type KillWorkerReady,
+  NB_GO,
   NB_OWN_SET,
+  NB_RUN_OPS,
   NB_SHARED,
   NB_WORDS,
 } from './workers/ioasid-kill-protocol.js';
@@ -34,13 +43,19 @@ import {
 const FILE = 'test/ioasid_killed_worker_leaks_nothing.test.ts';
 const LIVE_WORKERS = 2;
 const KILLS = 48;
-const MAX_RUN_MS = 12;
+/** Workers started ahead of their turn (parked): a kill takes one instead of starting one. */
+const SPARES = 3;
+/** A worker runs MIN_RUN_OPS + [0, RUN_OPS_SPREAD) loop iterations before it may be killed. */
+const MIN_RUN_OPS = 64;
+const RUN_OPS_SPREAD = 4096;
 
 interface Running {
   worker: Worker;
   slot: number;
   privateSet: number;
   notebook: Int32Array<SharedArrayBuffer>;
+  /** Resolves once the worker ran its iterations (set when it is let run). */
+  ranItsWork?: Promise<void>;
 }
 
 /** How a test gives a dead worker's slot back. */
@@ -56,7 +71,6 @@ async function killAndAudit(
   release: Release,
   noLocks = false,
   liveWorkers = LIVE_WORKERS,
-  finalRunMs = 0,
 ) {
   const prng = new Prng(seed);
   const next = () => prng.nextU32();
@@ -67,6 +81,7 @@ async function killAndAudit(
   expect(sharedSets.every((s) => s >= 0)).toBe(true);
 
   let incarnation = 0;
+  /** Start a worker, parked until `run`. */
   const start = async (): Promise<Running> => {
     const privateSet = space.setAlloc(null, 12, SetType.NULL);
     expect(privateSet).toBeGreaterThanOrEqual(0);
@@ -87,8 +102,22 @@ async function killAndAudit(
     });
     return { worker, slot: ready.slot, privateSet, notebook };
   };
+  /** Let a parked worker run its loop; `ranItsWork` resolves after its iterations. */
+  const run = (r: Running): Running => {
+    const reached = new Promise<KillWorkerReached>((resolve) => r.worker.once('message', resolve));
+    const died = exited(r.worker).then(() => {
+      throw new Error(`worker in slot ${r.slot} exited before it was killed`);
+    });
+    r.ranItsWork = Promise.race([reached.then(() => {}), died]);
+    Atomics.store(r.notebook, NB_RUN_OPS, MIN_RUN_OPS + (next() % RUN_OPS_SPREAD));
+    // After NB_RUN_OPS: the worker reads it once it sees NB_GO (its wait loop).
+    Atomics.store(r.notebook, NB_GO, 1);
+    Atomics.notify(r.notebook, NB_GO);
+    return r;
+  };
   /** Kill, release, then give back what the dead worker held through its sets/notebook. */
   const kill = async (r: Running): Promise<number> => {
+    await r.ranItsWork;
     await r.worker.terminate();
     const n = release(space, r.slot);
     const own = Atomics.load(r.notebook, NB_OWN_SET) - 1;
@@ -103,17 +132,24 @@ async function killAndAudit(
     return n;
   };
 
-  const running: Running[] = [];
-  for (let w = 0; w < liveWorkers; w++) running.push(await start());
+  const running = (await Promise.all(Array.from({ length: liveWorkers }, start))).map(run);
+  const spares = Array.from({ length: kills > 0 ? SPARES : 0 }, start);
   const recovered: number[] = [];
   for (let k = 0; k < kills; k++) {
-    await new Promise((r) => setTimeout(r, next() % MAX_RUN_MS));
     const victim = next() % running.length;
     recovered.push(await kill(running[victim]!));
-    running[victim] = await start();
+    running[victim] = run(await spares.shift()!);
+    spares.push(start());
   }
-  await new Promise((r) => setTimeout(r, finalRunMs));
   for (const r of running) recovered.push(await kill(r));
+  // Parked spares ran nothing: released like the others, counted apart.
+  let parked = 0;
+  for (const s of spares) {
+    const r = await s;
+    await r.worker.terminate();
+    if (release(space, r.slot) >= 0) parked++;
+    space.setFree(r.privateSet);
+  }
 
   // What is left (an id a kill separated from the notebook, a set it separated from its
   // notebook entry) is in live sets: empty and free them all.
@@ -147,7 +183,7 @@ async function killAndAudit(
   }
   const stats = space.stats();
   space.detach();
-  return { leaks, recovered, stats };
+  return { leaks, recovered, parked, stats };
 }
 
 /** White-box (space-layout.ts): does dead thread slot `slot` still hold records or an operation? */
@@ -163,7 +199,7 @@ function threadSlotHoldsSomething(space: IoasidSpace, slot: number): boolean {
 describe('a killed worker leaks nothing', () => {
   it(`${KILLS} kills at random points: releaseThread + freeAllInSet restore the space`, async () => {
     const seed = testSeed(FILE);
-    const { leaks, recovered, stats } = await killAndAudit(seed, KILLS, (sp, slot) =>
+    const { leaks, recovered, parked, stats } = await killAndAudit(seed, KILLS, (sp, slot) =>
       sp.releaseThread(slot),
     );
     const mid = recovered.filter((n) => n > 0).length;
@@ -174,22 +210,23 @@ describe('a killed worker leaks nothing', () => {
     expect(leaks).toEqual([]);
     expect(recovered.every((n) => n >= 0)).toBe(true);
     expect(mid).toBeGreaterThan(recovered.length / 2);
-    expect(stats.threadsRecovered).toBe(recovered.length);
+    expect(parked).toBe(SPARES);
+    expect(stats.threadsRecovered).toBe(recovered.length + parked);
   }, 120_000);
 
   it('broken twin: releasing only the Rcu slot is caught as a leak by the same audit', async () => {
     const seed = testSeed(FILE);
     // The twin's workers take no space lock: a dead holder's lock would hang it, not leak.
     // No replacement workers: one attaching into a released slot would recover the dead
-    // thread's leftovers itself (attach() does) and repair the twin. Four workers run 30 ms,
-    // then die; the twin reports whether each dead one held anything (its cache, retire
-    // batch, a drain or an operation in flight), read after its death.
+    // thread's leftovers itself (attach() does) and repair the twin. Four workers run their
+    // iterations, then die; the twin reports whether each dead one held anything (its cache,
+    // retire batch, a drain or an operation in flight), read after its death.
     const rcuOnly: Release = (sp, slot) => {
       const held = threadSlotHoldsSomething(sp, slot);
       sp.rcu.releaseSlot(slot);
       return held ? 1 : 0;
     };
-    const { leaks, recovered } = await killAndAudit(seed, 0, rcuOnly, true, 4, 30);
+    const { leaks, recovered } = await killAndAudit(seed, 0, rcuOnly, true, 4);
     console.log(`twin: dead workers holding something: ${recovered.join(',')}`);
     console.log(`twin leaks (first 5 of ${leaks.length}):`, leaks.slice(0, 5));
     // Each of 4 busy workers is empty-handed only in short windows (a drained cache and an

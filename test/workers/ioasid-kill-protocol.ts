@@ -33,4 +33,19 @@ export interface KillWorkerReady {
  * (a kill in between only leaks, into a set the final sweep frees). */
 export const NB_OWN_SET = 0;
 export const NB_SHARED = 4;
-export const NB_WORDS = 1 + 2 * NB_SHARED;
+/**
+ * Then the run gate. A worker attaches, posts its slot and waits (Atomics.wait) until the test
+ * stores 1 in NB_GO, so that it can be started ahead of its turn without adding to the
+ * workers that run. NB_RUN_OPS (stored before NB_GO) is how many loop iterations it runs
+ * before it posts {@link KillWorkerReached}; it keeps running after that until it is
+ * terminated, so a kill that waits for that message lands after that much work, in the middle
+ * of whatever operation the worker is in, however slowly the machine runs it.
+ */
+export const NB_GO = 1 + 2 * NB_SHARED;
+export const NB_RUN_OPS = NB_GO + 1;
+export const NB_WORDS = NB_GO + 2;
+
+/** Second message: the worker ran its NB_RUN_OPS iterations (and runs on). */
+export interface KillWorkerReached {
+  reached: number;
+}

@@ -1,7 +1,8 @@
 /**
  * Worker for test/ioasid_killed_worker_leaks_nothing.test.ts: attaches a space, posts its Rcu
- * slot, then runs a tight seeded loop of alloc/free/setAlloc/setFree/attachSpid/detachSpid/
- * find/findBySpid until the test terminates it. Whatever it was doing when killed must be
+ * slot, waits for the test's go (NB_GO), then runs a tight seeded loop of alloc/free/
+ * setAlloc/setFree/attachSpid/detachSpid/find/findBySpid until the test terminates it,
+ * posting a message once it ran NB_RUN_OPS iterations. Whatever it was doing when killed must be
  * recovered by the space itself (releaseThread); the ids it held are found by the test
  * through its sets (freeAllInSet) or its notebook.
  *
@@ -12,8 +13,11 @@ import { IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
 import { Prng } from '../../src/workers/prng.js';
 import {
   type KillWorkerData,
+  type KillWorkerReached,
   type KillWorkerReady,
+  NB_GO,
   NB_OWN_SET,
+  NB_RUN_OPS,
   NB_SHARED,
 } from './ioasid-kill-protocol.js';
 
@@ -21,6 +25,10 @@ const d = workerData as KillWorkerData;
 const space = IoasidSpace.attach(d.handle);
 const nb = new Int32Array(d.notebook);
 parentPort?.postMessage({ slot: space.rcu.slot } satisfies KillWorkerReady);
+// Started ahead of its turn: hold nothing and run nothing until the test says go.
+while (Atomics.load(nb, NB_GO) === 0) Atomics.wait(nb, NB_GO, 0);
+const runOps = Atomics.load(nb, NB_RUN_OPS);
+let ops = 0;
 
 const prng = new Prng(d.seed, d.incarnation);
 const next = (): number => prng.nextU32();
@@ -61,6 +69,7 @@ function allocIn(set: number, shared: boolean): void {
 }
 
 for (;;) {
+  if (++ops === runOps) parentPort?.postMessage({ reached: ops } satisfies KillWorkerReached);
   const r = next() % 100;
   if (r < 40 && heldId.length < 12) {
     const k = next() % 8;
