@@ -207,7 +207,6 @@ const CASES: Case[] = [
   },
   {
     name: 'guest programs its mdev',
-    open: true,
     thread: 'guest',
     setup: bound,
     op: (p, k, h) => k.killable(() => vdcmProgram(p.context, 0, 0, h)),
@@ -227,7 +226,6 @@ const CASES: Case[] = [
   },
   {
     name: 'spid: guest programs its mdev (lookup by SPID)',
-    open: true,
     thread: 'guest',
     profile: SPID,
     setup: spidBound,
@@ -261,7 +259,6 @@ const CASES: Case[] = [
   },
   {
     name: "VMM: KVM's VMCS programming after a bind",
-    open: true,
     thread: 'vmm',
     setup: (p) => {
       const h = p.vcmdAlloc(0);
@@ -272,7 +269,6 @@ const CASES: Case[] = [
   },
   {
     name: 'VMM: the teardown after an unbind',
-    open: true,
     thread: 'vmm',
     setup: (p) => {
       const h = programmed(p);
@@ -283,7 +279,6 @@ const CASES: Case[] = [
   },
   {
     name: 'VMM: the teardown after a free before unbind',
-    open: true,
     thread: 'vmm',
     setup: (p) => {
       const h = programmed(p);
@@ -295,7 +290,6 @@ const CASES: Case[] = [
   },
   {
     name: "spid: VMM's teardown and owed free after the last unbind",
-    open: true,
     thread: 'vmm',
     profile: SPID,
     setup: (p) => {
@@ -310,7 +304,6 @@ const CASES: Case[] = [
   },
   {
     name: 'VMM: a destroy with a PASID bound and programmed',
-    open: true,
     thread: 'vmm',
     setup: programmed,
     op: (p, k) => {

@@ -57,8 +57,10 @@ import {
   VPS_FREED,
   VPS_LIVE,
 } from './hw-layout.js';
+import { kvmResolveRefs } from './kvm.js';
 import { lockBreak, lockGive, lockTake } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
+import { vdcmResolveSlots } from './vdcm.js';
 import {
   recordHasBonds,
   recordOfPasid,
@@ -122,6 +124,9 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
     lockTake(hw.i32, kernel, hw.tag);
     resolveVmmIntent(hw, vm);
     sweepGuestBonds(hw, vm);
+    // A get or put of KVM or the VDCM between the core's call and the word recording it.
+    kvmResolveRefs(hw, vm);
+    vdcmResolveSlots(hw, vm);
     // A free whose last step (releasing the record once nothing holds it) was cut short.
     for (let r = 0; r < hw.g.shape.vm.pasids; r++) releaseRecordIfDone(hw, vm, r);
     lockGive(hw.i32, kernel);
