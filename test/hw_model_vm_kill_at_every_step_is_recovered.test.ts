@@ -39,7 +39,7 @@ import { recoverThread } from '../src/hw-model/recovery.js';
 import { vcmdPost, vmmVcmdStep } from '../src/hw-model/vcmd.js';
 import { VCMD_ALLOC, VCMD_FREE } from '../src/hw-model/vcmd-regs.js';
 import { vcpuStep } from '../src/hw-model/vcpu.js';
-import { vdcmProgram } from '../src/hw-model/vdcm.js';
+import { vdcmProgram, vdcmQueueClear } from '../src/hw-model/vdcm.js';
 import { viommuField, vmField, vpField } from '../src/hw-model/vm.js';
 import { vmKernelIdle, vmKernelStep } from '../src/hw-model/vm-kernel.js';
 import {
@@ -301,6 +301,16 @@ const CASES: Case[] = [
       vmmKernel(p, k);
       k.killable(() => vmmOwedFrees(p.context, 0));
     },
+  },
+  {
+    name: "VMM: the VDCM's clearing of a programmed mdev (its Drain PASID command)",
+    thread: 'vmm',
+    setup: (p) => {
+      const h = programmed(p);
+      expect(vdcmQueueClear(p.context, 0, 0)).toBe(0);
+      return h;
+    },
+    op: (p, k) => vmmKernel(p, k),
   },
   {
     name: 'VMM: a destroy with a PASID bound and programmed',

@@ -17,7 +17,15 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { commandPost, commandRelease, commandStatus, wqCfg, wqOccupancy } from './device.js';
+import {
+  commandOp,
+  commandPost,
+  commandRelease,
+  commandRepublish,
+  commandStatus,
+  wqCfg,
+  wqOccupancy,
+} from './device.js';
 import { Ev, PH_DEVICE, RELOGGED } from './event-log.js';
 import { HOLDER_VDCM } from './guest-bonds.js';
 import { teardownsBond, unbindTarget, underVmmLock } from './guest-iommu.js';
@@ -280,13 +288,20 @@ function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number 
     const [op, operand] = dwqOp
       ? [CMD_DISABLE_WQ, hw.ld(mdevField(hw, m, MD_WQ))]
       : [CMD_DRAIN_PASID, pasid];
-    if (commandPost(hw, pf, op, operand, owner) < 0) return TD_BLOCKED;
+    // The register already this mdev's: a post of this step cut short by a kill (claimed, or
+    // published before the sub moved on). Posting again would wait for it forever, and with
+    // it every command of the PF.
+    const mine = commandStatus(hw, pf, owner) !== -HwErrno.ENOENT;
+    if (!mine && commandPost(hw, pf, op, operand, owner) < 0) return TD_BLOCKED;
+    if (mine && commandOp(hw, pf) === 0) commandRepublish(hw, pf, op, operand, owner);
     wkSet(hw, w, WK_SUB, 1);
     return TD_PROGRESS;
   }
   const st = commandStatus(hw, pf, owner);
-  if (st === CMDS_PENDING) return TD_BLOCKED;
-  if (st >= 0) commandRelease(hw, pf, owner);
+  // Published at sub 1, so op 0 is this finished command's release cut short: finish it.
+  const withdrawn = st === CMDS_PENDING && commandOp(hw, pf) === 0;
+  if (st === CMDS_PENDING && !withdrawn) return TD_BLOCKED;
+  if (st >= 0 || withdrawn) commandRelease(hw, pf, owner);
   releaseSlot(hw, vm, m, s);
   wkSet(hw, w, WK_SUB, 0);
   wkSet(hw, w, WK_AUX, s + 1);
@@ -333,13 +348,17 @@ function dwqStopped(hw: HwContext, m: number): number {
   if (hw.ld(mdevField(hw, m, MD_TYPE)) !== MDT_DWQ) return TD_DONE;
   const pf = hw.ld(mdevField(hw, m, MD_PF));
   const owner = CMD_OWNER_VDCM + m;
+  const w = hw.ld(mdevField(hw, m, MD_WQ));
   const st = commandStatus(hw, pf, owner);
-  if (st === CMDS_PENDING) return TD_BLOCKED;
+  if (st === CMDS_PENDING) {
+    // Claimed by a post a kill cut short before it was published: publish it.
+    if (commandOp(hw, pf) === 0) commandRepublish(hw, pf, CMD_DISABLE_WQ, w, owner);
+    return TD_BLOCKED;
+  }
   if (st !== -HwErrno.ENOENT) {
     commandRelease(hw, pf, owner);
     return TD_DONE;
   }
-  const w = hw.ld(mdevField(hw, m, MD_WQ));
   if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) === WQS_DISABLED) return TD_DONE;
   return commandPost(hw, pf, CMD_DISABLE_WQ, w, owner) < 0 ? TD_BLOCKED : TD_PROGRESS;
 }
