@@ -14,9 +14,11 @@ import { randomSeed } from '../src/workers/prng.js';
 import { BROKEN_TWIN_NAMES } from './broken-twins.js';
 import { exitCodeOf, interruptOnSignals } from './interrupt.js';
 import {
+  FAULT_CHOICES,
   isModelScenario,
   MUTATION_NAMES,
   modelConfigFrom,
+  refuseModelFaults,
   refuseModelFlags,
   runModelScenario,
 } from './model.js';
@@ -38,7 +40,7 @@ import { createProgress } from './progress.js';
 import { formatStressReport } from './report.js';
 import { renderHtmlReport } from './report-html.js';
 import { checkConfig, runStress, type StressConfig } from './run-stress.js';
-import { FAULTS, type Fault, mixOf, SCENARIOS } from './scenarios.js';
+import { type Fault, mixOf, SCENARIOS } from './scenarios.js';
 import { main as tortureMain } from './torture/cli.js';
 
 const FROM_SCENARIO = 'from the scenario';
@@ -116,8 +118,8 @@ export const STRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'fault',
     kind: 'list',
-    choices: FAULTS,
-    help: "inject faults (adds to the scenario's own)",
+    choices: FAULT_CHOICES,
+    help: "inject faults (adds to the scenario's own): kill-cpu, stutter, oversubscribe; model scenarios with VMs, on threads only, also kill-vcpu (a guest's vCPU thread) and kill-vmm (the VMMs' thread): the VM is destroyed as a crash and boots again",
   },
   {
     name: 'rcu',
@@ -218,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (isModelScenario(o.scenario as string)) return modelMain(o);
   refuseModelFlags(o);
+  refuseModelFaults(o);
   const config = configFrom(o);
   const quiet = o.quiet === true;
   if (!quiet)

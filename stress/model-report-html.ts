@@ -5,6 +5,7 @@
  * hardware counters, and per-PASID teardown timelines (P0 .. P8) for the sampled teardowns.
  */
 import type { TeardownTimeline } from '../src/hw-model/checker/checker.js';
+import { THREADED_REPLAY_NOTE } from '../src/hw-model/run-result.js';
 import type { ModelReport } from './model-report.js';
 import { esc, htmlPage, n, table } from './report-html.js';
 
@@ -119,7 +120,7 @@ export function renderModelHtml(r: ModelReport): string {
 ${r.interrupted ? `<p class="banner interrupted">Interrupted by ${esc(r.interrupted.signal)} after ${r.interrupted.atSeconds.toFixed(1)} s: a partial run.</p>` : ''}
 ${r.mutation ? `<p class="banner broken">Mutation <code>${esc(r.mutation)}</code>: a deliberately broken driver the checker must catch.</p>` : ''}
 <p class="meta">${r.mode === 'threads' ? 'worker threads' : 'deterministic (one thread, seeded scheduler)'}, ${r.elapsedSeconds.toFixed(1)} s, ${n(r.steps)} steps, ${n(r.events)} events, seed ${r.seed}${r.config.faults.length ? `, faults: ${esc(r.config.faults.join(', '))} (${r.faults.kills} kills, ${r.faults.stutters} stutters)` : ''}.</p>
-<p class="meta">Replay: <code>${esc(r.replay)}</code></p>
+<p class="meta">Replay: <code>${esc(r.replay)}</code>${r.mode === 'threads' ? ` (${esc(THREADED_REPLAY_NOTE)})` : ''}</p>
 <h2 id="invariants">Invariants</h2>
 ${invariants}
 ${v ? `<p class="fail">First violation: ${esc(`${v.id} (${v.name}) ${v.message}`)}</p><p>Events of PASID ${v.pasid} that led to it:</p><pre>${esc(v.trace.join('\n'))}</pre><p class="meta">Replay: <code>${esc(v.replay)}</code></p>` : ''}

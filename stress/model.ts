@@ -4,11 +4,13 @@
  * worker threads, or in one thread with `--deterministic`).
  */
 import { MUTATIONS, type MutationName } from '../src/hw-model/mutations.js';
+import { PROFILE_DEFAULTS } from '../src/hw-model/profile.js';
 import type { ModelRunConfig, ModelRunResult } from '../src/hw-model/run-result.js';
-import { MODEL_SCENARIOS, type ModelFault } from '../src/hw-model/scenarios.js';
+import { MODEL_FAULTS, MODEL_SCENARIOS, type ModelFault } from '../src/hw-model/scenarios.js';
 import { runModel } from '../src/workers/hw-run.js';
 import type { ParsedOptions } from './options.js';
 import { UsageError } from './options.js';
+import { FAULTS } from './scenarios.js';
 
 /** True when `name` is a model scenario. */
 export function isModelScenario(name: string): boolean {
@@ -28,6 +30,50 @@ const ALLOCATOR_ONLY = [
 ] as const;
 /** Flags of the model that mean nothing to the allocator's scenarios. */
 export const MODEL_ONLY = ['mutation', 'deterministic', 'steps'] as const;
+
+/** The faults that kill a VM's thread: a guest's (kill-vcpu) or the VMMs' (kill-vmm). */
+const VM_FAULTS: readonly string[] = ['kill-vcpu', 'kill-vmm'] satisfies ModelFault[];
+
+/** `--fault` choices: the allocator's faults and the model's. */
+export const FAULT_CHOICES = [...new Set<string>([...FAULTS, ...MODEL_FAULTS])];
+
+/** The model scenarios with VMs (the ones a VM fault applies to). */
+function vmScenarios(): string[] {
+  return Object.keys(MODEL_SCENARIOS).filter(
+    (n) => (MODEL_SCENARIOS[n]!.profile.vms ?? PROFILE_DEFAULTS.vms) > 0,
+  );
+}
+
+/**
+ * Refuse the model's VM faults on an allocator scenario (it has no VM thread to kill).
+ *
+ * @param o - the parsed flags
+ *
+ * Context: pure. Throws UsageError naming the fault.
+ */
+export function refuseModelFaults(o: ParsedOptions): void {
+  for (const f of (o.fault as string[] | undefined) ?? [])
+    if (!(FAULTS as readonly string[]).includes(f))
+      throw new UsageError(
+        `--fault ${f} applies to the model scenarios with VMs (${vmScenarios().join(', ')})`,
+      );
+}
+
+/** Refuse a VM fault the model scenario cannot take. Throws UsageError naming it. */
+function checkModelFaults(o: ParsedOptions, deterministic: boolean): void {
+  const name = o.scenario as string;
+  for (const f of (o.fault as string[] | undefined) ?? []) {
+    if (!VM_FAULTS.includes(f)) continue;
+    if (!vmScenarios().includes(name))
+      throw new UsageError(
+        `--fault ${f} kills a VM's thread: scenario '${name}' has no VMs (${vmScenarios().join(', ')} have)`,
+      );
+    if (deterministic)
+      throw new UsageError(
+        `--fault ${f} kills a worker thread: it needs a threaded run (without --deterministic)`,
+      );
+  }
+}
 
 /** The mutation names, for the option table. */
 export const MUTATION_NAMES = Object.keys(MUTATIONS);
@@ -68,6 +114,7 @@ export function modelConfigFrom(
   const deterministic = o.deterministic === true;
   if (o.steps !== undefined && !deterministic)
     throw new UsageError('--steps bounds a --deterministic run (threads run for --seconds)');
+  checkModelFaults(o, deterministic);
   const sc = MODEL_SCENARIOS[o.scenario as string]!;
   const faults = [...new Set([...sc.faults, ...((o.fault as ModelFault[] | undefined) ?? [])])];
   const pasidBits = o['pasid-bits'] as number | undefined;

@@ -430,6 +430,32 @@ describe('the guest checks, from a hand-written log', () => {
     trips(b.c, 'INV-11');
   });
 
+  it("the VDCM's repeats count per mdev slot (operand pf): a slot's first GET or PUT counts while another slot holds one", () => {
+    const a = offline();
+    a.feed(Ev.ALLOC, 5, 1, -1, VM0);
+    a.feed(Ev.GET, 5, 1, 0, VM0, HOLDER_VDCM);
+    // Slot 9's GET, which its dead thread never appended: the reaper's is the GET.
+    a.feed(Ev.GET, 5, 1, 9, VM0, HOLDER_VDCM, RELOGGED);
+    a.feed(Ev.GET, 5, 1, 9, VM0, HOLDER_VDCM, RELOGGED);
+    a.feed(Ev.FREE_CALL, 5, 1, -1, VM0);
+    a.feed(Ev.PUT, 5, 1, 9, VM0, HOLDER_VDCM);
+    a.feed(Ev.PUT, 5, 1, 9, VM0, HOLDER_VDCM, RELOGGED);
+    // Slot 0's PUT reclaims; the value goes to the other VM.
+    a.feed(Ev.PUT, 5, 1, 0, VM0, HOLDER_VDCM);
+    a.feed(Ev.ALLOC, 5, 2, -1, VM1);
+    expect(a.c.first?.message).toBeUndefined();
+    // Judged by the holder alone, slot 9's GET would be taken for a repeat: its PUT would then
+    // reclaim, and slot 0's PUT would find the PASID free.
+    const b = offline();
+    b.feed(Ev.ALLOC, 5, 1, -1, VM0);
+    b.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_VDCM);
+    b.feed(Ev.GET, 5, 1, -1, VM0, HOLDER_VDCM, RELOGGED);
+    b.feed(Ev.FREE_CALL, 5, 1, -1, VM0);
+    b.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_VDCM);
+    b.feed(Ev.PUT, 5, 1, -1, VM0, HOLDER_VDCM);
+    trips(b.c, 'INV-11');
+  });
+
   it('INV-4: a VM binds, or submits with, a PASID of another VM on the shared PF', () => {
     const a = offline();
     a.feed(Ev.ALLOC, 5, 7, -1, VM1);

@@ -4,7 +4,8 @@
  * (`{ id: 'INV-n', name, checks, violations }`) and the hardware counters, an HTML report with
  * the invariants and the teardown timelines, `--mutation` caught with exit 1 and the
  * invariant named on stdout and in the JSON, flags that do not apply refused with exit 2, and
- * SIGINT ending a run with its partial report (exit 130).
+ * SIGINT ending a run with its partial report (exit 130); `--fault kill-vcpu,kill-vmm` on a VM
+ * scenario on threads, with a replay line that runs it again on threads.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -130,11 +131,45 @@ describe('ioasid-stress on the hardware model', () => {
     [['--scenario', 'host-sva', '--mix', 'alloc=1'], /--mix does not apply to the model scenario/],
     [['--scenario', 'host-sva', '--steps', '5'], /--steps bounds a --deterministic run/],
     [['--scenario', 'host-sva', '--mutation', 'nope'], /--mutation must be one of reclaim-at-p2/],
+    [
+      ['--scenario', 'churn', '--fault', 'kill-vmm'],
+      /--fault kill-vmm applies to the model scenarios with VMs/,
+    ],
+    [['--scenario', 'host-sva', '--fault', 'kill-vcpu'], /scenario 'host-sva' has no VMs/],
+    [
+      ['--scenario', 'vm-spid', '--fault', 'kill-vmm', '--deterministic'],
+      /--fault kill-vmm kills a worker thread: it needs a threaded run/,
+    ],
+    [['--scenario', 'vm-swq', '--fault', 'kill-gpu'], /--fault must be one of/],
   ])('refuses %j with exit 2 and one line', (args, message) => {
     const r = run(...args);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--fault kill-vcpu,kill-vmm on a VM scenario: the threads are killed, nothing leaks, and the replay runs the same on threads', () => {
+    const r = run(
+      '--scenario',
+      'vm-spid',
+      '--seconds',
+      '2',
+      '--seed',
+      seed,
+      '--fault',
+      'kill-vcpu,kill-vmm',
+      '--json',
+      '-',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as ModelReport;
+    expect(rep.mode).toBe('threads');
+    expect(rep.faults.kills).toBeGreaterThan(0);
+    expect(rep.config.faults).toEqual(['kill-vcpu', 'kill-vmm']);
+    // Not --deterministic, which cannot inject these kills nor replay thread timing.
+    expect(rep.replay).toBe(
+      `ioasid-stress --scenario vm-spid --seed ${seed} --seconds 2 --fault kill-vcpu,kill-vmm`,
+    );
   });
 
   it('SIGINT ends a threaded model run with its partial report: exit 130', async () => {

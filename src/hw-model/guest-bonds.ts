@@ -26,36 +26,19 @@ import {
   B_TOKEN,
   BF_REF_DROPPED,
   BS_FREE,
-  MD_SLOT_COUNT,
-  MD_SLOT_WORDS,
-  MD_SLOTS,
   REF_HELD,
   REF_NONE,
   REF_PUTTING,
-  SL_GEN,
-  SL_PASID,
-  SL_STATE,
-  VE_REF,
-  VE_REF_GEN,
   VM_VMM_OP,
   VMOP_NONE,
   VP_BOND,
   VP_GEN,
-  VP_GPASID,
   VP_IOMMU_REF,
   VP_STATE,
   VPS_LIVE,
 } from './hw-layout.js';
-import {
-  mdevField,
-  mdevsOf,
-  recordOfPasid,
-  releaseRecordIfDone,
-  vmField,
-  vmSet,
-  vpField,
-} from './vm.js';
-import { vmcsEntry } from './vmcs.js';
+import { recordOfPasid, releaseRecordIfDone, vmField, vmSet, vpField } from './vm.js';
+import { kvmHolds, vdcmHolds } from './vm-refs.js';
 
 /** GET/PUT event operand b: which consumer holds the reference (0: the host driver). */
 export const HOLDER_HOST = 0;
@@ -163,28 +146,6 @@ export function guestDropOwed(hw: HwContext, b: number): number {
   const owed = !reclaimed && s.refs > others;
   hw.st(ref, owed ? REF_HELD : REF_NONE);
   return owed ? DROP_OWED : DROP_DONE;
-}
-
-/** 1 when KVM's VMCS entry of the record's guest PASID holds a reference on (pasid, gen). */
-function kvmHolds(hw: HwContext, vm: number, r: number, pasid: number, gen: number): number {
-  const e = vmcsEntry(hw, vm, hw.ld(vpField(hw, vm, r, VP_GPASID)));
-  return e >= 0 && hw.ld(e + VE_REF) === pasid && hw.ld(e + VE_REF_GEN) === gen ? 1 : 0;
-}
-
-/** The VDCM's references on (pasid, gen): the mdev slots of the VM holding it. */
-function vdcmHolds(hw: HwContext, vm: number, pasid: number, gen: number): number {
-  let n = 0;
-  for (const m of mdevsOf(hw, vm))
-    for (let s = 0; s < MD_SLOT_COUNT; s++) {
-      const w = MD_SLOTS + s * MD_SLOT_WORDS;
-      if (
-        hw.ld(mdevField(hw, m, w + SL_STATE)) === REF_HELD &&
-        hw.ld(mdevField(hw, m, w + SL_PASID)) === pasid &&
-        hw.ld(mdevField(hw, m, w + SL_GEN)) === gen
-      )
-        n++;
-    }
-  return n;
 }
 
 /**

@@ -111,9 +111,17 @@ export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): n
 
 /**
  * The VMM handles one trapped guest operation at a time per VM (QEMU's vIOMMU emulation):
- * binds, unbinds, vcmds and the owed frees of spid mode exclude each other.
+ * binds, unbinds, the VDCM's programming of an mdev, vcmds and the owed frees of spid mode
+ * exclude each other.
+ *
+ * @param hw - the platform
+ * @param vm - the VM
+ * @param fn - the operation
+ *
+ * Context: the VMM's thread (or the guest's, trapping); spins while another trap runs.
+ * @returns what `fn` returns
  */
-function underVmmLock(hw: HwContext, vm: number, fn: () => number): number {
+export function underVmmLock(hw: HwContext, vm: number, fn: () => number): number {
   const lock = vmField(hw, vm, VM_VMM_LOCK);
   lockTake(hw.i32, lock, hw.tag);
   try {

@@ -757,6 +757,12 @@ export const VE_EPOCH = 4;
 /** The host PASID KVM holds a reference on for this entry (0 none), and its generation. */
 export const VE_REF = 5;
 export const VE_REF_GEN = 6;
+/**
+ * KVM's reference (REF_*): GETTING from before the core's get until its GET is logged, HELD,
+ * PUTTING from before its PUT is logged until VE_REF is cleared (a reaper finishes either:
+ * kvm.ts `kvmResolveRefs`).
+ */
+export const VE_REF_STATE = 7;
 /** VE_CUR / VE_OLD valid bit. */
 export const VE_VALID = 1 << 31;
 

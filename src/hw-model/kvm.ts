@@ -16,7 +16,7 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { Ev } from './event-log.js';
+import { Ev, RELOGGED } from './event-log.js';
 import { HOLDER_KVM } from './guest-bonds.js';
 import { teardownsBond, unbindTarget } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
@@ -25,9 +25,14 @@ import {
   B_STATE,
   BS_FREE,
   P0_STOP_SUBMISSION,
+  REF_GETTING,
+  REF_HELD,
+  REF_NONE,
+  REF_PUTTING,
   VE_CUR,
   VE_REF,
   VE_REF_GEN,
+  VE_REF_STATE,
   VE_VALID,
   VM_LEAF_NEXT,
   VMCS_ENTRY_WORDS,
@@ -64,6 +69,7 @@ import {
   NOTIFY_UNBIND,
   type VmNotification,
 } from './vm-chain.js';
+import { unrecordedRef } from './vm-refs.js';
 import { allAcked, lastChangeAcked, vmcsChange, vmcsEntry, vmcsEntryEnsure } from './vmcs.js';
 import { wk, wkSet, workQueue } from './work-ring.js';
 
@@ -105,11 +111,17 @@ export function kvmProgramStep(hw: HwContext, vm: number, w: number): number {
   if (held === pasid && hw.ld(e + VE_REF_GEN) === gen) return TD_DONE;
   if (held !== 0) return TD_DONE; // another PASID's drop is still owed: a rescan fixes it
   if (!lastChangeAcked(hw, vm, e)) return TD_BLOCKED;
-  if (hw.space.get(vmSet(hw, vm), pasid) < 0) return TD_DONE; // freed meanwhile
+  // The intent before the get, the reference named before it is HELD (kvmResolveRefs).
+  hw.st(e + VE_REF_STATE, REF_GETTING);
+  hw.st(e + VE_REF_GEN, gen);
+  hw.st(e + VE_REF, pasid);
+  if (hw.space.get(vmSet(hw, vm), pasid) < 0) {
+    refCleared(hw, e); // freed meanwhile
+    return TD_DONE;
+  }
   const token = vmTokenOf(hw, vm);
   hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_KVM);
-  hw.st(e + VE_REF, pasid);
-  hw.st(e + VE_REF_GEN, gen);
+  hw.st(e + VE_REF_STATE, REF_HELD);
   const epoch = vmcsChange(hw, vm, e, VE_VALID | pasid, gen);
   hw.log.emit(Ev.VMCS_SET, pasid, gen, -1, token, g, epoch);
   return TD_DONE;
@@ -150,12 +162,59 @@ export function kvmAckStep(hw: HwContext, vm: number, w: number): number {
   }
   stopSubmission(hw, vm, pasid, gen);
   if (mine) {
+    // PUTTING before the PUT is logged; cleared after the put (kvmResolveRefs).
+    hw.st(e + VE_REF_STATE, REF_PUTTING);
     hw.log.emit(Ev.PUT, pasid, gen, -1, vmTokenOf(hw, vm), HOLDER_KVM);
-    hw.st(e + VE_REF, 0);
-    hw.st(e + VE_REF_GEN, 0);
     hw.space.put(null, pasid);
+    refCleared(hw, e);
   }
   return TD_DONE;
+}
+
+/** Entry `e` holds no reference: VE_REF and its generation cleared, then the state. */
+function refCleared(hw: HwContext, e: number): void {
+  hw.st(e + VE_REF, 0);
+  hw.st(e + VE_REF_GEN, 0);
+  hw.st(e + VE_REF_STATE, REF_NONE);
+}
+
+/**
+ * A reaper finishes KVM's get or put that the dead VMM's thread (which ran the VM's kernel)
+ * cut short. GETTING: the core's count tells whether the get happened; if so its GET is
+ * logged again (RELOGGED: counted once) and the reference is HELD, else the entry names none.
+ * PUTTING: if the core still counts it, the put is done now (its PUT logged again); then the
+ * entry names none. The work item that was running resumes from what the words say.
+ *
+ * Context: a reaper holding the VM's VMM and kernel locks, the VMM's intent resolved; never
+ * blocks.
+ * @returns entries resolved
+ */
+export function kvmResolveRefs(hw: HwContext, vm: number): number {
+  const leaves = hw.ld(vmField(hw, vm, VM_LEAF_NEXT));
+  const base = hw.g.vm[vm]!.vmcsLeafBase;
+  const token = vmTokenOf(hw, vm);
+  let n = 0;
+  for (let i = 0; i < leaves * VMCS_LEAF_ENTRIES; i++) {
+    const e = base + i * VMCS_ENTRY_WORDS;
+    const st = hw.ld(e + VE_REF_STATE);
+    if (st !== REF_GETTING && st !== REF_PUTTING) continue;
+    n++;
+    const pasid = hw.ld(e + VE_REF);
+    const gen = hw.ld(e + VE_REF_GEN);
+    // Named only once both words are stored (GETTING first): else nothing happened yet.
+    const held = pasid !== 0 && unrecordedRef(hw, vm, pasid, gen);
+    if (st === REF_GETTING && held) {
+      hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_KVM, RELOGGED);
+      hw.st(e + VE_REF_STATE, REF_HELD);
+      continue;
+    }
+    if (st === REF_PUTTING && held) {
+      hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_KVM, RELOGGED);
+      hw.space.put(null, pasid);
+    }
+    refCleared(hw, e);
+  }
+  return n;
 }
 
 /** P0 of every bond of (pasid, gen) that has not reached it: no vCPU submits with it. */

@@ -101,11 +101,14 @@ export interface ModelRunResult {
 
 /**
  * The command that replays a run in deterministic mode: with the step budget of a
- * deterministic run it replays that run exactly, step by step; for a threaded run it runs the
- * same scenario, seed and faults in one thread (the interleaving differs).
+ * deterministic run it replays that run exactly, step by step; without one, the same
+ * scenario, seed and faults in one thread for the same time (the interleaving differs).
  *
  * @param cfg - the run
  * @param steps - the busy part's step count, when known (a deterministic run)
+ *
+ * Context: pure.
+ * @returns the command line
  */
 export function replayCommand(cfg: ModelRunConfig, steps?: number): string {
   const parts = ['ioasid-stress', '--scenario', cfg.scenario, '--deterministic'];
@@ -113,10 +116,37 @@ export function replayCommand(cfg: ModelRunConfig, steps?: number): string {
   const budget = steps ?? cfg.maxSteps;
   if (budget !== undefined) parts.push('--steps', String(budget));
   else parts.push('--seconds', String(cfg.seconds));
+  return [...parts, ...runFlags(cfg)].join(' ');
+}
+
+/**
+ * The command that runs a threaded run again: the same scenario, seed, time, faults (kills of
+ * VM threads included, which one thread cannot inject) and mutation, on threads. What the
+ * seed fixes (the actors' choices, the scheduler of faults) is the same; the threads' timing
+ * is not replayed (THREADED_REPLAY_NOTE).
+ *
+ * @param cfg - the run
+ *
+ * Context: pure.
+ * @returns the command line
+ */
+export function threadedReplayCommand(cfg: ModelRunConfig): string {
+  const parts = ['ioasid-stress', '--scenario', cfg.scenario, '--seed', String(cfg.seed)];
+  parts.push('--seconds', String(cfg.seconds));
+  return [...parts, ...runFlags(cfg)].join(' ');
+}
+
+/** What a threaded run's replay command reproduces, and what it cannot. */
+export const THREADED_REPLAY_NOTE =
+  'threads: the same seed, scenario, faults and mutation; thread timing is not replayed';
+
+/** The flags both replay commands share. */
+function runFlags(cfg: ModelRunConfig): string[] {
+  const parts: string[] = [];
   if (cfg.mutation) parts.push('--mutation', cfg.mutation);
   if (cfg.faults?.length) parts.push('--fault', cfg.faults.join(','));
   if (cfg.cpus !== undefined) parts.push('--cpus', String(cfg.cpus));
   if (cfg.profile?.pasidBits !== undefined)
     parts.push('--pasid-bits', String(cfg.profile.pasidBits));
-  return parts.join(' ');
+  return parts;
 }

@@ -4,7 +4,7 @@
  * replay command. The stress CLI and the thin runner print it.
  */
 import { INVARIANTS } from './checker/invariants.js';
-import type { ModelRunResult } from './run-result.js';
+import { type ModelRunResult, THREADED_REPLAY_NOTE } from './run-result.js';
 
 /**
  * Format a run's result as text lines.
@@ -44,6 +44,7 @@ export function formatModelRun(r: ModelRunResult): string[] {
     out.push(`  events of pasid ${v.pasid} that led to it:`);
     for (const t of v.trace) out.push(`    ${t}`);
     out.push(`  replay: ${v.replay}`);
+    if (r.mode === 'threads') out.push(`  (${THREADED_REPLAY_NOTE})`);
   }
   return out;
 }

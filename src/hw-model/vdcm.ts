@@ -17,10 +17,18 @@
  * @internal
  */
 import { bf } from './bonds.js';
-import { commandPost, commandRelease, commandStatus, wqCfg, wqOccupancy } from './device.js';
-import { Ev, PH_DEVICE } from './event-log.js';
+import {
+  commandOp,
+  commandPost,
+  commandRelease,
+  commandRepublish,
+  commandStatus,
+  wqCfg,
+  wqOccupancy,
+} from './device.js';
+import { Ev, PH_DEVICE, RELOGGED } from './event-log.js';
 import { HOLDER_VDCM } from './guest-bonds.js';
-import { teardownsBond, unbindTarget } from './guest-iommu.js';
+import { teardownsBond, unbindTarget, underVmmLock } from './guest-iommu.js';
 import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
@@ -40,11 +48,15 @@ import {
   MDT_DWQ,
   P0_STOP_SUBMISSION,
   P1_DEVICE_QUIESCED,
+  REF_GETTING,
   REF_HELD,
   REF_NONE,
+  REF_PUTTING,
   SL_GEN,
   SL_PASID,
   SL_STATE,
+  VM_STATE,
+  VMS_RUNNING,
   VP_GEN,
   WK_ARG,
   WK_AUX,
@@ -67,11 +79,13 @@ import {
   recordBond,
   recordOfGeneration,
   recordOfPasid,
+  vmField,
   vmSet,
   vmTokenOf,
   vpField,
 } from './vm.js';
 import { NOTIFY_FREE, NOTIFY_OVERFLOW, NOTIFY_UNBIND, type VmNotification } from './vm-chain.js';
+import { unrecordedRef } from './vm-refs.js';
 import { wk, wkSet, workQueue } from './work-ring.js';
 
 /** Word of field `f` of PASID slot `s` of mdev `m`. */
@@ -82,15 +96,26 @@ function slot(hw: HwContext, m: number, s: number, f: number): number {
 /**
  * The guest programs guest PASID `g` into mdev `mdev` of VM `vm`.
  *
- * Context: the VMM's thread (the guest's MMIO write trapped); never blocks.
+ * Context: the VMM's thread (the guest's MMIO write trapped: under the VM's VMM lock, as its
+ * other trapped operations); never blocks for long.
  * @returns the host PASID (> 0); -ESRCH VM not running; -ENOENT no PASID of the VM has that
  * SPID (the guest sees a virtual SWERR / enable error); -EBUSY the PASID is being freed;
  * -ENOSPC every slot of the mdev is in use; -EEXIST already programmed. Nothing changes on
  * error.
  */
 export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number): number {
+  return underVmmLock(hw, vm, () => programLocked(hw, vm, mdev, g));
+}
+
+/**
+ * vdcmProgram under the VMM lock. The reference is taken in three recorded steps: the slot
+ * names (pasid, gen) and is GETTING before the core's get, its GET is logged, then it is
+ * HELD; a reaper finishes a slot left GETTING (vdcmResolveSlots). Under the VMM lock nothing
+ * frees the VM's PASIDs, so the PASID found by SPID is still the one the get takes.
+ */
+function programLocked(hw: HwContext, vm: number, mdev: number, g: number): number {
   const set = vmSet(hw, vm);
-  if (set < 0) return -HwErrno.ESRCH;
+  if (set < 0 || hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_RUNNING) return -HwErrno.ESRCH;
   let free = -1;
   for (let s = 0; s < MD_SLOT_COUNT; s++) {
     const st = hw.ld(slot(hw, mdev, s, SL_STATE));
@@ -104,22 +129,21 @@ export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number):
   if (dwq && (free > 0 || hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_DISABLED))
     return -HwErrno.EBUSY;
   if (dwq && wqOccupancy(hw, pf, w) !== 0) return -HwErrno.EBUSY;
-  const pasid = hw.space.findBySpid(set, g, true);
-  if (pasid < 0) return pasid === -HwErrno.EBUSY ? pasid : -HwErrno.ENOENT;
+  const pasid = hw.space.findBySpid(set, g, false);
+  if (pasid < 0) return -HwErrno.ENOENT;
+  if (mdevHolds(hw, mdev, pasid)) return -HwErrno.EEXIST;
   const r = recordOfPasid(hw, vm, pasid);
   const gen = r >= 0 ? hw.ld(vpField(hw, vm, r, VP_GEN)) : 0;
   const token = vmTokenOf(hw, vm);
-  for (let s = 0; s < MD_SLOT_COUNT; s++)
-    if (
-      hw.ld(slot(hw, mdev, s, SL_STATE)) === REF_HELD &&
-      hw.ld(slot(hw, mdev, s, SL_PASID)) === pasid
-    ) {
-      hw.space.put(null, pasid);
-      return -HwErrno.EEXIST;
-    }
-  hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_VDCM);
+  hw.st(slot(hw, mdev, free, SL_STATE), REF_GETTING);
   hw.st(slot(hw, mdev, free, SL_PASID), pasid);
   hw.st(slot(hw, mdev, free, SL_GEN), gen);
+  const e = hw.space.get(set, pasid);
+  if (e < 0) {
+    hw.st(slot(hw, mdev, free, SL_STATE), REF_NONE);
+    return e === -HwErrno.EBUSY ? e : -HwErrno.ENOENT;
+  }
+  hw.log.emit(Ev.GET, pasid, gen, slotKey(mdev, free), token, HOLDER_VDCM);
   hw.st(slot(hw, mdev, free, SL_STATE), REF_HELD);
   if (dwq) {
     hw.st(wqCfg(hw, pf, w, WQ_GEN), gen);
@@ -130,6 +154,14 @@ export function vdcmProgram(hw: HwContext, vm: number, mdev: number, g: number):
   // Last, after the log: nothing runs with the new WQCFG before the checker knows it.
   if (dwq) hw.st(wqCfg(hw, pf, w, WQ_STATE), WQS_ENABLED);
   return pasid;
+}
+
+/**
+ * The VDCM's GET and PUT events name the slot in their `pf` operand: a reaper's repeat of
+ * one is counted once per slot (the VDCM may hold several references on one PASID).
+ */
+function slotKey(m: number, s: number): number {
+  return m * MD_SLOT_COUNT + s;
 }
 
 /** True when mdev `m` has PASID `pasid` programmed (the VDCM let the guest use it there). */
@@ -159,10 +191,50 @@ function releaseSlot(hw: HwContext, vm: number, m: number, s: number): void {
     hw.st(wqCfg(hw, pf, w, WQ_PASID), 0);
     hw.st(wqCfg(hw, pf, w, WQ_GEN), 0);
   }
+  // PUTTING before the PUT is logged, NONE after the put (vdcmResolveSlots).
+  hw.st(slot(hw, m, s, SL_STATE), REF_PUTTING);
   hw.log.emit(Ev.MDEV_CLEAR, pasid, gen, pf, m, token, s);
-  hw.log.emit(Ev.PUT, pasid, gen, -1, token, HOLDER_VDCM);
-  hw.st(slot(hw, m, s, SL_STATE), REF_NONE);
+  hw.log.emit(Ev.PUT, pasid, gen, slotKey(m, s), token, HOLDER_VDCM);
   hw.space.put(null, pasid);
+  hw.st(slot(hw, m, s, SL_STATE), REF_NONE);
+}
+
+/**
+ * A reaper finishes the VDCM's get or put that a dead thread cut short (the guest's in
+ * vdcmProgram, the VMM's in a slot's release). GETTING: if the core's count shows the get,
+ * its GET is logged again (RELOGGED: counted once for the slot) and the reference given back
+ * (the program never returned: the VM is being destroyed); PUTTING: the MDEV_CLEAR logged
+ * again (idempotent) and the put done if the core still counts it. The slot ends NONE.
+ *
+ * Context: a reaper holding the VM's VMM and kernel locks, the VMM's intent resolved; never
+ * blocks.
+ * @returns slots resolved
+ */
+export function vdcmResolveSlots(hw: HwContext, vm: number): number {
+  const token = vmTokenOf(hw, vm);
+  let n = 0;
+  for (const m of mdevsOf(hw, vm))
+    for (let s = 0; s < MD_SLOT_COUNT; s++) {
+      const st = hw.ld(slot(hw, m, s, SL_STATE));
+      if (st !== REF_GETTING && st !== REF_PUTTING) continue;
+      n++;
+      const pasid = hw.ld(slot(hw, m, s, SL_PASID));
+      const gen = hw.ld(slot(hw, m, s, SL_GEN));
+      // Named once both words are stored: a stale name is another generation's or free.
+      const held = unrecordedRef(hw, vm, pasid, gen);
+      if (st === REF_PUTTING) {
+        const pf = hw.ld(mdevField(hw, m, MD_PF));
+        hw.log.emit(Ev.MDEV_CLEAR, pasid, gen, pf, m, token, s);
+      }
+      if (held) {
+        if (st === REF_GETTING)
+          hw.log.emit(Ev.GET, pasid, gen, slotKey(m, s), token, HOLDER_VDCM, RELOGGED);
+        hw.log.emit(Ev.PUT, pasid, gen, slotKey(m, s), token, HOLDER_VDCM, RELOGGED);
+        hw.space.put(null, pasid);
+      }
+      hw.st(slot(hw, m, s, SL_STATE), REF_NONE);
+    }
+  return n;
 }
 
 /**
@@ -216,13 +288,20 @@ function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number 
     const [op, operand] = dwqOp
       ? [CMD_DISABLE_WQ, hw.ld(mdevField(hw, m, MD_WQ))]
       : [CMD_DRAIN_PASID, pasid];
-    if (commandPost(hw, pf, op, operand, owner) < 0) return TD_BLOCKED;
+    // The register already this mdev's: a post of this step cut short by a kill (claimed, or
+    // published before the sub moved on). Posting again would wait for it forever, and with
+    // it every command of the PF.
+    const mine = commandStatus(hw, pf, owner) !== -HwErrno.ENOENT;
+    if (!mine && commandPost(hw, pf, op, operand, owner) < 0) return TD_BLOCKED;
+    if (mine && commandOp(hw, pf) === 0) commandRepublish(hw, pf, op, operand, owner);
     wkSet(hw, w, WK_SUB, 1);
     return TD_PROGRESS;
   }
   const st = commandStatus(hw, pf, owner);
-  if (st === CMDS_PENDING) return TD_BLOCKED;
-  if (st >= 0) commandRelease(hw, pf, owner);
+  // Published at sub 1, so op 0 is this finished command's release cut short: finish it.
+  const withdrawn = st === CMDS_PENDING && commandOp(hw, pf) === 0;
+  if (st === CMDS_PENDING && !withdrawn) return TD_BLOCKED;
+  if (st >= 0 || withdrawn) commandRelease(hw, pf, owner);
   releaseSlot(hw, vm, m, s);
   wkSet(hw, w, WK_SUB, 0);
   wkSet(hw, w, WK_AUX, s + 1);
@@ -269,13 +348,17 @@ function dwqStopped(hw: HwContext, m: number): number {
   if (hw.ld(mdevField(hw, m, MD_TYPE)) !== MDT_DWQ) return TD_DONE;
   const pf = hw.ld(mdevField(hw, m, MD_PF));
   const owner = CMD_OWNER_VDCM + m;
+  const w = hw.ld(mdevField(hw, m, MD_WQ));
   const st = commandStatus(hw, pf, owner);
-  if (st === CMDS_PENDING) return TD_BLOCKED;
+  if (st === CMDS_PENDING) {
+    // Claimed by a post a kill cut short before it was published: publish it.
+    if (commandOp(hw, pf) === 0) commandRepublish(hw, pf, CMD_DISABLE_WQ, w, owner);
+    return TD_BLOCKED;
+  }
   if (st !== -HwErrno.ENOENT) {
     commandRelease(hw, pf, owner);
     return TD_DONE;
   }
-  const w = hw.ld(mdevField(hw, m, MD_WQ));
   if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) === WQS_DISABLED) return TD_DONE;
   return commandPost(hw, pf, CMD_DISABLE_WQ, w, owner) < 0 ? TD_BLOCKED : TD_PROGRESS;
 }

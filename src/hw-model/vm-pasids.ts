@@ -4,9 +4,12 @@
  * freeing one (a vcmd Free, the last unbind in spid mode, VM destroy). Both go through the
  * core's public API and log what the checker needs, in the log-order rule's places.
  *
- * The allocation's intent (a ticket in VM_PENDING_TICKET, VMOP_ALLOC in VM_VMM_OP) is
- * recorded before the core call, so a reaper knows a dead VMM may have allocated an id it
- * never recorded (recovery.ts `reapVm`).
+ * The allocation's intent (a ticket in VM_PENDING_TICKET, VMOP_ALLOC and the record in
+ * VM_VMM_OP) is recorded before the record is claimed and before the core call, so a reaper
+ * knows which record a dead VMM may have claimed and that it may have allocated an id it never
+ * recorded (vm-recovery.ts `resolveVmmIntent`). A record is recorded once its VP_GEN is the
+ * ticket and its VP_PASID is set (recordPasid's order); a FREE record's other words mean
+ * nothing.
  *
  * @internal
  */
@@ -52,12 +55,10 @@ const savedRecord = new Int32Array(VPASID_WORDS);
 export function vmmAlloc(hw: HwContext, vm: number, gpasid: number): number {
   const set = vmSet(hw, vm);
   if (set < 0) return -HwErrno.EINVAL;
-  const r = claimRecordSaved(hw, vm);
+  const ticket = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
+  const r = claimRecordSaved(hw, vm, ticket);
   if (r < 0) return -HwErrno.ENOMEM;
   const token = vmTokenOf(hw, vm);
-  const ticket = Atomics.add(hw.logI32, L_TICKETS, 1) + 1;
-  hw.st(vmField(hw, vm, VM_PENDING_TICKET), ticket);
-  hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_ALLOC | (r << 8));
   const pasid = hw.space.alloc(set, 1, GUEST_PASID_MAX, token);
   if (pasid < 0) {
     hw.log.emit(Ev.ALLOC_FAIL, 0, ticket, -1, pasid, token);
@@ -66,7 +67,7 @@ export function vmmAlloc(hw: HwContext, vm: number, gpasid: number): number {
     hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
     return pasid;
   }
-  // Logged before it is recorded (a reaper re-logs an unrecorded one: recovery.ts).
+  // Logged before it is recorded (a reaper re-logs an unrecorded one: vm-recovery.ts).
   hw.log.emit(Ev.ALLOC, pasid, ticket, -1, token, 0);
   recordPasid(hw, vm, r, pasid, ticket, gpasid < 0 ? pasid : gpasid);
   return r;
@@ -100,15 +101,27 @@ export function recordAvailable(hw: HwContext, vm: number): boolean {
   return false;
 }
 
-function claimRecordSaved(hw: HwContext, vm: number): number {
+/**
+ * Claim a FREE record for the allocation of ticket `ticket`, its intent (the ticket, then
+ * VMOP_ALLOC naming the record) stored before the claim: a VMM killed anywhere from here to
+ * recordPasid leaves a reaper the record to finish or give back (vm-recovery.ts
+ * `resolveVmmIntent`), never a LIVE record that names no PASID (its free would free "PASID 0").
+ * The claim CAS fails only if the record left FREE since the load (only the VMM claims, under
+ * its lock: it does not); then the next record is tried, the intent rewritten.
+ */
+function claimRecordSaved(hw: HwContext, vm: number, ticket: number): number {
+  hw.st(vmField(hw, vm, VM_PENDING_TICKET), ticket);
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     const w = vpField(hw, vm, r, VP_STATE);
     if (hw.ld(w) !== VPS_FREE) continue;
     for (let f = 0; f < VPASID_WORDS; f++) savedRecord[f] = hw.ld(vpField(hw, vm, r, f));
+    hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_ALLOC | (r << 8));
     if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
     for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), 0);
     return r;
   }
+  hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
+  hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
   return -1;
 }
 

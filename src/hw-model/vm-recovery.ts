@@ -55,9 +55,12 @@ import {
   VP_STATE,
   VPS_FREE,
   VPS_FREED,
+  VPS_LIVE,
 } from './hw-layout.js';
+import { kvmResolveRefs } from './kvm.js';
 import { lockBreak, lockGive, lockTake } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
+import { vdcmResolveSlots } from './vdcm.js';
 import {
   recordHasBonds,
   recordOfPasid,
@@ -121,6 +124,9 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
     lockTake(hw.i32, kernel, hw.tag);
     resolveVmmIntent(hw, vm);
     sweepGuestBonds(hw, vm);
+    // A get or put of KVM or the VDCM between the core's call and the word recording it.
+    kvmResolveRefs(hw, vm);
+    vdcmResolveSlots(hw, vm);
     // A free whose last step (releasing the record once nothing holds it) was cut short.
     for (let r = 0; r < hw.g.shape.vm.pasids; r++) releaseRecordIfDone(hw, vm, r);
     lockGive(hw.i32, kernel);
@@ -166,7 +172,9 @@ function sweepGuestBonds(hw: HwContext, vm: number): void {
     hw.st(bf(hw, b, B_STATE), BS_FREE);
     hw.st(bf(hw, b, B_CLAIM), 0);
     if (recordHasBonds(hw, vm, r)) continue;
-    giveBackRef(hw, vm, r, pasid, gen, token);
+    // The record's PASID, not the bond's: the claim may have died before it filled the bond.
+    const rp = hw.ld(vpField(hw, vm, r, VP_PASID));
+    giveBackRef(hw, vm, r, rp, hw.ld(vpField(hw, vm, r, VP_GEN)), vmTokenOf(hw, vm));
   }
   // A bind cut short after the driver's get and before it claimed a bond: no bond holds the
   // reference, and no teardown would ever give it back.
@@ -222,41 +230,36 @@ function requeueTeardowns(hw: HwContext, vm: number): void {
   }
 }
 
-/** An alloc or free the dead VMM did not finish recording. */
+/**
+ * An alloc or free the dead VMM did not finish recording.
+ *
+ * Alloc (vm-pasids.ts `vmmAlloc`): the intent names the record before it is claimed. Still
+ * FREE: nothing happened. Recorded (VP_GEN is the ticket and VP_PASID set: recordPasid's
+ * order): done. Otherwise the claim happened (its words maybe half cleared) and the core may
+ * have handed out an id no record names: the record takes it, or goes back to FREE.
+ * Free (`vmmFree`): FREED is stored before the free is logged and done; the core's state of
+ * the id tells whether it was (an id still allocated to the VM's set with this record's token).
+ */
 function resolveVmmIntent(hw: HwContext, vm: number): void {
   const op = hw.ld(vmField(hw, vm, VM_VMM_OP));
   const kind = op & 0xff;
   const r = op >>> 8;
-  if (kind === VMOP_ALLOC) {
-    const ticket = hw.ld(vmField(hw, vm, VM_PENDING_TICKET));
-    if (hw.ld(vpField(hw, vm, r, VP_PASID)) === 0) {
-      // The claimed record is empty: did the core hand out an id no record names?
-      const set = vmSet(hw, vm);
-      const token = vmTokenOf(hw, vm);
-      let found = 0;
-      if (set >= 0)
-        hw.space.setForEachIoasid(set, (id) => {
-          if (found === 0 && recordOfPasid(hw, vm, id) < 0 && hw.space.find(set, id) === token)
-            found = id;
-        });
-      if (found > 0) {
-        // Logged again if the dead VMM logged it already (same generation: the checker
-        // ignores the repeat).
-        hw.log.emit(Ev.ALLOC, found, ticket, -1, token, 1);
-        recordPasid(hw, vm, r, found, ticket, found);
-      } else hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
-    }
-  } else if (kind === VMOP_FREE) {
+  if (kind === VMOP_ALLOC) resolveAlloc(hw, vm, r);
+  else if (kind === VMOP_FREE) {
     // FREED is stored and the free logged before the core's free: finish it if it is missing
     // (logged again: the dead VMM died either side of its log, one statement apart from the
     // free; the record is FREED only if it got that far).
     const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
     const set = vmSet(hw, vm);
     const s = hw.space.inspect(pasid);
+    // Allocated (idle: the alloc reference alone; active: others hold some too), not yet
+    // free-pending: the free did not happen.
+    const allocated = s.state === 'idle' || s.state === 'active';
     if (
       hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_FREED &&
-      s.state === 'active' &&
-      s.set === set
+      allocated &&
+      s.set === set &&
+      s.data === vmTokenOf(hw, vm)
     ) {
       const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
       // RELOGGED: if the dead VMM's own FREE_CALL made it into the log, the checker counts one.
@@ -267,4 +270,28 @@ function resolveVmmIntent(hw: HwContext, vm: number): void {
   }
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
   hw.st(vmField(hw, vm, VM_PENDING_TICKET), 0);
+}
+
+/** The VMOP_ALLOC half of resolveVmmIntent, for record `r`. */
+function resolveAlloc(hw: HwContext, vm: number, r: number): void {
+  const ticket = hw.ld(vmField(hw, vm, VM_PENDING_TICKET));
+  if (hw.ld(vpField(hw, vm, r, VP_STATE)) !== VPS_LIVE) return;
+  const recorded =
+    hw.ld(vpField(hw, vm, r, VP_GEN)) === ticket && hw.ld(vpField(hw, vm, r, VP_PASID)) !== 0;
+  if (recorded) return;
+  // Claimed, not recorded: did the core hand out an id no record names?
+  const set = vmSet(hw, vm);
+  const token = vmTokenOf(hw, vm);
+  let found = 0;
+  if (set >= 0)
+    hw.space.setForEachIoasid(set, (id) => {
+      if (found === 0 && recordOfPasid(hw, vm, id) < 0 && hw.space.find(set, id) === token)
+        found = id;
+    });
+  if (found > 0) {
+    // Logged again if the dead VMM logged it already (same generation: the checker ignores
+    // the repeat).
+    hw.log.emit(Ev.ALLOC, found, ticket, -1, token, 1);
+    recordPasid(hw, vm, r, found, ticket, found);
+  } else hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
 }

@@ -30,7 +30,11 @@ import { effectiveScenario } from '../hw-model/deterministic.js';
 import { Platform } from '../hw-model/platform.js';
 import { busyParts } from '../hw-model/quiesce.js';
 import { ModelRng } from '../hw-model/rng.js';
-import { type ModelRunConfig, type ModelRunResult, replayCommand } from '../hw-model/run-result.js';
+import {
+  type ModelRunConfig,
+  type ModelRunResult,
+  threadedReplayCommand,
+} from '../hw-model/run-result.js';
 import { reapVms } from '../hw-model/vm-recovery.js';
 import type { HwWorkerData } from './hw-actor-worker.js';
 import type { HwCheckerData, HwCheckerReport } from './hw-checker-worker.js';
@@ -129,7 +133,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     });
   const control = new SharedArrayBuffer(fleetWords(sets.length) * WORD_BYTES);
   const ctl = new Int32Array(control);
-  const replay = replayCommand(cfg);
+  const replay = threadedReplayCommand(cfg);
 
   const checkerData: HwCheckerData = {
     platform: platform.handle,

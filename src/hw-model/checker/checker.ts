@@ -40,6 +40,7 @@ import {
   PR_STOP,
   RELOGGED,
 } from '../event-log.js';
+import { HOLDER_VDCM } from '../guest-bonds.js';
 import type { HwContext } from '../hw-context.js';
 import { H_PASID_BITS, H_RESERVED_IDS, H_VM_QUOTA, PF_WIDTH, RESP_SUCCESS } from '../hw-layout.js';
 import { busyParts, firstBusyPasid } from '../quiesce.js';
@@ -356,6 +357,7 @@ export class ModelChecker {
     g.owner = e.a;
     g.refs = 1;
     g.held = [0, 0, 0, 0];
+    g.slots = new Set();
     g.notifyOwed = 0;
     g.notified = 0;
     g.pendingSeq = -1;
@@ -367,7 +369,7 @@ export class ModelChecker {
   #get(e: LogEvent): boolean {
     const g = this.#ghost.of(e.pasid);
     // A reaper logs the GET of a thread that died appending it: counted once.
-    if (e.c === RELOGGED && (g.held[e.b] ?? 0) > 0 && g.gen === e.gen) return false;
+    if (e.c === RELOGGED && holds(g, e) && g.gen === e.gen) return false;
     this.#judge(
       'INV-11',
       e.pasid,
@@ -378,6 +380,7 @@ export class ModelChecker {
     );
     g.refs++;
     g.held[e.b] = (g.held[e.b] ?? 0) + 1;
+    if (bySlot(e)) g.slots.add(e.pf);
     return true;
   }
 
@@ -388,8 +391,7 @@ export class ModelChecker {
   #drop(e: LogEvent, what: 'PUT' | 'FREE'): boolean {
     const g = this.#ghost.of(e.pasid);
     // A reaper logs the PUT of a thread that died appending it: counted once.
-    if (what === 'PUT' && e.c === RELOGGED && !((g.held[e.b] ?? 0) > 0) && g.gen === e.gen)
-      return false;
+    if (what === 'PUT' && e.c === RELOGGED && !holds(g, e) && g.gen === e.gen) return false;
     // A reaper logs the FREE of an owner that died appending it: once freed, the generation
     // is no longer 'allocated' (only a FREE leaves it), so the repeat is counted once.
     if (what === 'FREE' && e.c === RELOGGED && g.state !== 'allocated' && g.gen === e.gen)
@@ -410,6 +412,7 @@ export class ModelChecker {
     if (!ok) return true;
     g.refs--;
     if (what === 'PUT') g.held[e.b] = Math.max(0, (g.held[e.b] ?? 0) - 1);
+    if (what === 'PUT' && bySlot(e)) g.slots.delete(e.pf);
     if (what === 'FREE' && g.refs > 0) {
       g.state = 'free-pending';
       g.notifyOwed++;
@@ -673,4 +676,14 @@ export function formatEvent(e: LogEvent): string {
   const ops =
     e.kind === Ev.PHASE ? ` P${e.a} bond=${e.b} flags=${e.c}` : ` a=${e.a} b=${e.b} c=${e.c}`;
   return `#${e.seq} actor ${e.actor} ${name}${where} pasid=${e.pasid} gen=${e.gen}${ops}`;
+}
+
+/** A GET or PUT of the VDCM that names its mdev slot (operand pf). */
+function bySlot(e: LogEvent): boolean {
+  return e.b === HOLDER_VDCM && e.pf >= 0;
+}
+
+/** Does the GET/PUT's holder (the VDCM: that very slot) count a reference on the PASID? */
+function holds(g: PasidGhost, e: LogEvent): boolean {
+  return bySlot(e) ? g.slots.has(e.pf) : (g.held[e.b] ?? 0) > 0;
 }

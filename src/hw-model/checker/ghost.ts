@@ -46,6 +46,12 @@ export interface PasidGhost {
    * of a PUT it already counted, is ignored.
    */
   held: number[];
+  /**
+   * The VDCM's references by mdev slot (its GET/PUT name the slot in `pf`, -1 in an older
+   * log): the VDCM may hold several on one PASID, so a reaper's repeat of one slot's GET or
+   * PUT is judged by that slot alone.
+   */
+  slots: Set<number>;
   /** FREE notifications owed / received for the current generation. */
   notifyOwed: number;
   notified: number;
@@ -77,6 +83,7 @@ export class Ghost {
         owner: 0,
         refs: 0,
         held: [0, 0, 0, 0],
+        slots: new Set(),
         notifyOwed: 0,
         notified: 0,
         pendingSeq: -1,
