@@ -32,13 +32,11 @@ import {
   VM_VMM_OP,
   VMOP_NONE,
   VP_BOND,
-  VP_GEN,
   VP_IOMMU_REF,
   VP_STATE,
-  VPS_LIVE,
 } from './hw-layout.js';
-import { recordOfPasid, releaseRecordIfDone, vmField, vmSet, vpField } from './vm.js';
-import { kvmHolds, vdcmHolds } from './vm-refs.js';
+import { releaseRecordIfDone, vmField, vpField } from './vm.js';
+import { unrecordedRef } from './vm-refs.js';
 
 /** GET/PUT event operand b: which consumer holds the reference (0: the host driver). */
 export const HOLDER_HOST = 0;
@@ -112,7 +110,7 @@ export const DROP_BUSY = 2;
  * the drop: is the IOMMU driver's reference still owed? HELD: it died before taking the word
  * (owed; with another bond still holding it, guestDropReference leaves it). PUTTING: it died
  * between taking the word and NONE, either side of the core's put, which the core's count
- * tells against the references others hold on that generation (the record's own until the
+ * tells against the references others hold on that generation (vm-refs.ts unrecordedRef: the record's own until the
  * VMM freed it, KVM's VMCS entry, the VDCM's slots; the VM's kernel lock, held, keeps the last
  * two still); owed, the word goes back to HELD for the drop, else to NONE. A value the core
  * reclaimed (free, another set, or a LIVE record of a later generation) was put.
@@ -134,16 +132,9 @@ export function guestDropOwed(hw: HwContext, b: number): number {
   // between would make the count disagree with them.
   const before = hw.ld(state);
   if (hw.ld(op) !== VMOP_NONE) return DROP_BUSY;
-  const s = hw.space.inspect(pasid);
+  // The word is PUTTING, so the driver's own reference is not among those recorded.
+  const owed = unrecordedRef(hw, vm, pasid, gen);
   if (hw.ld(op) !== VMOP_NONE || hw.ld(state) !== before) return DROP_BUSY;
-  const later = recordOfPasid(hw, vm, pasid);
-  const reclaimed =
-    s.state === 'free' ||
-    s.set !== vmSet(hw, vm) ||
-    (later >= 0 && later !== r && hw.ld(vpField(hw, vm, later, VP_GEN)) !== gen);
-  const others =
-    (before === VPS_LIVE ? 1 : 0) + kvmHolds(hw, vm, r, pasid, gen) + vdcmHolds(hw, vm, pasid, gen);
-  const owed = !reclaimed && s.refs > others;
   hw.st(ref, owed ? REF_HELD : REF_NONE);
   return owed ? DROP_OWED : DROP_DONE;
 }

@@ -75,6 +75,7 @@ import {
 import { rescanConsumers } from './vm-kernel.js';
 import { vmFreeRecordsOnceStopped, vmMarkDying } from './vm-ops.js';
 import { recordPasid } from './vm-pasids.js';
+import { unrecordedRef } from './vm-refs.js';
 
 /**
  * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
@@ -205,9 +206,11 @@ function giveBackRef(
   token: number,
 ): void {
   const ref = vpField(hw, vm, r, VP_IOMMU_REF);
-  // The record's alloc reference plus the driver's: the get happened.
+  // GETTING: the core's count against what every holder's word records (vm-refs.ts) tells
+  // whether the get happened, as for KVM's and the VDCM's references.
   const got =
-    hw.ld(ref) === REF_HELD || (hw.ld(ref) === REF_GETTING && hw.space.inspect(pasid).refs >= 2);
+    hw.ld(ref) === REF_HELD ||
+    (hw.ld(ref) === REF_GETTING && pasid !== 0 && unrecordedRef(hw, vm, pasid, gen));
   if (got && hw.ld(ref) === REF_GETTING)
     hw.log.emit(Ev.GET, pasid, gen, -1, token, HOLDER_IOMMU, RELOGGED);
   if (got) putIommuRef(hw, vm, r, pasid, gen, token);

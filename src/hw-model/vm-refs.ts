@@ -87,8 +87,9 @@ export function vdcmHolds(hw: HwContext, vm: number, pasid: number, gen: number)
  * @param pasid - the host PASID
  * @param gen - its generation
  *
- * Context: a reaper holding the VM's VMM and kernel locks, the VMM's intent resolved (a FREED
- * record's alloc reference is gone); never blocks.
+ * Context: the VM's kernel lock held, and either the VMM lock with the VMM's intent resolved
+ * (a reaper: a FREED record's alloc reference is gone) or no VMM intent before and after the
+ * call with the record's state unchanged (guestDropOwed); never blocks.
  * @returns true when the core holds one more than recorded
  */
 export function unrecordedRef(hw: HwContext, vm: number, pasid: number, gen: number): boolean {
