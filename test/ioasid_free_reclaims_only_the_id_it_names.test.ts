@@ -80,14 +80,15 @@ function scenario(reallocX: boolean, fault?: IoasidFault): Outcome {
   if (count !== 1) bad.push(`set count ${count}, want 1`);
   const freeY = main.free(set, Y);
   if (freeY !== 0) bad.push(`free(set, Y) returned ${freeY}, want 0`);
-  // Every id is free again: its bit clear and its map word 0.
+  // Every id is free again: its bit clear and its map word 0 (once the threads detached:
+  // until then a freed id may sit in its freeing thread's magazine, bit set).
+  a.detach();
+  main.detach();
   for (const id of [X, Y]) {
     const bit = (Atomics.load(i32, g.bitmapBase + (id >>> 5)) >>> (id & 31)) & 1;
     const mapped = Atomics.load(i32, g.mapBase + id);
     if (bit !== 0 || mapped !== 0) bad.push(`id ${id} left with bit ${bit}, map word ${mapped}`);
   }
-  a.detach();
-  main.detach();
   return { bad, republishes };
 }
 

@@ -97,6 +97,12 @@ import {
   HSTAT_ABANDONED_WORD,
   HSTAT_DEFERRED_FREES_WORD,
 } from './hooks-layout.js';
+import {
+  magazineEmptyEntry,
+  magazineLowest,
+  magazineReturn,
+  magazineSteal,
+} from './id-magazine.js';
 import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
 import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
 import {
@@ -151,6 +157,7 @@ import {
   SET_FLAGS,
   SET_UNIT,
   SPACE_CYCLIC_NEXT_WORD,
+  SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
@@ -177,6 +184,7 @@ import {
   TS_CACHE_COUNT,
   TS_CACHE_HEAD,
   TS_ID,
+  TS_MAG,
   TS_OP,
   TS_OP_NONE,
   TS_REC,
@@ -299,6 +307,8 @@ export class SpaceCore {
   readonly #recBase: number;
   readonly #bmBase: number;
   readonly #setsBase: number;
+  /** First word of this thread's id magazine (id-magazine.ts). */
+  readonly #mag: number;
   // Thread-local guesses (compared by the CAS that uses them, never trusted; module notes).
   /** The set whose COUNT word this thread saw last, and that word. */
   #cSet = -1;
@@ -346,6 +356,7 @@ export class SpaceCore {
     this.#recBase = g.recordsBase;
     this.#bmBase = g.bitmapBase;
     this.#setsBase = g.setsBase;
+    this.#mag = this.ts + TS_MAG;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -504,6 +515,13 @@ export class SpaceCore {
       // its previous owner's reclaim gave it back to the provider (which handed it to us) and
       // has not released the bit yet: wait for that, then give up on it (allocator-registry.ts).
       if (this.#idLive(x)) return this.hooks.allocators.refuseLive();
+      // Or it sits in a thread's magazine (a default id freed before the group came): take it.
+      if (magazineSteal(i32, this.g, -1, x, x) === x) {
+        i32[ts + TS_ID] = x; // kill point rule: right after the steal's CAS
+        i32[ts + TS_OP] = TS_ALLOC_BIT;
+        this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+        return x;
+      }
       if (round === CUSTOM_CLAIM_ROUNDS) return this.hooks.allocators.giveBack(choice);
       Atomics.wait(this.#nap, 0, 0, CUSTOM_CLAIM_NAP_MS);
     }
@@ -532,9 +550,33 @@ export class SpaceCore {
     return err;
   }
 
-  /** Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. */
+  /**
+   * Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. Lowest:
+   * the lower of this thread's lowest cached id in range and the bitmap's lowest free id below
+   * it (loads only unless the bitmap has one); with neither, the bitmap, then other threads'
+   * magazines (id-magazine.ts). Exact for one thread: its cached ids are free ids to it.
+   * Kill point rule: each path's last step is the CAS that takes the id, followed by returns
+   * only; the caller records the id.
+   */
   #claimId(lo: number, hi: number): number {
     if (this.cyclic) return this.#claimCyclic(lo, hi);
+    const { i32 } = this;
+    for (;;) {
+      const at = magazineLowest(i32, this.#mag, lo, hi);
+      if (at < 0) return this.#claimBitmap(lo, hi);
+      const c = i32[at]!;
+      if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
+      if (c > lo) {
+        const id = bitmapClaim(i32, this.#bmBase, lo, c - 1);
+        if (id >= 0) return id;
+      }
+      // Takes our cached id; fails only if a thief took it (then look again).
+      if (Atomics.compareExchange(i32, at, c, 0) === c) return c;
+    }
+  }
+
+  /** No cached id in range: the bitmap (its guessed word first), then other magazines. */
+  #claimBitmap(lo: number, hi: number): number {
     if (lo >>> 5 === this.#bmIdx) {
       const id = bitmapClaimGuess(this.i32, this.#bmBase, lo, hi, this.#bmVal);
       if (id >= 0) {
@@ -543,7 +585,9 @@ export class SpaceCore {
       }
     }
     this.#bmIdx = -1;
-    return bitmapClaim(this.i32, this.#bmBase, lo, hi);
+    const id = bitmapClaim(this.i32, this.#bmBase, lo, hi);
+    if (id >= 0 || this.fault === SPACE_FAULT_MAGAZINE_NO_STEAL) return id;
+    return magazineSteal(this.i32, this.g, this.tag - 1, lo, hi);
   }
 
   #claimCyclic(lo: number, hi: number): number {
@@ -885,12 +929,18 @@ export class SpaceCore {
     // Unpublish before releasing the number, so a new owner of `id` never meets this record.
     // Idempotent for releaseThread: the bit is still ours, so nobody else writes map[id].
     Atomics.store(i32, this.#mapBase + id, 0);
-    const word = bitmapRelease(i32, this.#bmBase, id);
-    i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+    // The number goes into this thread's magazine (id-magazine.ts), or, with none free (or
+    // for a cyclic space or a custom id), back to the bitmap.
+    const at = custom === null && !this.cyclic ? magazineEmptyEntry(i32, this.#mag) : -1;
+    if (at >= 0) this.#cacheId(id, at);
+    else {
+      const word = bitmapRelease(i32, this.#bmBase, id);
+      i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+      this.#bmIdx = id >>> 5;
+      this.#bmVal = word;
+    }
     const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
     if (this.#pub[p + PUB_ID] === id) this.#pub[p + PUB_ID] = 0; // our hint is stale now
-    this.#bmIdx = id >>> 5;
-    this.#bmVal = word;
     this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
     const x = m & MAP_IDX_MASK;
     if (this.fault === SPACE_FAULT_RECLAIM_WITHOUT_GP) {
@@ -912,6 +962,17 @@ export class SpaceCore {
     // #driveEvery full batches (#batchFullSlow) and whenever a refill finds the free stack
     // empty (#refillSlow).
     if (n >= this.#batchLimit) this.#batchFullSlow();
+  }
+
+  /**
+   * In a reclaim that cleared `id`'s map word: store `id` into empty magazine entry `at` (its
+   * word). Until the store the reclaim's intent (TS_RECLAIM_WON) holds the bit, and recovery
+   * releases it; the store is followed by its record with no call between (kill point rule).
+   */
+  #cacheId(id: number, at: number): void {
+    // Publishes the cached id to thieves, after the map word's clearing (id-magazine.ts).
+    Atomics.store(this.i32, at, id);
+    this.i32[this.ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
   }
 
   #batchFullSlow(): void {
@@ -1333,6 +1394,7 @@ export class SpaceCore {
     this.hooks.allocators.leaveAll();
     this.flushBatch();
     this.flushCache();
+    magazineReturn(this.i32, this.g, this.ts);
     const held = this.i32[this.ts + TS_RESERVED]!;
     if (held > 0) this.cancelCapacity(held); // reservations end with the attachment
     // Publishes the slot's release; pairs with the CAS in attach's claim (thread-recovery.ts).

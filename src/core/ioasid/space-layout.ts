@@ -36,7 +36,7 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RETIRE_BATCH  6                                      records per batch (1..SPACE_RETIRE_BATCH)
 //   MAX_THREADS   7                                      thread slots (= the Rcu's reader slots)
 //   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act,
-//                                                        3 narrow-incarnation
+//                                                        3 narrow-incarnation, 4 magazine-no-steal
 //   RCU_TAG       9                                      random, non-zero; equal to the RCU_TAG of the space's Rcu
 //                                                        (attach refuses a space paired with another Rcu)
 // capacity      16                    16 (one line)
@@ -92,6 +92,10 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RECOVERED     +18                                  the slot's recoverer       attach     plain / load; 1 once the
 //                                                                                              recovery is complete and
 //                                                                                              the Rcu slot released
+//   MAG           +24..+31                             owner (take: CAS id -> 0;  owner:     id magazine (id-magazine.ts):
+//                                                      put: store 0 -> id),       plain      0 empty, id > 0 cached (its bit
+//                                                      thieves, recoverer         hint;      set, its map word 0)
+//                                                      (CAS id -> 0)              others L
 // id bitmap     threadsBase + 32*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
 //                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
 //                                                                                              is set at create()
@@ -155,7 +159,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //                 none   store of the map word (the publish)
 // reclaim         0      CAS STATE -> FREE of record AUX        map word AUX of id ID, set    unhash its SPID, clear the
 //                                                               SET, the bit, the unit        map word, release the bit
-//                 1      Atomics.and of the bit                 the unit, the record          release the unit
+//                 1      Atomics.and of the bit, or the         the unit, the record          release the unit
+//                        Atomics.store of ID into an empty
+//                        entry of this thread's magazine
 //                 2      CAS COUNT (unit released)              the record                    link it into the batch
 //                 none   link into the retire batch
 // setAlloc        1      CAS AVAILABLE (AUX units)              AUX units, not a set yet      return them
@@ -165,11 +171,13 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                               set SET half written          the dead thread's lock)
 // detachSpid      1      (recorded before its first step)       SPID lock; binding of ID in   finish the unbinding (same)
 //                                                               set SET half removed
+// magazine        1      CAS of a magazine entry ID -> 0        id ID's bit (not published)   release the bit
+//   return               (detach, or recovery of a dead slot)
 // ```
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 6;
+export const SPACE_LAYOUT_VERSION = 7;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -194,6 +202,9 @@ export const SPACE_FAULT_RECLAIM_WITHOUT_GP = 1;
 export const SPACE_FAULT_QUOTA_CHECK_THEN_ACT = 2;
 /** REC_INC wraps at 2^12, with the generation: the hint check of `free` as weak as before issue 8. */
 export const SPACE_FAULT_NARROW_INCARNATION = 3;
+/** An alloc that finds no free id in the bitmap returns -ENOSPC without stealing from other
+ * threads' magazines: their cached ids are lost to everyone else. */
+export const SPACE_FAULT_MAGAZINE_NO_STEAL = 4;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -290,6 +301,10 @@ export const TS_RESERVED = 16;
 export const TS_RECOVERING_SLOT = 17;
 /** In a slot being recovered: 1 once all of it, its Rcu slot release included, is done. */
 export const TS_RECOVERED = 18;
+/** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
+export const TS_MAG = 24;
+/** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */
+export const TS_MAG_SIZE = 8;
 /** TS_STATE: the state (low 2 bits) ... */
 export const TS_STATE_MASK = 3;
 export const TS_UNUSED = 0;
@@ -305,6 +320,7 @@ export const TS_OP_SET_ALLOC = 3;
 export const TS_OP_INSTALL = 4;
 export const TS_OP_SPID_ATTACH = 5;
 export const TS_OP_SPID_DETACH = 6;
+export const TS_OP_MAG = 7;
 export const TS_OP_MASK = 15;
 export const TS_PHASE_SHIFT = 4;
 export const TS_PHASE_1 = 1 << TS_PHASE_SHIFT;
@@ -319,7 +335,8 @@ export const TS_ALLOC_BIT = TS_OP_ALLOC | TS_PHASE_2;
 export const TS_ALLOC_RECORD = TS_OP_ALLOC | TS_PHASE_3;
 /** reclaim won the CAS to FREE of the record of map word TS_AUX (id TS_ID, set TS_SET). */
 export const TS_RECLAIM_WON = TS_OP_RECLAIM;
-/** reclaim released the id's bit (its SPID unhashed and its map word cleared before). */
+/** reclaim released the id's bit to the bitmap, or cached the id in this thread's magazine
+ * (its SPID unhashed and its map word cleared before). */
 export const TS_RECLAIM_BIT_FREED = TS_OP_RECLAIM | TS_PHASE_1;
 /** reclaim released the quota unit too; the record is still to be linked into the batch. */
 export const TS_RECLAIM_UNIT_FREED = TS_OP_RECLAIM | TS_PHASE_2;
@@ -333,6 +350,9 @@ export const TS_SPID_ATTACH_FLAGGED = TS_OP_SPID_ATTACH | TS_PHASE_1;
 /** detachSpid is removing binding TS_ID (set TS_SET) of the record of map word TS_AUX, under
  * the SPID lock it holds: every step of it can be done again. */
 export const TS_SPID_DETACHING = TS_OP_SPID_DETACH | TS_PHASE_1;
+/** A magazine return (detach, or the recovery of a dead slot's magazine) took id TS_ID out of
+ * an entry: it holds the id's bit, to be released to the bitmap. */
+export const TS_MAG_RETURNING = TS_OP_MAG | TS_PHASE_1;
 
 // Set slot.
 export const SPACE_SET_WORDS = LINE_WORDS;
