@@ -13,6 +13,7 @@
  */
 import { INVALID_IOASID, IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
 import {
+  mapSlot,
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
@@ -288,7 +289,7 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
   }
   for (let id = 1; id <= space.maxId; id++) {
     const bit = (i32[g.bitmapBase + (id >>> 5)]! >>> (id & 31)) & 1;
-    const isMapped = i32[g.mapBase + id]! !== 0;
+    const isMapped = i32[g.mapBase + mapSlot(g, id)]! !== 0;
     const isCached = cached.has(id);
     if (isCached && isMapped) bad.push(`id ${id}: cached and mapped`);
     if ((bit === 1) !== (isMapped || isCached))

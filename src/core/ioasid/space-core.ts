@@ -304,6 +304,9 @@ export class SpaceCore {
   readonly #driveEvery: number;
   #flushedSinceDrive = 0;
   readonly #mapBase: number;
+  readonly #mapLowMask: number;
+  readonly #mapLowBits: number;
+  readonly #mapShift: number;
   readonly #recBase: number;
   readonly #bmBase: number;
   readonly #setsBase: number;
@@ -353,6 +356,9 @@ export class SpaceCore {
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
     this.#mapBase = g.mapBase;
+    this.#mapLowMask = g.mapLowMask;
+    this.#mapLowBits = g.mapLowBits;
+    this.#mapShift = g.mapShift;
     this.#recBase = g.recordsBase;
     this.#bmBase = g.bitmapBase;
     this.#setsBase = g.setsBase;
@@ -529,7 +535,7 @@ export class SpaceCore {
 
   /** Is `id` published and not reclaimed (its record's STATE not FREE)? A snapshot. */
   #idLive(id: number): boolean {
-    const m = Atomics.load(this.i32, this.#mapBase + id);
+    const m = Atomics.load(this.i32, this.#mapWord(id));
     if (m === 0) return false;
     const s = Atomics.load(this.i32, this.#rec(m) + REC_STATE);
     return (s & REC_ST_MASK) !== REC_ST_FREE && ((s ^ m) & REC_GEN_BITS) === 0;
@@ -633,7 +639,7 @@ export class SpaceCore {
     i32[ts + TS_OP] = TS_ALLOC_RECORD;
     // Publishes the record: from here find/get/put/free see the id. Pairs with the map loads
     // in find, #lookup and the writers' loops.
-    Atomics.store(i32, this.#mapBase + id, gen | x);
+    Atomics.store(i32, this.#mapWord(id), gen | x);
     i32[ts + TS_OP] = TS_OP_NONE;
     const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
     this.#pub[p + PUB_ID] = id;
@@ -789,7 +795,7 @@ export class SpaceCore {
   #freeSlow(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -824,7 +830,7 @@ export class SpaceCore {
   get(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.EINVAL;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -846,7 +852,7 @@ export class SpaceCore {
   put(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -928,7 +934,7 @@ export class SpaceCore {
     if (hasSpid) unhashSpid(i32, this.g, r, set);
     // Unpublish before releasing the number, so a new owner of `id` never meets this record.
     // Idempotent for releaseThread: the bit is still ours, so nobody else writes map[id].
-    Atomics.store(i32, this.#mapBase + id, 0);
+    Atomics.store(i32, this.#mapWord(id), 0);
     // The number goes into this thread's magazine (id-magazine.ts), or, with none free (or
     // for a cyclic space or a custom id), back to the bitmap.
     const at = custom === null && !this.cyclic ? magazineEmptyEntry(i32, this.#mag) : -1;
@@ -996,7 +1002,7 @@ export class SpaceCore {
   find(set: number, id: number): number {
     const { i32, rcu } = this;
     rcu.readLock();
-    const m = Atomics.load(i32, this.#mapBase + id);
+    const m = Atomics.load(i32, this.#mapWord(id));
     let v = -Errno.ENOENT;
     if (m !== 0) {
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
@@ -1016,7 +1022,7 @@ export class SpaceCore {
     const { i32, rcu } = this;
     rcu.readLock();
     try {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const d = Atomics.load(i32, r + REC_DATA);
@@ -1044,10 +1050,17 @@ export class SpaceCore {
   #lookup(id: number): number {
     const { i32 } = this;
     // Pairs with the publishing store in #publish and the clearing store in #reclaim.
-    const m = Atomics.load(i32, this.#mapBase + id);
+    const m = Atomics.load(i32, this.#mapWord(id));
     if (m === 0) return 0;
     const s = Atomics.load(i32, this.#rec(m) + REC_STATE);
     return (s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0 ? 0 : m;
+  }
+
+  /** Word of `id` in the id map (space-layout.ts mapSlot, inlined: fields of this object). */
+  #mapWord(id: number): number {
+    return (
+      this.#mapBase + (((id & this.#mapLowMask) << this.#mapShift) | (id >>> this.#mapLowBits))
+    );
   }
 
   /** First word of the record map word `m` names. */

@@ -101,7 +101,10 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                                                              is set at create()
 // id map        bitmapBase + bW       2^bits           alloc (publish store),     find, get, L/S; 0 = no record, else
 //                                                      reclaim (store 0)          put, free  [gen:12 | idx+1:20]: the
-//                                                                                              record and its generation
+//                                                                                              record and its generation.
+//                                                                                              Id `id`'s word is at
+//                                                                                              mapSlot(g, id): consecutive
+//                                                                                              ids on different lines
 // set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
 //   COUNT         +0                                   alloc/reclaim/setFree      all        CAS loop;
 //                                                      (set lock)/setAlloc                   [count - quota:29 (signed) |
@@ -446,6 +449,10 @@ export interface SpaceGeometry {
   readonly bitmapBase: number;
   readonly bitmapWords: number;
   readonly mapBase: number;
+  /** mapSlot's permutation: (id & mapLowMask) << mapShift | id >>> mapLowBits (see there). */
+  readonly mapLowMask: number;
+  readonly mapLowBits: number;
+  readonly mapShift: number;
   readonly setsBase: number;
   readonly recordsBase: number;
   readonly spidBase: number;
@@ -484,6 +491,11 @@ export function spaceGeometry(
     bitmapBase,
     bitmapWords,
     mapBase,
+    // 16 ids (one line of map words) per low-bits group; identity below 2^8 ids (the map
+    // fits in a few lines anyway).
+    mapLowMask: pasidBits >= 8 ? MAP_LINE_IDS - 1 : 0,
+    mapLowBits: pasidBits >= 8 ? MAP_LINE_LOG2 : 0,
+    mapShift: pasidBits >= 8 ? pasidBits - MAP_LINE_LOG2 : 0,
     setsBase,
     recordsBase,
     spidBase,
@@ -504,6 +516,21 @@ export function spaceHeaderGeometry(i32: Int32Array<SharedArrayBuffer>): SpaceGe
     Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
     Atomics.load(i32, SPACE_MAX_THREADS_WORD),
   );
+}
+
+/** Ids whose map words share one 64-byte line without the permutation, and its log2. */
+const MAP_LINE_LOG2 = 4;
+const MAP_LINE_IDS = 1 << MAP_LINE_LOG2;
+
+/**
+ * Index of id `id`'s word in the id map: a permutation of [0, 2^pasidBits) that puts ids
+ * differing only in their low 4 bits (consecutive ids) on different 64-byte lines, and 16 ids
+ * sharing their low 4 bits on one line. Why: with `lowest`, each CPU's ids are small
+ * consecutive numbers; without it ids 0-15 share one line, which every CPU's publish and
+ * unpublish store wrote (bench/FINDINGS.md). The identity below 2^8 ids.
+ */
+export function mapSlot(g: SpaceGeometry, id: number): number {
+  return ((id & g.mapLowMask) << g.mapShift) | (id >>> g.mapLowBits);
 }
 
 /** First word of thread slot `slot`. */

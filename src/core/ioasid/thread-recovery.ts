@@ -72,6 +72,7 @@ import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from
 import { setReleaseUnit } from './sets.js';
 import {
   MAP_IDX_MASK,
+  mapSlot,
   REC_BATCH_COUNT,
   REC_BATCH_NEXT,
   REC_GEN_BITS,
@@ -372,7 +373,7 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         const r = recWord(g, (Atomics.load(i32, ts + TS_AUX) & MAP_IDX_MASK) - 1);
         unhashSpid(i32, g, r, set); // lock-free and idempotent
         // The bit is still the dead thread's, so map[id] is its map word or already 0.
-        Atomics.store(i32, g.mapBase + id, 0);
+        Atomics.store(i32, g.mapBase + mapSlot(g, id), 0);
         bitmapRelease(i32, g.bitmapBase, id);
         i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED;
         break;
