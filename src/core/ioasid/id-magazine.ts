@@ -59,25 +59,6 @@ import {
 type I32 = Int32Array<SharedArrayBuffer>;
 
 /**
- * The entry of magazine `mag` (its first word) holding the lowest cached id in [lo, hi].
- *
- * Context: the magazine's owner (plain reads: a hint, module notes); lo >= 1.
- * @returns the entry's word index, or -1 when no cached id is in range
- */
-export function magazineLowest(i32: I32, mag: number, lo: number, hi: number): number {
-  let at = -1;
-  let low = hi + 1;
-  for (let j = mag; j < mag + TS_MAG_SIZE; j++) {
-    const e = i32[j]!;
-    if (e >= lo && e < low) {
-      low = e;
-      at = j;
-    }
-  }
-  return at;
-}
-
-/**
  * An empty entry (0) of magazine `mag`.
  *
  * Context: the magazine's owner (only the owner turns a 0 into an id).

@@ -99,7 +99,6 @@ import {
 } from './hooks-layout.js';
 import {
   magazineEmptyEntry,
-  magazineLowest,
   magazineReturn,
   magazineSteal,
 } from './id-magazine.js';
@@ -185,6 +184,7 @@ import {
   TS_CACHE_HEAD,
   TS_ID,
   TS_MAG,
+  TS_MAG_SIZE,
   TS_OP,
   TS_OP_NONE,
   TS_REC,
@@ -312,6 +312,10 @@ export class SpaceCore {
   readonly #setsBase: number;
   /** First word of this thread's id magazine (id-magazine.ts). */
   readonly #mag: number;
+  /** Hints, never trusted: ids in our magazine (at least; thieves only lower it), and the
+   * entry we put into or took from last. */
+  #magCount = 0;
+  #magHint: number;
   // Thread-local guesses (compared by the CAS that uses them, never trusted; module notes).
   /** The set whose COUNT word this thread saw last, and that word. */
   #cSet = -1;
@@ -363,6 +367,7 @@ export class SpaceCore {
     this.#bmBase = g.bitmapBase;
     this.#setsBase = g.setsBase;
     this.#mag = this.ts + TS_MAG;
+    this.#magHint = this.#mag;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -568,17 +573,48 @@ export class SpaceCore {
     if (this.cyclic) return this.#claimCyclic(lo, hi);
     const { i32 } = this;
     for (;;) {
-      const at = magazineLowest(i32, this.#mag, lo, hi);
-      if (at < 0) return this.#claimBitmap(lo, hi);
-      const c = i32[at]!;
-      if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
+      // One id cached, at the entry used last (alloc+free pairs): no scan.
+      let at = this.#magHint;
+      let c = i32[at]!;
+      if (this.#magCount !== 1 || c < lo || c > hi) {
+        at = this.#magScan(lo, hi);
+        if (at < 0) return this.#claimBitmap(lo, hi);
+        c = i32[at]!;
+        if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
+      }
       if (c > lo) {
         const id = bitmapClaim(i32, this.#bmBase, lo, c - 1);
         if (id >= 0) return id;
       }
       // Takes our cached id; fails only if a thief took it (then look again).
-      if (Atomics.compareExchange(i32, at, c, 0) === c) return c;
+      if (Atomics.compareExchange(i32, at, c, 0) === c) {
+        this.#magCount--;
+        this.#magHint = at;
+        return c;
+      }
     }
+  }
+
+  /**
+   * Scan this thread's magazine (plain reads: id-magazine.ts), recounting #magCount.
+   * @returns the word of the entry holding the lowest cached id in [lo, hi], or -1
+   */
+  #magScan(lo: number, hi: number): number {
+    const { i32 } = this;
+    const mag = this.#mag;
+    let at = -1;
+    let low = hi + 1;
+    let n = 0;
+    for (let j = mag; j < mag + TS_MAG_SIZE; j++) {
+      const e = i32[j]!;
+      if (e !== 0) n++;
+      if (e >= lo && e < low) {
+        low = e;
+        at = j;
+      }
+    }
+    this.#magCount = n;
+    return at;
   }
 
   /** No cached id in range: the bitmap (its guessed word first), then other magazines. */
@@ -937,7 +973,11 @@ export class SpaceCore {
     Atomics.store(i32, this.#mapWord(id), 0);
     // The number goes into this thread's magazine (id-magazine.ts), or, with none free (or
     // for a cyclic space or a custom id), back to the bitmap.
-    const at = custom === null && !this.cyclic ? magazineEmptyEntry(i32, this.#mag) : -1;
+    let at = -1;
+    if (custom === null && !this.cyclic) {
+      at = this.#magHint;
+      if (i32[at] !== 0) at = magazineEmptyEntry(i32, this.#mag);
+    }
     if (at >= 0) this.#cacheId(id, at);
     else {
       const word = bitmapRelease(i32, this.#bmBase, id);
@@ -979,6 +1019,8 @@ export class SpaceCore {
     // Publishes the cached id to thieves, after the map word's clearing (id-magazine.ts).
     Atomics.store(this.i32, at, id);
     this.i32[this.ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+    this.#magCount++;
+    this.#magHint = at;
   }
 
   #batchFullSlow(): void {
