@@ -97,11 +97,7 @@ import {
   HSTAT_ABANDONED_WORD,
   HSTAT_DEFERRED_FREES_WORD,
 } from './hooks-layout.js';
-import {
-  magazineEmptyEntry,
-  magazineReturn,
-  magazineSteal,
-} from './id-magazine.js';
+import { magazineEmptyEntry, magazineReturn, magazineSteal } from './id-magazine.js';
 import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
 import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
 import {
