@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import {
+  mapSlot,
   type SpaceGeometry,
   spaceHeaderGeometry,
   threadSlotWord,
@@ -43,7 +44,16 @@ function spaceRegion(g: SpaceGeometry, line: number): string {
     return `thread slot ${slot}`;
   }
   if (word < g.mapBase) return `bitmap (ids ${(word - g.bitmapBase) * 32}..)`;
-  if (word < g.setsBase) return `id map (ids ${word - g.mapBase}..)`;
+  if (word < g.setsBase) {
+    // The line's 16 map slots hold the words of these ids (space-layout.ts mapSlot).
+    const first = word - g.mapBase;
+    const ids: number[] = [];
+    for (let id = 0; id < g.idCount && ids.length < 3; id++) {
+      const s = mapSlot(g, id);
+      if (s >= first && s < first + 16) ids.push(id);
+    }
+    return `id map (ids ${ids.join(', ')}..)`;
+  }
   if (word < g.recordsBase) return 'set table';
   if (word < g.spidBase) return 'records';
   return 'spid hash';

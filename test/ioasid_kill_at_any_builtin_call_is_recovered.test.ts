@@ -21,6 +21,8 @@ afterAll(uninstallKillPoints);
 
 /** Operations that need a space with nothing reserved. */
 const CLEAN_SPACE = new Set(['installCapacity']);
+/** Operations that end the victim's attachment themselves. */
+const DETACHES = new Set(['detach (returns the magazine)']);
 
 type Release = (main: IoasidSpace, slot: number) => unknown;
 
@@ -33,7 +35,7 @@ function sweep(name: string, release: Release) {
     PREP[name]?.(main, f);
     const slot = victim.rcu.slot;
     if (!runKilledAt(k, () => OPS[name]!(victim, f))) {
-      victim.detach();
+      if (!DETACHES.has(name)) victim.detach();
       main.detach();
       break;
     }

@@ -3,7 +3,8 @@
  * included: a terminated worker also stops at the entry of a JS function V8 did not inline
  * (space-core.ts "Kill points"), which the builtin-only sweeps (ioasid_kill_at_any_builtin_call,
  * hooks_kill_at_any_builtin_call) cannot reach. Here every function the engine calls in
- * sets.ts, capacity.ts and pasid-bitmap.ts (the quota unit, capacity and id-bit steps) is a
+ * sets.ts, capacity.ts, pasid-bitmap.ts and id-magazine.ts (the quota unit, capacity, id-bit
+ * and magazine steps) is a
  * kill point too (test/helpers/kill-points.ts killableModule), on the default path, the hooked
  * path (a subscriber exists) and the custom allocator path. After `releaseThread` the space must
  * be exact: every set's count equals its ids, quotas + available == capacity.
@@ -29,6 +30,10 @@ vi.mock('../src/core/ioasid/sets.js', async (orig) => {
   return killableModule(await orig<object>());
 });
 vi.mock('../src/core/ioasid/capacity.js', async (orig) => {
+  const { killableModule } = await import('./helpers/kill-countdown.js');
+  return killableModule(await orig<object>());
+});
+vi.mock('../src/core/ioasid/id-magazine.js', async (orig) => {
   const { killableModule } = await import('./helpers/kill-countdown.js');
   return killableModule(await orig<object>());
 });
@@ -70,7 +75,9 @@ const DEFAULT_OPS = [
   'alloc, stale bitmap guess (scan)',
   'alloc, quota full',
   'alloc, range full',
+  "alloc, steals from another thread's magazine",
   'free',
+  'free, magazine full (overflow to the bitmap)',
   'free last id of a pending set',
   'alloc/free churn (batches, refills, drains)',
 ];

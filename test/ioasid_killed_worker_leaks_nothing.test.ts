@@ -23,6 +23,8 @@ import {
   TS_DRAIN_KEEP,
   TS_DRAIN_READY,
   TS_DRAIN_REST,
+  TS_MAG,
+  TS_MAG_SIZE,
   TS_OP,
   threadSlotWord,
 } from '../src/core/ioasid/space-layout.js';
@@ -191,9 +193,9 @@ function threadSlotHoldsSomething(space: IoasidSpace, slot: number): boolean {
   const i32 = new Int32Array(space.handle.buffer);
   const g = spaceHeaderGeometry(i32);
   const ts = threadSlotWord(g, slot);
-  return [TS_CACHE_HEAD, TS_BATCH_HEAD, TS_DRAIN_REST, TS_DRAIN_READY, TS_DRAIN_KEEP, TS_OP].some(
-    (w) => Atomics.load(i32, ts + w) !== 0,
-  );
+  const words = [TS_CACHE_HEAD, TS_BATCH_HEAD, TS_DRAIN_REST, TS_DRAIN_READY, TS_DRAIN_KEEP, TS_OP];
+  for (let j = 0; j < TS_MAG_SIZE; j++) words.push(TS_MAG + j); // ids in its magazine
+  return words.some((w) => Atomics.load(i32, ts + w) !== 0);
 }
 
 describe('a killed worker leaks nothing', () => {
@@ -220,7 +222,7 @@ describe('a killed worker leaks nothing', () => {
     // No replacement workers: one attaching into a released slot would recover the dead
     // thread's leftovers itself (attach() does) and repair the twin. Four workers run their
     // iterations, then die; the twin reports whether each dead one held anything (its cache,
-    // retire batch, a drain or an operation in flight), read after its death.
+    // retire batch, a drain, ids in its magazine or an operation in flight), read after its death.
     const rcuOnly: Release = (sp, slot) => {
       const held = threadSlotHoldsSomething(sp, slot);
       sp.rcu.releaseSlot(slot);

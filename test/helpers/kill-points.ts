@@ -13,10 +13,13 @@
  */
 import { INVALID_IOASID, IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
 import {
+  mapSlot,
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
   SPACE_SPID_LOCK_WORD,
   spaceHeaderGeometry,
+  TS_MAG,
+  TS_MAG_SIZE,
   TS_STATE,
   threadSlotWord,
 } from '../../src/core/ioasid/space-layout.js';
@@ -179,6 +182,9 @@ export type Op = (v: IoasidSpace, f: Fixture) => unknown;
 export const PREP: Record<string, (main: IoasidSpace, f: Fixture) => void> = {
   'alloc, stale bitmap guess (scan)': (main, f) => void main.alloc(f.a, 1, 31),
   'alloc, stale count guess': (main, f) => void main.alloc(f.a, 1, 31),
+  // Id 30 sits in main's magazine: the victim's alloc of [30, 30] must steal it.
+  "alloc, steals from another thread's magazine": (main, f) =>
+    void main.free(f.a, main.alloc(f.a, 30, 30)),
 };
 
 /** Operations a victim is killed in, by name. */
@@ -189,7 +195,17 @@ export const OPS: Record<string, Op> = {
   'alloc high range': (v, f) => v.alloc(f.a, 20, 31, 5),
   'alloc, quota full': (v, f) => v.alloc(f.full, 3, 31),
   'alloc, range full': (v, f) => v.alloc(f.a, 1, 1),
+  "alloc, steals from another thread's magazine": (v, f) => v.alloc(f.a, 30, 30, 5),
   free: (v, f) => v.free(f.a, f.idA),
+  // The victim caches one id after setup; 7 more allocs and 9 frees: the last overflows.
+  'free, magazine full (overflow to the bitmap)': (v, f) => {
+    const ids: number[] = [];
+    for (let i = 0; i < 7; i++) ids.push(v.alloc(f.a, 1, 31));
+    for (const id of ids) v.free(f.a, id);
+    v.free(f.a, f.idA);
+    return v.free(f.a, f.idSpid);
+  },
+  'detach (returns the magazine)': (v) => v.detach(),
   'free with SPID': (v, f) => v.free(f.a, f.idSpid),
   'free last id of a pending set': (v, f) => v.free(f.pending, f.idPending),
   'free, other reference left': (v, f) => v.free(f.a, f.idShared),
@@ -259,10 +275,27 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
   // White-box (space-layout.ts): id bits, locks, thread slots.
   const i32 = new Int32Array(space.handle.buffer);
   const g = spaceHeaderGeometry(i32);
+  // Ids in magazines (id-magazine.ts): only live attachments hold any, each id once.
+  const liveSlots = new Set(live.map((s) => s.rcu.slot));
+  const cached = new Set<number>();
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    for (let j = 0; j < TS_MAG_SIZE; j++) {
+      const e = i32[threadSlotWord(g, slot) + TS_MAG + j]!;
+      if (e <= 0) continue;
+      if (!liveSlots.has(slot)) bad.push(`slot ${slot} (not live) still caches id ${e}`);
+      if (cached.has(e)) bad.push(`id ${e} cached twice`);
+      cached.add(e);
+    }
+  }
   for (let id = 1; id <= space.maxId; id++) {
     const bit = (i32[g.bitmapBase + (id >>> 5)]! >>> (id & 31)) & 1;
-    const isMapped = i32[g.mapBase + id]! !== 0;
-    if ((bit === 1) !== isMapped) bad.push(`id ${id}: bit ${bit}, ${isMapped ? '' : 'not '}mapped`);
+    const isMapped = i32[g.mapBase + mapSlot(g, id)]! !== 0;
+    const isCached = cached.has(id);
+    if (isCached && isMapped) bad.push(`id ${id}: cached and mapped`);
+    if ((bit === 1) !== (isMapped || isCached))
+      bad.push(
+        `id ${id}: bit ${bit}, ${isMapped ? '' : 'not '}mapped, ${isCached ? '' : 'not '}cached`,
+      );
   }
   for (const [name, word] of [
     ['set lock', SPACE_SET_LOCK_WORD],
@@ -271,7 +304,6 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
     const owner = i32[word]! & SPACE_LOCK_OWNER_MASK;
     if (owner !== 0) bad.push(`${name} held by slot ${owner - 1}`);
   }
-  const liveSlots = new Set(live.map((s) => s.rcu.slot));
   for (let slot = 0; slot < g.maxThreads; slot++) {
     const state = i32[threadSlotWord(g, slot) + TS_STATE]!;
     if (liveSlots.has(slot) ? state !== 1 : state !== 0)

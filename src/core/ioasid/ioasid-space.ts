@@ -78,6 +78,7 @@ import {
   SET_TOKEN_NULL,
   SPACE_AVAILABLE_WORD,
   SPACE_CAPACITY_WORD,
+  SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_NONE,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
@@ -154,7 +155,9 @@ export interface IoasidOptions {
    * no grace period; `quota-check-then-act` checks a set's count against its quota with a
    * plain load and increments it afterwards, so concurrent allocs can pass the quota;
    * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
-   * hint in `free` matches again after 4096 republishes; `notify-no-gating` lets a subscriber
+   * hint in `free` matches again after 4096 republishes; `magazine-no-steal` never takes ids
+   * from other threads' magazines, so ids they cached are lost to an alloc that needs them
+   * (-ENOSPC too early); `notify-no-gating` lets a subscriber
    * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
    * headers, so every attached thread runs the same fault.
    */
@@ -166,12 +169,14 @@ export type IoasidFault =
   | 'reclaim-without-gp'
   | 'quota-check-then-act'
   | 'narrow-incarnation'
+  | 'magazine-no-steal'
   | 'notify-no-gating';
 
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'reclaim-without-gp': SPACE_FAULT_RECLAIM_WITHOUT_GP,
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
+  'magazine-no-steal': SPACE_FAULT_MAGAZINE_NO_STEAL,
   'notify-no-gating': SPACE_FAULT_NONE, // the hooks header's (HOOKS_FAULT_NO_GATING)
 });
 

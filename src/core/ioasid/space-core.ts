@@ -97,6 +97,7 @@ import {
   HSTAT_ABANDONED_WORD,
   HSTAT_DEFERRED_FREES_WORD,
 } from './hooks-layout.js';
+import { magazineEmptyEntry, magazineReturn, magazineSteal } from './id-magazine.js';
 import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
 import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
 import {
@@ -151,6 +152,7 @@ import {
   SET_FLAGS,
   SET_UNIT,
   SPACE_CYCLIC_NEXT_WORD,
+  SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
@@ -177,6 +179,8 @@ import {
   TS_CACHE_COUNT,
   TS_CACHE_HEAD,
   TS_ID,
+  TS_MAG,
+  TS_MAG_SIZE,
   TS_OP,
   TS_OP_NONE,
   TS_REC,
@@ -296,9 +300,18 @@ export class SpaceCore {
   readonly #driveEvery: number;
   #flushedSinceDrive = 0;
   readonly #mapBase: number;
+  readonly #mapLowMask: number;
+  readonly #mapLowBits: number;
+  readonly #mapShift: number;
   readonly #recBase: number;
   readonly #bmBase: number;
   readonly #setsBase: number;
+  /** First word of this thread's id magazine (id-magazine.ts). */
+  readonly #mag: number;
+  /** Hints, never trusted: ids in our magazine (at least; thieves only lower it), and the
+   * entry we put into or took from last. */
+  #magCount = 0;
+  #magHint: number;
   // Thread-local guesses (compared by the CAS that uses them, never trusted; module notes).
   /** The set whose COUNT word this thread saw last, and that word. */
   #cSet = -1;
@@ -343,9 +356,14 @@ export class SpaceCore {
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
     this.#mapBase = g.mapBase;
+    this.#mapLowMask = g.mapLowMask;
+    this.#mapLowBits = g.mapLowBits;
+    this.#mapShift = g.mapShift;
     this.#recBase = g.recordsBase;
     this.#bmBase = g.bitmapBase;
     this.#setsBase = g.setsBase;
+    this.#mag = this.ts + TS_MAG;
+    this.#magHint = this.#mag;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -504,6 +522,13 @@ export class SpaceCore {
       // its previous owner's reclaim gave it back to the provider (which handed it to us) and
       // has not released the bit yet: wait for that, then give up on it (allocator-registry.ts).
       if (this.#idLive(x)) return this.hooks.allocators.refuseLive();
+      // Or it sits in a thread's magazine (a default id freed before the group came): take it.
+      if (magazineSteal(i32, this.g, -1, x, x) === x) {
+        i32[ts + TS_ID] = x; // kill point rule: right after the steal's CAS
+        i32[ts + TS_OP] = TS_ALLOC_BIT;
+        this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+        return x;
+      }
       if (round === CUSTOM_CLAIM_ROUNDS) return this.hooks.allocators.giveBack(choice);
       Atomics.wait(this.#nap, 0, 0, CUSTOM_CLAIM_NAP_MS);
     }
@@ -511,7 +536,7 @@ export class SpaceCore {
 
   /** Is `id` published and not reclaimed (its record's STATE not FREE)? A snapshot. */
   #idLive(id: number): boolean {
-    const m = Atomics.load(this.i32, this.#mapBase + id);
+    const m = Atomics.load(this.i32, this.#mapWord(id));
     if (m === 0) return false;
     const s = Atomics.load(this.i32, this.#rec(m) + REC_STATE);
     return (s & REC_ST_MASK) !== REC_ST_FREE && ((s ^ m) & REC_GEN_BITS) === 0;
@@ -532,9 +557,64 @@ export class SpaceCore {
     return err;
   }
 
-  /** Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. */
+  /**
+   * Claim the lowest free id in [lo, hi] (policy lowest), or per the cyclic policy. Lowest:
+   * the lower of this thread's lowest cached id in range and the bitmap's lowest free id below
+   * it (loads only unless the bitmap has one); with neither, the bitmap, then other threads'
+   * magazines (id-magazine.ts). Exact for one thread: its cached ids are free ids to it.
+   * Kill point rule: each path's last step is the CAS that takes the id, followed by returns
+   * only; the caller records the id.
+   */
   #claimId(lo: number, hi: number): number {
     if (this.cyclic) return this.#claimCyclic(lo, hi);
+    const { i32 } = this;
+    for (;;) {
+      // One id cached, at the entry used last (alloc+free pairs): no scan.
+      let at = this.#magHint;
+      let c = i32[at]!;
+      if (this.#magCount !== 1 || c < lo || c > hi) {
+        at = this.#magScan(lo, hi);
+        if (at < 0) return this.#claimBitmap(lo, hi);
+        c = i32[at]!;
+        if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
+      }
+      if (c > lo) {
+        const id = bitmapClaim(i32, this.#bmBase, lo, c - 1);
+        if (id >= 0) return id;
+      }
+      // Takes our cached id; fails only if a thief took it (then look again).
+      if (Atomics.compareExchange(i32, at, c, 0) === c) {
+        this.#magCount--;
+        this.#magHint = at;
+        return c;
+      }
+    }
+  }
+
+  /**
+   * Scan this thread's magazine (plain reads: id-magazine.ts), recounting #magCount.
+   * @returns the word of the entry holding the lowest cached id in [lo, hi], or -1
+   */
+  #magScan(lo: number, hi: number): number {
+    const { i32 } = this;
+    const mag = this.#mag;
+    let at = -1;
+    let low = hi + 1;
+    let n = 0;
+    for (let j = mag; j < mag + TS_MAG_SIZE; j++) {
+      const e = i32[j]!;
+      if (e !== 0) n++;
+      if (e >= lo && e < low) {
+        low = e;
+        at = j;
+      }
+    }
+    this.#magCount = n;
+    return at;
+  }
+
+  /** No cached id in range: the bitmap (its guessed word first), then other magazines. */
+  #claimBitmap(lo: number, hi: number): number {
     if (lo >>> 5 === this.#bmIdx) {
       const id = bitmapClaimGuess(this.i32, this.#bmBase, lo, hi, this.#bmVal);
       if (id >= 0) {
@@ -543,7 +623,9 @@ export class SpaceCore {
       }
     }
     this.#bmIdx = -1;
-    return bitmapClaim(this.i32, this.#bmBase, lo, hi);
+    const id = bitmapClaim(this.i32, this.#bmBase, lo, hi);
+    if (id >= 0 || this.fault === SPACE_FAULT_MAGAZINE_NO_STEAL) return id;
+    return magazineSteal(this.i32, this.g, this.tag - 1, lo, hi);
   }
 
   #claimCyclic(lo: number, hi: number): number {
@@ -589,7 +671,7 @@ export class SpaceCore {
     i32[ts + TS_OP] = TS_ALLOC_RECORD;
     // Publishes the record: from here find/get/put/free see the id. Pairs with the map loads
     // in find, #lookup and the writers' loops.
-    Atomics.store(i32, this.#mapBase + id, gen | x);
+    Atomics.store(i32, this.#mapWord(id), gen | x);
     i32[ts + TS_OP] = TS_OP_NONE;
     const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
     this.#pub[p + PUB_ID] = id;
@@ -745,7 +827,7 @@ export class SpaceCore {
   #freeSlow(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -780,7 +862,7 @@ export class SpaceCore {
   get(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.EINVAL;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -802,7 +884,7 @@ export class SpaceCore {
   put(set: number, id: number): number {
     const { i32 } = this;
     for (;;) {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const s = Atomics.load(i32, r + REC_STATE);
@@ -884,13 +966,23 @@ export class SpaceCore {
     if (hasSpid) unhashSpid(i32, this.g, r, set);
     // Unpublish before releasing the number, so a new owner of `id` never meets this record.
     // Idempotent for releaseThread: the bit is still ours, so nobody else writes map[id].
-    Atomics.store(i32, this.#mapBase + id, 0);
-    const word = bitmapRelease(i32, this.#bmBase, id);
-    i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+    Atomics.store(i32, this.#mapWord(id), 0);
+    // The number goes into this thread's magazine (id-magazine.ts), or, with none free (or
+    // for a cyclic space or a custom id), back to the bitmap.
+    let at = -1;
+    if (custom === null && !this.cyclic) {
+      at = this.#magHint;
+      if (i32[at] !== 0) at = magazineEmptyEntry(i32, this.#mag);
+    }
+    if (at >= 0) this.#cacheId(id, at);
+    else {
+      const word = bitmapRelease(i32, this.#bmBase, id);
+      i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+      this.#bmIdx = id >>> 5;
+      this.#bmVal = word;
+    }
     const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
     if (this.#pub[p + PUB_ID] === id) this.#pub[p + PUB_ID] = 0; // our hint is stale now
-    this.#bmIdx = id >>> 5;
-    this.#bmVal = word;
     this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
     const x = m & MAP_IDX_MASK;
     if (this.fault === SPACE_FAULT_RECLAIM_WITHOUT_GP) {
@@ -914,6 +1006,19 @@ export class SpaceCore {
     if (n >= this.#batchLimit) this.#batchFullSlow();
   }
 
+  /**
+   * In a reclaim that cleared `id`'s map word: store `id` into empty magazine entry `at` (its
+   * word). Until the store the reclaim's intent (TS_RECLAIM_WON) holds the bit, and recovery
+   * releases it; the store is followed by its record with no call between (kill point rule).
+   */
+  #cacheId(id: number, at: number): void {
+    // Publishes the cached id to thieves, after the map word's clearing (id-magazine.ts).
+    Atomics.store(this.i32, at, id);
+    this.i32[this.ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+    this.#magCount++;
+    this.#magHint = at;
+  }
+
   #batchFullSlow(): void {
     this.flushBatch();
     // Drive a grace period only every #driveEvery batches: a grace period costs about as much
@@ -935,7 +1040,7 @@ export class SpaceCore {
   find(set: number, id: number): number {
     const { i32, rcu } = this;
     rcu.readLock();
-    const m = Atomics.load(i32, this.#mapBase + id);
+    const m = Atomics.load(i32, this.#mapWord(id));
     let v = -Errno.ENOENT;
     if (m !== 0) {
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
@@ -955,7 +1060,7 @@ export class SpaceCore {
     const { i32, rcu } = this;
     rcu.readLock();
     try {
-      const m = Atomics.load(i32, this.#mapBase + id);
+      const m = Atomics.load(i32, this.#mapWord(id));
       if (m === 0) return -Errno.ENOENT;
       const r = this.#recBase + ((m & MAP_IDX_MASK) - 1) * SPACE_REC_WORDS;
       const d = Atomics.load(i32, r + REC_DATA);
@@ -983,10 +1088,17 @@ export class SpaceCore {
   #lookup(id: number): number {
     const { i32 } = this;
     // Pairs with the publishing store in #publish and the clearing store in #reclaim.
-    const m = Atomics.load(i32, this.#mapBase + id);
+    const m = Atomics.load(i32, this.#mapWord(id));
     if (m === 0) return 0;
     const s = Atomics.load(i32, this.#rec(m) + REC_STATE);
     return (s & REC_ST_MASK) === REC_ST_FREE || ((s ^ m) & REC_GEN_BITS) !== 0 ? 0 : m;
+  }
+
+  /** Word of `id` in the id map (space-layout.ts mapSlot, inlined: fields of this object). */
+  #mapWord(id: number): number {
+    return (
+      this.#mapBase + (((id & this.#mapLowMask) << this.#mapShift) | (id >>> this.#mapLowBits))
+    );
   }
 
   /** First word of the record map word `m` names. */
@@ -1333,6 +1445,7 @@ export class SpaceCore {
     this.hooks.allocators.leaveAll();
     this.flushBatch();
     this.flushCache();
+    magazineReturn(this.i32, this.g, this.ts);
     const held = this.i32[this.ts + TS_RESERVED]!;
     if (held > 0) this.cancelCapacity(held); // reservations end with the attachment
     // Publishes the slot's release; pairs with the CAS in attach's claim (thread-recovery.ts).

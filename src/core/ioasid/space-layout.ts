@@ -36,7 +36,7 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RETIRE_BATCH  6                                      records per batch (1..SPACE_RETIRE_BATCH)
 //   MAX_THREADS   7                                      thread slots (= the Rcu's reader slots)
 //   FAULT         8                                      0 none, 1 reclaim-without-gp, 2 quota-check-then-act,
-//                                                        3 narrow-incarnation
+//                                                        3 narrow-incarnation, 4 magazine-no-steal
 //   RCU_TAG       9                                      random, non-zero; equal to the RCU_TAG of the space's Rcu
 //                                                        (attach refuses a space paired with another Rcu)
 // capacity      16                    16 (one line)
@@ -92,12 +92,19 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RECOVERED     +18                                  the slot's recoverer       attach     plain / load; 1 once the
 //                                                                                              recovery is complete and
 //                                                                                              the Rcu slot released
+//   MAG           +24..+31                             owner (take: CAS id -> 0;  owner:     id magazine (id-magazine.ts):
+//                                                      put: store 0 -> id),       plain      0 empty, id > 0 cached (its bit
+//                                                      thieves, recoverer         hint;      set, its map word 0)
+//                                                      (CAS id -> 0)              others L
 // id bitmap     threadsBase + 32*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
 //                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
 //                                                                                              is set at create()
 // id map        bitmapBase + bW       2^bits           alloc (publish store),     find, get, L/S; 0 = no record, else
 //                                                      reclaim (store 0)          put, free  [gen:12 | idx+1:20]: the
-//                                                                                              record and its generation
+//                                                                                              record and its generation.
+//                                                                                              Id `id`'s word is at
+//                                                                                              mapSlot(g, id): consecutive
+//                                                                                              ids on different lines
 // set table     mapBase + 2^bits      16 * maxSets     see SET_* below; each slot padded to 64 bytes
 //   COUNT         +0                                   alloc/reclaim/setFree      all        CAS loop;
 //                                                      (set lock)/setAlloc                   [count - quota:29 (signed) |
@@ -155,7 +162,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //                 none   store of the map word (the publish)
 // reclaim         0      CAS STATE -> FREE of record AUX        map word AUX of id ID, set    unhash its SPID, clear the
 //                                                               SET, the bit, the unit        map word, release the bit
-//                 1      Atomics.and of the bit                 the unit, the record          release the unit
+//                 1      Atomics.and of the bit, or the         the unit, the record          release the unit
+//                        Atomics.store of ID into an empty
+//                        entry of this thread's magazine
 //                 2      CAS COUNT (unit released)              the record                    link it into the batch
 //                 none   link into the retire batch
 // setAlloc        1      CAS AVAILABLE (AUX units)              AUX units, not a set yet      return them
@@ -165,11 +174,13 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                               set SET half written          the dead thread's lock)
 // detachSpid      1      (recorded before its first step)       SPID lock; binding of ID in   finish the unbinding (same)
 //                                                               set SET half removed
+// magazine        1      CAS of a magazine entry ID -> 0        id ID's bit (not published)   release the bit
+//   return               (detach, or recovery of a dead slot)
 // ```
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 6;
+export const SPACE_LAYOUT_VERSION = 7;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -194,6 +205,9 @@ export const SPACE_FAULT_RECLAIM_WITHOUT_GP = 1;
 export const SPACE_FAULT_QUOTA_CHECK_THEN_ACT = 2;
 /** REC_INC wraps at 2^12, with the generation: the hint check of `free` as weak as before issue 8. */
 export const SPACE_FAULT_NARROW_INCARNATION = 3;
+/** An alloc that finds no free id in the bitmap returns -ENOSPC without stealing from other
+ * threads' magazines: their cached ids are lost to everyone else. */
+export const SPACE_FAULT_MAGAZINE_NO_STEAL = 4;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -290,6 +304,10 @@ export const TS_RESERVED = 16;
 export const TS_RECOVERING_SLOT = 17;
 /** In a slot being recovered: 1 once all of it, its Rcu slot release included, is done. */
 export const TS_RECOVERED = 18;
+/** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
+export const TS_MAG = 24;
+/** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */
+export const TS_MAG_SIZE = 8;
 /** TS_STATE: the state (low 2 bits) ... */
 export const TS_STATE_MASK = 3;
 export const TS_UNUSED = 0;
@@ -305,6 +323,7 @@ export const TS_OP_SET_ALLOC = 3;
 export const TS_OP_INSTALL = 4;
 export const TS_OP_SPID_ATTACH = 5;
 export const TS_OP_SPID_DETACH = 6;
+export const TS_OP_MAG = 7;
 export const TS_OP_MASK = 15;
 export const TS_PHASE_SHIFT = 4;
 export const TS_PHASE_1 = 1 << TS_PHASE_SHIFT;
@@ -319,7 +338,8 @@ export const TS_ALLOC_BIT = TS_OP_ALLOC | TS_PHASE_2;
 export const TS_ALLOC_RECORD = TS_OP_ALLOC | TS_PHASE_3;
 /** reclaim won the CAS to FREE of the record of map word TS_AUX (id TS_ID, set TS_SET). */
 export const TS_RECLAIM_WON = TS_OP_RECLAIM;
-/** reclaim released the id's bit (its SPID unhashed and its map word cleared before). */
+/** reclaim released the id's bit to the bitmap, or cached the id in this thread's magazine
+ * (its SPID unhashed and its map word cleared before). */
 export const TS_RECLAIM_BIT_FREED = TS_OP_RECLAIM | TS_PHASE_1;
 /** reclaim released the quota unit too; the record is still to be linked into the batch. */
 export const TS_RECLAIM_UNIT_FREED = TS_OP_RECLAIM | TS_PHASE_2;
@@ -333,6 +353,9 @@ export const TS_SPID_ATTACH_FLAGGED = TS_OP_SPID_ATTACH | TS_PHASE_1;
 /** detachSpid is removing binding TS_ID (set TS_SET) of the record of map word TS_AUX, under
  * the SPID lock it holds: every step of it can be done again. */
 export const TS_SPID_DETACHING = TS_OP_SPID_DETACH | TS_PHASE_1;
+/** A magazine return (detach, or the recovery of a dead slot's magazine) took id TS_ID out of
+ * an entry: it holds the id's bit, to be released to the bitmap. */
+export const TS_MAG_RETURNING = TS_OP_MAG | TS_PHASE_1;
 
 // Set slot.
 export const SPACE_SET_WORDS = LINE_WORDS;
@@ -426,6 +449,10 @@ export interface SpaceGeometry {
   readonly bitmapBase: number;
   readonly bitmapWords: number;
   readonly mapBase: number;
+  /** mapSlot's permutation: (id & mapLowMask) << mapShift | id >>> mapLowBits (see there). */
+  readonly mapLowMask: number;
+  readonly mapLowBits: number;
+  readonly mapShift: number;
   readonly setsBase: number;
   readonly recordsBase: number;
   readonly spidBase: number;
@@ -464,6 +491,11 @@ export function spaceGeometry(
     bitmapBase,
     bitmapWords,
     mapBase,
+    // 16 ids (one line of map words) per low-bits group; identity below 2^8 ids (the map
+    // fits in a few lines anyway).
+    mapLowMask: pasidBits >= 8 ? MAP_LINE_IDS - 1 : 0,
+    mapLowBits: pasidBits >= 8 ? MAP_LINE_LOG2 : 0,
+    mapShift: pasidBits >= 8 ? pasidBits - MAP_LINE_LOG2 : 0,
     setsBase,
     recordsBase,
     spidBase,
@@ -484,6 +516,21 @@ export function spaceHeaderGeometry(i32: Int32Array<SharedArrayBuffer>): SpaceGe
     Atomics.load(i32, SPACE_MAX_IOASIDS_WORD),
     Atomics.load(i32, SPACE_MAX_THREADS_WORD),
   );
+}
+
+/** Ids whose map words share one 64-byte line without the permutation, and its log2. */
+const MAP_LINE_LOG2 = 4;
+const MAP_LINE_IDS = 1 << MAP_LINE_LOG2;
+
+/**
+ * Index of id `id`'s word in the id map: a permutation of [0, 2^pasidBits) that puts ids
+ * differing only in their low 4 bits (consecutive ids) on different 64-byte lines, and 16 ids
+ * sharing their low 4 bits on one line. Why: with `lowest`, each CPU's ids are small
+ * consecutive numbers; without it ids 0-15 share one line, which every CPU's publish and
+ * unpublish store wrote (bench/FINDINGS.md). The identity below 2^8 ids.
+ */
+export function mapSlot(g: SpaceGeometry, id: number): number {
+  return ((id & g.mapLowMask) << g.mapShift) | (id >>> g.mapLowBits);
 }
 
 /** First word of thread slot `slot`. */

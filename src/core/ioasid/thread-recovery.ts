@@ -14,6 +14,7 @@
  * - capacity taken from a set it destroyed and not yet returned (TS_CAP), and capacity it
  *   reserved outside any set (TS_RESERVED);
  * - records: its cache, its retire batch, the limbo chains a drain of its holds;
+ * - ids it freed and keeps in its id magazine (id-magazine.ts; their bits are set);
  * - the set lock or the SPID lock, which carry their owner's tag (slot + 1);
  * - its Rcu slot (a read-side section, GP_LOCK), released by `Rcu.resumeRelease`;
  * - the recovery of another dead thread's slot (TS_RECOVERING_SLOT, and that slot's STATE
@@ -65,11 +66,13 @@
  * @internal
  */
 import { capacityFinishInstall, capacityReturn } from './capacity.js';
+import { magazineReturn } from './id-magazine.js';
 import { bitmapRelease } from './pasid-bitmap.js';
 import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
 import { setReleaseUnit } from './sets.js';
 import {
   MAP_IDX_MASK,
+  mapSlot,
   REC_BATCH_COUNT,
   REC_BATCH_NEXT,
   REC_GEN_BITS,
@@ -97,6 +100,7 @@ import {
   TS_DRAIN_REST,
   TS_ID,
   TS_INSTALL_SWUNG,
+  TS_MAG_RETURNING,
   TS_OP,
   TS_OP_ALLOC,
   TS_OP_MASK,
@@ -314,6 +318,8 @@ function recoverShare(
   n += recoverDrain(i32, g, ts);
   n += giveBack(i32, g, rcu, ts, TS_BATCH_HEAD, TS_BATCH_COUNT);
   n += giveBack(i32, g, rcu, ts, TS_CACHE_HEAD, TS_CACHE_COUNT);
+  // 5b. Cached ids: back to the bitmap (id-magazine.ts).
+  n += magazineReturn(i32, g, ts);
   // 6. Operands of finished intents.
   i32[ts + TS_SET] = 0;
   i32[ts + TS_ID] = 0;
@@ -367,11 +373,15 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         const r = recWord(g, (Atomics.load(i32, ts + TS_AUX) & MAP_IDX_MASK) - 1);
         unhashSpid(i32, g, r, set); // lock-free and idempotent
         // The bit is still the dead thread's, so map[id] is its map word or already 0.
-        Atomics.store(i32, g.mapBase + id, 0);
+        Atomics.store(i32, g.mapBase + mapSlot(g, id), 0);
         bitmapRelease(i32, g.bitmapBase, id);
         i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED;
         break;
       }
+      case TS_MAG_RETURNING:
+        bitmapRelease(i32, g.bitmapBase, id);
+        i32[ts + TS_OP] = TS_OP_NONE;
+        break;
       case TS_RECLAIM_BIT_FREED:
         setReleaseUnit(i32, g, set, ts, TS_RECLAIM_UNIT_FREED);
         break;
