@@ -4,6 +4,11 @@
  * forgets its snapshot); one (qsbr only) counts every readLock as a quiescent state, an
  * announcement made before the reads it should follow; one breaks reclaim in the harness
  * itself. Each runs against every RCU flavor it applies to (marks, the default; mb; qsbr).
+ *
+ * The runs are bounded by work, not time: a breakage shows only when a reader overlaps a
+ * write, and at load 30 a writer managed 8 writes in 8 s, which missed 'early-recycle'. So a
+ * run goes on until it is caught or has made MIN_WRITES writes; one that reaches its safety
+ * cap first fails with "too little work", which this test does not count as caught.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,6 +20,11 @@ import {
 } from '../stress/torture/run.js';
 import { testSeed } from './helpers/seed.js';
 
+/** Writes a broken run makes before it may pass uncaught (it stops as soon as it is caught). */
+const MIN_WRITES = 200;
+/** The safety cap past the run's 5 s: a machine this slow fails the test, loudly. */
+const MAX_EXTRA_SECONDS = 100;
+
 describe('RCU torture, broken variants', () => {
   const seed = testSeed('test/rcu_torture_catches_every_broken_mode.test.ts');
   const cases = BROKEN_MODES.flatMap((broken) =>
@@ -22,31 +32,57 @@ describe('RCU torture, broken variants', () => {
       .filter((flavor) => brokenModeProblem(broken, flavor) === undefined)
       .map((flavor) => ({ broken, flavor })),
   );
-  it.each(cases)('reports FAILURE for --broken $broken, $flavor flavor', async ({
-    broken,
-    flavor,
-  }) => {
+  it.each(cases)(
+    'reports FAILURE for --broken $broken, $flavor flavor',
+    async ({ broken, flavor }) => {
+      const report = await runTorture({
+        ...TORTURE_DEFAULTS,
+        seconds: 5, // stops as soon as a reader sees the breakage
+        minWrites: MIN_WRITES,
+        maxExtraSeconds: MAX_EXTRA_SECONDS,
+        readers: 3,
+        writers: 1,
+        fakeWriters: 1,
+        killEveryMs: 0,
+        stutterEveryMs: 0,
+        broken,
+        flavor,
+        seed,
+      });
+      console.log(formatTortureReport(report));
+      expect(report.config.broken).toBe(broken);
+      expect(report.config.flavor).toBe(flavor);
+      expect(report.workShortfall).toBeNull();
+      expect(report.verdict).toBe('FAILURE');
+      expect(report.failures.join('\n')).toMatch(
+        /too-short grace period|spanning >= 2 grace periods|poisoned|recycled or torn|cookie checks failed/,
+      );
+      // Caught by a reader's or writer's check, not by a thread that crashed or stalled.
+      expect(report.failures.join('\n')).not.toMatch(
+        /crashed|stalled|did not stop|too little work/,
+      );
+    },
+    60_000 + 1000 * MAX_EXTRA_SECONDS,
+  );
+
+  it('fails a run that ends at its safety cap owing work, and says so (never passes it)', async () => {
     const report = await runTorture({
       ...TORTURE_DEFAULTS,
-      seconds: 8, // stops as soon as a reader sees the breakage
-      readers: 3,
+      seconds: 1,
+      minWrites: 2 ** 30, // more than any machine writes in 2 s
+      maxExtraSeconds: 1,
+      readers: 1,
       writers: 1,
-      fakeWriters: 1,
+      fakeWriters: 0,
       killEveryMs: 0,
       stutterEveryMs: 0,
-      broken,
-      flavor,
       seed,
     });
     console.log(formatTortureReport(report));
-    expect(report.config.broken).toBe(broken);
-    expect(report.config.flavor).toBe(flavor);
     expect(report.verdict).toBe('FAILURE');
-    expect(report.failures.join('\n')).toMatch(
-      /too-short grace period|spanning >= 2 grace periods|poisoned|recycled or torn|cookie checks failed/,
-    );
-    // Caught by a reader's or writer's check, not by a thread that crashed or stalled.
-    expect(report.failures.join('\n')).not.toMatch(/crashed|stalled|did not stop/);
+    expect(report.workShortfall).toMatch(/^too little work: \d+ of 1073741824 writes after /);
+    expect(report.failures).toEqual([report.workShortfall]);
+    expect(report.writes).toBeGreaterThan(0);
   });
 
   it('runs the qsbr twin (early-qs: a quiescent state announced at readLock) in the qsbr flavor only', () => {

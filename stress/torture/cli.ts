@@ -150,13 +150,16 @@ export async function main(argv: string[]): Promise<number> {
   interrupt.dispose();
   if (o.json) console.log(JSON.stringify(report, null, 2));
   else console.log(formatTortureReport(report));
-  const caught = report.verdict === 'FAILURE';
+  // A run that failed only for doing too little work caught nothing.
+  const caught = report.verdict === 'FAILURE' && report.workShortfall === null;
   if (report.interrupted) return exitCodeOf(report);
   if (broken) {
     console.error(
       caught
         ? `broken mode '${broken}' was caught, as it must be`
-        : `!!! broken mode '${broken}' was NOT caught: the harness cannot see this bug`,
+        : report.workShortfall
+          ? `!!! broken mode '${broken}' was NOT caught: ${report.workShortfall}`
+          : `!!! broken mode '${broken}' was NOT caught: the harness cannot see this bug`,
     );
     return caught ? EXIT.pass : EXIT.violation;
   }

@@ -87,9 +87,22 @@ export interface TortureConfig {
   minKills: number;
   /**
    * Grace periods the run completes however loaded the machine is: it goes on past its time
-   * (at most its time again) until this many completed.
+   * (at most `maxExtraSeconds`) until this many completed.
    */
   minGracePeriods: number;
+  /**
+   * Records the writers publish however loaded the machine is: like `minGracePeriods`, the
+   * run goes on past its time until this many were published. A broken twin is caught by a
+   * reader overlapping a write, so its runs are bounded by writes, not by time (8 writes in
+   * 8 s at load 30 missed 'early-recycle').
+   */
+  minWrites: number;
+  /**
+   * How long past its time the run may go on for work still owed (`minGracePeriods`,
+   * `minWrites`); null = its time again. A run that ends owing work fails with a "too little
+   * work" line, never passes.
+   */
+  maxExtraSeconds: number | null;
   /** Pause every thread this often, for stutterForMs; 0 = never. */
   stutterEveryMs: number;
   stutterForMs: number;
@@ -114,6 +127,8 @@ export const TORTURE_DEFAULTS: Readonly<Omit<TortureConfig, 'seed' | 'onProgress
     killEveryMs: 1000,
     minKills: 1,
     minGracePeriods: 0,
+    minWrites: 0,
+    maxExtraSeconds: null,
     stutterEveryMs: 4000,
     stutterForMs: 300,
     writerStallMs: 5000,
@@ -132,6 +147,12 @@ export interface TortureReport {
   interrupted: { signal: string; atSeconds: number } | null;
   /** Why it failed (empty on success). */
   failures: string[];
+  /**
+   * Set when the run ended (at its safety cap) owing work it was asked for, with nothing else
+   * wrong: it failed because it cannot be judged. A broken twin's run with this set was not
+   * caught.
+   */
+  workShortfall: string | null;
   readerPipe: number[];
   readerBatch: number[];
   freeBlockCirculation: number[];
@@ -339,8 +360,8 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     },
     // Stop early once a reader has seen a broken grace period: the verdict cannot change.
     stopWhen: () => failures.length > 0 || readersSawBreakage(words, g),
-    extendWhile: () => rcu.stats().gracePeriods < config.minGracePeriods,
-    maxExtraSeconds: config.seconds,
+    extendWhile: () => workOwed(words, g, rcu, config) !== null,
+    maxExtraSeconds: config.maxExtraSeconds ?? config.seconds,
   });
 
   stopping = true;
@@ -353,7 +374,15 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     failures.push(`threads did not stop within 15 s: ${[...live.keys()].join(', ')}`);
     await Promise.all([...live.values()].map((w) => w.terminate()));
   }
-  return buildReport(config, words, g, rcu, failures, interrupted, {
+  // Owed work is judged only when nothing else decided the run: a caught breakage stops it
+  // early on purpose, and an interrupted run is partial anyway.
+  const owed = workOwed(words, g, rcu, config);
+  const workShortfall =
+    owed !== null && !interrupted && failures.length === 0 && !readersSawBreakage(words, g)
+      ? `too little work: ${owed} after ${elapsedSeconds.toFixed(1)} s (a loaded machine? the safety cap is ${config.maxExtraSeconds ?? config.seconds} s past the run's time)`
+      : null;
+  if (workShortfall) failures.push(workShortfall);
+  return buildReport(config, words, g, rcu, failures, interrupted, workShortfall, {
     kills,
     killsInSection,
     killsLeading,
@@ -361,6 +390,29 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
     writerStalls,
     elapsedSeconds,
   });
+}
+
+/** What the run still owes of the work it was asked for ("N of M writes"), or null. */
+function workOwed(
+  words: Int32Array,
+  g: TortureGeometry,
+  rcu: Rcu,
+  config: TortureConfig,
+): string | null {
+  const owed: string[] = [];
+  const gps = rcu.stats().gracePeriods;
+  if (gps < config.minGracePeriods) owed.push(`${gps} of ${config.minGracePeriods} grace periods`);
+  const writes = totalWrites(words, g);
+  if (writes < config.minWrites) owed.push(`${writes} of ${config.minWrites} writes`);
+  return owed.length > 0 ? owed.join(', ') : null;
+}
+
+function totalWrites(words: Int32Array, g: TortureGeometry): number {
+  return sumOver(
+    words,
+    Array.from({ length: g.writers }, (_, w) => writerBase(w)),
+    W_VERSION,
+  );
 }
 
 function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
@@ -415,6 +467,7 @@ function buildReport(
   rcu: Rcu,
   failures: string[],
   interrupted: string | undefined,
+  workShortfall: string | null,
   run: Pick<
     TortureReport,
     'kills' | 'killsInSection' | 'killsLeading' | 'stutters' | 'writerStalls' | 'elapsedSeconds'
@@ -438,11 +491,12 @@ function buildReport(
       ? { signal: interrupted, atSeconds: Math.round(run.elapsedSeconds * 1000) / 1000 }
       : null,
     failures: [...failures],
+    workShortfall,
     readerPipe,
     readerBatch,
     freeBlockCirculation: histogram(words, writers, W_CIRC),
     reads: sumOver(words, readers, R_READS),
-    writes: sumOver(words, writers, W_VERSION),
+    writes: totalWrites(words, g),
     gracePeriods: stats.gracePeriods,
     gracePeriodsPerSecond: Math.round(stats.gracePeriods / run.elapsedSeconds),
     waitsByMethod,

@@ -154,12 +154,18 @@ function readOnce(base: number, w: number): number {
   }
   const r = recordBase(g, rec);
   const gen = Atomics.load(words, r + REC_GEN);
-  if (Atomics.load(words, r + REC_VALID) === 0) Atomics.add(words, base + R_MBERR, 1);
+  let poisoned = Atomics.load(words, r + REC_VALID) === 0;
   if (Atomics.load(words, r + REC_CHECK) !== recordCheck(rec, gen))
     Atomics.add(words, base + R_GENERR, 1);
   readerDelay(base);
   const age = Atomics.load(words, r + REC_PIPE);
   if (Atomics.load(words, r + REC_GEN) !== gen) Atomics.add(words, base + R_GENERR, 1);
+  // Poison checked again at the section's end: a record freed while any reader that found it
+  // is still inside is a broken grace period however late in the section it happens, not only
+  // when the free falls between the two loads above (the 'early-recycle' twin's race: missed
+  // in 9 writes at load 21 without this check).
+  poisoned ||= Atomics.load(words, r + REC_VALID) === 0;
+  if (poisoned) Atomics.add(words, base + R_MBERR, 1);
   // Cookie check 3: no grace period that started after we entered may end while we are inside.
   if (rcu.peekState(cookie)) Atomics.add(words, base + R_COOKIE_ERR, 1);
   // Measured before unlocking: grace periods ending after we leave are legal and not counted.
