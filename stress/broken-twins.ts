@@ -26,6 +26,7 @@ import {
   type Notification,
   NotifyEvent,
 } from '../src/core/ioasid/ioasid-space.js';
+import { TS_MAG_SIZE } from '../src/core/ioasid/space-layout.js';
 import type { Prng } from '../src/workers/prng.js';
 import type { ViolationKind } from './check/invariants.js';
 import type { SubscriberApi } from './notify/stream-check.js';
@@ -43,6 +44,8 @@ export interface TwinTarget {
   maxHeld: number;
   subscribers: number;
   customAllocator: boolean;
+  /** 'cyclic' spaces cache no ids (id-magazine.ts). */
+  policy: string;
 }
 
 /** The fields a twin's first violation must name (beyond its kind and reason). */
@@ -242,6 +245,31 @@ export const BROKEN_TWINS: readonly BrokenTwin[] = [
         (hold <= t.sets * t.quota
           ? `its sets never fill: the CPUs hold at most ${hold} ids, the sets take ` +
             `${t.sets * t.quota} (--scenario quota-storm, or fewer --sets or a smaller --quota)`
+          : undefined)
+      );
+    },
+  },
+  {
+    name: 'magazine-no-steal',
+    trips: 'bad-result',
+    description:
+      "an alloc that finds no free bit returns -ENOSPC without taking the ids cached in other threads' magazines",
+    spaceFault: 'magazine-no-steal',
+    says: /were never all taken during the call: at most \d+ were/,
+    names: ['op', 'cpu', 'set'],
+    ops: ['alloc'],
+    cannotCatch(t) {
+      // The range fills only if what the CPUs can hold, plus what their magazines cache,
+      // reaches its size: a tiny space (quota-storm).
+      const ids = 2 ** t.pasidBits - 1;
+      const most = Math.min(t.cpus * t.maxHeld, t.sets * t.quota) + t.cpus * TS_MAG_SIZE;
+      return (
+        needsOp(t, 'alloc', 'only allocations say -ENOSPC') ??
+        (t.policy === 'cyclic' ? 'a cyclic space caches no ids in magazines' : undefined) ??
+        (t.cpus < 2 ? "it needs 2 CPUs: a thread's own magazine is always searched" : undefined) ??
+        (most < ids
+          ? `its ${ids} ids never fill: the CPUs hold at most ${most} with their magazines ` +
+            '(--scenario quota-storm, or a smaller --pasid-bits)'
           : undefined)
       );
     },

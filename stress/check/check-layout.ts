@@ -9,6 +9,8 @@
  * header         0                              32
  *   VIOLATIONS     0                                            any reporter          main             Atomics.add (its
  *                                                                                                      value orders reports)
+ *   IDS_TAKEN      16                                           CPUs, before each alloc call: add
+ *   IDS_GIVEN_BACK 17                                           CPUs, after a failed alloc or a reclaim returned: add
  * kind k         32 + KIND_WORDS * k            KIND_WORDS      reporters of k        main             see below
  *   COUNT          +0..2                                        violations of kind k per finder (FINDERS): add
  *   CLAIM          +3                                           CAS 0 -> 1 by the first reporter of kind k; then
@@ -46,6 +48,14 @@
  * one above the quota proves the quota was exceeded. Kill safety of each step:
  * stress/cpu/cpu-view.ts.
  *
+ * IDS_TAKEN - IDS_GIVEN_BACK bounds the ids the space's ops hold (live, free-pending, or held
+ * by an alloc or a reclaim in flight) from above: a taken id is counted before the call that
+ * may take it, given back only after the call that gave it back returned (never for a killed
+ * CPU's). So an alloc's -ENOSPC over the whole id range is legal only if IDS_TAKEN read after
+ * the call, minus IDS_GIVEN_BACK read before it, reaches the range's size (ops/alloc.ts): ids
+ * that sit in a magazine count as free (id-magazine.ts), and an alloc that finds none of them
+ * broke the space's promise that cached ids count against nothing a user can see.
+ *
  * Null fields of a violation (no CPU, id or set) are stored as NONE.
  *
  * The notify region is the oracle of the event streams (stress/notify/): the free ledger is
@@ -75,6 +85,10 @@ export type Finder = (typeof FINDERS)[number];
 export const NONE = -0x8000_0000;
 
 export const CHECK_VIOLATIONS = 0;
+/** Ids the CPUs' allocs may have taken (counted before each alloc call). */
+export const CHECK_IDS_TAKEN = LINE_WORDS;
+/** Ids given back: failed allocs and reclaims, counted after the call returned. */
+export const CHECK_IDS_GIVEN_BACK = LINE_WORDS + 1;
 const HEADER_WORDS = 2 * LINE_WORDS;
 
 export const KIND_WORDS = 4 * LINE_WORDS;

@@ -44,6 +44,8 @@
  */
 import type { OpLog } from '../../src/workers/op-log.js';
 import {
+  CHECK_IDS_GIVEN_BACK,
+  CHECK_IDS_TAKEN,
   type CheckGeometry,
   CPU_FREEING,
   CPU_FREEING_BEFORE,
@@ -80,6 +82,8 @@ export class CpuView extends View {
   readonly #ledger: number;
   /** The ledger's word of the id in CPU_FREEING, before the call. */
   #freeingBefore = 0;
+  /** IDS_GIVEN_BACK read before the current alloc call. */
+  #givenBackBefore = 0;
 
   /**
    * @param o - the view's setup (o.complete must be false)
@@ -181,7 +185,34 @@ export class CpuView extends View {
     Atomics.add(this.#w, this.#sets + 2 * h.set, 1);
   }
 
+  override allocating(): void {
+    this.#givenBackBefore = Atomics.load(this.#w, CHECK_IDS_GIVEN_BACK);
+    Atomics.add(this.#w, CHECK_IDS_TAKEN, 1);
+  }
+
+  override allocTookNothing(): void {
+    Atomics.add(this.#w, CHECK_IDS_GIVEN_BACK, 1);
+  }
+
+  override enospcWhileNotFull(lo: number, hi: number): string | undefined {
+    const { idMin, idMax, customAllocator } = this.o;
+    // Judged over the whole id range only (the CPUs allocate in no other), and not with a
+    // custom allocator, whose host's ids are its own business.
+    if (customAllocator || lo > idMin || hi < idMax) return undefined;
+    // This call's own count is left out: an alloc that returns -ENOSPC holds no id.
+    const taken = (Atomics.load(this.#w, CHECK_IDS_TAKEN) - 1) | 0;
+    const most = (taken - this.#givenBackBefore) | 0;
+    const size = idMax - idMin + 1;
+    if (most >= size) return undefined;
+    return (
+      `the ${size} ids of [${idMin}, ${idMax}] were never all taken during the call: at most ` +
+      `${most} were (ghost: ${taken} taken by other allocs by its end, ${this.#givenBackBefore} ` +
+      'given back before it began); an id cached in a magazine must be found'
+    );
+  }
+
   override reclaimed(h: HeldId): void {
+    Atomics.add(this.#w, CHECK_IDS_GIVEN_BACK, 1);
     super.reclaimed(h);
     Atomics.store(this.#w, this.#oracle + CPU_HELD, this.held.length);
   }

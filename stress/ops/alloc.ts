@@ -43,7 +43,11 @@ function checkPartial(v: View, c: AllocCall, r: number): Breach | undefined {
     return r >= c.min && r <= c.max
       ? undefined
       : { kind: 'bad-result', why: `id outside [${c.min}, ${c.max}]`, id: r };
-  if (r === -Errno.ENOSPC || r === -Errno.ENOMEM) return undefined;
+  if (r === -Errno.ENOSPC) {
+    const why = v.enospcWhileNotFull(Math.max(c.min, 1), Math.min(c.max, v.o.idMax));
+    return why === undefined ? undefined : { kind: 'bad-result', why };
+  }
+  if (r === -Errno.ENOMEM) return undefined;
   // A custom allocator handed out ids whose reclaims had not erased them yet, three times.
   if (r === -Errno.EAGAIN && v.o.customAllocator) return undefined;
   const s = v.sets.get(c.set);
@@ -78,6 +82,7 @@ export const alloc: StressOp<AllocCall, 'alloc'> = defineOp<AllocCall, 'alloc'>(
         : idMin;
     return { set, min, max: idMax, data: v.nextData() };
   },
+  before: (v) => v.allocating(),
   call: (space, c) => space.alloc(c.set, c.min, c.max, c.data),
   logSet: (c) => c.set,
   logId: (_c, r) => (r > 0 ? r : -1),
@@ -87,7 +92,7 @@ export const alloc: StressOp<AllocCall, 'alloc'> = defineOp<AllocCall, 'alloc'>(
     return r === want ? undefined : { kind: 'bad-result', why: `expected ${want}` };
   },
   apply(v, c, r) {
-    if (r <= 0) return;
+    if (r <= 0) return v.allocTookNothing();
     v.next = r + 1;
     v.adopt({ id: r, set: c.set, refs: 1, pending: false, spid: null, data: c.data }, 'alloc');
   },

@@ -73,7 +73,10 @@ export const reallocUnderReader: StressOp<ReallocUnderReaderCall, 'reallocUnderR
   call: (space, c, v) =>
     watchedFind(space, v, c, () => {
       c.freed = space.free(c.set, c.id);
-      if (c.freed === 0 && c.set !== null) c.got = space.alloc(c.set, v.o.idMin, v.o.idMax, c.data);
+      if (c.freed === 0 && c.set !== null) {
+        v.allocating();
+        c.got = space.alloc(c.set, v.o.idMin, v.o.idMax, c.data);
+      }
       return true;
     }),
   logSet: (c) => c.set ?? -1,
@@ -115,6 +118,7 @@ export const reallocUnderReader: StressOp<ReallocUnderReaderCall, 'reallocUnderR
   apply(v, c) {
     const h = v.heldId(c.id);
     if (h && c.freed === 0) applyFree(v, h);
+    if (c.got !== null && c.got <= 0) v.allocTookNothing();
     if (c.got !== null && c.got > 0 && c.set !== null) {
       v.next = c.got + 1;
       v.adopt(

@@ -385,6 +385,33 @@ export class View {
   }
 
   /**
+   * Called before every alloc call (the id ghost: stress/check/check-layout.ts IDS_TAKEN).
+   *
+   * @returns nothing
+   */
+  allocating(): void {}
+
+  /**
+   * An alloc announced by `allocating` returned no id (apply, after the call).
+   *
+   * @returns nothing
+   */
+  allocTookNothing(): void {}
+
+  /**
+   * Why the alloc announced by `allocating`, which returned -ENOSPC over [lo, hi], cannot have
+   * found every id of that range taken at any instant of the call; undefined when it may
+   * have (or this caller cannot tell).
+   *
+   * @param _lo - the call's lowest id
+   * @param _hi - its highest id
+   * @returns the reason, or undefined
+   */
+  enospcWhileNotFull(_lo: number, _hi: number): string | undefined {
+    return undefined;
+  }
+
+  /**
    * The space's count of records recycled under a reader (stress CPUs read it around their
    * sleeping finds); 0 where nobody can recycle under this caller.
    *
