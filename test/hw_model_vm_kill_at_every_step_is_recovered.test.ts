@@ -50,6 +50,7 @@ import {
 } from '../src/hw-model/vm-ops.js';
 import { reapVms } from '../src/hw-model/vm-recovery.js';
 import { TWO_VMS } from './helpers/two-vms.js';
+import { engines } from './helpers/vm-engines.js';
 
 class Killed extends Error {}
 
@@ -158,15 +159,6 @@ function vmmKernel(p: Platform, k: KillPoints): void {
   }
 }
 const KERNEL_STEPS = 48;
-
-/** The device engines, the IOMMU's queue and the vCPUs of VM 0 (not the dying thread's). */
-function engines(p: Platform): void {
-  const hw = p.context;
-  p.processInvQueue(64);
-  for (let pf = 0; pf < hw.g.pf.length; pf++) p.execute(pf, 64);
-  p.prqService(16);
-  for (let c = 0; c < hw.g.shape.vm.vcpus; c++) vcpuStep(hw, 0, c);
-}
 
 const bound = (p: Platform) => {
   const h = p.vcmdAlloc(0);
