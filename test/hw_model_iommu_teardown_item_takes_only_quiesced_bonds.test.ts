@@ -16,20 +16,17 @@
 import { describe, expect, it } from 'vitest';
 import { bf } from '../src/hw-model/bonds.js';
 import { ModelChecker } from '../src/hw-model/checker/checker.js';
-import { shimRing } from '../src/hw-model/free-notifier.js';
 import { guestBind, guestUnbind } from '../src/hw-model/guest-iommu.js';
 import type { HwContext } from '../src/hw-model/hw-context.js';
 import { B_CLAIM, B_STATE, BS_FREE, VM_STATE, VMS_OFF, WK_AUX } from '../src/hw-model/hw-layout.js';
 import { Platform } from '../src/hw-model/index.js';
-import { recoverThread } from '../src/hw-model/recovery.js';
 import { vcpuStep } from '../src/hw-model/vcpu.js';
 import { recordBond, recordOfGpasid, vmField } from '../src/hw-model/vm.js';
-import { vmKernelIdle, vmKernelStep } from '../src/hw-model/vm-kernel.js';
-import { vmDestroyDone, vmMarkDying, vmsStep } from '../src/hw-model/vm-ops.js';
-import { reapVms } from '../src/hw-model/vm-recovery.js';
+import { vmKernelStep } from '../src/hw-model/vm-kernel.js';
+import { vmMarkDying } from '../src/hw-model/vm-ops.js';
 import { workHead } from '../src/hw-model/work-ring.js';
 import { TWO_VMS } from './helpers/two-vms.js';
-import { engines } from './helpers/vm-engines.js';
+import { engines, reapVm0, settleVm0 } from './helpers/vm-engines.js';
 
 class Killed extends Error {}
 
@@ -111,16 +108,9 @@ describe("the IOMMU driver's teardown item of a spid record's generation", () =>
     expect(guestBind(hw, 0, 0, G)).toBe(h);
     expect(recordOfGpasid(hw, 0, G)).toBe(r);
     guest(p);
-    // The reaper, as the threaded harness runs it (hw-fleet.ts `kill`): the VMM died.
-    hw.log.actor = 0;
-    reapVms(hw, [0], hw.tag, true);
-    recoverThread(hw, hw.tag, shimRing(hw.logI32));
-    for (let i = 0; i < 20_000; i++) {
-      if (hw.ld(vmField(hw, 0, VM_STATE)) === VMS_OFF && vmKernelIdle(hw, 0)) break;
-      vmsStep(hw);
-      vmDestroyDone(hw, 0);
-      engines(p);
-    }
+    // The reaper, as the threaded harness runs it: the VMM died.
+    reapVm0(p, true);
+    settleVm0(p);
     expect(hw.ld(vmField(hw, 0, VM_STATE))).toBe(VMS_OFF);
     checker.consume();
     if (!checker.first) checker.end();

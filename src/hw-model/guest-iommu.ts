@@ -66,7 +66,6 @@ import {
   VPASID_WORDS,
   VPS_FREE,
   VPS_LIVE,
-  WK_ARG,
   WK_AUX,
   WK_AUX2,
   WK_GEN,
