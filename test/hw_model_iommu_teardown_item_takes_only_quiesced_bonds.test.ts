@@ -22,13 +22,10 @@ import { B_CLAIM, B_STATE, BS_FREE, VM_STATE, VMS_OFF, WK_AUX } from '../src/hw-
 import { Platform } from '../src/hw-model/index.js';
 import { vcpuStep } from '../src/hw-model/vcpu.js';
 import { recordBond, recordOfGpasid, vmField } from '../src/hw-model/vm.js';
-import { vmKernelStep } from '../src/hw-model/vm-kernel.js';
 import { vmMarkDying } from '../src/hw-model/vm-ops.js';
 import { workHead } from '../src/hw-model/work-ring.js';
 import { TWO_VMS } from './helpers/two-vms.js';
-import { engines, reapVm0, settleVm0 } from './helpers/vm-engines.js';
-
-class Killed extends Error {}
+import { Killed, kernelUntilKilled, reapVm0, settleVm0 } from './helpers/vm-engines.js';
 
 const G = 101;
 
@@ -91,16 +88,7 @@ describe("the IOMMU driver's teardown item of a spid record's generation", () =>
       }
       st(w, v);
     };
-    let died = false;
-    for (let i = 0; i < 4000 && !died; i++) {
-      try {
-        vmKernelStep(hw, 0);
-      } catch (e) {
-        if (!(e instanceof Killed)) throw e;
-        died = true;
-      }
-      engines(p);
-    }
+    const died = kernelUntilKilled(p);
     hw.st = st;
     expect(died).toBe(true);
     expect(hw.ld(bf(hw, b, B_STATE))).toBe(BS_FREE);

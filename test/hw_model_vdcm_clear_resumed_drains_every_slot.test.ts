@@ -28,11 +28,8 @@ import {
 import { Platform } from '../src/hw-model/index.js';
 import { vdcmQueueClear } from '../src/hw-model/vdcm.js';
 import { mdevField, vmField } from '../src/hw-model/vm.js';
-import { vmKernelStep } from '../src/hw-model/vm-kernel.js';
 import { TWO_VMS } from './helpers/two-vms.js';
-import { engines, reapVm0, settleVm0 } from './helpers/vm-engines.js';
-
-class Killed extends Error {}
+import { Killed, kernelUntilKilled, reapVm0, settleVm0 } from './helpers/vm-engines.js';
 
 const slotWord = (s: number, f: number) => MD_SLOTS + s * MD_SLOT_WORDS + f;
 
@@ -70,14 +67,7 @@ describe("the VDCM's clearing of an mdev, its VMM killed after a slot's release"
       }
       st(w, v);
     };
-    for (let i = 0; i < 4000 && !killed; i++) {
-      try {
-        vmKernelStep(hw, 0);
-      } catch (e) {
-        if (!(e instanceof Killed)) throw e;
-      }
-      engines(p);
-    }
+    kernelUntilKilled(p);
     expect(killed).toBe(true);
     // The reaper, as the threaded harness runs it: the VMM died.
     reapVm0(p, true);

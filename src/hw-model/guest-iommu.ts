@@ -51,6 +51,7 @@ import {
   REF_GETTING,
   REF_HELD,
   REF_NONE,
+  REF_PUTTING,
   SVA_DID,
   VM_KERNEL_LOCK,
   VM_STATE,
@@ -103,8 +104,9 @@ const GUEST_WIDTH = 20;
  *
  * Context: the VMM's thread (the guest's PASID-cache invalidation trapped); never blocks.
  * @returns the host PASID (> 0); -ESRCH the VM is not running; -EACCES the PASID is not the
- * VM's; -EINVAL the PF's PASIDs are narrower than 20 bits; -EBUSY already bound on that PF;
- * -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
+ * VM's; -EINVAL the PF's PASIDs are narrower than 20 bits; -EBUSY already bound on that PF,
+ * or an earlier bond of it still being torn down (on that PF, or on another one while it gives
+ * the driver's reference back); -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
  */
 export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): number {
   return underVmmLock(hw, vm, () => bindLocked(hw, vm, mdev, g));
@@ -173,6 +175,9 @@ function bindLocked(hw: HwContext, vm: number, mdev: number, g: number): number 
   const prev = recordBond(hw, vm, r, pf);
   if (prev >= 0 && hw.ld(bf(hw, prev, B_STATE)) !== BS_FREE) return undo(-HwErrno.EBUSY);
   if (entryPresent(hw, pf, pasid) || tearingDown(hw, pf, pasid)) return undo(-HwErrno.EBUSY);
+  // The last bond's P7 (on another PF) is giving the driver's reference back, cut short by a
+  // kill: not a reference this bind may share; its unbind has not returned yet.
+  if (hw.ld(vpField(hw, vm, r, VP_IOMMU_REF)) === REF_PUTTING) return undo(-HwErrno.EBUSY);
   const token = vmTokenOf(hw, vm);
   const tookRef = takeIommuRef(hw, vm, r, pasid, gen, token);
   if (tookRef < 0) return undo(tookRef);

@@ -8,7 +8,7 @@ import type { Platform } from '../../src/hw-model/index.js';
 import { recoverThread } from '../../src/hw-model/recovery.js';
 import { vcpuStep } from '../../src/hw-model/vcpu.js';
 import { vmField } from '../../src/hw-model/vm.js';
-import { vmKernelIdle } from '../../src/hw-model/vm-kernel.js';
+import { vmKernelIdle, vmKernelStep } from '../../src/hw-model/vm-kernel.js';
 import { vmDestroyDone, vmsStep } from '../../src/hw-model/vm-ops.js';
 import { reapVms } from '../../src/hw-model/vm-recovery.js';
 
@@ -43,4 +43,27 @@ export function settleVm0(p: Platform): void {
     vmDestroyDone(hw, 0);
     engines(p);
   }
+}
+
+/** What a kill point throws: the thread stops there, as `terminate()` stops a worker. */
+export class Killed extends Error {}
+
+/**
+ * The VMM's thread runs VM 0's kernel (the engines in between) until a kill point throws
+ * `Killed` in it, or a step bound passes.
+ *
+ * @returns true when it was killed
+ */
+export function kernelUntilKilled(p: Platform): boolean {
+  for (let i = 0; i < 4000; i++) {
+    try {
+      vmKernelStep(p.context, 0);
+    } catch (e) {
+      if (!(e instanceof Killed)) throw e;
+      return true;
+    } finally {
+      engines(p);
+    }
+  }
+  return false;
 }
