@@ -15,7 +15,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ModelChecker } from '../src/hw-model/checker/checker.js';
-import { shimRing } from '../src/hw-model/free-notifier.js';
 import { guestBind, guestUnbind, vmmOwedFrees } from '../src/hw-model/guest-iommu.js';
 import { roundTrip } from '../src/hw-model/guest-space.js';
 import type { HwContext } from '../src/hw-model/hw-context.js';
@@ -35,21 +34,14 @@ import {
   WQ_PASID,
 } from '../src/hw-model/hw-layout.js';
 import { Platform, type Profile } from '../src/hw-model/index.js';
-import { recoverThread } from '../src/hw-model/recovery.js';
 import { vcmdPost, vmmVcmdStep } from '../src/hw-model/vcmd.js';
 import { VCMD_ALLOC, VCMD_FREE } from '../src/hw-model/vcmd-regs.js';
-import { vcpuStep } from '../src/hw-model/vcpu.js';
 import { vdcmProgram, vdcmQueueClear } from '../src/hw-model/vdcm.js';
 import { viommuField, vmField, vpField } from '../src/hw-model/vm.js';
-import { vmKernelIdle, vmKernelStep } from '../src/hw-model/vm-kernel.js';
-import {
-  vmDestroyDone,
-  vmDestroyStart,
-  vmFreeRecordsOnceStopped,
-  vmsStep,
-} from '../src/hw-model/vm-ops.js';
-import { reapVms } from '../src/hw-model/vm-recovery.js';
+import { vmKernelStep } from '../src/hw-model/vm-kernel.js';
+import { vmDestroyDone, vmDestroyStart, vmFreeRecordsOnceStopped } from '../src/hw-model/vm-ops.js';
 import { TWO_VMS } from './helpers/two-vms.js';
+import { engines, reapVm0, settleVm0 } from './helpers/vm-engines.js';
 
 class Killed extends Error {}
 
@@ -158,15 +150,6 @@ function vmmKernel(p: Platform, k: KillPoints): void {
   }
 }
 const KERNEL_STEPS = 48;
-
-/** The device engines, the IOMMU's queue and the vCPUs of VM 0 (not the dying thread's). */
-function engines(p: Platform): void {
-  const hw = p.context;
-  p.processInvQueue(64);
-  for (let pf = 0; pf < hw.g.pf.length; pf++) p.execute(pf, 64);
-  p.prqService(16);
-  for (let c = 0; c < hw.g.shape.vm.vcpus; c++) vcpuStep(hw, 0, c);
-}
 
 const bound = (p: Platform) => {
   const h = p.vcmdAlloc(0);
@@ -313,6 +296,17 @@ const CASES: Case[] = [
     op: (p, k) => vmmKernel(p, k),
   },
   {
+    name: "VMM: the VDCM's clearing of an mdev with two PASIDs programmed (a drain each)",
+    thread: 'vmm',
+    setup: (p) => {
+      programmed(p);
+      const h = programmed(p);
+      expect(vdcmQueueClear(p.context, 0, 0)).toBe(0);
+      return h;
+    },
+    op: (p, k) => vmmKernel(p, k),
+  },
+  {
     name: 'VMM: a destroy with a PASID bound and programmed',
     thread: 'vmm',
     setup: programmed,
@@ -334,25 +328,6 @@ const CASES: Case[] = [
 function vcmdPostOf(p: Platform, op: number, operand: number): number {
   // The guest's half of a round trip, without driving the VMM.
   return vcmdPost(p.context, 0, 0, op, operand);
-}
-
-/** The reaper, as the threaded harness runs it (hw-fleet.ts `kill`). */
-function reap(p: Platform, thread: Thread): void {
-  const hw = p.context;
-  hw.log.actor = 0;
-  reapVms(hw, [0], hw.tag, thread === 'vmm');
-  recoverThread(hw, hw.tag, shimRing(hw.logI32));
-}
-
-/** Drive everything until VM 0 is destroyed and at rest. */
-function settle(p: Platform): void {
-  const hw = p.context;
-  for (let i = 0; i < 20_000; i++) {
-    if (hw.ld(vmField(hw, 0, VM_STATE)) === VMS_OFF && vmKernelIdle(hw, 0)) return;
-    vmsStep(hw);
-    vmDestroyDone(hw, 0);
-    engines(p);
-  }
 }
 
 /** What the destroyed VM still names (every list empty when nothing leaked). */
@@ -399,10 +374,10 @@ function killAt(c: Case, k: number): { died: boolean; problems: string[] } {
     kp.retakeLocks();
   }
   const died = kp.died;
-  if (died) reap(p, c.thread);
+  if (died) reapVm0(p, c.thread === 'vmm');
   // A VM whose thread died was destroyed by the reaper; one that lived is destroyed now.
   if (hw.ld(vmField(hw, 0, VM_STATE)) !== VMS_OFF) vmDestroyStart(hw, 0, false);
-  settle(p);
+  settleVm0(p);
   checker.consume();
   const problems = leftovers(p);
   if (!checker.first) checker.end();

@@ -34,6 +34,7 @@ import {
   B_PF,
   B_PHASES,
   B_REFS,
+  B_STAMP,
   B_STATE,
   BF_GUEST,
   BOND_WORDS,
@@ -50,6 +51,7 @@ import {
   REF_GETTING,
   REF_HELD,
   REF_NONE,
+  REF_PUTTING,
   SVA_DID,
   VM_KERNEL_LOCK,
   VM_STATE,
@@ -65,14 +67,14 @@ import {
   VPASID_WORDS,
   VPS_FREE,
   VPS_LIVE,
-  WK_ARG,
   WK_AUX,
+  WK_AUX2,
   WK_GEN,
   WK_PASID,
   WORK_IOMMU_TEARDOWN,
   WORK_VDCM_CLEAR,
 } from './hw-layout.js';
-import { M_GUEST_BIND_NO_OWNER_CHECK } from './mutations.js';
+import { M_GUEST_BIND_NO_OWNER_CHECK, M_WRONG_NOTIFIER_ORDER } from './mutations.js';
 import { lockGive, lockTake, lockTry } from './owner-lock.js';
 import { entryPresent, tableProgram } from './pasid-table.js';
 import { complete, TD_DONE, TD_PROGRESS, teardownStep } from './teardown.js';
@@ -102,8 +104,9 @@ const GUEST_WIDTH = 20;
  *
  * Context: the VMM's thread (the guest's PASID-cache invalidation trapped); never blocks.
  * @returns the host PASID (> 0); -ESRCH the VM is not running; -EACCES the PASID is not the
- * VM's; -EINVAL the PF's PASIDs are narrower than 20 bits; -EBUSY already bound on that PF;
- * -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
+ * VM's; -EINVAL the PF's PASIDs are narrower than 20 bits; -EBUSY already bound on that PF,
+ * or an earlier bond of it still being torn down (on that PF, or on another one while it gives
+ * the driver's reference back); -EDQUOT/-ENOSPC/-ENOMEM no host PASID, record, bond or leaf. On error nothing changes.
  */
 export function guestBind(hw: HwContext, vm: number, mdev: number, g: number): number {
   return underVmmLock(hw, vm, () => bindLocked(hw, vm, mdev, g));
@@ -172,6 +175,9 @@ function bindLocked(hw: HwContext, vm: number, mdev: number, g: number): number 
   const prev = recordBond(hw, vm, r, pf);
   if (prev >= 0 && hw.ld(bf(hw, prev, B_STATE)) !== BS_FREE) return undo(-HwErrno.EBUSY);
   if (entryPresent(hw, pf, pasid) || tearingDown(hw, pf, pasid)) return undo(-HwErrno.EBUSY);
+  // The last bond's P7 (on another PF) is giving the driver's reference back, cut short by a
+  // kill: not a reference this bind may share; its unbind has not returned yet.
+  if (hw.ld(vpField(hw, vm, r, VP_IOMMU_REF)) === REF_PUTTING) return undo(-HwErrno.EBUSY);
   const token = vmTokenOf(hw, vm);
   const tookRef = takeIommuRef(hw, vm, r, pasid, gen, token);
   if (tookRef < 0) return undo(tookRef);
@@ -400,10 +406,13 @@ export const IOMMU_RESCANNED = 1;
 /**
  * One step of the teardown work of (pasid, gen) (work item `w`): every bond of its record,
  * live ones (FREE before unbind) made dying first, through P2..P7. The bond in progress is
- * kept in the item (WK_AUX = bond + 1): P7 unlinks it from the record. An item of a rescan
- * takes a live bond only once the VDCM quiesced it (P1): its VDCM item, just ahead, may have
- * found the record still live, and the VMM freed it in between (the FREE's own items then
- * tear it down, in chain order).
+ * kept in the item (WK_AUX = bond + 1): P7 unlinks it from the record. Any item takes a bond
+ * only once the VDCM quiesced it (P1), whatever queued the item. Its VDCM item, just ahead,
+ * quiesced every bond the teardown was about then; a bond that became the teardown's after
+ * that has items of its own behind this one, in chain order: a rescan's VDCM item found the
+ * record still live and the VMM freed it in between (the FREE's items), or, in spid mode, the
+ * guest bound the same guest PASID again (same record, same generation) once this item freed
+ * its bond, and unbound it or the VM's destroy freed the record (the UNBIND's or FREE's).
  *
  * Context: the VM's kernel (its lock held); never blocks.
  * @returns TD_DONE, TD_BLOCKED or TD_PROGRESS
@@ -411,7 +420,11 @@ export const IOMMU_RESCANNED = 1;
 export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number {
   const cur = wk(hw, w, WK_AUX) - 1;
   if (cur >= 0) {
-    const s = teardownStep(hw, cur);
+    // The bond this item took, not a later claim of its slot: freed at P7, it may be bound
+    // again (same PF, PASID and, in spid mode, generation) before the item moves on (its
+    // thread killed right there), and its teardown is that bind's own to start.
+    const mine = hw.ld(bf(hw, cur, B_STAMP)) === wk(hw, w, WK_AUX2);
+    const s = mine ? teardownStep(hw, cur) : TD_DONE;
     if (s !== TD_DONE) return s;
     wkSet(hw, w, WK_AUX, 0);
     return TD_PROGRESS;
@@ -423,13 +436,18 @@ export function iommuTeardownStep(hw: HwContext, vm: number, w: number): number 
   for (let pf = 0; pf < hw.g.pf.length; pf++) {
     const b = recordBond(hw, vm, r, pf);
     if (b < 0 || hw.ld(bf(hw, b, B_STATE)) === BS_FREE) continue;
+    if (!teardownsBond(hw, vm, r, b)) continue;
+    // Only a bond the VDCM quiesced (P1, after KVM's P0): one that is not is another
+    // teardown's, whose KVM and VDCM items are queued behind this one (the same record and
+    // generation bound again after this item freed its bond, then unbound or freed). Mutation
+    // wrong-notifier-order: the broken driver does not wait.
+    if (!bondReached(hw, b, P1_DEVICE_QUIESCED) && hw.mutation !== M_WRONG_NOTIFIER_ORDER) continue;
     if (hw.ld(bf(hw, b, B_STATE)) === BS_LIVE) {
-      if (!teardownsBond(hw, vm, r, b)) continue;
-      if (wk(hw, w, WK_ARG) === IOMMU_RESCANNED && !bondReached(hw, b, P1_DEVICE_QUIESCED))
-        continue;
       hw.log.emit(Ev.UNBIND, pasid, gen, pf, vmTokenOf(hw, vm), b, 0);
       hw.st(bf(hw, b, B_STATE), BS_DYING);
     }
+    // The claim's stamp first: a kill between the two leaves no bond named.
+    wkSet(hw, w, WK_AUX2, hw.ld(bf(hw, b, B_STAMP)));
     wkSet(hw, w, WK_AUX, b + 1);
     return TD_PROGRESS;
   }

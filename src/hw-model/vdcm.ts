@@ -302,8 +302,10 @@ function clearMdevStep(hw: HwContext, vm: number, m: number, w: number): number 
   const withdrawn = st === CMDS_PENDING && commandOp(hw, pf) === 0;
   if (st === CMDS_PENDING && !withdrawn) return TD_BLOCKED;
   if (st >= 0 || withdrawn) commandRelease(hw, pf, owner);
-  releaseSlot(hw, vm, m, s);
+  // Sub 0 before the slot goes: an item resumed after the release skips the slot (no longer
+  // HELD) to the next one, which must get a drain of its own, not this one's "posted".
   wkSet(hw, w, WK_SUB, 0);
+  releaseSlot(hw, vm, m, s);
   wkSet(hw, w, WK_AUX, s + 1);
   return TD_PROGRESS;
 }
