@@ -7,7 +7,7 @@
  * SIGINT ending a run with its partial report (exit 130); `--fault kill-vcpu,kill-vmm` on a VM
  * scenario on threads, with a replay line that runs it again on threads.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { INVARIANTS } from '../src/hw-model/index.js';
 import type { ModelReport } from '../stress/model-report.js';
 import { testSeed } from './helpers/seed.js';
+import { interrupted } from './helpers/signal-run.js';
 
 const FILE = 'test/stress_model_scenarios_through_the_cli.test.ts';
 const CLI = fileURLToPath(new URL('../dist/stress/cli.js', import.meta.url));
@@ -173,25 +174,13 @@ describe('ioasid-stress on the hardware model', () => {
   });
 
   it('SIGINT ends a threaded model run with its partial report: exit 130', async () => {
-    const child = spawn(
-      process.execPath,
-      [CLI, '--scenario', 'host-sva', '--seconds', '60', '--seed', seed, '--json', '-'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const r = await interrupted(
+      CLI,
+      ['--scenario', 'host-sva', '--seconds', '60', '--seed', seed, '--json', '-'],
+      'SIGINT',
     );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    await new Promise((r) => setTimeout(r, 2500));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    expect(code, err).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
+    const out = r.stdout;
     const rep = JSON.parse(out) as ModelReport;
     expect(rep.interrupted?.signal).toBe('SIGINT');
     expect(rep.verdict).toBe('PASS');
