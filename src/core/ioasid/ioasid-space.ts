@@ -847,8 +847,10 @@ export class IoasidSpace {
   }
 
   /**
-   * Push this thread's retired records to limbo, wait for a grace period, then move every
-   * limbo record whose grace period has passed back to the free pool.
+   * Push this thread's retired records to limbo, wait until every record retired before
+   * this call is past its grace period (one grace period, or two when a grace-period leader
+   * died before its grace period started: space-core.ts), then move every limbo record whose
+   * grace period has passed back to the free pool. On a quiet space, limbo is empty after it.
    *
    * Context: blocks (RCU synchronize); not inside a read-side section.
    * @returns how many records were recycled

@@ -157,6 +157,7 @@ import {
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
   SPACE_ID_HIGH_WORD,
+  SPACE_LIMBO_HEAD_WORD,
   SPACE_REC_WORDS,
   SPACE_SET_LOCK_WORD,
   SPACE_SET_WORDS,
@@ -1457,11 +1458,28 @@ export class SpaceCore {
   // records and statistics
   // -------------------------------------------------------------------------------------------
 
-  /** Push this thread's batch, wait a grace period, drain limbo: records recycled. */
+  /**
+   * Push this thread's batch, then wait until every batch sealed before this call is due and
+   * drain limbo: records recycled. One synchronize is not always enough: a stored cookie may be
+   * completed + 2 (getState while a GP_LOCK holder may be mid grace period), and when that
+   * holder died before its grace period started, its release leaves GP_SEQ idle, where a
+   * synchronize completes only one more. So a second round runs when the first drain left
+   * limbo non-empty, until `completed + 2` as read now (each synchronize completes at least
+   * one): at most two grace periods, one in the common case.
+   */
   flushRecords(): number {
+    const { i32, g, rcu, ts } = this;
     this.flushBatch();
-    this.rcu.synchronize();
-    return recordsDrain(this.i32, this.g, this.rcu, 0, this.ts);
+    // Read after our own seal: no cookie sealed before this line exceeds it (cookieOf).
+    const due = rcu.completedGracePeriods() + 2;
+    let moved = 0;
+    for (;;) {
+      rcu.synchronize();
+      // Read before the drain, which reads the count again (never less).
+      const allDue = rcu.completedGracePeriods() >= due;
+      moved += recordsDrain(i32, g, rcu, 0, ts);
+      if (allDue || Atomics.load(i32, SPACE_LIMBO_HEAD_WORD) === 0) return moved;
+    }
   }
 
   /** Counters and a record census (records.ts recordsCensus). */
