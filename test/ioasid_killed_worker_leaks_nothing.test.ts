@@ -16,8 +16,15 @@
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Errno, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
+import { COOKIE_MASK, cookieReady } from '../src/core/ioasid/records.js';
 import {
+  REC_BATCH_COUNT,
+  REC_BATCH_NEXT,
+  REC_COOKIE,
+  SPACE_LIMBO_HEAD_WORD,
+  SPACE_REC_WORDS,
   spaceHeaderGeometry,
+  TS_BATCH_COUNT,
   TS_BATCH_HEAD,
   TS_CACHE_HEAD,
   TS_DRAIN_KEEP,
@@ -167,7 +174,8 @@ async function killAndAudit(
     if (space.setInfo(set) !== undefined) leaks.push(`set ${set} still live`);
   if (space.available() !== capacity) leaks.push(`available ${space.available()} != ${capacity}`);
   if (st.liveRecords !== 0) leaks.push(`${st.liveRecords} live records`);
-  if (st.limboRecords !== 0) leaks.push(`${st.limboRecords} records in limbo`);
+  if (st.limboRecords !== 0)
+    leaks.push(`${st.limboRecords} records in limbo (${whereIsLimbo(space).join('; ')})`);
   if (st.freeRecords !== freeRecords0)
     leaks.push(`${st.freeRecords} free records, not ${freeRecords0}`);
   for (let id = 1; id <= space.maxId; id++)
@@ -186,6 +194,47 @@ async function killAndAudit(
   const stats = space.stats();
   space.detach();
   return { leaks, recovered, parked, stats };
+}
+
+/**
+ * White-box (space-layout.ts, records.ts): where limbo records sit, so a failure names the
+ * structure that held them: the shared limbo stack (with how far its batches' cookies are
+ * ahead of the completed grace periods) or a thread slot's retire batch or drain chains.
+ */
+function whereIsLimbo(space: IoasidSpace): string[] {
+  const i32 = new Int32Array(space.handle.buffer);
+  const g = spaceHeaderGeometry(i32);
+  const done = space.rcu.completedGracePeriods();
+  const rec = (x: number) => g.recordsBase + (x - 1) * SPACE_REC_WORDS;
+  const walk = (head: number) => {
+    let records = 0;
+    let ahead = 0;
+    for (let x = head, k = 0; x !== 0 && k <= g.maxIoasids; k++) {
+      records += Atomics.load(i32, rec(x) + REC_BATCH_COUNT);
+      const cookie = Atomics.load(i32, rec(x) + REC_COOKIE);
+      if (!cookieReady(cookie, done)) ahead = Math.max(ahead, (cookie - done) & COOKIE_MASK);
+      x = Atomics.load(i32, rec(x) + REC_BATCH_NEXT);
+    }
+    return { records, ahead };
+  };
+  const out: string[] = [];
+  const stack = walk(Atomics.load(i32, SPACE_LIMBO_HEAD_WORD));
+  if (stack.records > 0)
+    out.push(`limbo stack ${stack.records}, cookies up to completed ${done} + ${stack.ahead}`);
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    const ts = threadSlotWord(g, slot);
+    const batch = Atomics.load(i32, ts + TS_BATCH_COUNT);
+    if (batch > 0) out.push(`slot ${slot} retire batch ${batch}`);
+    for (const [name, w] of [
+      ['drain rest', TS_DRAIN_REST],
+      ['drain ready', TS_DRAIN_READY],
+      ['drain keep', TS_DRAIN_KEEP],
+    ] as const) {
+      const n = walk(Atomics.load(i32, ts + w)).records;
+      if (n > 0) out.push(`slot ${slot} ${name} ${n}`);
+    }
+  }
+  return out;
 }
 
 /** White-box (space-layout.ts): does dead thread slot `slot` still hold records or an operation? */
