@@ -54,10 +54,15 @@ export interface VmNotification {
 
 /** Where a VM's consumers get their events from. */
 export interface VmChains {
-  /** Before the VM's set exists: subscribe the consumers that follow the VMM's mm (KVM). */
+  /**
+   * Before the VM's set exists: subscribe the consumers that follow the VMM's mm (KVM). A
+   * consumer already subscribed (a resumed boot) is left as it is.
+   */
   subscribeMm(vm: number, token: number): void;
-  /** Right after the set exists: subscribe the consumers of the set (VDCM, IOMMU driver). */
+  /** Right after the set exists: subscribe the consumers of the set (VDCM, IOMMU driver), likewise. */
   subscribeSet(vm: number, set: number): void;
+  /** A boot that could not make its set: the mm consumers' subscription goes. */
+  dropMm(vm: number): void;
   /** The VM is destroyed: its subscribers are kept (as old) until their queues are read. */
   retire(vm: number): void;
   /**
@@ -102,14 +107,24 @@ export class CoreVmChains implements VmChains {
   }
 
   subscribeMm(vm: number, token: number): void {
-    const sub = this.#api.registerNotifierMm(token, PRIO_CPU);
-    this.#hw.st(this.#vmBase(vm) + VM_SUB_KVM, sub);
+    const word = this.#vmBase(vm) + VM_SUB_KVM;
+    if (this.#hw.ld(word) < 0) this.#hw.st(word, this.#api.registerNotifierMm(token, PRIO_CPU));
   }
 
   subscribeSet(vm: number, set: number): void {
     const base = this.#vmBase(vm);
-    this.#hw.st(base + VM_SUB_VDCM, this.#api.registerNotifier(set, PRIO_DEVICE));
-    this.#hw.st(base + VM_SUB_IOMMU, this.#api.registerNotifier(set, this.#hw.ld(H_IOMMU_PRIO)));
+    if (this.#hw.ld(base + VM_SUB_VDCM) < 0)
+      this.#hw.st(base + VM_SUB_VDCM, this.#api.registerNotifier(set, PRIO_DEVICE));
+    if (this.#hw.ld(base + VM_SUB_IOMMU) < 0)
+      this.#hw.st(base + VM_SUB_IOMMU, this.#api.registerNotifier(set, this.#hw.ld(H_IOMMU_PRIO)));
+  }
+
+  dropMm(vm: number): void {
+    const word = this.#vmBase(vm) + VM_SUB_KVM;
+    const sub = this.#hw.ld(word);
+    // The word first, as in retire.
+    this.#hw.st(word, -1);
+    if (sub >= 0) this.#api.unregisterNotifier(sub);
   }
 
   retire(vm: number): void {

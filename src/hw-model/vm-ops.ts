@@ -17,6 +17,7 @@ import {
   VM_SET,
   VM_STATE,
   VM_VMM_LOCK,
+  VMS_BOOTING,
   VMS_DYING,
   VMS_OFF,
   VMS_RUNNING,
@@ -31,12 +32,14 @@ import { SC_SUCCESS, scNoPasid, VCMD_ALLOC, VCMD_FREE } from './vcmd-regs.js';
 import { vcpuStep } from './vcpu.js';
 import { vdcmProgram, vdcmQueueClear } from './vdcm.js';
 import {
+  type BootSteps,
   mdevField,
   recordOfPasid,
   recordsFree,
   vcpusStop,
   vcpusStopped,
   vmBoot,
+  vmBootFinish,
   vmField,
   vmSet,
   vmTokenOf,
@@ -69,17 +72,21 @@ export function vmsStep(hw: HwContext): number {
 
 /**
  * Boot VM `vm`: its set (quota from the header), KVM's subscription on the VMM's mm token
- * before the set exists, the VDCM's and the IOMMU driver's on the set right after.
+ * before the set exists, the VDCM's and the IOMMU driver's on the set right after. A VM left
+ * BOOTING by a VMM killed inside its boot is finished instead (vm.ts vmBootFinish).
  *
- * Context: any attached thread (create() for the first boot).
+ * Context: any attached thread (create() for the first boot; the VMM's thread after).
  * @returns the set (>= 0), or the negative errno of vmBoot
  */
 export function bootVm(hw: HwContext, vm: number): number {
-  const set = vmBoot(hw, vm, (token) => hw.vmChains.subscribeMm(vm, token));
-  if (set < 0) return set;
-  hw.vmChains.subscribeSet(vm, set);
-  hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, vmTokenOf(hw, vm));
-  return set;
+  const steps: BootSteps = {
+    subscribeMm: (token) => hw.vmChains.subscribeMm(vm, token),
+    subscribeSet: (set) => hw.vmChains.subscribeSet(vm, set),
+    dropMm: () => hw.vmChains.dropMm(vm),
+    booted: (set, token) => hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, token),
+  };
+  if (hw.ld(vmField(hw, vm, VM_STATE)) === VMS_BOOTING) return vmBootFinish(hw, vm, steps);
+  return vmBoot(hw, vm, steps);
 }
 
 /**

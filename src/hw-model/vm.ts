@@ -246,31 +246,72 @@ export function recordsFree(hw: HwContext, vm: number): boolean {
 }
 
 /**
+ * What a boot asks of the VM's consumers (vm-chain.ts) and log. Each may be called again by a
+ * resumed boot (`vmBootFinish`) and must then do nothing it already did.
+ */
+export interface BootSteps {
+  /** Before the set exists: subscribe the consumers that follow the VMM's mm token (KVM). */
+  subscribeMm(token: number): void;
+  /** Once the set exists: subscribe the set's consumers (VDCM, IOMMU driver). */
+  subscribeSet(set: number): void;
+  /** The set could not be made: the mm subscription goes again. */
+  dropMm(): void;
+  /** Everything is in place; the VM runs right after (logged before its first guest event). */
+  booted(set: number, token: number): void;
+}
+
+/**
  * Boot VM `vm`: a new instance (token), its IOASID set, clean VMCS and vcmd registers, every
- * vCPU in the guest. The caller subscribes the consumers (vm-chain.ts) around it.
- *
- * @param subscribeMm - registers the subscribers that follow the VMM's mm token (KVM), before
- *   the set exists (so that they see every event of it)
+ * vCPU in the guest, its consumers subscribed.
  *
  * Context: the VMM (or create()); the VM must be OFF; never blocks.
  * @returns the set (>= 0); -EBUSY the VM is not OFF; the core's error when the set could not be
  * created (the VM stays OFF)
  */
-export function vmBoot(hw: HwContext, vm: number, subscribeMm: (token: number) => void): number {
+export function vmBoot(hw: HwContext, vm: number, steps: BootSteps): number {
   const state = vmField(hw, vm, VM_STATE);
   if (Atomics.compareExchange(hw.i32, state, VMS_OFF, VMS_BOOTING) !== VMS_OFF)
     return -HwErrno.EBUSY;
-  const instance = Atomics.add(hw.i32, vmField(hw, vm, VM_INSTANCE), 1) + 1;
+  return vmBootFinish(hw, vm, steps);
+}
+
+/**
+ * Run the boot of VM `vm`, BOOTING, to its end: from its start, or from wherever a VMM killed
+ * inside it left it (the VM stays BOOTING, which nobody else touches: the replaced VMM's
+ * thread finishes it). Every step is skipped when its effect is already there:
+ * - the instance: VM_TOKEN names the last finished boot's until this one ends, and VM_SET is
+ *   -1 until this boot's set is in it; so with VM_SET -1, an instance whose token is still
+ *   VM_TOKEN was not taken yet;
+ * - the set: found by its token (`findMmSet`) when it was made but not recorded;
+ * - the subscriptions: their words (vm-chain.ts).
+ * Left: a VMM killed between a subscription's registration and the store of its id leaks that
+ * subscriber (its id is known to nobody); the core has no call to find it by its token.
+ *
+ * Context: the VMM, the VM BOOTING; never blocks.
+ * @returns as vmBoot
+ */
+export function vmBootFinish(hw: HwContext, vm: number, steps: BootSteps): number {
+  const state = vmField(hw, vm, VM_STATE);
+  let set = hw.ld(vmField(hw, vm, VM_SET));
+  let instance = hw.ld(vmField(hw, vm, VM_INSTANCE));
+  if (set < 0 && vmToken(vm, instance) === hw.ld(vmField(hw, vm, VM_TOKEN)))
+    instance = Atomics.add(hw.i32, vmField(hw, vm, VM_INSTANCE), 1) + 1;
   const token = vmToken(vm, instance);
-  subscribeMm(token);
-  const set = hw.space.setAlloc(token, hw.ld(H_VM_QUOTA), SetType.MM);
+  steps.subscribeMm(token);
   if (set < 0) {
-    hw.st(state, VMS_OFF);
-    return set;
+    set = hw.space.findMmSet(token);
+    if (set < 0) set = hw.space.setAlloc(token, hw.ld(H_VM_QUOTA), SetType.MM);
+    if (set < 0) {
+      steps.dropMm();
+      hw.st(state, VMS_OFF);
+      return set;
+    }
+    resetVm(hw, vm);
+    hw.st(vmField(hw, vm, VM_SET), set);
   }
-  resetVm(hw, vm);
+  steps.subscribeSet(set);
+  steps.booted(set, token);
   hw.st(vmField(hw, vm, VM_TOKEN), token);
-  hw.st(vmField(hw, vm, VM_SET), set);
   // Last: a VM is RUNNING only once everything above is in place.
   hw.st(state, VMS_RUNNING);
   return set;

@@ -45,6 +45,7 @@ import {
   F_END_REQ,
   F_STATE,
   F_VIOLATIONS,
+  F_VMS_IDLE,
   FS_FINISH,
   FS_PAUSE,
   FS_RUN,
@@ -77,6 +78,12 @@ const WIND_DOWN_MS = 60_000;
  * slow, not stuck.
  */
 const STALL_ITERS = 8 * 256;
+/**
+ * untilEveryVmWorked: the least work (worker steps) it waits for the VMs before giving up.
+ * vm-crash's VM 0 tears down 500+ bound PASIDs, boots and binds again before it can submit:
+ * about 200 000 steps after a 2 s busy part here, so five times that.
+ */
+const MIN_WORK_STEPS = 1_000_000;
 
 interface Hosted {
   worker: Worker;
@@ -286,6 +293,44 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.notify(ctl, F_STATE);
   }
 
+  let vmsIdleAtBusyEnd: number | undefined;
+  if (cfg.untilEveryVmWorked) {
+    if (interrupted === null) await untilEveryVmWorked();
+    vmsIdleAtBusyEnd = Atomics.load(ctl, F_VMS_IDLE);
+  }
+
+  /**
+   * No more kills; run on until every VM submitted in its current life, bounded by work (twice
+   * as many worker steps again as the busy part made, at least MIN_WORK_STEPS), not by time: on
+   * a loaded machine a VM that spent the busy part in destroys may not have got going yet.
+   */
+  async function untilEveryVmWorked(): Promise<void> {
+    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
+    const steps = () => hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
+    const base = steps();
+    const bound = Math.max(2 * base, MIN_WORK_STEPS);
+    let lastSteps = base;
+    let itersAtChange = hosted.map((h) => word(h, W_ITERS));
+    while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
+      if ((stop && Atomics.load(ctl, F_VIOLATIONS) > 0) || cfg.signal?.aborted) return;
+      await sleep(EPOCH_MS);
+      if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
+        lastCheck = Date.now();
+        await quiescentCheck();
+      }
+      // Every worker kept looking at its actors and none made a step: nothing will change
+      // any more (the wind-down's stall rule); the caller sees the idle VMs.
+      const s = steps();
+      if (s !== lastSteps) {
+        lastSteps = s;
+        itersAtChange = hosted.map((h) => word(h, W_ITERS));
+      } else if (
+        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
+      )
+        return;
+    }
+  }
+
   const early = stop && Atomics.load(ctl, F_VIOLATIONS) > 0;
   let leftBusy: string[] = [];
   if (!early) {
@@ -343,6 +388,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     timelines: r.timelines,
     vms: r.vms,
     refWalk: r.refWalk,
+    vmsIdleAtBusyEnd,
     kills,
     stutters,
     leftBusy,

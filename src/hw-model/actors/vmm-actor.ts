@@ -3,11 +3,20 @@
  * kernel (the consumers' notifier handlers and their ordered workqueue, vm-kernel.ts). In
  * vm-crash it also destroys its VM (every PASID of the set through the FREE path while the
  * other VMs keep submitting): at random, or each time its guest has a given number of PASIDs
- * bound (§7.10 scenario 5: 500), and boots it again once the teardown is done.
+ * bound (§7.10 scenario 5: 500), and boots it again once the teardown is done. A boot its
+ * thread was killed inside (the VM left BOOTING) is finished by the replaced thread.
  */
 import { freesOwed, vmmOwedFrees } from '../guest-iommu.js';
 import type { HwContext } from '../hw-context.js';
-import { VM_STATE, VMS_DYING, VMS_OFF, VMS_RUNNING, VP_STATE, VPS_LIVE } from '../hw-layout.js';
+import {
+  VM_STATE,
+  VMS_BOOTING,
+  VMS_DYING,
+  VMS_OFF,
+  VMS_RUNNING,
+  VP_STATE,
+  VPS_LIVE,
+} from '../hw-layout.js';
 import type { ModelRng } from '../rng.js';
 import { vmmVcmdStep } from '../vcmd.js';
 import { recordHasBonds, vmField, vpField } from '../vm.js';
@@ -58,7 +67,7 @@ export class VmmActor implements Actor {
       // The records go once the guest's vCPUs are out (its thread takes them out).
       n += vmFreeRecordsOnceStopped(hw, this.vm);
       if (vmDestroyDone(hw, this.vm)) n++;
-    } else if (state === VMS_OFF && bootVm(hw, this.vm) >= 0) n++;
+    } else if ((state === VMS_OFF || state === VMS_BOOTING) && bootVm(hw, this.vm) >= 0) n++;
     else if (state === VMS_RUNNING && !this.#finishing && this.#crashNow(rng)) {
       if (vmDestroyStart(hw, this.vm, true) === 0) {
         this.crashes++;
