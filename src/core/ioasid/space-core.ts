@@ -99,7 +99,13 @@ import {
 } from './hooks-layout.js';
 import { magazineEmptyEntry, magazineReturn, magazineSteal } from './id-magazine.js';
 import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
-import { bitmapClaim, bitmapClaimGuess, bitmapRelease, bitmapTest } from './pasid-bitmap.js';
+import {
+  bitmapClaim,
+  bitmapClaimGuess,
+  bitmapRelease,
+  bitmapTest,
+  bitmapWordFull,
+} from './pasid-bitmap.js';
 import {
   batchSeal,
   freeStackPop,
@@ -579,7 +585,9 @@ export class SpaceCore {
         c = i32[at]!;
         if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
       }
-      if (c > lo) {
+      // A free bitmap id below c wins (`lowest`). Common case (lo and c - 1 in one word, all
+      // taken): one load and a mask test here, no call into the general word loop.
+      if (c > lo && !bitmapWordFull(i32, this.#bmBase, lo, c - 1)) {
         const id = bitmapClaim(i32, this.#bmBase, lo, c - 1);
         if (id >= 0) return id;
       }
