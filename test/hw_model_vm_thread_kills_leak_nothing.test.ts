@@ -60,6 +60,8 @@ async function killRun(scenario: string, seed: number, faults: ModelFault[]) {
     seed,
     seconds: 2,
     faults,
+    // Bounded by work, not time: a VM that spent the 2 s in destroys gets going after them.
+    untilEveryVmWorked: true,
     atEnd: (p) => {
       left = leftovers(p);
     },
@@ -96,7 +98,10 @@ describe('kills of guest (vCPU) and VMM threads leave nothing behind', () => {
     expect(r.kills).toBeGreaterThan(0);
     // A kill destroys the VM(s) the thread served (unless already dying or off).
     expect(r.vms.reduce((n, v) => n + v.destroys, 0)).toBeGreaterThan(0);
-    // The VMs came back and worked after their destroys.
+    // The VMs came back and worked after their destroys: when the busy part ended (bounded by
+    // work: it ran on without kills until they had), each had submitted in its current life.
+    expect(r.vms.length).toBe(2);
     for (const v of r.vms) expect(v.submissions, `VM ${v.vm}`).toBeGreaterThan(0);
+    expect(r.vmsIdleAtBusyEnd, JSON.stringify(r.vms)).toBe(0);
   });
 });

@@ -43,6 +43,13 @@ export interface ModelRunConfig {
    * checks, before it is detached (tests look at the hardware at rest).
    */
   atEnd?: ((platform: Platform) => void) | undefined;
+  /**
+   * Threaded runs: after `seconds`, no more kills, and the busy part goes on until every VM
+   * has submitted in its current life (VmStats `submissionsThisBoot`), bounded by work: at
+   * most as many worker steps again as the busy part made (at least 200 000). A VM that still
+   * has not submitted then is a finding of the run (the check is the caller's).
+   */
+  untilEveryVmWorked?: boolean | undefined;
 }
 
 /** Why and when a run was ended early. */
@@ -91,6 +98,11 @@ export interface ModelRunResult {
   stutters: number;
   /** What was still busy when the wind-down gave up (empty: the platform came to rest). */
   leftBusy: string[];
+  /**
+   * Threaded runs with `untilEveryVmWorked`: VMs that had made no submission in their current
+   * life when the busy part ended (0: every VM worked after its last destroy); else undefined.
+   */
+  vmsIdleAtBusyEnd?: number | undefined;
   /** The command that replays the run. */
   replay: string;
   /** Per VM: PASIDs live at the end, guest submissions (vDWQ MOVDIR64B among them) / retried, exits 72, vcmds, destroys with bound PASIDs. */

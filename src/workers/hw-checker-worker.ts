@@ -12,6 +12,7 @@ import {
   F_CHECKER_READY,
   F_END_REQ,
   F_VIOLATIONS,
+  F_VMS_IDLE,
 } from './hw-fleet-layout.js';
 
 /** What the main thread gives the checker. */
@@ -38,6 +39,7 @@ function main(d: HwCheckerData): void {
     replay: d.replay,
     livenessBound: d.livenessBound,
   });
+  Atomics.store(ctl, F_VMS_IDLE, checker.vmsIdleThisBoot());
   Atomics.store(ctl, F_CHECKER_READY, 1);
   Atomics.notify(ctl, F_CHECKER_READY);
   const drain = () => {
@@ -46,6 +48,7 @@ function main(d: HwCheckerData): void {
   for (;;) {
     const n = checker.consume(4096);
     Atomics.store(ctl, F_VIOLATIONS, checker.violationCount);
+    if (n > 0) Atomics.store(ctl, F_VMS_IDLE, checker.vmsIdleThisBoot());
     const req = Atomics.load(ctl, F_CHECK_REQ);
     if (req > Atomics.load(ctl, F_CHECK_DONE)) {
       drain();

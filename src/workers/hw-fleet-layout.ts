@@ -12,6 +12,7 @@
  *   END_REQ        3                           main: 1 = drain the log, run the end checks, report
  *   VIOLATIONS     4                           checker: violations found so far
  *   CHECKER_READY  5                           checker: 1 once it consumes the log
+ *   VMS_IDLE       6                           checker: VMs without a submission this boot
  * worker w       16 + 16 * w       16          worker w             main               L/S
  *   STATUS +0 (0 starting, 1 running, 2 done), PARKED +1 (1 while parked in a pause), STEPS +2
  *   (progress steps, flushed every 256 iterations), ROW +3 and RCU_SLOT +4 (published before
@@ -30,6 +31,7 @@ export const F_CHECK_DONE = 2;
 export const F_END_REQ = 3;
 export const F_VIOLATIONS = 4;
 export const F_CHECKER_READY = 5;
+export const F_VMS_IDLE = 6;
 export const FLEET_HEADER_WORDS = LINE_WORDS;
 
 export const FS_RUN = 0;

@@ -45,6 +45,7 @@ import {
   F_END_REQ,
   F_STATE,
   F_VIOLATIONS,
+  F_VMS_IDLE,
   FS_FINISH,
   FS_PAUSE,
   FS_RUN,
@@ -77,6 +78,8 @@ const WIND_DOWN_MS = 60_000;
  * slow, not stuck.
  */
 const STALL_ITERS = 8 * 256;
+/** untilEveryVmWorked: the least work (worker steps) it waits for the VMs before giving up. */
+const MIN_WORK_STEPS = 200_000;
 
 interface Hosted {
   worker: Worker;
@@ -286,6 +289,32 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.notify(ctl, F_STATE);
   }
 
+  let vmsIdleAtBusyEnd: number | undefined;
+  if (cfg.untilEveryVmWorked) {
+    if (interrupted === null) await untilEveryVmWorked();
+    vmsIdleAtBusyEnd = Atomics.load(ctl, F_VMS_IDLE);
+  }
+
+  /**
+   * No more kills; run on until every VM submitted in its current life, bounded by work (as
+   * many worker steps again as the busy part made, at least MIN_WORK_STEPS), not by time: on
+   * a loaded machine a VM that spent the busy part in destroys may not have got going yet.
+   */
+  async function untilEveryVmWorked(): Promise<void> {
+    const steps = () =>
+      hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+    const base = steps();
+    const bound = Math.max(base, MIN_WORK_STEPS);
+    while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
+      if ((stop && Atomics.load(ctl, F_VIOLATIONS) > 0) || cfg.signal?.aborted) return;
+      await sleep(EPOCH_MS);
+      if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
+        lastCheck = Date.now();
+        await quiescentCheck();
+      }
+    }
+  }
+
   const early = stop && Atomics.load(ctl, F_VIOLATIONS) > 0;
   let leftBusy: string[] = [];
   if (!early) {
@@ -343,6 +372,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     timelines: r.timelines,
     vms: r.vms,
     refWalk: r.refWalk,
+    vmsIdleAtBusyEnd,
     kills,
     stutters,
     leftBusy,

@@ -324,6 +324,18 @@ export class ModelChecker {
     return this.#guest.stats();
   }
 
+  /**
+   * How many of the platform's VMs have made no submission in their current life (since
+   * their last boot, and not destroyed since): a threaded run's `untilEveryVmWorked` waits
+   * for 0.
+   *
+   * Context: the checker's thread; never blocks.
+   * @returns the count
+   */
+  vmsIdleThisBoot(): number {
+    return this.#guest.idleThisBoot(this.#hw.g.shape.vm.vms);
+  }
+
   /** The reference-count walk of the first PASID a vcmd Allocate handed out. */
   refWalk(): RefWalk | undefined {
     return this.#guest.walk();

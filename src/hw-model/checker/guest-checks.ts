@@ -42,6 +42,8 @@ export interface VmStats {
   submissions: number;
   /** Of those, MOVDIR64Bs to its vDWQ mdevs (the device used WQCFG's PASID). */
   dwqSubmissions: number;
+  /** Of those, made in its current life: since its last boot, none from its destroy on. */
+  submissionsThisBoot: number;
   /** Of those, ZF = 1 (the WQ was full). */
   retries: number;
   /** VM exits 72 (no valid VMCS entry). */
@@ -148,6 +150,13 @@ export class GuestChecks {
     return out;
   }
 
+  /** How many of VMs 0..vms-1 have made no submission in their current life. */
+  idleThisBoot(vms: number): number {
+    let n = 0;
+    for (let vm = 0; vm < vms; vm++) if ((this.#stats.get(vm)?.submissionsThisBoot ?? 0) === 0) n++;
+    return n;
+  }
+
   /** The refcount walk of the first PASID a vcmd Allocate handed out (undefined: none). */
   walk(): RefWalk | undefined {
     return this.#walk && { ...this.#walk, refs: [...this.#walk.refs], by: [...this.#walk.by] };
@@ -162,6 +171,7 @@ export class GuestChecks {
         peakLive: 0,
         submissions: 0,
         dwqSubmissions: 0,
+        submissionsThisBoot: 0,
         retries: 0,
         exits72: 0,
         vcmds: 0,
@@ -195,7 +205,7 @@ export class GuestChecks {
     switch (e.kind) {
       case Ev.VM_BOOT:
         this.#tokenVm.set(e.c, e.a);
-        this.#vm(e.a);
+        this.#vm(e.a).submissionsThisBoot = 0;
         break;
       case Ev.GBIND:
         this.#gbind(e);
@@ -234,6 +244,7 @@ export class GuestChecks {
       case Ev.VM_DESTROY: {
         const s = this.#vm(e.a);
         s.destroys++;
+        s.submissionsThisBoot = 0;
         s.boundAtDestroy = Math.max(s.boundAtDestroy, this.#bound(e.c));
         break;
       }
@@ -337,7 +348,10 @@ export class GuestChecks {
   #submit(e: LogEvent): void {
     const g = this.#ghost.of(e.pasid);
     const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
-    if (vm >= 0) this.#vm(vm).submissions++;
+    if (vm >= 0) {
+      this.#vm(vm).submissions++;
+      this.#vm(vm).submissionsThisBoot++;
+    }
     const gpasid = e.c & 0xfffff;
     const vcpu = e.c >>> 20;
     const who = `${this.#vmOf(e.b)} vCPU ${vcpu}`;
@@ -371,6 +385,7 @@ export class GuestChecks {
     const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
     if (vm >= 0) {
       this.#vm(vm).submissions++;
+      this.#vm(vm).submissionsThisBoot++;
       this.#vm(vm).dwqSubmissions++;
     }
     const g = this.#ghost.of(e.pasid);
