@@ -64,6 +64,8 @@ import {
   workerSlot,
 } from './hw-fleet-layout.js';
 import { untilStarted } from './start-wait.js';
+import { vmLifecycle } from './vm-debug.js';
+import { recoveryMark } from './vm-recovery-progress.js';
 import { workerModuleUrl } from './worker-url.js';
 
 const EPOCH_MS = 100;
@@ -80,6 +82,8 @@ const WIND_DOWN_MS = 60_000;
 const STALL_ITERS = 8 * 256;
 /** untilEveryVmWorked: the least work (worker steps) it waits for the VMs before giving up. */
 const MIN_WORK_STEPS = 200_000;
+/** untilEveryVmWorked: the most work it waits, in bounds, however the teardowns advance. */
+const HARD_CAP_BOUNDS = 20;
 
 interface Hosted {
   worker: Worker;
@@ -267,7 +271,7 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     // A VM's thread: the VM goes first (marked dying before the dead thread's locks break).
     if (h.set.guests?.length) reapVms(hw, h.set.guests, row + 1, false);
     if (h.set.vmms?.length) reapVms(hw, h.set.vmms, row + 1, true);
-    if (process.env.IOASID_DEBUG_KILLS) console.error(`kill worker ${h.index}`, h.set);
+    if (process.env.IOASID_DEBUG_KILLS) console.error(`kill worker ${h.index}`, h.set, vmLifecycle(hw));
     platform.releaseThread(row, rcuSlot);
     for (const vm of h.set.guests ?? [])
       if (guestSlot >= 0) guestSpace(vm).releaseThread(guestSlot);
@@ -293,21 +297,34 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   if (cfg.untilEveryVmWorked) {
     if (interrupted === null) await untilEveryVmWorked();
     vmsIdleAtBusyEnd = Atomics.load(ctl, F_VMS_IDLE);
+    if (process.env.IOASID_DEBUG_KILLS && vmsIdleAtBusyEnd > 0) console.error(vmLifecycle(hw));
   }
 
   /**
-   * No more kills; run on until every VM submitted in its current life, bounded by work (as
-   * many worker steps again as the busy part made, at least MIN_WORK_STEPS), not by time: on
-   * a loaded machine a VM that spent the busy part in destroys may not have got going yet.
+   * No more kills; run on until every VM submitted in its current life, bounded by work, not
+   * by time: on a loaded machine a VM that spent the busy part in destroys may not have got
+   * going yet. The bound (as many worker steps again as the busy part made, at least
+   * MIN_WORK_STEPS) restarts whenever a VM that is not running moved on (recoveryMark: its
+   * teardown finished work items, or it changed state): a vm-crash teardown of hundreds of
+   * PASIDs runs thousands of kernel work items behind device drains and IOTLB flushes. A
+   * hard cap (HARD_CAP_BOUNDS bounds in all) ends the wait even then: a run must end.
    */
   async function untilEveryVmWorked(): Promise<void> {
     const steps = () =>
       hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
-    const base = steps();
-    const bound = Math.max(base, MIN_WORK_STEPS);
+    const start = steps();
+    const bound = Math.max(start, MIN_WORK_STEPS);
+    let base = start;
+    let mark = recoveryMark(hw);
     while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
       if ((stop && Atomics.load(ctl, F_VIOLATIONS) > 0) || cfg.signal?.aborted) return;
+      if (steps() - start >= HARD_CAP_BOUNDS * bound) return;
       await sleep(EPOCH_MS);
+      const now = recoveryMark(hw);
+      if (now !== mark) {
+        mark = now;
+        base = steps();
+      }
       if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
         lastCheck = Date.now();
         await quiescentCheck();
