@@ -288,7 +288,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     )
       await sleep(1);
     const req = Atomics.add(ctl, F_CHECK_REQ, 1) + 1;
-    while (Atomics.load(ctl, F_CHECK_DONE) < req) await sleep(1);
+    // A crashed checker never answers: the run ends (its report's promise rejects).
+    while (Atomics.load(ctl, F_CHECK_DONE) < req && !crashed) await sleep(1);
     Atomics.store(ctl, F_STATE, FS_RUN);
     Atomics.notify(ctl, F_STATE);
   }
@@ -317,7 +318,11 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     let base = start;
     let mark = recoveryMark(hw);
     while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
-      if ((stop && Atomics.load(ctl, F_VIOLATIONS) > 0) || cfg.signal?.aborted) return;
+      if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) return;
+      if (cfg.signal?.aborted) {
+        interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
+        return;
+      }
       if (steps() - start >= HARD_CAP_BOUNDS * bound) return;
       await sleep(EPOCH_MS);
       const now = recoveryMark(hw);
