@@ -12,15 +12,18 @@ import type { HwContext } from './hw-context.js';
 import { HwErrno } from './hw-errno.js';
 import {
   MD_VM,
+  VM_INSTANCE,
   VM_OLD_SET,
   VM_RECORDS_FREED,
   VM_SET,
   VM_STATE,
   VM_VMM_LOCK,
+  VMS_BOOTING,
   VMS_DYING,
   VMS_OFF,
   VMS_RUNNING,
   VP_FREE_OWED,
+  vmToken,
   VP_SPID,
   VP_STATE,
   VPS_LIVE,
@@ -80,6 +83,28 @@ export function bootVm(hw: HwContext, vm: number): number {
   hw.vmChains.subscribeSet(vm, set);
   hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, vmTokenOf(hw, vm));
   return set;
+}
+
+/**
+ * Undo a boot of VM `vm` that its VMM's thread, killed inside bootVm, left BOOTING: nothing
+ * else ever moves a VM out of BOOTING, so without this the VM never runs again (issue 12: a
+ * VM that never submitted again after a kill-vmm). The set the boot may have made (found by
+ * the boot's token: the instance is counted before it, and an earlier instance's set was freed
+ * by its destroy) goes, with KVM's subscription on the token (retired as a destroy does), and
+ * the VM is OFF again: its VMM boots it afresh, as a new instance.
+ *
+ * Context: the VM's VMM thread (a boot runs within one step of it, so a VM BOOTING when that
+ * thread steps was left so by a dead one); the dead thread's core state already recovered.
+ * @returns true when it undid a boot
+ */
+export function vmBootAbandon(hw: HwContext, vm: number): boolean {
+  const state = vmField(hw, vm, VM_STATE);
+  if (hw.ld(state) !== VMS_BOOTING) return false;
+  const set = hw.space.findMmSet(vmToken(vm, hw.ld(vmField(hw, vm, VM_INSTANCE))));
+  if (set >= 0) hw.space.setFree(set);
+  hw.vmChains.retire(vm);
+  hw.st(vmField(hw, vm, VM_SET), -1);
+  return Atomics.compareExchange(hw.i32, state, VMS_BOOTING, VMS_OFF) === VMS_BOOTING;
 }
 
 /**
