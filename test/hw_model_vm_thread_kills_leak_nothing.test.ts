@@ -20,6 +20,9 @@ import { runThreaded } from '../src/workers/hw-fleet.js';
 import { testSeed } from './helpers/seed.js';
 
 const FILE = 'test/hw_model_vm_thread_kills_leak_nothing.test.ts';
+/** Safety nets only, never asserted: a stuck run is interrupted, then the case times out. */
+const RUN_LIMIT_MS = 240_000;
+const CASE_TIMEOUT_MS = 300_000;
 
 /** What the platform at rest still names (every list empty when nothing leaked). */
 interface Leftovers {
@@ -62,6 +65,9 @@ async function killRun(scenario: string, seed: number, faults: ModelFault[]) {
     faults,
     // Bounded by work, not time: a VM that spent the 2 s in destroys gets going after them.
     untilEveryVmWorked: true,
+    // A run must end, even one that never gets there: the signal interrupts it (the verdict
+    // then fails the case) well before the case's own timeout.
+    signal: AbortSignal.timeout(RUN_LIMIT_MS),
     atEnd: (p) => {
       left = leftovers(p);
     },
@@ -72,6 +78,7 @@ async function killRun(scenario: string, seed: number, faults: ModelFault[]) {
 function passesAtRest(r: ModelRunResult, left: Leftovers): void {
   if (r.firstViolation)
     console.log(r.firstViolation.message, '\n', r.firstViolation.trace.join('\n'), r.replay);
+  expect(r.interrupted).toBeNull();
   expect(r.verdict).toBe('pass');
   expect(r.leftBusy).toEqual([]);
   const inv16 = r.invariants.find((i) => i.id === 'INV-16')!;
@@ -92,16 +99,20 @@ describe('kills of guest (vCPU) and VMM threads leave nothing behind', () => {
     ['vm-spid', 'kill-vmm'],
     ['vm-crash', 'kill-vmm'],
     ['free-before-unbind', 'kill-vmm'],
-  ] as const)('%s with %s: every killed VM destroyed, and at rest nothing leaked', async (scenario, fault) => {
-    const { r, left } = await killRun(scenario, seed, [fault, 'stutter']);
-    passesAtRest(r, left);
-    expect(r.kills).toBeGreaterThan(0);
-    // A kill destroys the VM(s) the thread served (unless already dying or off).
-    expect(r.vms.reduce((n, v) => n + v.destroys, 0)).toBeGreaterThan(0);
-    // The VMs came back and worked after their destroys: when the busy part ended (bounded by
-    // work: it ran on without kills until they had), each had submitted in its current life.
-    expect(r.vms.length).toBe(2);
-    for (const v of r.vms) expect(v.submissions, `VM ${v.vm}`).toBeGreaterThan(0);
-    expect(r.vmsIdleAtBusyEnd, JSON.stringify(r.vms)).toBe(0);
-  });
+  ] as const)(
+    '%s with %s: every killed VM destroyed, and at rest nothing leaked',
+    async (scenario, fault) => {
+      const { r, left } = await killRun(scenario, seed, [fault, 'stutter']);
+      passesAtRest(r, left);
+      expect(r.kills).toBeGreaterThan(0);
+      // A kill destroys the VM(s) the thread served (unless already dying or off).
+      expect(r.vms.reduce((n, v) => n + v.destroys, 0)).toBeGreaterThan(0);
+      // The VMs came back and worked after their destroys: when the busy part ended (bounded by
+      // work: it ran on without kills until they had), each had submitted in its current life.
+      expect(r.vms.length).toBe(2);
+      for (const v of r.vms) expect(v.submissions, `VM ${v.vm}`).toBeGreaterThan(0);
+      expect(r.vmsIdleAtBusyEnd, JSON.stringify(r.vms)).toBe(0);
+    },
+    CASE_TIMEOUT_MS,
+  );
 });

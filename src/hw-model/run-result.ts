@@ -46,9 +46,8 @@ export interface ModelRunConfig {
   /**
    * Threaded runs: after `seconds`, no more kills, and the busy part goes on until every VM
    * has submitted in its current life (VmStats `submissionsThisBoot`), bounded by work: at
-   * most twice as many worker steps again as the busy part made (at least 1 000 000), or until
-   * the workers make no step at all any more. A VM that still has not submitted then is a
-   * finding of the run (the check is the caller's).
+   * most as many worker steps again as the busy part made (at least 200 000). A VM that still
+   * has not submitted then is a finding of the run (the check is the caller's).
    */
   untilEveryVmWorked?: boolean | undefined;
 }

@@ -19,6 +19,7 @@ import {
 } from './claim-ring.js';
 import type { HwContext } from './hw-context.js';
 import {
+  RING_HEAD,
   VM_WORK_META,
   WK_ARG,
   WK_AUX,
@@ -80,6 +81,17 @@ export function workRoom(hw: HwContext, vm: number): number {
 /** Items queued and not finished (stale on return). */
 export function workPending(hw: HwContext, vm: number): number {
   return ringCount(workRing(hw, vm));
+}
+
+/**
+ * Items finished since boot of the platform (the ring's HEAD, which only moves on): a
+ * measure of the VM kernel's progress, e.g. through a long teardown.
+ *
+ * Context: any thread; stale on return.
+ */
+export function workFinished(hw: HwContext, vm: number): number {
+  const r = workRing(hw, vm);
+  return hw.ld(r.meta + RING_HEAD);
 }
 
 /** The item at the head: its slot word index and position, or null. Context: the lock holder. */

@@ -64,6 +64,8 @@ import {
   workerSlot,
 } from './hw-fleet-layout.js';
 import { untilStarted } from './start-wait.js';
+import { vmLifecycle } from './vm-debug.js';
+import { recoveryMark } from './vm-recovery-progress.js';
 import { workerModuleUrl } from './worker-url.js';
 
 const EPOCH_MS = 100;
@@ -78,12 +80,10 @@ const WIND_DOWN_MS = 60_000;
  * slow, not stuck.
  */
 const STALL_ITERS = 8 * 256;
-/**
- * untilEveryVmWorked: the least work (worker steps) it waits for the VMs before giving up.
- * vm-crash's VM 0 tears down 500+ bound PASIDs, boots and binds again before it can submit:
- * about 200 000 steps after a 2 s busy part here, so five times that.
- */
-const MIN_WORK_STEPS = 1_000_000;
+/** untilEveryVmWorked: the least work (worker steps) it waits for the VMs before giving up. */
+const MIN_WORK_STEPS = 200_000;
+/** untilEveryVmWorked: the most work it waits, in bounds, however the teardowns advance. */
+const HARD_CAP_BOUNDS = 20;
 
 interface Hosted {
   worker: Worker;
@@ -271,7 +271,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     // A VM's thread: the VM goes first (marked dying before the dead thread's locks break).
     if (h.set.guests?.length) reapVms(hw, h.set.guests, row + 1, false);
     if (h.set.vmms?.length) reapVms(hw, h.set.vmms, row + 1, true);
-    if (process.env.IOASID_DEBUG_KILLS) console.error(`kill worker ${h.index}`, h.set);
+    if (process.env.IOASID_DEBUG_KILLS)
+      console.error(`kill worker ${h.index}`, h.set, vmLifecycle(hw));
     platform.releaseThread(row, rcuSlot);
     for (const vm of h.set.guests ?? [])
       if (guestSlot >= 0) guestSpace(vm).releaseThread(guestSlot);
@@ -288,7 +289,8 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     )
       await sleep(1);
     const req = Atomics.add(ctl, F_CHECK_REQ, 1) + 1;
-    while (Atomics.load(ctl, F_CHECK_DONE) < req) await sleep(1);
+    // A crashed checker never answers: the run ends (its report's promise rejects).
+    while (Atomics.load(ctl, F_CHECK_DONE) < req && !crashed) await sleep(1);
     Atomics.store(ctl, F_STATE, FS_RUN);
     Atomics.notify(ctl, F_STATE);
   }
@@ -297,37 +299,42 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   if (cfg.untilEveryVmWorked) {
     if (interrupted === null) await untilEveryVmWorked();
     vmsIdleAtBusyEnd = Atomics.load(ctl, F_VMS_IDLE);
+    if (process.env.IOASID_DEBUG_KILLS && vmsIdleAtBusyEnd > 0) console.error(vmLifecycle(hw));
   }
 
   /**
-   * No more kills; run on until every VM submitted in its current life, bounded by work (twice
-   * as many worker steps again as the busy part made, at least MIN_WORK_STEPS), not by time: on
-   * a loaded machine a VM that spent the busy part in destroys may not have got going yet.
+   * No more kills; run on until every VM submitted in its current life, bounded by work, not
+   * by time: on a loaded machine a VM that spent the busy part in destroys may not have got
+   * going yet. The bound (as many worker steps again as the busy part made, at least
+   * MIN_WORK_STEPS) restarts whenever a VM that is not running moved on (recoveryMark: its
+   * teardown finished work items, or it changed state): a vm-crash teardown of hundreds of
+   * PASIDs runs thousands of kernel work items behind device drains and IOTLB flushes. A
+   * hard cap (HARD_CAP_BOUNDS bounds in all) ends the wait even then: a run must end.
    */
   async function untilEveryVmWorked(): Promise<void> {
-    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
-    const steps = () => hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
-    const base = steps();
-    const bound = Math.max(2 * base, MIN_WORK_STEPS);
-    let lastSteps = base;
-    let itersAtChange = hosted.map((h) => word(h, W_ITERS));
+    const steps = () =>
+      hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+    const start = steps();
+    const bound = Math.max(start, MIN_WORK_STEPS);
+    let base = start;
+    let mark = recoveryMark(hw);
     while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
-      if ((stop && Atomics.load(ctl, F_VIOLATIONS) > 0) || cfg.signal?.aborted) return;
+      if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) return;
+      if (cfg.signal?.aborted) {
+        interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
+        return;
+      }
+      if (steps() - start >= HARD_CAP_BOUNDS * bound) return;
       await sleep(EPOCH_MS);
+      const now = recoveryMark(hw);
+      if (now !== mark) {
+        mark = now;
+        base = steps();
+      }
       if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
         lastCheck = Date.now();
         await quiescentCheck();
       }
-      // Every worker kept looking at its actors and none made a step: nothing will change
-      // any more (the wind-down's stall rule); the caller sees the idle VMs.
-      const s = steps();
-      if (s !== lastSteps) {
-        lastSteps = s;
-        itersAtChange = hosted.map((h) => word(h, W_ITERS));
-      } else if (
-        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
-      )
-        return;
     }
   }
 
