@@ -9,6 +9,7 @@ import type { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
   audit,
   auditFlushed,
+  type Fixture,
   installKillPoints,
   OPS,
   PREP,
@@ -24,6 +25,17 @@ afterAll(uninstallKillPoints);
 const CLEAN_SPACE = new Set(['installCapacity']);
 /** Operations that end the victim's attachment themselves. */
 const DETACHES = new Set(['detach (returns the magazine)']);
+
+/**
+ * Operations after whose kill the survivor retires records before the release: a victim that
+ * died holding GP_LOCK before its grace period started makes every batch sealed meanwhile
+ * wait for completed + 2 (ioasid_flush_records_after_a_dead_leader_empties_limbo).
+ */
+const CHURN_WHILE_DEAD: Record<string, (main: IoasidSpace, f: Fixture) => void> = {
+  flushRecords: (main, f) => {
+    for (let i = 0; i < 24; i++) main.free(f.a, main.alloc(f.a, 1, 31));
+  },
+};
 
 type Release = (main: IoasidSpace, slot: number) => unknown;
 
@@ -44,12 +56,14 @@ function sweep(name: string, release: Release, flushes = true) {
       break;
     }
     kills++;
+    if (flushes) CHURN_WHILE_DEAD[name]?.(main, f);
     release(main, slot);
-    for (const b of audit(main)) failures.push(`${name}, killed at call ${k}: ${b}`);
-    // Then the recovered space flushes: nothing may stay in limbo (a dead grace-period leader
-    // can leave cookies at completed + 2, see flushRecords).
+    // The recovered space flushes first: nothing may stay in limbo (a dead grace-period leader
+    // can leave cookies at completed + 2, see flushRecords). Before `audit`, whose probe's
+    // setFree waits grace periods of its own that would hide a flush that waits too few.
     if (flushes)
       for (const b of auditFlushed(main)) failures.push(`${name}, killed at call ${k}: ${b}`);
+    for (const b of audit(main)) failures.push(`${name}, killed at call ${k}: ${b}`);
     main.detach();
   }
   return { failures, kills };
