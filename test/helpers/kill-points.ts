@@ -336,3 +336,19 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
   } else if (space.available() !== 0) bad.push(`probe setAlloc failed: ${probe}`);
   return bad;
 }
+
+/**
+ * After `audit`: a flushRecords by `space` recycles every retired record, whatever grace
+ * period a dead thread left behind, so limbo is empty and free is the whole pool less live.
+ */
+export function auditFlushed(space: IoasidSpace): string[] {
+  space.flushRecords();
+  const st = space.stats();
+  const bad: string[] = [];
+  if (st.limboRecords !== 0) bad.push(`after flushRecords: ${st.limboRecords} limbo records`);
+  if (st.freeRecords !== MAX_IOASIDS - st.liveRecords)
+    bad.push(
+      `after flushRecords: ${st.freeRecords} free records, want ${MAX_IOASIDS} - ${st.liveRecords} live`,
+    );
+  return bad;
+}

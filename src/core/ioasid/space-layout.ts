@@ -302,8 +302,15 @@ export const TS_CAP = 15;
 export const TS_RESERVED = 16;
 /** Slot + 1 of the slot this thread is recovering (releaseThread), 0 when none. */
 export const TS_RECOVERING_SLOT = 17;
-/** In a slot being recovered: 1 once all of it, its Rcu slot release included, is done. */
+/**
+ * In a slot being recovered: non-zero once all of it, its Rcu slot release included, is done;
+ * TS_RECOVERED_THREAD if the slot had a thread (the recovery counts in THREADS_RECOVERED, by
+ * whoever leaves RECOVERING: the recoverer or an attach that finished it), else
+ * TS_RECOVERED_RCU_ONLY (its thread died in attach before claiming the slot).
+ */
 export const TS_RECOVERED = 18;
+export const TS_RECOVERED_THREAD = 1;
+export const TS_RECOVERED_RCU_ONLY = 2;
 /** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
 export const TS_MAG = 24;
 /** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */

@@ -50,7 +50,8 @@
  *   TS_RECOVERING_SLOT is D + 1 (written with no call after the claim): whoever recovers T
  *   finishes D. In D's Rcu slot release, OWNER is -owner until done (resumeRelease). Between
  *   RECOVERED and the final CAS, an `attach()` that got D's Rcu slot may finish it (CAS to
- *   ATTACHED); the recoverer's own final CAS then fails, harmlessly.
+ *   ATTACHED, counting it in THREADS_RECOVERED); the recoverer's own final CAS then fails,
+ *   harmlessly, and does not count it.
  * - A lock holder: the set lock (setAlloc, findMmSet, installCapacity, setFree) and the SPID
  *   lock (attachSpid, detachSpid) protect data that is consistent at every kill point
  *   (sets.ts, capacity.ts, spid.ts); what moved ownership is an intent or TS_CAP; the lock is
@@ -110,6 +111,8 @@ import {
   TS_RECLAIM_UNIT_FREED,
   TS_RECLAIM_WON,
   TS_RECOVERED,
+  TS_RECOVERED_RCU_ONLY,
+  TS_RECOVERED_THREAD,
   TS_RECOVERER_SHIFT,
   TS_RECOVERING,
   TS_RECOVERING_SLOT,
@@ -231,9 +234,12 @@ export function claimThreadSlot(
       return finishRecovery(i32, g, rcu, hooks, slot, tag, TS_ATTACHED, -1, true);
     }
     // RECOVERING by another thread R.
-    if (Atomics.load(i32, ts + TS_RECOVERED) !== 0) {
-      if (Atomics.compareExchange(i32, ts + TS_STATE, st, TS_ATTACHED) === st) return 0;
-      continue;
+    const recovered = Atomics.load(i32, ts + TS_RECOVERED);
+    if (recovered !== 0) {
+      if (Atomics.compareExchange(i32, ts + TS_STATE, st, TS_ATTACHED) !== st) continue;
+      // We ended R's recovery, so R's final CAS fails: the count is ours (once, as R's).
+      if (recovered === TS_RECOVERED_THREAD) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
+      return 0;
     }
     Atomics.wait(i32, ts + TS_STATE, st, 1);
   }
@@ -267,12 +273,18 @@ function finishRecovery(
   let n = Atomics.load(i32, ts + TS_RECOVERED) === 0 ? recoverShare(i32, g, rcu, hooks, slot) : 0;
   if (tag !== slot + 1 && Atomics.load(i32, ts + TS_RECOVERED) === 0) {
     const released = rcu.resumeRelease(slot);
-    i32[ts + TS_RECOVERED] = 1; // kill point rule: its last step was the OWNER CAS
+    // Kill point rule: its last step was the OWNER CAS.
+    i32[ts + TS_RECOVERED] = counted ? TS_RECOVERED_THREAD : TS_RECOVERED_RCU_ONLY;
     if (released) n++;
   }
-  // A CAS: after RECOVERED, an attach into the released Rcu slot may have finished it for us.
-  if (Atomics.compareExchange(i32, ts + TS_STATE, recoveringBy(tag), final) === recoveringBy(tag))
-    if (counted) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
+  // A CAS: after RECOVERED, an attach into the released Rcu slot may have finished it for us,
+  // and counted it then (claimThreadSlot). Whoever leaves RECOVERING counts, so exactly once;
+  // a releaser goes by RECOVERED, which a recoverer that died before this CAS may have set.
+  if (Atomics.compareExchange(i32, ts + TS_STATE, recoveringBy(tag), final) === recoveringBy(tag)) {
+    const counts =
+      tag === slot + 1 ? counted : Atomics.load(i32, ts + TS_RECOVERED) === TS_RECOVERED_THREAD;
+    if (counts) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
+  }
   if (pointerTs >= 0) i32[pointerTs + TS_RECOVERING_SLOT] = 0;
   return n;
 }
