@@ -61,8 +61,6 @@ export interface VmChains {
   subscribeMm(vm: number, token: number): void;
   /** Right after the set exists: subscribe the consumers of the set (VDCM, IOMMU driver), likewise. */
   subscribeSet(vm: number, set: number): void;
-  /** A boot that could not make its set: the mm consumers' subscription goes. */
-  dropMm(vm: number): void;
   /** The VM is destroyed: its subscribers are kept (as old) until their queues are read. */
   retire(vm: number): void;
   /**
@@ -117,14 +115,6 @@ export class CoreVmChains implements VmChains {
       this.#hw.st(base + VM_SUB_VDCM, this.#api.registerNotifier(set, PRIO_DEVICE));
     if (this.#hw.ld(base + VM_SUB_IOMMU) < 0)
       this.#hw.st(base + VM_SUB_IOMMU, this.#api.registerNotifier(set, this.#hw.ld(H_IOMMU_PRIO)));
-  }
-
-  dropMm(vm: number): void {
-    const word = this.#vmBase(vm) + VM_SUB_KVM;
-    const sub = this.#hw.ld(word);
-    // The word first, as in retire.
-    this.#hw.st(word, -1);
-    if (sub >= 0) this.#api.unregisterNotifier(sub);
   }
 
   retire(vm: number): void {

@@ -70,23 +70,38 @@ export function vmsStep(hw: HwContext): number {
   return n;
 }
 
-/**
- * Boot VM `vm`: its set (quota from the header), KVM's subscription on the VMM's mm token
- * before the set exists, the VDCM's and the IOMMU driver's on the set right after. A VM left
- * BOOTING by a VMM killed inside its boot is finished instead (vm.ts vmBootFinish).
- *
- * Context: any attached thread (create() for the first boot; the VMM's thread after).
- * @returns the set (>= 0), or the negative errno of vmBoot
- */
-export function bootVm(hw: HwContext, vm: number): number {
-  const steps: BootSteps = {
+/** The boot's steps of VM `vm`: the consumers' subscriptions and the VM_BOOT event. */
+function bootSteps(hw: HwContext, vm: number): BootSteps {
+  return {
     subscribeMm: (token) => hw.vmChains.subscribeMm(vm, token),
     subscribeSet: (set) => hw.vmChains.subscribeSet(vm, set),
-    dropMm: () => hw.vmChains.dropMm(vm),
     booted: (set, token) => hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, token),
   };
-  if (hw.ld(vmField(hw, vm, VM_STATE)) === VMS_BOOTING) return vmBootFinish(hw, vm, steps);
-  return vmBoot(hw, vm, steps);
+}
+
+/**
+ * Boot VM `vm`: its set (quota from the header), KVM's subscription on the VMM's mm token
+ * before the set exists, the VDCM's and the IOMMU driver's on the set right after.
+ *
+ * Context: any attached thread (create() for the first boot; the VMM's thread after).
+ * @returns the set (>= 0), or the negative errno of vmBoot (-EBUSY: not OFF, BOOTING included)
+ */
+export function bootVm(hw: HwContext, vm: number): number {
+  return vmBoot(hw, vm, bootSteps(hw, vm));
+}
+
+/**
+ * Finish the boot of VM `vm` that a VMM thread killed inside it left BOOTING (vm.ts
+ * vmBootFinish). Only the VM's VMM actor calls it, at the start of its step: a boot runs
+ * within one step of that actor, whose steps never overlap, so a VM it finds BOOTING was left
+ * so by its dead predecessor, never by a boot still running.
+ *
+ * Context: the VM's VMM thread; never blocks.
+ * @returns the set (>= 0); -EBUSY the VM is not BOOTING; the core's errno (the VM is OFF)
+ */
+export function finishBootVm(hw: HwContext, vm: number): number {
+  if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_BOOTING) return -HwErrno.EBUSY;
+  return vmBootFinish(hw, vm, bootSteps(hw, vm));
 }
 
 /**

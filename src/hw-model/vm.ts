@@ -246,16 +246,16 @@ export function recordsFree(hw: HwContext, vm: number): boolean {
 }
 
 /**
- * What a boot asks of the VM's consumers (vm-chain.ts) and log. Each may be called again by a
- * resumed boot (`vmBootFinish`) and must then do nothing it already did.
+ * What a boot asks of the VM's consumers (vm-chain.ts) and log. A resumed boot
+ * (`vmBootFinish`) calls them again: the subscriptions must then do nothing they already did;
+ * `booted` may log VM_BOOT twice (a kill between it and RUNNING), which the checker takes
+ * as one (it maps the token to the VM again; the VM submitted nothing while BOOTING).
  */
 export interface BootSteps {
   /** Before the set exists: subscribe the consumers that follow the VMM's mm token (KVM). */
   subscribeMm(token: number): void;
   /** Once the set exists: subscribe the set's consumers (VDCM, IOMMU driver). */
   subscribeSet(set: number): void;
-  /** The set could not be made: the mm subscription goes again. */
-  dropMm(): void;
   /** Everything is in place; the VM runs right after (logged before its first guest event). */
   booted(set: number, token: number): void;
 }
@@ -277,8 +277,9 @@ export function vmBoot(hw: HwContext, vm: number, steps: BootSteps): number {
 
 /**
  * Run the boot of VM `vm`, BOOTING, to its end: from its start, or from wherever a VMM killed
- * inside it left it (the VM stays BOOTING, which nobody else touches: the replaced VMM's
- * thread finishes it). Every step is skipped when its effect is already there:
+ * inside it left it (the VM stays BOOTING, which only the VM's VMM actor touches: its
+ * replaced thread finishes it, vm-ops.ts finishBootVm). Every step is skipped when its effect
+ * is already there:
  * - the instance: VM_TOKEN names the last finished boot's until this one ends, and VM_SET is
  *   -1 until this boot's set is in it; so with VM_SET -1, an instance whose token is still
  *   VM_TOKEN was not taken yet;
@@ -287,7 +288,8 @@ export function vmBoot(hw: HwContext, vm: number, steps: BootSteps): number {
  * Left: a VMM killed between a subscription's registration and the store of its id leaks that
  * subscriber (its id is known to nobody); the core has no call to find it by its token.
  *
- * Context: the VMM, the VM BOOTING; never blocks.
+ * Context: vmBoot's caller, or the VM's VMM thread for a boot its predecessor left (the VM
+ * BOOTING); never blocks.
  * @returns as vmBoot
  */
 export function vmBootFinish(hw: HwContext, vm: number, steps: BootSteps): number {
@@ -302,7 +304,8 @@ export function vmBootFinish(hw: HwContext, vm: number, steps: BootSteps): numbe
     set = hw.space.findMmSet(token);
     if (set < 0) set = hw.space.setAlloc(token, hw.ld(H_VM_QUOTA), SetType.MM);
     if (set < 0) {
-      steps.dropMm();
+      // KVM's subscription stays: the next boot takes this instance again (VM_TOKEN still
+      // names the last finished boot), so it finds the subscription in place.
       hw.st(state, VMS_OFF);
       return set;
     }

@@ -309,17 +309,21 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
    * MIN_WORK_STEPS) restarts whenever a VM that is not running moved on (recoveryMark: its
    * teardown finished work items, or it changed state): a vm-crash teardown of hundreds of
    * PASIDs runs thousands of kernel work items behind device drains and IOTLB flushes. A
-   * hard cap (HARD_CAP_BOUNDS bounds in all) ends the wait even then: a run must end.
+   * hard cap (HARD_CAP_BOUNDS bounds in all) ends the wait even then: a run must end. The
+   * bounds count steps, so a platform where no worker makes a step any more (every worker
+   * kept looking at its actors: the wind-down's stall rule) or a crashed thread ends it too.
    */
   async function untilEveryVmWorked(): Promise<void> {
-    const steps = () =>
-      hosted.reduce((n, h) => n + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
+    const steps = () => hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
     const start = steps();
     const bound = Math.max(start, MIN_WORK_STEPS);
     let base = start;
     let mark = recoveryMark(hw);
+    let lastSteps = start;
+    let itersAtChange = hosted.map((h) => word(h, W_ITERS));
     while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
-      if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) return;
+      if (crashed || (stop && Atomics.load(ctl, F_VIOLATIONS) > 0)) return;
       if (cfg.signal?.aborted) {
         interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
         return;
@@ -335,6 +339,14 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
         lastCheck = Date.now();
         await quiescentCheck();
       }
+      const s = steps();
+      if (s !== lastSteps) {
+        lastSteps = s;
+        itersAtChange = hosted.map((h) => word(h, W_ITERS));
+      } else if (
+        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
+      )
+        return;
     }
   }
 

@@ -1,6 +1,8 @@
 /**
  * A one-line account of each VM's lifecycle state, for diagnosing a VM that stopped working
- * (printed by runThreaded when IOASID_DEBUG_KILLS is set).
+ * (printed by runThreaded when IOASID_DEBUG_KILLS is set). Loads only: it runs on the main
+ * thread while the VMs' threads work, so it must not peek at the work ring (a peek releases
+ * a tombstone at the head: a consumer's step, not an observer's).
  *
  * @internal
  */
@@ -16,8 +18,7 @@ import {
   VPS_LIVE,
 } from '../hw-model/hw-layout.js';
 import { recordHasBonds, vcpuField, vmField, vpField } from '../hw-model/vm.js';
-import { vmKernelIdle } from '../hw-model/vm-kernel.js';
-import { wk, workHead, workPending } from '../hw-model/work-ring.js';
+import { workPending } from '../hw-model/work-ring.js';
 
 export function vmLifecycle(hw: HwContext): string {
   const out: string[] = [];
@@ -33,18 +34,10 @@ export function vmLifecycle(hw: HwContext): string {
     for (let c = 0; c < hw.g.shape.vm.vcpus; c++) vcpus.push(hw.ld(vcpuField(hw, vm, c, VC_STATE)));
     out.push(
       `VM ${vm}: state ${hw.ld(vmField(hw, vm, VM_STATE))} vcpus [${vcpus}] live ${live} bound ${bound}` +
-        ` recordsFreed ${hw.ld(vmField(hw, vm, VM_RECORDS_FREED))} kernelIdle ${vmKernelIdle(hw, vm)}` +
+        ` recordsFreed ${hw.ld(vmField(hw, vm, VM_RECORDS_FREED))}` +
         ` vmmLock ${hw.ld(vmField(hw, vm, VM_VMM_LOCK))} kernelLock ${hw.ld(vmField(hw, vm, VM_KERNEL_LOCK))}` +
-        ` vmmOp ${hw.ld(vmField(hw, vm, VM_VMM_OP))} pending ${workPending(hw, vm)} head ${head(hw, vm)}`,
+        ` vmmOp ${hw.ld(vmField(hw, vm, VM_VMM_OP))} pending ${workPending(hw, vm)}`,
     );
   }
   return out.join('\n');
-}
-
-function head(hw: HwContext, vm: number): string {
-  const h = workHead(hw, vm);
-  if (h === null) return '-';
-  const words: number[] = [];
-  for (let f = 0; f < 8; f++) words.push(wk(hw, h.w, f));
-  return `[${words}]`;
 }

@@ -306,7 +306,9 @@ export const TS_RECOVERING_SLOT = 17;
  * In a slot being recovered: non-zero once all of it, its Rcu slot release included, is done;
  * TS_RECOVERED_THREAD if the slot had a thread (the recovery counts in THREADS_RECOVERED, by
  * whoever leaves RECOVERING: the recoverer or an attach that finished it), else
- * TS_RECOVERED_RCU_ONLY (its thread died in attach before claiming the slot).
+ * TS_RECOVERED_RCU_ONLY (its thread died in attach before claiming the slot). Known gap: a
+ * recoverer that dies before storing it leaves its successor to assume a thread (it cannot
+ * tell), so such an RCU-only slot is counted once too often.
  */
 export const TS_RECOVERED = 18;
 export const TS_RECOVERED_THREAD = 1;

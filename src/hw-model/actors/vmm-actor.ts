@@ -21,7 +21,13 @@ import type { ModelRng } from '../rng.js';
 import { vmmVcmdStep } from '../vcmd.js';
 import { recordHasBonds, vmField, vpField } from '../vm.js';
 import { vmKernelIdle, vmKernelStep } from '../vm-kernel.js';
-import { bootVm, vmDestroyDone, vmDestroyStart, vmFreeRecordsOnceStopped } from '../vm-ops.js';
+import {
+  bootVm,
+  finishBootVm,
+  vmDestroyDone,
+  vmDestroyStart,
+  vmFreeRecordsOnceStopped,
+} from '../vm-ops.js';
 import type { Actor } from './actor.js';
 
 /** When the VMM destroys its VM as a guest crash (vm-crash); 0 = never. */
@@ -67,7 +73,8 @@ export class VmmActor implements Actor {
       // The records go once the guest's vCPUs are out (its thread takes them out).
       n += vmFreeRecordsOnceStopped(hw, this.vm);
       if (vmDestroyDone(hw, this.vm)) n++;
-    } else if ((state === VMS_OFF || state === VMS_BOOTING) && bootVm(hw, this.vm) >= 0) n++;
+    } else if (state === VMS_BOOTING && finishBootVm(hw, this.vm) >= 0) n++;
+    else if (state === VMS_OFF && bootVm(hw, this.vm) >= 0) n++;
     else if (state === VMS_RUNNING && !this.#finishing && this.#crashNow(rng)) {
       if (vmDestroyStart(hw, this.vm, true) === 0) {
         this.crashes++;
