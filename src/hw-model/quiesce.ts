@@ -71,11 +71,18 @@ export function vmRecordsLeft(hw: HwContext, vm: number): string {
     );
   }
   if (n > RECORDS_SHOWN) left.push(`${n - RECORDS_SHOWN} more`);
-  const op = hw.ld(vmField(hw, vm, VM_VMM_OP));
-  left.push(
-    `VM ${VM_STATES[hw.ld(vmField(hw, vm, VM_STATE))]}, set ${vmSet(hw, vm)}, records freed ${hw.ld(vmField(hw, vm, VM_RECORDS_FREED))}, VMM op ${op & 0xff} record ${op >>> 8}, rescan ${hw.ld(vmField(hw, vm, VM_RESCAN))}, work queued ${workPending(hw, vm)}`,
-  );
+  left.push(vmStateLine(hw, vm));
   return left.join('; ');
+}
+
+/**
+ * VM `vm`'s life-cycle state, set, VMM intent and queued kernel work, in words.
+ *
+ * Context: any thread; loads only (safe while the VM's threads run); stale on return.
+ */
+export function vmStateLine(hw: HwContext, vm: number): string {
+  const op = hw.ld(vmField(hw, vm, VM_VMM_OP));
+  return `VM ${VM_STATES[hw.ld(vmField(hw, vm, VM_STATE))]}, set ${vmSet(hw, vm)}, records freed ${hw.ld(vmField(hw, vm, VM_RECORDS_FREED))}, VMM op ${op & 0xff} record ${op >>> 8}, rescan ${hw.ld(vmField(hw, vm, VM_RESCAN))}, work queued ${workPending(hw, vm)}`;
 }
 
 /**

@@ -45,9 +45,11 @@ export interface ModelRunConfig {
   atEnd?: ((platform: Platform) => void) | undefined;
   /**
    * Threaded runs: after `seconds`, no more kills, and the busy part goes on until every VM
-   * has submitted in its current life (VmStats `submissionsThisBoot`), bounded by work: at
-   * most as many worker steps again as the busy part made (at least 200 000). A VM that still
-   * has not submitted then is a finding of the run (the check is the caller's).
+   * has submitted in its current life (VmStats `submissionsThisBoot`), bounded by work: as
+   * many worker steps again as the busy part made (at least 200 000), counted afresh while a
+   * VM that is not running moves on, 20 such bounds at most; it also ends when no worker makes
+   * a step any more. A VM that still has not submitted then is a finding of the run (the check
+   * is the caller's).
    */
   untilEveryVmWorked?: boolean | undefined;
 }

@@ -295,6 +295,29 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.notify(ctl, F_STATE);
   }
 
+  const workerWord = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
+  /** Steps all workers made (each flushes its count every 256 iterations). */
+  const totalSteps = () => hosted.reduce((n, h) => n + workerWord(h, W_STEPS), 0);
+  /**
+   * The stall rule (STALL_ITERS): a function to call once per pass of a wait, true once every
+   * worker ran STALL_ITERS loop iterations since the steps last moved, none making a step.
+   */
+  const stallWatch = (): (() => boolean) => {
+    let lastSteps = -1;
+    let itersAtChange: number[] = [];
+    return () => {
+      const s = totalSteps();
+      if (s !== lastSteps) {
+        lastSteps = s;
+        itersAtChange = hosted.map((h) => workerWord(h, W_ITERS));
+        return false;
+      }
+      return hosted.every(
+        (h, i) => ((workerWord(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS,
+      );
+    };
+  };
+
   let vmsIdleAtBusyEnd: number | undefined;
   if (cfg.untilEveryVmWorked) {
     if (interrupted === null) await untilEveryVmWorked();
@@ -314,39 +337,29 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
    * kept looking at its actors: the wind-down's stall rule) or a crashed thread ends it too.
    */
   async function untilEveryVmWorked(): Promise<void> {
-    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
-    const steps = () => hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
-    const start = steps();
+    const start = totalSteps();
     const bound = Math.max(start, MIN_WORK_STEPS);
     let base = start;
     let mark = recoveryMark(hw);
-    let lastSteps = start;
-    let itersAtChange = hosted.map((h) => word(h, W_ITERS));
-    while (Atomics.load(ctl, F_VMS_IDLE) > 0 && steps() - base < bound) {
+    const stalled = stallWatch();
+    while (Atomics.load(ctl, F_VMS_IDLE) > 0 && totalSteps() - base < bound) {
       if (crashed || (stop && Atomics.load(ctl, F_VIOLATIONS) > 0)) return;
       if (cfg.signal?.aborted) {
         interrupted = { signal: String(cfg.signal.reason), atSeconds: (Date.now() - t0) / 1000 };
         return;
       }
-      if (steps() - start >= HARD_CAP_BOUNDS * bound) return;
+      if (totalSteps() - start >= HARD_CAP_BOUNDS * bound) return;
       await sleep(EPOCH_MS);
       const now = recoveryMark(hw);
       if (now !== mark) {
         mark = now;
-        base = steps();
+        base = totalSteps();
       }
       if (Date.now() - lastCheck >= CHECK_EVERY_MS) {
         lastCheck = Date.now();
         await quiescentCheck();
       }
-      const s = steps();
-      if (s !== lastSteps) {
-        lastSteps = s;
-        itersAtChange = hosted.map((h) => word(h, W_ITERS));
-      } else if (
-        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
-      )
-        return;
+      if (stalled()) return;
     }
   }
 
@@ -356,31 +369,22 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.store(ctl, F_STATE, FS_FINISH);
     Atomics.notify(ctl, F_STATE);
     const t = Date.now();
-    let lastSteps = -1;
-    let itersAtChange: number[] = [];
-    const word = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
+    const stalled = stallWatch();
     for (;;) {
       await sleep(10);
-      const quiet = hosted.every((h) => word(h, W_QUIET) === 1);
+      const quiet = hosted.every((h) => workerWord(h, W_QUIET) === 1);
       leftBusy = busyParts(hw);
       if ((quiet && leftBusy.length === 0) || Date.now() - t > WIND_DOWN_MS) break;
       if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
       // Stuck (every worker kept looking and none made progress): leave what is left to the
       // end checks.
-      const s = hosted.reduce((n, h) => n + word(h, W_STEPS), 0);
-      if (s !== lastSteps) {
-        lastSteps = s;
-        itersAtChange = hosted.map((h) => word(h, W_ITERS));
-      } else if (
-        hosted.every((h, i) => ((word(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS)
-      )
-        break;
+      if (stalled()) break;
     }
   }
   Atomics.store(ctl, F_STATE, FS_STOP);
   Atomics.notify(ctl, F_STATE);
   await Promise.all(hosted.map((h) => h.exited));
-  const steps = hosted.reduce((s, h) => s + Atomics.load(ctl, workerSlot(h.index) + W_STEPS), 0);
+  const steps = totalSteps();
   const rested = !early && Atomics.load(ctl, F_VIOLATIONS) === 0;
   Atomics.store(ctl, F_END_REQ, rested ? 1 : 2);
   const r = await report;

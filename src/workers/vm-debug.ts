@@ -10,16 +10,14 @@ import type { HwContext } from '../hw-model/hw-context.js';
 import {
   VC_STATE,
   VM_KERNEL_LOCK,
-  VM_RECORDS_FREED,
-  VM_STATE,
   VM_VMM_LOCK,
-  VM_VMM_OP,
   VP_STATE,
   VPS_LIVE,
 } from '../hw-model/hw-layout.js';
+import { vmStateLine } from '../hw-model/quiesce.js';
 import { recordHasBonds, vcpuField, vmField, vpField } from '../hw-model/vm.js';
-import { workPending } from '../hw-model/work-ring.js';
 
+/** Per VM: quiesce.ts's state line, its vCPUs' states, live and bound records, lock holders. */
 export function vmLifecycle(hw: HwContext): string {
   const out: string[] = [];
   for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) {
@@ -33,10 +31,8 @@ export function vmLifecycle(hw: HwContext): string {
     const vcpus: number[] = [];
     for (let c = 0; c < hw.g.shape.vm.vcpus; c++) vcpus.push(hw.ld(vcpuField(hw, vm, c, VC_STATE)));
     out.push(
-      `VM ${vm}: state ${hw.ld(vmField(hw, vm, VM_STATE))} vcpus [${vcpus}] live ${live} bound ${bound}` +
-        ` recordsFreed ${hw.ld(vmField(hw, vm, VM_RECORDS_FREED))}` +
-        ` vmmLock ${hw.ld(vmField(hw, vm, VM_VMM_LOCK))} kernelLock ${hw.ld(vmField(hw, vm, VM_KERNEL_LOCK))}` +
-        ` vmmOp ${hw.ld(vmField(hw, vm, VM_VMM_OP))} pending ${workPending(hw, vm)}`,
+      `VM ${vm}: ${vmStateLine(hw, vm)}, vcpus [${vcpus}], live ${live} bound ${bound}` +
+        `, vmmLock ${hw.ld(vmField(hw, vm, VM_VMM_LOCK))} kernelLock ${hw.ld(vmField(hw, vm, VM_KERNEL_LOCK))}`,
     );
   }
   return out.join('\n');

@@ -162,6 +162,16 @@ export class GuestChecks {
     return this.#walk && { ...this.#walk, refs: [...this.#walk.refs], by: [...this.#walk.by] };
   }
 
+  /** Count an accepted guest submission by set token `token`; its VM's stats, if a VM's. */
+  #submitted(token: number): VmStats | undefined {
+    const vm = this.#vmIndex(token);
+    if (vm === undefined) return undefined;
+    const s = this.#vm(vm);
+    s.submissions++;
+    s.submissionsThisBoot++;
+    return s;
+  }
+
   #vm(vm: number): VmStats {
     let s = this.#stats.get(vm);
     if (!s) {
@@ -287,14 +297,19 @@ export class GuestChecks {
     return n;
   }
 
+  /** The VM a set token is of: booted with it, or a VM token's VM; undefined for an mm's. */
+  #vmIndex(token: number): number | undefined {
+    return this.#tokenVm.get(token) ?? (isVmToken(token) ? vmOfToken(token) : undefined);
+  }
+
   #owner(pasid: number): string {
-    const g = this.#ghost.of(pasid);
-    const vm = this.#tokenVm.get(g.owner) ?? (isVmToken(g.owner) ? vmOfToken(g.owner) : undefined);
-    return vm === undefined ? `owner ${g.owner}` : `VM ${vm}`;
+    const owner = this.#ghost.of(pasid).owner;
+    const vm = this.#vmIndex(owner);
+    return vm === undefined ? `owner ${owner}` : `VM ${vm}`;
   }
 
   #vmOf(token: number): string {
-    const vm = this.#tokenVm.get(token) ?? (isVmToken(token) ? vmOfToken(token) : undefined);
+    const vm = this.#vmIndex(token);
     return vm === undefined ? `token ${token}` : `VM ${vm}`;
   }
 
@@ -347,11 +362,7 @@ export class GuestChecks {
 
   #submit(e: LogEvent): void {
     const g = this.#ghost.of(e.pasid);
-    const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
-    if (vm >= 0) {
-      this.#vm(vm).submissions++;
-      this.#vm(vm).submissionsThisBoot++;
-    }
+    this.#submitted(e.b);
     const gpasid = e.c & 0xfffff;
     const vcpu = e.c >>> 20;
     const who = `${this.#vmOf(e.b)} vCPU ${vcpu}`;
@@ -382,12 +393,8 @@ export class GuestChecks {
 
   /** A guest's MOVDIR64B: WQCFG's PASID at submission is the VM's (INV-4). */
   #movdir(e: LogEvent): void {
-    const vm = this.#tokenVm.get(e.b) ?? (isVmToken(e.b) ? vmOfToken(e.b) : -1);
-    if (vm >= 0) {
-      this.#vm(vm).submissions++;
-      this.#vm(vm).submissionsThisBoot++;
-      this.#vm(vm).dwqSubmissions++;
-    }
+    const s = this.#submitted(e.b);
+    if (s) s.dwqSubmissions++;
     const g = this.#ghost.of(e.pasid);
     this.#judge(
       'INV-4',
