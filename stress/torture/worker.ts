@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Rcu, type RcuHandle } from '../../src/core/rcu/rcu.js';
 import { Prng } from '../../src/workers/prng.js';
 import { slowStartForTests } from '../../src/workers/start-wait.js';
+import { readSection, type SectionEnv } from './read-section.js';
 import {
   CTRL_PAUSE,
   CTRL_SLEEP,
@@ -23,9 +24,6 @@ import {
   HIST,
   PIPE_LEN,
   R_BATCH,
-  R_COOKIE_ERR,
-  R_GENERR,
-  R_MBERR,
   R_NESTED,
   R_PIPE,
   R_READS,
@@ -111,6 +109,7 @@ function spin(iterations: number): number {
 
 function runReader(): void {
   const base = readerBase(g, data.index);
+  const section: SectionEnv = { words, g, rcu, delay: () => readerDelay(base) };
   const pipe = new Array<number>(HIST).fill(0);
   const batch = new Array<number>(HIST).fill(0);
   let reads = 0;
@@ -127,7 +126,7 @@ function runReader(): void {
   while (!stopping()) {
     stutterPoint();
     for (let n = 0; n < 256; n++) {
-      const age = readOnce(base, rng.below(g.writers));
+      const age = readSection(section, base, rng.below(g.writers));
       rcu.quiescentState(); // the section's record is no longer used
       if (age < 0) continue;
       pipe[Math.min(age & 0xffff, PIPE_LEN)]!++;
@@ -137,41 +136,6 @@ function runReader(): void {
     flush();
   }
   flush();
-}
-
-/**
- * One read-side section on writer `w`'s current record. Returns pipe age | (batch << 16), or
- * -1 when nothing is published yet. Errors are counted straight into shared memory.
- */
-function readOnce(base: number, w: number): number {
-  rcu.readLock();
-  const cookie = rcu.getState();
-  const gpStart = rcu.completedGracePeriods();
-  const rec = Atomics.load(words, writerBase(w) + W_CURRENT);
-  if (rec < 0) {
-    rcu.readUnlock();
-    return -1;
-  }
-  const r = recordBase(g, rec);
-  const gen = Atomics.load(words, r + REC_GEN);
-  let poisoned = Atomics.load(words, r + REC_VALID) === 0;
-  if (Atomics.load(words, r + REC_CHECK) !== recordCheck(rec, gen))
-    Atomics.add(words, base + R_GENERR, 1);
-  readerDelay(base);
-  const age = Atomics.load(words, r + REC_PIPE);
-  if (Atomics.load(words, r + REC_GEN) !== gen) Atomics.add(words, base + R_GENERR, 1);
-  // Poison checked again at the section's end: a record freed while any reader that found it
-  // is still inside is a broken grace period however late in the section it happens, not only
-  // when the free falls between the two loads above (the 'early-recycle' twin's race: missed
-  // in 9 writes at load 21 without this check).
-  poisoned ||= Atomics.load(words, r + REC_VALID) === 0;
-  if (poisoned) Atomics.add(words, base + R_MBERR, 1);
-  // Cookie check 3: no grace period that started after we entered may end while we are inside.
-  if (rcu.peekState(cookie)) Atomics.add(words, base + R_COOKIE_ERR, 1);
-  // Measured before unlocking: grace periods ending after we leave are legal and not counted.
-  const completed = rcu.completedGracePeriods() - gpStart;
-  rcu.readUnlock();
-  return Math.min(age, PIPE_LEN) | (Math.min(completed, PIPE_LEN) << 16);
 }
 
 /**
