@@ -306,9 +306,8 @@ export const TS_RECOVERING_SLOT = 17;
  * In a slot being recovered: non-zero once all of it, its Rcu slot release included, is done;
  * TS_RECOVERED_THREAD if the slot had a thread (the recovery counts in THREADS_RECOVERED, by
  * whoever leaves RECOVERING: the recoverer or an attach that finished it), else
- * TS_RECOVERED_RCU_ONLY (its thread died in attach before claiming the slot). Known gap: a
- * recoverer that dies before storing it leaves its successor to assume a thread (it cannot
- * tell), so such an RCU-only slot is counted once too often.
+ * TS_RECOVERED_RCU_ONLY (its thread died in attach before claiming the slot). Which of the
+ * two is known before this word is stored: TS_RECOVERING_HELD in STATE, set by the claim.
  */
 export const TS_RECOVERED = 18;
 export const TS_RECOVERED_THREAD = 1;
@@ -322,6 +321,13 @@ export const TS_STATE_MASK = 3;
 export const TS_UNUSED = 0;
 export const TS_ATTACHED = 1;
 export const TS_RECOVERING = 2;
+/**
+ * ... while RECOVERING, whether the slot had a thread (it was ATTACHED when first claimed; not
+ * when its thread died in attach before claiming it): set by the claim's CAS itself, so the
+ * successor of a recoverer that died before storing TS_RECOVERED still knows whether the
+ * recovery counts in THREADS_RECOVERED ...
+ */
+export const TS_RECOVERING_HELD = 4;
 /** ... and, while RECOVERING, the recoverer's tag (its slot + 1) from this bit up. */
 export const TS_RECOVERER_SHIFT = 8;
 /** TS_OP: the operation in flight (low 4 bits) and how far it got (phase << 4). */

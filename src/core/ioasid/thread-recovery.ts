@@ -115,6 +115,7 @@ import {
   TS_RECOVERED_THREAD,
   TS_RECOVERER_SHIFT,
   TS_RECOVERING,
+  TS_RECOVERING_HELD,
   TS_RECOVERING_SLOT,
   TS_RESERVED,
   TS_SET,
@@ -145,9 +146,17 @@ export interface RecoveryHooks {
   recoverSlot(slot: number, published: boolean): number;
 }
 
-/** STATE of a slot being recovered by the thread whose tag is `tag`. */
-function recoveringBy(tag: number): number {
-  return (tag << TS_RECOVERER_SHIFT) | TS_RECOVERING;
+/**
+ * STATE of a slot being recovered by the thread whose tag is `tag`; `held`: the slot had a
+ * thread, so the recovery counts in THREADS_RECOVERED (TS_RECOVERING_HELD).
+ */
+function recoveringBy(tag: number, held: boolean): number {
+  return (tag << TS_RECOVERER_SHIFT) | (held ? TS_RECOVERING_HELD : 0) | TS_RECOVERING;
+}
+
+/** Does STATE value `st` (RECOVERING) say the slot had a thread? */
+function recoveringHeld(st: number): boolean {
+  return (st & TS_RECOVERING_HELD) !== 0;
 }
 
 /** Is STATE value `st` "RECOVERING, by the thread whose tag is `tag`"? */
@@ -183,14 +192,16 @@ export function releaseDeadThread(
     if ((st & TS_STATE_MASK) === TS_RECOVERING && !isRecoveringBy(st, slot + 1)) return 0;
     // UNUSED (died in attach before claiming it: only the Rcu slot), ATTACHED (its owner
     // died), or RECOVERING by its own tag (died recovering its inherited slot): ours now.
-    const claimed = recoveringBy(mySlot + 1);
+    // Whether it had a thread goes into STATE with the claim (a successor of ours reads it).
+    const state = st & TS_STATE_MASK;
+    const held = state === TS_ATTACHED || (state === TS_RECOVERING && recoveringHeld(st));
+    const claimed = recoveringBy(mySlot + 1, held);
     if (Atomics.compareExchange(i32, ts + TS_STATE, st, claimed) !== st) continue;
     // Kill point rule: recorded with no call since the claim.
     i32[ts + TS_RECOVERED] = 0;
     const mine = threadSlotWord(g, mySlot);
     i32[mine + TS_RECOVERING_SLOT] = slot + 1;
-    const wasHeld = (st & TS_STATE_MASK) !== TS_UNUSED;
-    return finishRecovery(i32, g, rcu, hooks, slot, mySlot + 1, TS_UNUSED, mine, wasHeld);
+    return finishRecovery(i32, g, rcu, hooks, slot, mySlot + 1, TS_UNUSED, mine, held);
   }
 }
 
@@ -227,7 +238,8 @@ export function claimThreadSlot(
       continue;
     }
     if (state === TS_ATTACHED || isRecoveringBy(st, tag)) {
-      const claimed = recoveringBy(tag);
+      // Its own slot, ATTACHED when first claimed (by us, or by our own dead attach): held.
+      const claimed = recoveringBy(tag, true);
       if (st !== claimed && Atomics.compareExchange(i32, ts + TS_STATE, st, claimed) !== st)
         continue;
       i32[ts + TS_RECOVERED] = 0; // kill point rule: no call since the claim
@@ -280,7 +292,8 @@ function finishRecovery(
   // A CAS: after RECOVERED, an attach into the released Rcu slot may have finished it for us,
   // and counted it then (claimThreadSlot). Whoever leaves RECOVERING counts, so exactly once;
   // a releaser goes by RECOVERED, which a recoverer that died before this CAS may have set.
-  if (Atomics.compareExchange(i32, ts + TS_STATE, recoveringBy(tag), final) === recoveringBy(tag)) {
+  const owned = recoveringBy(tag, counted);
+  if (Atomics.compareExchange(i32, ts + TS_STATE, owned, final) === owned) {
     const counts =
       tag === slot + 1 ? counted : Atomics.load(i32, ts + TS_RECOVERED) === TS_RECOVERED_THREAD;
     if (counts) Atomics.add(i32, SPACE_STAT_THREADS_RECOVERED_WORD, 1);
@@ -308,8 +321,9 @@ function recoverShare(
   if (p !== 0) {
     const target = p - 1;
     const st = Atomics.load(i32, threadSlotWord(g, target) + TS_STATE);
+    // Counted as its claim said: the target had a thread, or only an Rcu slot.
     if (isRecoveringBy(st, slot + 1))
-      n += finishRecovery(i32, g, rcu, hooks, target, slot + 1, TS_UNUSED, ts, true);
+      n += finishRecovery(i32, g, rcu, hooks, target, slot + 1, TS_UNUSED, ts, recoveringHeld(st));
     else i32[ts + TS_RECOVERING_SLOT] = 0;
   }
   // 1. Capacity owed by a set destruction (before the intent, which may destroy a set too).
