@@ -17,8 +17,13 @@ export interface CensusWorkerData {
   set: number;
   /** pairs counted (after as many uncounted ones) */
   pairs: number;
-  /** [0] workers ready (Atomics.add), [1] start (0 -> 1, stored and notified by the main thread) */
+  /**
+   * [0] workers ready (Atomics.add), [1] start (0 -> 1, stored and notified by the main
+   * thread), [2] workers done counting (Atomics.add)
+   */
   start: SharedArrayBuffer;
+  /** workers in this census run */
+  cpus: number;
 }
 
 /** What one census worker reports. */
@@ -30,6 +35,8 @@ export interface CensusReport {
   casFailsPerPair: number;
   /** lines written with atomics: `${buffer}:${line}` -> writes */
   lines: Record<string, number>;
+  /** lines read with Atomics.load: `${buffer}:${line}` -> loads (plain reads are not seen) */
+  reads: Record<string, number>;
   /** hrtime ns at the start and end of the counted pairs */
   t0: number;
   t1: number;
@@ -39,6 +46,7 @@ type AnyTA = Int32Array<SharedArrayBuffer> | BigInt64Array<SharedArrayBuffer>;
 const WRITES = new Set(['store', 'compareExchange', 'exchange', 'add', 'sub', 'and', 'or', 'xor']);
 const counts: Record<string, number> = {};
 const lines = new Map<string, number>();
+const reads = new Map<string, number>();
 const buffers = new Map<ArrayBufferLike, string>();
 let casFails = 0;
 let counting = false;
@@ -60,11 +68,12 @@ function wrap(name: string): void {
     if (counting) {
       counts[name] = (counts[name] ?? 0) + 1;
       if (name === 'compareExchange' && r !== args[2]) casFails++;
-      if (WRITES.has(name)) {
+      const into = WRITES.has(name) ? lines : name === 'load' ? reads : undefined;
+      if (into) {
         const ta = args[0] as AnyTA;
         const line = (ta.byteOffset + (args[1] as number) * ta.BYTES_PER_ELEMENT) >> 6;
         const key = `${bufferName(ta.buffer)}:${line}`;
-        lines.set(key, (lines.get(key) ?? 0) + 1);
+        into.set(key, (into.get(key) ?? 0) + 1);
       }
     }
     return r;
@@ -76,28 +85,39 @@ const space = IoasidSpace.attach(d.handle);
 // Name the two buffers of the space before counting, so keys read 'space:' and 'rcu:'.
 buffers.set(d.handle.buffer, 'space');
 buffers.set(d.handle.rcu.buffer, 'rcu');
+const load = Atomics.load;
 for (const m of Object.getOwnPropertyNames(Atomics))
   if (typeof (Atomics as unknown as Record<string, unknown>)[m] === 'function') wrap(m);
 
 const max = space.maxId;
-const run = (n: number) => {
+const start = new Int32Array(d.start);
+const DONE = 2;
+/** Pairs until `n`, or (counted) until another worker has finished its own: see below. */
+const run = (n: number, untilOneDone: boolean): number => {
   for (let i = 0; i < n; i++) {
+    // The unwrapped load: this check is the census's, not the allocator's.
+    if (untilOneDone && load(start, DONE) !== 0) return i;
     const id = space.alloc(d.set, 1, max);
     if (id < 0) space.flushRecords();
     else space.free(d.set, id);
   }
+  return n;
 };
-run(d.pairs); // uncounted: caches and hints warm, as in the timed bench
-// Workers of one census run their counted pairs at the same time.
-const start = new Int32Array(d.start);
+run(d.pairs, false); // uncounted: caches and hints warm, as in the timed bench
+// Workers of one census count their pairs only while all of them run: the first to finish
+// ends everyone's count. Otherwise the ids a finished worker leaves behind (its magazine goes
+// back to the bitmap at detach) draw the others onto its lines, and lines written by both
+// CPUs at different times would read as shared.
 Atomics.add(start, 0, 1);
 Atomics.wait(start, 1, 0);
 const t0 = Number(process.hrtime.bigint());
 counting = true;
-run(d.pairs);
+const done = Math.max(1, run(d.pairs, true));
 counting = false;
 const t1 = Number(process.hrtime.bigint());
-const done = d.pairs;
+Atomics.add(start, DONE, 1);
+// Nobody detaches (returning its magazine) before every worker has stopped counting.
+while (Atomics.load(start, DONE) < d.cpus) Atomics.wait(start, DONE, Atomics.load(start, DONE), 5);
 const perPair: Record<string, number> = {};
 for (const [k, v] of Object.entries(counts)) perPair[k] = v / done;
 space.detach();
@@ -106,6 +126,7 @@ parentPort!.postMessage({
   perPair,
   casFailsPerPair: casFails / done,
   lines: Object.fromEntries(lines),
+  reads: Object.fromEntries(reads),
   t0,
   t1,
 } satisfies CensusReport);

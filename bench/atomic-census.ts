@@ -33,6 +33,11 @@ export interface CensusResult {
   overlap: number;
   /** lines written by every worker: region name and writes per pair, summed over workers */
   sharedLines: { line: string; region: string; writesPerPair: number }[];
+  /**
+   * lines one worker loads (Atomics.load) and only another writes: a miss per load after each
+   * write; loads per pair of the reader(s), and the writer's writes per pair
+   */
+  readSharedLines: { line: string; region: string; loadsPerPair: number; writesPerPair: number }[];
 }
 
 /** The region of a space buffer a 64-byte line falls in. */
@@ -73,7 +78,7 @@ async function census(scenario: Scenario, cpus: number, pairs: number): Promise<
     const sp = spaces[i] ?? spaces[0]!;
     const set = scenario === 'separate' ? sp.setAlloc(null, 1000, SetType.NULL) : sets[i];
     const w = new Worker(url, {
-      workerData: { handle: sp.handle, set, pairs, start: start.buffer },
+      workerData: { handle: sp.handle, set, pairs, start: start.buffer, cpus },
     });
     return new Promise<CensusReport>((resolve, reject) => {
       w.once('message', resolve);
@@ -105,6 +110,28 @@ async function census(scenario: Scenario, cpus: number, pairs: number): Promise<
           })
           .filter((l) => l.writesPerPair >= 0.001)
           .sort((a, b) => b.writesPerPair - a.writesPerPair);
+  const region = (k: string): string => {
+    const [buf, line] = k.split(':') as [string, string];
+    return buf === 'space' ? spaceRegion(g, Number(line)) : `${buf} buffer`;
+  };
+  const readSharedLines =
+    scenario === 'separate' || cpus < 2
+      ? []
+      : [...new Set(rs.flatMap((r) => Object.keys(r.reads)))]
+          .filter((k) => !sharedLines.some((l) => l.line === k))
+          .map((k) => {
+            // Loads by workers that do not write the line; writes by those that do.
+            const writers = rs.filter((r) => r.lines[k] !== undefined);
+            const readers = rs.filter((r) => r.lines[k] === undefined && r.reads[k] !== undefined);
+            return {
+              line: k,
+              region: region(k),
+              loadsPerPair: readers.reduce((s, r) => s + r.reads[k]! / r.pairs, 0),
+              writesPerPair: writers.reduce((s, r) => s + r.lines[k]! / r.pairs, 0),
+            };
+          })
+          .filter((l) => l.loadsPerPair >= 0.001 && l.writesPerPair >= 0.001)
+          .sort((a, b) => b.loadsPerPair - a.loadsPerPair);
   return {
     scenario,
     cpus,
@@ -117,6 +144,7 @@ async function census(scenario: Scenario, cpus: number, pairs: number): Promise<
       Math.max(0, Math.min(...rs.map((r) => r.t1)) - Math.max(...rs.map((r) => r.t0))) /
       (Math.max(...rs.map((r) => r.t1)) - Math.min(...rs.map((r) => r.t0))),
     sharedLines,
+    readSharedLines,
   };
 }
 
@@ -134,7 +162,7 @@ export async function main(pairs = 200_000): Promise<CensusResult[]> {
   for (const sc of ['disjoint', 'shared', 'separate'] as const)
     out.push(await census(sc, 2, pairs));
   console.log(
-    `\nAtomic census of alloc+free (${pairs} counted pairs per CPU after as many warm ones)`,
+    `\nAtomic census of alloc+free (up to ${pairs} counted pairs per CPU after as many warm ones; with 2 CPUs, counted only while both run)`,
   );
   for (const r of out) {
     const kinds = Object.entries(r.perPair)
@@ -150,6 +178,10 @@ export async function main(pairs = 200_000): Promise<CensusResult[]> {
         `      written by both CPUs: ${l.region} [${l.line}] ${l.writesPerPair.toFixed(3)} writes/pair`,
       );
     if (r.cpus > 1 && r.sharedLines.length === 0) console.log('      no line written by both CPUs');
+    for (const l of r.readSharedLines.slice(0, 8))
+      console.log(
+        `      read by one CPU, written by the other: ${l.region} [${l.line}] ${l.loadsPerPair.toFixed(3)} loads/pair, ${l.writesPerPair.toFixed(3)} writes/pair`,
+      );
   }
   return out;
 }
