@@ -59,12 +59,6 @@ class KillPoints {
   #armed = false;
   #held: number[] = [];
   readonly #hw: HwContext;
-  /**
-   * A notifier registration just returned: the store of its id is not a kill point. Known
-   * window, left open: a thread killed there leaks the subscriber (nobody knows its id), and
-   * an unread subscriber holds its chain's later consumers (vm.ts vmBootFinish).
-   */
-  #registered = false;
   died = false;
   /** Kill points the killable steps passed (a run that did not die: all of them). */
   points = 0;
@@ -72,9 +66,10 @@ class KillPoints {
   constructor(hw: HwContext) {
     this.#hw = hw;
     const st = hw.st.bind(hw);
+    // The store right after a notifier registration is a kill point too: the resumed boot
+    // adopts the subscriber by its owner tag (vm-chain.ts), so nothing leaks.
     hw.st = (w: number, v: number) => {
-      if (this.#registered) this.#registered = false;
-      else this.#point();
+      this.#point();
       st(w, v);
     };
     const log = hw.log;
@@ -93,13 +88,13 @@ class KillPoints {
       'setAlloc',
       'registerNotifier',
       'registerNotifierMm',
+      'findNotifier',
+      'findNotifierMm',
     ]) {
       const f = space[name]!.bind(hw.space);
       space[name] = (...a: unknown[]) => {
         this.#point();
-        const v = f(...a);
-        this.#registered = name.startsWith('register');
-        return v;
+        return f(...a);
       };
     }
   }

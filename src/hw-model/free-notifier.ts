@@ -77,7 +77,9 @@ export function hasNotifierChains(space: object): boolean {
 }
 
 /**
- * Subscribe the IOMMU driver to the global chain of `space`.
+ * Subscribe the IOMMU driver to the global chain of `space`. No owner tag and no adoption
+ * (unlike a VM's consumers, vm-chain.ts): create() is not resumed, a create killed here leaves
+ * no platform, and its space, made by that create and shared with no one yet, goes with it.
  *
  * Context: create() only.
  * @returns the subscriber id (>= 0), or FREE_SUB_SHIM when the core has no chains

@@ -56,7 +56,8 @@ export interface VmNotification {
 export interface VmChains {
   /**
    * Before the VM's set exists: subscribe the consumers that follow the VMM's mm (KVM). A
-   * consumer already subscribed (a resumed boot) is left as it is.
+   * consumer already subscribed (a resumed boot) is left as it is: its word names it, or,
+   * when the VMM died before storing the id, the core finds it by its owner tag.
    */
   subscribeMm(vm: number, token: number): void;
   /** Right after the set exists: subscribe the consumers of the set (VDCM, IOMMU driver), likewise. */
@@ -70,10 +71,22 @@ export interface VmChains {
   poll(vm: number, handle: (consumer: number, n: VmNotification) => void): number;
 }
 
+/**
+ * The owner tag each consumer registers with, so that a resumed boot finds (adopts) the
+ * subscription a VMM killed between the registration and the store of its id made, instead
+ * of registering a second one and leaking the first: nobody would know its id, and, unread,
+ * it would hold up every consumer behind it on the chain. The chain (the VM instance's token,
+ * or its set's incarnation) tells VMs and instances apart; the tag tells consumers apart,
+ * also two of one priority (the IOMMU driver's priority is a knob, H_IOMMU_PRIO).
+ */
+export const OWNER_TAG = [1, 2, 3] as const;
+
 /** What the consumers need of a core with notifier chains (issue 10's public API). */
 interface NotifierApi {
-  registerNotifier(set: number | null, priority: number): number;
-  registerNotifierMm(token: number, priority: number): number;
+  registerNotifier(set: number | null, priority: number, owner?: number): number;
+  registerNotifierMm(token: number, priority: number, owner?: number): number;
+  findNotifier(set: number | null, priority: number, owner: number): number;
+  findNotifierMm(token: number, priority: number, owner: number): number;
   unregisterNotifier(sub: number): number;
   readNotifications(
     sub: number,
@@ -106,15 +119,25 @@ export class CoreVmChains implements VmChains {
 
   subscribeMm(vm: number, token: number): void {
     const word = this.#vmBase(vm) + VM_SUB_KVM;
-    if (this.#hw.ld(word) < 0) this.#hw.st(word, this.#api.registerNotifierMm(token, PRIO_CPU));
+    if (this.#hw.ld(word) >= 0) return;
+    const owner = OWNER_TAG[KVM];
+    let sub = this.#api.findNotifierMm(token, PRIO_CPU, owner);
+    if (sub < 0) sub = this.#api.registerNotifierMm(token, PRIO_CPU, owner);
+    this.#hw.st(word, sub);
   }
 
   subscribeSet(vm: number, set: number): void {
     const base = this.#vmBase(vm);
-    if (this.#hw.ld(base + VM_SUB_VDCM) < 0)
-      this.#hw.st(base + VM_SUB_VDCM, this.#api.registerNotifier(set, PRIO_DEVICE));
-    if (this.#hw.ld(base + VM_SUB_IOMMU) < 0)
-      this.#hw.st(base + VM_SUB_IOMMU, this.#api.registerNotifier(set, this.#hw.ld(H_IOMMU_PRIO)));
+    this.#subscribeSet(base + VM_SUB_VDCM, set, PRIO_DEVICE, OWNER_TAG[VDCM]);
+    this.#subscribeSet(base + VM_SUB_IOMMU, set, this.#hw.ld(H_IOMMU_PRIO), OWNER_TAG[IOMMU]);
+  }
+
+  /** Subscribe a consumer of `set` unless word `word` names its subscriber: adopt, else register. */
+  #subscribeSet(word: number, set: number, prio: number, owner: number): void {
+    if (this.#hw.ld(word) >= 0) return;
+    let sub = this.#api.findNotifier(set, prio, owner);
+    if (sub < 0) sub = this.#api.registerNotifier(set, prio, owner);
+    this.#hw.st(word, sub);
   }
 
   retire(vm: number): void {

@@ -284,9 +284,9 @@ export function vmBoot(hw: HwContext, vm: number, steps: BootSteps): number {
  *   -1 until this boot's set is in it; so with VM_SET -1, an instance whose token is still
  *   VM_TOKEN was not taken yet;
  * - the set: found by its token (`findMmSet`) when it was made but not recorded;
- * - the subscriptions: their words (vm-chain.ts).
- * Left: a VMM killed between a subscription's registration and the store of its id leaks that
- * subscriber (its id is known to nobody); the core has no call to find it by its token.
+ * - the subscriptions: their words, or, for a VMM killed between a registration and the
+ *   store of its id, the core's findNotifier by the consumer's owner tag (vm-chain.ts): the
+ *   subscriber is adopted, not registered twice (an unread twin would hold up the chain).
  *
  * Context: vmBoot's caller, or the VM's VMM thread for a boot its predecessor left (the VM
  * BOOTING); never blocks.

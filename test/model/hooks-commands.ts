@@ -85,17 +85,18 @@ export class LiveIdCommand implements Cmd {
   }
 }
 
-/** registerNotifier(set | null, priority). */
+/** registerNotifier(set | null, priority, owner). */
 export class RegisterNotifierCommand implements Cmd {
   constructor(
     readonly set: number | null,
     readonly prio: number,
+    readonly owner = 0,
   ) {}
   check(): boolean {
     return true;
   }
   run(m: HModel, r: HReal): void {
-    const got = r.space.registerNotifier(this.set, this.prio);
+    const got = r.space.registerNotifier(this.set, this.prio, this.owner);
     const { set, prio } = this;
     let want: number | 'id';
     if (prio < 0 || prio > 3) want = E.EINVAL;
@@ -113,13 +114,14 @@ export class RegisterNotifierCommand implements Cmd {
           set === null ? 0 : m.inc.get(set)!,
           -1,
           prio,
+          this.owner,
         ),
       );
     }
     expectHooksState(m, r);
   }
   toString(): string {
-    return `registerNotifier(${this.set}, ${this.prio})`;
+    return `registerNotifier(${this.set}, ${this.prio}, ${this.owner})`;
   }
 }
 
@@ -130,6 +132,7 @@ function newSub(
   inc: number,
   token: number,
   prio: number,
+  owner: number,
 ) {
   return {
     real,
@@ -137,6 +140,7 @@ function newSub(
     inc,
     token,
     prio,
+    owner,
     order: m.regOrder++,
     queue: [],
     lost: 0,
@@ -145,17 +149,18 @@ function newSub(
   };
 }
 
-/** registerNotifierMm(token, priority). */
+/** registerNotifierMm(token, priority, owner). */
 export class RegisterNotifierMmCommand implements Cmd {
   constructor(
     readonly token: number,
     readonly prio: number,
+    readonly owner = 0,
   ) {}
   check(): boolean {
     return true;
   }
   run(m: HModel, r: HReal): void {
-    const got = r.space.registerNotifierMm(this.token, this.prio);
+    const got = r.space.registerNotifierMm(this.token, this.prio, this.owner);
     const mm = [...m.base.sets].find(([, s]) => s.type === 2 && s.token === this.token);
     let want: number | 'id';
     if (this.prio < 0 || this.prio > 3) want = E.EINVAL;
@@ -165,12 +170,53 @@ export class RegisterNotifierMmCommand implements Cmd {
     if (want !== 'id') expect(got).toBe(want);
     else {
       expect(got).toBeGreaterThanOrEqual(0);
-      m.subs.push(newSub(m, got, 'mm', 0, this.token, this.prio));
+      m.subs.push(newSub(m, got, 'mm', 0, this.token, this.prio, this.owner));
     }
     expectHooksState(m, r);
   }
   toString(): string {
-    return `registerNotifierMm(${this.token}, ${this.prio})`;
+    return `registerNotifierMm(${this.token}, ${this.prio}, ${this.owner})`;
+  }
+}
+
+/**
+ * findNotifier(set | null, priority, owner) or findNotifierMm(token, priority, owner): the
+ * earliest registered subscriber of that chain (a set's live incarnation), priority and owner
+ * tag, or -ENOENT. Reads only: the hooks state is as before.
+ */
+export class FindNotifierCommand implements Cmd {
+  constructor(
+    readonly kind: 'global' | 'set' | 'mm',
+    readonly key: number,
+    readonly prio: number,
+    readonly owner: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  run(m: HModel, r: HReal): void {
+    const { kind, key, prio, owner } = this;
+    const got =
+      kind === 'mm'
+        ? r.space.findNotifierMm(key, prio, owner)
+        : r.space.findNotifier(kind === 'global' ? null : key, prio, owner);
+    const inc = m.base.sets.has(key) ? m.inc.get(key) : undefined;
+    const found = m.subs
+      .filter(
+        (s) =>
+          s.kind === kind &&
+          s.prio === prio &&
+          s.owner === owner &&
+          (kind === 'global' ||
+            (kind === 'mm' && s.token === key) ||
+            (kind === 'set' && inc !== undefined && s.inc === inc)),
+      )
+      .sort((a, b) => a.order - b.order)[0];
+    expect(got).toBe(found ? found.real : E.ENOENT);
+    expectHooksState(m, r);
+  }
+  toString(): string {
+    return `find(${this.kind} ${this.key}, ${this.prio}, ${this.owner})`;
   }
 }
 
@@ -405,11 +451,19 @@ export const hooksCommands = [
     .tuple(fc.option(fc.constantFrom(0, 1, 2, 3, 4), { freq: 3 }), fc.oneof(fewPrios, prio))
     .map(([set, p]) => new RegisterNotifierCommand(set, p)),
   fc
-    .tuple(fc.constantFrom(0, 1, 2, 3, 4), fewPrios)
-    .map(([set, p]) => new RegisterNotifierCommand(set, p)),
+    .tuple(fc.constantFrom(0, 1, 2, 3, 4), fewPrios, fc.nat(2))
+    .map(([set, p, o]) => new RegisterNotifierCommand(set, p, o)),
   fc
-    .tuple(fc.nat(2), fc.oneof(fewPrios, prio))
-    .map(([t, p]) => new RegisterNotifierMmCommand(t, p)),
+    .tuple(fc.nat(2), fc.oneof(fewPrios, prio), fc.nat(2))
+    .map(([t, p, o]) => new RegisterNotifierMmCommand(t, p, o)),
+  fc
+    .tuple(
+      fc.constantFrom<'global' | 'set' | 'mm'>('global', 'set', 'set', 'mm'),
+      fc.nat(3),
+      fewPrios,
+      fc.integer({ min: 1, max: 2 }),
+    )
+    .map(([k, key, p, o]) => new FindNotifierCommand(k, key, p, o)),
   fc.tuple(fc.nat(7), fc.boolean()).map(([k, st]) => new UnregisterNotifierCommand(k, st)),
   fc
     .tuple(fc.nat(7), fc.option(fc.nat(3), { freq: 2 }), fc.boolean())

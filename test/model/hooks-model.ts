@@ -35,6 +35,8 @@ export interface MSub {
   inc: number;
   token: number;
   prio: number;
+  /** The owner tag it registered with (0: none). */
+  owner: number;
   order: number;
   queue: Ev[];
   lost: number;

@@ -83,7 +83,7 @@
 import { LINE_WORDS } from '../cache-line.js';
 
 /** Bumped whenever any HOOKS_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const HOOKS_LAYOUT_VERSION = 1;
+export const HOOKS_LAYOUT_VERSION = 2;
 /** 'HOOK' in ASCII. */
 export const HOOKS_MAGIC = 0x484f4f4b;
 
@@ -248,6 +248,9 @@ export const S_BELL = 11;
 export const S_WAITERS = 12;
 /** Set by recovery: a registration that never returned; the next DLOCK holder unregisters it. */
 export const S_DOOMED = 13;
+/** The owner tag the registration passed (0: none); with the chain and priority it is what
+ * `findNotifier` finds a registration by. Written at registration, before S_ID. */
+export const S_OWNER = 14;
 /** Queue read index (monotonic); consumers advance it by CAS. */
 export const S_HEAD = LINE_WORDS;
 /** Seq of the last event read (serial order); gated subscribers compare against it. */

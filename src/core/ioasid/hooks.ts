@@ -78,6 +78,8 @@ import {
   chainsRebuildLocked,
   housekeepingLocked,
   mmAttachLocked,
+  type SubSpec,
+  subFind,
   subFreeSlotLocked,
   subIsRegistered,
   subRegisterLocked,
@@ -289,7 +291,7 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * Context: takes DLOCK (may block briefly).
    * @returns the sub id; -EINVAL the set is not live; -ENOSPC no slot. On error nothing changes.
    */
-  register(set: number, prio: number): number {
+  register(set: number, prio: number, owner: number): number {
     const setGen = set < 0 ? -1 : this.setGen(set);
     if (set >= 0 && setGen < 0) return -Errno.EINVAL;
     this.#lockMembership(REG_NONE);
@@ -299,18 +301,13 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
       setGen,
       token: -1,
       prio,
+      owner,
     });
     this.#unlockMembership();
     return v;
   }
 
-  #registerLocked(spec: {
-    kind: number;
-    set: number;
-    setGen: number;
-    token: number;
-    prio: number;
-  }): number {
+  #registerLocked(spec: SubSpec): number {
     const slot = subFreeSlotLocked(this.hk, this.hg);
     if (slot < 0) return slot;
     // A set subscriber's set may have died since we looked: then it is attached to a dead
@@ -334,11 +331,11 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
    * @returns the sub id; -EBUSY the set has ids; -ENOSPC no slot. On error nothing changes
    * (but for an alloc racing in after the attach, which is undone).
    */
-  registerMmLocked(token: number, prio: number, mmSet: number): number {
+  registerMmLocked(token: number, prio: number, mmSet: number, owner: number): number {
     if (mmSet >= 0 && this.#setUnits(mmSet) > 0) return -Errno.EBUSY;
     this.#lockMembership(REG_NONE);
     const setGen = mmSet < 0 ? -1 : this.setGen(mmSet);
-    let v = this.#registerLocked({ kind: SUBK_MM, set: mmSet, setGen, token, prio });
+    let v = this.#registerLocked({ kind: SUBK_MM, set: mmSet, setGen, token, prio, owner });
     // Attach, then look at the count again: an alloc that took its unit after the registration's
     // mirror sync sees the subscriber (the hooked path checks the chain after its unit); one
     // before is seen here.
@@ -348,6 +345,23 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     }
     this.#unlockMembership();
     return v;
+  }
+
+  /**
+   * The subscriber a returned registration made on the global chain (`set` -1), on live set
+   * `set`'s chain (its current incarnation), or (`token` >= 0, `set` ignored) for MM token
+   * `token`, with priority `prio` and owner tag `owner` (notifier-chains.ts subFind).
+   *
+   * Context: any thread; never blocks; reads only. Stale on return.
+   * @returns the sub id, or -ENOENT (none, or the set is not live)
+   */
+  find(set: number, token: number, prio: number, owner: number): number {
+    if (token >= 0)
+      return subFind(this.hk, this.hg, { kind: SUBK_MM, set: -1, setGen: -1, token, prio, owner });
+    const setGen = set < 0 ? -1 : this.setGen(set);
+    if (set >= 0 && setGen < 0) return -Errno.ENOENT;
+    const kind = set < 0 ? SUBK_GLOBAL : SUBK_SET;
+    return subFind(this.hk, this.hg, { kind, set, setGen, token: -1, prio, owner });
   }
 
   /**

@@ -934,20 +934,24 @@ export class IoasidSpace {
    *
    * @param set - a live set id, or null for the global chain
    * @param priority - a {@link NotifierPriority} (0..3)
+   * @param owner - the caller's owner tag (1 .. 2^31 - 1), kept with the subscriber so that
+   *   `findNotifier` can find it again (a caller killed before it stored the returned id
+   *   adopts it instead of registering a second one); default 0: no tag, never found
    *
    * Context: any attached thread; takes the distribution lock briefly (may block); not inside
    * a read-side section.
    * @returns the subscriber id (>= 0; a number, to send to other threads); -EINVAL not a live
-   * set or a bad priority; -ENOSPC every subscriber slot (maxSubscribers) is taken. On error
-   * nothing changes.
+   * set, a bad priority or a negative owner; -ENOSPC every subscriber slot (maxSubscribers)
+   * is taken. On error nothing changes.
    */
-  registerNotifier(set: number | null, priority: number): number {
+  registerNotifier(set: number | null, priority: number, owner = 0): number {
     this.#attached('registerNotifier()');
     if (set !== null) checkInt('set', set);
     checkInt('priority', priority);
-    if (priority < 0 || priority > 3) return -Errno.EINVAL;
+    checkInt('owner', owner);
+    if (priority < 0 || priority > 3 || owner < 0 || owner > TOKEN_MAX) return -Errno.EINVAL;
     if (set !== null && !this.#setInRange(set)) return -Errno.EINVAL;
-    return this.#core.hooks.register(set ?? -1, priority);
+    return this.#core.hooks.register(set ?? -1, priority, owner);
   }
 
   /**
@@ -957,19 +961,72 @@ export class IoasidSpace {
    *
    * @param token - an MM token (0 .. 2^31 - 1)
    * @param priority - a {@link NotifierPriority} (0..3)
+   * @param owner - the caller's owner tag, as for `registerNotifier` (found by
+   *   `findNotifierMm`); default 0: no tag
    *
    * Context: any attached thread; takes the set lock and the distribution lock briefly (may
    * block); not inside a read-side section.
-   * @returns the subscriber id (>= 0); -EINVAL bad token or priority; -EBUSY the MM set
+   * @returns the subscriber id (>= 0); -EINVAL bad token, priority or owner; -EBUSY the MM set
    * exists and already has ids (events are not replayed); -ENOSPC no subscriber slot. On
    * error nothing changes.
    */
-  registerNotifierMm(token: number, priority: number): number {
+  registerNotifierMm(token: number, priority: number, owner = 0): number {
     this.#attached('registerNotifierMm()');
     checkInt('token', token);
     checkInt('priority', priority);
+    checkInt('owner', owner);
     if (priority < 0 || priority > 3 || token < 0 || token > TOKEN_MAX) return -Errno.EINVAL;
-    return this.#core.registerNotifierMm(token, priority);
+    if (owner < 0 || owner > TOKEN_MAX) return -Errno.EINVAL;
+    return this.#core.registerNotifierMm(token, priority, owner);
+  }
+
+  /**
+   * Find the subscriber that `registerNotifier(set, priority, owner)` returned, for a caller
+   * that cannot remember its id (it was killed between the registration's return and storing
+   * the id, and its replacement resumes): adopt it rather than register a second one, which
+   * would leave the first unread and hold up every subscriber behind it on the chain.
+   * Registrations whose call has not returned are not found: one still running in another
+   * thread, or one whose thread died inside it (`releaseThread` undoes it).
+   *
+   * @param set - a set id (0 .. maxSets - 1; its live incarnation: a subscriber of a set freed
+   *   since is not found), or null for the global chain
+   * @param priority - the {@link NotifierPriority} it registered with (0..3)
+   * @param owner - the owner tag it registered with (1 .. 2^31 - 1)
+   *
+   * Context: any attached thread; lock-free (loads only; legal inside a read-side section);
+   * stale on return (another thread may unregister it). Cost: a scan of the subscriber slots.
+   * @returns the subscriber id (the earliest registered when several match), or -ENOENT (none,
+   * or the set is not live)
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT for a set out of range, a priority out of 0..3,
+   * an owner out of 1 .. 2^31 - 1, or a non-integer (nothing is read or changed)
+   */
+  findNotifier(set: number | null, priority: number, owner: number): number {
+    this.#attached('findNotifier()');
+    if (set !== null && !(isInt(set) && this.#setInRange(set)))
+      throw ioasidErrors.badArgument('set', `null or a set id 0..${this.#g.maxSets - 1}`, set);
+    checkFindKey(priority, owner);
+    return this.#core.hooks.find(set ?? -1, -1, priority, owner);
+  }
+
+  /**
+   * Find the subscriber that `registerNotifierMm(token, priority, owner)` returned (attached
+   * to the token's MM set, or pending for it), as `findNotifier` does for a set's chain.
+   *
+   * @param token - the MM token it registered with (0 .. 2^31 - 1)
+   * @param priority - the {@link NotifierPriority} it registered with (0..3)
+   * @param owner - the owner tag it registered with (1 .. 2^31 - 1)
+   *
+   * Context: as `findNotifier`.
+   * @returns the subscriber id (the earliest registered when several match), or -ENOENT
+   * @throws IoasidError ERR_IOASID_BAD_ARGUMENT for a token out of 0 .. 2^31 - 1, a priority
+   * out of 0..3, an owner out of 1 .. 2^31 - 1, or a non-integer (nothing is read or changed)
+   */
+  findNotifierMm(token: number, priority: number, owner: number): number {
+    this.#attached('findNotifierMm()');
+    if (!(isInt(token) && token >= 0 && token <= TOKEN_MAX))
+      throw ioasidErrors.badArgument('token', 'an MM token 0 .. 2^31 - 1', token);
+    checkFindKey(priority, owner);
+    return this.#core.hooks.find(-1, token, priority, owner);
   }
 
   /**
@@ -1195,6 +1252,14 @@ function checkAllocatorOps(ops: unknown): asserts ops is AllocatorOps {
     typeof o.free !== 'function'
   )
     throw ioasidErrors.badArgument('ops', rule, o.name);
+}
+
+/** findNotifier's priority and owner: a NotifierPriority and a non-zero owner tag. */
+function checkFindKey(priority: unknown, owner: unknown): void {
+  if (!(isInt(priority) && priority >= 0 && priority <= 3))
+    throw ioasidErrors.badArgument('priority', 'a NotifierPriority 0..3', priority);
+  if (!(isInt(owner) && owner >= 1 && owner <= TOKEN_MAX))
+    throw ioasidErrors.badArgument('owner', 'an owner tag 1 .. 2^31 - 1', owner);
 }
 
 function isInt(v: unknown): v is number {

@@ -33,17 +33,21 @@
 import { Errno } from './errno.js';
 import {
   GLOBAL_COUNT_WORD,
+  HK_REG_ARG,
+  HK_REG_OP,
   HOOKS_CUSTOM,
   HOOKS_SUB_ONE,
   HOOKS_WORD,
   HOUSEKEEPING_WORD,
   type HooksGeometry,
+  hooksThreadWord,
   LOG_HEAD_WORD,
   ORDER_COUNT_WORD,
   Q_GATE,
   Q_SEQ,
   queueEntryWord,
   REG_ORDER_WORD,
+  REG_REGISTERING,
   S_BELL,
   S_DOOMED,
   S_FROM,
@@ -53,6 +57,7 @@ import {
   S_KIND,
   S_LOST,
   S_ORDER,
+  S_OWNER,
   S_PRIO,
   S_READ_SEQ,
   S_SET,
@@ -64,6 +69,7 @@ import {
   SUB_SLOT_MASK,
   SUBK_GLOBAL,
   SUBK_MM,
+  SUBK_SET,
   subWord,
 } from './hooks-layout.js';
 
@@ -107,6 +113,8 @@ export interface SubSpec {
   setGen: number;
   token: number;
   prio: number;
+  /** The caller's owner tag (0: none). */
+  owner: number;
 }
 
 /**
@@ -130,6 +138,7 @@ export function subRegisterLocked(env: ChainsEnv, slot: number, spec: SubSpec): 
   Atomics.store(hk, s + S_SETGEN, spec.setGen);
   Atomics.store(hk, s + S_TOKEN, spec.token);
   Atomics.store(hk, s + S_PRIO, spec.prio);
+  Atomics.store(hk, s + S_OWNER, spec.owner);
   Atomics.store(hk, s + S_ORDER, order);
   Atomics.store(hk, s + S_FROM, from);
   // Drop whatever an earlier incarnation left: HEAD = TAIL. Readers of the old id fail
@@ -143,6 +152,71 @@ export function subRegisterLocked(env: ChainsEnv, slot: number, spec: SubSpec): 
   Atomics.store(hk, s + S_ID, sub);
   chainsRebuildLocked(env);
   return sub;
+}
+
+/**
+ * The registered subscriber of chain `spec` (kind; set and setGen for SUBK_SET, token for
+ * SUBK_MM) with priority `spec.prio` and owner tag `spec.owner`, as registered by a call that
+ * returned: a slot recovery doomed (its registration never returned), or one a thread is
+ * still registering (HK_REG_OP REGISTERING names it: its call has not returned, and recovery
+ * undoes it if that thread dies now), is not found. A set subscriber is found only while
+ * attached to incarnation `spec.setGen` of its set; an MM subscriber whether attached or
+ * pending. Several: the earliest registered.
+ *
+ * Lock-free: each candidate's fields are read between two loads of its S_ID, which changes
+ * (new generation) whenever the slot is re-registered; its config words change only then
+ * (S_SET and S_SETGEN also when an MM subscriber attaches, which the MM match does not read,
+ * and S_SET when the rebuild detaches a subscriber of a dead set, which `spec.setGen`
+ * already tells apart).
+ *
+ * Context: any thread; never blocks; reads only (Atomics loads). Stale on return: another
+ * thread may unregister the subscriber right after.
+ * @returns the sub id, or -ENOENT
+ */
+export function subFind(hk: I32, hg: HooksGeometry, spec: SubSpec): number {
+  let best = -Errno.ENOENT;
+  let bestOrder = 0;
+  for (let slot = 0; slot < hg.maxSubs; slot++) {
+    const s = subWord(hg, slot);
+    const sub = Atomics.load(hk, s + S_ID);
+    if (sub < 0 || !subMatches(hk, s, spec)) continue;
+    const order = Atomics.load(hk, s + S_ORDER);
+    if (Atomics.load(hk, s + S_DOOMED) !== 0 || subBeingRegistered(hk, hg, slot)) continue;
+    if (Atomics.load(hk, s + S_ID) !== sub) continue; // re-registered while we read it
+    if (best < 0 || ((order - bestOrder) | 0) < 0) {
+      best = sub;
+      bestOrder = order;
+    }
+  }
+  return best;
+}
+
+function subMatches(hk: I32, s: number, spec: SubSpec): boolean {
+  if (Atomics.load(hk, s + S_KIND) !== spec.kind) return false;
+  if (Atomics.load(hk, s + S_PRIO) !== spec.prio) return false;
+  if (Atomics.load(hk, s + S_OWNER) !== spec.owner) return false;
+  if (spec.kind === SUBK_MM) return Atomics.load(hk, s + S_TOKEN) === spec.token;
+  if (spec.kind !== SUBK_SET) return true;
+  return Atomics.load(hk, s + S_SET) === spec.set && Atomics.load(hk, s + S_SETGEN) === spec.setGen;
+}
+
+/**
+ * Is a thread between filling subscriber slot `slot` and returning its id? HK_REG_OP and
+ * HK_REG_ARG are the registering thread's plain stores (hooks.ts #registerLocked), made
+ * before its Atomics.store of the slot's S_ID, which the caller loaded: so a REGISTERING
+ * naming the slot is seen until that thread clears it (after its DLOCK release: from then
+ * on the id is the caller's). An aligned int32 word does not tear.
+ */
+function subBeingRegistered(hk: I32, hg: HooksGeometry, slot: number): boolean {
+  for (let k = 0; k < hg.maxThreads; k++) {
+    const ts = hooksThreadWord(hg, k);
+    if (
+      Atomics.load(hk, ts + HK_REG_OP) === REG_REGISTERING &&
+      (Atomics.load(hk, ts + HK_REG_ARG) & SUB_SLOT_MASK) === slot
+    )
+      return true;
+  }
+  return false;
 }
 
 /**

@@ -1382,11 +1382,11 @@ export class SpaceCore {
   }
 
   /** registerNotifierMm: the MM set of `token` found under the set lock (hooks.ts). */
-  registerNotifierMm(token: number, prio: number): number {
+  registerNotifierMm(token: number, prio: number, owner: number): number {
     const { i32 } = this;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     const mm = setFindMmLocked(i32, this.g, token);
-    const v = this.hooks.registerMmLocked(token, prio, mm < 0 ? -1 : mm);
+    const v = this.hooks.registerMmLocked(token, prio, mm < 0 ? -1 : mm, owner);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
