@@ -387,7 +387,8 @@ export class SpaceCore {
     this.#setsBase = g.setsBase;
     this.#mag = this.ts + TS_MAG;
     this.#magHint = this.#mag;
-    this.#charges = magazineCharges(g) && !cyclic;
+    // The check-then-act fault is the V4-era alloc, every unit taken at alloc: no kept charges.
+    this.#charges = magazineCharges(g) && !cyclic && fault !== SPACE_FAULT_QUOTA_CHECK_THEN_ACT;
     this.#idMask = g.idCount - 1;
     this.#chargeShift = g.pasidBits;
   }
