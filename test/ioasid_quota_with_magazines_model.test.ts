@@ -85,7 +85,13 @@ interface RunResult {
 
 /** Run `ops` on a fresh space and the model; stop at the first failed check. */
 function run(ops: Op[], fault?: IoasidFault): RunResult {
-  const space = IoasidSpace.create({ pasidBits: 5, maxSets: 4, maxIoasids: 64, maxThreads: 4, fault });
+  const space = IoasidSpace.create({
+    pasidBits: 5,
+    maxSets: 4,
+    maxIoasids: 64,
+    maxThreads: 4,
+    fault,
+  });
   const quota = [3, 5, 2];
   const live: number[][] = [[], [], []];
   const sets = quota.map((q) => space.setAlloc(null, q, SetType.NULL));
@@ -211,6 +217,8 @@ describe('quota with magazines that keep charges: model', () => {
       { seed, numRuns: 100 },
     );
     console.log(`twin, random runs: checks that fired: ${[...names].join(', ')}`);
-    expect([...names].some((n) => ['alloc-result', 'set-free', 'set-dies-with-last-id'].includes(n))).toBe(true);
+    expect(
+      [...names].some((n) => ['alloc-result', 'set-free', 'set-dies-with-last-id'].includes(n)),
+    ).toBe(true);
   }, 120_000);
 });

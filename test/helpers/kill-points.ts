@@ -304,7 +304,9 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
     const charged = setCountOf(i32[g.setsBase + set * SPACE_SET_WORDS + SET_COUNT]!, info.quota);
     const want = (perSet.get(set) ?? 0) + (parked.get(set) ?? 0);
     if (charged !== want)
-      bad.push(`set ${set}: charges ${charged}, live ${perSet.get(set) ?? 0} + parked ${parked.get(set) ?? 0}`);
+      bad.push(
+        `set ${set}: charges ${charged}, live ${perSet.get(set) ?? 0} + parked ${parked.get(set) ?? 0}`,
+      );
   }
   for (let id = 1; id <= space.maxId; id++) {
     const bit = (i32[g.bitmapBase + (id >>> 5)]! >>> (id & 31)) & 1;
