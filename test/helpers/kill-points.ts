@@ -198,6 +198,22 @@ export const OPS: Record<string, Op> = {
   'alloc, stale count guess': (v, f) => v.alloc(f.a, 25, 31, 5),
   'alloc high range': (v, f) => v.alloc(f.a, 20, 31, 5),
   'alloc, quota full': (v, f) => v.alloc(f.full, 3, 31),
+  // Magazines keep quota charges (id-magazine.ts): set `empty` (quota 1) at its quota with one
+  // parked id, which the alloc (out of its range) must take back before it can reserve.
+  'alloc, quota full but for a parked charge (taken back)': (v, f) => {
+    const x = v.alloc(f.empty, 1, 31);
+    v.free(f.empty, x);
+    return v.alloc(f.empty, x + 1, 31);
+  },
+  "alloc takes an id parked with another set's charge (released)": (v, f) => {
+    const x = v.alloc(f.empty, 20, 20);
+    v.free(f.empty, x);
+    return v.alloc(f.a, 20, 20);
+  },
+  'setFree with only parked ids (takes their charges back)': (v, f) => {
+    v.free(f.empty, v.alloc(f.empty, 1, 31));
+    return v.setFree(f.empty);
+  },
   'alloc, range full': (v, f) => v.alloc(f.a, 1, 1),
   "alloc, steals from another thread's magazine": (v, f) => v.alloc(f.a, 30, 30, 5),
   free: (v, f) => v.free(f.a, f.idA),
