@@ -15,7 +15,10 @@
  *   (lock-free, spid.ts), clear the map word, release the bit (the number is reusable now, as with `xa_erase`),
  *   release the quota unit (which may destroy a PENDING set), put the record in this
  *   thread's retire batch. So at every instant: set count >= ids of the set that hold a bit
- *   >= mapped ids.
+ *   >= mapped ids. With a magazine entry free the bit and the unit stay together in the
+ *   entry instead (id-magazine.ts: a hit of the same set then reserves nothing), and the
+ *   count is "charges": live ids plus ids parked with the set's unit, which setInfo, -EDQUOT,
+ *   setFree and the registrations leave out or take back.
  * - Generations and incarnations: each publish bumps the record's 32-bit incarnation
  *   (REC_INC); its low 12 bits, the generation, are also in STATE, KEY and the map word that
  *   publishes it. `find` loads the map word, then DATA and KEY: KEY's generation equal to the
