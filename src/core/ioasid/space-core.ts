@@ -390,8 +390,15 @@ export class SpaceCore {
     this.#setsBase = g.setsBase;
     this.#mag = this.ts + TS_MAG;
     this.#magHint = this.#mag;
-    // The check-then-act fault is the V4-era alloc, every unit taken at alloc: no kept charges.
-    this.#charges = magazineCharges(g) && !cyclic && fault !== SPACE_FAULT_QUOTA_CHECK_THEN_ACT;
+    // Two faults keep the magazine of before charges: check-then-act is the V4-era alloc,
+    // every unit taken at alloc; no-steal needs ids cached without their quota, or the space
+    // never fills over the whole range (quotas <= capacity <= ids, and a charged id holds one
+    // unit), and its early -ENOSPC cannot happen for the stress check to catch.
+    this.#charges =
+      magazineCharges(g) &&
+      !cyclic &&
+      fault !== SPACE_FAULT_QUOTA_CHECK_THEN_ACT &&
+      fault !== SPACE_FAULT_MAGAZINE_NO_STEAL;
     this.#idMask = g.idCount - 1;
     this.#chargeShift = g.pasidBits;
   }
