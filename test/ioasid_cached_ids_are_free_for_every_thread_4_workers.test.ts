@@ -10,6 +10,7 @@
  * never takes another thread's cached ids, must be reported as an early -ENOSPC.
  */
 import { describe, expect, it } from 'vitest';
+import { magazineEntryId } from '../src/core/ioasid/id-magazine.js';
 import { Errno, type IoasidFault, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import {
   spaceHeaderGeometry,
@@ -37,7 +38,7 @@ function cachedIds(space: IoasidSpace, slot: number): number[] {
   const out: number[] = [];
   for (let j = 0; j < TS_MAG_SIZE; j++) {
     const e = Atomics.load(i32, ts + TS_MAG + j);
-    if (e > 0) out.push(e);
+    if (e > 0) out.push(magazineEntryId(spaceHeaderGeometry(i32), e)); // less its quota charge
   }
   return out;
 }

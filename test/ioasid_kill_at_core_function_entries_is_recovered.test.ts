@@ -80,6 +80,9 @@ const DEFAULT_OPS = [
   'free, magazine full (overflow to the bitmap)',
   'free last id of a pending set',
   'alloc/free churn (batches, refills, drains)',
+  'alloc, quota full but for a parked charge (taken back)',
+  "alloc takes an id parked with another set's charge (released)",
+  'setFree with only parked ids (takes their charges back)',
 ];
 
 /** A subscriber on the set: alloc and free take the hooked path. */
@@ -134,7 +137,13 @@ describe('alloc and free killed at any call, JS function entries included', () =
       expect(failures.slice(0, 5)).toEqual([]);
     });
   }
-  for (const name of ['alloc', 'alloc, stale count guess', 'alloc, quota full', 'free']) {
+  for (const name of [
+    'alloc',
+    'alloc, stale count guess',
+    'alloc, quota full',
+    'free',
+    'alloc, quota full but for a parked charge (taken back)',
+  ]) {
     it(`hooked path (a subscriber on the set): ${name}`, () => {
       const { failures, kills } = sweep(
         (x) => {

@@ -11,11 +11,15 @@
  * one to wake a sleeper, so a wait that keeps coming back is a hang on a dead thread, thrown as
  * a HangError after HANG_WAITS returns (each returns at once, "timed-out").
  */
+import { magazineEntryId, magazineEntrySet } from '../../src/core/ioasid/id-magazine.js';
 import { INVALID_IOASID, IoasidSpace, SetType } from '../../src/core/ioasid/ioasid-space.js';
+import { setCountOf } from '../../src/core/ioasid/sets.js';
 import {
   mapSlot,
+  SET_COUNT,
   SPACE_LOCK_OWNER_MASK,
   SPACE_SET_LOCK_WORD,
+  SPACE_SET_WORDS,
   SPACE_SPID_LOCK_WORD,
   spaceHeaderGeometry,
   TS_MAG,
@@ -194,6 +198,22 @@ export const OPS: Record<string, Op> = {
   'alloc, stale count guess': (v, f) => v.alloc(f.a, 25, 31, 5),
   'alloc high range': (v, f) => v.alloc(f.a, 20, 31, 5),
   'alloc, quota full': (v, f) => v.alloc(f.full, 3, 31),
+  // Magazines keep quota charges (id-magazine.ts): set `empty` (quota 1) at its quota with one
+  // parked id, which the alloc (out of its range) must take back before it can reserve.
+  'alloc, quota full but for a parked charge (taken back)': (v, f) => {
+    const x = v.alloc(f.empty, 1, 31);
+    v.free(f.empty, x);
+    return v.alloc(f.empty, x + 1, 31);
+  },
+  "alloc takes an id parked with another set's charge (released)": (v, f) => {
+    const x = v.alloc(f.empty, 20, 20);
+    v.free(f.empty, x);
+    return v.alloc(f.a, 20, 20);
+  },
+  'setFree with only parked ids (takes their charges back)': (v, f) => {
+    v.free(f.empty, v.alloc(f.empty, 1, 31));
+    return v.setFree(f.empty);
+  },
   'alloc, range full': (v, f) => v.alloc(f.a, 1, 1),
   "alloc, steals from another thread's magazine": (v, f) => v.alloc(f.a, 30, 30, 5),
   free: (v, f) => v.free(f.a, f.idA),
@@ -276,16 +296,33 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
   const i32 = new Int32Array(space.handle.buffer);
   const g = spaceHeaderGeometry(i32);
   // Ids in magazines (id-magazine.ts): only live attachments hold any, each id once.
+  // An entry is the id with the quota charge it keeps (the set + 1 above the id's bits).
   const liveSlots = new Set(live.map((s) => s.rcu.slot));
   const cached = new Set<number>();
+  const parked = new Map<number, number>();
   for (let slot = 0; slot < g.maxThreads; slot++) {
     for (let j = 0; j < TS_MAG_SIZE; j++) {
       const e = i32[threadSlotWord(g, slot) + TS_MAG + j]!;
       if (e <= 0) continue;
-      if (!liveSlots.has(slot)) bad.push(`slot ${slot} (not live) still caches id ${e}`);
-      if (cached.has(e)) bad.push(`id ${e} cached twice`);
-      cached.add(e);
+      const id = magazineEntryId(g, e);
+      const charge = magazineEntrySet(g, e);
+      if (!liveSlots.has(slot)) bad.push(`slot ${slot} (not live) still caches id ${id}`);
+      if (cached.has(id)) bad.push(`id ${id} cached twice`);
+      cached.add(id);
+      if (charge >= 0) parked.set(charge, (parked.get(charge) ?? 0) + 1);
     }
+  }
+  // Quota charges (white-box, sets.ts COUNT): each live set's charges are its live ids plus
+  // the ids parked with its charge, exactly (a lost charge shrinks the quota for good).
+  for (let set = 0; set < space.maxSets; set++) {
+    const info = space.setInfo(set);
+    if (!info) continue;
+    const charged = setCountOf(i32[g.setsBase + set * SPACE_SET_WORDS + SET_COUNT]!, info.quota);
+    const want = (perSet.get(set) ?? 0) + (parked.get(set) ?? 0);
+    if (charged !== want)
+      bad.push(
+        `set ${set}: charges ${charged}, live ${perSet.get(set) ?? 0} + parked ${parked.get(set) ?? 0}`,
+      );
   }
   for (let id = 1; id <= space.maxId; id++) {
     const bit = (i32[g.bitmapBase + (id >>> 5)]! >>> (id & 31)) & 1;

@@ -78,6 +78,7 @@ import {
   SET_TOKEN_NULL,
   SPACE_AVAILABLE_WORD,
   SPACE_CAPACITY_WORD,
+  SPACE_FAULT_MAGAZINE_FORGET_CHARGE,
   SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_NONE,
@@ -157,7 +158,10 @@ export interface IoasidOptions {
    * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
    * hint in `free` matches again after 4096 republishes; `magazine-no-steal` never takes ids
    * from other threads' magazines, so ids they cached are lost to an alloc that needs them
-   * (-ENOSPC too early); `notify-no-gating` lets a subscriber
+   * (-ENOSPC too early; with this fault cached ids keep no quota charge, as before issue 13's
+   * charge-keeping magazines: with charges the whole range never fills, quotas <= capacity); `magazine-forget-charge` forgets the quota charge a cached id carries
+   * when the id is taken back out of a magazine (detach, releaseThread, the reclaim before
+   * -EDQUOT, setFree), so the set's quota shrinks for good; `notify-no-gating` lets a subscriber
    * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
    * headers, so every attached thread runs the same fault.
    */
@@ -170,6 +174,7 @@ export type IoasidFault =
   | 'quota-check-then-act'
   | 'narrow-incarnation'
   | 'magazine-no-steal'
+  | 'magazine-forget-charge'
   | 'notify-no-gating';
 
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
@@ -177,6 +182,7 @@ const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'quota-check-then-act': SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
   'magazine-no-steal': SPACE_FAULT_MAGAZINE_NO_STEAL,
+  'magazine-forget-charge': SPACE_FAULT_MAGAZINE_FORGET_CHARGE,
   'notify-no-gating': SPACE_FAULT_NONE, // the hooks header's (HOOKS_FAULT_NO_GATING)
 });
 
@@ -1131,6 +1137,8 @@ export class IoasidSpace {
   registerAllocator(ops: AllocatorOps): number {
     this.#attached('registerAllocator()');
     checkAllocatorOps(ops);
+    // "Live ids" are units held: ids parked in magazines with a charge are none (id-magazine.ts).
+    this.#core.reclaimParked(-1);
     return this.#core.hooks.registerAllocator(ops);
   }
 

@@ -15,7 +15,10 @@
  *   (lock-free, spid.ts), clear the map word, release the bit (the number is reusable now, as with `xa_erase`),
  *   release the quota unit (which may destroy a PENDING set), put the record in this
  *   thread's retire batch. So at every instant: set count >= ids of the set that hold a bit
- *   >= mapped ids.
+ *   >= mapped ids. With a magazine entry free the bit and the unit stay together in the
+ *   entry instead (id-magazine.ts: a hit of the same set then reserves nothing), and the
+ *   count is "charges": live ids plus ids parked with the set's unit, which setInfo, -EDQUOT,
+ *   setFree and the registrations leave out or take back.
  * - Generations and incarnations: each publish bumps the record's 32-bit incarnation
  *   (REC_INC); its low 12 bits, the generation, are also in STATE, KEY and the map word that
  *   publishes it. `find` loads the map word, then DATA and KEY: KEY's generation equal to the
@@ -97,7 +100,15 @@ import {
   HSTAT_ABANDONED_WORD,
   HSTAT_DEFERRED_FREES_WORD,
 } from './hooks-layout.js';
-import { magazineEmptyEntry, magazineReturn, magazineSteal } from './id-magazine.js';
+import {
+  magazineCharges,
+  magazineEmptyEntry,
+  magazineParked,
+  magazineReclaim,
+  magazineReturn,
+  magazineSteal,
+  magazineTakeBack,
+} from './id-magazine.js';
 import { EV_BIND, EV_FREE, EV_UNBIND, notifierCounters } from './notifier-queues.js';
 import {
   bitmapClaim,
@@ -156,6 +167,8 @@ import {
   SET_COUNT,
   SET_DEAD,
   SET_FLAGS,
+  SET_HOOKED,
+  SET_PENDING,
   SET_UNIT,
   SPACE_CYCLIC_NEXT_WORD,
   SPACE_FAULT_MAGAZINE_NO_STEAL,
@@ -180,6 +193,7 @@ import {
   TS_ALLOC_BIT,
   TS_ALLOC_RECORD,
   TS_ALLOC_UNIT,
+  TS_ALLOC_XUNIT,
   TS_AUX,
   TS_BATCH_COUNT,
   TS_BATCH_HEAD,
@@ -319,6 +333,11 @@ export class SpaceCore {
    * entry we put into or took from last. */
   #magCount = 0;
   #magHint: number;
+  /** Do entries carry their set's quota charge (id-magazine.ts magazineCharges)? */
+  readonly #charges: boolean;
+  /** An entry's id bits, and the shift of its charge field (pasidBits). */
+  readonly #idMask: number;
+  readonly #chargeShift: number;
   // Thread-local guesses (compared by the CAS that uses them, never trusted; module notes).
   /** The set whose COUNT word this thread saw last, and that word. */
   #cSet = -1;
@@ -371,6 +390,17 @@ export class SpaceCore {
     this.#setsBase = g.setsBase;
     this.#mag = this.ts + TS_MAG;
     this.#magHint = this.#mag;
+    // Two faults keep the magazine of before charges: check-then-act is the V4-era alloc,
+    // every unit taken at alloc; no-steal needs ids cached without their quota, or the space
+    // never fills over the whole range (quotas <= capacity <= ids, and a charged id holds one
+    // unit), and its early -ENOSPC cannot happen for the stress check to catch.
+    this.#charges =
+      magazineCharges(g) &&
+      !cyclic &&
+      fault !== SPACE_FAULT_QUOTA_CHECK_THEN_ACT &&
+      fault !== SPACE_FAULT_MAGAZINE_NO_STEAL;
+    this.#idMask = g.idCount - 1;
+    this.#chargeShift = g.pasidBits;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -379,6 +409,11 @@ export class SpaceCore {
 
   /** Allocate an id of live `set` in [lo, hi] (1 <= lo <= hi <= idMax) with `data`. */
   alloc(set: number, lo: number, hi: number, data: number): number {
+    // A magazine hit on an entry charged to `set`: no COUNT write at all (id-magazine.ts).
+    if (this.#magCount !== 0 && this.#charges) {
+      const v = this.#allocHit(set, lo, hi, data);
+      if (v !== 0) return v;
+    }
     const w = this.#cWord;
     // The guessed reservation: exact for a guess of any age (sets.ts setReserveGuess). It also
     // proves that no subscriber or custom allocator existed as of the CAS (no SET_HOOKED:
@@ -390,6 +425,38 @@ export class SpaceCore {
     this.i32[this.ts + TS_SET] = set;
     this.i32[this.ts + TS_OP] = TS_ALLOC_UNIT;
     return this.#allocWithUnit(set, lo, hi, data);
+  }
+
+  /**
+   * The lowest cached id in [lo, hi] carries a unit of `set`, no bitmap id below it is free,
+   * and `set`'s COUNT word is live, not PENDING and not HOOKED (a load: the guessed CAS that
+   * proved this on the reservation path is what the hit saves): take the entry, which hands
+   * over the id's bit and the unit, and publish.
+   * @returns the id, or 0 when there is no such hit (nothing taken: the caller reserves)
+   */
+  #allocHit(set: number, lo: number, hi: number, data: number): number {
+    const { i32, ts } = this;
+    let at = this.#magHint;
+    let e = i32[at]!;
+    let id = e & this.#idMask;
+    if (this.#magCount !== 1 || e === 0 || id < lo || id > hi) {
+      at = this.#magScan(lo, hi);
+      if (at < 0) return 0;
+      e = i32[at]!;
+      id = e & this.#idMask;
+    }
+    if (e >>> this.#chargeShift !== set + 1) return 0; // empty, or another set's charge
+    // Pairs with setFree's PENDING CAS (then its reclaim) and the mirror's HOOKED CAS.
+    const w = Atomics.load(i32, this.#setsBase + set * SPACE_SET_WORDS + SET_COUNT);
+    if ((w & (SET_FLAGS | SET_HOOKED)) !== 0) return 0;
+    if (id > lo && !bitmapWordFull(i32, this.#bmBase, lo, id - 1)) return 0; // `lowest`
+    if (Atomics.compareExchange(i32, at, e, 0) !== e) return 0; // a thief took it
+    i32[ts + TS_SET] = set; // kill point rule: right after the CAS
+    i32[ts + TS_ID] = id;
+    i32[ts + TS_OP] = TS_ALLOC_BIT;
+    this.#magCount--;
+    this.#magHint = at;
+    return this.#publish(set, id, data);
   }
 
   /** Reserve a unit with a load-CAS loop (or the injected check-then-act fault). */
@@ -442,7 +509,11 @@ export class SpaceCore {
     const hooksOn = Atomics.load(this.#hk, HOOKS_WORD) !== 0;
     if (w === SET_RESERVE_HOOKED && !hooksOn) this.hooks.mirrorRepair(); // stale: hooks-mirror.ts
     if (w === SET_RESERVE_HOOKED || hooksOn) return this.#allocHooked(set, lo, hi, data);
-    if (w === -Errno.EDQUOT) Atomics.add(this.i32, SPACE_STAT_EDQUOT_WORD, 1);
+    if (w === -Errno.EDQUOT) {
+      // Units parked in magazines are no ids a user sees: take them back, then try again.
+      if (this.#reclaimParked(set) > 0) return this.#allocSlow(set, lo, hi, data);
+      Atomics.add(this.i32, SPACE_STAT_EDQUOT_WORD, 1);
+    }
     return w;
   }
 
@@ -469,6 +540,7 @@ export class SpaceCore {
       if (choice === null) return -Errno.ENODEV;
       const w = setReserveUnit(i32, g, set, true, ts); // records the unit (kill point rule)
       if (setReserveFailed(w)) {
+        if (w === -Errno.EDQUOT && this.#reclaimParked(set) > 0) continue; // as #allocRefused
         if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
         return w;
       }
@@ -530,10 +602,14 @@ export class SpaceCore {
       // has not released the bit yet: wait for that, then give up on it (allocator-registry.ts).
       if (this.#idLive(x)) return this.hooks.allocators.refuseLive();
       // Or it sits in a thread's magazine (a default id freed before the group came): take it.
-      if (magazineSteal(i32, this.g, -1, x, x) === x) {
+      const e = magazineSteal(i32, this.g, -1, x, x);
+      if (e >= 0) {
+        const charge = (e >>> this.#chargeShift) - 1;
         i32[ts + TS_ID] = x; // kill point rule: right after the steal's CAS
-        i32[ts + TS_OP] = TS_ALLOC_BIT;
+        i32[ts + TS_AUX] = charge;
+        i32[ts + TS_OP] = charge < 0 ? TS_ALLOC_BIT : TS_ALLOC_XUNIT;
         this.#hk[this.hooks.hts + HK_CU_OP] = CU_TRACKED;
+        if (charge >= 0) this.#releaseUnit(charge, TS_ALLOC_BIT); // we hold our own unit
         return x;
       }
       if (round === CUSTOM_CLAIM_ROUNDS) return this.hooks.allocators.giveBack(choice);
@@ -574,16 +650,18 @@ export class SpaceCore {
    */
   #claimId(lo: number, hi: number): number {
     if (this.cyclic) return this.#claimCyclic(lo, hi);
-    const { i32 } = this;
+    const { i32, ts } = this;
     for (;;) {
       // One id cached, at the entry used last (alloc+free pairs): no scan.
       let at = this.#magHint;
-      let c = i32[at]!;
-      if (this.#magCount !== 1 || c < lo || c > hi) {
+      let e = i32[at]!;
+      let c = e & this.#idMask;
+      if (this.#magCount !== 1 || e === 0 || c < lo || c > hi) {
         at = this.#magScan(lo, hi);
         if (at < 0) return this.#claimBitmap(lo, hi);
-        c = i32[at]!;
-        if (c === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
+        e = i32[at]!;
+        c = e & this.#idMask;
+        if (e === 0) continue; // a thief took it since the scan (only we turn a 0 into an id)
       }
       // A free bitmap id below c wins (`lowest`). Common case (lo and c - 1 in one word, all
       // taken): one load and a mask test here, no call into the general word loop.
@@ -592,9 +670,15 @@ export class SpaceCore {
         if (id >= 0) return id;
       }
       // Takes our cached id; fails only if a thief took it (then look again).
-      if (Atomics.compareExchange(i32, at, c, 0) === c) {
+      if (Atomics.compareExchange(i32, at, e, 0) === e) {
+        const charge = (e >>> this.#chargeShift) - 1;
+        i32[ts + TS_ID] = c; // kill point rule: right after the CAS
+        i32[ts + TS_AUX] = charge;
+        i32[ts + TS_OP] = charge < 0 ? TS_ALLOC_BIT : TS_ALLOC_XUNIT;
         this.#magCount--;
         this.#magHint = at;
+        // The caller holds a unit of its own set: the entry's is one too many.
+        if (charge >= 0) this.#releaseUnit(charge, TS_ALLOC_BIT);
         return c;
       }
     }
@@ -612,9 +696,11 @@ export class SpaceCore {
     let n = 0;
     for (let j = mag; j < mag + TS_MAG_SIZE; j++) {
       const e = i32[j]!;
-      if (e !== 0) n++;
-      if (e >= lo && e < low) {
-        low = e;
+      if (e === 0) continue;
+      n++;
+      const id = e & this.#idMask;
+      if (id >= lo && id < low) {
+        low = id;
         at = j;
       }
     }
@@ -634,7 +720,16 @@ export class SpaceCore {
     this.#bmIdx = -1;
     const id = bitmapClaim(this.i32, this.#bmBase, lo, hi);
     if (id >= 0 || this.fault === SPACE_FAULT_MAGAZINE_NO_STEAL) return id;
-    return magazineSteal(this.i32, this.g, this.tag - 1, lo, hi);
+    const { i32, ts } = this;
+    const e = magazineSteal(i32, this.g, this.tag - 1, lo, hi);
+    if (e < 0) return -1;
+    const stolen = e & this.#idMask;
+    const charge = (e >>> this.#chargeShift) - 1;
+    i32[ts + TS_ID] = stolen; // kill point rule: right after the steal's CAS
+    i32[ts + TS_AUX] = charge;
+    i32[ts + TS_OP] = charge < 0 ? TS_ALLOC_BIT : TS_ALLOC_XUNIT;
+    if (charge >= 0) this.#releaseUnit(charge, TS_ALLOC_BIT); // the caller holds its own
+    return stolen;
   }
 
   #claimCyclic(lo: number, hi: number): number {
@@ -983,7 +1078,8 @@ export class SpaceCore {
       at = this.#magHint;
       if (i32[at] !== 0) at = magazineEmptyEntry(i32, this.#mag);
     }
-    if (at >= 0) this.#cacheId(id, at);
+    let parked = 0; // the entry, when it keeps the unit
+    if (at >= 0) parked = this.#cacheId(id, set, at);
     else {
       const word = bitmapRelease(i32, this.#bmBase, id);
       i32[ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
@@ -992,7 +1088,7 @@ export class SpaceCore {
     }
     const p = (id & (PUB_HINTS - 1)) * PUB_WORDS;
     if (this.#pub[p + PUB_ID] === id) this.#pub[p + PUB_ID] = 0; // our hint is stale now
-    this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
+    if (parked === 0) this.#releaseUnit(set, TS_RECLAIM_UNIT_FREED);
     const x = m & MAP_IDX_MASK;
     if (this.fault === SPACE_FAULT_RECLAIM_WITHOUT_GP) {
       // Fault injection: recycle at once, no grace period (readers may still hold it).
@@ -1000,6 +1096,7 @@ export class SpaceCore {
       i32[ts + TS_CACHE_HEAD] = x;
       i32[ts + TS_CACHE_COUNT]! += 1;
       i32[ts + TS_OP] = TS_OP_NONE;
+      if (parked !== 0) this.#unparkIfPending(set, at, parked);
       return;
     }
     // Into the retire batch: the record is unreachable for new readers, and NEXT is read by
@@ -1009,6 +1106,7 @@ export class SpaceCore {
     const n = i32[ts + TS_BATCH_COUNT]! + 1;
     i32[ts + TS_BATCH_COUNT] = n;
     i32[ts + TS_OP] = TS_OP_NONE;
+    if (parked !== 0) this.#unparkIfPending(set, at, parked);
     // A full batch goes to limbo. Limbo is drained, driving a grace period, every
     // #driveEvery full batches (#batchFullSlow) and whenever a refill finds the free stack
     // empty (#refillSlow).
@@ -1017,15 +1115,53 @@ export class SpaceCore {
 
   /**
    * In a reclaim that cleared `id`'s map word: store `id` into empty magazine entry `at` (its
-   * word). Until the store the reclaim's intent (TS_RECLAIM_WON) holds the bit, and recovery
-   * releases it; the store is followed by its record with no call between (kill point rule).
+   * word), with the reclaim's unit of `set` when entries carry charges. Until the store the
+   * reclaim's intent (TS_RECLAIM_WON) holds the bit and the unit, and recovery releases them;
+   * the store is followed by its record with no call between (kill point rule).
+   * @returns the entry stored when it keeps the unit, else 0 (the caller releases the unit)
    */
-  #cacheId(id: number, at: number): void {
+  #cacheId(id: number, set: number, at: number): number {
+    const { i32, ts } = this;
+    const e = this.#charges ? id | ((set + 1) << this.#chargeShift) : id;
     // Publishes the cached id to thieves, after the map word's clearing (id-magazine.ts).
-    Atomics.store(this.i32, at, id);
-    this.i32[this.ts + TS_OP] = TS_RECLAIM_BIT_FREED; // kill point rule
+    Atomics.store(i32, at, e);
+    // Kill point rule: with the charge the entry holds the unit too (reclaim phase 2).
+    i32[ts + TS_OP] = e !== id ? TS_RECLAIM_UNIT_FREED : TS_RECLAIM_BIT_FREED;
     this.#magCount++;
     this.#magHint = at;
+    return e !== id ? e : 0;
+  }
+
+  /**
+   * After parking entry `e` (charged to `set`) at word `at` and finishing the reclaim: if the
+   * set is PENDING now, take the entry back, so that the set's last charge is released and it
+   * dies. The load follows the put: with setFree's PENDING CAS followed by its reclaim of the
+   * magazines, one of the two sees the other (id-magazine.ts).
+   */
+  #unparkIfPending(set: number, at: number, e: number): void {
+    const { i32 } = this;
+    if ((Atomics.load(i32, this.#setsBase + set * SPACE_SET_WORDS + SET_COUNT) & SET_PENDING) === 0)
+      return;
+    magazineTakeBack(i32, this.g, this.ts, at, e);
+    this.#cSet = -1; // our COUNT guess is stale
+  }
+
+  /**
+   * Take every id parked with a charge of `set` (-1: of any set) back out of every magazine,
+   * releasing the charges (id-magazine.ts magazineReclaim), before an answer that counts them:
+   * -EDQUOT, setFree, a notifier or allocator registration that needs no units held.
+   * @returns how many were taken back
+   */
+  #reclaimParked(set: number): number {
+    if (!this.#charges) return 0;
+    const n = magazineReclaim(this.i32, this.g, this.ts, set);
+    if (n > 0) this.#cSet = -1;
+    return n;
+  }
+
+  /** reclaimParked for the facade (registerAllocator, before the hooks count units). */
+  reclaimParked(set: number): number {
+    return this.#reclaimParked(set);
   }
 
   #batchFullSlow(): void {
@@ -1376,7 +1512,10 @@ export class SpaceCore {
   setFree(set: number): number {
     const { i32 } = this;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
-    const v = setFreeLocked(i32, this.g, set, this.ts);
+    let v = setFreeLocked(i32, this.g, set, this.ts);
+    // PENDING now: the ids parked with its charges are no ids of it; their release destroys
+    // it when no live id is left (free-pending ids and their frees: #unparkIfPending).
+    if (v === -Errno.EBUSY && this.#reclaimParked(set) > 0 && !this.setLive(set)) v = 0;
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -1386,6 +1525,8 @@ export class SpaceCore {
     const { i32 } = this;
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     const mm = setFindMmLocked(i32, this.g, token);
+    // The registration counts the set's units: parked ones are no ids (id-magazine.ts).
+    if (mm >= 0) this.#reclaimParked(mm);
     const v = this.hooks.registerMmLocked(token, prio, mm < 0 ? -1 : mm, owner);
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
@@ -1400,9 +1541,24 @@ export class SpaceCore {
     return v;
   }
 
-  /** A lock-free snapshot of `set` (sets.ts setInfo). */
+  /**
+   * A lock-free snapshot of `set` (sets.ts setInfo), whose count is of the ids a user sees:
+   * COUNT's charges less those parked in magazines (id-magazine.ts). COUNT is read again after
+   * the scan, so the two belong together unless COUNT moved (then read again, a few times).
+   */
   setInfo(set: number): SetInfo | undefined {
-    return setInfo(this.i32, this.g, set);
+    let info = setInfo(this.i32, this.g, set);
+    if (!this.#charges) return info;
+    for (let round = 0; info !== undefined; round++) {
+      const parked = magazineParked(this.i32, this.g, set);
+      const again = setInfo(this.i32, this.g, set);
+      if (again === undefined || round === 8 || again.count === info.count) {
+        if (again !== undefined) again.count = Math.max(0, again.count - parked);
+        return again;
+      }
+      info = again;
+    }
+    return info;
   }
 
   capacity(): number {

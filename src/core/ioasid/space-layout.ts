@@ -164,8 +164,11 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                               SET, the bit, the unit        map word, release the bit
 //                 1      Atomics.and of the bit, or the         the unit, the record          release the unit
 //                        Atomics.store of ID into an empty
-//                        entry of this thread's magazine
-//                 2      CAS COUNT (unit released)              the record                    link it into the batch
+//                        entry without a charge
+//                 2      CAS COUNT (unit released), or the      the record                    link it into the batch
+//                        Atomics.store of ID into an empty
+//                        entry charged to SET (the entry
+//                        keeps the bit and the unit)
 //                 none   link into the retire batch
 // setAlloc        1      CAS AVAILABLE (AUX units)              AUX units, not a set yet      return them
 //                 none   store of COUNT (the publish)
@@ -174,13 +177,17 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                               set SET half written          the dead thread's lock)
 // detachSpid      1      (recorded before its first step)       SPID lock; binding of ID in   finish the unbinding (same)
 //                                                               set SET half removed
-// magazine        1      CAS of a magazine entry ID -> 0        id ID's bit (not published)   release the bit
-//   return               (detach, or recovery of a dead slot)
+//                 4      CAS of a magazine entry charged to    + a unit of set AUX           release that unit, -> 2
+//                        set AUX (the id's bit comes with it)
+// magazine        1      CAS of a magazine entry ID -> 0        id ID's bit (not published),  release the bit, -> 2
+//   return               (detach, recovery of a dead slot,      the entry's unit of SET       (or none if SET is -1)
+//                        reclaim before -EDQUOT, set free)
+//                 2      Atomics.and of the bit                 the unit of SET               release the unit
 // ```
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 7;
+export const SPACE_LAYOUT_VERSION = 8;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -208,6 +215,10 @@ export const SPACE_FAULT_NARROW_INCARNATION = 3;
 /** An alloc that finds no free id in the bitmap returns -ENOSPC without stealing from other
  * threads' magazines: their cached ids are lost to everyone else. */
 export const SPACE_FAULT_MAGAZINE_NO_STEAL = 4;
+/** A magazine entry taken back (detach, a dead thread's recovery, a reclaim before -EDQUOT, a
+ * set's free) releases its id's bit but forgets the quota charge it carried: the set's quota
+ * shrinks for good. */
+export const SPACE_FAULT_MAGAZINE_FORGET_CHARGE = 5;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -368,9 +379,15 @@ export const TS_SPID_ATTACH_FLAGGED = TS_OP_SPID_ATTACH | TS_PHASE_1;
 /** detachSpid is removing binding TS_ID (set TS_SET) of the record of map word TS_AUX, under
  * the SPID lock it holds: every step of it can be done again. */
 export const TS_SPID_DETACHING = TS_OP_SPID_DETACH | TS_PHASE_1;
-/** A magazine return (detach, or the recovery of a dead slot's magazine) took id TS_ID out of
- * an entry: it holds the id's bit, to be released to the bitmap. */
+/** alloc also holds a quota unit of set TS_AUX: the charge of the magazine entry its id came
+ * from (released next, back to phase 2). */
+export const TS_ALLOC_XUNIT = TS_OP_ALLOC | (4 << TS_PHASE_SHIFT);
+/** A magazine return (detach, a dead slot's recovery, a reclaim before -EDQUOT, a set's free)
+ * took id TS_ID out of an entry: it holds the id's bit, to be released to the bitmap, and the
+ * entry's charge, a unit of set TS_SET (-1: the entry carried none). */
 export const TS_MAG_RETURNING = TS_OP_MAG | TS_PHASE_1;
+/** The magazine return released the bit; it holds the unit of set TS_SET. */
+export const TS_MAG_RETURN_UNIT = TS_OP_MAG | TS_PHASE_2;
 
 // Set slot.
 export const SPACE_SET_WORDS = LINE_WORDS;

@@ -67,7 +67,7 @@
  * @internal
  */
 import { capacityFinishInstall, capacityReturn } from './capacity.js';
-import { magazineReturn } from './id-magazine.js';
+import { magazineReturn, magazineReturnSteps } from './id-magazine.js';
 import { bitmapRelease } from './pasid-bitmap.js';
 import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
 import { setReleaseUnit } from './sets.js';
@@ -87,6 +87,7 @@ import {
   TS_ALLOC_BIT,
   TS_ALLOC_RECORD,
   TS_ALLOC_UNIT,
+  TS_ALLOC_XUNIT,
   TS_ATTACHED,
   TS_AUX,
   TS_BATCH_COUNT,
@@ -101,6 +102,7 @@ import {
   TS_DRAIN_REST,
   TS_ID,
   TS_INSTALL_SWUNG,
+  TS_MAG_RETURN_UNIT,
   TS_MAG_RETURNING,
   TS_OP,
   TS_OP_ALLOC,
@@ -344,7 +346,7 @@ function recoverShare(
   n += recoverDrain(i32, g, ts);
   n += giveBack(i32, g, rcu, ts, TS_BATCH_HEAD, TS_BATCH_COUNT);
   n += giveBack(i32, g, rcu, ts, TS_CACHE_HEAD, TS_CACHE_COUNT);
-  // 5b. Cached ids: back to the bitmap (id-magazine.ts).
+  // 5b. Cached ids: bits back to the bitmap, their charges to their sets (id-magazine.ts).
   n += magazineReturn(i32, g, ts);
   // 6. Operands of finished intents.
   i32[ts + TS_SET] = 0;
@@ -405,8 +407,12 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         break;
       }
       case TS_MAG_RETURNING:
-        bitmapRelease(i32, g.bitmapBase, id);
-        i32[ts + TS_OP] = TS_OP_NONE;
+      case TS_MAG_RETURN_UNIT:
+        magazineReturnSteps(i32, g, ts); // the bit, then the entry's charge
+        break;
+      case TS_ALLOC_XUNIT:
+        // The charge of the magazine entry the id came from (space-core.ts #takeCharge).
+        setReleaseUnit(i32, g, Atomics.load(i32, ts + TS_AUX), ts, TS_ALLOC_BIT);
         break;
       case TS_RECLAIM_BIT_FREED:
         setReleaseUnit(i32, g, set, ts, TS_RECLAIM_UNIT_FREED);
