@@ -12,6 +12,7 @@ import {
   type Ring,
   ringClaim,
   ringCount,
+  ringIsPublished,
   ringPeek,
   ringPublish,
   ringRelease,
@@ -20,6 +21,7 @@ import {
 import type { HwContext } from './hw-context.js';
 import {
   RING_HEAD,
+  RING_TAIL,
   VM_WORK_META,
   WK_ARG,
   WK_AUX,
@@ -29,6 +31,9 @@ import {
   WK_PASID,
   WK_SUB,
   WORK_ENTRIES,
+  WORK_IOMMU_TEARDOWN,
+  WORK_KVM_ACK,
+  WORK_VDCM_CLEAR,
   WORK_WORDS,
 } from './hw-layout.js';
 
@@ -114,4 +119,68 @@ export function wk(hw: HwContext, w: number, f: number): number {
 /** Set field `f` of the item at word `w`. */
 export function wkSet(hw: HwContext, w: number, f: number, v: number): void {
   hw.st(w + f, v);
+}
+
+/**
+ * The (pasid, gen) teardowns whose VDCM and IOMMU items are queued and not started: behind
+ * the head (only the head item runs, so these compute their work when they run, from the
+ * state then), a PASID-quiescing VDCM item followed by an IOMMU item, with no KVM item for
+ * the same key after the VDCM item (KVM's P0 must come first). A rescan queuing that pair
+ * again would only add items that find nothing to do (vm-kernel.ts rescanConsumers).
+ *
+ * Context: the VM's kernel (its lock held: HEAD does not move; producers only append, and an
+ * item appended during the scan is only missed, never wrongly counted).
+ * @returns keys `pasid:gen` of the covered teardowns
+ */
+export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
+  const r = workRing(hw, vm);
+  const head = Atomics.load(r.i32, r.meta + RING_HEAD);
+  const tail = Atomics.load(r.i32, r.meta + RING_TAIL);
+  // Per key: the index of its last VDCM item and whether an IOMMU item followed it; per
+  // PASID (any generation, to be safe): the index of its last KVM item.
+  const vdcm = new Map<string, { at: number; iommu: boolean }>();
+  const kvm = new Map<number, number>();
+  for (let i = 1; i < ((tail - head) | 0); i++) {
+    const pos = (head + i) | 0;
+    if (!ringIsPublished(r, pos)) continue;
+    const w = ringSlot(r, pos);
+    const kind = hw.ld(w + WK_KIND);
+    const pasid = hw.ld(w + WK_PASID);
+    const key = `${pasid}:${hw.ld(w + WK_GEN)}`;
+    if (kind === WORK_KVM_ACK) kvm.set(pasid, i);
+    else if (kind === WORK_VDCM_CLEAR && hw.ld(w + WK_ARG) < 0)
+      vdcm.set(key, { at: i, iommu: false });
+    else if (kind === WORK_IOMMU_TEARDOWN) {
+      const v = vdcm.get(key);
+      if (v) v.iommu = true;
+    }
+  }
+  const covered = new Set<string>();
+  for (const [key, v] of vdcm) {
+    const pasid = Number(key.slice(0, key.indexOf(':')));
+    if (v.iommu && (kvm.get(pasid) ?? -1) < v.at) covered.add(key);
+  }
+  return covered;
+}
+
+/**
+ * The (pasid, gen) keys of KVM acknowledgement items queued and not started (behind the
+ * head): a rescan need not queue them again (kvm.ts kvmRescan).
+ *
+ * Context: the VM's kernel (its lock held), as workQueuedTeardowns.
+ * @returns keys `pasid:gen`
+ */
+export function workQueuedKvmAcks(hw: HwContext, vm: number): Set<string> {
+  const r = workRing(hw, vm);
+  const head = Atomics.load(r.i32, r.meta + RING_HEAD);
+  const tail = Atomics.load(r.i32, r.meta + RING_TAIL);
+  const acks = new Set<string>();
+  for (let i = 1; i < ((tail - head) | 0); i++) {
+    const pos = (head + i) | 0;
+    if (!ringIsPublished(r, pos)) continue;
+    const w = ringSlot(r, pos);
+    if (hw.ld(w + WK_KIND) === WORK_KVM_ACK)
+      acks.add(`${hw.ld(w + WK_PASID)}:${hw.ld(w + WK_GEN)}`);
+  }
+  return acks;
 }
