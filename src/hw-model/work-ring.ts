@@ -122,28 +122,38 @@ export function wkSet(hw: HwContext, w: number, f: number, v: number): void {
 }
 
 /**
- * The (pasid, gen) teardowns whose VDCM and IOMMU items are queued and not started: behind
- * the head (only the head item runs, so these compute their work when they run, from the
- * state then), a PASID-quiescing VDCM item followed by an IOMMU item, with no KVM item for
- * the same key after the VDCM item (KVM's P0 must come first). A rescan queuing that pair
- * again would only add items that find nothing to do (vm-kernel.ts rescanConsumers).
+ * Call `fn` for every published item behind the head (not started: only the head item runs),
+ * in queue order, with its slot word and its index behind the head (1, 2, ...).
  *
  * Context: the VM's kernel (its lock held: HEAD does not move; producers only append, and an
- * item appended during the scan is only missed, never wrongly counted).
- * @returns keys `pasid:gen` of the covered teardowns
+ * item appended during the walk may be missed).
  */
-export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
+function forEachNotStarted(hw: HwContext, vm: number, fn: (w: number, i: number) => void): void {
   const r = workRing(hw, vm);
   const head = Atomics.load(r.i32, r.meta + RING_HEAD);
   const tail = Atomics.load(r.i32, r.meta + RING_TAIL);
+  for (let i = 1; i < ((tail - head) | 0); i++) {
+    const pos = (head + i) | 0;
+    if (ringIsPublished(r, pos)) fn(ringSlot(r, pos), i);
+  }
+}
+
+/**
+ * The (pasid, gen) teardowns whose VDCM and IOMMU items are queued and not started: a
+ * PASID-quiescing VDCM item followed by an IOMMU item, with no KVM item for the same PASID
+ * after the VDCM item (KVM's P0 must come first). Not started, they compute their work when
+ * they run, from the state then, so a rescan queuing that pair again would only add items
+ * that find nothing to do (vm-kernel.ts rescanConsumers).
+ *
+ * Context: the VM's kernel (its lock held).
+ * @returns keys `pasid:gen` of the covered teardowns
+ */
+export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
   // Per key: the index of its last VDCM item and whether an IOMMU item followed it; per
   // PASID (any generation, to be safe): the index of its last KVM item.
   const vdcm = new Map<string, { at: number; iommu: boolean }>();
   const kvm = new Map<number, number>();
-  for (let i = 1; i < ((tail - head) | 0); i++) {
-    const pos = (head + i) | 0;
-    if (!ringIsPublished(r, pos)) continue;
-    const w = ringSlot(r, pos);
+  forEachNotStarted(hw, vm, (w, i) => {
     const kind = hw.ld(w + WK_KIND);
     const pasid = hw.ld(w + WK_PASID);
     const key = `${pasid}:${hw.ld(w + WK_GEN)}`;
@@ -154,7 +164,7 @@ export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
       const v = vdcm.get(key);
       if (v) v.iommu = true;
     }
-  }
+  });
   const covered = new Set<string>();
   for (const [key, v] of vdcm) {
     const pasid = Number(key.slice(0, key.indexOf(':')));
@@ -164,23 +174,17 @@ export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
 }
 
 /**
- * The (pasid, gen) keys of KVM acknowledgement items queued and not started (behind the
- * head): a rescan need not queue them again (kvm.ts kvmRescan).
+ * The (pasid, gen) keys of KVM drop items queued and not started: a rescan need not queue
+ * them again (kvm.ts kvmRescan).
  *
- * Context: the VM's kernel (its lock held), as workQueuedTeardowns.
+ * Context: the VM's kernel (its lock held).
  * @returns keys `pasid:gen`
  */
 export function workQueuedKvmAcks(hw: HwContext, vm: number): Set<string> {
-  const r = workRing(hw, vm);
-  const head = Atomics.load(r.i32, r.meta + RING_HEAD);
-  const tail = Atomics.load(r.i32, r.meta + RING_TAIL);
   const acks = new Set<string>();
-  for (let i = 1; i < ((tail - head) | 0); i++) {
-    const pos = (head + i) | 0;
-    if (!ringIsPublished(r, pos)) continue;
-    const w = ringSlot(r, pos);
+  forEachNotStarted(hw, vm, (w) => {
     if (hw.ld(w + WK_KIND) === WORK_KVM_ACK)
       acks.add(`${hw.ld(w + WK_PASID)}:${hw.ld(w + WK_GEN)}`);
-  }
+  });
   return acks;
 }
