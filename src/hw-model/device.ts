@@ -12,6 +12,15 @@
  * response arrives. The command register is claimed by CAS with the poster's owner id (a bond
  * + 1 for a teardown, CMD_OWNER_API for the public methods) and released by the poster after
  * it read the status, so a teardown resumed by another thread recognises its own command.
+ * Each publication takes the next sequence number (1..255 in the register's top byte, from a
+ * ghost counter in the log buffer, so a refused command leaves the hardware buffer as it
+ * was) and the status word carries the number of the command it belongs to: the engine's
+ * re-check of the register after loading status and operand sees a release and a new post
+ * of the same owner and op as a change (without the number the word came back the same:
+ * ABA), a released status (0) names no command, and its status writes are CASes naming the
+ * command, so a step that finished loading an older command never accepts or completes a
+ * newer one. Mod 255: an ABA now needs 255 publications while one engine step is
+ * descheduled between two loads.
  *
  * Drain PASID completes when every WQ's HEAD passed the TAIL it had when the command was
  * accepted (every descriptor accepted before it has finished) and no descriptor of the PASID
@@ -40,7 +49,10 @@ import {
   CMD_DISABLE_WQ,
   CMD_DRAIN_PASID,
   CMD_ENABLE_WQ,
+  CMD_OWNER_MASK,
   CMD_OWNER_SHIFT,
+  CMD_SEQ_SHIFT,
+  CMD_STATUS_MASK,
   CMDERR_DEVICE_DISABLED,
   CMDERR_WQ_PASID,
   CMDERR_WQ_STATE,
@@ -62,6 +74,7 @@ import {
   G_RESP,
   G_STATE,
   G_WQ,
+  L_CMD_SEQ,
   PF_CMD,
   PF_CMD_MARKS,
   PF_CMD_OPERAND,
@@ -216,6 +229,50 @@ export function prgDeliver(
   hw.log.emit(Ev.PRG_RESP, pasid, gen, pf, index, code, slot);
 }
 
+/** The PF_CMD word: `op` of `owner`, publication `seq` (1..255); 0 = idle. */
+function cmdWord(seq: number, owner: number, op: number): number {
+  return ((seq & 0xff) << CMD_SEQ_SHIFT) | (owner << CMD_OWNER_SHIFT) | op;
+}
+
+function cmdOwner(v: number): number {
+  return (v >>> CMD_OWNER_SHIFT) & CMD_OWNER_MASK;
+}
+
+function cmdSeq(v: number): number {
+  return v >>> CMD_SEQ_SHIFT;
+}
+
+/** The PF_CMD_STATUS word: `status` of the command published as `seq`. */
+function statusWord(seq: number, status: number): number {
+  return ((seq & 0xff) << CMD_SEQ_SHIFT) | status;
+}
+
+/**
+ * Claim the register (its word `v`: idle, or `owner`'s claim) for `owner` under the next
+ * sequence number and publish `op operand`.
+ *
+ * @returns false when the register changed since `v` was loaded (nothing written)
+ */
+function publish(
+  hw: HwContext,
+  pf: number,
+  v: number,
+  op: number,
+  operand: number,
+  owner: number,
+): boolean {
+  const cmd = pfField(hw, pf, PF_CMD);
+  // A ticket, 1..255: consecutive publications on a PF differ (no ABA), none is 0.
+  const seq = ((Atomics.add(hw.logI32, L_CMD_SEQ, 1) >>> 0) % 255) + 1;
+  const claimed = cmdWord(seq, owner, 0);
+  if (Atomics.compareExchange(hw.i32, cmd, v, claimed) !== v) return false;
+  hw.st(pfField(hw, pf, PF_CMD_OPERAND), operand);
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), statusWord(seq, CMDS_PENDING));
+  // Publishes operand and status; pairs with the engine's load of CMD.
+  hw.st(cmd, claimed | op);
+  return true;
+}
+
 /**
  * Post a device command. `owner` is a bond + 1 or CMD_OWNER_API.
  *
@@ -229,14 +286,7 @@ export function commandPost(
   operand: number,
   owner: number,
 ): number {
-  const cmd = pfField(hw, pf, PF_CMD);
-  const claimed = owner << CMD_OWNER_SHIFT;
-  if (Atomics.compareExchange(hw.i32, cmd, 0, claimed) !== 0) return -HwErrno.EBUSY;
-  hw.st(pfField(hw, pf, PF_CMD_OPERAND), operand);
-  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
-  // Publishes operand and status; pairs with the engine's load of CMD.
-  hw.st(cmd, claimed | op);
-  return 0;
+  return publish(hw, pf, 0, op, operand, owner) ? 0 : -HwErrno.EBUSY;
 }
 
 /**
@@ -245,9 +295,12 @@ export function commandPost(
  */
 export function commandStatus(hw: HwContext, pf: number, owner: number): number {
   const cmd = hw.ld(pfField(hw, pf, PF_CMD));
-  if (cmd >>> CMD_OWNER_SHIFT !== owner) return -HwErrno.ENOENT;
+  if (cmdOwner(cmd) !== owner) return -HwErrno.ENOENT;
   if ((cmd & 0xff) === 0) return CMDS_PENDING;
-  const st = hw.ld(pfField(hw, pf, PF_CMD_STATUS));
+  const w = hw.ld(pfField(hw, pf, PF_CMD_STATUS));
+  // Defensive: the status is stored before the op is published, so it names this command.
+  if (cmdSeq(w) !== cmdSeq(cmd)) return CMDS_PENDING;
+  const st = w & CMD_STATUS_MASK;
   return st === CMDS_ACCEPTED ? CMDS_PENDING : st;
 }
 
@@ -264,7 +317,7 @@ export function commandOp(hw: HwContext, pf: number): number {
 export function commandRelease(hw: HwContext, pf: number, owner: number): void {
   const cmd = pfField(hw, pf, PF_CMD);
   const v = hw.ld(cmd);
-  if (v >>> CMD_OWNER_SHIFT !== owner) return;
+  if (cmdOwner(v) !== owner) return;
   // The register goes back to idle as a whole (a refused command leaves no trace), but the
   // command is withdrawn first: held as claimed-but-unpublished (op 0, which the engine skips
   // and other posters see as busy) while operand and status are reset, then freed. Resetting
@@ -273,14 +326,18 @@ export function commandRelease(hw: HwContext, pf: number, owner: number): void {
   // landed on the next poster's command: a Drain PASID reported done that never ran (a P1
   // that did not quiesce its PASID, whose page requests then came after P6). A poster killed
   // in between leaves its claim, which its resumed teardown re-publishes (commandRepublish).
-  if (Atomics.compareExchange(hw.i32, cmd, v, owner << CMD_OWNER_SHIFT) !== v) return;
+  // (The sequence numbers now refuse both on their own; the order is kept, it costs nothing.)
+  if (Atomics.compareExchange(hw.i32, cmd, v, v & ~0xff) !== v) return;
   hw.st(pfField(hw, pf, PF_CMD_OPERAND), 0);
-  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
+  // Status 0 names no command (seq 0): a step that loads it takes nothing for it.
+  hw.st(pfField(hw, pf, PF_CMD_STATUS), 0);
   hw.st(cmd, 0);
 }
 
 /**
- * Re-publish `owner`'s command if its poster died between claiming and publishing.
+ * Re-publish `owner`'s command if its poster died between claiming and publishing (or its
+ * release between withdrawing and freeing it), under a new sequence number: an engine step
+ * that loaded the command before must not take this one for it.
  *
  * Context: a resumed teardown.
  */
@@ -291,11 +348,9 @@ export function commandRepublish(
   operand: number,
   owner: number,
 ): void {
-  const cmd = pfField(hw, pf, PF_CMD);
-  if (hw.ld(cmd) !== owner << CMD_OWNER_SHIFT) return;
-  hw.st(pfField(hw, pf, PF_CMD_OPERAND), operand);
-  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_PENDING);
-  hw.st(cmd, (owner << CMD_OWNER_SHIFT) | op);
+  const v = hw.ld(pfField(hw, pf, PF_CMD));
+  if (cmdOwner(v) !== owner || (v & 0xff) !== 0) return;
+  publish(hw, pf, v, op, operand, owner);
 }
 
 /**
@@ -320,45 +375,47 @@ function stepCommand(hw: HwContext, pf: number): number {
   const cmd = hw.ld(pfField(hw, pf, PF_CMD));
   const op = cmd & 0xff;
   const stw = pfField(hw, pf, PF_CMD_STATUS);
-  const st = hw.ld(stw);
-  if (op === 0 || (st !== CMDS_PENDING && st !== CMDS_ACCEPTED)) return 0;
+  const sw = hw.ld(stw);
+  const st = sw & CMD_STATUS_MASK;
+  if (op === 0 || cmdSeq(sw) !== cmdSeq(cmd)) return 0;
+  if (st !== CMDS_PENDING && st !== CMDS_ACCEPTED) return 0;
   const operand = hw.ld(pfField(hw, pf, PF_CMD_OPERAND));
   // Status and operand are this command's only if the register still holds it: released and
   // posted again in between, they may be the release's reset or the next command's, under
-  // this one's op. While it is held with PENDING or ACCEPTED its poster waits, so the stores
-  // below land on it. (Released and posted again by the same owner with the same op between
-  // the two loads, it would read as unchanged: that takes a teardown killed right after its
-  // release and resumed at once, while this step is descheduled; no sequence number guards it.)
+  // this one's op. The sequence number makes a new post of the same owner and op a different
+  // word (ABA). While it is held with PENDING or ACCEPTED its poster waits; the status writes
+  // below are CASes from the status this step read, so a command released anyway (a caller
+  // that gave up on it) and posted again is not accepted or completed by this step.
   if (hw.ld(pfField(hw, pf, PF_CMD)) !== cmd) return 0;
   const enabled = hw.ld(pfField(hw, pf, PF_ENABLED)) === 1;
   switch (op) {
     case CMD_DRAIN_PASID:
     case CMD_ABORT_PASID:
-      if (!enabled) return fail(hw, stw, CMDERR_DEVICE_DISABLED);
-      if (st === CMDS_PENDING) acceptPasidCommand(hw, pf, op, operand);
-      if (pasidQuiet(hw, pf, operand)) finish(hw, stw);
+      if (!enabled) return fail(hw, stw, sw, CMDERR_DEVICE_DISABLED);
+      if (st === CMDS_PENDING && !acceptPasidCommand(hw, pf, op, operand, sw)) return 1;
+      if (pasidQuiet(hw, pf, operand)) setStatus(hw, stw, sw, CMDS_ACCEPTED, CMDS_DONE);
       return 1;
     case CMD_DISABLE_WQ: {
       const w = operand;
-      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, CMDERR_WQ_STATE);
+      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, sw, CMDERR_WQ_STATE);
       const state = wqCfg(hw, pf, w, WQ_STATE);
       if (st === CMDS_PENDING) {
-        if (hw.ld(state) !== WQS_ENABLED) return fail(hw, stw, CMDERR_WQ_STATE);
+        if (hw.ld(state) !== WQS_ENABLED) return fail(hw, stw, sw, CMDERR_WQ_STATE);
         hw.st(state, WQS_DISABLING);
         hw.st(pfField(hw, pf, PF_CMD_MARKS + w), Atomics.load(hw.i32, hw.wq[pf]![w]!.meta + 1));
-        hw.st(stw, CMDS_ACCEPTED);
+        if (!setStatus(hw, stw, sw, CMDS_PENDING, CMDS_ACCEPTED)) return 1;
         hw.count(C.wqDisables);
       }
       if (wqPassedMark(hw, pf, w) && !blockedOn(hw, pf, -1, w)) {
         hw.st(state, WQS_DISABLED);
-        finish(hw, stw);
+        setStatus(hw, stw, sw, CMDS_ACCEPTED, CMDS_DONE);
       }
       return 1;
     }
     case CMD_ENABLE_WQ: {
       const w = operand;
-      if (!enabled) return fail(hw, stw, CMDERR_DEVICE_DISABLED);
-      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, CMDERR_WQ_STATE);
+      if (!enabled) return fail(hw, stw, sw, CMDERR_DEVICE_DISABLED);
+      if (w < 0 || w >= hw.g.pf[pf]!.wqCfg.length) return fail(hw, stw, sw, CMDERR_WQ_STATE);
       const width = hw.ld(pfField(hw, pf, PF_WIDTH));
       const pasid = hw.ld(wqCfg(hw, pf, w, WQ_PASID));
       const pasidEn = hw.ld(wqCfg(hw, pf, w, WQ_FLAGS)) & WQF_PASID_EN;
@@ -367,34 +424,55 @@ function stepCommand(hw: HwContext, pf: number): number {
         pasidEn &&
         (pasid <= 0 || pasid >= 2 ** width)
       )
-        return fail(hw, stw, CMDERR_WQ_PASID);
-      if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_DISABLED) return fail(hw, stw, CMDERR_WQ_STATE);
+        return fail(hw, stw, sw, CMDERR_WQ_PASID);
+      if (hw.ld(wqCfg(hw, pf, w, WQ_STATE)) !== WQS_DISABLED)
+        return fail(hw, stw, sw, CMDERR_WQ_STATE);
       hw.st(wqCfg(hw, pf, w, WQ_STATE), WQS_ENABLED);
-      finish(hw, stw);
+      setStatus(hw, stw, sw, st, CMDS_DONE);
       return 1;
     }
     default:
-      return fail(hw, stw, CMDERR_WQ_STATE);
+      return fail(hw, stw, sw, CMDERR_WQ_STATE);
   }
 }
 
-function fail(hw: HwContext, stw: number, code: number): number {
-  hw.st(stw, CMDS_ERROR | code);
+/**
+ * Move the status of the command whose status word this step read (`sw`: its sequence
+ * number) from `from` to `to`. A CAS, so that the completion names its command: released and
+ * posted again since (a new sequence number), the word is the next command's and is left
+ * alone.
+ *
+ * @returns true when it moved
+ */
+function setStatus(hw: HwContext, stw: number, sw: number, from: number, to: number): boolean {
+  const seq = cmdSeq(sw);
+  const was = statusWord(seq, from);
+  return Atomics.compareExchange(hw.i32, stw, was, statusWord(seq, to)) === was;
+}
+
+function fail(hw: HwContext, stw: number, sw: number, code: number): number {
+  setStatus(hw, stw, sw, sw & CMD_STATUS_MASK, CMDS_ERROR | code);
   return 1;
 }
 
-function finish(hw: HwContext, stw: number): void {
-  hw.st(stw, CMDS_DONE);
-}
-
-/** Drain/Abort PASID accepted: take the marks; stop PRI for the PASID. */
-function acceptPasidCommand(hw: HwContext, pf: number, op: number, pasid: number): void {
+/**
+ * Drain/Abort PASID accepted: take the marks; stop PRI for the PASID.
+ *
+ * @returns false when the command was released meanwhile (its status not this step's to set)
+ */
+function acceptPasidCommand(
+  hw: HwContext,
+  pf: number,
+  op: number,
+  pasid: number,
+  sw: number,
+): boolean {
   const nwq = hw.g.pf[pf]!.wqCfg.length;
   for (let w = 0; w < nwq; w++)
     hw.st(pfField(hw, pf, PF_CMD_MARKS + w), Atomics.load(hw.i32, hw.wq[pf]![w]!.meta + 1));
   hw.count(op === CMD_DRAIN_PASID ? C.drains : C.aborts);
   if (op === CMD_ABORT_PASID || hw.stopMarker) abandonBlocked(hw, pf, pasid, hw.stopMarker);
-  hw.st(pfField(hw, pf, PF_CMD_STATUS), CMDS_ACCEPTED);
+  return setStatus(hw, pfField(hw, pf, PF_CMD_STATUS), sw, CMDS_PENDING, CMDS_ACCEPTED);
 }
 
 /** Complete the descriptors of `pasid` waiting on page responses as aborted. */
@@ -495,7 +573,9 @@ function executeNext(hw: HwContext, pf: number): number {
 
 function aborted(hw: HwContext, pf: number, w: number, pos: number, pasid: number): boolean {
   const cmd = hw.ld(pfField(hw, pf, PF_CMD));
-  if ((cmd & 0xff) !== CMD_ABORT_PASID || hw.ld(pfField(hw, pf, PF_CMD_STATUS)) !== CMDS_ACCEPTED)
+  // ACCEPTED for this very command (its sequence number).
+  const accepted = statusWord(cmdSeq(cmd), CMDS_ACCEPTED);
+  if ((cmd & 0xff) !== CMD_ABORT_PASID || hw.ld(pfField(hw, pf, PF_CMD_STATUS)) !== accepted)
     return false;
   if (hw.ld(pfField(hw, pf, PF_CMD_OPERAND)) !== pasid) return false;
   return ((pos - hw.ld(pfField(hw, pf, PF_CMD_MARKS + w))) | 0) < 0;

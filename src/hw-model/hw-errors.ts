@@ -1,8 +1,10 @@
 /**
  * Errors thrown for misuse of the hardware model's API (a non-integer or out-of-range index,
  * a bad profile, a bad handle). Runtime conditions never throw: they return a negative errno
- * or a documented result code and leave hardware state unchanged. Each message is defined
- * once here and each error is created at its throw site.
+ * or a documented result code and leave hardware state unchanged. The two stalls are the
+ * exception: a log (ERR_HW_LOG_STALLED) or a recoverer's lock (ERR_HW_LOCK_STALLED) whose
+ * other side stopped is an internal error of the run, thrown where it would otherwise hang.
+ * Each message is defined once here and each error is created at its throw site.
  */
 
 /** Stable codes: callers branch on these, never on message text. */
@@ -12,7 +14,8 @@ export type HwModelErrorCode =
   | 'ERR_HW_BAD_HANDLE'
   | 'ERR_HW_LAYOUT_VERSION'
   | 'ERR_HW_DETACHED'
-  | 'ERR_HW_LOG_STALLED';
+  | 'ERR_HW_LOG_STALLED'
+  | 'ERR_HW_LOCK_STALLED';
 
 /** Thrown when the model's API is used against its contract. Shared state is unchanged. */
 export class HwModelError extends Error {
@@ -48,6 +51,12 @@ export const hwErrors = {
     new HwModelError(
       'ERR_HW_LOG_STALLED',
       `the event log stayed full for ${ms} ms: its consumer (the checker) stopped reading`,
+    ),
+  lockStalled: (word: number, holder: number, waits: number) =>
+    new HwModelError(
+      'ERR_HW_LOCK_STALLED',
+      `the lock at word ${word} stayed held by live thread tag ${holder} through ${waits} waits: ` +
+        'its holder never gave it back',
     ),
 };
 

@@ -117,12 +117,15 @@
  *                                                                                                  lock), WQ_ROTOR +35 (device
  *                                                                                                  lock)
  * device lock    +48                 16                 execute (device engine) same               owner lock
- * command        +64                 16                 driver (CMD CAS), device                   CMD +64: 0 idle, else
- *                                                       engine (STATUS)                            op | owner << 8 (claimed by
- *                                                                                                  CAS); OPERAND +65; STATUS
- *                                                                                                  +66: 0 pending, 1 done, 2 +
- *                                                                                                  error code when failed;
- *                                                                                                  MARKS +67.. (drain marks)
+ * command        +64                 16                 driver (CMD CAS), device                   CMD +64: 0 idle, else op |
+ *                                                       engine (STATUS CAS)                        owner << 8 | seq << 24
+ *                                                                                                  (claimed by CAS; seq 1..255
+ *                                                                                                  from the log's CMD_SEQ);
+ *                                                                                                  OPERAND +65; STATUS +66:
+ *                                                                                                  status | seq << 24 (0
+ *                                                                                                  pending, 1 done, 2 accepted,
+ *                                                                                                  0x100 + error code); MARKS
+ *                                                                                                  +67.. (drain marks)
  * swerr          +80                 16                 device engine           PRQ service        SWERR +80 (VALID 1 | OVF 2 |
  *                                                                                                  code << 8), PASID +81, WQ +82,
  *                                                                                                  GEN +83
@@ -154,7 +157,9 @@
  *                                                                                                  VERSION, ENTRIES, ROWS
  * control        16                  16                 checker (CONSUMER)      producers          L/S: CONSUMER 16 (1 = events
  *                                                                                                  are kept)
- * ghost          32                  16                 bind (TICKETS)          bind               Atomics.add: allocation tickets
+ * ghost          32                  16                 bind (TICKETS),         bind, device       Atomics.add: allocation tickets;
+ *                                                       command posters                            CMD_SEQ +33: device command
+ *                                                       (CMD_SEQ)                                  publications (PF_CMD's seq)
  * ring meta      48                  16                 producers (TAIL),       same               claim ring
  *                                                       consumer (HEAD)
  * shim meta      64                  16                 mm exit (TAIL), the     same               claim ring; SHIM_LOCK 66:
@@ -179,7 +184,7 @@
 import { LINE_WORDS } from '../core/cache-line.js';
 
 /** Bumped whenever any index or encoding below changes; `attach` refuses a mismatch. */
-export const HW_LAYOUT_VERSION = 3;
+export const HW_LAYOUT_VERSION = 4;
 /** 'HWMD' in ASCII. */
 export const HW_MAGIC = 0x48574d44;
 /** 'HWLG' in ASCII. */
@@ -487,6 +492,18 @@ export const CMD_DISABLE_WQ = 3;
 export const CMD_DRAIN_PASID = 11;
 export const CMD_ABORT_PASID = 12;
 export const CMD_OWNER_SHIFT = 8;
+/** PF_CMD owner field mask (after the shift): bond + 1, CMD_OWNER_API, CMD_OWNER_VDCM + mdev. */
+export const CMD_OWNER_MASK = 0xffff;
+/**
+ * PF_CMD and PF_CMD_STATUS: the command's sequence number (1..255, never 0: an idle register
+ * and a released status are 0) in the top byte. Every publication of a command takes the
+ * next one (L_CMD_SEQ), and the engine's status writes name it, so a step that read an older
+ * command never takes a newer one with the same owner and op for it (ABA), nor completes it
+ * (device.ts).
+ */
+export const CMD_SEQ_SHIFT = 24;
+/** PF_CMD_STATUS: the status bits below the sequence number. */
+export const CMD_STATUS_MASK = 0xffffff;
 /** PF_CMD owner of commands posted through the public API (teardowns use bond + 1). */
 export const CMD_OWNER_API = 0x7fff;
 /** PF_CMD_STATUS values: pending (posted), accepted (marks taken), done, or ERROR | code. */
@@ -812,6 +829,12 @@ export const L_ROWS = 3;
 export const L_VMS = 4;
 export const L_CONSUMER = 16;
 export const L_TICKETS = 32;
+/**
+ * Device command publications, all PFs (device.ts): each takes the next, and PF_CMD carries
+ * it mod 255, plus 1. Here, not in the PF's registers, so that a refused command leaves the
+ * hardware buffer byte for byte as it was.
+ */
+export const L_CMD_SEQ = 33;
 export const L_RING_META = 48;
 export const L_SHIM_META = 64;
 export const L_SHIM_LOCK = 66;

@@ -234,10 +234,13 @@ function stopSubmission(hw: HwContext, vm: number, pasid: number, gen: number): 
  * After lost events: queue a drop for every entry whose PASID is no longer bound to it, and a
  * program for every bound PASID without an entry.
  *
+ * @param queued - keys `pasid:gen` of drops queued and not started (work-ring.ts
+ *   workQueuedKvmAcks): not queued again
+ *
  * Context: the VM's kernel (its lock held); never blocks.
  * @returns true when the workqueue filled up before the scan ended (rescan later)
  */
-export function kvmRescan(hw: HwContext, vm: number): boolean {
+export function kvmRescan(hw: HwContext, vm: number, queued?: Set<string>): boolean {
   const set = vmSet(hw, vm);
   const leaves = hw.ld(vmField(hw, vm, VM_LEAF_NEXT));
   const base = hw.g.vm[vm]!.vmcsLeafBase;
@@ -250,6 +253,8 @@ export function kvmRescan(hw: HwContext, vm: number): boolean {
     const s = hw.space.inspect(pasid);
     const g = entryGpasid(hw, vm, i);
     if (s.set === set && s.state !== 'free-pending' && s.spid === g) continue;
+    // An ack of this entry queued and not started runs later and sees the same (rescans).
+    if (queued?.has(`${pasid}:${hw.ld(e + VE_REF_GEN)}`)) continue;
     if (!workQueue(hw, vm, WORK_KVM_ACK, pasid, hw.ld(e + VE_REF_GEN), g)) return true;
   }
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {

@@ -38,7 +38,14 @@ import { TD_BLOCKED, TD_DONE } from './teardown.js';
 import { vdcmHandle, vdcmStep } from './vdcm.js';
 import { recordBond, vmField, vpField } from './vm.js';
 import { IOMMU, KVM, VDCM, type VmNotification } from './vm-chain.js';
-import { wk, workDone, workHead, workQueue } from './work-ring.js';
+import {
+  wk,
+  workDone,
+  workHead,
+  workQueue,
+  workQueuedKvmAcks,
+  workQueuedTeardowns,
+} from './work-ring.js';
 
 /** Steps of the head work item a kernel step runs at most (it yields when blocked). */
 const ITEM_STEPS = 8;
@@ -80,18 +87,26 @@ export function vmKernelStep(hw: HwContext, vm: number): number {
  * every record being torn down (FREED by the VMM, or with a dying bond: a lost FREE or
  * UNBIND), the VDCM's quiescing and the IOMMU driver's teardown, as the events would have
  * queued them. A live record with live bonds is left alone (its programmed mdevs stay).
- * Work already queued for the same PASID finds nothing to do.
+ * A record whose VDCM and IOMMU items are queued and not started yet is skipped
+ * (workQueuedTeardowns): they run later than a new pair would and see the same state. Before,
+ * every rescan queued the pair again: in threaded vm-crash runs with kill-vmm (a rescan per
+ * VMM death, each over 500+ freed records of the destroyed VM) the duplicates filled the
+ * 8192-entry ring, after which every kernel step rescanned and failed (14.8 items per freed
+ * PASID against 3.8 without kills; measured with scratch counters).
  *
  * Context: the VM's kernel (its lock held); never blocks.
  * @returns true when the workqueue filled up before the scan ended (rescan later)
  */
 export function rescanConsumers(hw: HwContext, vm: number): boolean {
-  if (kvmRescan(hw, vm)) return true;
+  if (kvmRescan(hw, vm, workQueuedKvmAcks(hw, vm))) return true;
+  // After KVM's items: a teardown KVM just queued an item for gets a VDCM and IOMMU pair behind it.
+  const queued = workQueuedTeardowns(hw, vm);
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     const st = hw.ld(vpField(hw, vm, r, VP_STATE));
     if (st === VPS_FREE || (st === VPS_LIVE && !hasDyingBond(hw, vm, r))) continue;
     const pasid = hw.ld(vpField(hw, vm, r, VP_PASID));
     const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
+    if (queued.has(`${pasid}:${gen}`)) continue;
     if (!workQueue(hw, vm, WORK_VDCM_CLEAR, pasid, gen, -1)) return true;
     if (!workQueue(hw, vm, WORK_IOMMU_TEARDOWN, pasid, gen, IOMMU_RESCANNED)) return true;
   }

@@ -16,6 +16,7 @@ import {
   VM_RECORDS_FREED,
   VM_SET,
   VM_STATE,
+  VM_TOKEN,
   VM_VMM_LOCK,
   VMS_BOOTING,
   VMS_DYING,
@@ -70,12 +71,22 @@ export function vmsStep(hw: HwContext): number {
   return n;
 }
 
-/** The boot's steps of VM `vm`: the consumers' subscriptions and the VM_BOOT event. */
+/**
+ * The boot's steps of VM `vm`: the consumers' subscriptions and the VM_BOOT event.
+ *
+ * VM_BOOT is logged once per boot, a resumed one included: vmBootFinish stores VM_TOKEN
+ * right after `booted`, so a boot resumed with VM_TOKEN already its token (its VMM killed
+ * between that store and RUNNING) has logged it. Left: a kill between the log append and the
+ * VM_TOKEN store (one statement) still logs it twice, which the checker takes as one.
+ */
 function bootSteps(hw: HwContext, vm: number): BootSteps {
   return {
     subscribeMm: (token) => hw.vmChains.subscribeMm(vm, token),
     subscribeSet: (set) => hw.vmChains.subscribeSet(vm, set),
-    booted: (set, token) => hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, token),
+    booted: (set, token) => {
+      if (hw.ld(vmField(hw, vm, VM_TOKEN)) === token) return;
+      hw.log.emit(Ev.VM_BOOT, 0, 0, -1, vm, set, token);
+    },
   };
 }
 
@@ -273,14 +284,20 @@ export function vmMarkDying(hw: HwContext, vm: number, crash: boolean): boolean 
  * a VMM killed inside is redone by the next call, vmFreeRecords is idempotent). Freed while a
  * vCPU was still inside an ENQCMD, the submission would carry a free-pending PASID (INV-8).
  *
+ * @param take - takes the VMM lock for this thread (default lockTake; a reaper's is bounded)
+ *
  * Context: any attached thread (the VMM's); never blocks for long (takes the VMM lock).
  * @returns 1 when it freed them now, 0 otherwise
  */
-export function vmFreeRecordsOnceStopped(hw: HwContext, vm: number): number {
+export function vmFreeRecordsOnceStopped(
+  hw: HwContext,
+  vm: number,
+  take: (word: number) => void = (w) => lockTake(hw.i32, w, hw.tag),
+): number {
   if (hw.ld(vmField(hw, vm, VM_STATE)) !== VMS_DYING) return 0;
   const done = vmField(hw, vm, VM_RECORDS_FREED);
   if (hw.ld(done) !== 0 || !vcpusStopped(hw, vm)) return 0;
-  vmFreeRecords(hw, vm);
+  vmFreeRecords(hw, vm, take);
   hw.st(done, 1);
   return 1;
 }
@@ -289,12 +306,18 @@ export function vmFreeRecordsOnceStopped(hw: HwContext, vm: number): number {
  * The VMM frees every live PASID of the VM (each through the FREE path); called by
  * vmFreeRecordsOnceStopped once every vCPU is out of the guest.
  *
- * Context: any attached thread, the VM DYING; takes the VM's VMM lock (spins briefly).
+ * Context: any attached thread, the VM DYING; takes the VM's VMM lock with `take` (lockTake
+ * by default, which waits as long as the holder keeps it; the main thread's reaper passes a
+ * bounded take, vm-recovery.ts reapVms).
  */
-export function vmFreeRecords(hw: HwContext, vm: number): void {
+export function vmFreeRecords(
+  hw: HwContext,
+  vm: number,
+  take: (word: number) => void = (w) => lockTake(hw.i32, w, hw.tag),
+): void {
   // Under the VMM lock: no bind or vcmd of the VM is half done while its records go.
   const lock = vmField(hw, vm, VM_VMM_LOCK);
-  lockTake(hw.i32, lock, hw.tag);
+  take(lock);
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     hw.st(vpField(hw, vm, r, VP_FREE_OWED), 0);
     if (hw.ld(vpField(hw, vm, r, VP_STATE)) === VPS_LIVE) vmmFree(hw, vm, r);

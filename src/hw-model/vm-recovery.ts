@@ -33,9 +33,12 @@ import {
   BS_FREE,
   BS_LIVE,
   GUEST_CLAIM_BASE,
+  L_ROWS,
   REF_GETTING,
   REF_HELD,
   REF_NONE,
+  ROW_OWNER,
+  rowWord,
   VI_GUEST_LOCK,
   VI_PT_LOCK,
   VM_KERNEL_LOCK,
@@ -58,7 +61,7 @@ import {
   VPS_LIVE,
 } from './hw-layout.js';
 import { kvmResolveRefs } from './kvm.js';
-import { lockBreak, lockGive, lockTake } from './owner-lock.js';
+import { type LockWait, lockBreak, lockGive, lockTakeBounded } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
 import { vdcmResolveSlots } from './vdcm.js';
 import {
@@ -76,6 +79,38 @@ import { rescanConsumers } from './vm-kernel.js';
 import { vmFreeRecordsOnceStopped, vmMarkDying } from './vm-ops.js';
 import { recordPasid } from './vm-pasids.js';
 import { unrecordedRef } from './vm-refs.js';
+
+/**
+ * How long a reaper waits on a live holder of a VM lock: sleeps of 1 ms at most, about 30 s,
+ * the event log's stall bound. A holder runs a trap or a kernel step, a few dozen
+ * instructions, so only a holder descheduled for that long, or one that never gives the lock
+ * back, reaches it.
+ */
+export const RECOVERY_LOCK_WAITS = 30_000;
+
+/**
+ * The reaper's lock wait: the holders it takes a lock over from are the reaped thread (tag
+ * `tag`; breakVmLocks freed its locks, this covers a race with nothing), any tag whose log
+ * row no thread owns (released: its thread is gone and was reaped), and whatever
+ * `alsoDead` says (the threaded harness knows which workers exited unreaped, a crash).
+ *
+ * Context: pure (the returned `dead` loads the log's row owners).
+ * @returns the wait for `reapVms`
+ */
+export function recoveryLockWait(
+  hw: HwContext,
+  tag: number,
+  alsoDead?: (holder: number) => boolean,
+  waits = RECOVERY_LOCK_WAITS,
+): LockWait {
+  const rows = Atomics.load(hw.logI32, L_ROWS);
+  const rowFree = (holder: number) =>
+    holder >= 1 && holder <= rows && Atomics.load(hw.logI32, rowWord(holder - 1) + ROW_OWNER) === 0;
+  return {
+    dead: (holder) => holder === tag || rowFree(holder) || (alsoDead?.(holder) ?? false),
+    waits,
+  };
+}
 
 /**
  * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
@@ -101,13 +136,25 @@ export function breakVmLocks(hw: HwContext, tag: number): number {
  *
  * @param vmmDied - the VMM's thread died (its intent in VM_VMM_OP is resolved here); false
  *   for a guest thread (a live VMM owns its intent)
+ * @param wait - how the VM locks are taken: over from a dead holder, a live one waited for
+ *   within a bound (default `recoveryLockWait(hw, tag)`)
  *
  * Context: any attached thread other than the dead one, after it stopped, before the dead
- * thread's `releaseThread`; never blocks for long (takes the VMM lock).
+ * thread's `releaseThread`; takes the VM locks (lockTakeBounded), so it blocks only while a
+ * live thread holds one, and at most `wait.waits` ms.
+ * @throws HwModelError ERR_HW_LOCK_STALLED when a live holder kept a VM lock through the
+ * bound (the recovery stops there, the VM left DYING: an internal error of the run)
  * @returns how many VMs this call destroyed (one not running, a destroy already under way or
  * off, is left to the VMM's thread, which finishes or boots it)
  */
-export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: boolean): number {
+export function reapVms(
+  hw: HwContext,
+  vms: number[],
+  tag: number,
+  vmmDied: boolean,
+  wait: LockWait = recoveryLockWait(hw, tag),
+): number {
+  const take = (word: number) => void lockTakeBounded(hw.i32, word, hw.tag, wait);
   // Every VM the thread served is DYING before any lock breaks (breakVmLocks takes the dead
   // thread's locks of every VM).
   const marked = vms.filter((vm) => vmMarkDying(hw, vm, true));
@@ -121,8 +168,8 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
     // (a bond being freed looks half made) runs meanwhile.
     const lock = vmField(hw, vm, VM_VMM_LOCK);
     const kernel = vmField(hw, vm, VM_KERNEL_LOCK);
-    lockTake(hw.i32, lock, hw.tag);
-    lockTake(hw.i32, kernel, hw.tag);
+    take(lock);
+    take(kernel);
     resolveVmmIntent(hw, vm);
     sweepGuestBonds(hw, vm);
     // A get or put of KVM or the VDCM between the core's call and the word recording it.
@@ -132,14 +179,14 @@ export function reapVms(hw: HwContext, vms: number[], tag: number, vmmDied: bool
     for (let r = 0; r < hw.g.shape.vm.pasids; r++) releaseRecordIfDone(hw, vm, r);
     lockGive(hw.i32, kernel);
     lockGive(hw.i32, lock);
-    if (vmmDied) requeueTeardowns(hw, vm);
+    if (vmmDied) requeueTeardowns(hw, vm, take);
   }
   for (const vm of vms) {
     // A dead guest thread's vCPUs run no instruction any more: out of the guest now. A dead
     // VMM's VMs keep their guest threads, which take their vCPUs out at their next exit.
     if (!vmmDied && hw.ld(vmField(hw, vm, VM_STATE)) === VMS_DYING) vcpusOffline(hw, vm);
     // The records go once every vCPU is out (else the VMM's thread frees them then).
-    vmFreeRecordsOnceStopped(hw, vm);
+    vmFreeRecordsOnceStopped(hw, vm, take);
   }
   return marked.length;
 }
@@ -223,9 +270,9 @@ function giveBackRef(
  * (vm-kernel.ts rescanConsumers; a live record is left alone: the FREE that the destroy
  * sends takes it).
  */
-function requeueTeardowns(hw: HwContext, vm: number): void {
+function requeueTeardowns(hw: HwContext, vm: number, take: (word: number) => void): void {
   const lock = vmField(hw, vm, VM_KERNEL_LOCK);
-  lockTake(hw.i32, lock, hw.tag);
+  take(lock);
   try {
     if (rescanConsumers(hw, vm)) hw.st(vmField(hw, vm, VM_RESCAN), 1);
   } finally {

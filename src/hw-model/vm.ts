@@ -248,8 +248,9 @@ export function recordsFree(hw: HwContext, vm: number): boolean {
 /**
  * What a boot asks of the VM's consumers (vm-chain.ts) and log. A resumed boot
  * (`vmBootFinish`) calls them again: the subscriptions must then do nothing they already did;
- * `booted` may log VM_BOOT twice (a kill between it and RUNNING), which the checker takes
- * as one (it maps the token to the VM again; the VM submitted nothing while BOOTING).
+ * `booted` skips its VM_BOOT when VM_TOKEN already names this boot, so it logs twice only
+ * after a kill between its append and that store, which the checker takes as one (it maps
+ * the token to the VM again; the VM submitted nothing while BOOTING).
  */
 export interface BootSteps {
   /** Before the set exists: subscribe the consumers that follow the VMM's mm token (KVM). */

@@ -12,6 +12,7 @@ import {
   type Ring,
   ringClaim,
   ringCount,
+  ringIsPublished,
   ringPeek,
   ringPublish,
   ringRelease,
@@ -20,6 +21,7 @@ import {
 import type { HwContext } from './hw-context.js';
 import {
   RING_HEAD,
+  RING_TAIL,
   VM_WORK_META,
   WK_ARG,
   WK_AUX,
@@ -29,6 +31,9 @@ import {
   WK_PASID,
   WK_SUB,
   WORK_ENTRIES,
+  WORK_IOMMU_TEARDOWN,
+  WORK_KVM_ACK,
+  WORK_VDCM_CLEAR,
   WORK_WORDS,
 } from './hw-layout.js';
 
@@ -114,4 +119,72 @@ export function wk(hw: HwContext, w: number, f: number): number {
 /** Set field `f` of the item at word `w`. */
 export function wkSet(hw: HwContext, w: number, f: number, v: number): void {
   hw.st(w + f, v);
+}
+
+/**
+ * Call `fn` for every published item behind the head (not started: only the head item runs),
+ * in queue order, with its slot word and its index behind the head (1, 2, ...).
+ *
+ * Context: the VM's kernel (its lock held: HEAD does not move; producers only append, and an
+ * item appended during the walk may be missed).
+ */
+function forEachNotStarted(hw: HwContext, vm: number, fn: (w: number, i: number) => void): void {
+  const r = workRing(hw, vm);
+  const head = Atomics.load(r.i32, r.meta + RING_HEAD);
+  const tail = Atomics.load(r.i32, r.meta + RING_TAIL);
+  for (let i = 1; i < ((tail - head) | 0); i++) {
+    const pos = (head + i) | 0;
+    if (ringIsPublished(r, pos)) fn(ringSlot(r, pos), i);
+  }
+}
+
+/**
+ * The (pasid, gen) teardowns whose VDCM and IOMMU items are queued and not started: a
+ * PASID-quiescing VDCM item followed by an IOMMU item, with no KVM item for the same PASID
+ * after the VDCM item (KVM's P0 must come first). Not started, they compute their work when
+ * they run, from the state then, so a rescan queuing that pair again would only add items
+ * that find nothing to do (vm-kernel.ts rescanConsumers).
+ *
+ * Context: the VM's kernel (its lock held).
+ * @returns keys `pasid:gen` of the covered teardowns
+ */
+export function workQueuedTeardowns(hw: HwContext, vm: number): Set<string> {
+  // Per key: the index of its last VDCM item and whether an IOMMU item followed it; per
+  // PASID (any generation, to be safe): the index of its last KVM item.
+  const vdcm = new Map<string, { at: number; iommu: boolean }>();
+  const kvm = new Map<number, number>();
+  forEachNotStarted(hw, vm, (w, i) => {
+    const kind = hw.ld(w + WK_KIND);
+    const pasid = hw.ld(w + WK_PASID);
+    const key = `${pasid}:${hw.ld(w + WK_GEN)}`;
+    if (kind === WORK_KVM_ACK) kvm.set(pasid, i);
+    else if (kind === WORK_VDCM_CLEAR && hw.ld(w + WK_ARG) < 0)
+      vdcm.set(key, { at: i, iommu: false });
+    else if (kind === WORK_IOMMU_TEARDOWN) {
+      const v = vdcm.get(key);
+      if (v) v.iommu = true;
+    }
+  });
+  const covered = new Set<string>();
+  for (const [key, v] of vdcm) {
+    const pasid = Number(key.slice(0, key.indexOf(':')));
+    if (v.iommu && (kvm.get(pasid) ?? -1) < v.at) covered.add(key);
+  }
+  return covered;
+}
+
+/**
+ * The (pasid, gen) keys of KVM drop items queued and not started: a rescan need not queue
+ * them again (kvm.ts kvmRescan).
+ *
+ * Context: the VM's kernel (its lock held).
+ * @returns keys `pasid:gen`
+ */
+export function workQueuedKvmAcks(hw: HwContext, vm: number): Set<string> {
+  const acks = new Set<string>();
+  forEachNotStarted(hw, vm, (w) => {
+    if (hw.ld(w + WK_KIND) === WORK_KVM_ACK)
+      acks.add(`${hw.ld(w + WK_PASID)}:${hw.ld(w + WK_GEN)}`);
+  });
+  return acks;
 }

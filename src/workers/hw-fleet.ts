@@ -35,7 +35,7 @@ import {
   type ModelRunResult,
   threadedReplayCommand,
 } from '../hw-model/run-result.js';
-import { reapVms } from '../hw-model/vm-recovery.js';
+import { reapVms, recoveryLockWait } from '../hw-model/vm-recovery.js';
 import type { HwWorkerData } from './hw-actor-worker.js';
 import type { HwCheckerData, HwCheckerReport } from './hw-checker-worker.js';
 import {
@@ -91,6 +91,8 @@ interface Hosted {
   set: ActorSet;
   exited: Promise<void>;
   generation: number;
+  /** Its thread exited ('exit' fired): a lock it holds is never given back. */
+  gone: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -195,12 +197,18 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     const worker = new Worker(workerModuleUrl(import.meta.url, './hw-actor-worker.js'), {
       workerData: data,
     });
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) =>
+      worker.once('exit', () => {
+        h.gone = true;
+        resolve();
+      }),
+    );
     worker.on('error', (e) => {
       crashed = true;
       console.error(`hw worker ${index} crashed: ${(e as Error).stack ?? e}`);
     });
-    return { worker, index, set, exited, generation };
+    const h: Hosted = { worker, index, set, exited, generation, gone: false };
+    return h;
   }
   const running = (h: Hosted) => Atomics.load(ctl, workerSlot(h.index) + W_STATUS) === WS_RUNNING;
   // The busy part's clock starts once every worker steps its actors (start-wait.ts).
@@ -269,8 +277,15 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     await h.exited;
     hw.log.actor = 0;
     // A VM's thread: the VM goes first (marked dying before the dead thread's locks break).
-    if (h.set.guests?.length) reapVms(hw, h.set.guests, row + 1, false);
-    if (h.set.vmms?.length) reapVms(hw, h.set.vmms, row + 1, true);
+    // The reaper's VM locks are taken over from any thread that exited (a crashed worker's
+    // too, which nobody reaps) and waited for, within a bound, from a live one.
+    const wait = recoveryLockWait(hw, row + 1, (holder) =>
+      hosted.some((x) => x.gone && Atomics.load(ctl, workerSlot(x.index) + W_ROW) + 1 === holder),
+    );
+    if (process.env.IOASID_DEBUG_KILLS)
+      wait.tookOver = (word, holder) => console.error(`lock ${word} taken over from ${holder}`);
+    if (h.set.guests?.length) reapVms(hw, h.set.guests, row + 1, false, wait);
+    if (h.set.vmms?.length) reapVms(hw, h.set.vmms, row + 1, true, wait);
     if (process.env.IOASID_DEBUG_KILLS)
       console.error(`kill worker ${h.index}`, h.set, vmLifecycle(hw));
     platform.releaseThread(row, rcuSlot);
