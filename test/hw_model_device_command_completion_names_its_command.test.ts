@@ -19,14 +19,19 @@ import {
   commandStatus,
   deviceStep,
   pfField,
+  wqCfg,
 } from '../src/hw-model/device.js';
 import {
+  CMD_DISABLE_WQ,
   CMD_DRAIN_PASID,
   CMDS_DONE,
   CMDS_PENDING,
   PF_CMD,
   PF_CMD_MARKS,
   PF_CMD_STATUS,
+  WQ_STATE,
+  WQS_DISABLED,
+  WQS_ENABLED,
 } from '../src/hw-model/hw-layout.js';
 import { dsaPf, Platform } from '../src/hw-model/index.js';
 
@@ -104,5 +109,32 @@ describe('a device command completion names the command it completes', () => {
     // Without the status CAS: DONE, the step's ACCEPTED and DONE of PASID 5 on A's Drain 7.
     expect(commandStatus(hw, 0, A)).toBe(CMDS_PENDING);
     doneLater(hw);
+  });
+
+  it('a Disable WQ given up while the engine accepts it leaves the WQ enabled, and the next one disables it', () => {
+    const hw = platform();
+    const state = wqCfg(hw, 0, 0, WQ_STATE);
+    expect(hw.ld(state)).toBe(WQS_ENABLED);
+    expect(commandPost(hw, 0, CMD_DISABLE_WQ, 0, A)).toBe(0);
+    const mark = pfField(hw, 0, PF_CMD_MARKS);
+    const st = hw.st.bind(hw);
+    let gaveUp = false;
+    hw.st = (w: number, v: number) => {
+      st(w, v);
+      if (w === mark && !gaveUp) {
+        // The engine marked WQ 0 DISABLING and stored its mark: A gives up on the command.
+        gaveUp = true;
+        hw.st = st;
+        commandRelease(hw, 0, A);
+      }
+    };
+    deviceStep(hw, 0);
+    hw.st = st;
+    expect(gaveUp).toBe(true);
+    // Without the roll back: DISABLING for good, and the next Disable fails (WQ state).
+    expect(hw.ld(state)).toBe(WQS_ENABLED);
+    expect(commandPost(hw, 0, CMD_DISABLE_WQ, 0, A)).toBe(0);
+    doneLater(hw);
+    expect(hw.ld(state)).toBe(WQS_DISABLED);
   });
 });

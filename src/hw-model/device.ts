@@ -262,7 +262,10 @@ function publish(
   owner: number,
 ): boolean {
   const cmd = pfField(hw, pf, PF_CMD);
-  // A ticket, 1..255: consecutive publications on a PF differ (no ABA), none is 0.
+  // A ticket, 1..255, never 0, from one counter for every PF and every attempt (refused
+  // posts take one too): two publications on a PF get the same number only when a multiple of
+  // 255 tickets were taken between them, which an engine step descheduled between two loads
+  // would have to sleep through (no ABA short of that).
   const seq = ((Atomics.add(hw.logI32, L_CMD_SEQ, 1) >>> 0) % 255) + 1;
   const claimed = cmdWord(seq, owner, 0);
   if (Atomics.compareExchange(hw.i32, cmd, v, claimed) !== v) return false;
@@ -403,7 +406,13 @@ function stepCommand(hw: HwContext, pf: number): number {
         if (hw.ld(state) !== WQS_ENABLED) return fail(hw, stw, sw, CMDERR_WQ_STATE);
         hw.st(state, WQS_DISABLING);
         hw.st(pfField(hw, pf, PF_CMD_MARKS + w), Atomics.load(hw.i32, hw.wq[pf]![w]!.meta + 1));
-        if (!setStatus(hw, stw, sw, CMDS_PENDING, CMDS_ACCEPTED)) return 1;
+        if (!setStatus(hw, stw, sw, CMDS_PENDING, CMDS_ACCEPTED)) {
+          // Given up meanwhile (released, maybe posted again): the disable never happened, so
+          // the WQ is enabled again, or a later Enable/Disable would find it DISABLING. A CAS:
+          // only this step (under the device lock) moves a WQ out of DISABLING.
+          Atomics.compareExchange(hw.i32, state, WQS_DISABLING, WQS_ENABLED);
+          return 1;
+        }
         hw.count(C.wqDisables);
       }
       if (wqPassedMark(hw, pf, w) && !blockedOn(hw, pf, -1, w)) {
