@@ -69,6 +69,10 @@ export interface Measurement {
   busy: number;
   /** the median run's run-queue wait / wall time, summed over its workers */
   runqWait: number;
+  /** median over the runs of the workers' own-line load+CAS ns, probed next to each window */
+  casNs: number;
+  /** median over the runs of CPU ns per op / that run's casNs (parallel.ts ParallelRun) */
+  opCas: number;
   /** the median run's CPUs' worth of this process's time and the machine's (parallel.ts) */
   processBusy: number;
   machineBusy: number;
@@ -264,6 +268,8 @@ export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> 
         opsPerCpuSec: r.opsPerCpuSec,
         busy: r.busy,
         runqWait: r.runqWait,
+        casNs: r.casNs,
+        opCas: r.opCas,
         processBusy: r.processBusy,
         machineBusy: r.machineBusy,
         steal: r.steal,
