@@ -42,6 +42,8 @@ export interface ComparisonRow
     | 'runqWait'
     | 'casNs'
     | 'opCas'
+    | 'opsPerCpuSecCheap'
+    | 'cheapRuns'
     | 'processBusy'
     | 'machineBusy'
   > {
@@ -60,6 +62,8 @@ export interface ComparisonRow
   spread: number;
   /** opCas at 1 CPU / at `cpus`: CPU efficiency with the machine's locked-op price taken out */
   casEfficiency?: number;
+  /** runs behind the median (for the cheap-atomics column's "k/n") */
+  samples: number;
 }
 
 const LABELS: Record<string, string> = {
@@ -108,6 +112,9 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
       runqWait: m.runqWait,
       casNs: m.casNs,
       opCas: m.opCas,
+      opsPerCpuSecCheap: m.opsPerCpuSecCheap,
+      cheapRuns: m.cheapRuns,
+      samples: m.samples.length,
       processBusy: m.processBusy,
       machineBusy: m.machineBusy,
     };
@@ -225,8 +232,9 @@ export function renderComparison(
     'CAS ns',
     'op/CAS',
     'CAS eff',
+    'cheap-CAS per CPU-s',
   ];
-  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8, 8, 8, 9];
+  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8, 8, 8, 9, 21];
   const line = (first: string, cells: string[]) =>
     first.padEnd(w) + cells.map((c, i) => c.padStart(widths[i]!)).join('');
   const out = [
@@ -241,6 +249,7 @@ export function renderComparison(
     '    price of a locked op moves 1.6-3x per vCPU for seconds while pure compute does not (bench/FINDINGS.md)',
     "  op/CAS: the workers' CPU ns per op / that run's CAS ns (median of runs): steady across those phases for rows made of",
     '    atomics (not for the compute control); CAS eff: op/CAS at 1 CPU / at N CPUs',
+    "  cheap-CAS per CPU-s: per CPU-s over the k of n runs whose CAS ns is within 1.2x of this invocation's lowest",
     line('  operation', cols),
   ];
   let prev = '';
@@ -267,6 +276,9 @@ export function renderComparison(
         cpuCols && Number.isFinite(r.casNs) ? r.casNs.toFixed(1) : '',
         cpuCols && Number.isFinite(r.opCas) ? r.opCas.toFixed(2) : '',
         cpuCols ? ratio(r.casEfficiency) : '',
+        cpuCols && r.cheapRuns > 0
+          ? `${fmtRate(r.opsPerCpuSecCheap)} (${r.cheapRuns}/${r.samples})`
+          : '',
       ]) + note(r.fails, r.hungRuns, r.gpWaits),
     );
   }
