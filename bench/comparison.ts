@@ -40,6 +40,10 @@ export interface ComparisonRow
     | 'opsPerCpuSec'
     | 'busy'
     | 'runqWait'
+    | 'casNs'
+    | 'opCas'
+    | 'opsPerCpuSecCheap'
+    | 'cheapRuns'
     | 'processBusy'
     | 'machineBusy'
   > {
@@ -56,6 +60,10 @@ export interface ComparisonRow
   cpuEfficiency?: number;
   /** (fastest - slowest run) / median run, over the runs behind this figure */
   spread: number;
+  /** opCas at 1 CPU / at `cpus`: CPU efficiency with the machine's locked-op price taken out */
+  casEfficiency?: number;
+  /** runs behind the median (for the cheap-atomics column's "k/n") */
+  samples: number;
 }
 
 const LABELS: Record<string, string> = {
@@ -102,6 +110,11 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
       opsPerCpuSec: m.opsPerCpuSec,
       busy: m.busy,
       runqWait: m.runqWait,
+      casNs: m.casNs,
+      opCas: m.opCas,
+      opsPerCpuSecCheap: m.opsPerCpuSecCheap,
+      cheapRuns: m.cheapRuns,
+      samples: m.samples.length,
       processBusy: m.processBusy,
       machineBusy: m.machineBusy,
     };
@@ -109,6 +122,7 @@ export function compare(ms: Measurement[]): ComparisonRow[] {
     if (one && m.cpus !== 1) {
       row.vs1Cpu = m.opsPerSec / one.opsPerSec;
       row.cpuEfficiency = m.opsPerCpuSec / one.opsPerCpuSec;
+      row.casEfficiency = one.opCas / m.opCas;
     }
     if (m.impl !== 'project') return row;
     const limit = find(
@@ -215,8 +229,12 @@ export function renderComparison(
     'busy',
     'proc',
     'others',
+    'CAS ns',
+    'op/CAS',
+    'CAS eff',
+    'cheap-CAS per CPU-s',
   ];
-  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8];
+  const widths = [5, 10, 10, 8, 9, 9, 9, 9, 11, 9, 7, 6, 8, 8, 8, 9, 21];
   const line = (first: string, cells: string[]) =>
     first.padEnd(w) + cells.map((c, i) => c.padStart(widths[i]!)).join('');
   const out = [
@@ -227,6 +245,11 @@ export function renderComparison(
     "  per CPU-s: ops per CPU-second of the workers' threads (Linux schedstat); CPU eff: that at N CPUs / at 1 CPU",
     '    (1.00: CPUs running at once do not slow each other down); busy: CPU time / wall time, summed over workers',
     "    proc: this process's CPUs' worth (workers + main + V8 threads); others: other processes' (machine - proc, /proc/stat)",
+    "  CAS ns: one load+CAS on a worker's own line, probed by each worker next to its window (median of runs); this machine's",
+    '    price of a locked op moves 1.6-3x per vCPU for seconds while pure compute does not (bench/FINDINGS.md)',
+    "  op/CAS: the workers' CPU ns per op / that run's CAS ns (median of runs): steady across those phases for rows made of",
+    '    atomics (not for the compute control); CAS eff: op/CAS at 1 CPU / at N CPUs',
+    "  cheap-CAS per CPU-s: per CPU-s over the k of n runs whose CAS ns is within 1.2x of this invocation's lowest",
     line('  operation', cols),
   ];
   let prev = '';
@@ -250,6 +273,12 @@ export function renderComparison(
         cpuCols ? r.busy.toFixed(2) : '',
         r.processBusy.toFixed(2),
         (r.machineBusy - r.processBusy).toFixed(2),
+        cpuCols && Number.isFinite(r.casNs) ? r.casNs.toFixed(1) : '',
+        cpuCols && Number.isFinite(r.opCas) ? r.opCas.toFixed(2) : '',
+        cpuCols ? ratio(r.casEfficiency) : '',
+        cpuCols && r.cheapRuns > 0
+          ? `${fmtRate(r.opsPerCpuSecCheap)} (${r.cheapRuns}/${r.samples})`
+          : '',
       ]) + note(r.fails, r.hungRuns, r.gpWaits),
     );
   }

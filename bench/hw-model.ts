@@ -180,6 +180,8 @@ export async function measureHwModel(o: {
         opsPerCpuSec: Number.NaN,
         busy: Number.NaN,
         runqWait: Number.NaN,
+        casNs: Number.NaN,
+        opCas: Number.NaN,
         processBusy: Number.NaN,
         machineBusy: Number.NaN,
         steal: Number.NaN,

@@ -47,6 +47,8 @@ export interface WorkerReport {
   runqNs: number;
   /** allocations that found no free record (-ENOMEM) and waited for a grace period */
   gpWaits?: number;
+  /** ns per load+CAS on this thread's own line, probed next to the window (timed-loop.ts) */
+  casNs?: number;
 }
 
 /** One measured run. */
@@ -66,6 +68,13 @@ export interface ParallelRun {
   busy: number;
   /** the workers' run-queue wait over wall time, summed: CPU they wanted and did not get */
   runqWait: number;
+  /**
+   * ns per load+CAS on a worker's own line, probed by each worker next to its window, mean
+   * over the workers (NaN: workers that do not probe). The machine's price of one locked op.
+   */
+  casNs: number;
+  /** the workers' CPU time per operation over casNs: the operation in load+CAS units */
+  opCas: number;
   /**
    * CPUs' worth of time, over the timed window (main thread's view: start store to last
    * report): this whole process (workers, main thread, V8's compiler and GC threads), and
@@ -132,6 +141,8 @@ export async function runParallel(
       opsPerCpuSec: 0,
       busy: 0,
       runqWait: 0,
+      casNs: Number.NaN,
+      opCas: Number.NaN,
       processBusy: 0,
       machineBusy: 0,
       steal: 0,
@@ -163,6 +174,7 @@ export async function runParallel(
   const ops = rs.reduce((s, r) => s + r.ops, 0);
   const wallNs = t1 - t0;
   const cpuNs = rs.reduce((s, r) => s + r.cpuNs, 0);
+  const casNs = rs.reduce((s, r) => s + (r.casNs ?? Number.NaN), 0) / rs.length;
   return {
     cpus,
     ops,
@@ -174,6 +186,8 @@ export async function runParallel(
     opsPerCpuSec: (ops * 1e9) / cpuNs,
     busy: rs.reduce((s, r) => s + r.cpuNs / (r.t1 - r.t0), 0),
     runqWait: rs.reduce((s, r) => s + r.runqNs / (r.t1 - r.t0), 0),
+    casNs,
+    opCas: cpuNs / ops / casNs,
     processBusy: ((procUs.user + procUs.system) * 1e3) / windowNs,
     machineBusy: ticksToCpus(stat1.busy - stat0.busy, windowNs),
     steal: ticksToCpus(stat1.steal - stat0.steal, windowNs),
@@ -249,18 +263,24 @@ export function report(r: WorkerReport): void {
 
 /**
  * The median (by throughput) of several runs of one configuration, over the runs that did
- * not hang, with every sample; failures and hangs are summed. The per-CPU-second figure is
- * the median of its own samples (it does not follow the wall-clock median).
+ * not hang, with every sample; failures and hangs are summed. The per-CPU-second, casNs and
+ * opCas figures are each the median of their own samples (they do not follow the wall-clock
+ * median).
  */
 export function medianOf(
   runs: ParallelRun[],
 ): ParallelRun & { samples: number[]; hungRuns: number } {
   const ok = runs.filter((r) => !r.hung).sort((a, b) => a.opsPerSec - b.opsPerSec);
   const mid = ok[ok.length >> 1] ?? runs[0]!;
-  const perCpuSec = ok.map((r) => r.opsPerCpuSec).sort((a, b) => a - b);
+  const own = (f: (r: ParallelRun) => number) => {
+    const xs = ok.map(f).sort((a, b) => a - b);
+    return xs[xs.length >> 1] ?? Number.NaN;
+  };
   return {
     ...mid,
-    opsPerCpuSec: perCpuSec[perCpuSec.length >> 1] ?? Number.NaN,
+    opsPerCpuSec: own((r) => r.opsPerCpuSec),
+    casNs: own((r) => r.casNs),
+    opCas: own((r) => r.opCas),
     fails: runs.reduce((s, r) => s + r.fails, 0),
     gpWaits: runs.reduce((s, r) => s + r.gpWaits, 0),
     hungRuns: runs.length - ok.length,

@@ -69,6 +69,18 @@ export interface Measurement {
   busy: number;
   /** the median run's run-queue wait / wall time, summed over its workers */
   runqWait: number;
+  /** median over the runs of the workers' own-line load+CAS ns, probed next to each window */
+  casNs: number;
+  /** median over the runs of CPU ns per op / that run's casNs (parallel.ts ParallelRun) */
+  opCas: number;
+  /**
+   * Median ops per CPU-second over the "cheap-atomics" runs only: those whose casNs is within
+   * CHEAP_CAS of the lowest casNs of the whole invocation (NaN: no such run). The figure the
+   * code gives when the machine's locked ops are at their usual price (FINDINGS.md).
+   */
+  opsPerCpuSecCheap: number;
+  /** how many runs that median is over, of `samples.length` */
+  cheapRuns: number;
   /** the median run's CPUs' worth of this process's time and the machine's (parallel.ts) */
   processBusy: number;
   machineBusy: number;
@@ -110,6 +122,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { impl: 'postmessage', workload: 'find', sets: 'shared' },
 ];
 
+/** A run's atomics count as at their usual price within this factor of the lowest casNs seen. */
+const CHEAP_CAS = 1.2;
 const PASID_BITS = 20;
 const MAX_SETS = 16;
 /** Quota of each disjoint set: far more than a worker ever holds (one id). */
@@ -246,10 +260,19 @@ export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> 
       for (const [i, cpus] of o.cpus.entries()) runs[s]![i]!.push(await runOnce(sc, cpus, o.ms));
   }
   const out: Measurement[] = [];
+  const cheapCas =
+    CHEAP_CAS *
+    Math.min(
+      ...runs
+        .flat(2)
+        .map((r) => r.casNs)
+        .filter(Number.isFinite),
+    );
   for (const [s, sc] of chosen.entries()) {
     for (const [i, cpus] of o.cpus.entries()) {
       // Failures and hangs are findings about the code under test: reported, not fatal.
       const r = medianOf(runs[s]![i]!);
+      const cheap = runs[s]![i]!.filter((x) => !x.hung && x.casNs <= cheapCas);
       out.push({
         ...sc,
         cpus,
@@ -264,6 +287,10 @@ export async function measureScaling(o: ScalingOptions): Promise<Measurement[]> 
         opsPerCpuSec: r.opsPerCpuSec,
         busy: r.busy,
         runqWait: r.runqWait,
+        casNs: r.casNs,
+        opCas: r.opCas,
+        opsPerCpuSecCheap: medianOf(cheap).opsPerCpuSec,
+        cheapRuns: cheap.length,
         processBusy: r.processBusy,
         machineBusy: r.machineBusy,
         steal: r.steal,
