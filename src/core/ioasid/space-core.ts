@@ -210,6 +210,7 @@ import {
   TS_RECLAIM_WON,
   TS_RESERVED,
   TS_SET,
+  TS_SET_FREEING,
   TS_SPID_ATTACH_FLAGGED,
   TS_SPID_DETACHING,
   TS_STATE,
@@ -1514,8 +1515,12 @@ export class SpaceCore {
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     let v = setFreeLocked(i32, this.g, set, this.ts);
     // PENDING now: the ids parked with its charges are no ids of it; their release destroys
-    // it when no live id is left (free-pending ids and their frees: #unparkIfPending).
+    // it when no live id is left (free-pending ids and their frees: #unparkIfPending). The
+    // sweep is owed from the CAS on (TS_SET_FREEING): if this thread dies before it is done,
+    // its recovery sweeps (thread-recovery.ts), or a set with only parked charges would stay
+    // PENDING, its quota lost, until every thread holding one of them detached.
     if (v === -Errno.EBUSY && this.#reclaimParked(set) > 0 && !this.setLive(set)) v = 0;
+    i32[this.ts + TS_SET_FREEING] = 0;
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
