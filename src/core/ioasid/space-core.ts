@@ -1596,8 +1596,12 @@ export class SpaceCore {
 
   /**
    * A lock-free snapshot of `set` (sets.ts setInfo), whose count is of the ids a user sees:
-   * COUNT's charges less those parked in magazines (id-magazine.ts). COUNT is read again after
-   * the scan, so the two belong together unless COUNT moved (then read again, a few times).
+   * COUNT's charges less those parked in magazines (id-magazine.ts). Approximate while allocs
+   * and frees of the set run: the scan of the magazines is no snapshot (an entry taken or put
+   * during it, which moves no COUNT word, is counted or missed), a charge taken out of a
+   * magazine and not yet released counts as an id, and after 8 rounds of a moving COUNT the
+   * last pair is taken as it is. Exact in a quiet space. COUNT is read again after the scan,
+   * and the pair is kept once COUNT did not move across it.
    */
   setInfo(set: number): SetInfo | undefined {
     let info = setInfo(this.i32, this.g, set);

@@ -430,7 +430,8 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         magazineReturnSteps(i32, g, ts); // the bit, then the entry's charge
         break;
       case TS_ALLOC_XUNIT:
-        // The charge of the magazine entry the id came from (space-core.ts #takeCharge).
+        // The charge of the magazine entry the id came from (space-core.ts #claimId,
+        // #claimBitmap, #claimCustom: an own entry, a steal).
         setReleaseUnit(i32, g, Atomics.load(i32, ts + TS_AUX), ts, TS_ALLOC_BIT);
         break;
       case TS_RECLAIM_BIT_FREED:
