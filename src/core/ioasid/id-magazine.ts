@@ -25,7 +25,10 @@
  *   another set and frees it into the same entry).
  * - Who takes a charge back, and so the rules that keep -EDQUOT, setFree and the hooks exact:
  *   an alloc that gets -EDQUOT first reclaims the set's parked ids from every magazine and
- *   retries (space-core.ts); setFree reclaims them after marking the set PENDING; a free that
+ *   retries, and waits (bounded) for a charge another thread took out of a magazine and has
+ *   not released yet (magazineChargeInFlight; a thread that died in that window holds the
+ *   charge until releaseThread); setFree reclaims them after marking the set PENDING, the
+ *   sweep recorded in its slot (TS_SET_FREEING) so that a recovery redoes it; a free that
  *   parked a charge loads COUNT after its put and, if the set became PENDING meanwhile, takes
  *   the entry back (with setFree's mark-then-sweep that is a store-load pair on each side: with
  *   sequentially consistent Atomics at least one of the two sees the other's write, so no
