@@ -7,6 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IoasidSpace } from '../src/core/ioasid/ioasid-space.js';
 import {
+  spaceHeaderGeometry,
+  TS_SET_FREEING,
+  threadSlotWord,
+} from '../src/core/ioasid/space-layout.js';
+import {
   audit,
   auditFlushed,
   type Fixture,
@@ -86,5 +91,18 @@ describe('a thread killed at any builtin call is recovered exactly', () => {
     }
     console.log(`twin: ${all.length} audit failures, e.g. ${all[0]}`);
     expect(all.length).toBeGreaterThan(0);
+  });
+
+  it('broken twin: a recovery that drops a setFree sweep is reported by name', () => {
+    const name =
+      "setFree with its charge parked in another thread's magazine (the sweep is recovered)";
+    // The test double: the dead slot's owed sweep (TS_SET_FREEING) is forgotten before recovery.
+    const { failures } = sweep(name, (m, slot) => {
+      const i32 = new Int32Array(m.handle.buffer);
+      i32[threadSlotWord(spaceHeaderGeometry(i32), slot) + TS_SET_FREEING] = 0;
+      return m.releaseThread(slot);
+    });
+    console.log(`twin: ${failures.length} audit failures, e.g. ${failures[0]}`);
+    expect(failures.some((b) => b.includes('PENDING set whose charges are all parked'))).toBe(true);
   });
 });

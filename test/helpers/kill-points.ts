@@ -189,6 +189,11 @@ export const PREP: Record<string, (main: IoasidSpace, f: Fixture) => void> = {
   // Id 30 sits in main's magazine: the victim's alloc of [30, 30] must steal it.
   "alloc, steals from another thread's magazine": (main, f) =>
     void main.free(f.a, main.alloc(f.a, 30, 30)),
+  // Set `empty`'s only charge parked in main's magazine, which no one but the sweep takes back.
+  "setFree with its charge parked in another thread's magazine (the sweep is recovered)": (
+    main,
+    f,
+  ) => void main.free(f.empty, main.alloc(f.empty, 1, 31)),
 };
 
 /** Operations a victim is killed in, by name. */
@@ -238,6 +243,8 @@ export const OPS: Record<string, Op> = {
   'setAlloc MM': (v) => v.setAlloc(99, 2, SetType.MM),
   'setFree empty': (v, f) => v.setFree(f.empty),
   'setFree with ids (marks it pending)': (v, f) => v.setFree(f.a),
+  "setFree with its charge parked in another thread's magazine (the sweep is recovered)": (v, f) =>
+    v.setFree(f.empty),
   attachSpid: (v, f) => v.attachSpid(f.idA, 33),
   'attachSpid replacing one': (v, f) => v.attachSpid(f.idSpid, 34),
   detachSpid: (v, f) => v.detachSpid(f.idSpid),
@@ -322,6 +329,15 @@ export function audit(space: IoasidSpace, live: IoasidSpace[] = [space]): string
     if (charged !== want)
       bad.push(
         `set ${set}: charges ${charged}, live ${perSet.get(set) ?? 0} + parked ${parked.get(set) ?? 0}`,
+      );
+  }
+  // A PENDING set dies with its last charge: one whose charges are all parked (no live id)
+  // has lost the sweep of its setFree, and keeps its quota until those threads detach.
+  for (let set = 0; set < space.maxSets; set++) {
+    const info = space.setInfo(set);
+    if (info?.freePending && (perSet.get(set) ?? 0) === 0)
+      bad.push(
+        `set ${set}: PENDING set whose charges are all parked (${parked.get(set) ?? 0} parked, no live id)`,
       );
   }
   for (let id = 1; id <= space.maxId; id++) {

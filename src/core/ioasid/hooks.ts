@@ -267,13 +267,19 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     const { hk, hts } = this;
     lockAcquire(hk, DLOCK_WORD, this.tag);
     if (Atomics.load(hk, HOUSEKEEPING_WORD) !== 0) this.housekeepingLocked();
-    hk[DIST_OP_WORD] = DOP_MEMBERSHIP; // plain (DLOCK)
-    if (op === REG_NONE) return;
-    hk[hts + HK_REG_ARG] = a; // plain (owner)
-    hk[hts + HK_REG_ARG2] = b;
-    hk[hts + HK_REG_ARG3] = c;
-    hk[hts + HK_REG_ARG4] = d;
-    hk[hts + HK_REG_OP] = op;
+    if (op !== REG_NONE) {
+      // Atomics: subFind (notifier-chains.ts subBeingRegistered) loads ARG and OP from other
+      // threads. Before DOP_MEMBERSHIP, and the operands before the op: a kill among these
+      // calls leaves DLOCK held with no membership change begun, as a kill at the HOUSEKEEPING
+      // load above does, and the op before this one (NONE, or setCreating's SET_CREATE, whose
+      // token and LOG_HEAD are rewritten with the same values).
+      Atomics.store(hk, hts + HK_REG_ARG, a);
+      Atomics.store(hk, hts + HK_REG_ARG2, b);
+      Atomics.store(hk, hts + HK_REG_ARG3, c);
+      Atomics.store(hk, hts + HK_REG_ARG4, d);
+      Atomics.store(hk, hts + HK_REG_OP, op);
+    }
+    hk[DIST_OP_WORD] = DOP_MEMBERSHIP; // plain (DLOCK); no call since the op's store
   }
 
   #unlockMembership(): void {
@@ -282,7 +288,8 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     lockRelease(this.hk, DLOCK_WORD);
     tryDistribute(this);
     // Last: until here recovery undoes a registration whose id it cannot know was returned.
-    this.hk[this.hts + HK_REG_OP] = REG_NONE;
+    // Atomics: subFind loads it from other threads (a kill at this call is before its effect).
+    Atomics.store(this.hk, this.hts + HK_REG_OP, REG_NONE);
   }
 
   /**
@@ -312,8 +319,10 @@ export class SpaceHooks implements QueueEnv, ChainsEnv {
     if (slot < 0) return slot;
     // A set subscriber's set may have died since we looked: then it is attached to a dead
     // generation and the rebuild orphans it at once (as if the set died right after).
-    this.hk[this.hts + HK_REG_ARG] = slot;
-    this.hk[this.hts + HK_REG_OP] = REG_REGISTERING;
+    // Atomics: subFind loads both from other threads. The slot first: a kill between the two
+    // leaves REG_NONE (nothing filled yet).
+    Atomics.store(this.hk, this.hts + HK_REG_ARG, slot);
+    Atomics.store(this.hk, this.hts + HK_REG_OP, REG_REGISTERING);
     const sub = subRegisterLocked(this, slot, spec);
     // Before registerMmLocked looks at the set's count again: an alloc whose reservation comes
     // after this sync finds SET_HOOKED and looks at the chain; one before it is counted there.

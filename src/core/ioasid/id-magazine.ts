@@ -25,7 +25,10 @@
  *   another set and frees it into the same entry).
  * - Who takes a charge back, and so the rules that keep -EDQUOT, setFree and the hooks exact:
  *   an alloc that gets -EDQUOT first reclaims the set's parked ids from every magazine and
- *   retries (space-core.ts); setFree reclaims them after marking the set PENDING; a free that
+ *   retries, and waits (bounded) for a charge another thread took out of a magazine and has
+ *   not released yet (magazineChargeInFlight; a thread that died in that window holds the
+ *   charge until releaseThread); setFree reclaims them after marking the set PENDING, the
+ *   sweep recorded in its slot (TS_SET_FREEING) so that a recovery redoes it; a free that
  *   parked a charge loads COUNT after its put and, if the set became PENDING meanwhile, takes
  *   the entry back (with setFree's mark-then-sweep that is a store-load pair on each side: with
  *   sequentially consistent Atomics at least one of the two sees the other's write, so no
@@ -68,6 +71,8 @@ import {
   SPACE_FAULT_MAGAZINE_FORGET_CHARGE,
   SPACE_FAULT_WORD,
   type SpaceGeometry,
+  TS_ALLOC_XUNIT,
+  TS_AUX,
   TS_ID,
   TS_MAG,
   TS_MAG_RETURN_UNIT,
@@ -252,4 +257,31 @@ export function magazineParked(i32: I32, g: SpaceGeometry, set: number): number 
     }
   }
   return n;
+}
+
+/**
+ * Does a thread slot other than `skipTs` show a charge of `set` taken out of a magazine and
+ * not released yet (intent TS_ALLOC_XUNIT on TS_AUX, TS_MAG_RETURNING or TS_MAG_RETURN_UNIT on
+ * TS_SET)? Such a charge is counted in COUNT but is neither a live id nor parked, so neither
+ * a reclaim nor a load of COUNT sees it go: -EDQUOT and setFree wait for it (space-core.ts
+ * #quotaRefusalStands). A hint: the words are the owners' plain stores, loaded here as they
+ * are; a slot whose thread died mid-release shows it until `releaseThread` finishes it.
+ *
+ * Context: any thread; loads only.
+ */
+export function magazineChargeInFlight(
+  i32: I32,
+  g: SpaceGeometry,
+  skipTs: number,
+  set: number,
+): boolean {
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    const s = threadSlotWord(g, slot);
+    if (s === skipTs || (Atomics.load(i32, s + TS_STATE) & TS_STATE_MASK) === TS_UNUSED) continue;
+    const op = Atomics.load(i32, s + TS_OP);
+    if (op === TS_ALLOC_XUNIT && Atomics.load(i32, s + TS_AUX) === set) return true;
+    if (op === TS_MAG_RETURNING || op === TS_MAG_RETURN_UNIT)
+      if (Atomics.load(i32, s + TS_SET) === set) return true;
+  }
+  return false;
 }

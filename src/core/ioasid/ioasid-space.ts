@@ -158,10 +158,12 @@ export interface IoasidOptions {
    * `narrow-incarnation` wraps a record's incarnation with its 12-bit generation, so a stale
    * hint in `free` matches again after 4096 republishes; `magazine-no-steal` never takes ids
    * from other threads' magazines, so ids they cached are lost to an alloc that needs them
-   * (-ENOSPC too early; with this fault cached ids keep no quota charge, as before issue 13's
-   * charge-keeping magazines: with charges the whole range never fills, quotas <= capacity); `magazine-forget-charge` forgets the quota charge a cached id carries
-   * when the id is taken back out of a magazine (detach, releaseThread, the reclaim before
-   * -EDQUOT, setFree), so the set's quota shrinks for good; `notify-no-gating` lets a subscriber
+   * (-ENOSPC too early). With this fault cached ids keep no quota charge, as before issue
+   * 13's charge-keeping magazines: with charges the whole range never fills (quotas <=
+   * capacity), so the early -ENOSPC could not happen. `magazine-forget-charge` forgets the
+   * quota charge a cached id carries when the id is taken back out of a magazine (detach,
+   * releaseThread, the reclaim before -EDQUOT, setFree), so the set's quota shrinks for good;
+   * `notify-no-gating` lets a subscriber
    * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
    * headers, so every attached thread runs the same fault.
    */

@@ -202,7 +202,7 @@ function subMatches(hk: I32, s: number, spec: SubSpec): boolean {
 
 /**
  * Is a thread between filling subscriber slot `slot` and returning its id? HK_REG_OP and
- * HK_REG_ARG are the registering thread's plain stores (hooks.ts #registerLocked), made
+ * HK_REG_ARG are the registering thread's Atomics.stores (hooks.ts #registerLocked), made
  * before its Atomics.store of the slot's S_ID, which the caller loaded: so a REGISTERING
  * naming the slot is seen until that thread clears it (after its DLOCK release: from then
  * on the id is the caller's). An aligned int32 word does not tear.

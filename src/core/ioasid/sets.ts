@@ -72,6 +72,7 @@ import {
   TS_OP_NONE,
   TS_SET,
   TS_SET_ALLOC_RESERVED,
+  TS_SET_FREEING,
 } from './space-layout.js';
 import { assertLocked, lockAcquire, lockRelease } from './space-lock.js';
 
@@ -258,7 +259,8 @@ function destroyed(i32: I32, ts: number, quota: number): void {
  * Free `set`: destroy it now if it holds no ids, else mark it PENDING so that the release
  * of its last id destroys it.
  *
- * @param ts - the caller's thread slot base word (TS_CAP, see setReleaseUnit)
+ * @param ts - the caller's thread slot base word (TS_CAP, see setReleaseUnit; TS_SET_FREEING,
+ * the sweep of the set's parked charges the caller owes after a PENDING mark)
  *
  * CAS loop on COUNT, retried only when COUNT changed (an alloc or release: progress). The set
  * lock keeps the slot from being re-created between the loads of COUNT and QUOTA and the CAS,
@@ -278,7 +280,12 @@ export function setFreeLocked(i32: I32, g: SpaceGeometry, set: number, ts: numbe
     const empty = setCountOf(w, quota) === 0;
     const next = empty ? SET_DEAD : w | SET_PENDING;
     if (Atomics.compareExchange(i32, base + SET_COUNT, w, next) === w) {
-      if (!empty) return -Errno.EBUSY;
+      if (!empty) {
+        // Kill point rule: no call since the CAS. Its parked charges are still to be swept
+        // (space-core.ts setFree; a recovery redoes the sweep: thread-recovery.ts).
+        i32[ts + TS_SET_FREEING] = set + 1;
+        return -Errno.EBUSY;
+      }
       i32[ts + TS_CAP] = quota; // kill point rule: no call since the CAS
       destroyed(i32, ts, quota);
       return 0;

@@ -101,6 +101,7 @@ import {
   HSTAT_DEFERRED_FREES_WORD,
 } from './hooks-layout.js';
 import {
+  magazineChargeInFlight,
   magazineCharges,
   magazineEmptyEntry,
   magazineParked,
@@ -210,6 +211,7 @@ import {
   TS_RECLAIM_WON,
   TS_RESERVED,
   TS_SET,
+  TS_SET_FREEING,
   TS_SPID_ATTACH_FLAGGED,
   TS_SPID_DETACHING,
   TS_STATE,
@@ -239,6 +241,13 @@ const PUB_INC = 3;
 /** How long a custom alloc waits for the reclaim that is giving its id back (rounds x ms). */
 const CUSTOM_CLAIM_ROUNDS = 100;
 const CUSTOM_CLAIM_NAP_MS = 0.1;
+/**
+ * #quotaRefusalStands: rounds that wait for a charge release in flight in another thread,
+ * spinning for the first CHARGE_SETTLE_SPINS, then napping CUSTOM_CLAIM_NAP_MS each. A live
+ * thread's release is a few statements away; a dead thread's waits for `releaseThread`.
+ */
+const CHARGE_SETTLE_SPINS = 16;
+const CHARGE_SETTLE_ROUNDS = 64;
 /** Custom allocs that gave their id back (its reclaim stalled) before one returns -EAGAIN. */
 const CUSTOM_GIVE_BACKS = 3;
 
@@ -464,12 +473,51 @@ export class SpaceCore {
     const { i32, g } = this;
     if (this.fault === SPACE_FAULT_QUOTA_CHECK_THEN_ACT && Atomics.load(this.#hk, HOOKS_WORD) === 0)
       return this.#allocCheckThenAct(set, lo, hi, data);
-    // Records the unit in our slot itself (kill point rule; the check below is a call).
-    const w = setReserveUnit(i32, g, set, false, this.ts);
-    if (setReserveFailed(w)) return this.#allocRefused(set, lo, hi, data, w);
-    this.#cSet = set;
-    this.#cWord = w;
-    return this.#allocWithUnit(set, lo, hi, data);
+    for (;;) {
+      // Records the unit in our slot itself (kill point rule; the check below is a call).
+      const w = setReserveUnit(i32, g, set, false, this.ts);
+      if (!setReserveFailed(w)) {
+        this.#cSet = set;
+        this.#cWord = w;
+        return this.#allocWithUnit(set, lo, hi, data);
+      }
+      // -EDQUOT without hooks: again while the refusal may be stale (#quotaRefusalStands).
+      if (w !== -Errno.EDQUOT || Atomics.load(this.#hk, HOOKS_WORD) !== 0)
+        return this.#allocRefused(set, lo, hi, data, w);
+      if (this.#quotaRefusalStands(set, true)) return this.#allocRefused(set, lo, hi, data, w);
+    }
+  }
+
+  /**
+   * alloc's reservation in `set` found COUNT at its quota (or setFree found the set with
+   * charges after its sweep): is that the answer? Not while a charge of the set is on its way
+   * back: parked in a magazine (taken back here, as before), or taken out of one and not yet
+   * released by the thread that took it (magazineChargeInFlight: an owner's detach, a thief's
+   * steal, a take-back of another reclaim, a dead thread's recovery), whose release a reclaim
+   * cannot see. Then the refusal is stale once COUNT moves: try again. A release in flight is
+   * waited for a bounded time (CHARGE_SETTLE_ROUNDS: spins, then naps) only: the thread may
+   * have died between its take and its release, and then only `releaseThread` releases the
+   * charge; until then the set refuses as if the id were live (the one window left, CHANGELOG).
+   * Loads, the reclaim's take-backs and naps; holds nothing.
+   * @param room - also try again when COUNT shows room (alloc; not setFree, whose PENDING set
+   * may have room and live ids: only a change of COUNT, which then only falls, counts)
+   * @returns true when the refusal stands (nothing taken back, COUNT as refused, no release
+   * in flight, or the bound reached), false when the caller should try again
+   */
+  #quotaRefusalStands(set: number, room: boolean): boolean {
+    const { i32 } = this;
+    const word = this.#setsBase + set * SPACE_SET_WORDS + SET_COUNT;
+    const seen = Atomics.load(i32, word);
+    for (let round = 0; ; round++) {
+      // Units parked in magazines are no ids a user sees: take them back, then try again.
+      if (this.#reclaimParked(set) > 0) return false;
+      const w = Atomics.load(i32, word);
+      // Moved since the refusal (or room now, if a release came before `seen`): try again.
+      if (w !== seen || (room && w < 0)) return false;
+      if (!magazineChargeInFlight(i32, this.g, this.ts, set)) return true;
+      if (round === CHARGE_SETTLE_ROUNDS) return true;
+      if (round >= CHARGE_SETTLE_SPINS) Atomics.wait(this.#nap, 0, 0, CUSTOM_CLAIM_NAP_MS);
+    }
   }
 
   /**
@@ -509,11 +557,8 @@ export class SpaceCore {
     const hooksOn = Atomics.load(this.#hk, HOOKS_WORD) !== 0;
     if (w === SET_RESERVE_HOOKED && !hooksOn) this.hooks.mirrorRepair(); // stale: hooks-mirror.ts
     if (w === SET_RESERVE_HOOKED || hooksOn) return this.#allocHooked(set, lo, hi, data);
-    if (w === -Errno.EDQUOT) {
-      // Units parked in magazines are no ids a user sees: take them back, then try again.
-      if (this.#reclaimParked(set) > 0) return this.#allocSlow(set, lo, hi, data);
-      Atomics.add(this.i32, SPACE_STAT_EDQUOT_WORD, 1);
-    }
+    // -EDQUOT comes here only once #quotaRefusalStands said so (#allocSlow).
+    if (w === -Errno.EDQUOT) Atomics.add(this.i32, SPACE_STAT_EDQUOT_WORD, 1);
     return w;
   }
 
@@ -540,7 +585,7 @@ export class SpaceCore {
       if (choice === null) return -Errno.ENODEV;
       const w = setReserveUnit(i32, g, set, true, ts); // records the unit (kill point rule)
       if (setReserveFailed(w)) {
-        if (w === -Errno.EDQUOT && this.#reclaimParked(set) > 0) continue; // as #allocRefused
+        if (w === -Errno.EDQUOT && !this.#quotaRefusalStands(set, true)) continue; // as #allocSlow
         if (w === -Errno.EDQUOT) Atomics.add(i32, SPACE_STAT_EDQUOT_WORD, 1);
         return w;
       }
@@ -1514,8 +1559,16 @@ export class SpaceCore {
     lockAcquire(i32, SPACE_SET_LOCK_WORD, this.tag);
     let v = setFreeLocked(i32, this.g, set, this.ts);
     // PENDING now: the ids parked with its charges are no ids of it; their release destroys
-    // it when no live id is left (free-pending ids and their frees: #unparkIfPending).
+    // it when no live id is left (free-pending ids and their frees: #unparkIfPending). The
+    // sweep is owed from the CAS on (TS_SET_FREEING): if this thread dies before it is done,
+    // its recovery sweeps (thread-recovery.ts), or a set with only parked charges would stay
+    // PENDING, its quota lost, until every thread holding one of them detached.
     if (v === -Errno.EBUSY && this.#reclaimParked(set) > 0 && !this.setLive(set)) v = 0;
+    // A charge taken out of a magazine and not released yet is no live id either: its release
+    // destroys the set; wait for it (bounded) as -EDQUOT does, sweeping again meanwhile.
+    while (v === -Errno.EBUSY && this.setLive(set) && !this.#quotaRefusalStands(set, false));
+    if (v === -Errno.EBUSY && !this.setLive(set)) v = 0;
+    i32[this.ts + TS_SET_FREEING] = 0;
     lockRelease(i32, SPACE_SET_LOCK_WORD);
     return v;
   }
@@ -1543,8 +1596,12 @@ export class SpaceCore {
 
   /**
    * A lock-free snapshot of `set` (sets.ts setInfo), whose count is of the ids a user sees:
-   * COUNT's charges less those parked in magazines (id-magazine.ts). COUNT is read again after
-   * the scan, so the two belong together unless COUNT moved (then read again, a few times).
+   * COUNT's charges less those parked in magazines (id-magazine.ts). Approximate while allocs
+   * and frees of the set run: the scan of the magazines is no snapshot (an entry taken or put
+   * during it, which moves no COUNT word, is counted or missed), a charge taken out of a
+   * magazine and not yet released counts as an id, and after 8 rounds of a moving COUNT the
+   * last pair is taken as it is. Exact in a quiet space. COUNT is read again after the scan,
+   * and the pair is kept once COUNT did not move across it.
    */
   setInfo(set: number): SetInfo | undefined {
     let info = setInfo(this.i32, this.g, set);

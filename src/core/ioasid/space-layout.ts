@@ -92,6 +92,10 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RECOVERED     +18                                  the slot's recoverer       attach     plain / load; 1 once the
 //                                                                                              recovery is complete and
 //                                                                                              the Rcu slot released
+//   SET_FREEING   +19                                  setFree (right after its   recoverer  plain; set + 1 of a set
+//                                                      PENDING CAS); its                     marked PENDING whose
+//                                                      recoverer                             parked charges are still
+//                                                                                              to be swept, 0 none
 //   MAG           +24..+31                             owner (take: CAS id -> 0;  owner:     id magazine (id-magazine.ts):
 //                                                      put: store 0 -> id),       plain      0 empty, id > 0 cached (its bit
 //                                                      thieves, recoverer         hint;      set, its map word 0)
@@ -183,11 +187,15 @@ import { LINE_WORDS } from '../cache-line.js';
 //   return               (detach, recovery of a dead slot,      the entry's unit of SET       (or none if SET is -1)
 //                        reclaim before -EDQUOT, set free)
 //                 2      Atomics.and of the bit                 the unit of SET               release the unit
+// setFree sweep   (its own word SET_FREEING = set + 1, kept across the take-backs it makes, each
+//                 its own magazine-return intent above): recorded right after the CAS that marks
+//                 the set PENDING; owes the take-back of the set's parked charges from every
+//                 magazine; recovery, after the intent: sweep again (magazineReclaim), clear it
 // ```
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 8;
+export const SPACE_LAYOUT_VERSION = 9;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -323,6 +331,14 @@ export const TS_RECOVERING_SLOT = 17;
 export const TS_RECOVERED = 18;
 export const TS_RECOVERED_THREAD = 1;
 export const TS_RECOVERED_RCU_ONLY = 2;
+/**
+ * Set + 1 of a set this thread's setFree marked PENDING and whose parked charges
+ * (id-magazine.ts) it has not swept from every magazine yet; 0 none. Recorded right after the
+ * PENDING CAS (kill point rule), cleared after the sweep; a recovery redoes the sweep
+ * (thread-recovery.ts), which destroys the set if its last charge was parked. Its own word,
+ * not TS_OP: each take-back of the sweep records its own intent in TS_OP/TS_SET/TS_ID.
+ */
+export const TS_SET_FREEING = 19;
 /** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
 export const TS_MAG = 24;
 /** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */

@@ -67,7 +67,7 @@
  * @internal
  */
 import { capacityFinishInstall, capacityReturn } from './capacity.js';
-import { magazineReturn, magazineReturnSteps } from './id-magazine.js';
+import { magazineReclaim, magazineReturn, magazineReturnSteps } from './id-magazine.js';
 import { bitmapRelease } from './pasid-bitmap.js';
 import { batchSeal, chainTail, type GracePeriodSource, limboPush, recWord } from './records.js';
 import { setReleaseUnit } from './sets.js';
@@ -122,6 +122,7 @@ import {
   TS_RESERVED,
   TS_SET,
   TS_SET_ALLOC_RESERVED,
+  TS_SET_FREEING,
   TS_SPID_ATTACH_FLAGGED,
   TS_SPID_DETACHING,
   TS_STATE,
@@ -335,6 +336,10 @@ function recoverShare(
   n += hooks.recoverSlot(slot, (Atomics.load(i32, ts + TS_OP) & TS_OP_MASK) !== TS_OP_ALLOC);
   // 2. The operation in flight.
   n += continueIntent(i32, g, ts);
+  // 2b. A setFree's sweep of the PENDING set's parked charges (after the intent: a take-back
+  // of the sweep may be that intent). Idempotent; its last take-back destroys the set when no
+  // live id is left, which nobody else would do while the charges sit in live magazines.
+  n += continueSetFreeSweep(i32, g, ts);
   // 3. Locks, once the intents that ran under them are finished.
   if (lockForceRelease(i32, SPACE_SET_LOCK_WORD, slot + 1)) n++;
   if (lockForceRelease(i32, SPACE_SPID_LOCK_WORD, slot + 1)) n++;
@@ -354,6 +359,20 @@ function recoverShare(
   i32[ts + TS_REC] = 0;
   i32[ts + TS_AUX] = 0;
   return n;
+}
+
+/**
+ * Redo the sweep a dead setFree owed (TS_SET_FREEING): take every id parked with a charge of
+ * its set back from every magazine (id-magazine.ts magazineReclaim, each take-back recorded
+ * in the dead slot `ts` itself), then clear the word. A kill anywhere in it leaves the word
+ * set, and a successor sweeps again: a take-back is right for any set, even a new one.
+ */
+function continueSetFreeSweep(i32: I32, g: SpaceGeometry, ts: number): number {
+  const set = Atomics.load(i32, ts + TS_SET_FREEING) - 1;
+  if (set < 0) return 0;
+  magazineReclaim(i32, g, ts, set);
+  i32[ts + TS_SET_FREEING] = 0;
+  return 1;
 }
 
 /** Give the capacity units in word `w` of slot `ts` back to AVAILABLE. */
@@ -411,7 +430,8 @@ function continueIntent(i32: I32, g: SpaceGeometry, ts: number): number {
         magazineReturnSteps(i32, g, ts); // the bit, then the entry's charge
         break;
       case TS_ALLOC_XUNIT:
-        // The charge of the magazine entry the id came from (space-core.ts #takeCharge).
+        // The charge of the magazine entry the id came from (space-core.ts #claimId,
+        // #claimBitmap, #claimCustom: an own entry, a steal).
         setReleaseUnit(i32, g, Atomics.load(i32, ts + TS_AUX), ts, TS_ALLOC_BIT);
         break;
       case TS_RECLAIM_BIT_FREED:
