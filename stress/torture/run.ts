@@ -39,6 +39,7 @@ import {
   tortureWords,
   W_CIRC,
   W_COOKIE_ERR,
+  W_COOKIE_WAIT_ERR,
   W_CURRENT,
   W_METHOD,
   W_TFLE,
@@ -165,6 +166,16 @@ export interface TortureReport {
   mbErrors: number;
   generationErrors: number;
   cookieErrors: number;
+  /**
+   * The same, by check: a grace period that began after a reader entered ended while it was
+   * inside (readers); a cookie taken inside the writer's own section was satisfied there; a
+   * cookie from before a wait was not satisfied after it returned (writers).
+   */
+  cookieErrorsByCheck: {
+    endedInsideReader: number;
+    satisfiedInsideWriter: number;
+    unsatisfiedAfterWait: number;
+  };
   freeListEmpty: number;
   nestedSections: number;
   sleepsInSection: number;
@@ -503,7 +514,15 @@ function buildReport(
     fakeWriterOps: sumOver(words, fakes, F_OPS),
     mbErrors: sumOver(words, readers, R_MBERR),
     generationErrors: sumOver(words, readers, R_GENERR),
-    cookieErrors: sumOver(words, readers, R_COOKIE_ERR) + sumOver(words, writers, W_COOKIE_ERR),
+    cookieErrors:
+      sumOver(words, readers, R_COOKIE_ERR) +
+      sumOver(words, writers, W_COOKIE_ERR) +
+      sumOver(words, writers, W_COOKIE_WAIT_ERR),
+    cookieErrorsByCheck: {
+      endedInsideReader: sumOver(words, readers, R_COOKIE_ERR),
+      satisfiedInsideWriter: sumOver(words, writers, W_COOKIE_ERR),
+      unsatisfiedAfterWait: sumOver(words, writers, W_COOKIE_WAIT_ERR),
+    },
     freeListEmpty: sumOver(words, writers, W_TFLE),
     nestedSections: sumOver(words, readers, R_NESTED),
     sleepsInSection: sumOver(words, readers, R_SLEEPS),
@@ -520,7 +539,18 @@ function buildReport(
   if (report.mbErrors > 0) f.push(`${report.mbErrors} reads of a poisoned (freed) record`);
   if (report.generationErrors > 0)
     f.push(`${report.generationErrors} records recycled or torn under a reader`);
-  if (report.cookieErrors > 0) f.push(`${report.cookieErrors} grace-period cookie checks failed`);
+  if (report.cookieErrors > 0) {
+    const by = report.cookieErrorsByCheck;
+    const which = [
+      [by.endedInsideReader, 'a grace period ended inside a reader'],
+      [by.satisfiedInsideWriter, "satisfied inside the writer's own section"],
+      [by.unsatisfiedAfterWait, 'not satisfied after a wait'],
+    ]
+      .filter(([n]) => (n as number) > 0)
+      .map(([n, what]) => `${what}: ${n}`)
+      .join('; ');
+    f.push(`${report.cookieErrors} grace-period cookie checks failed (${which})`);
+  }
   if ((report.reads === 0 || report.gracePeriods === 0 || report.writes === 0) && !interrupted)
     f.push('no progress: a run that reads or writes nothing proves nothing');
   report.verdict = f.length === 0 ? 'SUCCESS' : 'FAILURE';

@@ -46,8 +46,11 @@ export const WRITER_WORDS = 32;
 export const W_CURRENT = 0;
 export const W_VERSION = 1;
 export const W_TFLE = 2;
+/** Cookie check 1 failed: a cookie taken inside the writer's own section was satisfied there. */
 export const W_COOKIE_ERR = 3;
 export const W_METHOD = 4;
+/** Cookie check 2 failed: a cookie from before a completed wait was not satisfied after it. */
+export const W_COOKIE_WAIT_ERR = 8;
 export const W_CIRC = 16;
 
 export const READER_WORDS = 48;

@@ -40,6 +40,7 @@ import {
   type TortureGeometry,
   W_CIRC,
   W_COOKIE_ERR,
+  W_COOKIE_WAIT_ERR,
   W_CURRENT,
   W_METHOD,
   W_TFLE,
@@ -272,7 +273,7 @@ function waitOneGracePeriod(wb: number, ageAll: () => void): void {
       }
   }
   // Cookie check 2: after any of the waits, a cookie from before it is satisfied.
-  if (!rcu.peekState(cookie)) Atomics.add(words, wb + W_COOKIE_ERR, 1);
+  if (!rcu.peekState(cookie)) Atomics.add(words, wb + W_COOKIE_WAIT_ERR, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
