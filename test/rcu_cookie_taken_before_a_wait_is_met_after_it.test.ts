@@ -11,9 +11,10 @@
  * kills: "1 grace-period cookie checks failed") needed a writer to take its cookie in that
  * window and then win GP_LOCK for its own wait before anyone started a grace period.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rcu, type RcuFlavor } from '../src/core/rcu/rcu.js';
 import { RCU_GP_LOCK_WORD } from '../src/core/rcu/rcu-layout.js';
+import { installKillPoints, runInjectedAt, uninstallKillPoints } from './helpers/kill-points.js';
 
 /** A thread id no test thread has: the simulated holder's GP_LOCK token is this + 1. */
 const HOLDER_THREAD = 9999;
@@ -75,5 +76,50 @@ describe('a cookie taken before a wait is met when the wait returns', () => {
     const afterRelease = rcu.getState();
     expect(whileHeld).toBeGreaterThanOrEqual(first);
     expect(afterRelease).toBeGreaterThanOrEqual(whileHeld);
+  });
+});
+
+/**
+ * The other half of the contract, on the real code: a cookie taken inside a section is not met
+ * while the section lasts, wherever in a grace period's steps the section began. The reader
+ * enters and takes its cookie at every builtin call of a leader's non-blocking grace period
+ * (pollState: it cannot wait for the reader, which shares the test's thread). Catches an idle
+ * fast path without its start store: entered after that path's scan of its slot, the reader
+ * would take c+1 from an idle GP_SEQ and see the path complete it.
+ */
+describe('a cookie taken inside a section, wherever a grace period is', () => {
+  beforeAll(installKillPoints);
+  afterAll(uninstallKillPoints);
+
+  it.each(FLAVORS)('%s: is not met while the section lasts', (flavor) => {
+    const failures: string[] = [];
+    let points = 0;
+    for (let k = 1; k < 200; k++) {
+      const { rcu } = idleRcu(flavor);
+      const reader = Rcu.attach(rcu.handle);
+      reader.registerThread();
+      const target = rcu.getState();
+      let cookie = -1;
+      const injected = runInjectedAt(
+        k,
+        () => rcu.pollState(target),
+        () => {
+          reader.readLock();
+          cookie = reader.getState();
+        },
+      );
+      if (!injected) {
+        reader.unregisterThread();
+        break;
+      }
+      points++;
+      if (reader.peekState(cookie))
+        failures.push(`entered at call ${k}: cookie ${cookie} met inside the section`);
+      reader.readUnlock();
+      reader.quiescentState();
+      reader.unregisterThread();
+    }
+    expect(points).toBeGreaterThan(3);
+    expect(failures).toEqual([]);
   });
 });
