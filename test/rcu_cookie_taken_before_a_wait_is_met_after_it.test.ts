@@ -39,12 +39,13 @@ describe('a cookie taken before a wait is met when the wait returns', () => {
     Atomics.store(words, RCU_GP_LOCK_WORD, 0);
     expect(rcu.completedGracePeriods()).toBe(done);
     rcu.synchronize();
-    expect({ cookie, completed: rcu.completedGracePeriods(), met: rcu.peekState(cookie) }).toEqual(
-      { cookie, completed: rcu.completedGracePeriods(), met: true },
-    );
+    const completed = rcu.completedGracePeriods();
+    expect(rcu.peekState(cookie), `cookie ${cookie}, completed ${completed}`).toBe(true);
   });
 
-  it.each(FLAVORS)('%s: callRcu() + barrier() after a holder released an idle GP_LOCK', (flavor) => {
+  it.each(
+    FLAVORS,
+  )('%s: callRcu() + barrier() after a holder released an idle GP_LOCK', (flavor) => {
     const { rcu, words } = idleRcu(flavor);
     Atomics.store(words, RCU_GP_LOCK_WORD, HOLDER_THREAD + 1);
     const cookie = rcu.getState();

@@ -57,8 +57,8 @@
  * section): `tryIdleGracePeriod`, called by whoever holds GP_LOCK before the flavor's own
  * steps. The GP_LOCK CAS, GP_SEQ read with two plain loads (the lock holder's), the start
  * store, the HWM load, one load per reader slot, the completion store and the release
- * exchange: 5 + slots atomics, no clock read, no allocation, no wait or notify, no SNAP access, no try/finally
- * on the way (it costs V8 about 15 ns even when nothing throws). A
+ * exchange: 5 + slots atomics, no clock read, no allocation, no wait or notify, no SNAP
+ * access, no try/finally on the way (it costs V8 about 15 ns even when nothing throws). A
  * slot found inside a section hands over to the flavor's advance at step 1, which resumes it
  * as it resumes a dead leader's step 1. What is left costs about 8 ns per atomic in Node
  * 20's V8, which calls a builtin for each `Atomics` operation, and one cache miss per reader
