@@ -1681,12 +1681,13 @@ export class SpaceCore {
 
   /**
    * Push this thread's batch, then wait until every batch sealed before this call is due and
-   * drain limbo: records recycled. One synchronize is not always enough: a stored cookie may be
-   * completed + 2 (getState while a GP_LOCK holder may be mid grace period), and when that
-   * holder died before its grace period started, its release leaves GP_SEQ idle, where a
-   * synchronize completes only one more. So a second round runs when the first drain left
-   * limbo non-empty, until `completed + 2` as read now (each synchronize completes at least
-   * one): at most two grace periods, one in the common case.
+   * drain limbo: records recycled. Cookies never decrease (RCU layout 7: getState reads
+   * GP_SEQ alone), so the synchronize after our seal meets every batch sealed before. Up to
+   * layout 6 it did not always: a cookie taken while a GP_LOCK holder sat at idle asked for
+   * completed + 2, and a holder that died there left GP_SEQ idle, where one synchronize
+   * completes one more. The second round, when the first drain left limbo non-empty, until
+   * `completed + 2` as read now (each synchronize completes at least one), stays as a bound:
+   * at most two grace periods, one in the common case.
    */
   flushRecords(): number {
     const { i32, g, rcu, ts } = this;

@@ -27,33 +27,38 @@
  * is why a resumed step 1 simply snapshots again; step 2 never re-snapshots, or a poll loop
  * could chase new sections forever.
  *
- * **Why the cookie is right.** `getState()` loads GP_LOCK, then GP_SEQ = c*4+s, and asks for
- * c+1 completions when GP_LOCK was free and GP_SEQ idle, c+2 otherwise (a grace period in
- * flight, or a lock holder that may be running one, may have begun before the call). Only a
- * GP_LOCK holder completes a grace period, so take the holder H whose store completes number
- * c+1 after our GP_SEQ load saw c*4+0. If H took the lock before our GP_LOCK load, it held it
- * at that load (it releases after the completion store, which follows our GP_SEQ load, which
- * follows our GP_LOCK load), and we asked for c+2. So with c+1 asked, H took the lock after
- * our GP_LOCK load, and every load of its reader scan follows every update the caller made
- * before calling. That is what lets the idle fast path (`tryIdleGracePeriod`) skip the start
- * store: holding the lock says "in flight" to getState. The flavors' own steps still store
- * step 1 first (their resumers need it). GP_SEQ is 64-bit: 2^61 grace periods before a wrap.
+ * **Why the cookie is right.** `getState()` loads GP_SEQ = c*4+s and asks for c+1 completions
+ * when idle, c+2 otherwise (the grace period in flight may have begun before the call). Every
+ * grace period stores its start (step 1) before its first reader scan, the idle fast path
+ * (`tryIdleGracePeriod`) included: so the grace period that completes number c+1 after our
+ * load saw c*4+0 stored its start after that load, and every load of its reader scan follows
+ * every update the caller made before calling. Cookies depend on GP_SEQ alone, which never
+ * decreases, so they never decrease either: a wait that starts after a getState() (whose own
+ * target is such a cookie, read after its GP_LOCK CAS or before it) asks for at least as many
+ * completions, which is rcutorture's "cookie check 2". Rejected: skipping the start store in
+ * the idle fast path and having getState load GP_LOCK too, asking for c+2 while it is held at
+ * idle (one atomic less per grace period): that cookie then exceeds a later one, c+1 once the
+ * holder released without completing (a leader between its completion store and its release,
+ * a barrier whose cookie was met, a dead holder freed by the recovery), and a synchronize()
+ * that won GP_LOCK next completed one grace period and left the earlier cookie unmet (the
+ * torture's "not satisfied after a wait", CI on 9c094c1). GP_SEQ is 64-bit: 2^61 grace
+ * periods before a wrap.
  *
  * **Sharing.** Callers do not queue: they compare completions with their cookie, and the one
  * that wins GP_LOCK runs whole grace periods until its own cookie is met. Everyone else sleeps
  * on GP_LOCK's value (after setting its LOCK_WAITERS bit, so that only a release that has
  * sleepers pays for a notify) and rechecks when the leader releases it; since a cookie only
  * needs grace periods that start after it was taken, N concurrent callers cost about two grace
- * periods, not N. A caller that wins GP_LOCK at once reads GP_SEQ only after taking it: with
- * the lock held nothing else advances a grace period, and the cookie rule gives the same
- * answer as one read before (the read still follows the call's start).
+ * periods, not N. A caller that wins GP_LOCK at once reads GP_SEQ only after taking it: the
+ * read still follows the call's start, and GP_SEQ never decreases, so the cookie is at least
+ * the one a read before the CAS would have given.
  *
  * **What an uncontended grace period costs** (marks and mb flavors, no reader inside a
  * section): `tryIdleGracePeriod`, called by whoever holds GP_LOCK before the flavor's own
- * steps. The GP_LOCK CAS, GP_SEQ read with two plain loads (the lock holder's), the HWM
- * load, one load per reader slot, the completion store and the release exchange: 4 + slots
- * atomics, no clock read, no allocation, no wait or notify, no SNAP access, no try/finally
- * on the way (it costs V8 about 15 ns even when nothing throws). A
+ * steps. The GP_LOCK CAS, GP_SEQ read with two plain loads (the lock holder's), the start
+ * store, the HWM load, one load per reader slot, the completion store and the release
+ * exchange: 5 + slots atomics, no clock read, no allocation, no wait or notify, no SNAP
+ * access, no try/finally on the way (it costs V8 about 15 ns even when nothing throws). A
  * slot found inside a section hands over to the flavor's advance at step 1, which resumes it
  * as it resumes a dead leader's step 1. What is left costs about 8 ns per atomic in Node
  * 20's V8, which calls a builtin for each `Atomics` operation, and one cache miss per reader
@@ -183,10 +188,8 @@ const WAIT_TIMEOUT_MS = 10;
 
 /** The completion count at which a full grace period will have passed since this call. */
 export function snapshotCookie(words: Int32Array<SharedArrayBuffer>): number {
-  // GP_LOCK before GP_SEQ: see "Why the cookie is right" above.
-  const held = rcuLockOwner(Atomics.load(words, RCU_GP_LOCK_WORD)) !== 0;
-  const s = gpSeqLoad(words);
-  return held ? seqCompleted(s) + 2 : cookieOf(s);
+  // GP_SEQ alone: see "Why the cookie is right" above.
+  return cookieOf(gpSeqLoad(words));
 }
 
 /**
@@ -202,8 +205,8 @@ export function waitForCookie(
   lockToken: number,
 ): void {
   const { words } = ctx;
-  // Fast path: nobody leads. With GP_LOCK held, GP_SEQ moves only by our hand, so a cookie
-  // read now is the one a read before the CAS would have given (see Sharing above).
+  // Fast path: nobody leads. A cookie read now, after the CAS, is at least the one a read
+  // before it would have given (see Sharing above).
   if (Atomics.compareExchange(words, RCU_GP_LOCK_WORD, 0, lockToken) === 0) {
     let s = gpSeqLoadLocked(words);
     const target = cookie ?? cookieOf(s);
@@ -238,21 +241,24 @@ function advanceGracePeriod(ctx: GracePeriodContext, s: number, blocking: boolea
 }
 
 /**
- * The grace period of the common case, where no reader is inside a section: load each reader
- * slot's CTR once and complete if every one is 0. Five atomics with one reader slot: the
- * GP_LOCK CAS and release around it, HWM, one load per slot, the completion store; no start
- * store (a getState() that sees GP_LOCK held already asks for the grace period after this
- * one: "Why the cookie is right" above), no clock read, no allocation, no wait or notify, no
- * SNAP write.
+ * The grace period of the common case, where no reader is inside a section: store the start,
+ * load each reader slot's CTR once and complete if every one is 0. Six atomics with one reader
+ * slot: the GP_LOCK CAS and release around it, the start store, HWM, one load per slot, the
+ * completion store; no clock read, no allocation, no wait or notify, no SNAP write.
  *
  * Why it is a full grace period (SC atomics, as in the header's argument): a section that
  * loaded a pointer before the caller unpublished it (before calling, or before its
- * getState()) entered, storing its nonzero CTR, before our lock CAS, so before our load of
+ * getState()) entered, storing its nonzero CTR, before our start store, so before our load of
  * its slot. Only its own leaving store (or `releaseSlot` of its dead thread) puts 0 there,
- * and later sections store nonzero values again: a 0 loaded after the CAS means that section
- * is over. A slot claimed after our HWM load enters its first section after the CAS. The
+ * and later sections store nonzero values again: a 0 loaded after the start store means that
+ * section is over. A slot claimed after our HWM load enters its first section after it. The
  * marks and mb flavors keep 0 in a slot exactly while its thread is outside every section,
  * nested ones included (`zeroIsQuiescent`); qsbr does not take this path.
+ *
+ * The start store comes first, as in the flavors' own steps: a getState() that loads GP_SEQ
+ * idle before it asks for this grace period, and one that loads it after asks for the next
+ * ("Why the cookie is right" above). A holder killed after it leaves step 1 in GP_SEQ, which
+ * whoever takes GP_LOCK next resumes.
  *
  * Not taken when GP_SEQ is not at step 0 (a grace period in flight resumes where it is), for
  * a grace period that fault injection skips (the flavor's advance skips and counts it), or
@@ -262,28 +268,27 @@ function advanceGracePeriod(ctx: GracePeriodContext, s: number, blocking: boolea
  *
  * Context: the GP_LOCK holder.
  * @returns GP_SEQ's value afterwards: `s` unchanged when not taken, one more completion at
- *   step 0 when it completed, or `s + 1` (step 1, stored) when a slot was inside a section:
- *   the flavor's advance then resumes step 1, as it resumes a dead leader's.
+ *   step 0 when it completed, or `s + 1` (step 1) when a slot was inside a section: the
+ *   flavor's advance then resumes step 1, as it resumes a dead leader's.
  */
 function tryIdleGracePeriod(ctx: GracePeriodContext, s: number): number {
   if (!ctx.zeroIsQuiescent || seqStep(s) !== RCU_STEP_IDLE) return s;
   if (ctx.faultMode !== FaultMode.none && faultSkipsThisGracePeriod(ctx, seqCompleted(s))) return s;
   const { words } = ctx;
+  // Start. s is a multiple of RCU_SEQ_STEPS, so s + 1 has the same high half (gpSeqStore).
+  const started = s + RCU_STEP_SNAPSHOT;
+  Atomics.store(words, RCU_GP_SEQ_LO_WORD, started | 0);
   const ignored = ctx.faultMode === FaultMode.ignoreReader ? ctx.faultArg : -1;
   const hwm = Atomics.load(words, RCU_SLOT_HWM_WORD);
   for (let slot = 0; slot < hwm; slot++) {
     // Pairs with the reader's entering store and its leaving exchange (rcu-read-side.ts).
     if (Atomics.load(words, rcuSlotBase(slot) + RCU_SLOT_CTR) !== 0 && slot !== ignored) {
-      // Hand over to the flavor's steps, as a grace period started here: they snapshot (or
-      // flip) again after this store. s is a multiple of RCU_SEQ_STEPS, so s + 1 has the
-      // same high half (see gpSeqStore).
-      const started = s + RCU_STEP_SNAPSHOT;
-      Atomics.store(words, RCU_GP_SEQ_LO_WORD, started | 0);
+      // Hand over to the flavor's steps, which resume step 1: they snapshot (or flip) again.
       return started;
     }
   }
   const next = s + RCU_SEQ_STEPS;
-  gpSeqStore(words, ctx.seq, s, next);
+  gpSeqStore(words, ctx.seq, started, next);
   return next;
 }
 

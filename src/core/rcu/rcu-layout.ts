@@ -96,10 +96,11 @@ import { LINE_WORDS } from '../cache-line.js';
 
 /**
  * Bumped whenever any RCU_* index or encoding below changes, or what a word's value means to
- * another thread; `Rcu.attach` refuses a mismatch. 6: a GP_LOCK holder may be running a grace
- * period with GP_SEQ still at step 0 (getState loads GP_LOCK first; rcu-grace-period.ts).
+ * another thread; `Rcu.attach` refuses a mismatch. 7: every grace period, the idle fast path
+ * included, stores its start (step 1) before its reader scan, and getState reads GP_SEQ alone
+ * (rcu-grace-period.ts); a version-6 holder scanned with GP_SEQ still at step 0.
  */
-export const RCU_LAYOUT_VERSION = 6;
+export const RCU_LAYOUT_VERSION = 7;
 /** 'RCU1' in ASCII: the first word of every RCU buffer. */
 export const RCU_MAGIC = 0x52435531;
 
