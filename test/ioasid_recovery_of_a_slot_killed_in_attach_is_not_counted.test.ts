@@ -40,6 +40,21 @@ function space(): IoasidSpace {
   return main;
 }
 
+/**
+ * A space where a thread D was killed at builtin call `k` of its `attach()`.
+ * @returns the space and D's Rcu slot (learnt from a probe attach that leaves it free again),
+ *   or null when the attach completed before call `k`
+ */
+function diedInAttach(k: number): { m: IoasidSpace; d: number } | null {
+  const m = space();
+  const probe = runAlive(() => IoasidSpace.attach(m.handle));
+  const d = probe.rcu.slot;
+  probe.detach();
+  if (runKilledAt(k, () => IoasidSpace.attach(m.handle))) return { m, d };
+  m.detach();
+  return null;
+}
+
 /** The thread-slot STATE of Rcu slot `slot`'s thread. */
 function stateOf(main: IoasidSpace, slot: number): { state: number; recovered: number } {
   const i32 = new Int32Array(main.handle.buffer);
@@ -56,22 +71,19 @@ describe('the recovery of a thread that died inside attach()', () => {
     let deaths = 0;
     let windows = 0;
     for (let k = 1; k < 200; k++) {
-      const main = space();
-      // The slot the next attach registers: learnt from a probe that leaves it free again.
-      const probe = runAlive(() => IoasidSpace.attach(main.handle));
-      const d = probe.rcu.slot;
-      probe.detach();
-      if (!runKilledAt(k, () => IoasidSpace.attach(main.handle))) break;
+      const died = diedInAttach(k);
+      if (!died) break;
+      const { m: main, d } = died;
+      // Only the Rcu slot registered, the thread slot not claimed: the case this test is for.
       const registered = main.rcu.stats().slots.some((s) => s.slot === d);
-      if (!registered || stateOf(main, d).state !== TS_UNUSED) continue;
+      const onlyRcuSlot = registered && stateOf(main, d).state === TS_UNUSED;
+      main.rcu.releaseSlot(d);
+      main.detach();
+      if (!onlyRcuSlot) continue;
       deaths++;
       for (let j = 1; j < 2000; j++) {
-        // A fresh copy of this death per j: the space after D's death, rebuilt.
-        const m = space();
-        const p = runAlive(() => IoasidSpace.attach(m.handle));
-        const slotD = p.rcu.slot;
-        p.detach();
-        expect(runKilledAt(k, () => IoasidSpace.attach(m.handle))).toBe(true);
+        // A fresh copy of this death per j.
+        const { m, d: slotD } = diedInAttach(k)!;
         const r = runAlive(() => IoasidSpace.attach(m.handle));
         const before = m.stats().threadsRecovered;
         if (!runKilledAt(j, () => r.releaseThread(slotD))) {
@@ -94,8 +106,6 @@ describe('the recovery of a thread that died inside attach()', () => {
         for (const b of audit(m, [m])) failures.push(`D killed at ${k}, R at ${j}: ${b}`);
         m.detach();
       }
-      main.rcu.releaseSlot(d);
-      main.detach();
     }
     console.log(`${deaths} kill points of D inside attach, ${windows} of R before RECOVERED`);
     expect(deaths).toBeGreaterThan(0);
