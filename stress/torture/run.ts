@@ -56,6 +56,7 @@ export const BROKEN_MODES = [
   'ignore-reader',
   'lose-snapshot',
   'early-qs',
+  'short-wait',
   'early-recycle',
 ] as const;
 
@@ -369,8 +370,9 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
         }
       }
     },
-    // Stop early once a reader has seen a broken grace period: the verdict cannot change.
-    stopWhen: () => failures.length > 0 || readersSawBreakage(words, g),
+    // Stop early once a reader or a writer check has seen a broken grace period: the verdict
+    // cannot change.
+    stopWhen: () => failures.length > 0 || checksSawBreakage(words, g),
     extendWhile: () => workOwed(words, g, rcu, config) !== null,
     maxExtraSeconds: config.maxExtraSeconds ?? config.seconds,
   });
@@ -389,7 +391,7 @@ export async function runTorture(config: TortureConfig): Promise<TortureReport> 
   // early on purpose, and an interrupted run is partial anyway.
   const owed = workOwed(words, g, rcu, config);
   const workShortfall =
-    owed !== null && !interrupted && failures.length === 0 && !readersSawBreakage(words, g)
+    owed !== null && !interrupted && failures.length === 0 && !checksSawBreakage(words, g)
       ? `too little work: ${owed} after ${elapsedSeconds.toFixed(1)} s (a loaded machine? the safety cap is ${config.maxExtraSeconds ?? config.seconds} s past the run's time)`
       : null;
   if (workShortfall) failures.push(workShortfall);
@@ -426,8 +428,10 @@ function totalWrites(words: Int32Array, g: TortureGeometry): number {
   );
 }
 
-function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
+/** A reader's check, or a writer's cookie check, counted an error. */
+function checksSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
   const readers = Array.from({ length: g.readers }, (_, r) => readerBase(g, r));
+  const writers = Array.from({ length: g.writers }, (_, w) => writerBase(w));
   const late = (offset: number): number =>
     histogram(words, readers, offset)
       .slice(2)
@@ -436,7 +440,9 @@ function readersSawBreakage(words: Int32Array, g: TortureGeometry): boolean {
     late(R_PIPE) + late(R_BATCH) > 0 ||
     sumOver(words, readers, R_MBERR) +
       sumOver(words, readers, R_GENERR) +
-      sumOver(words, readers, R_COOKIE_ERR) >
+      sumOver(words, readers, R_COOKIE_ERR) +
+      sumOver(words, writers, W_COOKIE_ERR) +
+      sumOver(words, writers, W_COOKIE_WAIT_ERR) >
       0
   );
 }

@@ -12,8 +12,9 @@
  *   CURRENT         +0                              published record index (-1 none): the RCU-protected pointer
  *   VERSION         +1                              records published so far
  *   TFLE            +2                              free list empty events
- *   COOKIE_ERR      +3                              cookie checks 1 and 2 failed
+ *   COOKIE_ERR      +3                              cookie check 1 failed (satisfied inside the writer's section)
  *   METHOD_*        +4..+7                          grace periods waited by synchronize / poll / callRcu / barrier
+ *   COOKIE_WAIT_ERR +8                              cookie check 2 failed (not satisfied after a wait)
  *   CIRC            +16..+26                        records that reached each pipe stage
  * reader r        after writers, 48*r        48     reader r (its current worker)  main    add / store
  *   PIPE            +0..+10                         Reader Pipe histogram (age seen)

@@ -139,6 +139,15 @@ export const FaultMode = {
    * not ordered after the thread's reads.
    */
   earlyQs: 5,
+  /**
+   * synchronize() and callRcu() (hence barrier()) take their targets by a cookie rule one
+   * completion short of getState()'s: a second copy of the rule, off by one, that counts the
+   * grace period in flight (or, at idle, the last one completed) as one that began after the
+   * call. getState() keeps the right rule, so a cookie it gave before such a wait is still
+   * unmet after it: the torture's cookie check 2 ("not satisfied after a wait"). Applied in
+   * the facade (rcu.ts), not here: the grace-period paths stay as they are.
+   */
+  shortWait: 6,
 } as const;
 
 /**

@@ -97,7 +97,7 @@ export function rcuReadHeader(buffer: SharedArrayBuffer): RcuHeader {
     'fault mode',
     Atomics.load(words, RCU_FAULT_MODE_WORD),
     FaultMode.none,
-    FaultMode.earlyQs,
+    FaultMode.shortWait,
   );
   const [argLo, argHi] = rcuFaultArgRange(faultMode, maxThreads);
   const faultArg = inRange('fault argument', Atomics.load(words, RCU_FAULT_ARG_WORD), argLo, argHi);

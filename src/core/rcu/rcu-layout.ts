@@ -20,7 +20,8 @@
  *   MAX_THREADS   2                         number of reader slots
  *   STALL_MS      3                         grace-period stall warning threshold, ms
  *   FAULT_MODE    4                         0 none, 1 skip-gp, 2 skip-nth, 3 ignore-reader, 4 lose-snapshot,
- *                                           5 early-qs (qsbr only) (torture and model tests only)
+ *                                           5 early-qs (qsbr only), 6 short-wait (torture and model
+ *                                           tests only)
  *   FAULT_ARG     5                         N for skip-nth, slot index for ignore-reader
  *   FLAVOR        6                         0 marks (default), 1 mb (liburcu-mb: phase flips),
  *                                           2 qsbr (liburcu-qsbr: quiescent states)

@@ -99,7 +99,13 @@ export { RcuError, type RcuErrorCode } from './rcu-errors.js';
 export type { StallReporter } from './rcu-grace-period.js';
 
 /** Deliberately broken grace periods, for proving a torture harness can fail. */
-export type RcuFaultMode = 'skip-gp' | 'skip-nth' | 'ignore-reader' | 'lose-snapshot' | 'early-qs';
+export type RcuFaultMode =
+  | 'skip-gp'
+  | 'skip-nth'
+  | 'ignore-reader'
+  | 'lose-snapshot'
+  | 'early-qs'
+  | 'short-wait';
 
 /** Options of `Rcu.create`. */
 export interface RcuOptions {
@@ -120,7 +126,9 @@ export interface RcuOptions {
   /**
    * @internal Torture self-test only: break grace periods on purpose. `arg` is N for
    * 'skip-nth' (every Nth grace period waits for nobody) and the slot for 'ignore-reader'.
-   * 'early-qs' (qsbr only): every readLock announces a quiescent state.
+   * 'early-qs' (qsbr only): every readLock announces a quiescent state. 'short-wait':
+   * synchronize() and callRcu() (so barrier() too) use a cookie one completion short of
+   * getState()'s: they wait for one grace period fewer than a full one.
    */
   fault?: { mode: RcuFaultMode; arg?: number } | undefined;
   /**
@@ -173,6 +181,7 @@ const FAULT_CODES: Readonly<Record<RcuFaultMode, number>> = Object.freeze(
     'ignore-reader': FaultMode.ignoreReader,
     'lose-snapshot': FaultMode.loseSnapshot,
     'early-qs': FaultMode.earlyQs,
+    'short-wait': FaultMode.shortWait,
   }),
 );
 const HANDLE_KIND = 'ioasid/rcu';
@@ -295,6 +304,11 @@ export class Rcu {
   readonly #qsbr: boolean;
   readonly #handle: RcuHandle;
   readonly #header: RcuHeader;
+  /**
+   * 1 with the 'short-wait' fault, else 0: what synchronize's target and callRcu's callback
+   * cookies fall short of getState()'s rule by.
+   */
+  readonly #shortBy: number;
   /** GP_LOCK value while this thread leads; never 0. */
   readonly #lockToken = threadId + 1;
   #slot = -1;
@@ -311,6 +325,7 @@ export class Rcu {
     // The header (checked by rcuReadHeader, or just written by create) is immutable.
     const earlyQs = header.faultMode === FaultMode.earlyQs;
     this.#qsbr = header.flavor === RCU_FLAVOR_QSBR;
+    this.#shortBy = header.faultMode === FaultMode.shortWait ? 1 : 0;
     let advance = advanceMarksGracePeriod;
     if (header.flavor === RCU_FLAVOR_MB) {
       this.#reader = new RcuReadSideMb(words);
@@ -618,17 +633,25 @@ export class Rcu {
   synchronize(): void {
     if (this.#reader.nesting > 0) throw rcuErrors.inReadSection('synchronize()');
     if (!this.#qsbr) {
-      waitForCookie(this.#ctx, undefined, this.#lockToken);
+      waitForCookie(this.#ctx, this.#synchronizeTarget(), this.#lockToken);
       return;
     }
     // qsbr: the caller is outside any section, hence quiescent: offline for the wait, so the
     // grace period does not wait for it (rcu-flavor-qsbr.ts).
     const wasOnline = this.#reader.offline();
     try {
-      waitForCookie(this.#ctx, undefined, this.#lockToken);
+      waitForCookie(this.#ctx, this.#synchronizeTarget(), this.#lockToken);
     } finally {
       if (wasOnline) this.#reader.online();
     }
+  }
+
+  /**
+   * synchronize()'s target: undefined (waitForCookie takes its own cookie, after its GP_LOCK
+   * CAS when it wins it), or with the 'short-wait' fault one completion short of a cookie.
+   */
+  #synchronizeTarget(): number | undefined {
+    return this.#shortBy === 0 ? undefined : snapshotCookie(this.#words) - this.#shortBy;
   }
 
   /**
@@ -723,7 +746,7 @@ export class Rcu {
    */
   callRcu(fn: () => void): void {
     if (typeof fn !== 'function') throw rcuErrors.badArgument('fn', 'a function', fn);
-    this.#cbCookies.push(snapshotCookie(this.#words));
+    this.#cbCookies.push(snapshotCookie(this.#words) - this.#shortBy);
     this.#cbFns.push(fn);
     if (this.#cbTimer === undefined) this.#armTimer();
   }
