@@ -1,9 +1,17 @@
 /**
  * The torture harness proves it can fail: each deliberately broken variant must be reported
- * as FAILURE. Four break the RCU's grace periods (one of them a resumed grace period that
- * forgets its snapshot); one (qsbr only) counts every readLock as a quiescent state, an
- * announcement made before the reads it should follow; one breaks reclaim in the harness
- * itself. Each runs against every RCU flavor it applies to (marks, the default; mb; qsbr).
+ * as FAILURE, by the check that exists to catch it (CAUGHT_BY: the failure line names it).
+ * Four break the RCU's grace periods (one of them a resumed grace period that forgets its
+ * snapshot); one (qsbr only) counts every readLock as a quiescent state, an announcement made
+ * before the reads it should follow; one ('short-wait') gives synchronize and callRcu a
+ * cookie rule one grace period short of getState's; one breaks reclaim in the harness itself.
+ * Each runs against every RCU flavor it applies to (marks, the default; mb; qsbr).
+ *
+ * The three cookie checks each have a twin here: "a grace period ended inside a reader"
+ * (reader sections; every grace-period breakage), "satisfied inside the writer's own section"
+ * ('skip-gp': the writer's pollState inside its own section runs a grace period that waits
+ * for nobody, on every write), "not satisfied after a wait" ('short-wait': three of the four
+ * wait methods return one completion short of a cookie taken before them).
  *
  * The runs are bounded by work, not time: a breakage shows only when a reader overlaps a
  * write, and at load 30 a writer managed 8 writes in 8 s, which missed 'early-recycle'. So a
@@ -13,12 +21,33 @@
 import { describe, expect, it } from 'vitest';
 import {
   BROKEN_MODES,
+  type BrokenMode,
   brokenModeProblem,
   formatTortureReport,
   runTorture,
   TORTURE_DEFAULTS,
 } from '../stress/torture/run.js';
 import { testSeed } from './helpers/seed.js';
+
+const READER_COOKIE = 'a grace period ended inside a reader';
+const WRITER_SECTION_COOKIE = "satisfied inside the writer's own section";
+const WAIT_COOKIE = 'not satisfied after a wait';
+
+/**
+ * The check each broken mode must trip, as its failure line names it. A run stops at the
+ * first breakage any check sees, so a mode names only checks that fire every time (surveyed
+ * over 5 seeds x 3 flavors): 'skip-nth' skips one grace period in 8, which a reader section
+ * or the writer's own one may be the first to see.
+ */
+const CAUGHT_BY: Record<BrokenMode, RegExp> = {
+  'skip-gp': new RegExp(`\\(.*${WRITER_SECTION_COOKIE}: \\d+`),
+  'skip-nth': new RegExp(`\\(.*(${READER_COOKIE}|${WRITER_SECTION_COOKIE}): \\d+`),
+  'ignore-reader': new RegExp(`\\(.*${READER_COOKIE}: \\d+`),
+  'lose-snapshot': new RegExp(`\\(.*${READER_COOKIE}: \\d+`),
+  'early-qs': new RegExp(`\\(.*${READER_COOKIE}: \\d+`),
+  'short-wait': new RegExp(`\\(.*${WAIT_COOKIE}: \\d+`),
+  'early-recycle': /^\d+ reads of a poisoned \(freed\) record$/m,
+};
 
 /** Writes a broken run makes before it may pass uncaught (it stops as soon as it is caught). */
 const MIN_WRITES = 200;
@@ -57,6 +86,8 @@ describe('RCU torture, broken variants', () => {
       expect(report.failures.join('\n')).toMatch(
         /too-short grace period|spanning >= 2 grace periods|poisoned|recycled or torn|cookie checks failed/,
       );
+      // By name: the check that exists for this breakage.
+      expect(report.failures.join('\n')).toMatch(CAUGHT_BY[broken]);
       // Caught by a reader's or writer's check, not by a thread that crashed or stalled.
       expect(report.failures.join('\n')).not.toMatch(
         /crashed|stalled|did not stop|too little work/,
@@ -83,6 +114,12 @@ describe('RCU torture, broken variants', () => {
     expect(report.workShortfall).toMatch(/^too little work: \d+ of 1073741824 writes after /);
     expect(report.failures).toEqual([report.workShortfall]);
     expect(report.writes).toBeGreaterThan(0);
+  });
+
+  it("names every cookie check in some broken mode's expected failure", () => {
+    const expected = Object.values(CAUGHT_BY).map(String).join('\n');
+    for (const check of [READER_COOKIE, WRITER_SECTION_COOKIE, WAIT_COOKIE])
+      expect(expected).toContain(check);
   });
 
   it('runs the qsbr twin (early-qs: a quiescent state announced at readLock) in the qsbr flavor only', () => {
