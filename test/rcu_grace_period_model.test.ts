@@ -243,4 +243,17 @@ describe.each([
     );
     expect(String((failure as Error).cause)).toMatch(/cookie #\d+ done while reader \d's section/);
   });
+
+  // The liveness twin: synchronize() waits for one grace period fewer than getState()'s
+  // cookie asks for, so an earlier cookie is still pending when it returns.
+  it('catches the broken variant short-wait', () => {
+    let failure: unknown;
+    try {
+      fc.assert(modelProperty(flavor, { mode: 'short-wait' }), { seed, numRuns: 300 });
+    } catch (err) {
+      failure = err;
+    }
+    expect(String(failure)).toMatch(/Counterexample: \[.*synchronize\(\)/);
+    expect(String((failure as Error).cause)).toMatch(/synchronize left an earlier cookie pending/);
+  });
 });
