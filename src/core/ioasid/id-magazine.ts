@@ -27,7 +27,9 @@
  *   an alloc that gets -EDQUOT first reclaims the set's parked ids from every magazine and
  *   retries, and waits (bounded) for a charge another thread took out of a magazine and has
  *   not released yet (magazineChargeInFlight; a thread that died in that window holds the
- *   charge until releaseThread); setFree reclaims them after marking the set PENDING, the
+ *   charge until releaseThread; and the check reads the intent the taker stores plainly
+ *   right after its CAS, so an alloc between that CAS and that store sees no charge in
+ *   flight and answers -EDQUOT at once: ioasid-space.ts alloc, windows (a) and (b)); setFree reclaims them after marking the set PENDING, the
  *   sweep recorded in its slot (TS_SET_FREEING) so that a recovery redoes it; a free that
  *   parked a charge loads COUNT after its put and, if the set became PENDING meanwhile, takes
  *   the entry back (with setFree's mark-then-sweep that is a store-load pair on each side: with

@@ -647,11 +647,23 @@ export class IoasidSpace {
    * Lock-free: reserves a quota unit by CAS, then an id bit by CAS, then a record, and rolls
    * back on failure. Policy `lowest` gives the lowest free id in range (single-threaded).
    *
-   * Context: any attached thread; never blocks (no Atomics.wait); legal inside a read-side
-   * section (records then cannot be recycled, so -ENOMEM comes sooner).
+   * Context: any attached thread; legal inside a read-side section (records then cannot be
+   * recycled, so -ENOMEM comes sooner). Blocks only on the way to -EDQUOT, briefly: while
+   * another thread shows a charge of the set in flight (below) it spins, then naps
+   * (Atomics.wait, at most 48 naps of 0.1 ms), then answers.
    * @returns the id (> 0); -EINVAL bad set (not live, free-pending), min < 0, max < min, a
    * range with no allocatable id (min > 2^pasidBits - 1 or max < 1), or data out of range;
-   * -EDQUOT set quota reached; -ENOSPC no free id in [min, max]; -ENOMEM no record could be
+   * -EDQUOT set quota reached: its live ids, plus the charges of ids other threads are
+   * allocating or freeing at that moment, fill the quota. Ids cached with the set's charge
+   * are taken back from every thread's magazine first, and a charge another thread took out
+   * of a magazine and has not released yet is waited for, bounded. Two windows remain in
+   * which a concurrent alloc gets -EDQUOT with fewer live ids than the quota: (a) the taker
+   * dies, or stalls past the bound, between its entry CAS and its release: a dead taker
+   * holds the charge until `releaseThread` releases it; (b) the in-flight check loads the
+   * intent the taker records with plain stores right after its CAS, so between that CAS and
+   * that record an alloc running at the same instant sees neither the parked entry nor a
+   * charge in flight, and answers at once. Both close when the taker's release lands;
+   * nothing is lost. -ENOSPC no free id in [min, max]; -ENOMEM no record could be
    * recycled without waiting. On error no id, set or capacity changes; -EDQUOT, -ENOSPC and
    * -ENOMEM are counted in stats(), and -ENOMEM first recycled what it could (module notes,
    * "What a failure changes").
@@ -1132,8 +1144,11 @@ export class IoasidSpace {
    * Context: any attached thread; takes the registry lock briefly (may block); not inside a
    * read-side section.
    * @returns 0; -EEXIST this ops object is already registered; -EAGAIN it would be the first
-   * group while the default allocator has live ids; -ENOSPC 8 groups exist. On error nothing
-   * changes.
+   * group while the default allocator has live ids, or while another thread holds a quota
+   * charge in flight (an id cached in its magazine that it is taking out to release or to
+   * reuse, e.g. in its `detach`): registration takes every parked charge back first, but
+   * unlike -EDQUOT it does not wait for a charge in flight, so a caller that knows no id is
+   * live may retry; -ENOSPC 8 groups exist. On error nothing changes.
    * @throws IoasidError ERR_IOASID_BAD_ARGUMENT when ops is not such an object
    */
   registerAllocator(ops: AllocatorOps): number {
