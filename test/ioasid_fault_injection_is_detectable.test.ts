@@ -72,6 +72,20 @@ describe('fault injection is detectable', () => {
     space.detach();
   }, 30_000);
 
+  it("own-ring-early: a getter sleeping in find sees its record come back from a CPU's own ring", async () => {
+    const { space, ms } = await run(
+      'own-ring-early',
+      ['churn', 'churn', 'reader', 'reader'],
+      15,
+      5000,
+      (sp) => sp.stats().recycledUnderReader > 0,
+    );
+    const seen = space.stats().recycledUnderReader;
+    console.log(`recycledUnderReader = ${seen} after ${ms} ms`);
+    expect(seen).toBeGreaterThan(0);
+    space.detach();
+  }, 30_000);
+
   it('control: with grace periods, the same load never recycles under a reader', async () => {
     const { space, results } = await run(
       undefined,

@@ -195,7 +195,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 9;
+export const SPACE_LAYOUT_VERSION = 10;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -227,6 +227,9 @@ export const SPACE_FAULT_MAGAZINE_NO_STEAL = 4;
  * set's free) releases its id's bit but forgets the quota charge it carried: the set's quota
  * shrinks for good. */
 export const SPACE_FAULT_MAGAZINE_FORGET_CHARGE = 5;
+/** A refill takes its own ring's oldest batch without waiting for its grace period
+ * (records.ts "Own ring"): records come back to a reader that may still hold them. */
+export const SPACE_FAULT_OWN_RING_EARLY = 6;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -339,6 +342,15 @@ export const TS_RECOVERED_RCU_ONLY = 2;
  * not TS_OP: each take-back of the sweep records its own intent in TS_OP/TS_SET/TS_ID.
  */
 export const TS_SET_FREEING = 19;
+/**
+ * TS_OWN_*: this thread's own ring of sealed retire batches (records.ts "Own ring"): head
+ * (oldest, idx+1), tail (newest), how many batches, and how many records this thread took
+ * back from it (added to stats().recycled; a recovery folds it into SPACE_STAT_RECYCLED).
+ */
+export const TS_OWN_HEAD = 20;
+export const TS_OWN_TAIL = 21;
+export const TS_OWN_BATCHES = 22;
+export const TS_OWN_RECYCLED = 23;
 /** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
 export const TS_MAG = 24;
 /** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */
