@@ -37,10 +37,10 @@
  * Developer notes.
  * - A thread's cache and retire batch live in its thread slot (space-layout.ts TS_*), written with
  *   plain stores by that thread only, so `releaseThread` can recover them after it dies.
- *   Records in them are private: the cache holds records that came off the free stack
- *   (reachable by no reader: a grace period passed after they were unpublished, and no map
- *   word or SPID entry points at them); the retire batch holds records this thread reclaimed
- *   and unpublished itself. No other thread writes a private record; stale writers (free/get/
+ *   Records in them are private: the cache holds records that came off the free stack or
+ *   the thread's own ring (reachable by no reader: a grace period passed after they were
+ *   unpublished, and no map word or SPID entry points at them); the retire batch and the own
+ *   ring hold records this thread reclaimed and unpublished itself. No other thread writes a private record; stale writers (free/get/
  *   put that validated an older STATE) only attempt a CAS on STATE, which fails because the
  *   generation or the FREE state differs.
  * - Free stack: head = [tag:12 | idx+1:20] of the top batch. Pop runs inside a read-side
