@@ -27,12 +27,13 @@
  * next, and every record line of it then moves between the CPUs' caches: on 2 vCPUs that was
  * ~30% of an alloc+free pair on disjoint sets, where two separate spaces lost nothing
  * (bench/FINDINGS.md). The ring keeps a thread's records on its CPU and takes the free stack
- * and limbo heads off the steady state. Bounds: a refill whose oldest batch is not ready
- * drives a grace period once the ring holds #driveEvery batches (the rate at which limbo was
- * drained before), and a ring of 2 * #driveEvery batches pushes new batches to limbo instead,
- * so a thread holds no more retired records than it left in limbo before. A refill that finds
- * neither a ready own batch nor a free batch pushes its ring to limbo (the -ENOMEM path), and
- * detach, flushRecords and releaseThread push it too.
+ * and limbo heads off the steady state. Bounds: records in a live thread's ring are out of
+ * every other thread's reach (as its cache and retire batch are), so the ring holds at most
+ * maxIoasids / (4 * maxThreads) records (space-core.ts #ownCap; a pool too small for one batch
+ * per thread has no ring and keeps using limbo), and a full ring pushes new batches to limbo.
+ * A refill whose oldest own batch is not ready drives a grace period once the ring is half
+ * full. A refill that finds neither a ready own batch nor a free batch pushes its ring to
+ * limbo (the -ENOMEM path), and detach, flushRecords and releaseThread push it too.
  *
  * Developer notes.
  * - A thread's cache and retire batch live in its thread slot (space-layout.ts TS_*), written with

@@ -336,6 +336,10 @@ export class SpaceCore {
   readonly hooks: SpaceHooks;
   readonly #hk: I32;
   readonly #batchLimit: number;
+  /** Most batches in this thread's own ring (0: no ring). */
+  readonly #ownCap: number;
+  /** Own batches from which a refill drives a grace period for the oldest one. */
+  readonly #ownDriveAt: number;
   /** Full batches between two grace periods this thread drives (see #batchFullSlow). */
   readonly #driveEvery: number;
   #flushedSinceDrive = 0;
@@ -400,6 +404,11 @@ export class SpaceCore {
     this.#incMask = fault === SPACE_FAULT_NARROW_INCARNATION ? REC_GEN_MASK : -1;
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
+    // The own ring's budget (records.ts "Own ring"): with the cache and the retire batch (up to
+    // 2 * retireBatch <= maxIoasids / (4 * maxThreads) records), a thread keeps at most about
+    // maxIoasids / (2 * maxThreads) records private; a small pool (ring 0) keeps using limbo.
+    this.#ownCap = Math.floor(g.maxIoasids / (4 * g.maxThreads * retireBatch));
+    this.#ownDriveAt = Math.max(1, this.#ownCap >>> 1);
     this.#mapBase = g.mapBase;
     this.#mapLowMask = g.mapLowMask;
     this.#mapLowBits = g.mapLowBits;
@@ -925,8 +934,9 @@ export class SpaceCore {
 
   /**
    * The cache is empty: take the oldest batch of this thread's own ring as the new cache if
-   * its grace period has passed (records.ts "Own ring"). A full ring drives a grace period
-   * towards it first, as limbo's drain did before the ring.
+   * its grace period has passed (records.ts "Own ring"). A ring half full or more drives a
+   * grace period towards it first (one costs about as much as one alloc+free pair when no
+   * reader is inside a section: bench `synchronize`).
    * @returns idx+1 of the new cache head, or 0 (the caller pops the free stack).
    */
   #takeOwnBatch(): number {
@@ -938,7 +948,7 @@ export class SpaceCore {
     const stored = i32[r + REC_COOKIE]!;
     let done = rcu.completedGracePeriods();
     if (!cookieReady(stored, done) && this.fault !== SPACE_FAULT_OWN_RING_EARLY) {
-      if (i32[ts + TS_OWN_BATCHES]! < this.#driveEvery || rcu.nesting !== 0) return 0;
+      if (i32[ts + TS_OWN_BATCHES]! < this.#ownDriveAt || rcu.nesting !== 0) return 0;
       // A sealed cookie is at most two grace periods ahead of the count read after the seal.
       const target = done + ((stored - done) & COOKIE_MASK);
       for (let i = 0; i < ALLOC_DRIVE_STEPS && !rcu.pollState(target); i++);
@@ -1286,7 +1296,7 @@ export class SpaceCore {
   }
 
   #batchFullSlow(): void {
-    if (this.i32[this.ts + TS_OWN_BATCHES]! < 2 * this.#driveEvery) this.#retireToOwnRing();
+    if (this.i32[this.ts + TS_OWN_BATCHES]! < this.#ownCap) this.#retireToOwnRing();
     else this.flushBatch();
     // Drive a grace period only every #driveEvery batches: a grace period costs about as much
     // as 64 alloc+free pairs, and this bounds what one thread leaves in limbo to about
