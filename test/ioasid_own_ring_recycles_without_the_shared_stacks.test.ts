@@ -13,6 +13,17 @@ import { SPACE_FREE_HEAD_WORD, SPACE_LIMBO_HEAD_WORD } from '../src/core/ioasid/
 const MAX_IOASIDS = 4096;
 const MAX_THREADS = 8;
 
+/** A space of MAX_IOASIDS records and one set of quota 64. */
+function spaceWithSet(): { space: IoasidSpace; set: number } {
+  const space = IoasidSpace.create({
+    pasidBits: 16,
+    maxSets: 4,
+    maxIoasids: MAX_IOASIDS,
+    maxThreads: MAX_THREADS,
+  });
+  return { space, set: space.setAlloc(null, 64, SetType.NULL) };
+}
+
 function pairs(space: IoasidSpace, set: number, n: number): void {
   for (let i = 0; i < n; i++) {
     const id = space.alloc(set, 1, space.maxId);
@@ -23,13 +34,7 @@ function pairs(space: IoasidSpace, set: number, n: number): void {
 
 describe('own ring', () => {
   it('a thread takes its own retired batches back without touching the shared stacks', () => {
-    const space = IoasidSpace.create({
-      pasidBits: 16,
-      maxSets: 4,
-      maxIoasids: MAX_IOASIDS,
-      maxThreads: MAX_THREADS,
-    });
-    const set = space.setAlloc(null, 64, SetType.NULL);
+    const { space, set } = spaceWithSet();
     const words = new Int32Array(space.handle.buffer);
     // Warm up: the ring fills to the point where refills drive grace periods themselves.
     pairs(space, set, MAX_IOASIDS);
@@ -47,13 +52,7 @@ describe('own ring', () => {
   });
 
   it('flushRecords gives the ring back: every record is free again', () => {
-    const space = IoasidSpace.create({
-      pasidBits: 16,
-      maxSets: 4,
-      maxIoasids: MAX_IOASIDS,
-      maxThreads: MAX_THREADS,
-    });
-    const set = space.setAlloc(null, 64, SetType.NULL);
+    const { space, set } = spaceWithSet();
     pairs(space, set, 2 * MAX_IOASIDS);
     expect(space.stats().limboRecords).toBeGreaterThan(0); // the ring is counted as waiting
     space.flushRecords();
