@@ -63,19 +63,23 @@ describe('fault injection is detectable', () => {
   it.each([
     ['reclaim-without-gp', 'a getter sleeping in find sees its record recycled'],
     ['own-ring-early', "a getter sleeping in find sees its record come back from a CPU's own ring"],
-  ] as const)('%s: %s', async (fault, _what) => {
-    const { space, ms } = await run(
-      fault,
-      ['churn', 'churn', 'reader', 'reader'],
-      15,
-      5000,
-      (sp) => sp.stats().recycledUnderReader > 0,
-    );
-    const seen = space.stats().recycledUnderReader;
-    console.log(`${fault}: recycledUnderReader = ${seen} after ${ms} ms`);
-    expect(seen).toBeGreaterThan(0);
-    space.detach();
-  }, 30_000);
+  ] as const)(
+    '%s: %s',
+    async (fault, _what) => {
+      const { space, ms } = await run(
+        fault,
+        ['churn', 'churn', 'reader', 'reader'],
+        15,
+        5000,
+        (sp) => sp.stats().recycledUnderReader > 0,
+      );
+      const seen = space.stats().recycledUnderReader;
+      console.log(`${fault}: recycledUnderReader = ${seen} after ${ms} ms`);
+      expect(seen).toBeGreaterThan(0);
+      space.detach();
+    },
+    30_000,
+  );
 
   it('control: with grace periods, the same load never recycles under a reader', async () => {
     const { space, results } = await run(
