@@ -1298,9 +1298,10 @@ export class SpaceCore {
   #batchFullSlow(): void {
     if (this.i32[this.ts + TS_OWN_BATCHES]! < this.#ownCap) this.#retireToOwnRing();
     else this.flushBatch();
-    // Drive a grace period only every #driveEvery batches: a grace period costs about as much
-    // as 64 alloc+free pairs, and this bounds what one thread leaves in limbo to about
-    // maxIoasids / (2 * maxThreads) records. A refill that finds no free batch drives its own.
+    // Drive limbo's grace period only every #driveEvery batches (batches reach limbo here only
+    // once the own ring is full, or in a pool too small for a ring): this bounds what one
+    // thread leaves in limbo to about maxIoasids / (2 * maxThreads) records. A refill that
+    // finds no free batch drives its own.
     if (++this.#flushedSinceDrive < this.#driveEvery || this.rcu.nesting !== 0) return;
     this.#flushedSinceDrive = 0;
     recordsDrain(this.i32, this.g, this.rcu, 1, this.ts);
