@@ -142,7 +142,10 @@ if (d.workload === 'compute') {
   const space = IoasidSpace.attach(d.handle!);
   const [chunk, body] = spaceLoop(space);
   // A long warm-up: V8 optimizes on background threads, which take CPU from the other
-  // workers of a run if that happens inside the timed window.
-  timedLoop(chunk, d.workload === 'synchronize' ? 2_000 : 200_000, body, () => gpWaits);
+  // workers of a run if that happens inside the timed window. 200,000 operations (~25 ms)
+  // left the pair rows' workers at busy 1.78-1.86 of 2 CPUs while the process used 1.98
+  // (top -H: V8's platform threads at ~8% each); 2,000,000 (~250 ms) gives 1.93-2.00.
+  // The same warm-up for every space row keeps them comparable.
+  timedLoop(chunk, d.workload === 'synchronize' ? 2_000 : 2_000_000, body, () => gpWaits);
   space.detach();
 }

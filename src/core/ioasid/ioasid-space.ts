@@ -82,6 +82,7 @@ import {
   SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
   SPACE_FAULT_NONE,
+  SPACE_FAULT_OWN_RING_EARLY,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
   SPACE_LAYOUT_VERSION,
@@ -163,6 +164,8 @@ export interface IoasidOptions {
    * capacity), so the early -ENOSPC could not happen. `magazine-forget-charge` forgets the
    * quota charge a cached id carries when the id is taken back out of a magazine (detach,
    * releaseThread, the reclaim before -EDQUOT, setFree), so the set's quota shrinks for good;
+   * `own-ring-early` lets a thread take its own retired records back (records.ts "Own ring")
+   * before their grace period has passed, so a reader may see its record reused;
    * `notify-no-gating` lets a subscriber
    * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
    * headers, so every attached thread runs the same fault.
@@ -177,6 +180,7 @@ export type IoasidFault =
   | 'narrow-incarnation'
   | 'magazine-no-steal'
   | 'magazine-forget-charge'
+  | 'own-ring-early'
   | 'notify-no-gating';
 
 const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
@@ -185,6 +189,7 @@ const FAULT_CODES: Readonly<Record<IoasidFault, number>> = Object.freeze({
   'narrow-incarnation': SPACE_FAULT_NARROW_INCARNATION,
   'magazine-no-steal': SPACE_FAULT_MAGAZINE_NO_STEAL,
   'magazine-forget-charge': SPACE_FAULT_MAGAZINE_FORGET_CHARGE,
+  'own-ring-early': SPACE_FAULT_OWN_RING_EARLY,
   'notify-no-gating': SPACE_FAULT_NONE, // the hooks header's (HOOKS_FAULT_NO_GATING)
 });
 

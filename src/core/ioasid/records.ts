@@ -15,13 +15,33 @@
  * so a record leaves limbo only after a grace period (the kernel's `kfree_rcu`): a reader that
  * found it through the id map or the SPID table can finish reading it.
  *
+ * Own ring. A full retire batch does not go to limbo but to the thread's own ring (TS_OWN_*:
+ * a FIFO of sealed batches, private like the retire batch), and a refill takes the oldest one
+ * back as its cache once its grace period has passed:
+ *
+ * ```text
+ * retire batch --seal--> own ring --grace period passed, at refill--> thread cache
+ * ```
+ *
+ * Why: through the shared stacks, a batch one CPU retired is popped by whichever CPU refills
+ * next, and every record line of it then moves between the CPUs' caches: on 2 vCPUs that was
+ * ~30% of an alloc+free pair on disjoint sets, where two separate spaces lost nothing
+ * (bench/FINDINGS.md). The ring keeps a thread's records on its CPU and takes the free stack
+ * and limbo heads off the steady state. Bounds: records in a live thread's ring are out of
+ * every other thread's reach (as its cache and retire batch are), so the ring holds at most
+ * maxIoasids / (4 * maxThreads) records (space-core.ts #ownCap; a pool too small for one batch
+ * per thread has no ring and keeps using limbo), and a full ring pushes new batches to limbo.
+ * A refill whose oldest own batch is not ready drives a grace period once the ring is half
+ * full. A refill that finds neither a ready own batch nor a free batch pushes its ring to
+ * limbo (the -ENOMEM path), and detach, flushRecords and releaseThread push it too.
+ *
  * Developer notes.
  * - A thread's cache and retire batch live in its thread slot (space-layout.ts TS_*), written with
  *   plain stores by that thread only, so `releaseThread` can recover them after it dies.
- *   Records in them are private: the cache holds records that came off the free stack
- *   (reachable by no reader: a grace period passed after they were unpublished, and no map
- *   word or SPID entry points at them); the retire batch holds records this thread reclaimed
- *   and unpublished itself. No other thread writes a private record; stale writers (free/get/
+ *   Records in them are private: the cache holds records that came off the free stack or
+ *   the thread's own ring (reachable by no reader: a grace period passed after they were
+ *   unpublished, and no map word or SPID entry points at them); the retire batch and the own
+ *   ring hold records this thread reclaimed and unpublished itself. No other thread writes a private record; stale writers (free/get/
  *   put that validated an older STATE) only attempt a CAS on STATE, which fails because the
  *   generation or the FREE state differs.
  * - Free stack: head = [tag:12 | idx+1:20] of the top batch. Pop runs inside a read-side
@@ -74,6 +94,8 @@ import {
   TS_DRAIN_READY,
   TS_DRAIN_READY_TAIL,
   TS_DRAIN_REST,
+  TS_OWN_HEAD,
+  TS_OWN_RECYCLED,
   threadSlotWord,
 } from './space-layout.js';
 
@@ -319,7 +341,7 @@ export function chainTail(i32: I32, g: SpaceGeometry, head: number): number {
 export interface RecordCensus {
   /** Records on the free stack or in a thread's cache. */
   free: number;
-  /** Records waiting for a grace period: limbo, retire batches, chains held by drains. */
+  /** Records waiting for a grace period: limbo, retire batches, own rings, drains' chains. */
   limbo: number;
   /** Records whose STATE is not FREE (live or free-pending allocations). */
   live: number;
@@ -348,6 +370,7 @@ export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
     const ts = threadSlotWord(g, slot);
     free += Atomics.load(i32, ts + TS_CACHE_COUNT);
     limbo += Atomics.load(i32, ts + TS_BATCH_COUNT);
+    limbo += batches(Atomics.load(i32, ts + TS_OWN_HEAD));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_REST));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_READY));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_KEEP));
@@ -357,6 +380,19 @@ export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
     if ((Atomics.load(i32, recWord(g, idx) + REC_STATE) & REC_ST_MASK) !== REC_ST_FREE) live++;
   }
   return { free, limbo, live };
+}
+
+/**
+ * Records threads took back from their own rings (TS_OWN_RECYCLED of every slot, a counter
+ * that stays with the slot across its owners, so nothing is folded at detach or recovery).
+ * Context: any thread; a snapshot (owners add with plain stores). Never blocks.
+ */
+export function ownRecycled(i32: I32, g: SpaceGeometry): number {
+  let n = 0;
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    n += Atomics.load(i32, threadSlotWord(g, slot) + TS_OWN_RECYCLED);
+  }
+  return n;
 }
 
 /**

@@ -120,8 +120,11 @@ import {
 } from './pasid-bitmap.js';
 import {
   batchSeal,
+  COOKIE_MASK,
+  cookieReady,
   freeStackPop,
   limboPush,
+  ownRecycled,
   recordsCensus,
   recordsDrain,
   setStateFlag,
@@ -144,6 +147,8 @@ import {
 import {
   MAP_IDX_MASK,
   REC_BATCH_COUNT,
+  REC_BATCH_NEXT,
+  REC_COOKIE,
   REC_DATA,
   REC_GEN_BITS,
   REC_GEN_MASK,
@@ -174,6 +179,7 @@ import {
   SPACE_CYCLIC_NEXT_WORD,
   SPACE_FAULT_MAGAZINE_NO_STEAL,
   SPACE_FAULT_NARROW_INCARNATION,
+  SPACE_FAULT_OWN_RING_EARLY,
   SPACE_FAULT_QUOTA_CHECK_THEN_ACT,
   SPACE_FAULT_RECLAIM_WITHOUT_GP,
   SPACE_ID_HIGH_WORD,
@@ -205,6 +211,10 @@ import {
   TS_MAG_SIZE,
   TS_OP,
   TS_OP_NONE,
+  TS_OWN_BATCHES,
+  TS_OWN_HEAD,
+  TS_OWN_RECYCLED,
+  TS_OWN_TAIL,
   TS_REC,
   TS_RECLAIM_BIT_FREED,
   TS_RECLAIM_UNIT_FREED,
@@ -326,6 +336,10 @@ export class SpaceCore {
   readonly hooks: SpaceHooks;
   readonly #hk: I32;
   readonly #batchLimit: number;
+  /** Most batches in this thread's own ring (0: no ring). */
+  readonly #ownCap: number;
+  /** Own batches from which a refill drives a grace period for the oldest one. */
+  readonly #ownDriveAt: number;
   /** Full batches between two grace periods this thread drives (see #batchFullSlow). */
   readonly #driveEvery: number;
   #flushedSinceDrive = 0;
@@ -390,6 +404,11 @@ export class SpaceCore {
     this.#incMask = fault === SPACE_FAULT_NARROW_INCARNATION ? REC_GEN_MASK : -1;
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
+    // The own ring's budget (records.ts "Own ring"): with the cache and the retire batch (up to
+    // 2 * retireBatch <= maxIoasids / (4 * maxThreads) records), a thread keeps at most about
+    // maxIoasids / (2 * maxThreads) records private; a small pool (ring 0) keeps using limbo.
+    this.#ownCap = Math.floor(g.maxIoasids / (4 * g.maxThreads * retireBatch));
+    this.#ownDriveAt = Math.max(1, this.#ownCap >>> 1);
     this.#mapBase = g.mapBase;
     this.#mapLowMask = g.mapLowMask;
     this.#mapLowBits = g.mapLowBits;
@@ -850,6 +869,8 @@ export class SpaceCore {
    * @returns idx+1 of the new cache head, or 0 when no record could be had.
    */
   #refillSlow(): number {
+    const own = this.#takeOwnBatch();
+    if (own !== 0) return own;
     const { i32, g, ts, rcu } = this;
     for (let round = 0; round < ALLOC_DRAIN_ROUNDS; round++) {
       rcu.readLock(); // freeStackPop's ABA defence; see records.ts
@@ -863,6 +884,7 @@ export class SpaceCore {
       if (x !== 0) return x;
       if (rcu.nesting === 0) {
         this.flushBatch();
+        this.flushOwnRing();
         recordsDrain(i32, g, rcu, ALLOC_DRIVE_STEPS, ts);
       }
     }
@@ -908,6 +930,70 @@ export class SpaceCore {
     limboPush(i32, g, x, x);
     i32[ts + TS_BATCH_HEAD] = 0; // kill point rule: right after the push
     i32[ts + TS_BATCH_COUNT] = 0;
+  }
+
+  /**
+   * The cache is empty: take the oldest batch of this thread's own ring as the new cache if
+   * its grace period has passed (records.ts "Own ring"). A ring half full or more drives a
+   * grace period towards it first (one costs about as much as one alloc+free pair when no
+   * reader is inside a section: bench `synchronize`).
+   * @returns idx+1 of the new cache head, or 0 (the caller pops the free stack).
+   */
+  #takeOwnBatch(): number {
+    const { i32, ts, rcu } = this;
+    const x = i32[ts + TS_OWN_HEAD]!;
+    if (x === 0) return 0;
+    const r = this.#recBase + (x - 1) * SPACE_REC_WORDS;
+    // Private batch: its head's words were last written by this thread (batchSeal).
+    const stored = i32[r + REC_COOKIE]!;
+    let done = rcu.completedGracePeriods();
+    if (!cookieReady(stored, done) && this.fault !== SPACE_FAULT_OWN_RING_EARLY) {
+      if (i32[ts + TS_OWN_BATCHES]! < this.#ownDriveAt || rcu.nesting !== 0) return 0;
+      // A sealed cookie is at most two grace periods ahead of the count read after the seal.
+      const target = done + ((stored - done) & COOKIE_MASK);
+      for (let i = 0; i < ALLOC_DRIVE_STEPS && !rcu.pollState(target); i++);
+      done = rcu.completedGracePeriods();
+      if (!cookieReady(stored, done)) return 0;
+    }
+    // Kill point rule: plain stores only from here to the return.
+    const next = i32[r + REC_BATCH_NEXT]!;
+    const count = i32[r + REC_BATCH_COUNT]!;
+    i32[ts + TS_CACHE_HEAD] = x;
+    i32[ts + TS_CACHE_COUNT] = count;
+    i32[ts + TS_OWN_HEAD] = next;
+    if (next === 0) i32[ts + TS_OWN_TAIL] = 0;
+    i32[ts + TS_OWN_BATCHES]! -= 1;
+    i32[ts + TS_OWN_RECYCLED]! += count;
+    return x;
+  }
+
+  /** Seal the full retire batch and append it to this thread's own ring (#batchFullSlow). */
+  #retireToOwnRing(): void {
+    const { i32, g, ts } = this;
+    const x = i32[ts + TS_BATCH_HEAD]!;
+    // A call (kill point) while the batch is still only in TS_BATCH_HEAD.
+    batchSeal(i32, g, x, i32[ts + TS_BATCH_COUNT]!, this.rcu);
+    // Kill point rule: plain stores only from here on; the batch is private throughout.
+    const base = this.#recBase;
+    i32[base + (x - 1) * SPACE_REC_WORDS + REC_BATCH_NEXT] = 0;
+    const tail = i32[ts + TS_OWN_TAIL]!;
+    if (tail === 0) i32[ts + TS_OWN_HEAD] = x;
+    else i32[base + (tail - 1) * SPACE_REC_WORDS + REC_BATCH_NEXT] = x;
+    i32[ts + TS_OWN_TAIL] = x;
+    i32[ts + TS_OWN_BATCHES]! += 1;
+    i32[ts + TS_BATCH_HEAD] = 0;
+    i32[ts + TS_BATCH_COUNT] = 0;
+  }
+
+  /** Push this thread's own ring to limbo (detach, flushRecords, a refill that found nothing). */
+  flushOwnRing(): void {
+    const { i32, g, ts } = this;
+    const head = i32[ts + TS_OWN_HEAD]!;
+    if (head === 0) return;
+    limboPush(i32, g, head, i32[ts + TS_OWN_TAIL]!);
+    i32[ts + TS_OWN_HEAD] = 0; // kill point rule: right after the push
+    i32[ts + TS_OWN_TAIL] = 0;
+    i32[ts + TS_OWN_BATCHES] = 0;
   }
 
   /** Give this thread's cache back through limbo (detach). See records.ts for why limbo. */
@@ -1210,10 +1296,12 @@ export class SpaceCore {
   }
 
   #batchFullSlow(): void {
-    this.flushBatch();
-    // Drive a grace period only every #driveEvery batches: a grace period costs about as much
-    // as 64 alloc+free pairs, and this bounds what one thread leaves in limbo to about
-    // maxIoasids / (2 * maxThreads) records. A refill that finds no free batch drives its own.
+    if (this.i32[this.ts + TS_OWN_BATCHES]! < this.#ownCap) this.#retireToOwnRing();
+    else this.flushBatch();
+    // Drive limbo's grace period only every #driveEvery batches (batches reach limbo here only
+    // once the own ring is full, or in a pool too small for a ring): this bounds what one
+    // thread leaves in limbo to about maxIoasids / (2 * maxThreads) records. A refill that
+    // finds no free batch drives its own.
     if (++this.#flushedSinceDrive < this.#driveEvery || this.rcu.nesting !== 0) return;
     this.#flushedSinceDrive = 0;
     recordsDrain(this.i32, this.g, this.rcu, 1, this.ts);
@@ -1666,6 +1754,7 @@ export class SpaceCore {
   detach(): void {
     this.hooks.allocators.leaveAll();
     this.flushBatch();
+    this.flushOwnRing();
     this.flushCache();
     magazineReturn(this.i32, this.g, this.ts);
     const held = this.i32[this.ts + TS_RESERVED]!;
@@ -1692,6 +1781,7 @@ export class SpaceCore {
   flushRecords(): number {
     const { i32, g, rcu, ts } = this;
     this.flushBatch();
+    this.flushOwnRing();
     // Read after our own seal: no cookie sealed before this line exceeds it (cookieOf).
     const due = rcu.completedGracePeriods() + 2;
     let moved = 0;
@@ -1714,7 +1804,7 @@ export class SpaceCore {
       enospc: Atomics.load(i32, SPACE_STAT_ENOSPC_WORD),
       edquot: Atomics.load(i32, SPACE_STAT_EDQUOT_WORD),
       enomem: Atomics.load(i32, SPACE_STAT_ENOMEM_WORD),
-      recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD),
+      recycled: Atomics.load(i32, SPACE_STAT_RECYCLED_WORD) + ownRecycled(i32, this.g),
       drains: Atomics.load(i32, SPACE_STAT_DRAINS_WORD),
       setsDestroyed: Atomics.load(i32, SPACE_STAT_SET_DESTROYED_WORD),
       recycledUnderReader: Atomics.load(i32, SPACE_STAT_RECYCLED_UNDER_READER_WORD),

@@ -14,8 +14,8 @@
 import { WORD_BYTES } from '../cache-line.js';
 import { ioasidErrors } from './ioasid-errors.js';
 import {
-  SPACE_FAULT_MAGAZINE_FORGET_CHARGE,
   SPACE_FAULT_NONE,
+  SPACE_FAULT_OWN_RING_EARLY,
   SPACE_FAULT_WORD,
   SPACE_HEADER_WORDS,
   SPACE_LAYOUT_VERSION,
@@ -128,7 +128,7 @@ export function spaceReadHeader(buffer: SharedArrayBuffer): {
   if (retireBatch !== spaceRetireBatch(maxIoasids, maxThreads))
     throw bad(`header retire batch ${retireBatch} is not the one create() derives`);
   const fault = Atomics.load(i32, SPACE_FAULT_WORD);
-  if (fault < SPACE_FAULT_NONE || fault > SPACE_FAULT_MAGAZINE_FORGET_CHARGE)
+  if (fault < SPACE_FAULT_NONE || fault > SPACE_FAULT_OWN_RING_EARLY)
     throw bad(`header fault ${fault} is not a fault code`);
   const rcuTag = Atomics.load(i32, SPACE_RCU_TAG_WORD);
   if (rcuTag === 0) throw bad('header names no Rcu');

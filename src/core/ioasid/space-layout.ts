@@ -5,7 +5,7 @@
  * (word indices, the access column, "immutable after publish") are those of that file.
  */
 
-import { LINE_WORDS } from '../cache-line.js';
+import { GUARD_WORDS, LINE_WORDS } from '../cache-line.js';
 
 // =============================================================================================
 // IOASID space buffer (`IoasidSpace.create`)
@@ -66,8 +66,9 @@ import { LINE_WORDS } from '../cache-line.js';
 //   RECYCLED_UNDER_READER 118, THREADS_RECOVERED 119
 //   SPID_TOMBSTONES 120                                reclaim (lock-free unhash) attachSpid Atomics.add / load,
 //                                                                                 (SPID lock) store 0 after a sweep
-// thread slots  128                   32 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
-//                                                      slot is k; two 64-byte lines
+// thread slots  128                   48 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
+//                                                      slot is k; two 64-byte lines of words and a guard
+//                                                      line (cache-line.ts: a buffer starts 16 bytes past a line)
 //   STATE         +0                                   attach, detach,            all        CAS / L/S: [recoverer:13 <<
 //                                                      releaseThread                         8 | state:2]
 //   OP            +1                                   owner; its recoverer       recoverer  plain; intent and phase
@@ -100,7 +101,7 @@ import { LINE_WORDS } from '../cache-line.js';
 //                                                      put: store 0 -> id),       plain      0 empty, id > 0 cached (its bit
 //                                                      thieves, recoverer         hint;      set, its map word 0)
 //                                                      (CAS id -> 0)              others L
-// id bitmap     threadsBase + 32*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
+// id bitmap     threadsBase + 48*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
 //                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
 //                                                                                              is set at create()
 // id map        bitmapBase + bW       2^bits           alloc (publish store),     find, get, L/S; 0 = no record, else
@@ -195,7 +196,7 @@ import { LINE_WORDS } from '../cache-line.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Bumped whenever any SPACE_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const SPACE_LAYOUT_VERSION = 9;
+export const SPACE_LAYOUT_VERSION = 10;
 /** 'IOAS' in ASCII: the first word of every space buffer. */
 export const SPACE_MAGIC = 0x494f4153;
 
@@ -227,6 +228,9 @@ export const SPACE_FAULT_MAGAZINE_NO_STEAL = 4;
  * set's free) releases its id's bit but forgets the quota charge it carried: the set's quota
  * shrinks for good. */
 export const SPACE_FAULT_MAGAZINE_FORGET_CHARGE = 5;
+/** A refill takes its own ring's oldest batch without waiting for its grace period
+ * (records.ts "Own ring"): records come back to a reader that may still hold them. */
+export const SPACE_FAULT_OWN_RING_EARLY = 6;
 
 export const SPACE_CAPACITY_WORD = 16;
 export const SPACE_AVAILABLE_WORD = 17;
@@ -299,8 +303,14 @@ export const SPACE_STACK_IDX_MASK = 0xfffff;
 export const SPACE_STACK_TAG_SHIFT = 20;
 export const SPACE_STACK_TAG_MASK = 0xfff;
 
-// Thread slot (one per Rcu reader slot).
-export const SPACE_TS_WORDS = 2 * LINE_WORDS;
+/**
+ * Thread slot (one per Rcu reader slot): words 0..31 are written by their owner on every
+ * operation, 32..47 are a guard line that nobody touches, so that no real cache line holds
+ * words of two slots however the buffer sits (cache-line.ts GUARD_WORDS). Without it, slot k's
+ * magazine entries 4..7 shared a line with slot k+1's TS_OP..: alloc+free on 2 CPUs cost about
+ * twice the CPU per op in the runs where a worker's id sat in those entries (bench/FINDINGS.md).
+ */
+export const SPACE_TS_WORDS = 2 * LINE_WORDS + GUARD_WORDS;
 export const TS_STATE = 0;
 export const TS_OP = 1;
 export const TS_SET = 2;
@@ -339,6 +349,15 @@ export const TS_RECOVERED_RCU_ONLY = 2;
  * not TS_OP: each take-back of the sweep records its own intent in TS_OP/TS_SET/TS_ID.
  */
 export const TS_SET_FREEING = 19;
+/**
+ * TS_OWN_*: this thread's own ring of sealed retire batches (records.ts "Own ring"): head
+ * (oldest, idx+1), tail (newest), how many batches, and how many records this thread took
+ * back from it (added to stats().recycled; a recovery folds it into SPACE_STAT_RECYCLED).
+ */
+export const TS_OWN_HEAD = 20;
+export const TS_OWN_TAIL = 21;
+export const TS_OWN_BATCHES = 22;
+export const TS_OWN_RECYCLED = 23;
 /** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
 export const TS_MAG = 24;
 /** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */

@@ -108,6 +108,9 @@ import {
   TS_OP_ALLOC,
   TS_OP_MASK,
   TS_OP_NONE,
+  TS_OWN_BATCHES,
+  TS_OWN_HEAD,
+  TS_OWN_TAIL,
   TS_REC,
   TS_RECLAIM_BIT_FREED,
   TS_RECLAIM_UNIT_FREED,
@@ -349,6 +352,7 @@ function recoverShare(
   n += returnUnits(i32, ts, TS_RESERVED);
   // 5. Records: drain chains back to limbo, then the retire batch and the cache.
   n += recoverDrain(i32, g, ts);
+  n += recoverOwnRing(i32, g, ts);
   n += giveBack(i32, g, rcu, ts, TS_BATCH_HEAD, TS_BATCH_COUNT);
   n += giveBack(i32, g, rcu, ts, TS_CACHE_HEAD, TS_CACHE_COUNT);
   // 5b. Cached ids: bits back to the bitmap, their charges to their sets (id-magazine.ts).
@@ -497,6 +501,19 @@ function recoverDrain(i32: I32, g: SpaceGeometry, ts: number): number {
     limboPush(i32, g, rest, tail);
     i32[ts + TS_DRAIN_REST] = 0;
   }
+  return n;
+}
+
+/** Push a dead thread's own ring of sealed batches (records.ts "Own ring") onto limbo. */
+function recoverOwnRing(i32: I32, g: SpaceGeometry, ts: number): number {
+  const head = Atomics.load(i32, ts + TS_OWN_HEAD);
+  if (head === 0) return 0;
+  const tail = Atomics.load(i32, ts + TS_OWN_TAIL);
+  const n = chainRecords(i32, g, head, tail);
+  limboPush(i32, g, head, tail);
+  i32[ts + TS_OWN_HEAD] = 0; // kill point rule: the push's CAS was its last step
+  i32[ts + TS_OWN_TAIL] = 0;
+  i32[ts + TS_OWN_BATCHES] = 0;
   return n;
 }
 
