@@ -165,7 +165,8 @@ export interface IoasidOptions {
    * quota charge a cached id carries when the id is taken back out of a magazine (detach,
    * releaseThread, the reclaim before -EDQUOT, setFree), so the set's quota shrinks for good;
    * `own-ring-early` lets a thread take its own retired records back (records.ts "Own ring")
-   * before their grace period has passed, so a reader may see its record reused;
+   * before their grace period has passed, so a reader may see its record reused (a pool too
+   * small for a ring runs as without the fault);
    * `notify-no-gating` lets a subscriber
    * read an event before the subscribers ahead of it on its chain. Stored in the buffers'
    * headers, so every attached thread runs the same fault.
@@ -875,7 +876,9 @@ export class IoasidSpace {
    * Push this thread's retired records to limbo, wait until every record retired before
    * this call is past its grace period (one grace period, or two when a grace-period leader
    * died before its grace period started: space-core.ts), then move every limbo record whose
-   * grace period has passed back to the free pool. On a quiet space, limbo is empty after it.
+   * grace period has passed back to the free pool. Other threads' own rings of retired
+   * records (records.ts "Own ring") are pushed to limbo first, all but one its owner holds at
+   * that moment (inside an alloc or free). On a quiet space, limbo is empty after it.
    *
    * Context: blocks (RCU synchronize); not inside a read-side section.
    * @returns how many records were recycled

@@ -27,13 +27,18 @@
  * next, and every record line of it then moves between the CPUs' caches: on 2 vCPUs that was
  * ~30% of an alloc+free pair on disjoint sets, where two separate spaces lost nothing
  * (bench/FINDINGS.md). The ring keeps a thread's records on its CPU and takes the free stack
- * and limbo heads off the steady state. Bounds: records in a live thread's ring are out of
- * every other thread's reach (as its cache and retire batch are), so the ring holds at most
- * maxIoasids / (4 * maxThreads) records (space-core.ts #ownCap; a pool too small for one batch
- * per thread has no ring and keeps using limbo), and a full ring pushes new batches to limbo.
- * A refill whose oldest own batch is not ready drives a grace period once the ring is half
- * full. A refill that finds neither a ready own batch nor a free batch pushes its ring to
- * limbo (the -ENOMEM path), and detach, flushRecords and releaseThread push it too.
+ * off the steady state (limbo's head is still exchanged once every #driveEvery batches, by
+ * #batchFullSlow's drain). Bounds: the ring holds at most maxIoasids / (4 * maxThreads)
+ * records (space-core.ts #ownCap; a pool of fewer than 4 * maxThreads * retireBatch records
+ * has no ring and keeps using limbo), and a full ring pushes new batches to limbo. A refill
+ * whose oldest own batch is not ready drives a grace period once the ring is half full.
+ * Records in a ring are no thread's but its owner's to reuse, so the ring's head word is the
+ * one other threads may take, with one exchange (ringsSteal): flushRecords and a refill that
+ * found neither a ready own batch nor a free batch push every other thread's ring to limbo
+ * (an idle thread's ring would otherwise keep its records for good), and detach,
+ * flushRecords, releaseThread and such a refill push the caller's own. The owner works on its
+ * ring after taking it out of the head word (TS_OWN_HELD) and puts it back with one store;
+ * only the owner stores a non-zero head, so a thief and the owner never both hold it.
  *
  * Developer notes.
  * - A thread's cache and retire batch live in its thread slot (space-layout.ts TS_*), written with
@@ -41,9 +46,10 @@
  *   Records in them are private: the cache holds records that came off the free stack or
  *   the thread's own ring (reachable by no reader: a grace period passed after they were
  *   unpublished, and no map word or SPID entry points at them); the retire batch and the own
- *   ring hold records this thread reclaimed and unpublished itself. No other thread writes a private record; stale writers (free/get/
- *   put that validated an older STATE) only attempt a CAS on STATE, which fails because the
- *   generation or the FREE state differs.
+ *   ring hold records this thread reclaimed and unpublished itself (a thief that takes a ring
+ *   only pushes it to limbo). No other thread writes a private record; stale writers
+ *   (free/get/put that validated an older STATE) only attempt a CAS on STATE, which fails
+ *   because the generation or the FREE state differs.
  * - Free stack: head = [tag:12 | idx+1:20] of the top batch. Pop runs inside a read-side
  *   section, and every batch pushed onto the free stack went through limbo after it was last
  *   popped (thread caches given back by detach/releaseThread are pushed to limbo, not here),
@@ -95,6 +101,7 @@ import {
   TS_DRAIN_READY_TAIL,
   TS_DRAIN_REST,
   TS_OWN_HEAD,
+  TS_OWN_HELD,
   TS_OWN_RECYCLED,
   threadSlotWord,
 } from './space-layout.js';
@@ -110,7 +117,6 @@ export interface GracePeriodSource {
 
 /** Cookies are stored modulo 2^31 and compared by serial arithmetic. */
 export const COOKIE_MASK = 0x7fffffff;
-const COOKIE_HALF = 0x40000000;
 
 /** First word of record `idx`. */
 export function recWord(g: SpaceGeometry, idx: number): number {
@@ -228,11 +234,14 @@ export function batchSeal(
 
 /**
  * Has the grace period of a stored cookie (mod 2^31) completed, given `done` completed grace
- * periods? Serial-number comparison: correct while a batch waits less than 2^30 grace
- * periods; a batch that waited longer reads as "not yet" (safe: later, never earlier).
+ * periods? A cookie is at most two grace periods ahead of the count when it was taken
+ * (getState), and the count only grows: a cookie 1 or 2 ahead of `done` is not due, and any
+ * other difference is a cookie that has passed, however long ago (a batch that waited 2^30
+ * grace periods or more, say in an idle thread's ring while others drove them). Never early;
+ * after exactly k * 2^31 - 1 or - 2 grace periods it reads "not yet" for one or two more.
  */
 export function cookieReady(stored: number, done: number): boolean {
-  return ((done - stored) & COOKIE_MASK) < COOKIE_HALF;
+  return ((stored - done - 1) & COOKIE_MASK) >= 2;
 }
 
 /**
@@ -323,6 +332,39 @@ function driveGracePeriods(
 }
 
 /**
+ * Take every other thread slot's own ring (TS_OWN_HEAD, one exchange each) and push it to
+ * limbo, where any thread's drain recycles it once its grace period has passed. A ring its
+ * owner holds at this moment (TS_OWN_HELD: inside an alloc or free) is left alone.
+ *
+ * Kill points: the chain is recorded as TS_DRAIN_REST right after the exchange (its links are
+ * intact until the push), then, before the push rewrites its tail's link, as TS_DRAIN_KEEP
+ * with its tail; recovery (thread-recovery.ts recoverDrain) pushes either back to limbo.
+ *
+ * Context: a registered thread, any nesting; never blocks. `ts` is the caller's slot.
+ * @returns how many rings were taken
+ */
+export function ringsSteal(i32: I32, g: SpaceGeometry, ts: number): number {
+  let taken = 0;
+  for (let slot = 0; slot < g.maxThreads; slot++) {
+    const own = threadSlotWord(g, slot) + TS_OWN_HEAD;
+    if (own === ts + TS_OWN_HEAD || Atomics.load(i32, own) === 0) continue;
+    // Takes the ring; pairs with the owner's store that put it back (its links and cookies).
+    const head = Atomics.exchange(i32, own, 0);
+    i32[ts + TS_DRAIN_REST] = head; // kill point rule: right after the exchange
+    if (head === 0) continue;
+    const tail = chainTail(i32, g, head);
+    i32[ts + TS_DRAIN_KEEP] = head;
+    i32[ts + TS_DRAIN_KEEP_TAIL] = tail;
+    i32[ts + TS_DRAIN_REST] = 0;
+    limboPush(i32, g, head, tail);
+    i32[ts + TS_DRAIN_KEEP] = 0; // kill point rule: the push's CAS was its last step
+    i32[ts + TS_DRAIN_KEEP_TAIL] = 0;
+    taken++;
+  }
+  return taken;
+}
+
+/**
  * Last batch of a BATCH_NEXT-linked chain starting at `head` (walks it).
  *
  * Context: the caller owns the chain; never blocks.
@@ -371,6 +413,7 @@ export function recordsCensus(i32: I32, g: SpaceGeometry): RecordCensus {
     free += Atomics.load(i32, ts + TS_CACHE_COUNT);
     limbo += Atomics.load(i32, ts + TS_BATCH_COUNT);
     limbo += batches(Atomics.load(i32, ts + TS_OWN_HEAD));
+    limbo += batches(Atomics.load(i32, ts + TS_OWN_HELD));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_REST));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_READY));
     limbo += batches(Atomics.load(i32, ts + TS_DRAIN_KEEP));

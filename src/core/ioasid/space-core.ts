@@ -127,6 +127,7 @@ import {
   ownRecycled,
   recordsCensus,
   recordsDrain,
+  ringsSteal,
   setStateFlag,
 } from './records.js';
 import {
@@ -213,6 +214,7 @@ import {
   TS_OP_NONE,
   TS_OWN_BATCHES,
   TS_OWN_HEAD,
+  TS_OWN_HELD,
   TS_OWN_RECYCLED,
   TS_OWN_TAIL,
   TS_REC,
@@ -284,7 +286,8 @@ export interface IoasidStats {
   edquot: number;
   /** `alloc` calls that found no free record (-ENOMEM). */
   enomem: number;
-  /** Records moved from limbo back to the free stack. */
+  /** Records recycled after their grace period: moved from limbo back to the free stack, or
+   * taken back by their thread from its own ring (records.ts "Own ring"). */
   recycled: number;
   /** Times a thread took the limbo list to recycle the records whose grace period ended. */
   drains: number;
@@ -311,9 +314,10 @@ export interface IoasidStats {
    * can free them), or deferred frees that found no room. */
   allocatorAbandoned: number;
   /** Records free (free stack and thread caches) / waiting for a grace period (limbo, retire
-   * batches) / holding an allocation. Exact only when quiet. */
+   * batches, own rings) / holding an allocation. Exact only when quiet. */
   freeRecords: number;
-  /** Records waiting for a grace period (limbo, retire batches). Exact only when quiet. */
+  /** Records waiting for a grace period (limbo, retire batches, own rings). Exact only when
+   * quiet. */
   limboRecords: number;
   /** Records holding an allocation. Exact only when quiet. */
   liveRecords: number;
@@ -406,7 +410,9 @@ export class SpaceCore {
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
     // The own ring's budget (records.ts "Own ring"): with the cache and the retire batch (up to
     // 2 * retireBatch <= maxIoasids / (4 * maxThreads) records), a thread keeps at most about
-    // maxIoasids / (2 * maxThreads) records private; a small pool (ring 0) keeps using limbo.
+    // maxIoasids / (2 * maxThreads) records private (cache and batch: maxIoasids / (4 *
+    // maxThreads) once retireBatch is maxIoasids / (8 * maxThreads) or less, the usual case);
+    // a pool of fewer than 4 * maxThreads * retireBatch records has no ring and keeps using limbo.
     this.#ownCap = Math.floor(g.maxIoasids / (4 * g.maxThreads * retireBatch));
     this.#ownDriveAt = Math.max(1, this.#ownCap >>> 1);
     this.#mapBase = g.mapBase;
@@ -885,6 +891,7 @@ export class SpaceCore {
       if (rcu.nesting === 0) {
         this.flushBatch();
         this.flushOwnRing();
+        this.#stealRings();
         recordsDrain(i32, g, rcu, ALLOC_DRIVE_STEPS, ts);
       }
     }
@@ -936,35 +943,65 @@ export class SpaceCore {
    * The cache is empty: take the oldest batch of this thread's own ring as the new cache if
    * its grace period has passed (records.ts "Own ring"). A ring half full or more drives a
    * grace period towards it first (one costs about as much as one alloc+free pair when no
-   * reader is inside a section: bench `synchronize`).
+   * reader is inside a section: bench `synchronize`). The ring is taken out of TS_OWN_HEAD
+   * (a thief may have emptied it) and put back without the batch taken.
    * @returns idx+1 of the new cache head, or 0 (the caller pops the free stack).
    */
   #takeOwnBatch(): number {
     const { i32, ts, rcu } = this;
-    const x = i32[ts + TS_OWN_HEAD]!;
+    if (Atomics.load(i32, ts + TS_OWN_HEAD) === 0) return 0; // also stolen: see #holdOwnRing
+    const x = this.#holdOwnRing();
     if (x === 0) return 0;
     const r = this.#recBase + (x - 1) * SPACE_REC_WORDS;
-    // Private batch: its head's words were last written by this thread (batchSeal).
+    // Held batch: its head's words were last written by this thread (batchSeal).
     const stored = i32[r + REC_COOKIE]!;
-    let done = rcu.completedGracePeriods();
+    const done = rcu.completedGracePeriods();
     if (!cookieReady(stored, done) && this.fault !== SPACE_FAULT_OWN_RING_EARLY) {
-      if (i32[ts + TS_OWN_BATCHES]! < this.#ownDriveAt || rcu.nesting !== 0) return 0;
-      // A sealed cookie is at most two grace periods ahead of the count read after the seal.
-      const target = done + ((stored - done) & COOKIE_MASK);
-      for (let i = 0; i < ALLOC_DRIVE_STEPS && !rcu.pollState(target); i++);
-      done = rcu.completedGracePeriods();
-      if (!cookieReady(stored, done)) return 0;
+      if (i32[ts + TS_OWN_BATCHES]! >= this.#ownDriveAt && rcu.nesting === 0) {
+        // Not ready against this `done` means 1 or 2 grace periods ahead of it (cookieReady):
+        // a valid pollState target (a later read of the count could make it look ~2^31 ahead).
+        const target = done + ((stored - done) & COOKIE_MASK);
+        for (let i = 0; i < ALLOC_DRIVE_STEPS && !rcu.pollState(target); i++);
+      }
+      if (!cookieReady(stored, rcu.completedGracePeriods())) {
+        this.#putOwnRing(x);
+        return 0;
+      }
     }
-    // Kill point rule: plain stores only from here to the return.
+    // Kill point rule: plain stores only from here to the put-back.
     const next = i32[r + REC_BATCH_NEXT]!;
     const count = i32[r + REC_BATCH_COUNT]!;
     i32[ts + TS_CACHE_HEAD] = x;
     i32[ts + TS_CACHE_COUNT] = count;
-    i32[ts + TS_OWN_HEAD] = next;
+    i32[ts + TS_OWN_HELD] = next;
     if (next === 0) i32[ts + TS_OWN_TAIL] = 0;
     i32[ts + TS_OWN_BATCHES]! -= 1;
     i32[ts + TS_OWN_RECYCLED]! += count;
+    if (next !== 0) this.#putOwnRing(next);
     return x;
+  }
+
+  /**
+   * Take this thread's ring out of TS_OWN_HEAD into TS_OWN_HELD (kill point rule: the
+   * exchange, then at once the record). 0 when it is empty, also when a thief took it: then
+   * TAIL and BATCHES, which described the stolen chain, are reset.
+   */
+  #holdOwnRing(): number {
+    const { i32, ts } = this;
+    const h = Atomics.exchange(i32, ts + TS_OWN_HEAD, 0);
+    i32[ts + TS_OWN_HELD] = h;
+    if (h === 0) {
+      i32[ts + TS_OWN_TAIL] = 0;
+      i32[ts + TS_OWN_BATCHES] = 0;
+    }
+    return h;
+  }
+
+  /** Put the held ring `h` (non-zero) back where thieves can take it. */
+  #putOwnRing(h: number): void {
+    // Publishes the ring's links (written while held) to a thief's exchange.
+    Atomics.store(this.i32, this.ts + TS_OWN_HEAD, h);
+    this.i32[this.ts + TS_OWN_HELD] = 0; // kill point rule: right after the store
   }
 
   /** Seal the full retire batch and append it to this thread's own ring (#batchFullSlow). */
@@ -973,27 +1010,40 @@ export class SpaceCore {
     const x = i32[ts + TS_BATCH_HEAD]!;
     // A call (kill point) while the batch is still only in TS_BATCH_HEAD.
     batchSeal(i32, g, x, i32[ts + TS_BATCH_COUNT]!, this.rcu);
-    // Kill point rule: plain stores only from here on; the batch is private throughout.
+    const h = this.#holdOwnRing();
+    // Kill point rule: plain stores only from here to the put-back; the batch is private
+    // throughout, and so is the held ring (no thief sees it while HEAD is 0).
     const base = this.#recBase;
     i32[base + (x - 1) * SPACE_REC_WORDS + REC_BATCH_NEXT] = 0;
     const tail = i32[ts + TS_OWN_TAIL]!;
-    if (tail === 0) i32[ts + TS_OWN_HEAD] = x;
-    else i32[base + (tail - 1) * SPACE_REC_WORDS + REC_BATCH_NEXT] = x;
+    if (h !== 0) i32[base + (tail - 1) * SPACE_REC_WORDS + REC_BATCH_NEXT] = x;
+    i32[ts + TS_OWN_HELD] = h === 0 ? x : h;
     i32[ts + TS_OWN_TAIL] = x;
     i32[ts + TS_OWN_BATCHES]! += 1;
     i32[ts + TS_BATCH_HEAD] = 0;
     i32[ts + TS_BATCH_COUNT] = 0;
+    this.#putOwnRing(h === 0 ? x : h);
   }
 
   /** Push this thread's own ring to limbo (detach, flushRecords, a refill that found nothing). */
   flushOwnRing(): void {
     const { i32, g, ts } = this;
-    const head = i32[ts + TS_OWN_HEAD]!;
-    if (head === 0) return;
-    limboPush(i32, g, head, i32[ts + TS_OWN_TAIL]!);
-    i32[ts + TS_OWN_HEAD] = 0; // kill point rule: right after the push
+    if (Atomics.load(i32, ts + TS_OWN_HEAD) === 0) return;
+    const h = this.#holdOwnRing();
+    if (h === 0) return;
+    limboPush(i32, g, h, i32[ts + TS_OWN_TAIL]!);
+    i32[ts + TS_OWN_HELD] = 0; // kill point rule: right after the push
     i32[ts + TS_OWN_TAIL] = 0;
     i32[ts + TS_OWN_BATCHES] = 0;
+  }
+
+  /**
+   * Push every other thread's own ring to limbo (ringsSteal, records.ts): flushRecords, and a
+   * refill that found no free record, so that idle threads' rings never hold records that
+   * another thread needs.
+   */
+  #stealRings(): number {
+    return ringsSteal(this.i32, this.g, this.ts);
   }
 
   /** Give this thread's cache back through limbo (detach). See records.ts for why limbo. */
@@ -1782,6 +1832,9 @@ export class SpaceCore {
     const { i32, g, rcu, ts } = this;
     this.flushBatch();
     this.flushOwnRing();
+    // Other threads' rings too: an idle thread's ring would hold its records for good.
+    // A ring its owner holds at this moment (inside an alloc or free) is not taken.
+    this.#stealRings();
     // Read after our own seal: no cookie sealed before this line exceeds it (cookieOf).
     const due = rcu.completedGracePeriods() + 2;
     let moved = 0;

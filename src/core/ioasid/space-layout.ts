@@ -66,8 +66,8 @@ import { GUARD_WORDS, LINE_WORDS } from '../cache-line.js';
 //   RECYCLED_UNDER_READER 118, THREADS_RECOVERED 119
 //   SPID_TOMBSTONES 120                                reclaim (lock-free unhash) attachSpid Atomics.add / load,
 //                                                                                 (SPID lock) store 0 after a sweep
-// thread slots  128                   48 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
-//                                                      slot is k; two 64-byte lines of words and a guard
+// thread slots  128                   64 * maxThreads  see TS_* below; slot k belongs to the thread whose Rcu reader
+//                                                      slot is k; three 64-byte lines of words and a guard
 //                                                      line (cache-line.ts: a buffer starts 16 bytes past a line)
 //   STATE         +0                                   attach, detach,            all        CAS / L/S: [recoverer:13 <<
 //                                                      releaseThread                         8 | state:2]
@@ -97,11 +97,19 @@ import { GUARD_WORDS, LINE_WORDS } from '../cache-line.js';
 //                                                      PENDING CAS); its                     marked PENDING whose
 //                                                      recoverer                             parked charges are still
 //                                                                                              to be swept, 0 none
+//   OWN_HEAD      +20                                  owner (exchange/store);    thieves    exchange / store: idx+1 of the
+//                                                      thieves and recoverer                 oldest batch of the own ring
+//                                                      (exchange to 0)                       (records.ts "Own ring"), 0 none
+//   OWN_TAIL, OWN_BATCHES +21, +22                     owner; its recoverer       recoverer  plain; newest batch, batch count
+//   OWN_RECYCLED  +23                                  owner                      stats()    plain; records taken from the ring
+//   OWN_HELD      +32                                  owner; its recoverer       recoverer  plain; the ring while the owner
+//                                                                                              has it out of OWN_HEAD
 //   MAG           +24..+31                             owner (take: CAS id -> 0;  owner:     id magazine (id-magazine.ts):
 //                                                      put: store 0 -> id),       plain      0 empty, id > 0 cached (its bit
 //                                                      thieves, recoverer         hint;      set, its map word 0)
 //                                                      (CAS id -> 0)              others L
-// id bitmap     threadsBase + 48*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
+//   (guard)       +48..+63                             nobody                                cache-line.ts GUARD_WORDS
+// id bitmap     threadsBase + 64*T    2^bits / 32      alloc (CAS set), reclaim   alloc      CAS loop / Atomics.and;
 //                                     (at least 1)     (Atomics.and clear)                     bit 0 of word 0 (id 0)
 //                                                                                              is set at create()
 // id map        bitmapBase + bW       2^bits           alloc (publish store),     find, get, L/S; 0 = no record, else
@@ -305,12 +313,12 @@ export const SPACE_STACK_TAG_MASK = 0xfff;
 
 /**
  * Thread slot (one per Rcu reader slot): words 0..31 are written by their owner on every
- * operation, 32..47 are a guard line that nobody touches, so that no real cache line holds
+ * operation, 32..47 once per batch (TS_OWN_HELD), 48..63 are a guard line that nobody touches, so that no real cache line holds
  * words of two slots however the buffer sits (cache-line.ts GUARD_WORDS). Without it, slot k's
  * magazine entries 4..7 shared a line with slot k+1's TS_OP..: alloc+free on 2 CPUs cost about
  * twice the CPU per op in the runs where a worker's id sat in those entries (bench/FINDINGS.md).
  */
-export const SPACE_TS_WORDS = 2 * LINE_WORDS + GUARD_WORDS;
+export const SPACE_TS_WORDS = 3 * LINE_WORDS + GUARD_WORDS;
 export const TS_STATE = 0;
 export const TS_OP = 1;
 export const TS_SET = 2;
@@ -350,14 +358,20 @@ export const TS_RECOVERED_RCU_ONLY = 2;
  */
 export const TS_SET_FREEING = 19;
 /**
- * TS_OWN_*: this thread's own ring of sealed retire batches (records.ts "Own ring"): head
- * (oldest, idx+1), tail (newest), how many batches, and how many records this thread took
- * back from it (added to stats().recycled; a recovery folds it into SPACE_STAT_RECYCLED).
+ * TS_OWN_*: this thread's own ring of sealed retire batches (records.ts "Own ring"). HEAD
+ * (idx+1 of the oldest batch) is the one word of the ring other threads write: a thief takes
+ * the whole ring with one exchange to 0 (flushRecords, a refill that found no record, a
+ * recovery); the owner takes and puts it back with exchange/store, and only the owner stores
+ * a non-zero HEAD. HELD is the chain the owner has taken out of HEAD and not yet put back
+ * (kill point rule). TAIL and BATCHES are the owner's, right only while HEAD or HELD holds
+ * the ring; RECYCLED counts records this thread took back from its ring (stats().recycled
+ * sums every slot's; it stays with the slot across owners, nothing folds it).
  */
 export const TS_OWN_HEAD = 20;
 export const TS_OWN_TAIL = 21;
 export const TS_OWN_BATCHES = 22;
 export const TS_OWN_RECYCLED = 23;
+export const TS_OWN_HELD = 32;
 /** First word of the id magazine: TS_MAG_SIZE entries (id-magazine.ts), in the slot's second line. */
 export const TS_MAG = 24;
 /** Ids one thread's magazine holds at most; a free beyond them goes to the bitmap. */

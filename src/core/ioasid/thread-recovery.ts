@@ -13,7 +13,8 @@
  *   space-layout.ts: alloc, reclaim, setAlloc, installCapacity, attachSpid, detachSpid);
  * - capacity taken from a set it destroyed and not yet returned (TS_CAP), and capacity it
  *   reserved outside any set (TS_RESERVED);
- * - records: its cache, its retire batch, the limbo chains a drain of its holds;
+ * - records: its cache, its retire batch, its own ring, the limbo chains a drain (or a steal
+ *   of other threads' rings) of its holds;
  * - ids it freed and keeps in its id magazine (id-magazine.ts; their bits are set);
  * - the set lock or the SPID lock, which carry their owner's tag (slot + 1);
  * - its Rcu slot (a read-side section, GP_LOCK), released by `Rcu.resumeRelease`;
@@ -110,6 +111,7 @@ import {
   TS_OP_NONE,
   TS_OWN_BATCHES,
   TS_OWN_HEAD,
+  TS_OWN_HELD,
   TS_OWN_TAIL,
   TS_REC,
   TS_RECLAIM_BIT_FREED,
@@ -350,7 +352,7 @@ function recoverShare(
   if (lockForceRelease(i32, SPACE_MIRROR_LOCK_WORD, slot + 1)) n++;
   // 4. Capacity reserved outside sets.
   n += returnUnits(i32, ts, TS_RESERVED);
-  // 5. Records: drain chains back to limbo, then the retire batch and the cache.
+  // 5. Records: drain chains back to limbo, then the own ring, the retire batch, the cache.
   n += recoverDrain(i32, g, ts);
   n += recoverOwnRing(i32, g, ts);
   n += giveBack(i32, g, rcu, ts, TS_BATCH_HEAD, TS_BATCH_COUNT);
@@ -504,14 +506,20 @@ function recoverDrain(i32: I32, g: SpaceGeometry, ts: number): number {
   return n;
 }
 
-/** Push a dead thread's own ring of sealed batches (records.ts "Own ring") onto limbo. */
+/**
+ * Push a dead thread's own ring (records.ts "Own ring") onto limbo: the chain in TS_OWN_HEAD
+ * (unless a thief took it) or the one it held in TS_OWN_HELD (never both at a kill point).
+ * TS_OWN_TAIL is the tail of whichever it is.
+ */
 function recoverOwnRing(i32: I32, g: SpaceGeometry, ts: number): number {
-  const head = Atomics.load(i32, ts + TS_OWN_HEAD);
+  let head = Atomics.exchange(i32, ts + TS_OWN_HEAD, 0);
+  if (head === 0) head = Atomics.load(i32, ts + TS_OWN_HELD);
+  i32[ts + TS_OWN_HELD] = head; // kill point rule: a recoverer's death leaves it here
   if (head === 0) return 0;
   const tail = Atomics.load(i32, ts + TS_OWN_TAIL);
   const n = chainRecords(i32, g, head, tail);
   limboPush(i32, g, head, tail);
-  i32[ts + TS_OWN_HEAD] = 0; // kill point rule: the push's CAS was its last step
+  i32[ts + TS_OWN_HELD] = 0; // kill point rule: the push's CAS was its last step
   i32[ts + TS_OWN_TAIL] = 0;
   i32[ts + TS_OWN_BATCHES] = 0;
   return n;
