@@ -38,7 +38,7 @@ describe('torture layout', () => {
     expect(Math.max(...WRITER_HOT)).toBeLessThan(T.WRITER_WORDS - GUARD_WORDS);
   });
 
-  it("reader slots keep their last line unwritten, fake writers write only their first 16 bytes", () => {
+  it('reader slots keep their last line unwritten, fake writers write only their first 16 bytes', () => {
     expect(Math.max(...READER_HOT)).toBeLessThan(T.READER_WORDS - GUARD_WORDS);
     expect(Math.max(...FAKE_HOT)).toBeLessThan(4);
   });
@@ -47,7 +47,13 @@ describe('torture layout', () => {
     const g: T.TortureGeometry = { writers: 3, readers: 3, fakeWriters: 3 };
     const writes: WrittenWord[] = [
       ...slotWrites(T.writerBase(0), T.WRITER_WORDS, WRITER_HOT, g.writers, (k) => `writer ${k}`),
-      ...slotWrites(T.readerBase(g, 0), T.READER_WORDS, READER_HOT, g.readers, (k) => `reader ${k}`),
+      ...slotWrites(
+        T.readerBase(g, 0),
+        T.READER_WORDS,
+        READER_HOT,
+        g.readers,
+        (k) => `reader ${k}`,
+      ),
       ...slotWrites(T.fakeBase(g, 0), T.FAKE_WORDS, FAKE_HOT, g.fakeWriters, (k) => `fake ${k}`),
     ];
     expect(sharedRealLines(writes)).toEqual([]);
