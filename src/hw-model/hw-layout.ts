@@ -89,8 +89,10 @@
  *                                                                                                  one command in flight);
  *                                                                                                  RESULT_GEN +17 (ghost);
  *                                                                                                  PT mailbox +18..+24
- * vcpu slots     after               16 each            the vCPU (ACK, MSR,     KVM (ACK, STATE),  L/S; KICK by KVM (store) and
- *                                                       BUSY), KVM (KICK)       reaper             the vCPU (exchange)
+ * vcpu slots     after               32 each            the vCPU (ACK, MSR,     KVM (ACK, STATE),  L/S; KICK by KVM (store) and
+ *                                                       BUSY), KVM (KICK)       reaper             the vCPU (exchange); words
+ *                                                                                                  +0..+5, then a guard line
+ *                                                                                                  (see VCPU_WORDS)
  * guest procs    after               16 each            the guest (its vCPUs)   checker (no)       guest memory: GP_* (L/S,
  *                                                                                                  STATE by CAS)
  * vpasid records after               16 each            the VMM, the IOMMU      KVM, VDCM, scans   VP_STATE (CAS), the rest L/S
@@ -181,10 +183,13 @@
  * @internal
  */
 
-import { LINE_WORDS } from '../core/cache-line.js';
+import { GUARD_WORDS, LINE_WORDS } from '../core/cache-line.js';
 
-/** Bumped whenever any index or encoding below changes; `attach` refuses a mismatch. */
-export const HW_LAYOUT_VERSION = 4;
+/**
+ * Bumped whenever any index or encoding below changes; `attach` refuses a mismatch. 5: vCPU
+ * slots are 32 words (a guard line after the six words, see VCPU_WORDS).
+ */
+export const HW_LAYOUT_VERSION = 5;
 /** 'HWMD' in ASCII. */
 export const HW_MAGIC = 0x48574d44;
 /** 'HWLG' in ASCII. */
@@ -672,8 +677,19 @@ export const VMOP_FREE = 2;
 export const VMOP_BIND = 3;
 export const VMOP_UNBIND = 4;
 
-// vCPU slots (one line each).
-export const VCPU_WORDS = LINE_WORDS;
+// vCPU slots (one line of words, then a guard line).
+/**
+ * Why the guard: a vCPU writes MSR (+3) at every guest ENQCMD, EXIT_IN (+5) at every step of a
+ * pending exit, KICK and ACK (+2, +1) at every VM entry, and loads STATE (+0) at every step. A
+ * SharedArrayBuffer may start 16, 32 or 48 bytes past a real line (src/core/cache-line.ts
+ * GUARD_WORDS), so with one-line slots vCPU c's +4..+5 shared a real line with vCPU c+1's
+ * +0..+3. Per-slot audit of this buffer (which words an owner writes per operation, and
+ * whether two owners' can share a real line): process slots write +0..+1 and thread slots
+ * +0..+3 (the slot's first 16 bytes: safe); guest processes, vPASID records, mm records,
+ * bonds, vIOMMUs and mdevs are per-object records written by whichever actor works on the
+ * object, not per-thread slots (mm records end 13 words before the next: safe anyway).
+ */
+export const VCPU_WORDS = LINE_WORDS + GUARD_WORDS;
 export const VC_STATE = 0;
 /** The VMCS epoch this vCPU acknowledged at its last VM entry. */
 export const VC_ACK = 1;
@@ -843,6 +859,12 @@ export const SHIM_ENTRIES = 256;
 export const SHIM_WORDS = 4;
 export const SH_PASID = 1;
 export const SH_DATA = 2;
+/**
+ * A row is one thread's counters (an add per counted event). No guard line: the last
+ * counter must stay 13 words or more before the next row (now +49 of 64), so that no real
+ * line holds two rows' counters wherever the buffer starts (src/core/cache-line.ts
+ * GUARD_WORDS; test/hw_vcpu_slots_share_no_real_line.test.ts).
+ */
 export const ROW_WORDS = 64;
 export const ROW_OWNER = 0;
 /** First counter word of a row (counters.ts numbers them). */

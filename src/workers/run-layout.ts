@@ -24,6 +24,7 @@
  *   hist         after errnos (n * HIST_BUCKETS)                   sampled latency histogram per op (log-linear)
  *   timeline     after hist (TIMELINE_SLOTS)                       operations per epoch
  *   log          after timeline (LOG_ENTRIES * 4)                  ring: op | (cpu << 8), set, id, result
+ *   guard        after log, line-rounded (GUARD_WORDS)             nobody: see "Why the guard" at cpuLayout
  * ```
  * `n` is the number of operations in the CPUs' op table (CpuGeometry.nOps).
  *
@@ -33,7 +34,7 @@
  * one store each way (a per-CPU flag, not a shared counter a dead CPU could leave raised); a
  * log entry is published by its LOG_HEAD store, after its four words.
  */
-import { LINE_WORDS } from '../core/cache-line.js';
+import { GUARD_WORDS, LINE_WORDS } from '../core/cache-line.js';
 import { Errno } from '../core/ioasid/errno.js';
 
 /** How many CPUs a run has and how many operations their op table holds. */
@@ -128,7 +129,7 @@ export interface CpuSlotLayout {
   hist: number;
   timeline: number;
   log: number;
-  /** The slot's size, rounded up to whole 64-byte lines so no two CPUs share one. */
+  /** The slot's size: whole 64-byte lines, the last of them a guard line nothing writes. */
   words: number;
 }
 
@@ -146,7 +147,12 @@ export function cpuLayout(nOps: number): CpuSlotLayout {
   const hist = errnos + nOps * ERRNO_SLOTS;
   const timeline = hist + nOps * HIST_BUCKETS;
   const log = timeline + TIMELINE_SLOTS;
-  const words = Math.ceil((log + LOG_ENTRIES * LOG_ENTRY_WORDS) / LINE_WORDS) * LINE_WORDS;
+  // Why the guard: per operation a CPU stores a log entry and LOG_HEAD (+3). The ring ends its
+  // slot, and a SharedArrayBuffer may start 16, 32 or 48 bytes past a real line
+  // (src/core/cache-line.ts GUARD_WORDS), so the ring's last entries shared a real line with
+  // the next CPU's LOG_HEAD; the guard line keeps them apart.
+  const used = Math.ceil((log + LOG_ENTRIES * LOG_ENTRY_WORDS) / LINE_WORDS) * LINE_WORDS;
+  const words = used + GUARD_WORDS;
   return { ops, errnos, hist, timeline, log, words };
 }
 

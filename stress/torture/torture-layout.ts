@@ -8,7 +8,7 @@
  *   STOP            0                               main: 1 = wind down
  *   PAUSE           1                               main: 1 = stutter     workers wait on it
  *   SLEEP           2                               nobody (always 0)     Atomics.wait target for sleeps
- * writer w        16 + 32*w                  32     writer w              main             L/S / add
+ * writer w        16 + 48*w                  48     writer w              main             L/S / add
  *   CURRENT         +0                              published record index (-1 none): the RCU-protected pointer
  *   VERSION         +1                              records published so far
  *   TFLE            +2                              free list empty events
@@ -16,6 +16,7 @@
  *   METHOD_*        +4..+7                          grace periods waited by synchronize / poll / callRcu / barrier
  *   COOKIE_WAIT_ERR +8                              cookie check 2 failed (not satisfied after a wait)
  *   CIRC            +16..+26                        records that reached each pipe stage
+ *   (guard)         +32..+47                        nobody: see "Why the guard" at WRITER_WORDS
  * reader r        after writers, 48*r        48     reader r (its current worker)  main    add / store
  *   PIPE            +0..+10                         Reader Pipe histogram (age seen)
  *   MBERR           +11                             read a poisoned (invalid) record
@@ -32,7 +33,15 @@
  * record i        after fake writers, 4*i    4      its writer            readers          L/S
  *   R_PIPE +0, R_VALID +1 (0 = poisoned), R_GEN +2, R_CHECK +3 (payload derived from gen)
  * ```
+ *
+ * Hot words (per section, per publish, per grace period) and whether two owners' written words
+ * can share a real 64-byte line when the buffer starts at any multiple of 16 bytes past one
+ * (src/core/cache-line.ts GUARD_WORDS): writers write +0..+8 and +16..+26 (a guard line
+ * follows); readers +0..+28 of 48 (the last 16 untouched: no guard needed); fake writers +0
+ * per operation and +15 once per worker (only +0 is hot: it is in the slot's first 16 bytes).
  */
+import { GUARD_WORDS } from '../../src/core/cache-line.js';
+
 export const PIPE_LEN = 10;
 export const HIST = PIPE_LEN + 1;
 /** Records per writer: a record comes back only after PIPE_LEN grace periods, so 10x that. */
@@ -43,7 +52,13 @@ export const CTRL_PAUSE = 1;
 export const CTRL_SLEEP = 2;
 const CTRL_WORDS = 16;
 
-export const WRITER_WORDS = 32;
+/**
+ * Why the guard: a writer's CIRC counters (+16..+26, one add per record retired) sat 6 words
+ * before the next writer's CURRENT and VERSION (+0, +1, stored at every publish), and the last
+ * writer's before reader 0's PIPE histogram (one add per section): one real line for some
+ * base offsets. 32 words used, then a guard line nothing writes.
+ */
+export const WRITER_WORDS = 32 + GUARD_WORDS;
 export const W_CURRENT = 0;
 export const W_VERSION = 1;
 export const W_TFLE = 2;

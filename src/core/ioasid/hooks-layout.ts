@@ -59,8 +59,8 @@
  * set chains    threadsBase + ...   maxSets            chains (DLOCK)           emitters          L/S: subscribers attached
  *                                   (line-rounded)                                                to the set (a hint)
  * set lost      chainsBase + ...    maxSets            emitters (log full)      distributor       Atomics.add / exchange
- * subscribers   lostBase + ...      32 * maxSubs       see S_* below; line A (config, distributor side) and line B
- *                                                      (reader side)
+ * subscribers   lostBase + ...      48 * maxSubs       see S_* below; line A (config, distributor side), a guard
+ *                                                      line nothing writes, line B (reader side)
  * order         subsBase + ...      maxSubs            chains (DLOCK)           DLOCK holder      L/S: registered subscriber
  *                                   (line-rounded)                                                slots in chain order
  * log entries   orderBase + ...     8 * LOG_SIZE       emitters                 distributor       E_* words L/S, published by
@@ -80,10 +80,14 @@
  * @internal
  */
 
-import { LINE_WORDS } from '../cache-line.js';
+import { GUARD_WORDS, LINE_WORDS } from '../cache-line.js';
 
-/** Bumped whenever any HOOKS_* index or encoding changes; `IoasidSpace.attach` refuses a mismatch. */
-export const HOOKS_LAYOUT_VERSION = 2;
+/**
+ * Bumped whenever any HOOKS_* index or encoding changes; `IoasidSpace.attach` refuses a
+ * mismatch. 3: a subscriber slot is 48 words, its line B (S_HEAD ..) at +32 (see
+ * HOOKS_SUB_WORDS).
+ */
+export const HOOKS_LAYOUT_VERSION = 3;
 /** 'HOOK' in ASCII. */
 export const HOOKS_MAGIC = 0x484f4f4b;
 
@@ -166,6 +170,12 @@ export const G_DEAD = 1 << 30;
 export const G_LIVE_MASK = G_DEAD - 1;
 
 // Per-thread slot (two lines).
+/**
+ * No guard line: what a thread writes per operation is HK_EV_* (+0..+7, each emitted event)
+ * and HK_CU_* (+8..+10, each custom-allocator call), 22 words or more before the next slot,
+ * which no real line spans wherever the buffer starts (src/core/cache-line.ts GUARD_WORDS).
+ * HK_REG_* and HK_MEMBERS (+11..+23) are written at registrations only.
+ */
 export const HOOKS_TS_WORDS = 2 * LINE_WORDS;
 /** Seq this thread claimed in the log and has not committed yet (valid when HK_EV_KIND is). */
 export const HK_EV_SEQ = 0;
@@ -219,9 +229,17 @@ export const REG_MM_ATTACH = 2;
  * before the publish: the new set's pending MM subscribers are owed their attach. */
 export const REG_SET_CREATE = 3;
 
-// Subscriber slot: line A (written under DLOCK, read by the distributor and readers), line B
-// (written by readers).
-export const HOOKS_SUB_WORDS = 2 * LINE_WORDS;
+// Subscriber slot: line A (written under DLOCK, read by the distributor and readers), a guard
+// line, line B (written by readers).
+/**
+ * Why the guard: per delivered event the distributor stores S_TAIL and adds S_BELL (+9, +11),
+ * and per event read a reader CASes S_HEAD and S_READ_SEQ (line B). A SharedArrayBuffer may
+ * start 16, 32 or 48 bytes past a real line (src/core/cache-line.ts GUARD_WORDS), so with line
+ * B right after line A the two sides' words shared one real line for two of the four base
+ * offsets; a line nothing writes between them keeps them apart, and line B's words sit in its
+ * first 16 bytes, so the next slot's line A is clear of them too.
+ */
+export const HOOKS_SUB_WORDS = 2 * LINE_WORDS + GUARD_WORDS;
 /** Current sub id (gen << SUB_SLOT_BITS | slot) while registered, else -1. */
 export const S_ID = 0;
 /** Generation of the slot's last registration (persists while free). */
@@ -251,12 +269,12 @@ export const S_DOOMED = 13;
 /** The owner tag the registration passed (0: none); with the chain and priority it is what
  * `findNotifier` finds a registration by. Written at registration, before S_ID. */
 export const S_OWNER = 14;
-/** Queue read index (monotonic); consumers advance it by CAS. */
-export const S_HEAD = LINE_WORDS;
+/** Queue read index (monotonic); consumers advance it by CAS. First word of line B. */
+export const S_HEAD = LINE_WORDS + GUARD_WORDS;
 /** Seq of the last event read (serial order); gated subscribers compare against it. */
-export const S_READ_SEQ = LINE_WORDS + 1;
+export const S_READ_SEQ = S_HEAD + 1;
 /** Readers waiting on S_READ_SEQ (gated behind this subscriber). */
-export const S_RS_WAITERS = LINE_WORDS + 2;
+export const S_RS_WAITERS = S_HEAD + 2;
 /** S_KIND values. */
 export const SUBK_GLOBAL = 1;
 export const SUBK_SET = 2;
