@@ -73,8 +73,8 @@ describe('own ring', () => {
     const idle = [0, 1].map(() => IoasidSpace.attach(main.handle));
     for (const v of idle) expect(v.free(set, v.alloc(set, 1, main.maxId))).toBe(0);
     let n = 0;
-    let last = 0;
-    while ((last = main.alloc(set, 1, main.maxId)) > 0) n++;
+    let last = main.alloc(set, 1, main.maxId);
+    for (; last > 0; last = main.alloc(set, 1, main.maxId)) n++;
     expect([n, last]).toEqual([main.capacity(), -Errno.EDQUOT]); // not -ENOMEM
     for (const v of idle) v.detach();
     main.detach();
