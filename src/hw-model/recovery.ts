@@ -67,6 +67,7 @@ import { mmExit } from './iommu-driver.js';
 import { bondOf, mmField, mmOfProcess } from './mm.js';
 import { lockBreak } from './owner-lock.js';
 import { entryOf, entryPresent } from './pasid-table.js';
+import { breakPlatformLocks } from './platform-locks.js';
 import { freeMmIfDone } from './teardown.js';
 import { breakVmLocks } from './vm-recovery.js';
 import { workRing } from './work-ring.js';
@@ -83,11 +84,7 @@ export function recoverThread(hw: HwContext, tag: number, shim: Ring): number {
   const rings: Ring[] = [hw.qi, hw.prq, logRing(hw.logI32), shim, ...hw.wq.flat()];
   for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) rings.push(workRing(hw, vm));
   for (const r of rings) n += ringTombstone(r, tag);
-  const locks = [IOMMU_LOCK, PRQ_LOCK, DRIVER_WQ_LOCK];
-  for (const p of hw.g.pf) locks.push(p.base + PF_TABLE_LOCK, p.base + PF_DEVICE_LOCK);
-  for (const w of locks) if (lockBreak(hw.i32, w, tag)) n++;
-  if (lockBreak(hw.logI32, L_SHIM_LOCK, tag)) n++;
-  return n + breakVmLocks(hw, tag);
+  return n + breakPlatformLocks(hw, tag) + breakVmLocks(hw, tag);
 }
 
 /**

@@ -63,6 +63,7 @@ import {
 import { kvmResolveRefs } from './kvm.js';
 import { type LockWait, lockBreak, lockGive, lockTakeBounded } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
+import { breakPlatformLocks } from './platform-locks.js';
 import { vdcmResolveSlots } from './vdcm.js';
 import {
   recordHasBonds,
@@ -161,6 +162,9 @@ export function reapVms(
   // Inside a trapped operation (a guest's bind, unbind or vcmd runs under the VMM lock): its
   // intent and a half-made guest bond are the dead thread's to resolve.
   const inTrap = vms.filter((vm) => hw.ld(vmField(hw, vm, VM_VMM_LOCK)) === tag);
+  // The dead thread's platform locks too: a live thread waiting for one of them may hold a
+  // VM lock that the takes below wait for (platform-locks.ts).
+  breakPlatformLocks(hw, tag);
   breakVmLocks(hw, tag);
   for (const vm of vms) {
     if (!vmmDied && !inTrap.includes(vm)) continue;
