@@ -37,13 +37,10 @@ import {
   BS_BINDING,
   BS_DYING,
   BS_FREE,
-  DRIVER_WQ_LOCK,
   E_BIND,
   FREE_DONE,
   FREE_FREEING,
   H_SVA_SET,
-  IOMMU_LOCK,
-  L_SHIM_LOCK,
   MM_CLAIM,
   MM_FREE_STATE,
   MM_GEN,
@@ -55,9 +52,6 @@ import {
   MMS_ALIVE,
   MMS_DEAD,
   MMS_FREE,
-  PF_DEVICE_LOCK,
-  PF_TABLE_LOCK,
-  PRQ_LOCK,
   SVM_GETTING,
   SVM_HELD,
   SVM_NONE,
@@ -65,11 +59,9 @@ import {
 } from './hw-layout.js';
 import { mmExit } from './iommu-driver.js';
 import { bondOf, mmField, mmOfProcess } from './mm.js';
-import { lockBreak } from './owner-lock.js';
 import { entryOf, entryPresent } from './pasid-table.js';
-import { breakPlatformLocks } from './platform-locks.js';
 import { freeMmIfDone } from './teardown.js';
-import { breakVmLocks } from './vm-recovery.js';
+import { breakThreadLocks } from './thread-locks.js';
 import { workRing } from './work-ring.js';
 
 /**
@@ -84,7 +76,7 @@ export function recoverThread(hw: HwContext, tag: number, shim: Ring): number {
   const rings: Ring[] = [hw.qi, hw.prq, logRing(hw.logI32), shim, ...hw.wq.flat()];
   for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) rings.push(workRing(hw, vm));
   for (const r of rings) n += ringTombstone(r, tag);
-  return n + breakPlatformLocks(hw, tag) + breakVmLocks(hw, tag);
+  return n + breakThreadLocks(hw, tag);
 }
 
 /**

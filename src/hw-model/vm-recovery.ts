@@ -39,8 +39,6 @@ import {
   REF_NONE,
   ROW_OWNER,
   rowWord,
-  VI_GUEST_LOCK,
-  VI_PT_LOCK,
   VM_KERNEL_LOCK,
   VM_PENDING_TICKET,
   VM_RESCAN,
@@ -61,16 +59,15 @@ import {
   VPS_LIVE,
 } from './hw-layout.js';
 import { kvmResolveRefs } from './kvm.js';
-import { type LockWait, lockBreak, lockGive, lockTakeBounded } from './owner-lock.js';
+import { type LockWait, lockGive, lockTakeBounded } from './owner-lock.js';
 import { entryPresent } from './pasid-table.js';
-import { breakPlatformLocks } from './platform-locks.js';
+import { breakThreadLocks } from './thread-locks.js';
 import { vdcmResolveSlots } from './vdcm.js';
 import {
   recordHasBonds,
   recordOfPasid,
   releaseRecordIfDone,
   vcpusOffline,
-  viommuField,
   vmField,
   vmSet,
   vmTokenOf,
@@ -91,7 +88,7 @@ export const RECOVERY_LOCK_WAITS = 30_000;
 
 /**
  * The reaper's lock wait: the holders it takes a lock over from are the reaped thread (tag
- * `tag`; breakVmLocks freed its locks, this covers a race with nothing), any tag whose log
+ * `tag`; breakThreadLocks freed its locks, this covers a race with nothing), any tag whose log
  * row no thread owns (released: its thread is gone and was reaped), and whatever
  * `alsoDead` says (the threaded harness knows which workers exited unreaped, a crash).
  *
@@ -111,24 +108,6 @@ export function recoveryLockWait(
     dead: (holder) => holder === tag || rowFree(holder) || (alsoDead?.(holder) ?? false),
     waits,
   };
-}
-
-/**
- * Break the VM locks the dead thread tagged `tag` held (every VM, every vIOMMU).
- *
- * Context: any attached thread, after the dead thread stopped.
- * @returns locks broken
- */
-export function breakVmLocks(hw: HwContext, tag: number): number {
-  let n = 0;
-  for (let vm = 0; vm < hw.g.shape.vm.vms; vm++) {
-    for (const f of [VM_KERNEL_LOCK, VM_VMM_LOCK])
-      if (lockBreak(hw.i32, vmField(hw, vm, f), tag)) n++;
-    for (let vi = 0; vi < hw.g.shape.vm.viommus; vi++)
-      for (const f of [VI_GUEST_LOCK, VI_PT_LOCK])
-        if (lockBreak(hw.i32, viommuField(hw, vm, vi, f), tag)) n++;
-  }
-  return n;
 }
 
 /**
@@ -156,16 +135,15 @@ export function reapVms(
   wait: LockWait = recoveryLockWait(hw, tag),
 ): number {
   const take = (word: number) => void lockTakeBounded(hw.i32, word, hw.tag, wait);
-  // Every VM the thread served is DYING before any lock breaks (breakVmLocks takes the dead
+  // Every VM the thread served is DYING before any lock breaks (breakThreadLocks takes the dead
   // thread's locks of every VM).
   const marked = vms.filter((vm) => vmMarkDying(hw, vm, true));
   // Inside a trapped operation (a guest's bind, unbind or vcmd runs under the VMM lock): its
   // intent and a half-made guest bond are the dead thread's to resolve.
   const inTrap = vms.filter((vm) => hw.ld(vmField(hw, vm, VM_VMM_LOCK)) === tag);
-  // The dead thread's platform locks too: a live thread waiting for one of them may hold a
-  // VM lock that the takes below wait for (platform-locks.ts).
-  breakPlatformLocks(hw, tag);
-  breakVmLocks(hw, tag);
+  // All the dead thread's locks, platform ones too: a live thread waiting for one of them may
+  // hold a VM lock that the takes below wait for (thread-locks.ts).
+  breakThreadLocks(hw, tag);
   for (const vm of vms) {
     if (!vmmDied && !inTrap.includes(vm)) continue;
     // The VMM lock, then the kernel's (bindLocked's order): no trap and no teardown work
