@@ -323,11 +323,26 @@ function driveGracePeriods(
   const done0 = gp.completedGracePeriods();
   const stored = Atomics.load(i32, recWord(g, newestHead - 1) + REC_COOKIE);
   // The top batch need not be the newest (kept and given-back batches are pushed on top):
-  // when its cookie has passed, there is nothing to drive towards. Otherwise its full cookie
-  // is at most two grace periods ahead (getState asks for completed + 1 or + 2); taking the
-  // difference modulo 2^31 of a cookie that has passed would ask for ~2^31 grace periods.
-  if (cookieReady(stored, done0)) return;
-  const target = done0 + ((stored - done0) & COOKIE_MASK);
+  // when its cookie has passed, there is nothing to drive towards.
+  if (!cookieReady(stored, done0)) driveCookie(gp, stored, done0, steps);
+}
+
+/**
+ * Take up to `steps` pollState steps towards the stored cookie `stored`, which is not ready
+ * against `done`, the count that check read: it is then 1 or 2 grace periods ahead of `done`
+ * (cookieReady), so `done` plus the difference is a valid pollState target. A count read
+ * later could make a cookie that has just passed look ~2^31 ahead, and pollState throws for a
+ * target that far. The caller checks readiness again after.
+ *
+ * Context: outside a read-side section if driving is to achieve anything; never blocks.
+ */
+export function driveCookie(
+  gp: GracePeriodSource,
+  stored: number,
+  done: number,
+  steps: number,
+): void {
+  const target = done + ((stored - done) & COOKIE_MASK);
   for (let i = 0; i < steps && !gp.pollState(target); i++);
 }
 

@@ -120,8 +120,8 @@ import {
 } from './pasid-bitmap.js';
 import {
   batchSeal,
-  COOKIE_MASK,
   cookieReady,
+  driveCookie,
   freeStackPop,
   limboPush,
   ownRecycled,
@@ -408,11 +408,10 @@ export class SpaceCore {
     this.#incMask = fault === SPACE_FAULT_NARROW_INCARNATION ? REC_GEN_MASK : -1;
     this.#batchLimit = retireBatch;
     this.#driveEvery = Math.max(1, Math.floor(g.maxIoasids / (2 * g.maxThreads * retireBatch)));
-    // The own ring's budget (records.ts "Own ring"): with the cache and the retire batch (up to
-    // 2 * retireBatch <= maxIoasids / (4 * maxThreads) records), a thread keeps at most about
-    // maxIoasids / (2 * maxThreads) records private (cache and batch: maxIoasids / (4 *
-    // maxThreads) once retireBatch is maxIoasids / (8 * maxThreads) or less, the usual case);
-    // a pool of fewer than 4 * maxThreads * retireBatch records has no ring and keeps using limbo.
+    // The own ring's budget (records.ts "Own ring"): at most maxIoasids / (4 * maxThreads)
+    // records, as many as the cache and the retire batch hold together when retireBatch is
+    // maxIoasids / (8 * maxThreads) (the usual case); a pool of fewer than
+    // 4 * maxThreads * retireBatch records has no ring and keeps using limbo.
     this.#ownCap = Math.floor(g.maxIoasids / (4 * g.maxThreads * retireBatch));
     this.#ownDriveAt = Math.max(1, this.#ownCap >>> 1);
     this.#mapBase = g.mapBase;
@@ -891,7 +890,7 @@ export class SpaceCore {
       if (rcu.nesting === 0) {
         this.flushBatch();
         this.flushOwnRing();
-        this.#stealRings();
+        ringsSteal(i32, g, ts); // idle threads' rings hold records no one else can use
         recordsDrain(i32, g, rcu, ALLOC_DRIVE_STEPS, ts);
       }
     }
@@ -957,12 +956,8 @@ export class SpaceCore {
     const stored = i32[r + REC_COOKIE]!;
     const done = rcu.completedGracePeriods();
     if (!cookieReady(stored, done) && this.fault !== SPACE_FAULT_OWN_RING_EARLY) {
-      if (i32[ts + TS_OWN_BATCHES]! >= this.#ownDriveAt && rcu.nesting === 0) {
-        // Not ready against this `done` means 1 or 2 grace periods ahead of it (cookieReady):
-        // a valid pollState target (a later read of the count could make it look ~2^31 ahead).
-        const target = done + ((stored - done) & COOKIE_MASK);
-        for (let i = 0; i < ALLOC_DRIVE_STEPS && !rcu.pollState(target); i++);
-      }
+      if (i32[ts + TS_OWN_BATCHES]! >= this.#ownDriveAt && rcu.nesting === 0)
+        driveCookie(rcu, stored, done, ALLOC_DRIVE_STEPS);
       if (!cookieReady(stored, rcu.completedGracePeriods())) {
         this.#putOwnRing(x);
         return 0;
@@ -1035,15 +1030,6 @@ export class SpaceCore {
     i32[ts + TS_OWN_HELD] = 0; // kill point rule: right after the push
     i32[ts + TS_OWN_TAIL] = 0;
     i32[ts + TS_OWN_BATCHES] = 0;
-  }
-
-  /**
-   * Push every other thread's own ring to limbo (ringsSteal, records.ts): flushRecords, and a
-   * refill that found no free record, so that idle threads' rings never hold records that
-   * another thread needs.
-   */
-  #stealRings(): number {
-    return ringsSteal(this.i32, this.g, this.ts);
   }
 
   /** Give this thread's cache back through limbo (detach). See records.ts for why limbo. */
@@ -1834,7 +1820,7 @@ export class SpaceCore {
     this.flushOwnRing();
     // Other threads' rings too: an idle thread's ring would hold its records for good.
     // A ring its owner holds at this moment (inside an alloc or free) is not taken.
-    this.#stealRings();
+    ringsSteal(i32, g, ts);
     // Read after our own seal: no cookie sealed before this line exceeds it (cookieOf).
     const due = rcu.completedGracePeriods() + 2;
     let moved = 0;
