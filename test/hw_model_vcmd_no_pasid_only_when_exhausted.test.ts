@@ -2,7 +2,7 @@
  * INV-12's "exactly when": a vcmd Allocate may answer "no PASID available" only when the VM's
  * quota or the global space was exhausted at the instant the VMM's allocation failed. The
  * checker judges from the log: upper bounds on what was in use (a drop to 0 refs counts until
- * its actor logs again; an allocation logged after the answer counts when its ticket may have
+ * every actor whose drop of that PASID may still be running logs again; an allocation logged after the answer counts when its ticket may have
  * been taken before), judged at the next quiescent point. Broken twins: hand-written logs of a
  * VMM answering with room left, and a live VMM whose set has less quota than the VM was
  * promised; the races the bounds exist for must not be reported.
@@ -98,6 +98,27 @@ describe('INV-12: no PASID only when the quota or the space is exhausted (hand-w
     done.answer(done.quota + 1);
     done.c.end(false);
     tripsInv12(done.c);
+  });
+
+  it('a drop to 0 counts until every actor whose drop of that PASID may still be running logs again', () => {
+    // Actor 3 (a holder of a second reference) logs its PUT, then the VMM (actor 2) logs the
+    // free that takes the log's count to 0. The calls may run the other way round: the free
+    // drops 2 -> 1 and actor 3's put, still running, reclaims. Seen on threads (exhaustion,
+    // kill-cpu and stutter): the reclaim parked the unit after the VMM's refusal.
+    const run = (actor3MovesOn: boolean) => {
+      const t = offline();
+      t.allocate(t.quota);
+      t.feed(3, Ev.GET, 10, 1, 0, 1);
+      t.feed(3, Ev.PUT, 10, 1, 0, 1);
+      t.feed(2, Ev.FREE_CALL, 10, 1, VM0);
+      t.feed(2, Ev.SPAWN, 0, 0, 1); // the free returned
+      if (actor3MovesOn) t.feed(3, Ev.SPAWN, 0, 0, 1); // and so did the put: the unit is back
+      t.answer(t.quota + 1);
+      t.c.end(false);
+      return t.c;
+    };
+    expect(inv12(run(false))).toEqual([]);
+    tripsInv12(run(true));
   });
 });
 

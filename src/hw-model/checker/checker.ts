@@ -459,7 +459,7 @@ export class ModelChecker {
       e,
     );
     g.state = 'free';
-    this.#noPasid.reclaimed(g.owner, e.actor);
+    this.#noPasid.reclaimed(g.owner, g.pasid);
     this.#pending.delete(`p8:${g.pasid}:${g.gen}`);
     for (const t of this.#timelines)
       if (t.pasid === g.pasid && t.ordinal === g.ordinal && t.phases[8] === -1) t.phases[8] = e.seq;

@@ -16,11 +16,15 @@
  * Upper bound on the units held at tf, U = held(s) + late:
  * - held(s): at VCMD_START, the PASIDs the log shows allocated or free-pending, plus those
  *   whose last reference the log shows dropped but whose reclaim may still be running. PUT
- *   and FREE_CALL are logged *before* the core call that reclaims (event-log.ts's rule), so a
- *   drop to 0 refs is only known finished once the same actor logs its next event (an actor
- *   runs on one thread at a time, and logs nothing between the event and the call); actor 0
- *   (the public API, reapers on the main thread) is never trusted that way, and every drop is
- *   known finished at a quiescent point (every actor parked, every reaper done).
+ *   and FREE_CALL are logged *before* the core call that drops the reference (event-log.ts's
+ *   rule), and the log's order of two drops need not be their calls' order: the drop that
+ *   took the log's count to 0 may have run first, and the reclaim then runs in the call of
+ *   another actor whose drop was logged earlier. So a drop to 0 is only known finished once
+ *   every actor with a drop of that PASID logged and not yet followed by its next event has
+ *   logged again (an actor runs on one thread at a time, and logs nothing between the event
+ *   and the call); actor 0 (the public API, reapers on the main thread) is never trusted that
+ *   way, and every drop is known finished at a quiescent point (every actor parked, every
+ *   reaper done).
  * - late: every ALLOC (and ALLOC_FAIL: a failing call may hold an id bit for a moment) logged
  *   after VCMD_START whose ticket may have been taken before tf. ALLOC is logged *after* the
  *   call returned, so it can come after VCMD_DONE; but every allocation takes its ticket
@@ -74,8 +78,10 @@ export class NoPasidWitness {
   /** Per owner token: PASIDs allocated, free-pending, or whose reclaim may still run. */
   readonly #held = new Map<number, number>();
   #heldAll = 0;
-  /** Drops to 0 refs whose reclaim may still run, by the actor that logged them. */
-  readonly #unsettled = new Map<number, number[]>();
+  /** Per actor, the PASIDs whose drop (PUT, FREE_CALL) it logged and may still be calling. */
+  readonly #dropping = new Map<number, Set<number>>();
+  /** Drops to 0 refs whose reclaim may still run: the owner, and the actors that may run it. */
+  readonly #unsettled: { owner: number; actors: Set<number> }[] = [];
   readonly #windows = new Map<number, Window>();
   readonly #pending: Pending[] = [];
 
@@ -103,11 +109,14 @@ export class NoPasidWitness {
     this.#heldAll++;
   }
 
-  /** The log dropped `owner`'s PASID to 0 refs (event by `actor`): reclaim under way. */
-  reclaimed(owner: number, actor: number): void {
-    const list = this.#unsettled.get(actor);
-    if (list) list.push(owner);
-    else this.#unsettled.set(actor, [owner]);
+  /**
+   * The log dropped `owner`'s PASID `pasid` to 0 refs: its reclaim is under way, in the call of
+   * any actor whose drop of it may still be running (the one whose event this is included).
+   */
+  reclaimed(owner: number, pasid: number): void {
+    const actors = new Set<number>();
+    for (const [actor, pasids] of this.#dropping) if (pasids.has(pasid)) actors.add(actor);
+    this.#unsettled.push({ owner, actors });
   }
 
   /**
@@ -116,6 +125,11 @@ export class NoPasidWitness {
    */
   observe(e: LogEvent): void {
     if (e.actor !== 0) this.#settleActor(e.actor);
+    if (e.kind === Ev.PUT || e.kind === Ev.FREE_CALL) {
+      const pasids = this.#dropping.get(e.actor);
+      if (pasids) pasids.add(e.pasid);
+      else this.#dropping.set(e.actor, new Set([e.pasid]));
+    }
     switch (e.kind) {
       case Ev.VCMD_START:
         if ((e.b & 0xff) === VCMD_ALLOC) this.#open(e.a);
@@ -137,20 +151,28 @@ export class NoPasidWitness {
    * that may have raced a no-PASID answer is logged. Judge the answers still open.
    */
   settle(): void {
-    for (const actor of [...this.#unsettled.keys()]) this.#settleActor(actor);
+    this.#dropping.clear();
+    for (const u of this.#unsettled.splice(0)) this.#release(u.owner);
     for (const p of this.#pending.splice(0)) this.#verdict(p, true);
   }
 
+  /** `actor` logged again: its drops returned, and the reclaims only it could run are done. */
   #settleActor(actor: number): void {
-    const list = this.#unsettled.get(actor);
-    if (!list) return;
-    this.#unsettled.delete(actor);
-    for (const owner of list) {
-      const n = (this.#held.get(owner) ?? 0) - 1;
-      if (n > 0) this.#held.set(owner, n);
-      else this.#held.delete(owner);
-      this.#heldAll--;
+    if (!this.#dropping.delete(actor)) return;
+    let kept = 0;
+    for (const u of this.#unsettled) {
+      u.actors.delete(actor);
+      if (u.actors.size === 0) this.#release(u.owner);
+      else this.#unsettled[kept++] = u;
     }
+    this.#unsettled.length = kept;
+  }
+
+  #release(owner: number): void {
+    const n = (this.#held.get(owner) ?? 0) - 1;
+    if (n > 0) this.#held.set(owner, n);
+    else this.#held.delete(owner);
+    this.#heldAll--;
   }
 
   #open(vm: number): void {
