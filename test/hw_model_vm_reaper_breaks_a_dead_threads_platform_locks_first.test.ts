@@ -47,9 +47,10 @@ import {
 const FILE = 'test/hw_model_vm_reaper_breaks_a_dead_threads_platform_locks_first.test.ts';
 
 /**
- * The reaper's bound on the live holder, in sleeps of up to 1 ms: far more than a worker
- * needs to take a free lock and give two back, so a pass never depends on the schedule; a
- * reaper that leaves the platform lock held fails after it (a second or two).
+ * The reaper's bound on the live holder, in 1 ms sleeps: far more than a worker needs to take
+ * a lock that was just broken and give two back (a pass needs no luck short of the worker
+ * being descheduled that long); a reaper that leaves the platform lock held fails once it
+ * runs out (2 to 8 s per case measured on the loaded 2-core machine).
  */
 const WAITS = 1500;
 
