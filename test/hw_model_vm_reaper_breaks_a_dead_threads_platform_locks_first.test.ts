@@ -17,8 +17,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  DRIVER_WQ_LOCK,
   IOMMU_LOCK,
   L_SHIM_LOCK,
+  PF_DEVICE_LOCK,
   PF_TABLE_LOCK,
   PRQ_LOCK,
   VM_KERNEL_LOCK,
@@ -78,6 +80,18 @@ const CASES: Case[] = [
     inLog: false,
   },
   { name: 'VMM lock, PRQ lock', vmLock: VM_VMM_LOCK, platformLock: () => PRQ_LOCK, inLog: false },
+  {
+    name: "kernel lock, PF 0's device lock",
+    vmLock: VM_KERNEL_LOCK,
+    platformLock: (p) => p.context.g.pf[0]!.base + PF_DEVICE_LOCK,
+    inLog: false,
+  },
+  {
+    name: "VMM lock, the driver workqueue's lock",
+    vmLock: VM_VMM_LOCK,
+    platformLock: () => DRIVER_WQ_LOCK,
+    inLog: false,
+  },
   {
     name: "VMM lock, the log's shim lock",
     vmLock: VM_VMM_LOCK,
