@@ -236,8 +236,9 @@ export function claimRecord(hw: HwContext, vm: number): number {
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     const w = vpField(hw, vm, r, VP_STATE);
     if (hw.ld(w) !== VPS_FREE) continue;
-    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
+    // Cleared before the claim, as vm-pasids.ts claimRecordSaved (only the VMM claims).
     for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), 0);
+    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
     return r;
   }
   return -1;
