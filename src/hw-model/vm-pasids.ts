@@ -116,8 +116,11 @@ function claimRecordSaved(hw: HwContext, vm: number, ticket: number): number {
     if (hw.ld(w) !== VPS_FREE) continue;
     for (let f = 0; f < VPASID_WORDS; f++) savedRecord[f] = hw.ld(vpField(hw, vm, r, f));
     hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_ALLOC | (r << 8));
-    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
+    // Cleared while still FREE, not after the claim: a LIVE record naming the PASID and
+    // generation of its earlier use made the VM kernel (another thread) act on that stale
+    // generation and drop the current one's UNBIND and FREE (recordOfPasid).
     for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), 0);
+    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
     return r;
   }
   hw.st(vmField(hw, vm, VM_VMM_OP), VMOP_NONE);
@@ -126,13 +129,15 @@ function claimRecordSaved(hw: HwContext, vm: number, ticket: number): number {
 }
 
 /**
- * Undo a claim whose allocation failed: the record's words as they were, then FREE.
+ * Undo a claim whose allocation failed: FREE, then the record's words as they were.
  *
  * Context: the VMM that claimed it.
  */
 export function unclaimRecord(hw: HwContext, vm: number, r: number): void {
-  for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), savedRecord[f]!);
+  // FREE first: restored while LIVE, the old words made it a LIVE record of an earlier
+  // PASID (see claimRecordSaved). Only the VMM claims, under the lock it holds.
   hw.st(vpField(hw, vm, r, VP_STATE), VPS_FREE);
+  for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), savedRecord[f]!);
 }
 
 /**

@@ -155,6 +155,9 @@ export function recordOfPasid(hw: HwContext, vm: number, pasid: number): number 
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    // Again after the state: a record claimed between the two loads had its words cleared
+    // before it became LIVE (vm-pasids.ts claimRecordSaved); the first load was stale.
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     if (st === VPS_LIVE) return r;
     const gen = hw.ld(vpField(hw, vm, r, VP_GEN));
     // Tickets only grow (serial-number comparison: they may wrap).
@@ -178,6 +181,8 @@ export function recordOfGeneration(hw: HwContext, vm: number, pasid: number, gen
     if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     if (hw.ld(vpField(hw, vm, r, VP_GEN)) !== gen) continue;
     const st = hw.ld(vpField(hw, vm, r, VP_STATE));
+    // Again after the state, as in recordOfPasid.
+    if (hw.ld(vpField(hw, vm, r, VP_PASID)) !== pasid) continue;
     if (st === VPS_LIVE || st === VPS_FREED) return r;
   }
   return -1;
@@ -231,8 +236,9 @@ export function claimRecord(hw: HwContext, vm: number): number {
   for (let r = 0; r < hw.g.shape.vm.pasids; r++) {
     const w = vpField(hw, vm, r, VP_STATE);
     if (hw.ld(w) !== VPS_FREE) continue;
-    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
+    // Cleared before the claim, as vm-pasids.ts claimRecordSaved (only the VMM claims).
     for (let f = 1; f < VPASID_WORDS; f++) hw.st(vpField(hw, vm, r, f), 0);
+    if (Atomics.compareExchange(hw.i32, w, VPS_FREE, VPS_LIVE) !== VPS_FREE) continue;
     return r;
   }
   return -1;
