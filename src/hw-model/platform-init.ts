@@ -153,6 +153,16 @@ export function claimRow(log: Int32Array<SharedArrayBuffer>): number {
 }
 
 /**
+ * Give log row `row` back (claimRow's inverse): the row's thread detached, or died and was
+ * recovered.
+ *
+ * Context: the row's thread, or its recoverer; never blocks.
+ */
+export function releaseRow(log: Int32Array<SharedArrayBuffer>, row: number): void {
+  Atomics.store(log, rowWord(row) + ROW_OWNER, 0);
+}
+
+/**
  * The hardware buffer's shape for a resolved profile.
  *
  * Context: pure.

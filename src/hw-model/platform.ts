@@ -92,15 +92,13 @@ import {
   QT_IOTLB_PASID,
   QT_PASID_CACHE,
   QT_WAIT,
-  ROW_OWNER,
-  rowWord,
   SVA_DID,
 } from './hw-layout.js';
 import { processInvQueue, qiSubmit } from './inv-queue.js';
 import { faultService, translate as iommuTranslate } from './iommu.js';
 import { bindSva, dwqOpen, mapPortal, mmExit, unbindStart } from './iommu-driver.js';
 import { mmOfProcess, spawn } from './mm.js';
-import { claimRow, initHardware, initLog, shapeOf } from './platform-init.js';
+import { claimRow, initHardware, initLog, releaseRow, shapeOf } from './platform-init.js';
 import { type Profile, resolveProfile, VM_RECORDS_MAX } from './profile.js';
 import { prqService } from './prq.js';
 import { reapProcess, recoverThread } from './recovery.js';
@@ -698,7 +696,7 @@ export class Platform {
     let n = recoverThread(hw, row + 1, shimRing(hw.logI32));
     const r = hw.space.releaseThread(rcuSlot);
     if (r > 0) n += r;
-    Atomics.store(hw.logI32, rowWord(row) + ROW_OWNER, 0);
+    releaseRow(hw.logI32, row);
     return n;
   }
 
@@ -710,7 +708,7 @@ export class Platform {
   detach(): void {
     this.#live('detach');
     this.#detached = true;
-    Atomics.store(this.#hw.logI32, rowWord(this.#hw.row) + ROW_OWNER, 0);
+    releaseRow(this.#hw.logI32, this.#hw.row);
     this.#hw.space.detach();
   }
 

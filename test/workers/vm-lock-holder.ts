@@ -10,9 +10,8 @@
  * whole model in the worker takes seconds on a loaded 2-core machine.
  */
 import { workerData } from 'node:worker_threads';
-import { ROW_OWNER, rowWord } from '../../src/hw-model/hw-layout.js';
 import { lockGive, lockTake } from '../../src/hw-model/owner-lock.js';
-import { claimRow } from '../../src/hw-model/platform-init.js';
+import { claimRow, releaseRow } from '../../src/hw-model/platform-init.js';
 import {
   STEP_ATTACHED,
   STEP_BOTH_HELD,
@@ -45,5 +44,5 @@ lockTake(platformI32, d.platformLock, tag);
 step(STEP_BOTH_HELD);
 lockGive(platformI32, d.platformLock);
 lockGive(hw, d.vmLock);
-Atomics.store(log, rowWord(row) + ROW_OWNER, 0);
+releaseRow(log, row);
 step(STEP_DONE);
