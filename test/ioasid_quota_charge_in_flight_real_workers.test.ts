@@ -2,7 +2,9 @@
  * The charge-in-flight window with real worker_threads: WORKERS workers share one set of a
  * small quota, with magazines on (their freed ids park with their quota charges, and allocs
  * take parked charges back, their own and each other's), and hammer alloc/free in random id
- * ranges. The deterministic companion is ioasid_quota_waits_for_a_charge_in_flight (one thread,
+ * ranges. Then each worker in turn, the others waiting outside any call, allocates alone until
+ * the quota refuses it (its solo phase): those refusals are always judged, so the checks below
+ * do not hang on the racing phase having had a quiet moment, which a loaded machine may not give. The deterministic companion is ioasid_quota_waits_for_a_charge_in_flight (one thread,
  * paused at every builtin call); this one runs the real interleavings.
  *
  * Checks, by name, after the fact (the ghost words: test/workers/ioasid-charge-race-protocol.ts):
@@ -46,7 +48,14 @@ const ID_HI = 2 ** PASID_BITS - 1;
 
 interface Outcome {
   bad: string[];
-  totals: { allocs: number; edquot: number; enomem: number; quietEdquot: number };
+  totals: {
+    allocs: number;
+    edquot: number;
+    enomem: number;
+    quietEdquot: number;
+    /** Workers whose solo phase met a refusal (each alone, so each refusal is judged). */
+    soloRefused: number;
+  };
 }
 
 async function scenario(seed: number, fault?: IoasidFault): Promise<Outcome> {
@@ -73,6 +82,8 @@ async function scenario(seed: number, fault?: IoasidFault): Promise<Outcome> {
       maxHold: quota + 1,
       narrowLo: 32,
       hi: ID_HI,
+      workers: WORKERS,
+      index: w,
       ghost: ghostBuffer,
     } satisfies ChargeRaceWorkerData),
   );
@@ -91,12 +102,13 @@ async function scenario(seed: number, fault?: IoasidFault): Promise<Outcome> {
   await Promise.all(ends);
 
   const bad: string[] = [];
-  const totals = { allocs: 0, edquot: 0, enomem: 0, quietEdquot: 0 };
+  const totals = { allocs: 0, edquot: 0, enomem: 0, quietEdquot: 0, soloRefused: 0 };
   for (const [w, r] of rs.entries()) {
     totals.allocs += r.allocs;
     totals.edquot += r.edquot;
     totals.enomem += r.enomem;
     totals.quietEdquot += r.quietEdquot;
+    if (r.soloHeld >= 0) totals.soloRefused++;
     if (r.quotaExceeded.length > 0)
       bad.push(`quota-exceeded: worker ${w}: ${r.quotaExceeded.slice(0, 3).join(', ')}`);
     if (r.edquotWithRoom.length > 0)
@@ -130,7 +142,7 @@ async function scenario(seed: number, fault?: IoasidFault): Promise<Outcome> {
   console.log(
     `quota=${quota} fault=${fault ?? 'none'} allocs=${totals.allocs} edquot=${totals.edquot} ` +
       `enomem=${totals.enomem} ` +
-      `judged (every other worker idle)=${totals.quietEdquot}`,
+      `judged (every other worker idle)=${totals.quietEdquot} solo refused=${totals.soloRefused}`,
   );
   space.detach();
   return { bad, totals };
@@ -142,8 +154,11 @@ describe('quota with a charge in flight: real workers on one set, magazines on',
     for (let round = 0; round < 3; round++) {
       const { bad, totals } = await scenario(seed + round);
       expect(bad).toEqual([]);
-      // The run did what it is for: allocs that met the quota (each worker alone would).
+      // The run did what it is for: allocs that met the quota, and every worker's solo phase
+      // ended on a judged refusal (so edquot-with-room had something to judge).
       expect(totals.edquot).toBeGreaterThan(0);
+      expect(totals.soloRefused).toBe(WORKERS);
+      expect(totals.quietEdquot).toBeGreaterThanOrEqual(WORKERS);
     }
   }, 180_000);
 

@@ -17,12 +17,19 @@
  *   include the free of a worker that entered since.) That needs
  *   no clock: the brackets decide which -EDQUOTs are judged, and the rest are counted. (Two
  *   words, busy and epoch, would not do: a worker between its two adds is in neither.)
+ * - DONE: workers that finished their racing ops and freed what they held.
+ * - TURN: the worker whose solo phase runs. Once DONE reaches the worker count, worker 0, then
+ *   1, and so on, each alone, allocate until the quota refuses them and free it all again; the
+ *   others wait on TURN, outside any call. So every run has judged -EDQUOTs, however the
+ *   threads were scheduled: a heavily loaded machine may leave the racing phase with none.
  */
 import type { IoasidHandle } from '../../src/core/ioasid/ioasid-space.js';
 
 export const GHOST_GO = 0;
 export const GHOST_HELD = 1;
 export const GHOST_BRACKETS = 2;
+export const GHOST_DONE = 3;
+export const GHOST_TURN = 4;
 /** Low bits of BRACKETS: workers inside a bracket (fewer than 2^BUSY_BITS). */
 export const BUSY_BITS = 6;
 /** One bracket start (epoch + 1, busy + 1); a bracket end adds EPOCH_UNIT - 1. */
@@ -43,6 +50,10 @@ export interface ChargeRaceWorkerData {
   /** Id range of the allocs: half in [1, hi], half in [narrowLo, hi] (magazine misses). */
   narrowLo: number;
   hi: number;
+  /** Workers in the run: the solo phase starts when GHOST_DONE reaches it. */
+  workers: number;
+  /** This worker's turn in the solo phase (0 .. workers - 1). */
+  index: number;
   ghost: SharedArrayBuffer;
 }
 
@@ -58,6 +69,8 @@ export interface ChargeRaceResult {
   enomem: number;
   /** -EDQUOTs got while every other worker was idle (judged, see the module notes). */
   quietEdquot: number;
+  /** Ids the worker held when the quota refused it in its solo phase (see TURN). */
+  soloHeld: number;
   /** Judged -EDQUOTs with HELD below the quota: "HELD h of quota q". */
   edquotWithRoom: string[];
   /** Allocs after which HELD exceeded the quota: "HELD h of quota q". */

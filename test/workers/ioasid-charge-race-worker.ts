@@ -2,7 +2,9 @@
  * Worker for test/ioasid_quota_charge_in_flight_real_workers.test.ts: attaches, says 'ready',
  * waits for GO, then makes `ops` random allocs and frees in one set (holding at most `maxHold`
  * ids), with the ghost bookkeeping of ioasid-charge-race-protocol.ts around each call; frees
- * what it holds, detaches (returning its magazine) and posts its result. A judged -EDQUOT
+ * what it holds; runs its solo phase when its TURN comes (allocs alone until the quota
+ * refuses one, then frees them); once every turn is over, detaches (returning its magazine)
+ * and posts its result. A judged -EDQUOT
  * with room carries a snapshot of the space (spaceState) to say where the charge was.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -23,8 +25,10 @@ import {
   type ChargeRaceWorkerData,
   EPOCH_UNIT,
   GHOST_BRACKETS,
+  GHOST_DONE,
   GHOST_GO,
   GHOST_HELD,
+  GHOST_TURN,
 } from './ioasid-charge-race-protocol.js';
 
 const d = workerData as ChargeRaceWorkerData;
@@ -37,6 +41,7 @@ const r: ChargeRaceResult = {
   edquot: 0,
   enomem: 0,
   quietEdquot: 0,
+  soloHeld: -1,
   edquotWithRoom: [],
   quotaExceeded: [],
   errors: [],
@@ -59,7 +64,8 @@ function epochNow(): number {
   return Atomics.load(ghost, GHOST_BRACKETS) >> BUSY_BITS;
 }
 
-function alloc(): void {
+/** One alloc, judged as the module notes say; returns what the space returned. */
+function alloc(): number {
   const lo = rng.oneIn(2) ? 1 : d.narrowLo;
   const [epoch, others] = enter();
   const id = space.alloc(d.set, lo, d.hi);
@@ -84,6 +90,7 @@ function alloc(): void {
     r.enomem++; // records in limbo: a runtime answer, not a quota one
   } else r.errors.push(`alloc [${lo}, ${d.hi}] ${id}`);
   leave();
+  return id;
 }
 
 function free(k: number): void {
@@ -135,6 +142,37 @@ for (let op = 0; op < d.ops; op++) {
   pause();
 }
 while (held.length > 0) free(held.length - 1);
+
+/** Sleeps on a ghost word until `ready` holds (every wait outside any call). */
+function waitFor(word: number, ready: (v: number) => boolean): void {
+  for (let v = Atomics.load(ghost, word); !ready(v); v = Atomics.load(ghost, word))
+    Atomics.wait(ghost, word, v);
+}
+
+/**
+ * Alone (every other worker waits on TURN): alloc until the quota refuses, so each run has
+ * judged -EDQUOTs whatever the scheduling. -ENOMEM (records in limbo) is retried, a bounded
+ * number of times; stop at maxHold too, which only a quota exceeded reaches.
+ */
+function soloPhase(): void {
+  for (let tries = 0; tries < 10_000 && held.length < d.maxHold; tries++) {
+    const id = alloc();
+    if (id === -Errno.EDQUOT) {
+      r.soloHeld = held.length;
+      break;
+    }
+  }
+  while (held.length > 0) free(held.length - 1);
+}
+
+Atomics.add(ghost, GHOST_DONE, 1);
+Atomics.notify(ghost, GHOST_DONE);
+waitFor(GHOST_DONE, (v) => v === d.workers);
+waitFor(GHOST_TURN, (v) => v === d.index);
+soloPhase();
+Atomics.add(ghost, GHOST_TURN, 1);
+Atomics.notify(ghost, GHOST_TURN);
+waitFor(GHOST_TURN, (v) => v === d.workers);
 // In a bracket too: detach takes its parked charges back and releases them (a charge in
 // flight, which an alloc running meanwhile may rightly wait for, then refuse after its bound).
 enter();
