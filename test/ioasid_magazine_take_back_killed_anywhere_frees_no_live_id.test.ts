@@ -13,6 +13,11 @@
  * there left TS_MAG_RETURNING, and its recovery released the bit again, after another thread
  * had claimed and published that id.
  *
+ * The same window is then added to every operation of the kill-point sweeps
+ * (test/helpers/kill-points.ts OPS), so that a release redone by a recovery on any other path
+ * is caught too (the sweeps' own audit runs with nobody acting between kill and recovery, so
+ * a second release of a still-free bit passes it).
+ *
  * Broken twin: the state that kill left, made by hand (TS_MAG_RETURNING recorded after the
  * release), is reported as "handed out twice".
  */
@@ -29,6 +34,9 @@ import {
 import {
   audit,
   installKillPoints,
+  OPS as KILL_POINT_OPS,
+  PREP as KILL_POINT_PREP,
+  setup as killPointSetup,
   runAlive,
   runKilledAt,
   uninstallKillPoints,
@@ -44,6 +52,18 @@ vi.mock('../src/core/ioasid/pasid-bitmap.js', async (orig) => {
   return killableModule(await orig<object>());
 });
 vi.mock('../src/core/ioasid/sets.js', async (orig) => {
+  const { killableModule } = await import('./helpers/kill-countdown.js');
+  return killableModule(await orig<object>());
+});
+vi.mock('../src/core/ioasid/capacity.js', async (orig) => {
+  const { killableModule } = await import('./helpers/kill-countdown.js');
+  return killableModule(await orig<object>());
+});
+vi.mock('../src/core/ioasid/records.js', async (orig) => {
+  const { killableModule } = await import('./helpers/kill-countdown.js');
+  return killableModule(await orig<object>());
+});
+vi.mock('../src/core/ioasid/spid.js', async (orig) => {
   const { killableModule } = await import('./helpers/kill-countdown.js');
   return killableModule(await orig<object>());
 });
@@ -68,6 +88,8 @@ function otherSet(x: Fixture): void {
   x.other = x.main.setAlloc(null, x.room, SetType.NULL);
 }
 type Fixture = ReturnType<typeof setup>;
+/** What the other thread uses: the main attachment, its set and that set's quota. */
+type Other = Pick<Fixture, 'main' | 'other' | 'room'>;
 
 /** Operations that take a parked id back out of a magazine, by name. */
 const OPS: Record<string, { prep?: (x: Fixture) => void; op: (x: Fixture) => unknown }> = {
@@ -92,7 +114,7 @@ const OPS: Record<string, { prep?: (x: Fixture) => void; op: (x: Fixture) => unk
  * Another thread allocates every id it can, lowest first, but for one unit of its quota (the
  * check after the recovery allocates with it): the ids it holds when the victim is recovered.
  */
-function takeEverything(x: Fixture): Set<number> {
+function takeEverything(x: Other): Set<number> {
   const held = new Set<number>();
   while (held.size < x.room - 1) {
     const id = runAlive(() => x.main.alloc(x.other, 1, 31));
@@ -106,7 +128,7 @@ function takeEverything(x: Fixture): Set<number> {
  * After the recovery: ids handed out again while `held` still holds them (each named), then,
  * if none, the kill audit (bits, maps, magazines, counts, slots).
  */
-function afterRecovery(x: Fixture, held: Set<number>): string[] {
+function afterRecovery(x: Other, held: Set<number>): string[] {
   const bad: string[] = [];
   for (;;) {
     const id = runAlive(() => x.main.alloc(x.other, 1, 31));
@@ -157,4 +179,31 @@ describe('a magazine take-back killed at any call frees no id another thread hol
       `id ${x.parked} handed out twice (still held by the other thread)`,
     );
   });
+});
+
+/** Capacity the kill-point ops may still need (setAlloc 2, reserveCapacity 3 or 4). */
+const OPS_ROOM = 4;
+
+describe('every kill-point op, with another thread taking free ids before the recovery', () => {
+  for (const [name, op] of Object.entries(KILL_POINT_OPS)) {
+    it(name, () => {
+      const failures: string[] = [];
+      let kills = 0;
+      for (let k = 1; k < 3000; k++) {
+        const { main, victim, f } = killPointSetup();
+        KILL_POINT_PREP[name]?.(main, f);
+        const room = main.available() - OPS_ROOM;
+        const x: Other = { main, other: main.setAlloc(null, room, SetType.NULL), room };
+        const slot = victim.rcu.slot;
+        if (!runKilledAt(k, () => op(victim, f))) break;
+        kills++;
+        const held = takeEverything(x);
+        runAlive(() => main.releaseThread(slot));
+        for (const b of afterRecovery(x, held)) failures.push(`killed at call ${k}: ${b}`);
+        main.detach();
+      }
+      expect(kills).toBeGreaterThan(0);
+      expect(failures.slice(0, 5)).toEqual([]);
+    });
+  }
 });
