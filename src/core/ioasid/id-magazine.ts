@@ -197,9 +197,13 @@ export function magazineTakeBack(
 export function magazineReturnSteps(i32: I32, g: SpaceGeometry, ts: number): void {
   const set = i32[ts + TS_SET]!;
   if (i32[ts + TS_OP] === TS_MAG_RETURNING) {
-    bitmapRelease(i32, g.bitmapBase, i32[ts + TS_ID]!);
+    // Loaded before the release: between the release and its record no call may run (kill
+    // point rule). A thread killed there would leave TS_MAG_RETURNING, and its recovery would
+    // release the bit again, after another thread may have claimed and published the id.
     const forget = Atomics.load(i32, SPACE_FAULT_WORD) === SPACE_FAULT_MAGAZINE_FORGET_CHARGE;
-    i32[ts + TS_OP] = set < 0 || forget ? TS_OP_NONE : TS_MAG_RETURN_UNIT;
+    const next = set < 0 || forget ? TS_OP_NONE : TS_MAG_RETURN_UNIT;
+    bitmapRelease(i32, g.bitmapBase, i32[ts + TS_ID]!);
+    i32[ts + TS_OP] = next;
   }
   if (i32[ts + TS_OP] === TS_MAG_RETURN_UNIT) setReleaseUnit(i32, g, set, ts, TS_OP_NONE);
 }
