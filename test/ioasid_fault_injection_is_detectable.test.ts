@@ -76,12 +76,12 @@ async function run(
 /**
  * Busy getter naps (a churner allocated during the nap) a recycled-under-reader twin may
  * take to be caught, and the busy naps its control must take clean: each is a window in
- * which a broken grace period shows (a twin was caught after 1 to 18 naps at load 10).
+ * which a broken grace period shows (a twin was caught after 1 to 9 busy naps at load 12-20).
  */
 const RECYCLE_NAPS = 200;
 /**
  * Allocs a quota-check-then-act twin may take to be caught: two allocs must pass the check in
- * the same few instructions, which took 5,000 to 900,000 allocs at load 12.
+ * the same few instructions, which took 450 to 900,000 allocs at load 12-20.
  */
 const QUOTA_TWIN_ALLOCS = 10_000_000;
 /** Allocs its control must take clean (at least: it also waits for 1000 -EDQUOT). */
