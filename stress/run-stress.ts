@@ -223,6 +223,9 @@ export async function runStress(
           firstAfterMs: KILL_EVERY_MS + rng.below(600),
           nextAfterMs: () => KILL_EVERY_MS + rng.below(800),
           minLeftMs: 500,
+          // Made whatever the load: the first kill (an op CPU's) and, with subscriber CPUs,
+          // the second (a subscriber's), so such a run always kills both kinds.
+          atLeast: config.subscribers > 0 ? 2 : 1,
           async kill(t) {
             // With subscriber CPUs, every third kill (the second first) is one of them.
             const reader = config.subscribers > 0 && fleet.deaths.kills % 3 === 1;

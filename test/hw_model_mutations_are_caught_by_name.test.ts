@@ -49,6 +49,9 @@ const WHERE: Record<MutationName, Omit<ModelRunConfig, 'seed' | 'seconds'>> = {
   'guest-bind-no-owner-check': { scenario: 'free-before-unbind' },
 };
 
+/** Worker steps a threaded run makes, however loaded the machine, before it may end uncaught. */
+const MUTATION_STEPS = 200_000;
+
 /** Pinned seeds: detection must not depend on the seed CI happens to pick. */
 const PINNED = [11, 12];
 
@@ -78,7 +81,15 @@ describe('mutations', () => {
     'skip-devtlb-inv',
     'skip-prq-drain',
   ] as const)('%s is caught and named on worker threads', async (mutation) => {
-    const r = await runThreaded({ scenario: 'host-sva', seed, seconds: 20, mutation });
+    // Stops when caught (after 7,000 to 15,000 steps, 4.5 to 7 s, at load 20); a loaded
+    // machine's run goes on past its 20 s until the workers made MUTATION_STEPS steps.
+    const r = await runThreaded({
+      scenario: 'host-sva',
+      seed,
+      seconds: 20,
+      minSteps: MUTATION_STEPS,
+      mutation,
+    });
     expect(r.verdict).toBe('fail');
     expect(r.firstViolation?.id).toBe(MUTATIONS[mutation].breaks);
   });

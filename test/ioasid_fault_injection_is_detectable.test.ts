@@ -17,19 +17,32 @@ const FILE = 'test/ioasid_fault_injection_is_detectable.test.ts';
 interface Run {
   space: IoasidSpace;
   results: FaultWorkerResult[];
-  ms: number;
+  /** Getter naps (readers), busy ones among them, and allocs tried (churners, quota workers). */
+  naps: number;
+  busyNaps: number;
+  allocs: number;
 }
+
+/** The shared words a run is judged and bounded by (FaultWorkerData.stop). */
+const STOP = 0;
+const MAX_COUNT = 1;
+const NAPS = 2;
+const ALLOCS = 3;
+const BUSY_NAPS = 4;
 
 /**
  * Start `modes` workers on one set of `quota` in a small space with `fault`, stop them when
- * `done()` holds or after `maxMs`, and collect their results.
+ * `done()` holds or once they did `enough()` work, and collect their results. Bounded by
+ * work, not by time: a loaded machine may start a worker seconds late or run it seldom, and
+ * a twin must get the same number of chances however slowly they come (the test's timeout is
+ * the guard against a hang).
  */
 async function run(
   fault: IoasidFault | undefined,
   modes: FaultWorkerData['mode'][],
   quota: number,
-  maxMs: number,
   done: (space: IoasidSpace, stop: Int32Array) => boolean,
+  enough: (space: IoasidSpace, stop: Int32Array) => boolean,
 ): Promise<Run> {
   const seed = testSeed(FILE);
   const space = IoasidSpace.create({
@@ -40,7 +53,8 @@ async function run(
     fault,
   });
   const set = space.setAlloc(null, quota, SetType.NULL);
-  const stop = new SharedArrayBuffer(16); // [stop flag, largest count seen, getter naps]
+  // [stop flag, largest count seen, getter naps, allocs, busy naps]
+  const stop = new SharedArrayBuffer(4 * 5);
   const stop32 = new Int32Array(stop);
   const results = modes.map((mode, worker) => {
     const data: FaultWorkerData = { handle: space.handle, seed, worker, mode, set, quota, stop };
@@ -50,12 +64,28 @@ async function run(
       w.once('error', reject);
     });
   });
-  const t0 = Date.now();
-  while (Date.now() - t0 < maxMs && !done(space, stop32))
+  while (!done(space, stop32) && !enough(space, stop32))
     await new Promise((r) => setTimeout(r, 10));
-  Atomics.store(stop32, 0, 1);
-  return { space, results: await Promise.all(results), ms: Date.now() - t0 };
+  Atomics.store(stop32, STOP, 1);
+  const naps = Atomics.load(stop32, NAPS);
+  const busyNaps = Atomics.load(stop32, BUSY_NAPS);
+  const allocs = Atomics.load(stop32, ALLOCS);
+  return { space, results: await Promise.all(results), naps, busyNaps, allocs };
 }
+
+/**
+ * Busy getter naps (a churner allocated during the nap) a recycled-under-reader twin may
+ * take to be caught, and the busy naps its control must take clean: each is a window in
+ * which a broken grace period shows (a twin was caught after 1 to 9 busy naps at load 12-20).
+ */
+const RECYCLE_NAPS = 200;
+/**
+ * Allocs a quota-check-then-act twin may take to be caught: two allocs must pass the check in
+ * the same few instructions, which took 450 to 900,000 allocs at load 12-20.
+ */
+const QUOTA_TWIN_ALLOCS = 10_000_000;
+/** Allocs its control must take clean (at least: it also waits for 1000 -EDQUOT). */
+const QUOTA_CONTROL_ALLOCS = 200_000;
 
 describe('fault injection is detectable', () => {
   // Both recycle a record under a reader: at once (reclaim-without-gp), or when its thread
@@ -63,70 +93,66 @@ describe('fault injection is detectable', () => {
   it.each([
     ['reclaim-without-gp', 'a getter sleeping in find sees its record recycled'],
     ['own-ring-early', "a getter sleeping in find sees its record come back from a CPU's own ring"],
-  ] as const)(
-    '%s: %s',
-    async (fault, _what) => {
-      const { space, ms } = await run(
-        fault,
-        ['churn', 'churn', 'reader', 'reader'],
-        15,
-        5000,
-        (sp) => sp.stats().recycledUnderReader > 0,
-      );
-      const seen = space.stats().recycledUnderReader;
-      console.log(`${fault}: recycledUnderReader = ${seen} after ${ms} ms`);
-      expect(seen).toBeGreaterThan(0);
-      space.detach();
-    },
-    30_000,
-  );
+  ] as const)('%s: %s', async (fault, _what) => {
+    const { space, naps, busyNaps, allocs } = await run(
+      fault,
+      ['churn', 'churn', 'reader', 'reader'],
+      15,
+      (sp) => sp.stats().recycledUnderReader > 0,
+      (_space, stop) => Atomics.load(stop, BUSY_NAPS) >= RECYCLE_NAPS,
+    );
+    const seen = space.stats().recycledUnderReader;
+    console.log(
+      `${fault}: recycledUnderReader ${seen} after ${busyNaps} busy of ${naps} naps, ${allocs} allocs`,
+    );
+    expect(seen).toBeGreaterThan(0);
+    space.detach();
+  });
 
   it('control: with grace periods, the same load never recycles under a reader', async () => {
-    const { space, results } = await run(
+    const { space, results, naps, busyNaps } = await run(
       undefined,
       ['churn', 'churn', 'reader', 'reader'],
       15,
-      10_000,
-      // Many times the naps the broken variant needs to be caught (seconds of a loaded
-      // machine's worth): stop on that, not on a wall-clock time.
-      (_space, stop) => Atomics.load(stop, 2) >= 1000,
+      () => false,
+      (_space, stop) => Atomics.load(stop, BUSY_NAPS) >= RECYCLE_NAPS,
     );
-    const getters = results.reduce((n, r) => n + r.getterCalls, 0);
-    console.log(`ops per worker: ${results.map((r) => r.ops).join(', ')}; ${getters} getter naps`);
+    const ops = results.map((r) => r.ops).join(', ');
+    console.log(`ops per worker: ${ops}; ${busyNaps} busy of ${naps} getter naps`);
     expect(results.every((r) => r.ops > 0)).toBe(true);
-    expect(getters).toBeGreaterThan(100); // windows in which a broken grace period would show
+    expect(busyNaps).toBeGreaterThanOrEqual(RECYCLE_NAPS); // as many windows as a twin may need
     expect(space.stats().recycledUnderReader).toBe(0);
     space.detach();
-  }, 30_000);
+  });
 
   it('quota-check-then-act: concurrent allocs take a set past its quota', async () => {
     const quota = 2;
-    const { space, results, ms } = await run(
+    const { space, results, allocs } = await run(
       'quota-check-then-act',
       ['quota', 'quota', 'quota', 'quota'],
       quota,
-      5000,
-      (_space, stop) => Atomics.load(stop, 1) > quota,
+      (_space, stop) => Atomics.load(stop, MAX_COUNT) > quota,
+      (_space, stop) => Atomics.load(stop, ALLOCS) >= QUOTA_TWIN_ALLOCS,
     );
     const seen = Math.max(...results.map((r) => r.maxCountSeen));
-    console.log(`largest count a worker saw: ${seen} (quota ${quota}) after ${ms} ms`);
+    console.log(`largest count a worker saw: ${seen} (quota ${quota}) after ${allocs} allocs`);
     expect(seen).toBeGreaterThan(quota);
     space.detach();
-  }, 30_000);
+  });
 
   it('control: without the fault, no worker sees a count above the quota', async () => {
     const quota = 2;
-    const { space, results } = await run(
+    const { space, results, allocs } = await run(
       undefined,
       ['quota', 'quota', 'quota', 'quota'],
       quota,
-      20_000,
-      // Run until the workers have collided on the quota many times (a loaded machine may
-      // not start them within a fixed time: 0 collisions in 1.5 s at load 44).
-      (sp) => sp.stats().edquot >= 1000,
+      () => false,
+      // Many allocs, and collisions on the quota among them.
+      (sp, stop) => Atomics.load(stop, ALLOCS) >= QUOTA_CONTROL_ALLOCS && sp.stats().edquot >= 1000,
     );
+    console.log(`${allocs} allocs, ${space.stats().edquot} refused -EDQUOT`);
     expect(Math.max(...results.map((r) => r.maxCountSeen))).toBeLessThanOrEqual(quota);
     expect(space.stats().edquot).toBeGreaterThan(0);
     space.detach();
-  }, 30_000);
+  });
 });

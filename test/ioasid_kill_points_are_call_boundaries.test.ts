@@ -37,11 +37,11 @@ describe('worker.terminate() stops only at call boundaries', () => {
   it('never between an atomic operation and the plain store after it', async () => {
     const bad = await disagreements('atomic-then-plain', testSeed(FILE));
     expect(bad).toBe(0);
-  }, 60_000);
+  });
 
   it('broken twin: a call between them is a kill point, and the check sees it', async () => {
     const bad = await disagreements('atomic-then-call', testSeed(FILE));
     console.log(`twin: ${bad} of ${KILLS} kills separated the CAS from its record`);
     expect(bad).toBeGreaterThan(0);
-  }, 60_000);
+  });
 });

@@ -65,8 +65,12 @@ describe('a pending callRcu with a dead reader', () => {
   }, 30_000);
 
   it('broken twin: with the reader gone, the callback runs and nothing is reported', async () => {
+    // Bounded by the child's timer ticks, not by 300 ms of wall time (a loaded machine may not
+    // run the child for that long): the callback must have run within 1000 of them, each a
+    // turn of the event loop in which the 1 ms callback timer polls too.
     const r = await child(
-      'dead.readUnlock(); setTimeout(() => { if (!ran) process.exit(3); }, 300);',
+      'dead.readUnlock(); let ticks = 0; const t = setInterval(() => {' +
+        ' if (ran) clearInterval(t); else if (++ticks >= 1000) process.exit(3); }, 1);',
       15_000,
     );
     expect(r.code).toBe(0);

@@ -21,6 +21,8 @@ describe.each(['marks', 'mb', 'qsbr'] as const)('RCU torture, correct RCU, %s fl
       minKills: 4,
       // Likewise the grace periods asserted below (30 in 5 s at load 44 before this).
       minGracePeriods: 60,
+      // Owed work ends the run as soon as it is done; this only caps a run that never gets it.
+      maxExtraSeconds: 60,
       stutterEveryMs: 1500,
       stutterForMs: 200,
       flavor,

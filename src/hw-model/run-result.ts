@@ -52,6 +52,13 @@ export interface ModelRunConfig {
    * is the caller's).
    */
   untilEveryVmWorked?: boolean | undefined;
+  /**
+   * Threaded runs: the busy part goes on past `seconds` until the workers made this many
+   * steps (a loaded machine may give them little of the time), bounded by work: it still ends
+   * at a violation (stopOnViolation), an abort, a crashed worker, or when no worker makes a
+   * step any more (the wind-down's stall rule). Default 0.
+   */
+  minSteps?: number | undefined;
 }
 
 /** Why and when a run was ended early. */

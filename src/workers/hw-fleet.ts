@@ -242,8 +242,37 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
   let lastCheck = Date.now();
   // The first kill comes half a period in, so every run of a few hundred ms has one.
   let lastKill = Date.now() - KILL_EVERY_MS / 2;
+  const workerWord = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
+  /** Steps all workers made (each flushes its count every 256 iterations). */
+  const totalSteps = () => hosted.reduce((n, h) => n + workerWord(h, W_STEPS), 0);
+  /**
+   * The stall rule (STALL_ITERS): a function to call once per pass of a wait, true once every
+   * worker ran STALL_ITERS loop iterations since the steps last moved, none making a step.
+   */
+  const stallWatch = (): (() => boolean) => {
+    let lastSteps = -1;
+    let itersAtChange: number[] = [];
+    return () => {
+      const s = totalSteps();
+      if (s !== lastSteps) {
+        lastSteps = s;
+        itersAtChange = hosted.map((h) => workerWord(h, W_ITERS));
+        return false;
+      }
+      return hosted.every(
+        (h, i) => ((workerWord(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS,
+      );
+    };
+  };
+
   let interrupted: ModelRunResult['interrupted'] = null;
-  while (Date.now() < deadline) {
+  // Past its time, the busy part goes on while the workers owe steps (cfg.minSteps), unless
+  // none makes a step any more (the stall rule) or one crashed.
+  const minSteps = cfg.minSteps ?? 0;
+  const busyStalled = stallWatch();
+  const timeLeft = () =>
+    Date.now() < deadline || (totalSteps() < minSteps && !crashed && !busyStalled());
+  while (timeLeft()) {
     await sleep(EPOCH_MS);
     if (stop && Atomics.load(ctl, F_VIOLATIONS) > 0) break;
     if (cfg.signal?.aborted) {
@@ -265,6 +294,16 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
       lastCheck = Date.now();
       await quiescentCheck();
     }
+  }
+
+  // A run asked to kill kills, even when a loaded machine's late wake-ups left no kill in its
+  // time (the first comes due KILL_EVERY_MS / 2 in): one now, as steering.ts does for the
+  // stress run.
+  const caught = stop && Atomics.load(ctl, F_VIOLATIONS) > 0;
+  if (kills === 0 && victims.length > 0 && interrupted === null && !caught && !crashed) {
+    const victim = victims[rng.below(victims.length)]!;
+    hosted[victim] = await kill(hosted[victim]!);
+    kills++;
   }
 
   async function kill(h: Hosted): Promise<Hosted> {
@@ -309,29 +348,6 @@ export async function runThreaded(cfg: ModelRunConfig): Promise<ModelRunResult> 
     Atomics.store(ctl, F_STATE, FS_RUN);
     Atomics.notify(ctl, F_STATE);
   }
-
-  const workerWord = (h: Hosted, f: number) => Atomics.load(ctl, workerSlot(h.index) + f);
-  /** Steps all workers made (each flushes its count every 256 iterations). */
-  const totalSteps = () => hosted.reduce((n, h) => n + workerWord(h, W_STEPS), 0);
-  /**
-   * The stall rule (STALL_ITERS): a function to call once per pass of a wait, true once every
-   * worker ran STALL_ITERS loop iterations since the steps last moved, none making a step.
-   */
-  const stallWatch = (): (() => boolean) => {
-    let lastSteps = -1;
-    let itersAtChange: number[] = [];
-    return () => {
-      const s = totalSteps();
-      if (s !== lastSteps) {
-        lastSteps = s;
-        itersAtChange = hosted.map((h) => workerWord(h, W_ITERS));
-        return false;
-      }
-      return hosted.every(
-        (h, i) => ((workerWord(h, W_ITERS) - itersAtChange[i]!) | 0) >= STALL_ITERS,
-      );
-    };
-  };
 
   let vmsIdleAtBusyEnd: number | undefined;
   if (cfg.untilEveryVmWorked) {

@@ -18,7 +18,12 @@ export interface FaultWorkerData {
   mode: 'churn' | 'reader' | 'quota';
   set: number;
   quota: number;
-  /** Int32 [0]: the test sets 1 to stop the worker; [1]: the largest count any quota worker saw. */
+  /**
+   * Int32 [0]: the test sets 1 to stop the worker; [1]: the largest count any quota worker
+   * saw; [2]: getter naps (reader mode); [3]: allocs tried (churn and quota modes); [4]: busy
+   * naps, those during which some alloc was tried. [3] and [4] are the work the test bounds a
+   * run by (not wall-clock time: a loaded machine may not run a worker for seconds).
+   */
   stop: SharedArrayBuffer;
 }
 

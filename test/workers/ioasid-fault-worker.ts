@@ -19,7 +19,11 @@ let getterCalls = 0;
 function slowGetter(): boolean {
   getterCalls++;
   Atomics.add(stop, 2, 1); // progress the test can wait for
+  const allocs = Atomics.load(stop, 3);
   Atomics.wait(nap, 0, 0, 0.05);
+  // A busy nap: a churner allocated while this reader held its section (a real chance for a
+  // broken grace period to recycle the record under it).
+  if (Atomics.load(stop, 3) !== allocs) Atomics.add(stop, 4, 1);
   return true;
 }
 
@@ -37,6 +41,7 @@ while (Atomics.load(stop, 0) === 0) {
     space.free(d.set, held.splice(next() % held.length, 1)[0]!);
     continue;
   }
+  Atomics.add(stop, 3, 1); // progress the test bounds its run by
   const id = space.alloc(d.set, 1, space.maxId, ops & 0xffff);
   if (id < 0) continue;
   held.push(id);
