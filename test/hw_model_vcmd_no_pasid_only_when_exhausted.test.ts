@@ -14,7 +14,7 @@ import { H_VM_QUOTA, VP_STATE, VPS_FREE, VPS_LIVE, vmToken } from '../src/hw-mod
 import { HwErrno, Platform } from '../src/hw-model/index.js';
 import { VCMD_BUSY, vcmdPoll, vcmdPost, vmmVcmdStep } from '../src/hw-model/vcmd.js';
 import { scNoPasid, VCMD_ALLOC } from '../src/hw-model/vcmd-regs.js';
-import { vpField } from '../src/hw-model/vm.js';
+import { vmSet, vpField } from '../src/hw-model/vm.js';
 import { TWO_VMS } from './helpers/two-vms.js';
 
 const VM0 = vmToken(0, 1);
@@ -172,5 +172,36 @@ describe('INV-12: no PASID on a live platform', () => {
     const v = vcmdPoll(hw, 0, 0);
     expect(v >>> 20).toBe(0); // SC = success
     expect(v & 0xfffff).toBeGreaterThan(0);
+  });
+
+  it('the core short of records (-ENOMEM): the Allocate stays posted, unanswered, until records come back', () => {
+    const p = Platform.create(TWO_VMS);
+    const hw = p.context;
+    const c = new ModelChecker(hw, {});
+    // Retire records (VM 1's set churned) while this thread reads: none can come back before
+    // its readUnlock.
+    const set = vmSet(hw, 1);
+    expect(set).toBeGreaterThanOrEqual(0);
+    hw.space.rcu.readLock();
+    let churned = 0;
+    for (; churned < 1_000_000; churned++) {
+      const id = hw.space.alloc(set, 1, hw.space.maxId);
+      if (id === -HwErrno.ENOMEM) break;
+      expect(id).toBeGreaterThan(0);
+      expect(hw.space.free(set, id)).toBe(0);
+    }
+    expect(hw.space.alloc(set, 1, hw.space.maxId)).toBe(-HwErrno.ENOMEM);
+    expect(vcmdPost(hw, 0, 0, VCMD_ALLOC, 0)).toBe(0);
+    expect(vmmVcmdStep(hw, 0, 0)).toBe(0); // put back: no answer
+    expect(vcmdPoll(hw, 0, 0)).toBe(VCMD_BUSY);
+    hw.space.rcu.readUnlock();
+    expect(vmmVcmdStep(hw, 0, 0)).toBe(1);
+    const v = vcmdPoll(hw, 0, 0);
+    expect(v >>> 20).toBe(0); // SC = success
+    expect(v & 0xfffff).toBeGreaterThan(0);
+    c.consume();
+    c.quiescent();
+    expect(inv12(c)).toEqual([]);
+    console.log(`records churned before -ENOMEM: ${churned}`);
   });
 });

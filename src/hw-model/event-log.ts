@@ -148,6 +148,8 @@ export const Ev = Object.freeze({
   ALLOC_SWITCH: 44,
   /** before a guest's MOVDIR64B to its vDWQ reaches the device: pasid/gen = WQCFG's then, a = wq, b = VM token, c = mdev | vcpu << 20. */
   GUEST_MOVDIR: 45,
+  /** before the VMM puts an Allocate back (IP = 0 again, VCMD still posted, taken at a later step): the core said -ENOMEM, a shortage of records, not of PASIDs. a = VM token, b = op, c = vIOMMU. */
+  VCMD_DEFER: 46,
 } as const);
 
 /** Names of the kinds, for traces. */

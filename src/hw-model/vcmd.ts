@@ -106,7 +106,8 @@ export function vcmdPoll(hw: HwContext, vm: number, vi: number): number {
  * VMM: handle the command posted on vIOMMU `vi` of VM `vm`, if any (one step: the whole trap).
  *
  * Context: the VMM's thread (or any thread driving it); takes the VM's VMM lock with a try.
- * @returns 1 a command was handled; 0 none posted or the VMM is busy
+ * @returns 1 a command was handled; 0 none posted, the VMM is busy, or an Allocate was put
+ * back (no VMM record free, or the core short of records: -ENOMEM), to be taken again later
  */
 export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
   const cmd = reg(hw, vm, vi, vcmdWord(hw.vcmdRev));
@@ -134,7 +135,8 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
     lockGive(hw.i32, lock);
     return 0;
   }
-  const wasBusy = decodeVcrsp(rev, hw.ld(rsp), hw.ld(rsp + 1)).ip;
+  const [lo0, hi0] = [hw.ld(rsp), hw.ld(rsp + 1)];
+  const wasBusy = decodeVcrsp(rev, lo0, hi0).ip;
   let [lo, hi] = encodeVcrsp(rev, true, 0, 0);
   hw.st(rsp + 1, hi);
   hw.st(rsp, lo);
@@ -146,6 +148,17 @@ export function vmmVcmdStep(hw: HwContext, vm: number, vi: number): number {
   if (!pas || (op !== VCMD_ALLOC && op !== VCMD_FREE)) sc = SC_UNDEFINED;
   else if (op === VCMD_ALLOC) {
     const r = vmmAlloc(hw, vm, -1);
+    if (r === -HwErrno.ENOMEM) {
+      // The core is short of records (retired ones wait for a grace period, which a stalled or
+      // dead reader delays), not of PASIDs: "no PASID" would be wrong (INV-12). As for a VM
+      // record above, the command goes back, to be taken at a later step; IP as it was (the
+      // guest waits while VCMD is non-zero). vmmAlloc undid its own intent and record.
+      hw.log.emit(Ev.VCMD_DEFER, operand, 0, -1, vmTokenOf(hw, vm), op, vi);
+      hw.st(rsp + 1, hi0);
+      hw.st(rsp, lo0);
+      lockGive(hw.i32, lock);
+      return 0;
+    }
     if (r < 0) sc = scNoPasid(rev);
     else result = hw.ld(vpField(hw, vm, r, VP_PASID));
   } else if (!vmmFreeOp(hw, vm, vi, operand)) sc = scNoPasid(rev);

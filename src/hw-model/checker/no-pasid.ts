@@ -11,7 +11,8 @@
  *
  * ## Developer notes
  * Window: VCMD_START (logged after IP was set, before the VMM's allocation) to VCMD_DONE
- * (logged after it returned). The failure instant tf lies inside.
+ * (logged after it returned). The failure instant tf lies inside. A VCMD_DEFER (the core said
+ * -ENOMEM: the VMM put the command back unanswered) closes the window with nothing to judge.
  *
  * Upper bound on the units held at tf, U = held(s) + late:
  * - held(s): at VCMD_START, the PASIDs the log shows allocated or free-pending, plus those
@@ -140,6 +141,11 @@ export class NoPasidWitness {
         break;
       case Ev.VCMD_DONE:
         this.#answered(e);
+        break;
+      case Ev.VCMD_DEFER:
+        // Put back unanswered (the core was short of records): no answer to judge; the next
+        // VCMD_START of the command opens a window of its own.
+        this.#windows.delete(vmOfToken(e.a));
         break;
       default:
         break;
