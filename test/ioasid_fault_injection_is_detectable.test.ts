@@ -10,7 +10,16 @@ import { describe, expect, it } from 'vitest';
 import { type IoasidFault, IoasidSpace, SetType } from '../src/core/ioasid/ioasid-space.js';
 import { testSeed } from './helpers/seed.js';
 import { startTestWorker } from './helpers/workers.js';
-import type { FaultWorkerData, FaultWorkerResult } from './workers/ioasid-fault-protocol.js';
+import {
+  FAULT_ALLOCS,
+  FAULT_BUSY_NAPS,
+  FAULT_MAX_COUNT,
+  FAULT_NAPS,
+  FAULT_STOP,
+  FAULT_WORDS,
+  type FaultWorkerData,
+  type FaultWorkerResult,
+} from './workers/ioasid-fault-protocol.js';
 
 const FILE = 'test/ioasid_fault_injection_is_detectable.test.ts';
 
@@ -22,13 +31,6 @@ interface Run {
   busyNaps: number;
   allocs: number;
 }
-
-/** The shared words a run is judged and bounded by (FaultWorkerData.stop). */
-const STOP = 0;
-const MAX_COUNT = 1;
-const NAPS = 2;
-const ALLOCS = 3;
-const BUSY_NAPS = 4;
 
 /**
  * Start `modes` workers on one set of `quota` in a small space with `fault`, stop them when
@@ -53,8 +55,7 @@ async function run(
     fault,
   });
   const set = space.setAlloc(null, quota, SetType.NULL);
-  // [stop flag, largest count seen, getter naps, allocs, busy naps]
-  const stop = new SharedArrayBuffer(4 * 5);
+  const stop = new SharedArrayBuffer(4 * FAULT_WORDS);
   const stop32 = new Int32Array(stop);
   const results = modes.map((mode, worker) => {
     const data: FaultWorkerData = { handle: space.handle, seed, worker, mode, set, quota, stop };
@@ -66,10 +67,10 @@ async function run(
   });
   while (!done(space, stop32) && !enough(space, stop32))
     await new Promise((r) => setTimeout(r, 10));
-  Atomics.store(stop32, STOP, 1);
-  const naps = Atomics.load(stop32, NAPS);
-  const busyNaps = Atomics.load(stop32, BUSY_NAPS);
-  const allocs = Atomics.load(stop32, ALLOCS);
+  Atomics.store(stop32, FAULT_STOP, 1);
+  const naps = Atomics.load(stop32, FAULT_NAPS);
+  const busyNaps = Atomics.load(stop32, FAULT_BUSY_NAPS);
+  const allocs = Atomics.load(stop32, FAULT_ALLOCS);
   return { space, results: await Promise.all(results), naps, busyNaps, allocs };
 }
 
@@ -99,7 +100,7 @@ describe('fault injection is detectable', () => {
       ['churn', 'churn', 'reader', 'reader'],
       15,
       (sp) => sp.stats().recycledUnderReader > 0,
-      (_space, stop) => Atomics.load(stop, BUSY_NAPS) >= RECYCLE_NAPS,
+      (_space, stop) => Atomics.load(stop, FAULT_BUSY_NAPS) >= RECYCLE_NAPS,
     );
     const seen = space.stats().recycledUnderReader;
     console.log(
@@ -115,7 +116,7 @@ describe('fault injection is detectable', () => {
       ['churn', 'churn', 'reader', 'reader'],
       15,
       () => false,
-      (_space, stop) => Atomics.load(stop, BUSY_NAPS) >= RECYCLE_NAPS,
+      (_space, stop) => Atomics.load(stop, FAULT_BUSY_NAPS) >= RECYCLE_NAPS,
     );
     const ops = results.map((r) => r.ops).join(', ');
     console.log(`ops per worker: ${ops}; ${busyNaps} busy of ${naps} getter naps`);
@@ -131,8 +132,8 @@ describe('fault injection is detectable', () => {
       'quota-check-then-act',
       ['quota', 'quota', 'quota', 'quota'],
       quota,
-      (_space, stop) => Atomics.load(stop, MAX_COUNT) > quota,
-      (_space, stop) => Atomics.load(stop, ALLOCS) >= QUOTA_TWIN_ALLOCS,
+      (_space, stop) => Atomics.load(stop, FAULT_MAX_COUNT) > quota,
+      (_space, stop) => Atomics.load(stop, FAULT_ALLOCS) >= QUOTA_TWIN_ALLOCS,
     );
     const seen = Math.max(...results.map((r) => r.maxCountSeen));
     console.log(`largest count a worker saw: ${seen} (quota ${quota}) after ${allocs} allocs`);
@@ -148,7 +149,8 @@ describe('fault injection is detectable', () => {
       quota,
       () => false,
       // Many allocs, and collisions on the quota among them.
-      (sp, stop) => Atomics.load(stop, ALLOCS) >= QUOTA_CONTROL_ALLOCS && sp.stats().edquot >= 1000,
+      (sp, stop) =>
+        Atomics.load(stop, FAULT_ALLOCS) >= QUOTA_CONTROL_ALLOCS && sp.stats().edquot >= 1000,
     );
     console.log(`${allocs} allocs, ${space.stats().edquot} refused -EDQUOT`);
     expect(Math.max(...results.map((r) => r.maxCountSeen))).toBeLessThanOrEqual(quota);

@@ -18,14 +18,25 @@ export interface FaultWorkerData {
   mode: 'churn' | 'reader' | 'quota';
   set: number;
   quota: number;
-  /**
-   * Int32 [0]: the test sets 1 to stop the worker; [1]: the largest count any quota worker
-   * saw; [2]: getter naps (reader mode); [3]: allocs tried (churn and quota modes); [4]: busy
-   * naps, those during which some alloc was tried. [3] and [4] are the work the test bounds a
-   * run by (not wall-clock time: a loaded machine may not run a worker for seconds).
-   */
+  /** FAULT_WORDS Int32 words, indexed by the FAULT_* constants below. */
   stop: SharedArrayBuffer;
 }
+
+/** The test stores 1 to stop the workers. */
+export const FAULT_STOP = 0;
+/** The largest set count any quota worker saw. */
+export const FAULT_MAX_COUNT = 1;
+/** Getter naps (reader mode). */
+export const FAULT_NAPS = 2;
+/**
+ * Allocs tried (churn and quota modes). With FAULT_BUSY_NAPS, the work the test bounds a run
+ * by (not wall-clock time: a loaded machine may not run a worker for seconds).
+ */
+export const FAULT_ALLOCS = 3;
+/** Busy naps: getter naps during which some alloc was tried. */
+export const FAULT_BUSY_NAPS = 4;
+/** Words of the `stop` buffer. */
+export const FAULT_WORDS = 5;
 
 /** What a fault worker posts when stopped. */
 export interface FaultWorkerResult {
@@ -33,6 +44,4 @@ export interface FaultWorkerResult {
   ops: number;
   /** quota mode: the largest set count seen right after an alloc. */
   maxCountSeen: number;
-  /** reader mode: getter calls (finds that hit a live id and slept inside the section). */
-  getterCalls: number;
 }

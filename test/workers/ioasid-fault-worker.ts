@@ -5,7 +5,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoasidSpace } from '../../src/core/ioasid/ioasid-space.js';
 import { Prng } from '../../src/workers/prng.js';
-import type { FaultWorkerData, FaultWorkerResult } from './ioasid-fault-protocol.js';
+import {
+  FAULT_ALLOCS,
+  FAULT_BUSY_NAPS,
+  FAULT_MAX_COUNT,
+  FAULT_NAPS,
+  FAULT_STOP,
+  type FaultWorkerData,
+  type FaultWorkerResult,
+} from './ioasid-fault-protocol.js';
 
 const d = workerData as FaultWorkerData;
 const space = IoasidSpace.attach(d.handle);
@@ -15,22 +23,20 @@ const prng = new Prng(d.seed, d.worker);
 const next = (): number => prng.nextU32();
 
 /** The getter: holds the read-side section open for 0.05 ms. */
-let getterCalls = 0;
 function slowGetter(): boolean {
-  getterCalls++;
-  Atomics.add(stop, 2, 1); // progress the test can wait for
-  const allocs = Atomics.load(stop, 3);
+  Atomics.add(stop, FAULT_NAPS, 1); // progress the test can wait for
+  const allocs = Atomics.load(stop, FAULT_ALLOCS);
   Atomics.wait(nap, 0, 0, 0.05);
   // A busy nap: a churner allocated while this reader held its section (a real chance for a
   // broken grace period to recycle the record under it).
-  if (Atomics.load(stop, 3) !== allocs) Atomics.add(stop, 4, 1);
+  if (Atomics.load(stop, FAULT_ALLOCS) !== allocs) Atomics.add(stop, FAULT_BUSY_NAPS, 1);
   return true;
 }
 
 const held: number[] = [];
 let ops = 0;
 let maxCountSeen = 0;
-while (Atomics.load(stop, 0) === 0) {
+while (Atomics.load(stop, FAULT_STOP) === 0) {
   ops++;
   if (d.mode === 'reader') {
     // Mostly the low ids, which the churners keep allocated (policy lowest).
@@ -41,7 +47,7 @@ while (Atomics.load(stop, 0) === 0) {
     space.free(d.set, held.splice(next() % held.length, 1)[0]!);
     continue;
   }
-  Atomics.add(stop, 3, 1); // progress the test bounds its run by
+  Atomics.add(stop, FAULT_ALLOCS, 1); // progress the test bounds its run by
   const id = space.alloc(d.set, 1, space.maxId, ops & 0xffff);
   if (id < 0) continue;
   held.push(id);
@@ -49,7 +55,7 @@ while (Atomics.load(stop, 0) === 0) {
   const count = space.setInfo(d.set)?.count ?? 0;
   if (count > maxCountSeen) {
     maxCountSeen = count;
-    if (count > Atomics.load(stop, 1)) Atomics.store(stop, 1, count); // a hint for the test
+    if (count > Atomics.load(stop, FAULT_MAX_COUNT)) Atomics.store(stop, FAULT_MAX_COUNT, count); // a hint for the test
   }
 }
 for (const id of held) space.free(d.set, id);
@@ -58,5 +64,4 @@ parentPort?.postMessage({
   worker: d.worker,
   ops,
   maxCountSeen,
-  getterCalls,
 } satisfies FaultWorkerResult);
