@@ -138,24 +138,48 @@ function afterRecovery(x: Other, held: Set<number>): string[] {
   return bad.length > 0 ? bad : audit(x.main);
 }
 
+/** One run of a sweep: the other thread's side, the victim's slot, the op to kill, the end. */
+interface Trial {
+  other: Other;
+  slot: number;
+  op: () => unknown;
+  detach: () => void;
+}
+
+/**
+ * Kill `trial()`'s op at call 1, 2, ... until a run is not killed; between each kill and the
+ * recovery the other thread takes every free id. @returns the failures, named by kill point
+ */
+function sweepWithWindow(trial: () => Trial): string[] {
+  const failures: string[] = [];
+  let kills = 0;
+  for (let k = 1; k < 3000; k++) {
+    const t = trial();
+    if (!runKilledAt(k, t.op)) break;
+    kills++;
+    const held = takeEverything(t.other);
+    runAlive(() => t.other.main.releaseThread(t.slot));
+    for (const b of afterRecovery(t.other, held)) failures.push(`killed at call ${k}: ${b}`);
+    t.detach();
+  }
+  expect(kills).toBeGreaterThan(0);
+  return failures;
+}
+
 describe('a magazine take-back killed at any call frees no id another thread holds', () => {
   for (const [name, { prep, op }] of Object.entries(OPS)) {
     it(name, () => {
-      const failures: string[] = [];
-      let kills = 0;
-      for (let k = 1; k < 3000; k++) {
+      const failures = sweepWithWindow(() => {
         const x = setup();
         prep?.(x);
         otherSet(x);
-        const slot = x.victim.rcu.slot;
-        if (!runKilledAt(k, () => op(x))) break;
-        kills++;
-        const held = takeEverything(x);
-        runAlive(() => x.main.releaseThread(slot));
-        for (const b of afterRecovery(x, held)) failures.push(`killed at call ${k}: ${b}`);
-        x.main.detach();
-      }
-      expect(kills).toBeGreaterThan(0);
+        return {
+          other: x,
+          slot: x.victim.rcu.slot,
+          op: () => op(x),
+          detach: () => x.main.detach(),
+        };
+      });
       expect(failures.slice(0, 5)).toEqual([]);
     });
   }
@@ -187,22 +211,18 @@ const OPS_ROOM = 4;
 describe('every kill-point op, with another thread taking free ids before the recovery', () => {
   for (const [name, op] of Object.entries(KILL_POINT_OPS)) {
     it(name, () => {
-      const failures: string[] = [];
-      let kills = 0;
-      for (let k = 1; k < 3000; k++) {
+      const failures = sweepWithWindow(() => {
         const { main, victim, f } = killPointSetup();
         KILL_POINT_PREP[name]?.(main, f);
         const room = main.available() - OPS_ROOM;
-        const x: Other = { main, other: main.setAlloc(null, room, SetType.NULL), room };
-        const slot = victim.rcu.slot;
-        if (!runKilledAt(k, () => op(victim, f))) break;
-        kills++;
-        const held = takeEverything(x);
-        runAlive(() => main.releaseThread(slot));
-        for (const b of afterRecovery(x, held)) failures.push(`killed at call ${k}: ${b}`);
-        main.detach();
-      }
-      expect(kills).toBeGreaterThan(0);
+        const other: Other = { main, other: main.setAlloc(null, room, SetType.NULL), room };
+        return {
+          other,
+          slot: victim.rcu.slot,
+          op: () => op(victim, f),
+          detach: () => main.detach(),
+        };
+      });
       expect(failures.slice(0, 5)).toEqual([]);
     });
   }
