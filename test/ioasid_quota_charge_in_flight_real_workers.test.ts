@@ -4,7 +4,8 @@
  * take parked charges back, their own and each other's), and hammer alloc/free in random id
  * ranges. Then each worker in turn, the others waiting outside any call, allocates alone until
  * the quota refuses it (its solo phase): those refusals are always judged, so the checks below
- * do not hang on the racing phase having had a quiet moment, which a loaded machine may not give. The deterministic companion is ioasid_quota_waits_for_a_charge_in_flight (one thread,
+ * do not hang on the racing phase having had a quiet moment, which a loaded machine may not
+ * give. The deterministic companion is ioasid_quota_waits_for_a_charge_in_flight (one thread,
  * paused at every builtin call); this one runs the real interleavings.
  *
  * Checks, by name, after the fact (the ghost words: test/workers/ioasid-charge-race-protocol.ts):

@@ -93,6 +93,11 @@ function alloc(): number {
   return id;
 }
 
+/** Free every id held, last first. */
+function freeAll(): void {
+  while (held.length > 0) free(held.length - 1);
+}
+
 function free(k: number): void {
   const id = held[k]!;
   held[k] = held[held.length - 1]!;
@@ -141,7 +146,7 @@ for (let op = 0; op < d.ops; op++) {
   else alloc();
   pause();
 }
-while (held.length > 0) free(held.length - 1);
+freeAll();
 
 /** Sleeps on a ghost word until `ready` holds (every wait outside any call). */
 function waitFor(word: number, ready: (v: number) => boolean): void {
@@ -162,7 +167,7 @@ function soloPhase(): void {
       break;
     }
   }
-  while (held.length > 0) free(held.length - 1);
+  freeAll();
 }
 
 Atomics.add(ghost, GHOST_DONE, 1);
